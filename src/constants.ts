@@ -1,0 +1,57 @@
+/** Time units: every duration in this package is in milliseconds. */
+export const SECOND = 1000;
+export const MINUTE = 60 * SECOND;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
+
+/** 6 random digits carry ~20 bits, the NIST SP 800-63B §5.1.3.2 and ASVS 2.7.6 minimum. */
+export const DEFAULT_CODE_LENGTH = 6;
+export const MIN_CODE_LENGTH = 6;
+export const MAX_CODE_LENGTH = 10;
+
+/** NIST SP 800-63B §5.1.3.2 / ASVS 2.7.2: an out-of-band code dies within 10 minutes. */
+export const DEFAULT_CODE_TTL_MS = 5 * MINUTE;
+export const MAX_CODE_TTL_MS = 10 * MINUTE;
+
+/** Twilio Verify's 5 checks per verification (error 60202); hard cap 10 (AuthQuake's 10 was the bug). */
+export const DEFAULT_MAX_ATTEMPTS = 5;
+export const MAX_MAX_ATTEMPTS = 10;
+
+/** Server-enforced resend cooldown, doubled on every resend of one challenge. */
+export const DEFAULT_RESEND_COOLDOWN_MS = 30 * SECOND;
+/** Twilio Verify: 5 sends per verification lifecycle (error 60203). */
+export const DEFAULT_MAX_SENDS_PER_CHALLENGE = 5;
+export const DEFAULT_VOICE_AFTER_MS = 30 * SECOND;
+
+/** NIST SP 800-63B §4.2.3 (AAL2): re-authenticate at least every 12 hours. */
+export const DEFAULT_VERIFIED_TTL_MS = 12 * HOUR;
+
+/** Account lockout: exponential delay from the 5th consecutive failure (Cognito, django-otp);
+ * NIST SP 800-63B §5.2.2 allows at most 100 consecutive failures before the factor is disabled. */
+export const DEFAULT_LOCKOUT_THRESHOLD = 5;
+export const DEFAULT_LOCKOUT_BASE_MS = MINUTE;
+export const DEFAULT_LOCKOUT_HARD_LIMIT = 100;
+export const MAX_LOCKOUT_HARD_LIMIT = 100;
+/** How long the consecutive-failure counter is remembered without any new failure. */
+export const FAILURE_MEMORY_MS = 365 * DAY;
+
+/** SMS pumping defence defaults (Twilio Fraud Guard, Telnyx guidance). */
+export const DEFAULT_LIMITS = {
+  phonePerHour: 5,
+  phonePerDay: 10,
+  ipPerHour: 20,
+  prefixPerHour: 10,
+} as const;
+
+/** A store call that takes longer than this fails closed with ERR_2FA_STORE_UNAVAILABLE. */
+export const DEFAULT_STORE_TIMEOUT_MS = 2 * SECOND;
+/** The per-user send lock outlives the slowest transport call (Smstools SDK: 15 s). */
+export const SEND_LOCK_TTL_MS = 30 * SECOND;
+/** Challenge records outlive the code so an expired code answers 410, not 409. */
+export const CHALLENGE_GRACE_MS = 10 * MINUTE;
+
+/** Smstools delivery-report signature: accepted clock skew (community parsers use 300 s). */
+export const DEFAULT_WEBHOOK_TOLERANCE_MS = 5 * MINUTE;
+
+/** Request bodies on /2fa routes are tiny; anything larger is refused unread. */
+export const MAX_BODY_BYTES = 8 * 1024;

@@ -1,0 +1,22 @@
+/**
+ * Where challenges and counters live. Every method is async and values are strings (JSON).
+ * Run `test/helpers/store-contract.ts` against a custom store before trusting it.
+ */
+export interface Store {
+  /** Required. The value, or `undefined` when missing or expired. */
+  get(key: string): Promise<string | undefined>;
+  /** Required. Stores the value for `ttlMs` milliseconds, replacing any previous value and TTL. */
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Required. Removes the key; a missing key is not an error. */
+  delete(key: string): Promise<void>;
+  /** Required. Atomic get-and-delete: of many concurrent callers, exactly one gets the value. */
+  consume(key: string): Promise<string | undefined>;
+  /** Required. Atomic add-one; returns the new count. The TTL is set only when the key is created. */
+  increment(key: string, ttlMs: number): Promise<number>;
+  /** Optional. Several values in one round trip (`MGET`); same order as `keys`. */
+  getMany?(keys: string[]): Promise<(string | undefined)[]>;
+  /** Optional. Releases connections or timers. */
+  shutdown?(): Promise<void>;
+}
+
+export const STORE_METHODS = ['get', 'set', 'delete', 'consume', 'increment'] as const;

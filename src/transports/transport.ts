@@ -1,0 +1,47 @@
+/** One message to one number. `to` is always the E.164 number on file, as a string. */
+export interface SmsMessage {
+  to: string;
+  text: string;
+  /** A correlation id (≤ 75 characters) the provider may echo in delivery reports. */
+  reference?: string;
+}
+
+export interface VoiceMessage extends SmsMessage {
+  /** Text-to-speech language, e.g. `en`, `nl`, `fr`, `de`. */
+  language?: string;
+}
+
+export interface SendResult {
+  /** The provider's message id, used to match delivery reports. */
+  id?: string;
+}
+
+/** A delivery report the transport has authenticated and parsed. */
+export interface DeliveryReport {
+  messageId: string;
+  status: 'submitted' | 'delivered' | 'undelivered';
+}
+
+export interface WebhookRequest {
+  rawBody: Buffer;
+  headers: Record<string, string | string[] | undefined>;
+  /** The middleware's clock, for the signature's timestamp window. */
+  now: number;
+}
+
+/**
+ * Sends codes. Throw `TwoFactorError('ERR_2FA_SEND_FAILED', { cause })` on failure, with no code
+ * or full number in the message, and never retry once the request may have reached the provider.
+ */
+export interface SmsTransport {
+  sendSms(msg: SmsMessage): Promise<SendResult>;
+  /** Optional: voice calls that read the code (the "call me instead" fallback). */
+  sendVoice?(msg: VoiceMessage): Promise<SendResult>;
+  /** Optional: the language the transport speaks and writes by default. */
+  readonly language?: string;
+  /**
+   * Optional: authenticate and parse a delivery-report webhook. Returns `null` for reports that are
+   * authentic but not about delivery; throws on a bad signature or a stale timestamp.
+   */
+  parseDeliveryReport?(req: WebhookRequest): DeliveryReport | null;
+}

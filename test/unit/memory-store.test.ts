@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { memoryStore } from '../../src/stores/memory-store.js';
+import { runStoreContract } from '../helpers/store-contract.js';
+
+runStoreContract('memoryStore()', async () => {
+  let time = 1_000_000;
+  return { store: memoryStore({ now: () => time }), advance: (ms) => void (time += ms) };
+});
+
+describe('memoryStore()', () => {
+  it('throws at construction for a max that is not a positive integer', () => {
+    expect(() => memoryStore({ max: 0 })).toThrow(/`max` must be a positive integer/);
+    expect(() => memoryStore({ max: 1.5 })).toThrow(/`max` must be a positive integer/);
+  });
+
+  describe('when it is full of live entries', () => {
+    it('refuses a new key instead of evicting a live one (lockout counters cannot be flushed)', async () => {
+      const store = memoryStore({ max: 3, now: () => 1_000_000 });
+      await store.set('a', '1', 60_000);
+      await store.set('b', '1', 60_000);
+      await store.increment('fails:victim', 60_000);
+      await expect(store.set('d', '1', 60_000)).rejects.toMatchObject({ code: 'ERR_2FA_STORE_UNAVAILABLE' });
+      await expect(store.increment('e', 60_000)).rejects.toMatchObject({ code: 'ERR_2FA_STORE_UNAVAILABLE' });
+      expect(await store.get('fails:victim')).toBe('1');
+      // Existing keys still update.
+      expect(await store.increment('fails:victim', 60_000)).toBe(2);
+    });
+
+    it('makes room by sweeping expired entries', async () => {
+      let time = 1_000_000; // lru-cache treats a start time of 0 as 'no TTL'
+      const store = memoryStore({ max: 2, now: () => time });
+      await store.set('short', '1', 1_000);
+      await store.set('long', '1', 60_000);
+      time += 5_000;
+      await store.set('new', '1', 60_000);
+      expect(await store.get('new')).toBe('1');
+      expect(await store.get('long')).toBe('1');
+    });
+  });
+});
