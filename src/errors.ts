@@ -26,6 +26,8 @@ export interface TwoFactorErrorOptions {
   /** Extra fields for the JSON error body (e.g. `attemptsLeft`); never secrets. */
   details?: Record<string, unknown>;
   message?: string;
+  /** Overrides the code's usual status where HTTP has a better one (405, 413, 415). */
+  status?: number;
 }
 
 /** An error with a stable code and an HTTP status; its message is always safe to show. */
@@ -39,7 +41,7 @@ export class TwoFactorError extends Error {
     super(options.message ?? ERROR_CODES[code].message, { cause: options.cause });
     this.name = 'TwoFactorError';
     this.code = code;
-    this.status = ERROR_CODES[code].status;
+    this.status = options.status ?? ERROR_CODES[code].status;
     this.retryAfter = options.retryAfter;
     this.details = options.details;
   }

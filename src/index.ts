@@ -1,7 +1,12 @@
 // express-sms-2fa: an SMS one-time-code second factor for Express. Named exports only.
-export { DAY, HOUR, MINUTE, SECOND } from './constants.js'; // time units (all options are in ms)
+export { DAY, HOUR, MINUTE, SECOND } from './constants.js'; // time units (every option is in ms)
 export type { ErrorCode } from './errors.js';
 export { ERROR_CODES, TwoFactorConfigError, TwoFactorError } from './errors.js'; // error class and code table
+export type { TwoFactorEvent, TwoFactorEventType } from './events.js'; // monitoring events (onEvent)
+export type { SecondFactorInfo } from './guard.js'; // req.secondFactor
+export type { Locale, MessageContext } from './messages.js'; // custom SMS / voice texts
+export type { Logger, TwoFactorOptions, User } from './options.js';
+export type { PageOptions, PageTexts, PageView } from './page/options.js'; // challenge page customisation
 export type { MemoryStore, MemoryStoreOptions } from './stores/memory-store.js';
 export { memoryStore } from './stores/memory-store.js'; // default store: per-process lru-cache
 export type { Store } from './stores/store.js'; // the five-method store interface
@@ -14,3 +19,5 @@ export type {
   SmsTransport,
   VoiceMessage,
 } from './transports/transport.js';
+export type { TwoFactor } from './two-factor.js';
+export { twoFactor } from './two-factor.js'; // the factory: router + guard

@@ -1,0 +1,123 @@
+import { keyHash } from './crypto.js';
+import type { Config } from './options.js';
+
+/**
+ * One code sent to one user in one browser. Written once when the first send succeeds and
+ * consumed by the verify that succeeds; what changes with later sends lives in `SendState`,
+ * so a slow resend can never bring a consumed challenge back.
+ */
+export interface Challenge {
+  id: string;
+  userId: string;
+  /** Fingerprint of the first-factor session that started it. */
+  session: string;
+  /** HMAC(secret, id + code). */
+  hash: string;
+  /** The code and the number, sealed (AES-GCM) for resends and voice calls. */
+  sealed: string;
+  createdAt: number;
+  expiresAt: number;
+  returnTo: string;
+  country: string;
+  masked: string;
+  /** The rate-limit key of the client that started it (voice fallback from a webhook). */
+  ip: string;
+}
+
+export type Delivery = 'sent' | 'delivered' | 'undelivered' | 'calling';
+
+export interface SendState {
+  sends: number;
+  firstSmsAt: number;
+  lastSentAt: number;
+  voiceCalls: number;
+  lastChannel: 'sms' | 'voice';
+  delivery: Delivery;
+  /** Provider ids of the messages sent, newest last. */
+  messageIds: string[];
+}
+
+export interface Sealed {
+  code: string;
+  to: string;
+}
+
+const str = (v: unknown): v is string => typeof v === 'string';
+const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const DELIVERIES: readonly unknown[] = ['sent', 'delivered', 'undelivered', 'calling'];
+
+function parseJson(value: string | undefined): Record<string, unknown> | null {
+  if (value === undefined) return null;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A stored challenge, or `null` for anything that is not exactly one (a buggy store reads as "none"). */
+export function parseChallenge(value: string | undefined, id: string): Challenge | null {
+  const c = parseJson(value);
+  if (!c || c.id !== id) return null;
+  const { userId, session, hash, sealed, createdAt, expiresAt, returnTo, country, masked, ip } = c;
+  if (!str(userId) || !str(session) || !str(hash) || !str(sealed) || !str(returnTo)) return null;
+  if (!num(createdAt) || !num(expiresAt) || !str(country) || !str(masked) || !str(ip)) return null;
+  return { id, userId, session, hash, sealed, createdAt, expiresAt, returnTo, country, masked, ip };
+}
+
+export function parseSendState(value: string | undefined): SendState | null {
+  const s = parseJson(value);
+  if (!s) return null;
+  const { sends, firstSmsAt, lastSentAt, voiceCalls, lastChannel, delivery, messageIds } = s;
+  if (
+    !num(sends) ||
+    !num(firstSmsAt) ||
+    !num(lastSentAt) ||
+    !num(voiceCalls) ||
+    !DELIVERIES.includes(delivery)
+  )
+    return null;
+  if (
+    (lastChannel !== 'sms' && lastChannel !== 'voice') ||
+    !Array.isArray(messageIds) ||
+    !messageIds.every(str)
+  )
+    return null;
+  return {
+    sends,
+    firstSmsAt,
+    lastSentAt,
+    voiceCalls,
+    lastChannel,
+    delivery: delivery as Delivery,
+    messageIds,
+  };
+}
+
+export function parseSealed(value: string | undefined): Sealed | null {
+  const s = parseJson(value);
+  return s && str(s.code) && str(s.to) ? { code: s.code, to: s.to } : null;
+}
+
+/** Store keys. Users, numbers and addresses appear only as keyed hashes. */
+export function createKeys(config: Config) {
+  const secret = config.secrets[0] as string;
+  const hashed = (kind: string, value: string) => keyHash(secret, kind, value);
+  return {
+    challenge: (id: string) => `c:${id}`,
+    state: (id: string) => `s:${id}`,
+    attempts: (id: string) => `a:${id}`,
+    message: (messageId: string) => `m:${hashed('message', messageId)}`,
+    webhook: (signature: string) => `w:${hashed('webhook', signature)}`,
+    user: (userId: string) => hashed('user', userId),
+    failures: (userKey: string) => `f:${userKey}`,
+    failedAt: (userKey: string) => `fa:${userKey}`,
+    sendLock: (userKey: string) => `l:${userKey}`,
+    budget: (kind: string, value: string, window: number) => `b:${kind}:${window}:${hashed(kind, value)}`,
+  };
+}
+
+export type Keys = ReturnType<typeof createKeys>;

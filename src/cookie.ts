@@ -1,0 +1,131 @@
+import { sign, unsign } from 'cookie-signature';
+import type { CookieOptions, Request, Response } from 'express';
+import { fingerprint } from './crypto.js';
+import type { Config, User } from './options.js';
+
+export type Method = 'sms' | 'voice';
+
+/** What the verified cookie proves; the guard checks every field. */
+export interface VerifiedClaim {
+  userId: string;
+  /** Fingerprint of the first-factor session id ('' when the app gives none). */
+  session: string;
+  version: string;
+  verifiedAt: number;
+  expiresAt: number;
+  method: Method;
+}
+
+export interface CookieJar {
+  names: { verified: string; challenge: string };
+  /** The verified claim, or `null` for a missing, tampered, foreign or malformed cookie. */
+  readVerified(req: Request): VerifiedClaim | null;
+  writeVerified(res: Response, claim: VerifiedClaim): void;
+  /** The challenge id from the signed challenge cookie, or `null`. */
+  readChallenge(req: Request): string | null;
+  writeChallenge(res: Response, challengeId: string, maxAgeMs: number): void;
+  clearChallenge(res: Response): void;
+  /** Ends the verified state and any pending challenge in this browser. */
+  clear(res: Response): void;
+}
+
+/** Reads one cookie from the header without a cookie parser; garbage reads as absent. */
+export function readCookie(req: Request, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (typeof header !== 'string') return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    try {
+      return decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** cookie-signature (≥ 1.2.0: trailing garbage fails) under each secret: the first signs, all verify. */
+function unsignAny(value: string, secrets: string[]): string | null {
+  for (const secret of secrets) {
+    const unsigned = unsign(value, secret);
+    if (unsigned !== false) return unsigned;
+  }
+  return null;
+}
+
+export function sessionFingerprint(user: User): string {
+  return user.sessionId ? fingerprint(user.sessionId) : '';
+}
+
+export function claimMatches(claim: VerifiedClaim, user: User, now: number): boolean {
+  return (
+    claim.userId === String(user.id) &&
+    claim.session === sessionFingerprint(user) &&
+    claim.version === String(user.version ?? '') &&
+    claim.verifiedAt <= now + 60_000 &&
+    now < claim.expiresAt
+  );
+}
+
+function encodeClaim(c: VerifiedClaim): string {
+  const payload = [c.userId, c.session, c.version, c.verifiedAt, c.expiresAt, c.method];
+  return Buffer.from(JSON.stringify(payload)).toString('base64url');
+}
+
+function decodeClaim(value: string): VerifiedClaim | null {
+  try {
+    const p: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+    if (!Array.isArray(p) || p.length !== 6) return null;
+    const [userId, session, version, verifiedAt, expiresAt, method] = p;
+    if (typeof userId !== 'string' || typeof session !== 'string' || typeof version !== 'string') return null;
+    if (!Number.isFinite(verifiedAt) || !Number.isFinite(expiresAt)) return null;
+    if (method !== 'sms' && method !== 'voice') return null;
+    return { userId, session, version, verifiedAt, expiresAt, method };
+  } catch {
+    return null;
+  }
+}
+
+export function createCookieJar(config: Config): CookieJar {
+  const { name, secure, sameSite, domain } = config.cookie;
+  // `__Host-` pins the cookie to this host over HTTPS (R-34); it needs Secure, Path=/ and no Domain.
+  const base = secure && !domain ? `__Host-${name}` : name;
+  const names = { verified: base, challenge: `${base}-challenge` };
+  const options: CookieOptions = {
+    httpOnly: true,
+    secure,
+    sameSite,
+    path: '/',
+    ...(domain ? { domain } : {}),
+  };
+  const signer = config.secrets[0] as string;
+
+  return {
+    names,
+    readVerified(req) {
+      const raw = readCookie(req, names.verified);
+      const value = raw === undefined ? null : unsignAny(raw, config.secrets);
+      return value === null ? null : decodeClaim(value);
+    },
+    writeVerified(res, claim) {
+      const maxAge = Math.max(0, claim.expiresAt - claim.verifiedAt);
+      res.cookie(names.verified, sign(encodeClaim(claim), signer), { ...options, maxAge });
+    },
+    readChallenge(req) {
+      const raw = readCookie(req, names.challenge);
+      const id = raw === undefined ? null : unsignAny(raw, config.secrets);
+      return id !== null && /^[A-Za-z0-9_-]{24}$/.test(id) ? id : null;
+    },
+    writeChallenge(res, challengeId, maxAgeMs) {
+      res.cookie(names.challenge, sign(challengeId, signer), { ...options, maxAge: maxAgeMs });
+    },
+    clearChallenge(res) {
+      res.clearCookie(names.challenge, options);
+    },
+    clear(res) {
+      res.clearCookie(names.verified, options);
+      res.clearCookie(names.challenge, options);
+    },
+  };
+}

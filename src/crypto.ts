@@ -1,0 +1,103 @@
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  randomBytes,
+  randomInt,
+  timingSafeEqual,
+} from 'node:crypto';
+
+/** A code of `length` digits, uniform (no modulo bias), leading zeros kept. */
+export function generateCode(length: number): string {
+  let code = '';
+  for (let i = 0; i < length; i++) code += randomInt(10);
+  return code;
+}
+
+/** 144 random bits, URL- and cookie-safe. */
+export function randomId(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+function hmac(secret: string, purpose: string, data: string): Buffer {
+  return createHmac('sha256', secret).update(`${purpose}\0${data}`).digest();
+}
+
+/** Constant-time equality for strings whose length is not secret. */
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** What the store keeps instead of the code: HMAC(secret, challenge id + code). */
+export function hashCode(secret: string, challengeId: string, code: string): string {
+  return hmac(secret, 'code', `${challengeId}:${code}`).toString('base64url');
+}
+
+/** Checks a typed code against the stored hash under every secret (rotation), in constant time. */
+export function codeMatches(secrets: string[], challengeId: string, code: string, hash: string): boolean {
+  let match = false;
+  for (const secret of secrets) match = safeEqual(hashCode(secret, challengeId, code), hash) || match;
+  return match;
+}
+
+/** A short keyed hash for store keys, so the store never holds a phone number, IP or user id in clear. */
+export function keyHash(secret: string, kind: string, value: string): string {
+  return hmac(secret, `key:${kind}`, value).subarray(0, 16).toString('base64url');
+}
+
+/** An unkeyed fingerprint (the session id inside the verified cookie): not reversible, not secret. */
+export function fingerprint(value: string): string {
+  return createHash('sha256').update(value).digest().subarray(0, 16).toString('base64url');
+}
+
+/** The CSRF token of HTML forms, bound to the user and the first-factor session. */
+export function formToken(secret: string, userId: string, sessionId: string): string {
+  return hmac(secret, 'form', `${userId}:${sessionId}`).subarray(0, 24).toString('base64url');
+}
+
+export function formTokenMatches(
+  secrets: string[],
+  userId: string,
+  sessionId: string,
+  token: string,
+): boolean {
+  let match = false;
+  for (const secret of secrets) match = safeEqual(formToken(secret, userId, sessionId), token) || match;
+  return match;
+}
+
+/*
+ * Resend and "call me instead" deliver the same code, and a delivery report may trigger the voice
+ * call with no request at hand, so the code and the number must be recoverable. They are kept
+ * sealed with AES-256-GCM under a key derived from the secret, bound to the challenge id. This is
+ * no weaker than the keyed hash alone: whoever holds the secret can reverse a 6-digit HMAC anyway.
+ */
+const sealKey = (secret: string) => hmac(secret, 'seal', 'aes-256-gcm');
+
+export function seal(secret: string, challengeId: string, plaintext: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', sealKey(secret), iv);
+  cipher.setAAD(Buffer.from(challengeId));
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+}
+
+/** Opens a sealed value under any of the secrets; `undefined` when none fits or it was tampered with. */
+export function unseal(secrets: string[], challengeId: string, sealed: string): string | undefined {
+  const raw = Buffer.from(sealed, 'base64url');
+  if (raw.length < 29) return undefined;
+  for (const secret of secrets) {
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', sealKey(secret), raw.subarray(0, 12));
+      decipher.setAAD(Buffer.from(challengeId));
+      decipher.setAuthTag(raw.subarray(12, 28));
+      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    } catch {
+      // wrong secret or tampered: try the next one
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,173 @@
+import type { Challenge, Delivery, Sealed, SendState } from './challenge.js';
+import { CHALLENGE_GRACE_MS, MINUTE, SECOND, SEND_LOCK_TTL_MS } from './constants.js';
+import type { Runtime } from './context.js';
+import { TwoFactorError } from './errors.js';
+import { spendSendBudgets } from './limits.js';
+import { appNameFor, defaultSms, defaultVoice, type MessageContext, withWebOtpLine } from './messages.js';
+import type { Destination } from './phone.js';
+
+export type Channel = 'sms' | 'voice';
+
+/** A transport that neither answers nor fails is cut off here, before the send lock expires. */
+const TRANSPORT_TIMEOUT_MS = 20 * SECOND;
+
+export interface Delivered {
+  state: SendState;
+  messageId: string | undefined;
+}
+
+export function voiceAvailable(rt: Runtime): boolean {
+  return rt.config.voice !== false && typeof rt.config.transport.sendVoice === 'function';
+}
+
+/** When the next resend may go out: the cooldown doubles with every send of the challenge. */
+export function nextSendAt(rt: Runtime, state: SendState): number {
+  return state.lastSentAt + rt.config.resendCooldownMs * 2 ** Math.max(0, state.sends - 1);
+}
+
+/** The first call unlocks `voice.afterMs` after the SMS; later calls follow the resend cooldown. */
+export function nextVoiceAt(rt: Runtime, state: SendState): number {
+  const afterMs = rt.config.voice === false ? 0 : rt.config.voice.afterMs;
+  return state.voiceCalls === 0 ? state.firstSmsAt + afterMs : nextSendAt(rt, state);
+}
+
+/** One send at a time per user: parallel sends, resends and calls send once; the others wait. */
+export async function withSendLock<T>(rt: Runtime, userKey: string, work: () => Promise<T>): Promise<T> {
+  const key = rt.keys.sendLock(userKey);
+  if ((await rt.store.increment(key, SEND_LOCK_TTL_MS)) > 1) {
+    throw new TwoFactorError('ERR_2FA_COOLDOWN', {
+      retryAfter: 2,
+      message: 'A code is being sent. Please wait.',
+    });
+  }
+  try {
+    return await work();
+  } finally {
+    await rt.store.delete(key).catch(() => {}); // the lock's TTL frees it if the store is down
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('transport timed out')), TRANSPORT_TIMEOUT_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function providerCode(error: unknown): string | undefined {
+  const cause = (error as { cause?: { providerCode?: unknown } } | undefined)?.cause;
+  return typeof cause?.providerCode === 'string' ? cause.providerCode : undefined;
+}
+
+function failureKind(error: unknown): string {
+  const kind = (error as { cause?: { kind?: unknown } } | undefined)?.cause?.kind;
+  return typeof kind === 'string' ? kind : 'error';
+}
+
+function compose(rt: Runtime, channel: Channel, challenge: Challenge, code: string): string {
+  const { config } = rt;
+  const ctx: MessageContext = {
+    code,
+    appName: appNameFor(config.locale, config.appName),
+    minutes: Math.max(1, Math.ceil((challenge.expiresAt - config.now()) / MINUTE)),
+    locale: config.locale,
+  };
+  if (channel === 'voice') return (config.messages.voice ?? defaultVoice)(ctx);
+  return withWebOtpLine((config.messages.sms ?? defaultSms)(ctx), ctx, config.webOtpDomain);
+}
+
+/**
+ * Sends the challenge's code once over `channel`, within every budget, and returns the new send
+ * state for the caller to save. Never retries: a retry could put two codes on the user's phone.
+ */
+export async function deliver(
+  rt: Runtime,
+  challenge: Challenge,
+  previous: SendState | null,
+  channel: Channel,
+  secret: Sealed,
+  dest: Destination,
+  ip: string,
+): Promise<Delivered> {
+  const { config, emit } = rt;
+  const who = { userId: challenge.userId, phone: dest.masked, country: dest.country, ip, channel };
+  try {
+    if ((previous?.sends ?? 0) >= config.maxSendsPerChallenge) {
+      throw new TwoFactorError('ERR_2FA_RATE_LIMITED', { cause: 'challenge' });
+    }
+    await spendSendBudgets(rt, dest, ip);
+  } catch (error) {
+    if (error instanceof TwoFactorError && error.code === 'ERR_2FA_RATE_LIMITED') {
+      emit({ type: 'send.blocked', ...who, reason: String(error.cause) });
+    }
+    throw error;
+  }
+
+  const text = compose(rt, channel, challenge, secret.code);
+  const { transport } = config;
+  let messageId: string | undefined;
+  try {
+    const result =
+      channel === 'sms'
+        ? await withTimeout(transport.sendSms({ to: secret.to, text }))
+        : await withTimeout(
+            transport.sendVoice?.({ to: secret.to, text, language: config.locale }) ?? Promise.reject(),
+          );
+    messageId = typeof result?.id === 'string' && result.id.length <= 128 ? result.id : undefined;
+  } catch (error) {
+    const code = providerCode(error);
+    emit({ type: 'code.send_failed', ...who, reason: failureKind(error), providerCode: code });
+    config.logger.error(
+      `express-sms-2fa: ${channel} send to ${dest.masked} failed (${failureKind(error)}${code ? `, provider code ${code}` : ''})`,
+    );
+    throw new TwoFactorError('ERR_2FA_SEND_FAILED', { cause: error });
+  }
+
+  const now = config.now();
+  const delivery: Delivery = channel === 'voice' ? 'calling' : 'sent';
+  const state: SendState = {
+    sends: (previous?.sends ?? 0) + 1,
+    firstSmsAt: previous?.firstSmsAt || (channel === 'sms' ? now : 0),
+    lastSentAt: now,
+    voiceCalls: (previous?.voiceCalls ?? 0) + (channel === 'voice' ? 1 : 0),
+    lastChannel: channel,
+    delivery: previous?.delivery === 'delivered' && channel === 'sms' ? 'delivered' : delivery,
+    messageIds: [...(previous?.messageIds ?? []), ...(messageId ? [messageId] : [])].slice(-10),
+  };
+  emit({ type: channel === 'sms' ? 'code.sent' : 'voice.sent', ...who });
+  return { state, messageId };
+}
+
+/** Saves the send state and the provider-id → challenge link for delivery reports. */
+export async function saveDelivery(rt: Runtime, challenge: Challenge, delivered: Delivered): Promise<void> {
+  const ttl = challengeTtl(rt, challenge);
+  const { store, keys } = rt;
+  await Promise.all([
+    store.set(keys.state(challenge.id), JSON.stringify(delivered.state), ttl),
+    delivered.messageId ? store.set(keys.message(delivered.messageId), challenge.id, ttl) : undefined,
+  ]);
+}
+
+/** Records live until the code expires, plus a grace period so an expired code answers 410, not 409. */
+export function challengeTtl(rt: Runtime, challenge: Challenge): number {
+  return Math.max(1, challenge.expiresAt + CHALLENGE_GRACE_MS - rt.config.now());
+}
+
+/** The public shape of a live challenge (times in seconds). */
+export function challengeView(rt: Runtime, challenge: Challenge, state: SendState, attempts: number) {
+  const now = rt.config.now();
+  const seconds = (at: number) => Math.max(0, Math.ceil((at - now) / 1000));
+  const canSend = state.sends < rt.config.maxSendsPerChallenge;
+  return {
+    status: state.delivery,
+    channel: state.lastChannel,
+    phone: challenge.masked,
+    expiresIn: seconds(challenge.expiresAt),
+    resendIn: canSend ? seconds(nextSendAt(rt, state)) : null,
+    voiceIn: canSend && voiceAvailable(rt) ? seconds(nextVoiceAt(rt, state)) : null,
+    attemptsLeft: Math.max(0, rt.config.maxAttempts - attempts),
+  };
+}
+
+export type ChallengeView = ReturnType<typeof challengeView>;

@@ -1,0 +1,51 @@
+import type { Config } from './options.js';
+
+export type TwoFactorEventType =
+  | 'code.sent'
+  | 'code.send_failed'
+  | 'voice.sent'
+  | 'verify.succeeded'
+  | 'verify.failed'
+  | 'challenge.exhausted'
+  | 'user.locked'
+  | 'send.blocked'
+  | 'delivery.failed';
+
+/** A monitoring event. It never holds the code, the full number, a secret or a cookie. */
+export interface TwoFactorEvent {
+  type: TwoFactorEventType;
+  /** `now()` when it happened, in ms. */
+  at: number;
+  userId: string;
+  /** Masked, e.g. `+32 4•• •• •• 01`. */
+  phone?: string;
+  /** ISO 3166 alpha-2 of the destination. */
+  country?: string;
+  /** The client address as Express sees it (`req.ip`). */
+  ip?: string;
+  channel?: 'sms' | 'voice';
+  /** Why a send was blocked or failed: `phone`, `ip`, `prefix`, `challenge`, `country`, `invalid-number`, or a provider error kind. */
+  reason?: string;
+  /** The provider's error code, e.g. Smstools `108` (no credit). */
+  providerCode?: string;
+  attemptsLeft?: number;
+  /** Consecutive failures of the account so far. */
+  failures?: number;
+}
+
+export type Emit = (event: Omit<TwoFactorEvent, 'at'>) => void;
+
+/** Calls `onEvent` without ever letting it break a request, sync or async. */
+export function createEmitter(config: Config): Emit {
+  const { onEvent, logger, now } = config;
+  if (!onEvent) return () => {};
+  return (event) => {
+    try {
+      const result: unknown = onEvent({ ...event, at: now() });
+      if (result instanceof Promise)
+        result.catch(() => logger.error(`express-sms-2fa: onEvent rejected for ${event.type}`));
+    } catch {
+      logger.error(`express-sms-2fa: onEvent threw for ${event.type}`);
+    }
+  };
+}

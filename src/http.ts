@@ -1,0 +1,133 @@
+import type { Request, Response } from 'express';
+import { MAX_BODY_BYTES } from './constants.js';
+import { TwoFactorError } from './errors.js';
+
+export type Body = Record<string, unknown>;
+
+export interface ParsedBody {
+  kind: 'json' | 'form' | 'empty';
+  fields: Body;
+  raw: Buffer;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be refused
+const CONTROL_OR_BACKSLASH = /[\u0000-\u001f\u007f\\]/;
+
+/** Browsers navigating (not fetch calls) get pages and redirects; everything else gets JSON. */
+export function isHtmlClient(req: Request): boolean {
+  const accept = req.headers.accept;
+  return typeof accept === 'string' && accept.includes('text/html');
+}
+
+/** True for a request another site made the browser send (Fetch Metadata, then Origin). */
+export function isCrossSite(req: Request): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true; // includes the opaque origin "null"
+  }
+}
+
+/**
+ * Only a same-origin path comes back out: `/x` passes; `//x`, `/\x`, schemes, control characters
+ * and their percent-encoded forms all become `/`.
+ */
+export function safeReturnTo(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return '/';
+  let candidate = value;
+  for (let round = 0; round < 4; round++) {
+    if (!candidate.startsWith('/') || candidate.startsWith('//') || CONTROL_OR_BACKSLASH.test(candidate))
+      return '/';
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(candidate);
+    } catch {
+      return '/';
+    }
+    if (decoded === candidate) break;
+    candidate = decoded;
+  }
+  const base = 'http://same-origin.invalid';
+  try {
+    return new URL(value, base).origin === base ? value : '/';
+  } catch {
+    return '/';
+  }
+}
+
+function bad(message: string, status = 400): TwoFactorError {
+  return new TwoFactorError('ERR_2FA_BAD_REQUEST', { message, status });
+}
+
+/** Reads up to MAX_BODY_BYTES; a larger body is refused before it is buffered. */
+async function readRaw(req: Request): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > MAX_BODY_BYTES) throw bad('The request body is too large.', 413);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw bad('The request body is too large.', 413);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseForm(text: string): Body {
+  const fields: Body = {};
+  for (const [key, value] of new URLSearchParams(text)) {
+    // One documented source per parameter: a repeated field is refused, not guessed (R-49).
+    if (Object.hasOwn(fields, key)) throw bad(`The field "${key.slice(0, 20)}" appears twice.`);
+    fields[key] = value;
+  }
+  return fields;
+}
+
+/**
+ * The body as JSON or a urlencoded form. Uses the app's parsed `req.body` when a body parser ran
+ * first; reads the stream itself otherwise (it also needs the raw bytes for webhook signatures).
+ */
+export async function readBody(req: Request): Promise<ParsedBody> {
+  const type =
+    String(req.headers['content-type'] ?? '')
+      .split(';')[0]
+      ?.trim()
+      .toLowerCase() ?? '';
+  const kind =
+    type === 'application/json' ? 'json' : type === 'application/x-www-form-urlencoded' ? 'form' : 'empty';
+  const parsed = (req as { body?: unknown }).body;
+  if (req.readableEnded && parsed !== undefined) {
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw bad('The body must be an object.');
+    return { kind, fields: parsed as Body, raw: Buffer.alloc(0) };
+  }
+  const raw = await readRaw(req);
+  if (raw.length === 0) return { kind, fields: {}, raw };
+  if (kind === 'form') return { kind, fields: parseForm(raw.toString('utf8')), raw };
+  if (kind !== 'json')
+    throw bad('Send JSON (application/json) or a form (application/x-www-form-urlencoded).', 415);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw bad('The body is not valid JSON.');
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw bad('The body must be a JSON object.');
+  return { kind, fields: json as Body, raw };
+}
+
+/** Sends a TwoFactorError as the contract's JSON shape, with Retry-After on 429 and 503. */
+export function sendError(res: Response, error: TwoFactorError): void {
+  if (error.retryAfter !== undefined)
+    res.setHeader('Retry-After', String(Math.max(1, Math.ceil(error.retryAfter))));
+  res.status(error.status).json({ error: { code: error.code, message: error.message, ...error.details } });
+}
+
+export function noStore(res: Response): void {
+  res.setHeader('Cache-Control', 'no-store');
+}

@@ -1,0 +1,483 @@
+import type { Request } from 'express';
+import { isSupportedCountry } from 'libphonenumber-js';
+import * as C from './constants.js';
+import { TwoFactorConfigError } from './errors.js';
+import type { TwoFactorEvent } from './events.js';
+import { LOCALES, type Locale, type MessageContext } from './messages.js';
+import type { PageOptions } from './page/options.js';
+import { MEMORY_STORE, memoryStore } from './stores/memory-store.js';
+import { STORE_METHODS, type Store } from './stores/store.js';
+import type { SmsTransport } from './transports/transport.js';
+
+/** Who passed the first factor, as the app's `getUser` reports it. */
+export interface User {
+  id: string;
+  /** The number on file, in E.164 (`+32470123401`). Codes go nowhere else. */
+  phone: string;
+  /** Binds the verified state to the first-factor session (e.g. `req.sessionID`). */
+  sessionId?: string;
+  /** Bump it on a password or phone change to invalidate every verified state of the user. */
+  version?: string | number;
+}
+
+export interface Logger {
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface TwoFactorOptions {
+  /** Signs cookies and keys code hashes. ≥ 32 characters; an array rotates (first signs, all verify). */
+  secret: string | string[];
+  /** The user who passed the first factor, or `null`. */
+  getUser: (req: Request) => User | null | undefined | Promise<User | null | undefined>;
+  /** Sends the codes: `smstools({...})`, or `memoryTransport()` in tests. */
+  transport: SmsTransport;
+  /** @default memoryStore() (per process: use `redisStore()` with several instances) */
+  store?: Store;
+  /** Full URL path of the routes. @default '/2fa' */
+  path?: string;
+  /** Digits per code, 6..10. @default 6 */
+  codeLength?: number;
+  /** Code lifetime in ms, at most 600_000 (NIST SP 800-63B). @default 300_000 */
+  codeTtlMs?: number;
+  /** Wrong codes per challenge before it is dead, 1..10. @default 5 */
+  maxAttempts?: number;
+  /** Wait before a resend, in ms; doubles with every send of one challenge. @default 30_000 */
+  resendCooldownMs?: number;
+  /** SMS and voice sends per challenge. @default 5 */
+  maxSendsPerChallenge?: number;
+  /** "Call me instead": unlocked `afterMs` after the SMS; `auto` calls when the SMS fails. @default { afterMs: 30_000, auto: true } */
+  voice?: { afterMs?: number; auto?: boolean } | false;
+  /** Lifetime of the verified state in ms, at most 24 h. @default 43_200_000 (12 h) */
+  verifiedTtlMs?: number;
+  /** Account-level consecutive failures. @default { threshold: 5, baseMs: 60_000, hardLimit: 100 } */
+  lockout?: { threshold?: number; baseMs?: number; hardLimit?: number };
+  /** Send budgets. @default { phonePerHour: 5, phonePerDay: 10, ipPerHour: 20, prefixPerHour: 10 } */
+  limits?: { phonePerHour?: number; phonePerDay?: number; ipPerHour?: number; prefixPerHour?: number };
+  /** ISO 3166 alpha-2 countries codes may go to. Required unless `allowAllCountries: true`. */
+  allowedCountries?: string[];
+  /** The explicit opt-out of the country allow-list. @default false */
+  allowAllCountries?: boolean;
+  /** Named in the default texts. @default 'your account' (translated) */
+  appName?: string;
+  /** When set, the SMS ends with the WebOTP line `@domain #code`. */
+  webOtpDomain?: string;
+  /** Custom SMS and voice texts. */
+  messages?: { sms?: (ctx: MessageContext) => string; voice?: (ctx: MessageContext) => string };
+  /** Language of the default texts and the voice. @default the transport's language, else 'en' */
+  locale?: Locale;
+  /** Cookie settings. @default httpOnly, sameSite 'lax', secure unless NODE_ENV is development or test */
+  cookie?: { name?: string; secure?: boolean; sameSite?: 'lax' | 'strict'; domain?: string };
+  /** Where the guard sends browsers that have no first factor (else 401). */
+  loginPath?: string;
+  /** Monitoring hook; events carry a masked number, never the code. */
+  onEvent?: (event: TwoFactorEvent) => void;
+  /** The clock for every time decision. @default Date.now */
+  now?: () => number;
+  /** A store call slower than this fails closed with 503. @default 2000 */
+  storeTimeoutMs?: number;
+  /** Where warnings and provider errors go. @default process.emitWarning / console.error */
+  logger?: Logger;
+  /** Opt out of single startup warnings. */
+  warnings?: { memoryStore?: boolean };
+  /** Texts, title and look of the challenge page. */
+  page?: PageOptions;
+}
+
+/** The fully resolved options: every default applied, every value checked. */
+export interface Config {
+  secrets: string[];
+  getUser: TwoFactorOptions['getUser'];
+  transport: SmsTransport;
+  store: Store;
+  usesMemoryStore: boolean;
+  path: string;
+  codeLength: number;
+  codeTtlMs: number;
+  maxAttempts: number;
+  resendCooldownMs: number;
+  maxSendsPerChallenge: number;
+  voice: { afterMs: number; auto: boolean } | false;
+  verifiedTtlMs: number;
+  lockout: { threshold: number; baseMs: number; hardLimit: number };
+  limits: { phonePerHour: number; phonePerDay: number; ipPerHour: number; prefixPerHour: number };
+  allowedCountries: Set<string> | 'all';
+  appName: string | undefined;
+  webOtpDomain: string | undefined;
+  messages: NonNullable<TwoFactorOptions['messages']>;
+  locale: Locale;
+  cookie: { name: string; secure: boolean; sameSite: 'lax' | 'strict'; domain: string | undefined };
+  loginPath: string | undefined;
+  onEvent: TwoFactorOptions['onEvent'];
+  now: () => number;
+  storeTimeoutMs: number;
+  logger: Logger;
+  warnings: { memoryStore: boolean };
+  page: PageOptions;
+}
+
+const OPTION_KEYS = [
+  'secret',
+  'getUser',
+  'transport',
+  'store',
+  'path',
+  'codeLength',
+  'codeTtlMs',
+  'maxAttempts',
+  'resendCooldownMs',
+  'maxSendsPerChallenge',
+  'voice',
+  'verifiedTtlMs',
+  'lockout',
+  'limits',
+  'allowedCountries',
+  'allowAllCountries',
+  'appName',
+  'webOtpDomain',
+  'messages',
+  'locale',
+  'cookie',
+  'loginPath',
+  'onEvent',
+  'now',
+  'storeTimeoutMs',
+  'logger',
+  'warnings',
+  'page',
+] as const satisfies readonly (keyof TwoFactorOptions)[];
+
+export const DEFAULTS = {
+  path: '/2fa',
+  codeLength: C.DEFAULT_CODE_LENGTH,
+  codeTtlMs: C.DEFAULT_CODE_TTL_MS,
+  maxAttempts: C.DEFAULT_MAX_ATTEMPTS,
+  resendCooldownMs: C.DEFAULT_RESEND_COOLDOWN_MS,
+  maxSendsPerChallenge: C.DEFAULT_MAX_SENDS_PER_CHALLENGE,
+  voice: { afterMs: C.DEFAULT_VOICE_AFTER_MS, auto: true },
+  verifiedTtlMs: C.DEFAULT_VERIFIED_TTL_MS,
+  lockout: {
+    threshold: C.DEFAULT_LOCKOUT_THRESHOLD,
+    baseMs: C.DEFAULT_LOCKOUT_BASE_MS,
+    hardLimit: C.DEFAULT_LOCKOUT_HARD_LIMIT,
+  },
+  limits: C.DEFAULT_LIMITS,
+  allowAllCountries: false,
+  cookieName: '2fa',
+  sameSite: 'lax',
+  storeTimeoutMs: C.DEFAULT_STORE_TIMEOUT_MS,
+} as const;
+
+const MIN_SECRET_LENGTH = 32;
+const WEB_OTP_DOMAIN =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/i;
+const COOKIE_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+
+const defaultLogger: Logger = {
+  warn: (message) => process.emitWarning(message, { type: 'ExpressSms2faWarning' }),
+  error: (message) => console.error(message),
+};
+
+type Plain = Record<string, unknown>;
+
+/** Drops `undefined` values so `{ x: undefined }` means the same as `{}` (helmet's rule). */
+function defined(value: object | undefined): Plain {
+  const out: Plain = {};
+  if (value) for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j] ?? 0;
+      const cost = a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1;
+      row[j] = Math.min(above + 1, (row[j - 1] ?? 0) + 1, diagonal + cost);
+      diagonal = above;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+/** Throws for keys not in `known`, suggesting the closest known key. */
+export function rejectUnknownKeys(value: Plain, known: readonly string[], where: string): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const best = [...known].sort((a, b) => distance(key, a) - distance(key, b))[0];
+    const hint =
+      best && distance(key, best) <= Math.max(2, key.length / 3) ? `; did you mean \`${best}\`?` : '';
+    throw new TwoFactorConfigError(where ? `${where}.${key}` : key, `is not an option${hint}`);
+  }
+}
+
+function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TwoFactorConfigError(name, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function fn<T>(name: string, value: unknown, fix: string): T {
+  if (typeof value !== 'function') throw new TwoFactorConfigError(name, `must be a function: ${fix}`);
+  return value as T;
+}
+
+function object(name: string, value: unknown, keys: readonly string[]): Plain {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TwoFactorConfigError(name, 'must be an object');
+  }
+  const plain = defined(value);
+  rejectUnknownKeys(plain, keys, name);
+  return plain;
+}
+
+function path(name: string, value: unknown): string {
+  if (
+    typeof value !== 'string' ||
+    !/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(value) ||
+    value.startsWith('//')
+  ) {
+    throw new TwoFactorConfigError(name, `must be a URL path starting with one \`/\`, e.g. '/2fa'`);
+  }
+  return value.length > 1 ? value.replace(/\/+$/, '') : value;
+}
+
+function parseSecrets(value: unknown): string[] {
+  const fix = `generate one with \`node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"\``;
+  const secrets = Array.isArray(value) ? value : [value];
+  if (value === undefined || secrets.length === 0)
+    throw new TwoFactorConfigError('secret', `is required: ${fix}`);
+  for (const s of secrets) {
+    if (typeof s !== 'string' || s.length < MIN_SECRET_LENGTH) {
+      throw new TwoFactorConfigError(
+        'secret',
+        `must be a string of at least ${MIN_SECRET_LENGTH} characters: ${fix}`,
+      );
+    }
+  }
+  return secrets as string[];
+}
+
+function parseStore(value: unknown, now: () => number): Store {
+  if (value === undefined) return memoryStore({ now });
+  const missing = STORE_METHODS.filter((m) => typeof (value as Plain | null)?.[m] !== 'function');
+  if (missing.length > 0) {
+    throw new TwoFactorConfigError(
+      'store',
+      `lacks ${missing.join(', ')}: use memoryStore(), redisStore() or a Store`,
+    );
+  }
+  return value as Store;
+}
+
+function parseCountries(options: Plain): Set<string> | 'all' {
+  const all = options.allowAllCountries ?? DEFAULTS.allowAllCountries;
+  if (typeof all !== 'boolean') throw new TwoFactorConfigError('allowAllCountries', 'must be a boolean');
+  const list = options.allowedCountries;
+  if (all) {
+    if (list !== undefined) {
+      throw new TwoFactorConfigError('allowedCountries', 'cannot be combined with `allowAllCountries: true`');
+    }
+    return 'all';
+  }
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new TwoFactorConfigError(
+      'allowedCountries',
+      "is required (SMS pumping defence): list the countries you serve, e.g. ['BE', 'NL'], or set `allowAllCountries: true`",
+    );
+  }
+  for (const c of list) {
+    if (typeof c !== 'string' || !/^[A-Z]{2}$/.test(c) || !isSupportedCountry(c)) {
+      throw new TwoFactorConfigError(
+        'allowedCountries',
+        `has ${JSON.stringify(c)}: use ISO 3166 alpha-2 codes like 'BE'`,
+      );
+    }
+  }
+  return new Set(list as string[]);
+}
+
+function parseVoice(value: unknown): Config['voice'] {
+  if (value === false) return false;
+  const voice = object('voice', value, ['afterMs', 'auto']);
+  const auto = voice.auto ?? DEFAULTS.voice.auto;
+  if (typeof auto !== 'boolean') throw new TwoFactorConfigError('voice.auto', 'must be a boolean');
+  return {
+    afterMs: integer('voice.afterMs', voice.afterMs, DEFAULTS.voice.afterMs, 0, C.MAX_CODE_TTL_MS),
+    auto,
+  };
+}
+
+function parseLockout(value: unknown): Config['lockout'] {
+  const lockout = object('lockout', value, ['threshold', 'baseMs', 'hardLimit']);
+  const threshold = integer('lockout.threshold', lockout.threshold, DEFAULTS.lockout.threshold, 1, 50);
+  const hardLimit = integer(
+    'lockout.hardLimit',
+    lockout.hardLimit,
+    Math.max(DEFAULTS.lockout.hardLimit, threshold),
+    threshold,
+    C.MAX_LOCKOUT_HARD_LIMIT,
+  );
+  return {
+    threshold,
+    baseMs: integer('lockout.baseMs', lockout.baseMs, DEFAULTS.lockout.baseMs, 0, C.HOUR),
+    hardLimit,
+  };
+}
+
+function parseLimits(value: unknown): Config['limits'] {
+  const limits = object('limits', value, Object.keys(DEFAULTS.limits));
+  const d = DEFAULTS.limits;
+  return {
+    phonePerHour: integer('limits.phonePerHour', limits.phonePerHour, d.phonePerHour, 1, 1_000),
+    phonePerDay: integer('limits.phonePerDay', limits.phonePerDay, d.phonePerDay, 1, 10_000),
+    ipPerHour: integer('limits.ipPerHour', limits.ipPerHour, d.ipPerHour, 1, 1_000_000),
+    prefixPerHour: integer('limits.prefixPerHour', limits.prefixPerHour, d.prefixPerHour, 1, 1_000_000),
+  };
+}
+
+function parseCookie(value: unknown): Config['cookie'] {
+  const cookie = object('cookie', value, ['name', 'secure', 'sameSite', 'domain']);
+  const name = cookie.name ?? DEFAULTS.cookieName;
+  if (typeof name !== 'string' || !COOKIE_NAME.test(name)) {
+    throw new TwoFactorConfigError('cookie.name', 'must be a cookie token (letters, digits, `-`, `_`)');
+  }
+  const env = process.env.NODE_ENV;
+  const secure = cookie.secure ?? !(env === 'development' || env === 'test');
+  if (typeof secure !== 'boolean') throw new TwoFactorConfigError('cookie.secure', 'must be a boolean');
+  const sameSite = cookie.sameSite ?? DEFAULTS.sameSite;
+  if (sameSite !== 'lax' && sameSite !== 'strict') {
+    throw new TwoFactorConfigError('cookie.sameSite', "must be 'lax' or 'strict'");
+  }
+  const domain = cookie.domain;
+  if (domain !== undefined && (typeof domain !== 'string' || domain.length === 0)) {
+    throw new TwoFactorConfigError('cookie.domain', 'must be a non-empty string');
+  }
+  return { name, secure, sameSite, domain };
+}
+
+function parseLocale(value: unknown, transport: SmsTransport): Locale {
+  const locale = value ?? (LOCALES.includes(transport.language as Locale) ? transport.language : 'en');
+  if (!LOCALES.includes(locale as Locale)) {
+    throw new TwoFactorConfigError('locale', `must be one of ${LOCALES.join(', ')}`);
+  }
+  return locale as Locale;
+}
+
+function optionalString(name: string, value: unknown, test: (s: string) => boolean, fix: string) {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !test(value)) throw new TwoFactorConfigError(name, fix);
+  return value;
+}
+
+/** Looks like Express called us: `app.use(twoFactor)` instead of `app.use(twoFactor({...}))`. */
+function looksLikeRequest(value: unknown): boolean {
+  const v = value as Plain | null;
+  return typeof v === 'object' && v !== null && 'headers' in v && 'method' in v && 'url' in v;
+}
+
+/** Resolves and checks every option once, at construction. */
+export function parseOptions(input: unknown): Config {
+  if (looksLikeRequest(input)) {
+    throw new TwoFactorConfigError(
+      'options',
+      'looks like an HTTP request: write `app.use(twoFactor({ ... }))`, not `app.use(twoFactor)`',
+    );
+  }
+  if (typeof input !== 'object' || input === null) {
+    throw new TwoFactorConfigError(
+      'options',
+      'must be an object: twoFactor({ secret, getUser, transport, ... })',
+    );
+  }
+  const options = defined(input);
+  rejectUnknownKeys(options, OPTION_KEYS, '');
+
+  const now =
+    options.now === undefined ? Date.now : fn<() => number>('now', options.now, '() => number (ms)');
+  const transport = options.transport as SmsTransport | undefined;
+  if (typeof transport?.sendSms !== 'function') {
+    throw new TwoFactorConfigError(
+      'transport',
+      'is required: smstools({ clientId, clientSecret, sender }) or memoryTransport()',
+    );
+  }
+  const store = parseStore(options.store, now);
+  const messages = object('messages', options.messages, ['sms', 'voice']);
+  for (const [k, v] of Object.entries(messages)) fn(`messages.${k}`, v, '(ctx) => string');
+  const warnings = object('warnings', options.warnings, ['memoryStore']);
+  const logger = options.logger === undefined ? defaultLogger : (options.logger as Logger);
+  if (typeof logger?.warn !== 'function' || typeof logger.error !== 'function') {
+    throw new TwoFactorConfigError('logger', 'must have warn(message) and error(message) functions');
+  }
+
+  return {
+    secrets: parseSecrets(options.secret),
+    getUser: fn('getUser', options.getUser, '(req) => ({ id, phone, sessionId }) or null'),
+    transport,
+    store,
+    usesMemoryStore: MEMORY_STORE in store,
+    path: options.path === undefined ? DEFAULTS.path : path('path', options.path),
+    codeLength: integer(
+      'codeLength',
+      options.codeLength,
+      DEFAULTS.codeLength,
+      C.MIN_CODE_LENGTH,
+      C.MAX_CODE_LENGTH,
+    ),
+    codeTtlMs: integer('codeTtlMs', options.codeTtlMs, DEFAULTS.codeTtlMs, 10 * C.SECOND, C.MAX_CODE_TTL_MS),
+    maxAttempts: integer('maxAttempts', options.maxAttempts, DEFAULTS.maxAttempts, 1, C.MAX_MAX_ATTEMPTS),
+    resendCooldownMs: integer(
+      'resendCooldownMs',
+      options.resendCooldownMs,
+      DEFAULTS.resendCooldownMs,
+      C.SECOND,
+      C.HOUR,
+    ),
+    maxSendsPerChallenge: integer(
+      'maxSendsPerChallenge',
+      options.maxSendsPerChallenge,
+      DEFAULTS.maxSendsPerChallenge,
+      1,
+      20,
+    ),
+    voice: parseVoice(options.voice),
+    verifiedTtlMs: integer('verifiedTtlMs', options.verifiedTtlMs, DEFAULTS.verifiedTtlMs, C.MINUTE, C.DAY),
+    lockout: parseLockout(options.lockout),
+    limits: parseLimits(options.limits),
+    allowedCountries: parseCountries(options),
+    appName: optionalString(
+      'appName',
+      options.appName,
+      (s) => s.length > 0 && s.length <= 40,
+      'must be 1 to 40 characters',
+    ),
+    webOtpDomain: optionalString(
+      'webOtpDomain',
+      options.webOtpDomain,
+      (s) => WEB_OTP_DOMAIN.test(s),
+      'must be a host name like `example.com`, without a scheme',
+    ),
+    messages: messages as Config['messages'],
+    locale: parseLocale(options.locale, transport),
+    cookie: parseCookie(options.cookie),
+    loginPath: options.loginPath === undefined ? undefined : path('loginPath', options.loginPath),
+    onEvent: options.onEvent === undefined ? undefined : fn('onEvent', options.onEvent, '(event) => void'),
+    now,
+    storeTimeoutMs: integer(
+      'storeTimeoutMs',
+      options.storeTimeoutMs,
+      DEFAULTS.storeTimeoutMs,
+      10,
+      60 * C.SECOND,
+    ),
+    logger,
+    warnings: { memoryStore: warnings.memoryStore !== false },
+    page: object('page', options.page, ['title', 'texts', 'css', 'render']) as PageOptions,
+  };
+}

@@ -1,0 +1,48 @@
+import type { Request } from 'express';
+import { type Challenge, parseChallenge, parseSendState, type SendState } from '../challenge.js';
+import type { Runtime } from '../context.js';
+import { sessionFingerprint } from '../cookie.js';
+import type { LockState } from '../lockout.js';
+import { lockState } from '../lockout.js';
+import type { User } from '../options.js';
+
+export interface Loaded {
+  userKey: string;
+  lock: LockState;
+  /** This browser's challenge, when it exists and belongs to this user and this session. */
+  challenge: Challenge | null;
+  state: SendState | null;
+  attempts: number;
+}
+
+/** One round trip: the account's lock state and this browser's challenge. */
+export async function load(rt: Runtime, req: Request, user: User): Promise<Loaded> {
+  const { keys, store, cookies } = rt;
+  const userKey = keys.user(user.id);
+  const id = cookies.readChallenge(req);
+  const lockKeys = [keys.failures(userKey), keys.failedAt(userKey)];
+  const challengeKeys = id ? [keys.challenge(id), keys.state(id), keys.attempts(id)] : [];
+  const [failures, failedAt, rawChallenge, rawState, rawAttempts] = await store.getMany([
+    ...lockKeys,
+    ...challengeKeys,
+  ]);
+  let challenge = id ? parseChallenge(rawChallenge, id) : null;
+  // Bound to the user and the session that started it: anyone else's cookie is "no challenge".
+  if (challenge && (challenge.userId !== user.id || challenge.session !== sessionFingerprint(user)))
+    challenge = null;
+  return {
+    userKey,
+    lock: lockState(failures, failedAt),
+    challenge,
+    state: challenge ? parseSendState(rawState) : null,
+    attempts: Number(rawAttempts) || 0,
+  };
+}
+
+/** Usable for a verify: not expired and not burnt by wrong codes. */
+export function isLive(rt: Runtime, loaded: Loaded): boolean {
+  const { challenge } = loaded;
+  return (
+    challenge !== null && rt.config.now() < challenge.expiresAt && loaded.attempts < rt.config.maxAttempts
+  );
+}

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import type { Request, Response } from 'express';
+import type { Runtime } from '../context.js';
+import { formToken } from '../crypto.js';
+import { challengeView, voiceAvailable } from '../delivery.js';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { safeReturnTo } from '../http.js';
+import type { User } from '../options.js';
+import type { PageView } from '../page/options.js';
+import { errorText, renderPage, resolveTexts } from '../page/render.js';
+import { maskUnknown, parseDestination } from '../phone.js';
+import { isLive, load } from './load.js';
+
+export function routePaths(path: string) {
+  return {
+    page: path,
+    send: `${path}/send`,
+    resend: `${path}/resend`,
+    voice: `${path}/voice`,
+    verify: `${path}/verify`,
+    status: `${path}/status`,
+  };
+}
+
+/** GET /2fa: renders the page for the current state. It never sends anything by itself. */
+export async function showPage(rt: Runtime, req: Request, res: Response, user: User): Promise<void> {
+  const { config } = rt;
+  const loaded = await load(rt, req, user);
+  const live = isLive(rt, loaded) && loaded.challenge && loaded.state;
+  const query = req.query as Record<string, unknown>;
+  const errorCode =
+    typeof query.error === 'string' && query.error in ERROR_CODES ? (query.error as ErrorCode) : null;
+  const texts = resolveTexts(config.page);
+  const nonce = randomBytes(16).toString('base64');
+  const view: PageView = {
+    texts,
+    phone: parseDestination(user.phone)?.masked ?? maskUnknown(user.phone),
+    codeLength: config.codeLength,
+    challenge:
+      live && loaded.challenge && loaded.state
+        ? challengeView(rt, loaded.challenge, loaded.state, loaded.attempts)
+        : null,
+    error: errorCode ? { code: errorCode, message: errorText(texts, errorCode) } : null,
+    csrfToken: formToken(config.secrets[0] as string, user.id, user.sessionId ?? ''),
+    returnTo: safeReturnTo(query.returnTo ?? loaded.challenge?.returnTo),
+    paths: routePaths(config.path),
+    nonce,
+    voiceAvailable: voiceAvailable(rt),
+  };
+  res.setHeader(
+    'Content-Security-Policy',
+    `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+  );
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.status(200).type('html').send(renderPage(view, config.page));
+}

@@ -1,0 +1,142 @@
+import type { Request, Response } from 'express';
+import { type Challenge, parseSealed } from '../challenge.js';
+import type { Runtime } from '../context.js';
+import { sessionFingerprint } from '../cookie.js';
+import { codeMatches, generateCode, hashCode, randomId, seal, unseal } from '../crypto.js';
+import {
+  type Channel,
+  challengeTtl,
+  challengeView,
+  type Delivered,
+  deliver,
+  nextSendAt,
+  nextVoiceAt,
+  saveDelivery,
+  voiceAvailable,
+  withSendLock,
+} from '../delivery.js';
+import { TwoFactorError } from '../errors.js';
+import { isHardLocked } from '../lockout.js';
+import type { User } from '../options.js';
+import { type Destination, ipKey, maskUnknown, parseDestination } from '../phone.js';
+import { isLive, type Loaded, load } from './load.js';
+import type { RouteResult } from './result.js';
+
+/** The number on file, checked against the allow-list before any provider call. */
+function destinationOf(rt: Runtime, user: User, ip: string): Destination {
+  const dest = parseDestination(user.phone);
+  const allowed = rt.config.allowedCountries;
+  if (dest && (allowed === 'all' || allowed.has(dest.country))) return dest;
+  rt.emit({
+    type: 'send.blocked',
+    userId: user.id,
+    phone: dest?.masked ?? maskUnknown(user.phone),
+    country: dest?.country,
+    ip,
+    reason: dest ? 'country' : 'invalid-number',
+  });
+  throw new TwoFactorError('ERR_2FA_DESTINATION_BLOCKED');
+}
+
+/** POST /send: starts a challenge for this user in this browser, or reports the live one unchanged. */
+export async function startChallenge(
+  rt: Runtime,
+  req: Request,
+  res: Response,
+  user: User,
+  returnTo: string,
+): Promise<RouteResult> {
+  const loaded = await load(rt, req, user);
+  if (isHardLocked(rt, loaded.lock)) throw new TwoFactorError('ERR_2FA_LOCKED', { retryAfter: 24 * 3600 });
+  // A reload or a double click must not send again: the live challenge answers as it is.
+  if (isLive(rt, loaded) && loaded.challenge && loaded.state) {
+    return { view: challengeView(rt, loaded.challenge, loaded.state, loaded.attempts) };
+  }
+  const ip = ipKey(req.ip);
+  const dest = destinationOf(rt, user, ip);
+  const { config } = rt;
+
+  return withSendLock(rt, loaded.userKey, async () => {
+    const id = randomId();
+    const code = generateCode(config.codeLength);
+    const secret = config.secrets[0] as string;
+    const now = config.now();
+    const challenge: Challenge = {
+      id,
+      userId: user.id,
+      session: sessionFingerprint(user),
+      hash: hashCode(secret, id, code),
+      sealed: seal(secret, id, JSON.stringify({ code, to: dest.e164 })),
+      createdAt: now,
+      expiresAt: now + config.codeTtlMs,
+      returnTo,
+      country: dest.country,
+      masked: dest.masked,
+      ip,
+    };
+    const sealed = { code, to: dest.e164 };
+    let delivered: Delivered;
+    try {
+      delivered = await deliver(rt, challenge, null, 'sms', sealed, dest, ip);
+    } catch (error) {
+      // voice.auto: a failed SMS becomes a call with the same code, without a second request.
+      const canCall = config.voice !== false && config.voice.auto && voiceAvailable(rt);
+      if (!(error instanceof TwoFactorError && error.code === 'ERR_2FA_SEND_FAILED' && canCall)) throw error;
+      delivered = await deliver(rt, challenge, null, 'voice', sealed, dest, ip);
+    }
+    const ttl = challengeTtl(rt, challenge);
+    await Promise.all([
+      rt.store.set(rt.keys.challenge(id), JSON.stringify(challenge), ttl),
+      saveDelivery(rt, challenge, delivered),
+    ]);
+    rt.cookies.writeChallenge(res, id, ttl);
+    return { view: challengeView(rt, challenge, delivered.state, 0) };
+  });
+}
+
+/** The live challenge of this browser, or the error that says why there is none. */
+export function requireLive(rt: Runtime, loaded: Loaded): Challenge {
+  const { challenge } = loaded;
+  if (!challenge || !loaded.state) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
+  if (rt.config.now() >= challenge.expiresAt) throw new TwoFactorError('ERR_2FA_CODE_EXPIRED');
+  if (loaded.attempts >= rt.config.maxAttempts) throw new TwoFactorError('ERR_2FA_TOO_MANY_ATTEMPTS');
+  return challenge;
+}
+
+/** POST /resend and POST /voice: the same code again, within the cooldown and every budget. */
+export async function sendAgain(
+  rt: Runtime,
+  req: Request,
+  user: User,
+  channel: Channel,
+): Promise<RouteResult> {
+  if (channel === 'voice' && !voiceAvailable(rt)) throw new TwoFactorError('ERR_2FA_VOICE_UNAVAILABLE');
+  const first = await load(rt, req, user);
+  requireLive(rt, first);
+  if (isHardLocked(rt, first.lock)) throw new TwoFactorError('ERR_2FA_LOCKED', { retryAfter: 24 * 3600 });
+  const ip = ipKey(req.ip);
+  const dest = destinationOf(rt, user, ip);
+
+  return withSendLock(rt, first.userKey, async () => {
+    // Read again under the lock: a send that just finished has moved the cooldown.
+    const loaded = await load(rt, req, user);
+    const challenge = requireLive(rt, loaded);
+    const state = loaded.state;
+    if (!state) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
+    const sealed = parseSealed(unseal(rt.config.secrets, challenge.id, challenge.sealed));
+    // The number on file changed since the code went out: that challenge is over.
+    if (
+      !sealed ||
+      sealed.to !== dest.e164 ||
+      !codeMatches(rt.config.secrets, challenge.id, sealed.code, challenge.hash)
+    ) {
+      throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
+    }
+    const readyAt = channel === 'voice' ? nextVoiceAt(rt, state) : nextSendAt(rt, state);
+    const waitMs = readyAt - rt.config.now();
+    if (waitMs > 0) throw new TwoFactorError('ERR_2FA_COOLDOWN', { retryAfter: waitMs / 1000 });
+    const delivered = await deliver(rt, challenge, state, channel, sealed, dest, ip);
+    await saveDelivery(rt, challenge, delivered);
+    return { view: challengeView(rt, challenge, delivered.state, loaded.attempts) };
+  });
+}

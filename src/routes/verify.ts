@@ -1,0 +1,74 @@
+import type { Request, Response } from 'express';
+import { parseChallenge } from '../challenge.js';
+import type { Runtime } from '../context.js';
+import { codeMatches } from '../crypto.js';
+import { TwoFactorError } from '../errors.js';
+import { assertNotLocked, recordFailure, resetFailures } from '../lockout.js';
+import type { User } from '../options.js';
+import { ipKey } from '../phone.js';
+import { load } from './load.js';
+import type { RouteResult } from './result.js';
+
+/** The typed code: digits only, spaces and dashes forgiven; anything else is not a code at all. */
+export function readCode(value: unknown, length: number): string {
+  if (typeof value !== 'string')
+    throw new TwoFactorError('ERR_2FA_BAD_REQUEST', { message: '`code` must be a string.' });
+  const code = value.replace(/[\s-]/g, '');
+  if (!/^\d+$/.test(code) || code.length !== length) {
+    throw new TwoFactorError('ERR_2FA_BAD_REQUEST', { message: `Enter the ${length}-digit code.` });
+  }
+  return code;
+}
+
+/**
+ * POST /verify. The order is the defence: refuse while locked, count the attempt atomically,
+ * only then compare; on success consume the challenge atomically before the cookie is issued.
+ */
+export async function verifyCode(
+  rt: Runtime,
+  req: Request,
+  res: Response,
+  user: User,
+  rawCode: unknown,
+): Promise<RouteResult> {
+  const { config, store, keys, cookies, emit } = rt;
+  const code = readCode(rawCode, config.codeLength);
+  const loaded = await load(rt, req, user);
+  assertNotLocked(rt, loaded.lock);
+  const { challenge } = loaded;
+  if (!challenge) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
+  if (config.now() >= challenge.expiresAt) throw new TwoFactorError('ERR_2FA_CODE_EXPIRED');
+
+  const who = { userId: user.id, phone: challenge.masked, country: challenge.country, ip: ipKey(req.ip) };
+  const attempts = await store.increment(keys.attempts(challenge.id), challenge.expiresAt - config.now());
+  if (attempts > config.maxAttempts) throw new TwoFactorError('ERR_2FA_TOO_MANY_ATTEMPTS');
+
+  if (!codeMatches(config.secrets, challenge.id, code, challenge.hash)) {
+    const failures = await recordFailure(rt, loaded.userKey);
+    const attemptsLeft = config.maxAttempts - attempts;
+    emit({ type: 'verify.failed', ...who, attemptsLeft, failures });
+    if (attemptsLeft === 0) emit({ type: 'challenge.exhausted', ...who, failures });
+    if (failures === config.lockout.hardLimit) emit({ type: 'user.locked', ...who, failures });
+    throw new TwoFactorError('ERR_2FA_CODE_INVALID', { details: { attemptsLeft } });
+  }
+
+  // Single use: of any number of right answers racing here, exactly one gets the challenge.
+  const consumed = parseChallenge(await store.consume(keys.challenge(challenge.id)), challenge.id);
+  if (!consumed) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
+  await resetFailures(rt, loaded.userKey);
+  store.delete(keys.state(challenge.id), keys.attempts(challenge.id)).catch(() => {});
+
+  const now = config.now();
+  const method = loaded.state?.lastChannel === 'voice' ? 'voice' : 'sms';
+  cookies.writeVerified(res, {
+    userId: user.id,
+    session: challenge.session,
+    version: String(user.version ?? ''),
+    verifiedAt: now,
+    expiresAt: now + config.verifiedTtlMs,
+    method,
+  });
+  cookies.clearChallenge(res);
+  emit({ type: 'verify.succeeded', ...who, channel: method });
+  return { verified: true, returnTo: consumed.returnTo };
+}

@@ -1,0 +1,185 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { createKeys } from './challenge.js';
+import { type Runtime, resolveUser } from './context.js';
+import { createCookieJar } from './cookie.js';
+import { formTokenMatches } from './crypto.js';
+import { challengeView } from './delivery.js';
+import { TwoFactorError } from './errors.js';
+import { createEmitter } from './events.js';
+import { createGuard, verifiedInfo } from './guard.js';
+import { type Body, isCrossSite, isHtmlClient, noStore, readBody, safeReturnTo, sendError } from './http.js';
+import { resetFailures } from './lockout.js';
+import type { User } from './options.js';
+import { parseOptions, type TwoFactorOptions } from './options.js';
+import { isLive, load } from './routes/load.js';
+import { showPage } from './routes/page.js';
+import type { RouteResult } from './routes/result.js';
+import { sendAgain, startChallenge } from './routes/send.js';
+import { verifyCode } from './routes/verify.js';
+import { receiveReport } from './routes/webhook.js';
+import { guardStore } from './stores/guarded-store.js';
+
+export interface TwoFactor extends RequestHandler {
+  /** Protects a route: verified requests pass; others are sent to the challenge page or get 401. */
+  requireSecondFactor: RequestHandler;
+  /** Whether this request carries a valid verified state for its current user. */
+  isVerified(req: Request): Promise<boolean>;
+  /** Ends the verified state in this browser (call it on logout). */
+  clear(res: Response): void;
+  /** Lifts an account lock and resets the user's consecutive-failure count. */
+  unlock(userId: string): Promise<void>;
+}
+
+type PostRoute = (rt: Runtime, req: Request, res: Response, user: User, body: Body) => Promise<RouteResult>;
+
+const POST_ROUTES: Record<string, PostRoute> = {
+  '/send': (rt, req, res, user, body) => startChallenge(rt, req, res, user, safeReturnTo(body.returnTo)),
+  '/resend': (rt, req, _res, user) => sendAgain(rt, req, user, 'sms'),
+  '/voice': (rt, req, _res, user) => sendAgain(rt, req, user, 'voice'),
+  '/verify': (rt, req, res, user, body) => verifyCode(rt, req, res, user, body.code),
+};
+
+let warnedMemoryStore = false;
+
+/**
+ * SMS one-time-code second factor. Mount the result with `app.use()`; protect routes with its guard.
+ * @example
+ * const tfa = twoFactor({ secret, getUser: (req) => req.session.user ?? null, transport, allowedCountries: ['BE'] });
+ * app.use(tfa);
+ * app.get('/account', tfa.requireSecondFactor, (req, res) => res.send('ok'));
+ */
+export function twoFactor(options: TwoFactorOptions): TwoFactor {
+  // biome-ignore lint/complexity/noArguments: detects `app.use(twoFactor)`, which passes (req, res, next)
+  const config = parseOptions(arguments.length === 3 ? arguments[0] : options);
+  if (
+    config.usesMemoryStore &&
+    config.warnings.memoryStore &&
+    process.env.NODE_ENV === 'production' &&
+    !warnedMemoryStore
+  ) {
+    warnedMemoryStore = true;
+    config.logger.warn(
+      'express-sms-2fa: the memory store keeps codes and lockouts in this process only; with several instances or restarts use redisStore() (disable with warnings: { memoryStore: false })',
+    );
+  }
+  const rt: Runtime = {
+    config,
+    store: guardStore(config.store, config.storeTimeoutMs),
+    cookies: createCookieJar(config),
+    keys: createKeys(config),
+    emit: createEmitter(config),
+  };
+  const { path } = config;
+
+  async function handlePost(req: Request, res: Response, route: PostRoute): Promise<void> {
+    let formMode = false;
+    let returnTo = '/';
+    try {
+      if (isCrossSite(req)) throw new TwoFactorError('ERR_2FA_FORBIDDEN_ORIGIN');
+      const body = await readBody(req);
+      formMode = body.kind === 'form' && isHtmlClient(req);
+      returnTo = safeReturnTo(body.fields.returnTo);
+      const user = await resolveUser(config, req);
+      if (!user) throw new TwoFactorError('ERR_2FA_UNAUTHENTICATED');
+      // A form needs its token; JSON cannot be sent cross-site without a CORS preflight we never grant.
+      const token = body.fields._csrf;
+      if (
+        body.kind !== 'json' &&
+        !(typeof token === 'string' && formTokenMatches(config.secrets, user.id, user.sessionId ?? '', token))
+      ) {
+        throw new TwoFactorError('ERR_2FA_FORBIDDEN_ORIGIN');
+      }
+      const result = await route(rt, req, res, user, body.fields);
+      if ('verified' in result) {
+        if (formMode) res.redirect(303, result.returnTo);
+        else res.status(200).json({ verified: true, returnTo: result.returnTo });
+      } else if (formMode) {
+        res.redirect(303, path);
+      } else {
+        res.status(200).json('view' in result ? { ...result.view, status: 'sent' } : { status: 'none' });
+      }
+    } catch (error) {
+      if (!(error instanceof TwoFactorError)) throw error;
+      if (formMode && error.code !== 'ERR_2FA_UNAUTHENTICATED') {
+        res.redirect(303, `${path}?error=${error.code}&returnTo=${encodeURIComponent(returnTo)}`);
+      } else {
+        sendError(res, error);
+      }
+    }
+  }
+
+  async function handleGet(req: Request, res: Response, sub: string): Promise<void> {
+    try {
+      const user = await resolveUser(config, req);
+      if (!user) {
+        if (sub === '/' && isHtmlClient(req) && config.loginPath) res.redirect(303, config.loginPath);
+        else sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'));
+        return;
+      }
+      if (sub === '/') {
+        await showPage(rt, req, res, user);
+        return;
+      }
+      const loaded = await load(rt, req, user);
+      const { challenge, state } = loaded;
+      res
+        .status(200)
+        .json(
+          isLive(rt, loaded) && challenge && state
+            ? challengeView(rt, challenge, state, loaded.attempts)
+            : { status: 'none' },
+        );
+    } catch (error) {
+      if (error instanceof TwoFactorError) sendError(res, error);
+      else throw error;
+    }
+  }
+
+  async function handleWebhook(req: Request, res: Response): Promise<void> {
+    try {
+      const body = await readBody(req);
+      await receiveReport(rt, req, body.raw);
+      res.status(204).end();
+    } catch (error) {
+      if (error instanceof TwoFactorError) sendError(res, error);
+      else throw error;
+    }
+  }
+
+  const router = function twoFactorRouter(req: Request, res: Response, next: NextFunction): void {
+    const full = `${req.baseUrl ?? ''}${req.path}`;
+    if (full !== path && !full.startsWith(`${path}/`)) {
+      next();
+      return;
+    }
+    const sub = full.slice(path.length).replace(/\/+$/, '') || '/';
+    const isGet = sub === '/' || sub === '/status';
+    const isPost = sub in POST_ROUTES || sub === '/webhooks/smstools';
+    if (!isGet && !isPost) {
+      next();
+      return;
+    }
+    noStore(res);
+    const allowed = isGet ? ['GET', 'HEAD'] : ['POST'];
+    if (!allowed.includes(req.method)) {
+      res.setHeader('Allow', allowed.join(', '));
+      sendError(
+        res,
+        new TwoFactorError('ERR_2FA_BAD_REQUEST', { status: 405, message: `Use ${allowed[0]}.` }),
+      );
+      return;
+    }
+    const work = isGet
+      ? handleGet(req, res, sub)
+      : sub === '/webhooks/smstools'
+        ? handleWebhook(req, res)
+        : handlePost(req, res, POST_ROUTES[sub] as PostRoute);
+    work.catch(next);
+  } as TwoFactor;
+
+  router.requireSecondFactor = createGuard(rt);
+  router.isVerified = async (req) => (await verifiedInfo(rt, req)) !== null;
+  router.clear = (res) => rt.cookies.clear(res);
+  router.unlock = (userId) => resetFailures(rt, rt.keys.user(String(userId)));
+  return router;
+}
