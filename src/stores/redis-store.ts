@@ -1,0 +1,215 @@
+import { createHash } from 'node:crypto';
+import { TwoFactorConfigError } from '../errors.js';
+import type { Store } from './store.js';
+
+/**
+ * Sends one Redis command and resolves with its reply, e.g. node-redis
+ * `(...args) => client.sendCommand(args)` or ioredis `(cmd, ...args) => client.call(cmd, ...args)`.
+ */
+export type SendCommand = (...args: string[]) => Promise<unknown>;
+
+export interface RedisStoreOptions {
+  /** Required. Runs one command on the app's own client; the package depends on no Redis client. */
+  sendCommand: SendCommand;
+  /** Put in front of every key, so several apps (or factories) can share one database. @default '2fa:' */
+  prefix?: string;
+}
+
+export interface RedisStore extends Store {
+  /** The prefix in front of every key. */
+  readonly prefix: string;
+  /** Several values in one `MGET`; same order as `keys`. */
+  getMany(keys: string[]): Promise<(string | undefined)[]>;
+}
+
+export const DEFAULT_REDIS_PREFIX = '2fa:';
+
+const OPTION_NAMES = new Set(['sendCommand', 'prefix']);
+
+// INCR, and a TTL only when this call created the key (or, defensively, when the key has none),
+// in one script so a crash between the two can never leave a counter that lives forever.
+const INCREMENT_SCRIPT = `local n = redis.call('INCR', KEYS[1])
+if n == 1 or redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`;
+
+// GETDEL for Redis < 6.2 (and servers that lack it): a script runs atomically like the command.
+const CONSUME_SCRIPT = `local v = redis.call('GET', KEYS[1])
+if v then redis.call('DEL', KEYS[1]) end
+return v`;
+
+interface Script {
+  source: string;
+  sha: string;
+  /** Set once EVAL has run on this store: the server then caches the script for EVALSHA. */
+  loaded: boolean;
+}
+
+function script(source: string): Script {
+  return { source, sha: createHash('sha1').update(source).digest('hex'), loaded: false };
+}
+
+function errorMessage(error: unknown): string {
+  if (typeof error === 'string') return error;
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : '';
+}
+
+/**
+ * `` ERR unknown command `GETDEL`, with args beginning with: … `` from Redis < 6.2, or the
+ * `'GETDEL'` quoting of newer servers that lack the command (renamed away, other servers).
+ */
+function isUnknownCommand(error: unknown): boolean {
+  return /unknown command/i.test(errorMessage(error));
+}
+
+function isNoScript(error: unknown): boolean {
+  return /^\s*NOSCRIPT\b/.test(errorMessage(error));
+}
+
+/** A bulk-string reply as a string; anything else (null, numbers, arrays) is "no value". */
+function toValue(reply: unknown): string | undefined {
+  if (typeof reply === 'string') return reply;
+  if (reply instanceof Uint8Array) {
+    return Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength).toString('utf8');
+  }
+  return undefined;
+}
+
+/** An integer reply, which clients hand back as a number (or a string, or a bigint). */
+function toCount(reply: unknown): number {
+  const count =
+    typeof reply === 'number' || typeof reply === 'bigint' || typeof reply === 'string'
+      ? Number(reply)
+      : Number.NaN;
+  // The reply itself stays out of the message: from a misbehaving client it could be anything.
+  if (!Number.isSafeInteger(count)) {
+    throw new TypeError('redisStore: the increment script did not answer an integer');
+  }
+  return count;
+}
+
+/**
+ * ioredis attaches the failed command's arguments to its errors (`error.command.args`), where a
+ * logger would print the stored value; the error still propagates, with that argument blanked.
+ */
+function withoutValue(error: unknown, value: string): unknown {
+  try {
+    const command = (error as { command?: { args?: unknown } } | null)?.command;
+    if (command && Array.isArray(command.args)) {
+      command.args = command.args.map((arg: unknown) => (arg === value ? '[redacted]' : arg));
+    }
+  } catch {
+    // A frozen error keeps its fields; it is still the caller's to handle.
+  }
+  return error;
+}
+
+function toMilliseconds(ttlMs: number): string {
+  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs)) {
+    throw new TypeError('redisStore: `ttlMs` must be a finite number of milliseconds');
+  }
+  return String(Math.max(1, Math.ceil(ttlMs)));
+}
+
+/**
+ * A store in Redis (>= 6.2 for GETDEL; older servers get a Lua fallback) or Valkey, for apps that
+ * run several instances: challenges, attempt counters and lockouts are then shared by all of them.
+ * Every method is one round trip; `consume` and `increment` are atomic on the server.
+ *
+ * @example
+ * // node-redis
+ * redisStore({ sendCommand: (...args) => client.sendCommand(args) })
+ * // ioredis
+ * redisStore({ sendCommand: (cmd, ...args) => client.call(cmd, ...args) })
+ */
+export function redisStore(options: RedisStoreOptions): RedisStore {
+  if (options === null || typeof options !== 'object') {
+    throw new TwoFactorConfigError(
+      'sendCommand',
+      'of `redisStore()` is required: call `redisStore({ sendCommand })`, e.g. node-redis `(...args) => client.sendCommand(args)` or ioredis `(cmd, ...args) => client.call(cmd, ...args)`',
+    );
+  }
+  const { sendCommand } = options;
+  if (typeof sendCommand !== 'function') {
+    throw new TwoFactorConfigError(
+      'sendCommand',
+      'of `redisStore()` is required, e.g. node-redis `(...args) => client.sendCommand(args)` or ioredis `(cmd, ...args) => client.call(cmd, ...args)`',
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_NAMES.has(key)) {
+      throw new TwoFactorConfigError(
+        key,
+        'is not an option of `redisStore()`; it takes `sendCommand` and `prefix`',
+      );
+    }
+  }
+  const prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+  if (typeof prefix !== 'string' || prefix === '') {
+    throw new TwoFactorConfigError('prefix', "of `redisStore()` must be a non-empty string, e.g. '2fa:'");
+  }
+
+  const incrementScript = script(INCREMENT_SCRIPT);
+  const consumeScript = script(CONSUME_SCRIPT);
+  /** Becomes false the first time the server says it does not know GETDEL. */
+  let hasGetDel = true;
+
+  /**
+   * EVAL the first time (one round trip, and the server caches the script), EVALSHA afterwards.
+   * When the script cache was flushed (SCRIPT FLUSH, a restart, a failover), EVALSHA answers
+   * NOSCRIPT and EVAL runs it again: two round trips once, then one again.
+   */
+  async function run(s: Script, key: string, ...args: string[]): Promise<unknown> {
+    if (s.loaded) {
+      try {
+        return await sendCommand('EVALSHA', s.sha, '1', key, ...args);
+      } catch (error) {
+        if (!isNoScript(error)) throw error;
+        s.loaded = false;
+      }
+    }
+    const reply = await sendCommand('EVAL', s.source, '1', key, ...args);
+    s.loaded = true;
+    return reply;
+  }
+
+  return {
+    prefix,
+    async get(key) {
+      return toValue(await sendCommand('GET', prefix + key));
+    },
+    async getMany(keys) {
+      if (keys.length === 0) return [];
+      const reply = await sendCommand('MGET', ...keys.map((key) => prefix + key));
+      if (!Array.isArray(reply) || reply.length !== keys.length) {
+        throw new TypeError('redisStore: MGET did not answer one reply per key');
+      }
+      return reply.map(toValue);
+    },
+    async set(key, value, ttlMs) {
+      const px = toMilliseconds(ttlMs);
+      try {
+        await sendCommand('SET', prefix + key, value, 'PX', px);
+      } catch (error) {
+        throw withoutValue(error, value);
+      }
+    },
+    async delete(key) {
+      await sendCommand('DEL', prefix + key);
+    },
+    async consume(key) {
+      if (hasGetDel) {
+        try {
+          return toValue(await sendCommand('GETDEL', prefix + key));
+        } catch (error) {
+          if (!isUnknownCommand(error)) throw error;
+          hasGetDel = false;
+        }
+      }
+      return toValue(await run(consumeScript, prefix + key));
+    },
+    async increment(key, ttlMs) {
+      return toCount(await run(incrementScript, prefix + key, toMilliseconds(ttlMs)));
+    },
+  };
+}
