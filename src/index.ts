@@ -9,6 +9,8 @@ export type { Logger, TwoFactorOptions, User } from './options.js';
 export type { PageOptions, PageTexts, PageView } from './page/options.js'; // challenge page customisation
 export type { MemoryStore, MemoryStoreOptions } from './stores/memory-store.js';
 export { memoryStore } from './stores/memory-store.js'; // default store: per-process lru-cache
+export type { RedisStore, RedisStoreOptions, SendCommand } from './stores/redis-store.js';
+export { redisStore } from './stores/redis-store.js'; // Redis/Valkey store for several instances (app passes sendCommand)
 export type { Store } from './stores/store.js'; // the five-method store interface
 export type { MemoryTransport, RecordedMessage } from './transports/memory.js';
 export { memoryTransport } from './transports/memory.js'; // records messages (tests, demo)

@@ -1,13 +1,14 @@
 import express5 from 'express';
-import express4 from 'express4';
 import session from 'express-session';
+import express4 from 'express4';
 import request from 'supertest';
-import { memoryStore } from '../../src/stores/memory-store.js';
-import { type MemoryTransport, memoryTransport } from '../../src/transports/memory.js';
 import type { TwoFactorEvent } from '../../src/events.js';
 import type { TwoFactorOptions } from '../../src/options.js';
+import { memoryStore } from '../../src/stores/memory-store.js';
 import type { Store } from '../../src/stores/store.js';
+import { type MemoryTransport, memoryTransport } from '../../src/transports/memory.js';
 import { type TwoFactor, twoFactor } from '../../src/two-factor.js';
+import { type CapturedResponse, captureResponses } from './capture.js';
 
 /** Both Express majors the package supports; integration suites run once per entry. */
 export const EXPRESS_VERSIONS = [
@@ -17,6 +18,10 @@ export const EXPRESS_VERSIONS = [
 export type ExpressModule = typeof express5;
 
 export const SECRET = 'test-secret-that-is-long-enough-0123456789';
+export const SESSION_SECRET = 'session-secret-for-tests-only-0123456789';
+
+/** Every app built by the current test; the leak scan (test/helpers/leak-scan.ts) reads them. */
+export const createdApps: TestApp[] = [];
 
 export const USERS = {
   alice: { id: 'u-alice', phone: '+32470123401', password: 'alice-pw' },
@@ -59,6 +64,8 @@ export interface TestApp {
   versions: Map<string, number>;
   /** Phone numbers on file, changeable per test. */
   phones: Map<string, string>;
+  /** Every response the app wrote (for the leak scan). */
+  responses: CapturedResponse[];
 }
 
 export interface CreateAppOptions {
@@ -83,14 +90,20 @@ export function createApp(opts: CreateAppOptions = {}): TestApp {
   const versions = new Map<string, number>();
   const phones = new Map<string, string>(Object.values(USERS).map((u) => [u.id, u.phone]));
   const app = express();
-  app.use(session({ secret: 'session-secret-for-tests-only-0123456789', resave: false, saveUninitialized: false }));
+  const responses = captureResponses(app as unknown as Parameters<typeof captureResponses>[0]);
+  app.use(session({ secret: SESSION_SECRET, resave: false, saveUninitialized: false }));
 
   const tfa = twoFactor({
     secret: SECRET,
     getUser: (req) => {
       const user = req.session.user;
       if (!user) return null;
-      return { id: user.id, phone: phones.get(user.id) ?? user.phone, sessionId: req.sessionID, version: versions.get(user.id) ?? 0 };
+      return {
+        id: user.id,
+        phone: phones.get(user.id) ?? user.phone,
+        sessionId: req.sessionID,
+        version: versions.get(user.id) ?? 0,
+      };
     },
     transport: opts.transport ?? transport,
     store,
@@ -129,7 +142,9 @@ export function createApp(opts: CreateAppOptions = {}): TestApp {
   app.post('/api/transfer', tfa.requireSecondFactor, (_req, res) => {
     res.json({ transferred: true });
   });
-  return { app, tfa, transport, store, clock, events, logs, versions, phones };
+  const testApp = { app, tfa, transport, store, clock, events, logs, versions, phones, responses };
+  createdApps.push(testApp);
+  return testApp;
 }
 
 export type Agent = ReturnType<typeof request.agent>;

@@ -1,6 +1,14 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { createApp, EXPRESS_VERSIONS, json, sendCode, signIn, USERS, wrongCode } from '../helpers/create-app.js';
+import {
+  createApp,
+  EXPRESS_VERSIONS,
+  json,
+  sendCode,
+  signIn,
+  USERS,
+  wrongCode,
+} from '../helpers/create-app.js';
 
 describe.each(EXPRESS_VERSIONS)('the whole flow on %s', (_name, express) => {
   describe('with JSON requests', () => {
@@ -9,7 +17,11 @@ describe.each(EXPRESS_VERSIONS)('the whole flow on %s', (_name, express) => {
       const agent = await signIn(t);
 
       const blocked = await agent.get('/api/data').set('Accept', 'application/json').expect(401);
-      expect(blocked.body.error).toEqual({ code: 'ERR_2FA_REQUIRED', message: expect.any(String), verifyUrl: '/2fa?returnTo=%2Fapi%2Fdata' });
+      expect(blocked.body.error).toEqual({
+        code: 'ERR_2FA_REQUIRED',
+        message: expect.any(String),
+        verifyUrl: '/2fa?returnTo=%2Fapi%2Fdata',
+      });
 
       const sent = await json(agent, '/2fa/send', { returnTo: '/api/data' }).expect(200);
       expect(sent.body).toEqual({
@@ -42,7 +54,14 @@ describe.each(EXPRESS_VERSIONS)('the whole flow on %s', (_name, express) => {
       const code = await sendCode(t, agent);
       t.clock.advance(10_000);
       const status = await agent.get('/2fa/status').expect(200);
-      expect(status.body).toMatchObject({ status: 'sent', channel: 'sms', expiresIn: 290, resendIn: 20, voiceIn: 20, attemptsLeft: 5 });
+      expect(status.body).toMatchObject({
+        status: 'sent',
+        channel: 'sms',
+        expiresIn: 290,
+        resendIn: 20,
+        voiceIn: 20,
+        attemptsLeft: 5,
+      });
       expect(status.headers['cache-control']).toBe('no-store');
       await json(agent, '/2fa/verify', { code }).expect(200);
       expect((await agent.get('/2fa/status').expect(200)).body).toEqual({ status: 'none' });
@@ -123,7 +142,12 @@ describe.each(EXPRESS_VERSIONS)('the whole flow on %s', (_name, express) => {
       expect(token).toBeTruthy();
       expect(page.text).toContain('name="returnTo" value="/account"');
 
-      const sent = await agent.post('/2fa/send').type('form').set('Accept', 'text/html').send({ _csrf: token, returnTo: '/account' }).expect(303);
+      const sent = await agent
+        .post('/2fa/send')
+        .type('form')
+        .set('Accept', 'text/html')
+        .send({ _csrf: token, returnTo: '/account' })
+        .expect(303);
       expect(sent.headers.location).toBe('/2fa');
       const code = t.transport.lastCode(USERS.alice.phone);
 
@@ -131,13 +155,26 @@ describe.each(EXPRESS_VERSIONS)('the whole flow on %s', (_name, express) => {
       expect(withField.text).toContain('autocomplete="one-time-code"');
       expect(withField.text).toContain('inputmode="numeric"');
 
-      const wrong = await agent.post('/2fa/verify').type('form').set('Accept', 'text/html').send({ _csrf: token, code: wrongCode(code ?? '') }).expect(303);
+      const wrong = await agent
+        .post('/2fa/verify')
+        .type('form')
+        .set('Accept', 'text/html')
+        .send({ _csrf: token, code: wrongCode(code ?? '') })
+        .expect(303);
       expect(wrong.headers.location).toBe('/2fa?error=ERR_2FA_CODE_INVALID&returnTo=%2F');
-      const shown = await agent.get(wrong.headers.location ?? '').set('Accept', 'text/html').expect(200);
+      const shown = await agent
+        .get(wrong.headers.location ?? '')
+        .set('Accept', 'text/html')
+        .expect(200);
       expect(shown.text).toContain('That code is not right');
       expect(shown.text).toContain('4 attempts left.');
 
-      const ok = await agent.post('/2fa/verify').type('form').set('Accept', 'text/html').send({ _csrf: token, code }).expect(303);
+      const ok = await agent
+        .post('/2fa/verify')
+        .type('form')
+        .set('Accept', 'text/html')
+        .send({ _csrf: token, code })
+        .expect(303);
       expect(ok.headers.location).toBe('/account');
       await agent.get('/account').set('Accept', 'text/html').expect(200);
     });
@@ -185,7 +222,11 @@ describe.each(EXPRESS_VERSIONS)('the whole flow on %s', (_name, express) => {
       const code = await sendCode(t, agent);
       await json(agent, '/2fa/verify', { code }).expect(200);
       await agent.post('/logout').expect(200);
-      await agent.post('/login').type('form').send({ username: 'alice', password: USERS.alice.password }).expect(200);
+      await agent
+        .post('/login')
+        .type('form')
+        .send({ username: 'alice', password: USERS.alice.password })
+        .expect(200);
       await agent.get('/api/data').expect(401);
     });
 
