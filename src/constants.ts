@@ -52,6 +52,8 @@ export const CHALLENGE_GRACE_MS = 10 * MINUTE;
 
 /** Smstools delivery-report signature: accepted clock skew (community parsers use 300 s). */
 export const DEFAULT_WEBHOOK_TOLERANCE_MS = 5 * MINUTE;
+/** The widest window a transport may accept; replayed reports are remembered for twice that. */
+export const MAX_WEBHOOK_TOLERANCE_MS = 15 * MINUTE;
 
 /** Request bodies on /2fa routes are tiny; anything larger is refused unread. */
 export const MAX_BODY_BYTES = 8 * 1024;

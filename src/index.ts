@@ -15,6 +15,14 @@ export type { Store } from './stores/store.js'; // the five-method store interfa
 export type { MemoryTransport, RecordedMessage } from './transports/memory.js';
 export { memoryTransport } from './transports/memory.js'; // records messages (tests, demo)
 export type {
+  SmstoolsErrorKind,
+  SmstoolsOptions,
+  SmstoolsTransport,
+  SmstoolsVoiceGender,
+  SmstoolsVoiceLanguage,
+} from './transports/smstools.js';
+export { SmstoolsError, smstools } from './transports/smstools.js'; // Smstools transport (ofetch): SMS + voice
+export type {
   DeliveryReport,
   SendResult,
   SmsMessage,

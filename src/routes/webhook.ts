@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { type Challenge, parseChallenge, parseSealed, parseSendState, type SendState } from '../challenge.js';
-import { DEFAULT_WEBHOOK_TOLERANCE_MS } from '../constants.js';
+import { MAX_WEBHOOK_TOLERANCE_MS } from '../constants.js';
 import type { Runtime } from '../context.js';
 import { unseal } from '../crypto.js';
 import { deliver, saveDelivery, voiceAvailable, withSendLock } from '../delivery.js';
@@ -25,7 +25,7 @@ export async function receiveReport(rt: Runtime, req: Request, rawBody: Buffer):
   if (!report) return;
   const signature = String(req.headers['x-smstools-signature']);
   // The same signed report twice is a replay (or a provider retry): act on it once.
-  if ((await rt.store.increment(rt.keys.webhook(signature), 2 * DEFAULT_WEBHOOK_TOLERANCE_MS)) > 1) return;
+  if ((await rt.store.increment(rt.keys.webhook(signature), 2 * MAX_WEBHOOK_TOLERANCE_MS)) > 1) return;
 
   const challengeId = await rt.store.get(rt.keys.message(report.messageId));
   if (!challengeId) return;

@@ -1,4 +1,9 @@
-import { DEFAULT_WEBHOOK_TOLERANCE_MS, MINUTE, SECOND, SEND_LOCK_TTL_MS } from '../constants.js';
+import {
+  DEFAULT_WEBHOOK_TOLERANCE_MS,
+  MAX_WEBHOOK_TOLERANCE_MS,
+  SECOND,
+  SEND_LOCK_TTL_MS,
+} from '../constants.js';
 import { TwoFactorConfigError } from '../errors.js';
 
 /** The text-to-speech languages and voices Smstools offers (official n8n node). */
@@ -39,7 +44,6 @@ const DEFAULT_TIMEOUT_MS = 10 * SECOND;
  */
 const MAX_TIMEOUT_MS = Math.min(15 * SECOND, SEND_LOCK_TTL_MS / 2);
 /** The largest replay window in community webhook code (900 s). */
-const MAX_WEBHOOK_TOLERANCE_MS = 15 * MINUTE;
 const KNOWN_OPTIONS = [
   'clientId',
   'clientSecret',

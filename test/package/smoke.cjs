@@ -1,0 +1,20 @@
+// Package smoke test (CommonJS): require() the built entry points as an installed package would be.
+const assert = require('node:assert/strict');
+const pkg = require('express-sms-2fa');
+const testing = require('express-sms-2fa/testing');
+
+const names = ['twoFactor', 'memoryStore', 'redisStore', 'smstools', 'memoryTransport', 'TwoFactorError', 'TwoFactorConfigError', 'ERROR_CODES'];
+for (const name of names) assert.ok(pkg[name], `missing export ${name}`);
+assert.equal(pkg.default, undefined, 'no default export');
+assert.equal(typeof testing.fakeSmstools, 'function');
+
+const tfa = pkg.twoFactor({
+  secret: 'x'.repeat(32),
+  getUser: () => null,
+  transport: pkg.memoryTransport(),
+  allowedCountries: ['BE'],
+});
+assert.equal(typeof tfa, 'function');
+assert.equal(typeof tfa.requireSecondFactor, 'function');
+assert.throws(() => pkg.twoFactor({}), pkg.TwoFactorConfigError);
+console.log('CommonJS entry OK');

@@ -1,0 +1,16 @@
+// Package smoke test (ESM): import() the built entry points as an installed package would be.
+import assert from 'node:assert/strict';
+import * as pkg from 'express-sms-2fa';
+import * as testing from 'express-sms-2fa/testing';
+
+const names = ['twoFactor', 'memoryStore', 'redisStore', 'smstools', 'memoryTransport', 'TwoFactorError', 'TwoFactorConfigError', 'ERROR_CODES'];
+for (const name of names) assert.ok(pkg[name], `missing export ${name}`);
+assert.equal('default' in pkg, false, 'no default export');
+assert.equal(typeof testing.fakeSmstools, 'function');
+
+const store = pkg.memoryStore();
+await store.set('k', 'v', 1000);
+assert.equal(await store.consume('k'), 'v');
+const err = new pkg.TwoFactorError('ERR_2FA_SEND_FAILED');
+assert.equal(err.status, 503);
+console.log('ESM entry OK');
