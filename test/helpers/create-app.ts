@@ -66,6 +66,8 @@ export interface TestApp {
   phones: Map<string, string>;
   /** Every response the app wrote (for the leak scan). */
   responses: CapturedResponse[];
+  /** Texts of every message sent (the leak scan learns the issued codes from them). */
+  sentTexts: () => string[];
 }
 
 export interface CreateAppOptions {
@@ -74,6 +76,8 @@ export interface CreateAppOptions {
   store?: Store;
   transport?: TwoFactorOptions['transport'];
   clock?: TestClock;
+  /** Texts sent through a transport other than the built-in memory transport (e.g. the fake Smstools). */
+  sentTexts?: () => string[];
 }
 
 /**
@@ -142,7 +146,8 @@ export function createApp(opts: CreateAppOptions = {}): TestApp {
   app.post('/api/transfer', tfa.requireSecondFactor, (_req, res) => {
     res.json({ transferred: true });
   });
-  const testApp = { app, tfa, transport, store, clock, events, logs, versions, phones, responses };
+  const sentTexts = () => [...transport.messages.map((m) => m.text), ...(opts.sentTexts?.() ?? [])];
+  const testApp = { app, tfa, transport, store, clock, events, logs, versions, phones, responses, sentTexts };
   createdApps.push(testApp);
   return testApp;
 }

@@ -1,10 +1,11 @@
+import { extractCode } from '../../src/transports/memory.js';
 import type { CapturedResponse } from './capture.js';
 import { SECRET, SESSION_SECRET, USERS } from './create-app.js';
 
 /** What the scan needs from a test app. */
 export interface Scanned {
   phones: Map<string, string>;
-  transport: { messages: { text: string }[] };
+  sentTexts: () => string[];
   responses: CapturedResponse[];
   logs: string[];
   events: object[];
@@ -23,9 +24,8 @@ export function findLeaks(apps: Scanned[], consoleLines: string[]): string[] {
 
   for (const t of apps) {
     for (const phone of t.phones.values()) for (const form of phoneForms(phone)) secrets.add(form);
-    for (const message of t.transport.messages) {
-      const code =
-        message.text.match(/\d{6,10}/)?.[0] ?? message.text.match(/\d(?:, \d){5,9}/)?.[0]?.replace(/\D/g, '');
+    for (const text of t.sentTexts()) {
+      const code = extractCode(text);
       if (code) codes.add(code);
     }
     for (const res of t.responses) {
