@@ -14,7 +14,7 @@ export interface Runtime {
   emit: Emit;
 }
 
-/** `getUser`, checked: anything without a string id and a string phone counts as "not signed in". */
+/** `getUser`, checked: anything without a non-empty id counts as "not signed in" (the phone is checked when sending). */
 export async function resolveUser(config: Config, req: Request): Promise<User | null> {
   const user = await config.getUser(req);
   if (!user || typeof user !== 'object') return null;

@@ -1,0 +1,99 @@
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { memoryStore } from '../../src/stores/memory-store.js';
+import type { Store } from '../../src/stores/store.js';
+import { createApp, createClock, EXPRESS_VERSIONS, json, sendCode, signIn } from '../helpers/create-app.js';
+
+/** Counts every store call. */
+function countingStore(inner: Store) {
+  const counter = { calls: 0 };
+  const wrap =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    (...args: A) => {
+      counter.calls++;
+      return fn(...args);
+    };
+  const store: Store = {
+    get: wrap((k) => inner.get(k)),
+    getMany: wrap((keys: string[]) => Promise.all(keys.map((k) => inner.get(k)))),
+    set: wrap((k, v, t) => inner.set(k, v, t)),
+    delete: wrap((k) => inner.delete(k)),
+    consume: wrap((k) => inner.consume(k)),
+    increment: wrap((k, t) => inner.increment(k, t)),
+  };
+  return { store, counter };
+}
+
+describe.each(EXPRESS_VERSIONS)('requireSecondFactor on %s', (_name, express) => {
+  it('lets a verified request through without touching the store', async () => {
+    const clock = createClock();
+    const { store, counter } = countingStore(memoryStore({ now: clock.now }));
+    const t = createApp({ express, clock, store });
+    const agent = await signIn(t);
+    const code = await sendCode(t, agent);
+    await json(agent, '/2fa/verify', { code }).expect(200);
+    const before = counter.calls;
+    for (let i = 0; i < 5; i++) await agent.get('/api/data').expect(200);
+    expect(counter.calls).toBe(before);
+  });
+
+  it('redirects HTML navigations with the full original URL, and answers API clients 401', async () => {
+    const t = createApp({ express });
+    const agent = await signIn(t);
+    const page = await agent
+      .get('/account?tab=a&b=%2F')
+      .set('Accept', 'text/html,application/xhtml+xml')
+      .expect(303);
+    expect(page.headers.location).toBe('/2fa?returnTo=%2Faccount%3Ftab%3Da%26b%3D%252F');
+    expect(page.headers['cache-control']).toBe('no-store');
+    const api = await agent.get('/api/data').expect(401);
+    expect(api.body.error).toMatchObject({
+      code: 'ERR_2FA_REQUIRED',
+      verifyUrl: '/2fa?returnTo=%2Fapi%2Fdata',
+    });
+  });
+
+  it('answers a non-GET request 401 without a returnTo, even from a browser', async () => {
+    const t = createApp({ express });
+    const agent = await signIn(t);
+    const res = await agent.post('/api/transfer').set('Accept', 'text/html').expect(401);
+    expect(res.body.error).toMatchObject({ code: 'ERR_2FA_REQUIRED', verifyUrl: '/2fa' });
+  });
+
+  it('sets req.secondFactor only on verified requests', async () => {
+    const t = createApp({ express });
+    const agent = await signIn(t);
+    const code = await sendCode(t, agent);
+    await json(agent, '/2fa/verify', { code }).expect(200);
+    expect((await agent.get('/api/data').expect(200)).body.verifiedAt).toBe(t.clock.now());
+  });
+
+  it('treats a getUser answer without an id or a phone as no first factor', async () => {
+    for (const user of [{}, { id: '' }, { phone: '+32470123401' }, 'alice', 42]) {
+      const t = createApp({ express, options: { getUser: () => user as never } });
+      const res = await request(t.app).get('/api/data').expect(401);
+      expect(res.body.error.code).toBe('ERR_2FA_UNAUTHENTICATED');
+    }
+  });
+
+  it('tells isVerified(req) the same as the guard', async () => {
+    const t = createApp({ express });
+    t.app.get('/probe', async (req, res) => {
+      res.json({ verified: await t.tfa.isVerified(req) });
+    });
+    const agent = await signIn(t);
+    expect((await agent.get('/probe')).body.verified).toBe(false);
+    const code = await sendCode(t, agent);
+    await json(agent, '/2fa/verify', { code }).expect(200);
+    expect((await agent.get('/probe')).body.verified).toBe(true);
+  });
+
+  it('works when mounted under a prefix with a matching path', async () => {
+    const t = createApp({ express, options: { path: '/auth/2fa' } });
+    const agent = await signIn(t);
+    const redirect = await agent.get('/account').set('Accept', 'text/html').expect(303);
+    expect(redirect.headers.location).toBe('/auth/2fa?returnTo=%2Faccount');
+    await json(agent, '/auth/2fa/send').expect(200);
+    await json(agent, '/2fa/send').expect(404);
+  });
+});
