@@ -1,26 +1,64 @@
 import type { ErrorCode } from '../errors.js';
 
-/** Every text on the challenge page; `{phone}`, `{seconds}` and `{attempts}` are filled in. */
+/**
+ * Every text on the challenge page. Placeholders are filled in where they make sense:
+ * `{phone}`, `{length}`, `{seconds}`, `{minutes}` and `{attempts}`. Texts are plain text: they
+ * are always HTML-escaped, so markup in them is shown as written.
+ */
 export interface PageTexts {
   title: string;
+  /** Before the first send. `{phone}` */
   intro: string;
+  /** After an SMS went out. `{phone}` */
   introSent: string;
+  /** After a voice call was placed. `{phone}` */
   introVoice: string;
+  /** The button that starts the first send (the no-JavaScript path, and a retry after a failure). */
   send: string;
+  /** Shown while the page sends the first code by itself. */
+  sending: string;
   codeLabel: string;
+  /** `{length}` */
   codeHint: string;
   verify: string;
+  /** Shown while a code is being checked. */
+  verifying: string;
   resend: string;
+  /** The resend button while it counts down. `{seconds}` */
   resendIn: string;
+  /** After a resend. */
+  resent: string;
   voice: string;
+  /** The "call me instead" button while it counts down. `{seconds}` */
   voiceIn: string;
   delivered: string;
   calling: string;
+  /** A voice call reported delivered. */
+  called: string;
   undelivered: string;
+  /** `{attempts}` */
   attemptsLeft: string;
+  /** `{minutes}` */
   expiresIn: string;
+  /** Added to an error that comes with `Retry-After`. `{seconds}` */
+  retryIn: string;
   signOutHint: string;
+  /** One message per error code; codes left out fall back to the error's own message. */
   errors: Partial<Record<ErrorCode, string>>;
+}
+
+/** The live challenge as the page sees it (times in seconds, like `GET /2fa/status`). */
+export interface PageChallenge {
+  /** `sent`, `delivered`, `undelivered` or `calling`. */
+  status: string;
+  /** The channel of the latest send: `sms` or `voice`. */
+  channel: string;
+  expiresIn: number;
+  /** Seconds until "resend" unlocks; `null` when the challenge has no sends left. */
+  resendIn: number | null;
+  /** Seconds until "call me instead" unlocks; `null` without voice or sends left. */
+  voiceIn: number | null;
+  attemptsLeft: number;
 }
 
 /** What the page shows, for a custom `render`. */
@@ -29,32 +67,37 @@ export interface PageView {
   /** The masked number on file, e.g. `+32 4•• •• •• 01`. */
   phone: string;
   codeLength: number;
-  /** The live challenge, or `null` before the first send. */
-  challenge: {
-    status: string;
-    channel: string;
-    expiresIn: number;
-    resendIn: number | null;
-    voiceIn: number | null;
-    attemptsLeft: number;
-  } | null;
+  /** The live challenge, or `null` before the first send (and after it expired or was used up). */
+  challenge: PageChallenge | null;
+  /** The error a form post was redirected with (`?error=CODE`), with its text. */
   error: { code: ErrorCode; message: string } | null;
+  /** The `_csrf` hidden field every form post needs. */
   csrfToken: string;
+  /** The same-origin path to go to after verifying (already sanitised). */
   returnTo: string;
   /** Form targets and JSON endpoints. */
   paths: { page: string; send: string; resend: string; voice: string; verify: string; status: string };
   /** Allowed by the page's Content-Security-Policy for inline `<script>` and `<style>`. */
   nonce: string;
   voiceAvailable: boolean;
+  /**
+   * The enhancement script as ready-to-insert `<script nonce>` elements. A custom `render` that
+   * keeps the default element ids (`tfa-send-form`, `tfa-verify-form`, `tfa-code`, …) can include
+   * it to get fetch posts, live countdowns, status polling and WebOTP.
+   */
+  script: string;
 }
 
 export interface PageOptions {
-  /** Replaces the page title. */
+  /** Replaces the page title (same as `texts.title`). */
   title?: string;
-  /** Replaces any of the texts. */
+  /** Replaces any of the texts; `errors` are merged per code. */
   texts?: Partial<Omit<PageTexts, 'errors'>> & { errors?: PageTexts['errors'] };
-  /** CSS added after the default styles (the page's elements carry `tfa-*` classes). */
+  /**
+   * CSS added after the default styles, inside the page's nonce'd `<style>`. The elements carry
+   * `tfa-*` classes, and the colours are custom properties (`--tfa-accent`, `--tfa-bg`, …).
+   */
   css?: string;
-  /** Renders the whole page yourself. */
+  /** Renders the whole page yourself. The Content-Security-Policy stays: use `view.nonce`. */
   render?: (view: PageView) => string;
 }

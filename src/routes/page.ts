@@ -7,7 +7,8 @@ import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { safeReturnTo } from '../http.js';
 import type { User } from '../options.js';
 import type { PageView } from '../page/options.js';
-import { errorText, renderPage, resolveTexts } from '../page/render.js';
+import { errorText, renderPage, resolveTexts, scriptTags } from '../page/render.js';
+import { PAGE_SCRIPT } from '../page/script.js';
 import { maskUnknown, parseDestination } from '../phone.js';
 import { isLive, load } from './load.js';
 
@@ -32,7 +33,7 @@ export async function showPage(rt: Runtime, req: Request, res: Response, user: U
     typeof query.error === 'string' && query.error in ERROR_CODES ? (query.error as ErrorCode) : null;
   const texts = resolveTexts(config.page);
   const nonce = randomBytes(16).toString('base64');
-  const view: PageView = {
+  const base: Omit<PageView, 'script'> = {
     texts,
     phone: parseDestination(user.phone)?.masked ?? maskUnknown(user.phone),
     codeLength: config.codeLength,
@@ -47,11 +48,13 @@ export async function showPage(rt: Runtime, req: Request, res: Response, user: U
     nonce,
     voiceAvailable: voiceAvailable(rt),
   };
+  const view: PageView = { ...base, script: scriptTags(base, PAGE_SCRIPT) };
   res.setHeader(
     'Content-Security-Policy',
     `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
   );
   res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('Referrer-Policy', 'no-referrer');
+  // Not `no-referrer`: with it Chromium sends `Origin: null` on the form posts, which the origin check refuses.
+  res.setHeader('Referrer-Policy', 'same-origin');
   res.status(200).type('html').send(renderPage(view, config.page));
 }

@@ -1,0 +1,185 @@
+// The demo's own pages: login, account and the fake phone. Plain template strings, every value escaped.
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import { extractCode, type FakeSmstoolsMessage } from '../src/testing/index.js';
+
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+const e = (value: unknown) => String(value).replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
+
+export interface DemoUser {
+  username: string;
+  password: string;
+  id: string;
+  name: string;
+  phone: string;
+  /** What this user shows in the demo. */
+  story: string;
+}
+
+const STYLES = `
+:root{color-scheme:light dark;--accent:#1d4ed8;--accent-text:#fff;--bg:#eef1f6;--card:#fff;--text:#111827;--muted:#4b5563;--line:#d1d5db;--error:#b91c1c;--ok:#166534;--soft:#e0e9ff}
+@media (prefers-color-scheme:dark){:root{--accent:#93b4ff;--accent-text:#0b1020;--bg:#0f1115;--card:#1a1d24;--text:#f3f4f6;--muted:#c2c7d0;--line:#374151;--error:#fca5a5;--ok:#86efac;--soft:#1e2a4a}}
+*{box-sizing:border-box}
+body{margin:0;min-height:100vh;background:var(--bg);color:var(--text);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;padding:1rem}
+main{max-width:34rem;margin:2rem auto;background:var(--card);border-radius:14px;padding:2rem 1.75rem;box-shadow:0 1px 2px rgb(0 0 0/.06),0 8px 24px rgb(0 0 0/.08)}
+h1{font-size:1.5rem;margin:0 0 .5rem}
+h2{font-size:1.05rem;margin:1.5rem 0 .5rem}
+p{margin:.5rem 0}
+.muted{color:var(--muted);font-size:.95rem}
+.error{color:var(--error);font-weight:600}
+label{display:block;font-weight:600;margin-top:1rem}
+input{display:block;width:100%;margin-top:.3rem;padding:.6rem .75rem;font:inherit;border:2px solid var(--muted);border-radius:10px;background:var(--card);color:inherit}
+input:focus,button:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+button{font:inherit;cursor:pointer;border-radius:10px;padding:.6rem 1rem;min-height:2.75rem}
+.primary{width:100%;margin-top:1.25rem;border:0;background:var(--accent);color:var(--accent-text);font-weight:600}
+.secondary{border:1px solid var(--muted);background:transparent;color:inherit}
+a{color:var(--accent)}
+table{width:100%;border-collapse:collapse;font-size:.95rem}
+th,td{text-align:left;padding:.5rem .4rem;border-bottom:1px solid var(--line);vertical-align:top}
+code{font-family:ui-monospace,Menlo,Consolas,monospace}
+.inbox{list-style:none;padding:0;margin:1rem 0 0}
+.msg{border:1px solid var(--line);border-radius:12px;padding:.8rem 1rem;margin:0 0 .75rem}
+.msg-head{display:flex;flex-wrap:wrap;gap:.25rem .75rem;font-size:.875rem;color:var(--muted)}
+.badge{font-weight:700;color:var(--text)}
+.msg-code{font:700 1.6rem/1.2 ui-monospace,Menlo,Consolas,monospace;letter-spacing:.2em;margin:.4rem 0}
+.msg-text{margin:.25rem 0 0;overflow-wrap:anywhere}
+.undelivered{opacity:.85;border-style:dashed}
+`;
+
+function layout(nonce: string, title: string, body: string, head = ''): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${e(title)}</title>
+${head}
+<style nonce="${e(nonce)}">${STYLES}</style>
+</head>
+<body>
+<main>
+${body}
+</main>
+</body>
+</html>`;
+}
+
+export function loginPage(
+  nonce: string,
+  users: DemoUser[],
+  opts: { error?: string; username?: string; mode: 'fake' | 'real' },
+): string {
+  const rows = users
+    .map(
+      (u) =>
+        `<tr><td><code>${e(u.username)}</code></td><td><code>${e(u.password)}</code></td><td>${e(u.story)}</td></tr>`,
+    )
+    .join('');
+  return layout(
+    nonce,
+    'Sign in · express-sms-2fa demo',
+    `<h1>Sign in</h1>
+<p class="muted">The demo app's own password login (the first factor). After it, express-sms-2fa asks for a code sent by SMS.</p>
+${opts.error ? `<p class="error" role="alert">${e(opts.error)}</p>` : ''}
+<form method="post" action="/login">
+<label for="username">Username</label>
+<input id="username" name="username" autocomplete="username" required value="${e(opts.username ?? '')}">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button class="primary" type="submit">Sign in</button>
+</form>
+<h2>Demo users</h2>
+<table>
+<thead><tr><th scope="col">Username</th><th scope="col">Password</th><th scope="col">What happens</th></tr></thead>
+<tbody>${rows}</tbody>
+</table>
+<p class="muted">${
+      opts.mode === 'fake'
+        ? 'No SMS leaves this machine: a fake Smstools server runs inside the demo. Open <a href="/phone" target="_blank">the phone</a> in another tab to read the codes.'
+        : 'Real mode: codes are sent through the Smstools API to the number you configured.'
+    }</p>`,
+  );
+}
+
+export function accountPage(
+  nonce: string,
+  user: DemoUser,
+  info: { method: string; verifiedAt: number },
+): string {
+  const at = new Date(info.verifiedAt).toLocaleTimeString('en-GB');
+  return layout(
+    nonce,
+    'Account · express-sms-2fa demo',
+    `<h1>Welcome, ${e(user.name)}</h1>
+<p>You passed both factors: your password, and the code sent by ${info.method === 'voice' ? 'voice call' : 'SMS'} at ${e(at)}.</p>
+<p class="muted">This page is behind <code>tfa.requireSecondFactor</code>. The verified state lives in a signed cookie bound to your session; signing out clears it.</p>
+<form method="post" action="/logout"><button class="secondary" type="submit">Sign out</button></form>`,
+  );
+}
+
+function formatNumber(digits: string): string {
+  return parsePhoneNumberFromString(`+${digits}`)?.formatInternational() ?? `+${digits}`;
+}
+
+/** The fake phone's inbox, newest first: what the demo users' phones would have received. */
+export function inboxHtml(messages: readonly FakeSmstoolsMessage[], mode: 'fake' | 'real'): string {
+  if (mode === 'real') {
+    return '<p>Real mode: messages go through the Smstools API to your own phone, so nothing appears here.</p>';
+  }
+  if (messages.length === 0)
+    return '<p class="muted">No messages yet. Sign in as a demo user to get one.</p>';
+  const items = [...messages]
+    .reverse()
+    .map((m) => {
+      const code = extractCode(m.message) ?? '';
+      const undelivered = m.status === 'not delivered';
+      const status = undelivered
+        ? 'not delivered: this SMS never reached the phone'
+        : m.status === 'delivered'
+          ? 'delivered'
+          : 'sent';
+      const channel = m.channel === 'voice' ? 'Voice call' : 'SMS';
+      return `<li class="msg${undelivered ? ' undelivered' : ''}" data-channel="${e(m.channel)}" data-to="+${e(m.to)}" data-code="${e(code)}" data-status="${e(m.status)}">
+<div class="msg-head"><span class="badge">${channel}</span><span>to ${e(formatNumber(m.to))}</span><span>${e(new Date(m.at).toLocaleTimeString('en-GB'))}</span><span>${e(status)}</span></div>
+${code ? `<p class="msg-code" aria-label="Code ${e(code.split('').join(' '))}">${e(code)}</p>` : ''}
+<p class="msg-text">${m.channel === 'voice' ? 'Spoken: ' : ''}${e(m.message)}</p>
+</li>`;
+    })
+    .join('\n');
+  return `<ol class="inbox" reversed>${items}</ol>`;
+}
+
+const PHONE_SCRIPT = `(() => {
+  const inbox = document.getElementById('inbox');
+  let last = inbox.innerHTML;
+  setInterval(async () => {
+    if (document.hidden) return;
+    try {
+      const response = await fetch('/phone/inbox', { cache: 'no-store' });
+      if (!response.ok) return;
+      const html = await response.text();
+      if (html !== last) { last = html; inbox.innerHTML = html; }
+    } catch {}
+  }, 1500);
+})();`;
+
+export function phonePage(
+  nonce: string,
+  messages: readonly FakeSmstoolsMessage[],
+  mode: 'fake' | 'real',
+): string {
+  return layout(
+    nonce,
+    'Phone · express-sms-2fa demo',
+    `<h1>The phone</h1>
+<p class="muted">Every SMS and voice call the demo's fake Smstools server received, newest first. It updates by itself.</p>
+<div id="inbox">${inboxHtml(messages, mode)}</div>
+<script nonce="${e(nonce)}">${PHONE_SCRIPT}</script>`,
+    '<noscript><meta http-equiv="refresh" content="3"></noscript>',
+  );
+}

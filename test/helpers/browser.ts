@@ -1,0 +1,111 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { describe } from 'vitest';
+import { createDemo, type Demo, type DemoOptions } from '../../demo/app.js';
+
+/** Debian's Chromium (`apt-get install chromium`); `.ci/run` installs it when missing. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM_PATH);
+
+if (!hasChromium && !process.env.CI) {
+  console.warn(
+    `\n  Browser tests SKIPPED: no Chromium at ${CHROMIUM_PATH}. Install it with \`apt-get install chromium\` (with CI set, this is a failure).\n`,
+  );
+}
+
+/**
+ * `describe` when Chromium is there. Without it the suites are skipped locally, but run (and fail
+ * at launch) when `CI` is set: CI must never pass without having driven a browser.
+ */
+export const describeBrowser = hasChromium || process.env.CI ? describe : describe.skip;
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+    ],
+  });
+}
+
+/** The demo, in this process, on a free port, quiet, with short waits unless told otherwise. */
+export function startDemo(options: DemoOptions = {}): Promise<Demo> {
+  return createDemo({ port: 0, log: () => {}, deliveryReportDelayMs: 100, ...options });
+}
+
+/** Signs in through the demo's login page; the guard then sends the browser to /2fa. */
+export async function signIn(page: Page, demo: Demo, username: string): Promise<void> {
+  await page.goto(`${demo.url}/account`);
+  await page.waitForURL(/\/login$/);
+  await page.fill('#username', username);
+  await page.fill('#password', demo.users.find((u) => u.username === username)?.password ?? '');
+  await Promise.all([page.waitForURL(/\/2fa\?returnTo=%2Faccount$/), page.click('button[type=submit]')]);
+}
+
+/**
+ * Reads the newest code sent to `phone` on the demo's /phone page, in a second tab, the way a
+ * person would. `channel` waits for that kind of message.
+ */
+export async function readCode(
+  context: BrowserContext,
+  demo: Demo,
+  phone: string,
+  channel: 'sms' | 'voice' = 'sms',
+): Promise<string> {
+  const tab = await context.newPage();
+  try {
+    await tab.goto(`${demo.url}/phone`);
+    const message = tab.locator(`li.msg[data-to="${phone}"][data-channel="${channel}"]`).first();
+    await message.waitFor({ timeout: 10_000 });
+    const code = await message.getAttribute('data-code');
+    if (!code) throw new Error(`no code in the newest ${channel} to ${phone}`);
+    return code;
+  } finally {
+    await tab.close();
+  }
+}
+
+export const phoneOf = (demo: Demo, username: string) =>
+  demo.users.find((u) => u.username === username)?.phone ?? '';
+
+/** A code of the right length that is not `code`. */
+export const wrongCode = (code: string) => code.replace(/\d$/, (d) => String((Number(d) + 1) % 10));
+
+const require = createRequire(import.meta.url);
+const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[]; failureSummary?: string }[];
+}
+
+/**
+ * Runs axe-core on the page and returns its violations. The page's CSP allows no injected
+ * script, so the context running this must be created with `bypassCSP: true`.
+ */
+export async function axeViolations(page: Page): Promise<AxeViolation[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: AXE_SOURCE });
+  const violations = await page.evaluate(async () => {
+    // biome-ignore lint/suspicious/noExplicitAny: axe is injected at run time
+    const axe = (window as any).axe;
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations as unknown[];
+  });
+  return violations as AxeViolation[];
+}
+
+/** One line per violation, for a readable assertion message. */
+export const describeViolations = (violations: AxeViolation[]) =>
+  violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
+  );

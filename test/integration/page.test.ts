@@ -1,0 +1,307 @@
+import { describe, expect, it } from 'vitest';
+import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
+import { DEFAULT_TEXTS, escapeHtml } from '../../src/page/render.js';
+import { type Agent, createApp, json, sendCode, signIn, USERS } from '../helpers/create-app.js';
+
+const page = (agent: Agent, path = '/2fa') => agent.get(path).set('Accept', 'text/html');
+
+/** The value of the hidden `name` field, as the browser would read it. */
+const hiddenValue = (html: string, name: string) =>
+  html.match(new RegExp(`<input type="hidden" name="${name}" value="([^"]*)">`))?.[1];
+
+const unescapeHtml = (value: string) =>
+  value
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+
+/** The JSON the enhancement script reads. */
+const pageData = (html: string) => {
+  const raw = html.match(
+    /<script type="application\/json" id="tfa-data" nonce="[^"]+">([\s\S]*?)<\/script>/,
+  )?.[1];
+  if (!raw) throw new Error('no tfa-data block');
+  return JSON.parse(raw);
+};
+
+describe('GET /2fa, the challenge page', () => {
+  describe('before any send', () => {
+    it('never sends: not on GET, not on HEAD, not on reload', async () => {
+      const t = createApp();
+      const agent = await signIn(t);
+      for (let i = 0; i < 3; i++) await page(agent).expect(200);
+      await agent.head('/2fa').set('Accept', 'text/html').expect(200);
+      expect(t.transport.messages).toHaveLength(0);
+    });
+
+    it('shows the masked number and the "Text me a code" form; the code field waits hidden', async () => {
+      const t = createApp();
+      const agent = await signIn(t);
+      const res = await page(agent).expect(200);
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      expect(res.text).toContain('we will text a code to <strong>+32 4•• •• •• 01</strong>.');
+      expect(res.text).toMatch(/<form method="post" action="\/2fa\/send" id="tfa-send-form">/);
+      expect(res.text).toContain('<div id="tfa-challenge" hidden>');
+      expect(res.text).not.toContain('+32470123401');
+    });
+  });
+
+  describe('with a live challenge', () => {
+    it('has a labelled one-time-code field, verify, and the resend / call buttons with their countdowns', async () => {
+      const t = createApp();
+      const agent = await signIn(t);
+      const code = await sendCode(t, agent);
+      const res = await page(agent).expect(200);
+      expect(res.text).toContain('<label class="tfa-label" for="tfa-code">Verification code</label>');
+      const input = res.text.match(/<input class="tfa-code"[^>]*>/)?.[0] ?? '';
+      expect(input).toContain('id="tfa-code"');
+      expect(input).toContain('name="code"');
+      expect(input).toContain('autocomplete="one-time-code"');
+      expect(input).toContain('inputmode="numeric"');
+      expect(input).toContain('pattern="[0-9]{6}"');
+      expect(input).toContain('autofocus');
+      expect(res.text).toContain('id="tfa-send-form" hidden>');
+      expect(res.text).toContain('We sent a code by SMS to <strong>+32 4•• •• •• 01</strong>.');
+      expect(res.text).toContain('>Send the SMS again in 30 s</button>');
+      expect(res.text).toContain('>Call me instead in 30 s</button>');
+      expect(res.text).toContain('The code expires in 5 min.');
+      expect(res.text).not.toContain(code);
+
+      t.clock.advance(30_000);
+      const later = await page(agent).expect(200);
+      expect(later.text).toContain('>Send the SMS again</button>');
+      expect(later.text).toContain('>Call me instead</button>');
+    });
+
+    it('says "Calling you now…" after a voice call', async () => {
+      const t = createApp();
+      const agent = await signIn(t);
+      await sendCode(t, agent);
+      t.clock.advance(30_000);
+      await json(agent, '/2fa/voice').expect(200);
+      const res = await page(agent).expect(200);
+      expect(res.text).toContain('We are calling <strong>+32 4•• •• •• 01</strong> to read you the code.');
+      expect(res.text).toMatch(/<p class="tfa-status" id="tfa-status" role="status">Calling you now…<\/p>/);
+    });
+
+    it('has no "call me instead" button when voice is off', async () => {
+      const t = createApp({ options: { voice: false } });
+      const agent = await signIn(t);
+      await sendCode(t, agent);
+      const res = await page(agent).expect(200);
+      expect(res.text).not.toContain('id="tfa-voice');
+      expect(pageData(res.text).voiceAvailable).toBe(false);
+    });
+  });
+
+  describe('errors', () => {
+    const codes = Object.keys(ERROR_CODES) as ErrorCode[];
+
+    it.each(codes)('shows the text for ?error=%s in the alert', async (code) => {
+      const t = createApp();
+      const agent = await signIn(t);
+      const res = await page(agent, `/2fa?error=${code}`).expect(200);
+      const text = DEFAULT_TEXTS.errors[code] ?? ERROR_CODES[code].message;
+      expect(res.text).toContain(`<p class="tfa-error" id="tfa-error" role="alert">${escapeHtml(text)}</p>`);
+    });
+
+    it('adds the attempts left to a wrong code', async () => {
+      const t = createApp();
+      const agent = await signIn(t);
+      await sendCode(t, agent);
+      await json(agent, '/2fa/verify', { code: '000000' });
+      const res = await page(agent, '/2fa?error=ERR_2FA_CODE_INVALID').expect(200);
+      expect(res.text).toContain(
+        `${escapeHtml(DEFAULT_TEXTS.errors.ERR_2FA_CODE_INVALID)} 4 attempts left.</p>`,
+      );
+      expect(res.text).toContain('aria-invalid="true"');
+    });
+
+    it('ignores an unknown error code', async () => {
+      const t = createApp();
+      const agent = await signIn(t);
+      const res = await page(agent, '/2fa?error=%3Cb%3Ehi').expect(200);
+      expect(res.text).toContain('<p class="tfa-error" id="tfa-error" role="alert"></p>');
+      expect(res.text).not.toContain('<b>hi');
+    });
+  });
+
+  describe('forms', () => {
+    it('puts the _csrf token in every form, and the token is accepted', async () => {
+      const t = createApp();
+      const agent = await signIn(t);
+      await sendCode(t, agent);
+      const res = await page(agent).expect(200);
+      const forms = res.text.match(/<form [^>]*>/g) ?? [];
+      expect(forms.map((f) => f.match(/id="([^"]+)"/)?.[1])).toEqual([
+        'tfa-send-form',
+        'tfa-verify-form',
+        'tfa-resend-form',
+        'tfa-voice-form',
+      ]);
+      const tokens = res.text.match(/<input type="hidden" name="_csrf" value="[^"]+">/g) ?? [];
+      expect(tokens).toHaveLength(forms.length);
+      const token = hiddenValue(res.text, '_csrf');
+      t.clock.advance(30_000);
+      const resent = await agent
+        .post('/2fa/resend')
+        .type('form')
+        .set('Accept', 'text/html')
+        .send({ _csrf: token, returnTo: '/' })
+        .expect(303);
+      expect(resent.headers.location).toBe('/2fa');
+      expect(t.transport.messages).toHaveLength(2);
+    });
+
+    it.each([
+      ['//evil.com', '/'],
+      ['/\\evil.com', '/'],
+      ['https://evil.com/x', '/'],
+      ['%2F%2Fevil.com', '/'],
+      ['javascript:alert(1)', '/'],
+      ['/account?tab=1&x=%22%3E', '/account?tab=1&x=%22%3E'],
+    ])('sanitises returnTo=%s to %s in the hidden field', async (returnTo, expected) => {
+      const t = createApp();
+      const agent = await signIn(t);
+      const res = await page(agent, `/2fa?returnTo=${encodeURIComponent(returnTo)}`).expect(200);
+      expect(unescapeHtml(hiddenValue(res.text, 'returnTo') ?? '')).toBe(expected);
+      expect(pageData(res.text).returnTo).toBe(expected);
+    });
+  });
+
+  describe('options', () => {
+    it('replaces the title, texts and error texts, and adds the css', async () => {
+      const t = createApp({
+        options: {
+          page: {
+            title: 'Acme check',
+            texts: { send: 'Send it', errors: { ERR_2FA_LOCKED: 'Locked, sorry' } },
+            css: '.tfa-card{border:3px solid rebeccapurple}',
+          },
+        },
+      });
+      const agent = await signIn(t);
+      const res = await page(agent, '/2fa?error=ERR_2FA_LOCKED').expect(200);
+      expect(res.text).toContain('<title>Acme check</title>');
+      expect(res.text).toContain('<h1 class="tfa-title" id="tfa-title">Acme check</h1>');
+      expect(res.text).toContain('data-tfa="send">Send it</button>');
+      expect(res.text).toContain('role="alert">Locked, sorry</p>');
+      expect(res.text).toMatch(/\.tfa-card\{border:3px solid rebeccapurple\}<\/style>/);
+      expect(pageData(res.text).texts).toMatchObject({ title: 'Acme check', send: 'Send it' });
+      expect(pageData(res.text).texts.errors.ERR_2FA_CODE_INVALID).toBe(
+        DEFAULT_TEXTS.errors.ERR_2FA_CODE_INVALID,
+      );
+    });
+
+    it('renders with a custom render function, which gets the view, and keeps the CSP', async () => {
+      const t = createApp({
+        options: {
+          page: {
+            texts: { verify: 'Go' },
+            render: (view) =>
+              `<!doctype html><title>Mine</title><form method="post" action="${view.paths.send}"><input type="hidden" name="_csrf" value="${view.csrfToken}"></form><p>${view.phone}|${view.codeLength}|${view.texts.verify}|${view.challenge === null}</p>${view.script}`,
+          },
+        },
+      });
+      const agent = await signIn(t);
+      const res = await page(agent).expect(200);
+      expect(res.text).toContain('<title>Mine</title>');
+      expect(res.text).toContain('<p>+32 4•• •• •• 01|6|Go|true</p>');
+      const nonce = res.headers['content-security-policy']?.match(/'nonce-([^']+)'/)?.[1];
+      expect(res.text).toContain(`<script nonce="${nonce}">`);
+      const token = hiddenValue(res.text, '_csrf');
+      await agent
+        .post('/2fa/send')
+        .type('form')
+        .set('Accept', 'text/html')
+        .send({ _csrf: token })
+        .expect(303);
+      expect(t.transport.messages).toHaveLength(1);
+    });
+  });
+
+  describe('escaping and the Content-Security-Policy', () => {
+    it('escapes every text: a title with <script> comes out as text, in HTML and in the data block', async () => {
+      const evil = '<script>alert(1)</script>"\'&';
+      const t = createApp({
+        options: {
+          page: {
+            title: evil,
+            css: '.x{color:red}</style><script>alert(2)</script>',
+            texts: {
+              intro: `${evil} {phone}`,
+              send: evil,
+              signOutHint: evil,
+              errors: { ERR_2FA_LOCKED: evil },
+            },
+          },
+        },
+      });
+      const agent = await signIn(t);
+      const res = await page(agent, '/2fa?error=ERR_2FA_LOCKED').expect(200);
+      expect(res.text).not.toContain('<script>alert(1)');
+      expect(res.text).not.toContain('</script>"');
+      expect(res.text).toContain('<title>&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;</title>');
+      expect(res.text).toContain(
+        '&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp; <strong>+32 4•• •• •• 01</strong>',
+      );
+      expect(pageData(res.text).texts.title).toBe(evil);
+      expect(res.text).toContain('.x{color:red}<\\/style><script>alert(2)<\\/script></style>');
+      // Only the data block and the nonce'd script: nothing else can run.
+      const outsideStyle = res.text.replace(/<style[^>]*>[\s\S]*?<\/style>/, '');
+      expect(outsideStyle.match(/<script\b[^>]*>/g)).toHaveLength(2);
+    });
+
+    it('sends a strict CSP whose fresh nonce matches the inline style and script, and nothing inline besides', async () => {
+      const t = createApp();
+      const agent = await signIn(t);
+      const [a, b] = [await page(agent).expect(200), await page(agent).expect(200)];
+      const csp = a.headers['content-security-policy'] ?? '';
+      const nonce = csp.match(/script-src 'nonce-([A-Za-z0-9+/=]+)'/)?.[1];
+      expect(nonce).toBeTruthy();
+      expect(csp).toContain(`style-src 'nonce-${nonce}'`);
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).toContain("connect-src 'self'");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).not.toMatch(/unsafe-(inline|eval)/);
+      expect(a.text).toContain(`<style nonce="${nonce}">`);
+      expect(a.text).toContain(`<script nonce="${nonce}">`);
+      expect(b.headers['content-security-policy']).not.toContain(nonce);
+      expect(a.text).not.toMatch(/\son[a-z]+=/i); // no inline event handlers
+      expect(a.text).not.toMatch(/\sstyle=/i); // no style attributes (the CSP would block them)
+      expect(a.text).not.toMatch(/\b(eval|new Function)\(/);
+      expect(a.headers['cache-control']).toBe('no-store');
+      expect(a.headers['x-frame-options']).toBe('DENY');
+      expect(a.headers['referrer-policy']).toBe('same-origin');
+    });
+
+    it('gives the script its data: texts, paths, the challenge and no secret', async () => {
+      const t = createApp();
+      const agent = await signIn(t);
+      const code = await sendCode(t, agent);
+      const res = await page(agent).expect(200);
+      const data = pageData(res.text);
+      expect(data.paths).toEqual({
+        page: '/2fa',
+        send: '/2fa/send',
+        resend: '/2fa/resend',
+        voice: '/2fa/voice',
+        verify: '/2fa/verify',
+        status: '/2fa/status',
+      });
+      expect(data.challenge).toMatchObject({ status: 'sent', channel: 'sms', resendIn: 30, attemptsLeft: 5 });
+      expect(data.codeLength).toBe(6);
+      expect(JSON.stringify(data)).not.toContain(code);
+      expect(JSON.stringify(data)).not.toContain(USERS.alice.phone);
+    });
+  });
+
+  it('answers 401 without a first factor, and redirects to loginPath when set', async () => {
+    const t = createApp({ options: { loginPath: '/login' } });
+    const res = await (await import('supertest')).default(t.app).get('/2fa').set('Accept', 'text/html');
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe('/login');
+  });
+});
