@@ -1,0 +1,172 @@
+/**
+ * One app instance as its own process, for the multi-instance tests: the test app of
+ * `create-app.ts` (express-session login, the 2FA middleware, protected routes) with both the
+ * 2FA store and the login sessions in one Redis, so that several of these processes behind a
+ * "load balancer" share sessions, challenges and counters.
+ *
+ *     node --import tsx test/helpers/instance.ts
+ *
+ * Environment:
+ * - `REDIS_URL`: default `redis://127.0.0.1:6379`
+ * - `TFA_PREFIX`: key prefix of this test run (required); sessions live under `<prefix>session:`,
+ *   the 2FA store under `<prefix>2fa:`
+ * - `TFA_CLIENT`: `node-redis` (default) or `ioredis`
+ * - `TFA_SECRET`, `TFA_SESSION_SECRET`: the 2FA secret and the session secret, the same for every
+ *   instance (required)
+ * - `TFA_USERS`: JSON `{ username: { id, phone, password } }` of the accounts that can log in (required)
+ * - `TFA_OPTIONS`: JSON merged into the `twoFactor()` options (e.g. `{"lockout":{"threshold":3}}`)
+ *
+ * Prints `LISTENING <port>` on stdout once it listens on 127.0.0.1 (port 0: a free one). Exits when
+ * its stdin closes, so an instance never outlives the test process that started it.
+ *
+ * Test-only routes (they exist in this test app, never in the package):
+ * - `GET /__test/last-code?phone=+32…`: `{ code, sent }`, the newest code this instance's
+ *   memoryTransport recorded for that number and how many messages it recorded for it
+ * - `POST /__test/reset`: forgets the recorded messages
+ */
+import express from 'express';
+import session from 'express-session';
+import type { TwoFactorOptions } from '../../src/options.js';
+import { redisStore, type SendCommand } from '../../src/stores/redis-store.js';
+import { memoryTransport } from '../../src/transports/memory.js';
+import { twoFactor } from '../../src/two-factor.js';
+
+const SESSION_TTL_MS = 60 * 60 * 1000;
+
+/** The smallest express-session store over a Redis `sendCommand`: JSON values with a PX expiry. */
+class RedisSessionStore extends session.Store {
+  constructor(
+    private readonly sendCommand: SendCommand,
+    private readonly prefix: string,
+  ) {
+    super();
+  }
+
+  override get(sid: string, callback: (err: unknown, session?: session.SessionData | null) => void): void {
+    this.sendCommand('GET', this.prefix + sid).then(
+      (raw) => callback(null, typeof raw === 'string' ? (JSON.parse(raw) as session.SessionData) : null),
+      (error: unknown) => callback(error),
+    );
+  }
+
+  override set(sid: string, data: session.SessionData, callback?: (err?: unknown) => void): void {
+    const ttl = data.cookie?.maxAge ?? SESSION_TTL_MS;
+    this.sendCommand('SET', this.prefix + sid, JSON.stringify(data), 'PX', String(Math.max(1, ttl))).then(
+      () => callback?.(),
+      (error: unknown) => callback?.(error),
+    );
+  }
+
+  override destroy(sid: string, callback?: (err?: unknown) => void): void {
+    this.sendCommand('DEL', this.prefix + sid).then(
+      () => callback?.(),
+      (error: unknown) => callback?.(error),
+    );
+  }
+}
+
+interface Account {
+  id: string;
+  phone: string;
+  password: string;
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`instance: ${name} is required`);
+  return value;
+}
+
+/** Only the client asked for is loaded: a child starts in about a second on a quiet machine. */
+async function connect(url: string, kind: string): Promise<{ sendCommand: SendCommand; close: () => void }> {
+  if (kind === 'ioredis') {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(url, { lazyConnect: true });
+    client.on('error', () => {});
+    await client.connect();
+    return { sendCommand: (cmd, ...args) => client.call(cmd, ...args), close: () => client.disconnect() };
+  }
+  const { createClient } = await import('redis');
+  const client = createClient({ url });
+  client.on('error', () => {});
+  await client.connect();
+  return { sendCommand: (...args) => client.sendCommand(args), close: () => client.destroy() };
+}
+
+const prefix = required('TFA_PREFIX');
+const users = JSON.parse(required('TFA_USERS')) as Record<string, Account>;
+const extra = JSON.parse(process.env.TFA_OPTIONS || '{}') as Partial<TwoFactorOptions>;
+const redis = await connect(process.env.REDIS_URL || 'redis://127.0.0.1:6379', process.env.TFA_CLIENT || '');
+const transport = memoryTransport();
+
+const app = express();
+app.use(
+  session({
+    secret: required('TFA_SESSION_SECRET'),
+    resave: false,
+    saveUninitialized: false,
+    store: new RedisSessionStore(redis.sendCommand, `${prefix}session:`),
+  }),
+);
+
+const tfa = twoFactor({
+  secret: required('TFA_SECRET'),
+  getUser: (req) => {
+    const user = req.session.user;
+    return user ? { id: user.id, phone: user.phone, sessionId: req.sessionID, version: 0 } : null;
+  },
+  transport,
+  store: redisStore({ sendCommand: redis.sendCommand, prefix: `${prefix}2fa:` }),
+  allowedCountries: ['BE', 'NL'],
+  cookie: { secure: false },
+  logger: { warn: (m) => process.stderr.write(`${m}\n`), error: (m) => process.stderr.write(`${m}\n`) },
+  ...extra,
+});
+
+app.post('/login', express.urlencoded({ extended: false }), express.json(), (req, res, next) => {
+  const { username, password } = (req.body ?? {}) as { username?: string; password?: string };
+  const user = username && Object.hasOwn(users, username) ? users[username] : undefined;
+  if (!user || user.password !== password) {
+    res.status(401).send('bad login');
+    return;
+  }
+  req.session.regenerate((err) => {
+    if (err) return next(err);
+    req.session.user = { id: user.id, phone: user.phone };
+    res.status(200).send('ok');
+  });
+});
+app.use(tfa);
+app.get('/account', tfa.requireSecondFactor, (req, res) => {
+  res.send(`account of ${req.session.user?.id} via ${req.secondFactor?.method}`);
+});
+
+app.get('/__test/last-code', (req, res) => {
+  const phone = String(req.query.phone ?? '');
+  const digits = phone.replace(/\D/g, '');
+  res.json({
+    code: transport.lastCode(phone) ?? null,
+    sent: transport.messages.filter((m) => m.to.replace(/\D/g, '') === digits).length,
+  });
+});
+app.post('/__test/reset', (_req, res) => {
+  transport.clear();
+  res.status(204).end();
+});
+
+const server = app.listen(0, '127.0.0.1', () => {
+  const address = server.address();
+  const port = address && typeof address === 'object' ? address.port : 0;
+  process.stdout.write(`LISTENING ${port}\n`);
+});
+
+function shutdown(): void {
+  server.close();
+  server.closeAllConnections();
+  redis.close();
+  process.exit(0);
+}
+process.stdin.on('end', shutdown);
+process.stdin.on('error', shutdown);
+process.stdin.resume();
+process.on('SIGTERM', shutdown);

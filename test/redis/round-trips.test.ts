@@ -1,0 +1,113 @@
+/**
+ * How many Redis commands each request of the core flow sends, counted at `sendCommand` on a real
+ * Redis. The bounds are what the code does today (docs/round-trips.md): a change that adds a
+ * command fails here and has to say why; a change that saves one lowers the bound.
+ *
+ * "Waits" counts the times the request had nothing in flight and sent a command: commands issued
+ * together (Promise.all) are one wait, since the client pipelines them on one connection.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisStore, type SendCommand } from '../../src/stores/redis-store.js';
+import { createApp, json, sendCode, signIn, wrongCode } from '../helpers/create-app.js';
+import {
+  flushPrefix,
+  REDIS_CLIENTS,
+  type RedisConnection,
+  requireRedis,
+  uniquePrefix,
+} from '../helpers/redis.js';
+
+const redisUp = await requireRedis();
+const FILE_PREFIX = uniquePrefix('round-trips');
+
+/** Commands per request today; see docs/round-trips.md for where each one comes from. */
+const BOUNDS = {
+  send: { commands: 10, waits: 8 },
+  status: { commands: 1, waits: 1 },
+  'wrong verify': { commands: 4, waits: 3 },
+  'right verify': { commands: 7, waits: 5 },
+  resend: { commands: 10, waits: 9 },
+  guard: { commands: 0, waits: 0 },
+} as const;
+type Step = keyof typeof BOUNDS;
+
+/** Counts commands and waits (sends made while nothing of this request was in flight). */
+function countingSendCommand(inner: SendCommand) {
+  let commands: string[] = [];
+  let waits = 0;
+  let inFlight = 0;
+  const sendCommand: SendCommand = async (...args) => {
+    commands.push(args[0] ?? '');
+    if (inFlight === 0) waits++;
+    inFlight++;
+    try {
+      return await inner(...args);
+    } finally {
+      inFlight--;
+    }
+  };
+  return {
+    sendCommand,
+    /** Runs one request and returns what it cost. */
+    async measure(run: () => Promise<unknown>) {
+      commands = [];
+      waits = 0;
+      await run();
+      return { commands: commands.length, waits, names: commands.join(' ') };
+    },
+  };
+}
+
+for (const { name, connect } of REDIS_CLIENTS) {
+  describe.skipIf(!redisUp)(`Redis commands per request on ${name}`, () => {
+    const prefix = `${FILE_PREFIX}${name}:`;
+    let connection: RedisConnection;
+
+    beforeAll(async () => {
+      connection = await connect();
+    });
+
+    afterAll(async () => {
+      if (!connection) return;
+      await flushPrefix(connection.sendCommand, prefix);
+      await connection.close();
+    });
+
+    it('stays within the counted bounds for send, status, verify, resend and the guard', async () => {
+      const counter = countingSendCommand(connection.sendCommand);
+      const t = createApp({ store: redisStore({ sendCommand: counter.sendCommand, prefix }) });
+      const cost: Partial<Record<Step, { commands: number; waits: number; names: string }>> = {};
+
+      const agent = await signIn(t);
+      let code = '';
+      cost.send = await counter.measure(async () => {
+        code = await sendCode(t, agent);
+      });
+      cost.status = await counter.measure(() => agent.get('/2fa/status').expect(200));
+      cost['wrong verify'] = await counter.measure(() =>
+        json(agent, '/2fa/verify', { code: wrongCode(code) }).expect(400),
+      );
+      t.clock.advance(30_000);
+      cost.resend = await counter.measure(() => json(agent, '/2fa/resend').expect(200));
+      cost['right verify'] = await counter.measure(() => json(agent, '/2fa/verify', { code }).expect(200));
+      cost.guard = await counter.measure(() => agent.get('/api/data').expect(200));
+      const refused = await counter.measure(() =>
+        signIn(t, 'bob').then((bob) => bob.get('/api/data').expect(401)),
+      );
+      expect(refused.commands, 'the guard refusing an unverified browser').toBe(0);
+
+      console.log(
+        `Redis commands per request (${name}):\n${Object.entries(cost)
+          .map(([step, c]) => `  ${step.padEnd(13)} ${c.commands} commands, ${c.waits} waits: ${c.names}`)
+          .join('\n')}`,
+      );
+      for (const step of Object.keys(BOUNDS) as Step[]) {
+        const measured = cost[step];
+        expect(measured, step).toBeDefined();
+        expect(measured?.commands, `${step}: ${measured?.names}`).toBeLessThanOrEqual(BOUNDS[step].commands);
+        expect(measured?.waits, `${step}: ${measured?.names}`).toBeLessThanOrEqual(BOUNDS[step].waits);
+      }
+      expect(cost.guard?.commands).toBe(0);
+    });
+  });
+}
