@@ -34,7 +34,16 @@ export function nextVoiceAt(rt: Runtime, state: SendState): number {
 /** One send at a time per user: parallel sends, resends and calls send once; the others wait. */
 export async function withSendLock<T>(rt: Runtime, userKey: string, work: () => Promise<T>): Promise<T> {
   const key = rt.keys.sendLock(userKey);
-  if ((await rt.store.increment(key, SEND_LOCK_TTL_MS)) > 1) {
+  let holders: number;
+  try {
+    holders = await rt.store.increment(key, SEND_LOCK_TTL_MS);
+  } catch (error) {
+    // A timed-out increment may still land later and block this user's sends for the lock's TTL;
+    // a delete queued behind it undoes that (at worst it frees a lock another request holds).
+    rt.store.delete(key).catch(() => {});
+    throw error;
+  }
+  if (holders > 1) {
     throw new TwoFactorError('ERR_2FA_COOLDOWN', {
       retryAfter: 2,
       message: 'A code is being sent. Please wait.',

@@ -12,24 +12,37 @@ interface Budget {
 
 /**
  * Spends one send from every budget, atomically, in fixed windows. The client's own address is
- * counted first, so an attacker stopped by the IP budget never spends the victim's number budget.
+ * counted first, so an attacker stopped by the IP budget never spends a number's or a prefix's
+ * budget; the other three are counted together (one round trip).
  */
 export async function spendSendBudgets(rt: Runtime, dest: Destination, ip: string): Promise<void> {
-  const { limits, now } = rt.config;
-  const budgets: Budget[] = [
-    { kind: 'ip', value: ip, limit: limits.ipPerHour, windowMs: HOUR },
+  const { limits } = rt.config;
+  await spend(rt, [{ kind: 'ip', value: ip, limit: limits.ipPerHour, windowMs: HOUR }]);
+  await spend(rt, [
     { kind: 'prefix', value: dest.prefix, limit: limits.prefixPerHour, windowMs: HOUR },
     { kind: 'phone', value: dest.e164, limit: limits.phonePerHour, windowMs: HOUR },
     { kind: 'phone', value: dest.e164, limit: limits.phonePerDay, windowMs: DAY },
-  ];
-  for (const budget of budgets) {
-    const time = now();
+  ]);
+}
+
+async function spend(rt: Runtime, budgets: Budget[]): Promise<void> {
+  const time = rt.config.now();
+  const windows = budgets.map((budget) => {
     const window = Math.floor(time / budget.windowMs);
-    const resetsIn = (window + 1) * budget.windowMs - time;
-    const key = rt.keys.budget(`${budget.kind}${budget.windowMs}`, budget.value, window);
-    const count = await rt.store.increment(key, resetsIn);
-    if (count > budget.limit) {
-      throw new TwoFactorError('ERR_2FA_RATE_LIMITED', { retryAfter: resetsIn / 1000, cause: budget.kind });
-    }
+    return { budget, window, resetsIn: (window + 1) * budget.windowMs - time };
+  });
+  const counts = await Promise.all(
+    windows.map(({ budget, window, resetsIn }) =>
+      rt.store.increment(rt.keys.budget(`${budget.kind}${budget.windowMs}`, budget.value, window), resetsIn),
+    ),
+  );
+  // When several budgets are spent, the one that frees up last decides the wait.
+  const spent = windows.filter((w, i) => (counts[i] ?? 0) > w.budget.limit);
+  const last = spent.sort((a, b) => b.resetsIn - a.resetsIn)[0];
+  if (last) {
+    throw new TwoFactorError('ERR_2FA_RATE_LIMITED', {
+      retryAfter: last.resetsIn / 1000,
+      cause: last.budget.kind,
+    });
   }
 }

@@ -123,9 +123,7 @@ export const PAGE_SCRIPT = String.raw`(() => {
 
   function tick() {
     if (el.send) el.send.disabled = pending;
-    if (el.verify) {
-      el.verify.disabled = pending;
-    }
+    if (el.verify) el.verify.disabled = pending;
     if (!challenge) return;
     const left = remaining('expiresIn');
     if (left <= 0) {
@@ -192,7 +190,7 @@ export const PAGE_SCRIPT = String.raw`(() => {
       try {
         json = (await response.json()) || {};
       } catch {}
-      const retryAfter = Number(response.headers.get('Retry-After')) || 0;
+      const retryAfter = Math.ceil(Number(response.headers.get('Retry-After')) || 0);
       return { ok: response.ok, status: response.status, body: json, retryAfter };
     } catch {
       return { ok: false, status: 0, body: {}, retryAfter: 0 };

@@ -15,11 +15,15 @@ export interface Loaded {
   attempts: number;
 }
 
-/** One round trip: the account's lock state and this browser's challenge. */
-export async function load(rt: Runtime, req: Request, user: User): Promise<Loaded> {
-  const { keys, store, cookies } = rt;
+/** One round trip: the account's lock state and this browser's challenge (or the one named). */
+export async function load(
+  rt: Runtime,
+  req: Request,
+  user: User,
+  id: string | null = rt.cookies.readChallenge(req),
+): Promise<Loaded> {
+  const { keys, store } = rt;
   const userKey = keys.user(user.id);
-  const id = cookies.readChallenge(req);
   const lockKeys = [keys.failures(userKey), keys.failedAt(userKey)];
   const challengeKeys = id ? [keys.challenge(id), keys.state(id), keys.attempts(id)] : [];
   const [failures, failedAt, rawChallenge, rawState, rawAttempts] = await store.getMany([

@@ -57,6 +57,17 @@ export async function startChallenge(
   const { config } = rt;
 
   return withSendLock(rt, loaded.userKey, async () => {
+    // A send of this session that finished just before we got the lock (a double click, a second
+    // tab whose request crossed the first answer) already did the work: join its challenge.
+    const recentKey = rt.keys.recent(loaded.userKey, sessionFingerprint(user));
+    const recentId = user.sessionId ? await rt.store.get(recentKey) : undefined;
+    if (recentId && recentId !== loaded.challenge?.id) {
+      const recent = await load(rt, req, user, recentId);
+      if (isLive(rt, recent) && recent.challenge && recent.state) {
+        rt.cookies.writeChallenge(res, recentId, challengeTtl(rt, recent.challenge));
+        return { view: challengeView(rt, recent.challenge, recent.state, recent.attempts) };
+      }
+    }
     const id = randomId();
     const code = generateCode(config.codeLength);
     const secret = config.secrets[0] as string;
@@ -88,6 +99,7 @@ export async function startChallenge(
     await Promise.all([
       rt.store.set(rt.keys.challenge(id), JSON.stringify(challenge), ttl),
       saveDelivery(rt, challenge, delivered),
+      user.sessionId ? rt.store.set(recentKey, id, ttl) : undefined,
     ]);
     rt.cookies.writeChallenge(res, id, ttl);
     return { view: challengeView(rt, challenge, delivered.state, 0) };
@@ -111,18 +123,16 @@ export async function sendAgain(
   channel: Channel,
 ): Promise<RouteResult> {
   if (channel === 'voice' && !voiceAvailable(rt)) throw new TwoFactorError('ERR_2FA_VOICE_UNAVAILABLE');
-  const first = await load(rt, req, user);
-  requireLive(rt, first);
-  if (isHardLocked(rt, first.lock)) throw new TwoFactorError('ERR_2FA_LOCKED', { retryAfter: 24 * 3600 });
   const ip = ipKey(req.ip);
   const dest = destinationOf(rt, user, ip);
 
-  return withSendLock(rt, first.userKey, async () => {
-    // Read again under the lock: a send that just finished has moved the cooldown.
+  // Everything is read under the lock: a send that just finished has moved the cooldown.
+  return withSendLock(rt, rt.keys.user(user.id), async () => {
     const loaded = await load(rt, req, user);
     const challenge = requireLive(rt, loaded);
     const state = loaded.state;
     if (!state) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
+    if (isHardLocked(rt, loaded.lock)) throw new TwoFactorError('ERR_2FA_LOCKED', { retryAfter: 24 * 3600 });
     const sealed = parseSealed(unseal(rt.config.secrets, challenge.id, challenge.sealed));
     // The number on file changed since the code went out: that challenge is over.
     if (

@@ -53,9 +53,13 @@ export async function verifyCode(
   }
 
   // Single use: of any number of right answers racing here, exactly one gets the challenge.
-  const consumed = parseChallenge(await store.consume(keys.challenge(challenge.id)), challenge.id);
+  // The right code resets the failure count even for a racer that loses: it knew the code.
+  const [rawConsumed] = await Promise.all([
+    store.consume(keys.challenge(challenge.id)),
+    resetFailures(rt, loaded.userKey),
+  ]);
+  const consumed = parseChallenge(rawConsumed, challenge.id);
   if (!consumed) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
-  await resetFailures(rt, loaded.userKey);
   store.delete(keys.state(challenge.id), keys.attempts(challenge.id)).catch(() => {});
 
   const now = config.now();

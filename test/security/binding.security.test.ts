@@ -94,3 +94,29 @@ describe('session fixation (R-35)', () => {
     await victim.get('/api/data').expect(200);
   });
 });
+
+describe('one challenge per session (parallel and crossing sends)', () => {
+  it('lets a send that crossed the first answer join its challenge instead of sending again', async () => {
+    const t = createApp();
+    const agent = await signIn(t, 'alice');
+    const sessionOnly = (await agent.get('/2fa/status')).request.cookies;
+    await json(agent, '/2fa/send').expect(200);
+    // The same browser session, but the request left before the challenge cookie arrived.
+    const crossing = await request(t.app)
+      .post('/2fa/send')
+      .set('Cookie', sessionOnly)
+      .set('Content-Type', 'application/json')
+      .send('{}')
+      .expect(200);
+    expect(t.transport.messages).toHaveLength(1);
+    const joined = cookieHeader(crossing);
+    expect(joined).toMatch(/2fa-challenge=/);
+    const code = t.transport.lastCode(USERS.alice.phone);
+    await request(t.app)
+      .post('/2fa/verify')
+      .set('Cookie', `${sessionOnly}; ${joined}`)
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify({ code }))
+      .expect(200);
+  });
+});
