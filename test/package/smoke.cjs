@@ -3,7 +3,16 @@ const assert = require('node:assert/strict');
 const pkg = require('express-sms-2fa');
 const testing = require('express-sms-2fa/testing');
 
-const names = ['twoFactor', 'memoryStore', 'redisStore', 'smstools', 'memoryTransport', 'TwoFactorError', 'TwoFactorConfigError', 'ERROR_CODES'];
+const names = [
+  'twoFactor',
+  'memoryStore',
+  'redisStore',
+  'smstools',
+  'memoryTransport',
+  'TwoFactorError',
+  'TwoFactorConfigError',
+  'ERROR_CODES',
+];
 for (const name of names) assert.ok(pkg[name], `missing export ${name}`);
 assert.equal(pkg.default, undefined, 'no default export');
 assert.equal(typeof testing.fakeSmstools, 'function');
