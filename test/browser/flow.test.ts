@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Demo } from '../../demo/app.js';
 import {
   describeBrowser,
+  inboxCode,
   launchChromium,
   phoneOf,
   readCode,
@@ -72,12 +73,23 @@ describeBrowser('the challenge page in Chromium, against the demo', { timeout: 6
       expect(demo.fake?.messages.filter((m) => m.channel === 'sms')).toHaveLength(1);
     });
 
-    it('shows a wrong code inline with the attempts left, and keeps the focus in the field', async () => {
+    it('shows errors inline: Retry-After on an early resend, attempts left on a wrong code', async () => {
       demo = await startDemo();
       const page = await open();
       await signIn(page, demo, 'alice');
       await page.locator('#tfa-code').waitFor({ state: 'visible' });
-      const code = await readCode(context as BrowserContext, demo, phoneOf(demo, 'alice'));
+      const code = await inboxCode(demo, phoneOf(demo, 'alice'));
+
+      // The button waits; a forced early submit gets the server's 429 and its Retry-After.
+      await page.evaluate(() =>
+        (document.getElementById('tfa-resend-form') as HTMLFormElement).requestSubmit(),
+      );
+      await page
+        .locator('#tfa-error', {
+          hasText: /^Please wait a moment before asking again\. Try again in \d+ s\.$/,
+        })
+        .waitFor();
+      expect(demo.fake?.messages).toHaveLength(1);
 
       await page.fill('#tfa-code', wrongCode(code));
       await page.press('#tfa-code', 'Enter');
@@ -108,7 +120,7 @@ describeBrowser('the challenge page in Chromium, against the demo', { timeout: 6
       await page.locator('#tfa-status', { hasText: 'Calling you now…' }).waitFor();
       await page.locator('#tfa-intro', { hasText: 'We are calling' }).waitFor();
 
-      const spoken = await readCode(context as BrowserContext, demo, phoneOf(demo, 'alice'), 'voice');
+      const spoken = await inboxCode(demo, phoneOf(demo, 'alice'), 'voice');
       expect(spoken).toBe(demo.fake?.lastCode(phoneOf(demo, 'alice')));
       await page.fill('#tfa-code', spoken);
       await Promise.all([page.waitForURL(`${demo.url}/account`), page.click('#tfa-verify')]);
@@ -143,7 +155,7 @@ describeBrowser('the challenge page in Chromium, against the demo', { timeout: 6
         transport: ['sms'],
         signal: true,
       });
-      const code = await readCode(context as BrowserContext, demo, phoneOf(demo, 'alice'));
+      const code = await inboxCode(demo, phoneOf(demo, 'alice'));
       await Promise.all([
         page.waitForURL(`${demo.url}/account`),
         page.evaluate((c) => (window as unknown as { deliverOtp: (c: string) => void }).deliverOtp(c), code),
@@ -157,7 +169,7 @@ describeBrowser('the challenge page in Chromium, against the demo', { timeout: 6
       await page.locator('#tfa-intro', { hasText: 'We are calling +32 4•• •• •• 02' }).waitFor();
       expect(demo.fake?.messages.map((m) => m.channel)).toEqual(['voice']);
 
-      const spoken = await readCode(context as BrowserContext, demo, phoneOf(demo, 'bob'), 'voice');
+      const spoken = await inboxCode(demo, phoneOf(demo, 'bob'), 'voice');
       await page.fill('#tfa-code', spoken);
       await Promise.all([page.waitForURL(`${demo.url}/account`), page.click('#tfa-verify')]);
       expect(await page.locator('h1').textContent()).toBe('Welcome, Bob');
@@ -174,7 +186,7 @@ describeBrowser('the challenge page in Chromium, against the demo', { timeout: 6
       await status.waitFor();
       await page.locator('#tfa-intro', { hasText: 'We are calling +31 6 ••••••78' }).waitFor();
 
-      const spoken = await readCode(context as BrowserContext, demo, phoneOf(demo, 'carol'), 'voice');
+      const spoken = await inboxCode(demo, phoneOf(demo, 'carol'), 'voice');
       await page.fill('#tfa-code', spoken);
       await Promise.all([page.waitForURL(`${demo.url}/account`), page.click('#tfa-verify')]);
     });

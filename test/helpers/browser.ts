@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { describe } from 'vitest';
+import { describe, vi } from 'vitest';
 import { createDemo, type Demo, type DemoOptions } from '../../demo/app.js';
 
 /** Debian's Chromium (`apt-get install chromium`); `.ci/run` installs it when missing. */
@@ -71,6 +71,29 @@ export async function readCode(
   } finally {
     await tab.close();
   }
+}
+
+/**
+ * The same code, read from the /phone page's inbox over plain HTTP (no tab): quicker, for tests
+ * whose subject is something else.
+ */
+export async function inboxCode(
+  demo: Demo,
+  phone: string,
+  channel: 'sms' | 'voice' = 'sms',
+): Promise<string> {
+  const pattern = new RegExp(
+    `data-channel="${channel}" data-to="${phone.replace('+', '\\+')}" data-code="(\\d+)"`,
+  );
+  return vi.waitFor(
+    async () => {
+      const html = await (await fetch(`${demo.url}/phone/inbox`)).text();
+      const code = html.match(pattern)?.[1];
+      if (!code) throw new Error(`no ${channel} to ${phone} on /phone yet`);
+      return code;
+    },
+    { timeout: 10_000, interval: 100 },
+  );
 }
 
 export const phoneOf = (demo: Demo, username: string) =>
