@@ -1,3 +1,4 @@
+import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 import { DEFAULT_TEXTS, escapeHtml } from '../../src/page/render.js';
@@ -298,10 +299,12 @@ describe('GET /2fa, the challenge page', () => {
     });
   });
 
-  it('answers 401 without a first factor, and redirects to loginPath when set', async () => {
-    const t = createApp({ options: { loginPath: '/login' } });
-    const res = await (await import('supertest')).default(t.app).get('/2fa').set('Accept', 'text/html');
-    expect(res.status).toBe(303);
+  it('answers 401 without a first factor, or redirects a browser to loginPath when it is set', async () => {
+    const plain = createApp();
+    const denied = await request(plain.app).get('/2fa').set('Accept', 'text/html').expect(401);
+    expect(denied.body.error.code).toBe('ERR_2FA_UNAUTHENTICATED');
+    const withLogin = createApp({ options: { loginPath: '/login' } });
+    const res = await request(withLogin.app).get('/2fa').set('Accept', 'text/html').expect(303);
     expect(res.headers.location).toBe('/login');
   });
 });
