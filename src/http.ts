@@ -19,10 +19,14 @@ export function isHtmlClient(req: Request): boolean {
   return typeof accept === 'string' && accept.includes('text/html');
 }
 
-/** True for a request another site made the browser send (Fetch Metadata, then Origin). */
+/**
+ * True for a request another site made the browser send. Fetch Metadata decides where the browser
+ * sends it; Origin only for older browsers (a page with `Referrer-Policy: no-referrer` makes
+ * Chromium send `Origin: null` on its own same-origin form posts).
+ */
 export function isCrossSite(req: Request): boolean {
   const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
   const origin = req.headers.origin;
   if (origin === undefined) return false;
   try {

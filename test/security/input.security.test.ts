@@ -186,6 +186,22 @@ describe('cross-site requests (R-26)', () => {
     }
   }
 
+  it('trusts Sec-Fetch-Site over Origin: null (a page with Referrer-Policy: no-referrer)', async () => {
+    const t = createApp();
+    const agent = await signIn(t);
+    await json(agent, '/2fa/send').set({ 'Sec-Fetch-Site': 'same-origin', Origin: 'null' }).expect(200);
+  });
+
+  it('refuses a foreign Origin that claims Sec-Fetch-Site: none only if the browser says cross-site', async () => {
+    const t = createApp();
+    const agent = await signIn(t);
+    const res = await json(agent, '/2fa/send').set({
+      'Sec-Fetch-Site': 'cross-site',
+      Origin: 'http://localhost',
+    });
+    expectContractError(res, 403, 'ERR_2FA_FORBIDDEN_ORIGIN');
+  });
+
   it('accepts a same-origin request with Origin and Sec-Fetch-Site', async () => {
     const t = createApp();
     const agent = await signIn(t);
