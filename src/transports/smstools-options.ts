@@ -1,3 +1,4 @@
+import { didYouMean } from '../config-checks.js';
 import {
   DEFAULT_WEBHOOK_TOLERANCE_MS,
   MAX_WEBHOOK_TOLERANCE_MS,
@@ -177,27 +178,4 @@ export function parseSmstoolsOptions(options: SmstoolsOptions): SmstoolsConfig {
     webhookToleranceMs,
     fetch: options.fetch,
   };
-}
-
-function didYouMean(input: string, candidates: readonly string[]): string | undefined {
-  const lower = input.toLowerCase();
-  let best: { name: string; distance: number } | undefined;
-  for (const name of candidates) {
-    const distance = editDistance(lower, name.toLowerCase());
-    if (distance <= 2 && (!best || distance < best.distance)) best = { name, distance };
-  }
-  return best?.name;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
 }
