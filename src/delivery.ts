@@ -8,6 +8,9 @@ import type { Destination } from './phone.js';
 
 export type Channel = 'sms' | 'voice';
 
+/** After a failed send, clients are told to try again in this many seconds (security.md F-01). */
+const SEND_FAILED_RETRY_AFTER_S = 30;
+
 /** A transport that neither answers nor fails is cut off here, before the send lock expires. */
 const TRANSPORT_TIMEOUT_MS = 20 * SECOND;
 
@@ -64,14 +67,20 @@ function withTimeout<T>(promise: Promise<T>): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+const FAILURE_KINDS = ['http', 'invalid-response', 'timeout', 'network', 'invalid-request'];
+
+/** A provider error code, only when it looks like one (Smstools: 3 or 4 digits; codes are ≥ 6). */
 function providerCode(error: unknown): string | undefined {
   const cause = (error as { cause?: { providerCode?: unknown } } | undefined)?.cause;
-  return typeof cause?.providerCode === 'string' ? cause.providerCode : undefined;
+  return typeof cause?.providerCode === 'string' && /^\d{1,4}$/.test(cause.providerCode)
+    ? cause.providerCode
+    : undefined;
 }
 
+/** The failure kind, only from the known set: a custom transport's free text never reaches a log. */
 function failureKind(error: unknown): string {
   const kind = (error as { cause?: { kind?: unknown } } | undefined)?.cause?.kind;
-  return typeof kind === 'string' ? kind : 'error';
+  return typeof kind === 'string' && FAILURE_KINDS.includes(kind) ? kind : 'error';
 }
 
 function compose(rt: Runtime, channel: Channel, challenge: Challenge, code: string): string {
@@ -103,7 +112,9 @@ export async function deliver(
   const who = { userId: challenge.userId, phone: dest.masked, country: dest.country, ip, channel };
   try {
     if ((previous?.sends ?? 0) >= config.maxSendsPerChallenge) {
-      throw new TwoFactorError('ERR_2FA_RATE_LIMITED', { cause: 'challenge' });
+      // The live challenge keeps answering /send until it expires: that is when a new one can go out.
+      const retryAfter = Math.max(1, (challenge.expiresAt - config.now()) / 1000);
+      throw new TwoFactorError('ERR_2FA_RATE_LIMITED', { cause: 'challenge', retryAfter });
     }
     await spendSendBudgets(rt, dest, ip);
   } catch (error) {
@@ -130,7 +141,7 @@ export async function deliver(
     config.logger.error(
       `express-sms-2fa: ${channel} send to ${dest.masked} failed (${failureKind(error)}${code ? `, provider code ${code}` : ''})`,
     );
-    throw new TwoFactorError('ERR_2FA_SEND_FAILED', { cause: error });
+    throw new TwoFactorError('ERR_2FA_SEND_FAILED', { cause: error, retryAfter: SEND_FAILED_RETRY_AFTER_S });
   }
 
   const now = config.now();

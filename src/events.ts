@@ -21,7 +21,7 @@ export interface TwoFactorEvent {
   phone?: string;
   /** ISO 3166 alpha-2 of the destination. */
   country?: string;
-  /** The client address as Express sees it (`req.ip`). */
+  /** The client's rate-limit key: the IPv4 address of `req.ip`, or its IPv6 /64 (`2001:db8:a:b::/64`). */
   ip?: string;
   channel?: 'sms' | 'voice';
   /** Why a send was blocked or failed: `phone`, `ip`, `prefix`, `challenge`, `country`, `invalid-number`, or a provider error kind. */

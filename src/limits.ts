@@ -11,9 +11,10 @@ interface Budget {
 }
 
 /**
- * Spends one send from every budget, atomically, in fixed windows. The client's own address is
- * counted first, so an attacker stopped by the IP budget never spends a number's or a prefix's
- * budget; the other three are counted together (one round trip).
+ * Spends one send from every budget, atomically, in fixed windows, in stages: a try refused by
+ * one stage spends nothing of the next. The client's own address comes first, so an attacker
+ * stopped by the IP budget never spends a number's or a prefix's budget; a number's daily
+ * budget is spent only by tries its hourly budget let through.
  */
 export async function spendSendBudgets(rt: Runtime, dest: Destination, ip: string): Promise<void> {
   const { limits } = rt.config;
@@ -21,8 +22,8 @@ export async function spendSendBudgets(rt: Runtime, dest: Destination, ip: strin
   await spend(rt, [
     { kind: 'prefix', value: dest.prefix, limit: limits.prefixPerHour, windowMs: HOUR },
     { kind: 'phone', value: dest.e164, limit: limits.phonePerHour, windowMs: HOUR },
-    { kind: 'phone', value: dest.e164, limit: limits.phonePerDay, windowMs: DAY },
   ]);
+  await spend(rt, [{ kind: 'phone', value: dest.e164, limit: limits.phonePerDay, windowMs: DAY }]);
 }
 
 async function spend(rt: Runtime, budgets: Budget[]): Promise<void> {

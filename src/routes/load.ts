@@ -1,16 +1,27 @@
 import type { Request } from 'express';
-import { type Challenge, parseChallenge, parseSendState, type SendState } from '../challenge.js';
+import {
+  type Challenge,
+  parseChallenge,
+  parseSealed,
+  parseSendState,
+  type Sealed,
+  type SendState,
+} from '../challenge.js';
 import type { Runtime } from '../context.js';
 import { sessionFingerprint } from '../cookie.js';
+import { unseal } from '../crypto.js';
 import type { LockState } from '../lockout.js';
 import { lockState } from '../lockout.js';
 import type { User } from '../options.js';
+import { parseDestination } from '../phone.js';
 
 export interface Loaded {
   userKey: string;
   lock: LockState;
   /** This browser's challenge, when it exists and belongs to this user and this session. */
   challenge: Challenge | null;
+  /** The challenge's code and number, unsealed. */
+  sealed: Sealed | null;
   state: SendState | null;
   attempts: number;
 }
@@ -32,12 +43,17 @@ export async function load(
   ]);
   let challenge = id ? parseChallenge(rawChallenge, id) : null;
   // Bound to the user and the session that started it: anyone else's cookie is "no challenge".
-  if (challenge && (challenge.userId !== user.id || challenge.session !== sessionFingerprint(user)))
+  if (challenge && (challenge.userId !== user.id || challenge.session !== sessionFingerprint(user))) {
     challenge = null;
+  }
+  const sealed = challenge ? parseSealed(unseal(rt.config.secrets, challenge.id, challenge.sealed)) : null;
+  // And bound to the number on file: after a change of number the old code is worth nothing.
+  if (!sealed || sealed.to !== parseDestination(user.phone)?.e164) challenge = null;
   return {
     userKey,
     lock: lockState(failures, failedAt),
     challenge,
+    sealed: challenge ? sealed : null,
     state: challenge ? parseSendState(rawState) : null,
     attempts: Number(rawAttempts) || 0,
   };

@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
-import { type Challenge, parseSealed } from '../challenge.js';
+import type { Challenge } from '../challenge.js';
 import type { Runtime } from '../context.js';
 import { sessionFingerprint } from '../cookie.js';
-import { codeMatches, generateCode, hashCode, randomId, seal, unseal } from '../crypto.js';
+import { generateCode, hashCode, randomId, seal } from '../crypto.js';
 import {
   type Channel,
   challengeTtl,
@@ -133,15 +133,8 @@ export async function sendAgain(
     const state = loaded.state;
     if (!state) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
     if (isHardLocked(rt, loaded.lock)) throw new TwoFactorError('ERR_2FA_LOCKED', { retryAfter: 24 * 3600 });
-    const sealed = parseSealed(unseal(rt.config.secrets, challenge.id, challenge.sealed));
-    // The number on file changed since the code went out: that challenge is over.
-    if (
-      !sealed ||
-      sealed.to !== dest.e164 ||
-      !codeMatches(rt.config.secrets, challenge.id, sealed.code, challenge.hash)
-    ) {
-      throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
-    }
+    const { sealed } = loaded; // load() has checked it against the number on file
+    if (!sealed) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
     const readyAt = channel === 'voice' ? nextVoiceAt(rt, state) : nextSendAt(rt, state);
     const waitMs = readyAt - rt.config.now();
     if (waitMs > 0) throw new TwoFactorError('ERR_2FA_COOLDOWN', { retryAfter: waitMs / 1000 });

@@ -52,6 +52,7 @@ async function applyReport(rt: Runtime, challenge: Challenge, state: SendState, 
     userId: challenge.userId,
     phone: challenge.masked,
     country: challenge.country,
+    ip: challenge.ip,
     channel: 'sms',
   });
   const canCall =

@@ -98,11 +98,11 @@ describe('POST /2fa/resend and /2fa/voice', () => {
       expect(t.transport.messages.map((m) => m.channel)).toEqual(['sms', 'voice', 'sms']);
     });
 
-    // BUG (src/delivery.ts, deliver): the per-challenge block throws
+    // Regression test for a fixed bug (src/delivery.ts, deliver): the per-challenge block throws
     // `new TwoFactorError('ERR_2FA_RATE_LIMITED', { cause: 'challenge' })` without `retryAfter`, so
     // this 429 has no Retry-After although the contract says every 429 carries one. The wait is the
     // challenge's remaining life (a new /send is refused-as-live until it expires).
-    it.fails('tells the client with Retry-After when a new challenge can be started', async () => {
+    it('tells the client with Retry-After when a new challenge can be started', async () => {
       const t = createApp({ options });
       const agent = await signIn(t);
       await sendCode(t, agent);
@@ -153,6 +153,17 @@ describe('POST /2fa/send', () => {
       t.clock.advance(Number(midnight) * 1000);
       await sendAs(t, 'next-day', phone).expect(200);
       expect(t.transport.messages).toHaveLength(11);
+    });
+
+    it("spends a number's daily budget only on sends its hourly budget let through", async () => {
+      const t = abuseApp({ limits: { ipPerHour: 1000, prefixPerHour: 1000 } });
+      const phone = USERS.alice.phone;
+      for (let i = 0; i < 5; i++) await sendAs(t, `user-${i}`, phone).expect(200);
+      for (let i = 0; i < 6; i++) expect((await sendAs(t, `refused-${i}`, phone)).status).toBe(429);
+      t.clock.advance(HOUR);
+      // 5 SMS today: the daily budget of 10 still has 5, whatever the 6 refused tries.
+      for (let i = 0; i < 5; i++) await sendAs(t, `later-${i}`, phone).expect(200);
+      expect(t.transport.messages).toHaveLength(10);
     });
   });
 

@@ -156,11 +156,11 @@ describe('POST /2fa/resend and /2fa/voice', () => {
       expect(t.transport.messages.map((m) => m.to)).toEqual([USERS.alice.phone]);
     });
 
-    // BUG (src/routes/send.ts startChallenge + src/routes/load.ts): the live challenge is found by
+    // Regression test for a fixed bug (src/routes/send.ts startChallenge + src/routes/load.ts): the live challenge is found by
     // cookie, user and session only, not by the number it went to. After a number change /send keeps
     // answering the old challenge ("•• 01", no SMS) while /resend and /voice say "request a new code":
     // the user cannot get a code to the new number until the old one expires.
-    it.fails('lets /send start a new challenge to the new number', async () => {
+    it('lets /send start a new challenge to the new number', async () => {
       const t = createApp();
       const agent = await signIn(t);
       await sendCode(t, agent);
@@ -170,10 +170,10 @@ describe('POST /2fa/resend and /2fa/voice', () => {
       expect(t.transport.messages.map((m) => m.to)).toEqual([USERS.alice.phone, USERS.carol.phone]);
     });
 
-    // BUG (same cause, src/routes/verify.ts): the code that went to the number no longer on file still
+    // Regression test for a fixed bug (same cause, src/routes/verify.ts): the code that went to the number no longer on file still
     // verifies, although sendAgain already treats that challenge as over (R-42: a new number is a new
     // authenticator).
-    it.fails('refuses the code that went to the old number', async () => {
+    it('refuses the code that went to the old number', async () => {
       const t = createApp();
       const agent = await signIn(t);
       const code = await sendCode(t, agent);

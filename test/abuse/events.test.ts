@@ -171,10 +171,10 @@ describe('onEvent', () => {
       expectClean(t.events, [codeOf(transport.calls[0])]);
     });
 
-    // BUG (src/routes/webhook.ts, applyReport): delivery.failed is emitted without `ip`, although the
+    // Regression test for a fixed bug (src/routes/webhook.ts, applyReport): delivery.failed is emitted without `ip`, although the
     // challenge keeps the client's address (`challenge.ip`) and every other event carries it (issue 6:
     // events carry user id, masked number, country and IP).
-    it.fails('carries the IP of the client that started the challenge in delivery.failed', async () => {
+    it('carries the IP of the client that started the challenge in delivery.failed', async () => {
       const { t } = reportingApp();
       await json(await signIn(t), '/2fa/send').expect(200);
       await report(t);

@@ -82,9 +82,9 @@ describe('POST /2fa/send', () => {
       expect(transport.calls).toHaveLength(2);
     });
 
-    // BUG (src/delivery.ts, deliver): ERR_2FA_SEND_FAILED is thrown without `retryAfter`, so the 503 has
+    // Regression test for a fixed bug (src/delivery.ts, deliver): ERR_2FA_SEND_FAILED is thrown without `retryAfter`, so the 503 has
     // no Retry-After; security.md F-01 asks for "503 with generic message and Retry-After".
-    it.fails('answers the 503 with Retry-After', async () => {
+    it('answers the 503 with Retry-After', async () => {
       const transport = fakeTransport({ sms: rejects(() => new Error('ECONNREFUSED')), voice: false });
       const t = appWith(transport);
       const res = await json(await signIn(t), '/2fa/send').expect(503);

@@ -65,7 +65,8 @@ export function findLeaks(apps: Scanned[], consoleLines: string[]): string[] {
 export function phoneForms(e164: string): string[] {
   const digits = e164.replace(/\D/g, '');
   const national = digits.replace(/^(32|31|1|33|49|44)/, '');
-  return [e164, digits, national, `0${national}`];
+  // Forms shorter than 6 characters (from junk numbers) would match everywhere.
+  return [e164, digits, national, `0${national}`].filter((form) => form.length >= 6);
 }
 
 function redact(text: string, secret: string): string {
