@@ -126,8 +126,12 @@ export async function sendAgain(
   const ip = ipKey(req.ip);
   const dest = destinationOf(rt, user, ip);
 
-  // Everything is read under the lock: a send that just finished has moved the cooldown.
-  return withSendLock(rt, rt.keys.user(user.id), async () => {
+  // A first read before the lock fails fast, and with a store that is down it fails before the
+  // lock's increment is queued (one that lands late would block this user's sends for its TTL).
+  const first = await load(rt, req, user);
+  requireLive(rt, first);
+  return withSendLock(rt, first.userKey, async () => {
+    // Read again under the lock: a send that just finished has moved the cooldown.
     const loaded = await load(rt, req, user);
     const challenge = requireLive(rt, loaded);
     const state = loaded.state;
