@@ -116,6 +116,7 @@ export function createKeys(config: Config) {
     failures: (userKey: string) => `f:${userKey}`,
     failedAt: (userKey: string) => `fa:${userKey}`,
     sendLock: (userKey: string) => `l:${userKey}`,
+    verifyLock: (userKey: string) => `v:${userKey}`,
     /** The newest challenge of a user in one first-factor session. */
     recent: (userKey: string, session: string) => `r:${userKey}:${session}`,
     budget: (kind: string, value: string, window: number) => `b:${kind}:${window}:${hashed(kind, value)}`,

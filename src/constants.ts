@@ -45,8 +45,10 @@ export const DEFAULT_LIMITS = {
 
 /** A store call that takes longer than this fails closed with ERR_2FA_STORE_UNAVAILABLE. */
 export const DEFAULT_STORE_TIMEOUT_MS = 2 * SECOND;
-/** The per-user send lock outlives the slowest transport call (Smstools SDK: 15 s). */
-export const SEND_LOCK_TTL_MS = 30 * SECOND;
+/** The per-user send lock outlives the slowest send: an SMS and its voice fallback, 20 s each at most. */
+export const SEND_LOCK_TTL_MS = 60 * SECOND;
+/** The per-account verify lock outlives a verify: a few store calls of at most `storeTimeoutMs` each. */
+export const VERIFY_LOCK_TTL_MS = 15 * SECOND;
 /** Challenge records outlive the code so an expired code answers 410, not 409. */
 export const CHALLENGE_GRACE_MS = 10 * MINUTE;
 

@@ -1,5 +1,5 @@
 import type { Challenge, Delivery, Sealed, SendState } from './challenge.js';
-import { CHALLENGE_GRACE_MS, MINUTE, SECOND, SEND_LOCK_TTL_MS } from './constants.js';
+import { CHALLENGE_GRACE_MS, MINUTE, SECOND } from './constants.js';
 import type { Runtime } from './context.js';
 import { TwoFactorError } from './errors.js';
 import { spendSendBudgets } from './limits.js';
@@ -32,31 +32,6 @@ export function nextSendAt(rt: Runtime, state: SendState): number {
 export function nextVoiceAt(rt: Runtime, state: SendState): number {
   const afterMs = rt.config.voice === false ? 0 : rt.config.voice.afterMs;
   return state.voiceCalls === 0 ? state.firstSmsAt + afterMs : nextSendAt(rt, state);
-}
-
-/** One send at a time per user: parallel sends, resends and calls send once; the others wait. */
-export async function withSendLock<T>(rt: Runtime, userKey: string, work: () => Promise<T>): Promise<T> {
-  const key = rt.keys.sendLock(userKey);
-  let holders: number;
-  try {
-    holders = await rt.store.increment(key, SEND_LOCK_TTL_MS);
-  } catch (error) {
-    // A timed-out increment may still land later and block this user's sends for the lock's TTL;
-    // a delete queued behind it undoes that (at worst it frees a lock another request holds).
-    rt.store.delete(key).catch(() => {});
-    throw error;
-  }
-  if (holders > 1) {
-    throw new TwoFactorError('ERR_2FA_COOLDOWN', {
-      retryAfter: 2,
-      message: 'A code is being sent. Please wait.',
-    });
-  }
-  try {
-    return await work();
-  } finally {
-    await rt.store.delete(key).catch(() => {}); // the lock's TTL frees it if the store is down
-  }
 }
 
 function withTimeout<T>(promise: Promise<T>): Promise<T> {

@@ -13,9 +13,9 @@ import {
   nextVoiceAt,
   saveDelivery,
   voiceAvailable,
-  withSendLock,
 } from '../delivery.js';
 import { TwoFactorError } from '../errors.js';
+import { withSendLock } from '../lock.js';
 import { isHardLocked } from '../lockout.js';
 import type { User } from '../options.js';
 import { type Destination, ipKey, maskUnknown, parseDestination } from '../phone.js';

@@ -3,6 +3,7 @@ import { parseChallenge } from '../challenge.js';
 import type { Runtime } from '../context.js';
 import { codeMatches } from '../crypto.js';
 import { TwoFactorError } from '../errors.js';
+import { withVerifyLock } from '../lock.js';
 import { assertNotLocked, recordFailure, resetFailures } from '../lockout.js';
 import type { User } from '../options.js';
 import { ipKey } from '../phone.js';
@@ -33,46 +34,53 @@ export async function verifyCode(
 ): Promise<RouteResult> {
   const { config, store, keys, cookies, emit } = rt;
   const code = readCode(rawCode, config.codeLength);
-  const loaded = await load(rt, req, user);
-  assertNotLocked(rt, loaded.lock);
-  const { challenge } = loaded;
-  if (!challenge) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
-  if (config.now() >= challenge.expiresAt) throw new TwoFactorError('ERR_2FA_CODE_EXPIRED');
+  const userKey = keys.user(user.id);
+  return withVerifyLock(
+    rt,
+    userKey,
+    () => load(rt, req, user),
+    async (loaded) => {
+      assertNotLocked(rt, loaded.lock);
+      const { challenge } = loaded;
+      if (!challenge) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
+      if (config.now() >= challenge.expiresAt) throw new TwoFactorError('ERR_2FA_CODE_EXPIRED');
 
-  const who = { userId: user.id, phone: challenge.masked, country: challenge.country, ip: ipKey(req.ip) };
-  const attempts = await store.increment(keys.attempts(challenge.id), challenge.expiresAt - config.now());
-  if (attempts > config.maxAttempts) throw new TwoFactorError('ERR_2FA_TOO_MANY_ATTEMPTS');
+      const who = { userId: user.id, phone: challenge.masked, country: challenge.country, ip: ipKey(req.ip) };
+      const attempts = await store.increment(keys.attempts(challenge.id), challenge.expiresAt - config.now());
+      if (attempts > config.maxAttempts) throw new TwoFactorError('ERR_2FA_TOO_MANY_ATTEMPTS');
 
-  if (!codeMatches(config.secrets, challenge.id, code, challenge.hash)) {
-    const failures = await recordFailure(rt, loaded.userKey);
-    const attemptsLeft = config.maxAttempts - attempts;
-    emit({ type: 'verify.failed', ...who, attemptsLeft, failures });
-    if (attemptsLeft === 0) emit({ type: 'challenge.exhausted', ...who, failures });
-    if (failures === config.lockout.hardLimit) emit({ type: 'user.locked', ...who, failures });
-    throw new TwoFactorError('ERR_2FA_CODE_INVALID', { details: { attemptsLeft } });
-  }
+      if (!codeMatches(config.secrets, challenge.id, code, challenge.hash)) {
+        const failures = await recordFailure(rt, userKey);
+        const attemptsLeft = config.maxAttempts - attempts;
+        emit({ type: 'verify.failed', ...who, attemptsLeft, failures });
+        if (attemptsLeft === 0) emit({ type: 'challenge.exhausted', ...who, failures });
+        if (failures === config.lockout.hardLimit) emit({ type: 'user.locked', ...who, failures });
+        throw new TwoFactorError('ERR_2FA_CODE_INVALID', { details: { attemptsLeft } });
+      }
 
-  // Single use: of any number of right answers racing here, exactly one gets the challenge.
-  // The right code resets the failure count even for a racer that loses: it knew the code.
-  const [rawConsumed] = await Promise.all([
-    store.consume(keys.challenge(challenge.id)),
-    resetFailures(rt, loaded.userKey),
-  ]);
-  const consumed = parseChallenge(rawConsumed, challenge.id);
-  if (!consumed) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
-  store.delete(keys.state(challenge.id), keys.attempts(challenge.id)).catch(() => {});
+      // Single use: of any number of right answers racing here, exactly one gets the challenge.
+      // The right code resets the failure count even for a racer that loses: it knew the code.
+      const [rawConsumed] = await Promise.all([
+        store.consume(keys.challenge(challenge.id)),
+        resetFailures(rt, userKey),
+      ]);
+      const consumed = parseChallenge(rawConsumed, challenge.id);
+      if (!consumed) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
+      store.delete(keys.state(challenge.id), keys.attempts(challenge.id)).catch(() => {});
 
-  const now = config.now();
-  const method = loaded.state?.lastChannel === 'voice' ? 'voice' : 'sms';
-  cookies.writeVerified(res, {
-    userId: user.id,
-    session: challenge.session,
-    version: String(user.version ?? ''),
-    verifiedAt: now,
-    expiresAt: now + config.verifiedTtlMs,
-    method,
-  });
-  cookies.clearChallenge(res);
-  emit({ type: 'verify.succeeded', ...who, channel: method });
-  return { verified: true, returnTo: consumed.returnTo };
+      const now = config.now();
+      const method = loaded.state?.lastChannel === 'voice' ? 'voice' : 'sms';
+      cookies.writeVerified(res, {
+        userId: user.id,
+        session: challenge.session,
+        version: String(user.version ?? ''),
+        verifiedAt: now,
+        expiresAt: now + config.verifiedTtlMs,
+        method,
+      });
+      cookies.clearChallenge(res);
+      emit({ type: 'verify.succeeded', ...who, channel: method });
+      return { verified: true, returnTo: consumed.returnTo };
+    },
+  );
 }

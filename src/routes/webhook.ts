@@ -3,8 +3,9 @@ import { type Challenge, parseChallenge, parseSealed, parseSendState, type SendS
 import { MAX_WEBHOOK_TOLERANCE_MS } from '../constants.js';
 import type { Runtime } from '../context.js';
 import { unseal } from '../crypto.js';
-import { deliver, saveDelivery, voiceAvailable, withSendLock } from '../delivery.js';
+import { deliver, saveDelivery, voiceAvailable } from '../delivery.js';
 import { TwoFactorError } from '../errors.js';
+import { withSendLock } from '../lock.js';
 import { parseDestination } from '../phone.js';
 import type { DeliveryReport } from '../transports/transport.js';
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { TwoFactorConfigError } from '../errors.js';
 import type { Store } from './store.js';
 
@@ -37,17 +36,6 @@ const CONSUME_SCRIPT = `local v = redis.call('GET', KEYS[1])
 if v then redis.call('DEL', KEYS[1]) end
 return v`;
 
-interface Script {
-  source: string;
-  sha: string;
-  /** Set once EVAL has run on this store: the server then caches the script for EVALSHA. */
-  loaded: boolean;
-}
-
-function script(source: string): Script {
-  return { source, sha: createHash('sha1').update(source).digest('hex'), loaded: false };
-}
-
 function errorMessage(error: unknown): string {
   if (typeof error === 'string') return error;
   const message = (error as { message?: unknown } | null)?.message;
@@ -60,10 +48,6 @@ function errorMessage(error: unknown): string {
  */
 function isUnknownCommand(error: unknown): boolean {
   return /unknown command/i.test(errorMessage(error));
-}
-
-function isNoScript(error: unknown): boolean {
-  return /^\s*NOSCRIPT\b/.test(errorMessage(error));
 }
 
 /** A bulk-string reply as a string; anything else (null, numbers, arrays) is "no value". */
@@ -149,28 +133,16 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     throw new TwoFactorConfigError('prefix', "of `redisStore()` must be a non-empty string, e.g. '2fa:'");
   }
 
-  const incrementScript = script(INCREMENT_SCRIPT);
-  const consumeScript = script(CONSUME_SCRIPT);
   /** Becomes false the first time the server says it does not know GETDEL. */
   let hasGetDel = true;
 
   /**
-   * EVAL the first time (one round trip, and the server caches the script), EVALSHA afterwards.
-   * When the script cache was flushed (SCRIPT FLUSH, a restart, a failover), EVALSHA answers
-   * NOSCRIPT and EVAL runs it again: two round trips once, then one again.
+   * Always EVAL, never EVALSHA: after a restart or SCRIPT FLUSH, EVALSHA answers NOSCRIPT and the
+   * retry would run *after* commands queued behind it (a lock's undoing DEL), reordering them.
+   * The script is a few hundred bytes; Redis compiles it once and caches it by its hash.
    */
-  async function run(s: Script, key: string, ...args: string[]): Promise<unknown> {
-    if (s.loaded) {
-      try {
-        return await sendCommand('EVALSHA', s.sha, '1', key, ...args);
-      } catch (error) {
-        if (!isNoScript(error)) throw error;
-        s.loaded = false;
-      }
-    }
-    const reply = await sendCommand('EVAL', s.source, '1', key, ...args);
-    s.loaded = true;
-    return reply;
+  function run(source: string, key: string, ...args: string[]): Promise<unknown> {
+    return sendCommand('EVAL', source, '1', key, ...args);
   }
 
   return {
@@ -206,10 +178,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
           hasGetDel = false;
         }
       }
-      return toValue(await run(consumeScript, prefix + key));
+      return toValue(await run(CONSUME_SCRIPT, prefix + key));
     },
     async increment(key, ttlMs) {
-      return toCount(await run(incrementScript, prefix + key, toMilliseconds(ttlMs)));
+      return toCount(await run(INCREMENT_SCRIPT, prefix + key, toMilliseconds(ttlMs)));
     },
   };
 }

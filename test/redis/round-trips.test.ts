@@ -24,8 +24,8 @@ const FILE_PREFIX = uniquePrefix('round-trips');
 const BOUNDS = {
   send: { commands: 12, waits: 8 },
   status: { commands: 1, waits: 1 },
-  'wrong verify': { commands: 4, waits: 3 },
-  'right verify': { commands: 7, waits: 4 },
+  'wrong verify': { commands: 6, waits: 4 },
+  'right verify': { commands: 9, waits: 4 },
   resend: { commands: 10, waits: 8 },
   guard: { commands: 0, waits: 0 },
 } as const;

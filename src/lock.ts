@@ -1,0 +1,61 @@
+import { SEND_LOCK_TTL_MS, VERIFY_LOCK_TTL_MS } from './constants.js';
+import type { Runtime } from './context.js';
+import { TwoFactorError } from './errors.js';
+
+/**
+ * Runs `work` while holding a per-user lock in the store (an atomic counter: whoever makes it 1
+ * holds it). Others are refused with `busy`, never queued. `preload` runs alongside the lock's
+ * round trip and hands its result to `work`.
+ */
+async function withLock<T, P>(
+  rt: Runtime,
+  key: string,
+  ttlMs: number,
+  busy: () => TwoFactorError,
+  work: (preloaded: P) => Promise<T>,
+  preload: () => Promise<P>,
+): Promise<T> {
+  const preloading = preload();
+  preloading.catch(() => {}); // awaited below only when the lock is ours
+  let holders: number;
+  try {
+    holders = await rt.store.increment(key, ttlMs);
+  } catch (error) {
+    // A timed-out increment may still land later and hold the lock for its TTL; a delete queued
+    // behind it undoes that (at worst it frees a lock another request holds).
+    rt.store.delete(key).catch(() => {});
+    throw error;
+  }
+  if (holders > 1) throw busy();
+  try {
+    return await work(await preloading);
+  } finally {
+    await rt.store.delete(key).catch(() => {}); // the lock's TTL frees it if the store is down
+  }
+}
+
+/** One send at a time per user: parallel sends, resends and calls send once; the others wait. */
+export function withSendLock<T>(rt: Runtime, userKey: string, work: () => Promise<T>): Promise<T> {
+  const busy = () =>
+    new TwoFactorError('ERR_2FA_COOLDOWN', { retryAfter: 2, message: 'A code is being sent. Please wait.' });
+  return withLock(rt, rt.keys.sendLock(userKey), SEND_LOCK_TTL_MS, busy, work, async () => undefined);
+}
+
+/**
+ * One code check at a time per account. The account's failure count is read before the compare
+ * and written after it; without this, parallel guesses would all read the same count and slip
+ * past the exponential delay and the hard lock (R-13, R-14).
+ */
+export function withVerifyLock<T, P>(
+  rt: Runtime,
+  userKey: string,
+  preload: () => Promise<P>,
+  work: (preloaded: P) => Promise<T>,
+): Promise<T> {
+  const busy = () =>
+    new TwoFactorError('ERR_2FA_COOLDOWN', {
+      retryAfter: 1,
+      message: 'A code is being checked. Please wait.',
+    });
+  return withLock(rt, rt.keys.verifyLock(userKey), VERIFY_LOCK_TTL_MS, busy, work, preload);
+}
