@@ -1,4 +1,4 @@
-import { keyHash } from './crypto.js';
+import { fingerprint, keyHash } from './crypto.js';
 import type { Config } from './options.js';
 
 /**
@@ -102,17 +102,25 @@ export function parseSealed(value: string | undefined): Sealed | null {
   return s && str(s.code) && str(s.to) ? { code: s.code, to: s.to } : null;
 }
 
-/** Store keys. Users, numbers and addresses appear only as keyed hashes. */
+/** The prefix of the per-IP send counters' keys. */
+export const IP_BUDGET_KEY = 'b:ip';
+
+/**
+ * Store keys. Numbers and addresses appear only as keyed hashes, under the *last* secret: it stays
+ * put while a new one is put first (`[new, old]`), so a rotation does not restart the budgets.
+ * Users appear as an unkeyed fingerprint, so that no rotation ever lifts a lockout.
+ */
 export function createKeys(config: Config) {
-  const secret = config.secrets[0] as string;
+  const secret = config.secrets.at(-1) as string;
   const hashed = (kind: string, value: string) => keyHash(secret, kind, value);
   return {
     challenge: (id: string) => `c:${id}`,
     state: (id: string) => `s:${id}`,
     attempts: (id: string) => `a:${id}`,
     message: (messageId: string) => `m:${hashed('message', messageId)}`,
-    webhook: (signature: string) => `w:${hashed('webhook', signature)}`,
-    user: (userId: string) => hashed('user', userId),
+    /** A delivery report already acted on, by the hash of its body. */
+    webhook: (rawBody: Buffer) => `w:${fingerprint(rawBody)}`,
+    user: (userId: string) => fingerprint(`user:${userId}`),
     failures: (userKey: string) => `f:${userKey}`,
     failedAt: (userKey: string) => `fa:${userKey}`,
     sendLock: (userKey: string) => `l:${userKey}`,

@@ -49,7 +49,7 @@ export function keyHash(secret: string, kind: string, value: string): string {
 }
 
 /** An unkeyed fingerprint (the session id inside the verified cookie): not reversible, not secret. */
-export function fingerprint(value: string): string {
+export function fingerprint(value: string | Buffer): string {
   return createHash('sha256').update(value).digest().subarray(0, 16).toString('base64url');
 }
 

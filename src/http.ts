@@ -25,8 +25,7 @@ export function isHtmlClient(req: Request): boolean {
  * Chromium send `Origin: null` on its own same-origin form posts).
  */
 export function isCrossSite(req: Request): boolean {
-  const site = req.headers['sec-fetch-site'];
-  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
+  if (req.headers['sec-fetch-site'] !== undefined) return isCrossSiteByFetchMetadata(req);
   const origin = req.headers.origin;
   if (origin === undefined) return false;
   try {
@@ -34,6 +33,12 @@ export function isCrossSite(req: Request): boolean {
   } catch {
     return true; // includes the opaque origin "null"
   }
+}
+
+/** What Fetch Metadata says: a request, or a navigation (a link, `window.open`, a redirect chain), started by another site. */
+export function isCrossSiteByFetchMetadata(req: Request): boolean {
+  const site = req.headers['sec-fetch-site'];
+  return site !== undefined && site !== 'same-origin' && site !== 'none';
 }
 
 /**

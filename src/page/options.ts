@@ -81,6 +81,11 @@ export interface PageView {
   nonce: string;
   voiceAvailable: boolean;
   /**
+   * Whether the script may start the send on load: only when the page was opened from this site
+   * (or typed in), so that another site cannot spend the user's SMS budget by opening it.
+   */
+  autoSend: boolean;
+  /**
    * The enhancement script as ready-to-insert `<script nonce>` elements. A custom `render` that
    * keeps the default element ids (`tfa-send-form`, `tfa-verify-form`, `tfa-code`, …) can include
    * it to get fetch posts, live countdowns, status polling and WebOTP.

@@ -138,6 +138,7 @@ export function scriptTags(view: Omit<PageView, 'script'>, source: string): stri
     returnTo: view.returnTo,
     paths: view.paths,
     voiceAvailable: view.voiceAvailable,
+    autoSend: view.autoSend,
   };
   return `<script type="application/json" id="tfa-data" nonce="${escapeHtml(view.nonce)}">${scriptJson(data)}</script>
 <script nonce="${escapeHtml(view.nonce)}">${source}</script>`;

@@ -342,8 +342,9 @@ export const PAGE_SCRIPT = String.raw`(() => {
   if (data.challenge) {
     apply(data.challenge);
     if (el.code && document.activeElement !== el.code) el.code.focus();
-  } else if (!data.error) {
-    // No live challenge and nothing went wrong: start the send once, by POST (GET never sends).
+  } else if (!data.error && data.autoSend) {
+    // No live challenge, nothing went wrong, and the page was opened from this site: start the
+    // send once, by POST (GET never sends). From another site, the user presses the button.
     send(true);
   }
 })();

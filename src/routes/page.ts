@@ -4,7 +4,7 @@ import type { Runtime } from '../context.js';
 import { formToken } from '../crypto.js';
 import { challengeView, voiceAvailable } from '../delivery.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
-import { safeReturnTo } from '../http.js';
+import { isCrossSiteByFetchMetadata, safeReturnTo } from '../http.js';
 import type { User } from '../options.js';
 import type { PageView } from '../page/options.js';
 import { errorText, renderPage, resolveTexts, scriptTags } from '../page/render.js';
@@ -30,7 +30,9 @@ export async function showPage(rt: Runtime, req: Request, res: Response, user: U
   const live = isLive(rt, loaded) && loaded.challenge && loaded.state;
   const query = req.query as Record<string, unknown>;
   const errorCode =
-    typeof query.error === 'string' && query.error in ERROR_CODES ? (query.error as ErrorCode) : null;
+    typeof query.error === 'string' && Object.hasOwn(ERROR_CODES, query.error)
+      ? (query.error as ErrorCode)
+      : null;
   const texts = resolveTexts(config.page);
   const nonce = randomBytes(16).toString('base64');
   const base: Omit<PageView, 'script'> = {
@@ -47,6 +49,7 @@ export async function showPage(rt: Runtime, req: Request, res: Response, user: U
     paths: routePaths(config.path),
     nonce,
     voiceAvailable: voiceAvailable(rt),
+    autoSend: !isCrossSiteByFetchMetadata(req),
   };
   const view: PageView = { ...base, script: scriptTags(base, PAGE_SCRIPT) };
   res.setHeader(

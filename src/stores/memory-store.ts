@@ -7,6 +7,13 @@ export interface MemoryStoreOptions {
   max?: number;
   /** The clock for TTLs. `twoFactor({ now })` passes its own clock to the default store. */
   now?: () => number;
+  /**
+   * Keys that may be evicted, least recently used first, when the store is full. Every other
+   * live key is kept, and a new one is refused instead. `twoFactor()`'s default store lets the
+   * per-IP send counters go, which an attacker with many addresses could otherwise pile up.
+   * @default () => false
+   */
+  evictable?: (key: string) => boolean;
 }
 
 export const DEFAULT_MEMORY_STORE_MAX = 100_000;
@@ -23,9 +30,9 @@ export interface MemoryStore extends Store {
 }
 
 /**
- * Per-process store for development and single-instance apps. It never evicts a live entry:
- * an LRU that dropped lockout counters under a flood would reset them for an attacker, so when
- * it is full of live entries a new key is refused (the route answers 503) instead.
+ * Per-process store for development and single-instance apps. It never evicts a live entry
+ * unless `evictable` says so: an LRU that dropped lockout counters under a flood would reset them
+ * for an attacker, so when it is full of live entries a new key is refused (503) instead.
  */
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const max = options.max ?? DEFAULT_MEMORY_STORE_MAX;
@@ -33,6 +40,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     throw new TypeError('memoryStore: `max` must be a positive integer, e.g. 100_000');
   }
   const now = options.now ?? Date.now;
+  const evictable = options.evictable ?? (() => false);
   // lru-cache reads its clock once per `ttlResolution`; 0 makes every TTL decision use `now()`.
   const cache = new LRUCache<string, string>({ max, ttlResolution: 0, perf: { now } });
   let lastPurge = Number.NEGATIVE_INFINITY;
@@ -43,9 +51,14 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       lastPurge = now();
       cache.purgeStale();
     }
-    if (cache.size >= max) {
-      throw new TwoFactorError('ERR_2FA_STORE_UNAVAILABLE', { message: 'The memory store is full.' });
+    if (cache.size < max) return;
+    for (const candidate of cache.rkeys()) {
+      if (!evictable(candidate)) continue;
+      cache.delete(candidate);
+      return;
     }
+    // Full of live entries that must stay: refuse (the route answers 503) rather than forget one.
+    throw new TwoFactorError('ERR_2FA_STORE_UNAVAILABLE', { cause: 'memory store full' });
   }
 
   function set(key: string, value: string, ttlMs: number): void {

@@ -49,6 +49,25 @@ describe('GET /2fa, the challenge page', () => {
     });
   });
 
+  describe('sending on load (the script)', () => {
+    it('lets the script send on load only when the page was opened from this site or typed in', async () => {
+      const t = createApp();
+      const agent = await signIn(t);
+      for (const [site, autoSend] of [
+        [undefined, true],
+        ['none', true],
+        ['same-origin', true],
+        ['same-site', false],
+        ['cross-site', false],
+      ] as const) {
+        const req = page(agent);
+        if (site) req.set('Sec-Fetch-Site', site);
+        expect(pageData((await req.expect(200)).text).autoSend, String(site)).toBe(autoSend);
+      }
+      expect(t.transport.messages).toHaveLength(0);
+    });
+  });
+
   describe('with a live challenge', () => {
     it('has a labelled one-time-code field, verify, and the resend / call buttons with their countdowns', async () => {
       const t = createApp();
@@ -98,6 +117,16 @@ describe('GET /2fa, the challenge page', () => {
   });
 
   describe('errors', () => {
+    it('ignores an ?error= that is not an error code, inherited names included', async () => {
+      const t = createApp();
+      const agent = await signIn(t);
+      for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'nope']) {
+        const res = await page(agent, `/2fa?error=${name}`).expect(200);
+        expect(res.text).not.toContain('native code');
+        expect(pageData(res.text).error).toBeNull();
+      }
+    });
+
     const codes = Object.keys(ERROR_CODES) as ErrorCode[];
 
     it.each(codes)('shows the text for ?error=%s in the alert', async (code) => {

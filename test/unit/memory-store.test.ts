@@ -43,3 +43,28 @@ describe('memoryStore()', () => {
     });
   });
 });
+
+describe('memoryStore({ evictable })', () => {
+  it('evicts the least recently used evictable key when full, and keeps every other live key', async () => {
+    const store = memoryStore({ max: 3, now: () => 1_000_000, evictable: (key) => key.startsWith('ip:') });
+    await store.increment('ip:a', 60_000);
+    await store.increment('ip:b', 60_000);
+    await store.increment('fails:victim', 60_000);
+    await store.increment('ip:c', 60_000); // evicts ip:a, the least recently used evictable key
+    expect(await store.get('ip:a')).toBeUndefined();
+    expect(await store.get('ip:b')).toBe('1');
+    expect(await store.get('fails:victim')).toBe('1');
+    await store.increment('ip:d', 60_000); // evicts ip:b
+    await store.set('challenge', 'x', 60_000); // evicts ip:c
+    await store.set('another', 'x', 60_000); // evicts ip:d, the last evictable key
+    await expect(store.set('third', 'x', 60_000)).rejects.toMatchObject({ code: 'ERR_2FA_STORE_UNAVAILABLE' });
+    expect(await store.get('fails:victim')).toBe('1');
+    expect(await store.get('challenge')).toBe('x');
+  });
+
+  it('answers 503 with the generic message when full, naming nothing internal', async () => {
+    const store = memoryStore({ max: 1, now: () => 1_000_000 });
+    await store.set('a', '1', 60_000);
+    await expect(store.set('b', '1', 60_000)).rejects.toThrow('Verification is unavailable. Try again in a moment.');
+  });
+});
