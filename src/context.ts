@@ -14,10 +14,26 @@ export interface Runtime {
   emit: Emit;
 }
 
-/** `getUser`, checked: anything without a non-empty id counts as "not signed in" (the phone is checked when sending). */
+const idLike = (value: unknown): value is string | number =>
+  (typeof value === 'string' && value !== '') || (typeof value === 'number' && Number.isFinite(value));
+
+/**
+ * `getUser`, checked: anything without a usable id, or with a session id or version that is not a
+ * string or a number, counts as "not signed in" (the phone is checked when sending).
+ */
 export async function resolveUser(config: Config, req: Request): Promise<User | null> {
   const user = await config.getUser(req);
-  if (!user || typeof user !== 'object') return null;
-  if ((typeof user.id !== 'string' && typeof user.id !== 'number') || String(user.id) === '') return null;
-  return { ...user, id: String(user.id) };
+  if (!user || typeof user !== 'object' || !idLike(user.id)) return null;
+  const { sessionId, version } = user;
+  if (
+    (sessionId !== undefined && !idLike(sessionId)) ||
+    (version !== undefined && !idLike(version) && version !== '')
+  ) {
+    return null;
+  }
+  return {
+    ...user,
+    id: String(user.id),
+    ...(sessionId === undefined ? {} : { sessionId: String(sessionId) }),
+  };
 }

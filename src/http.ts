@@ -48,7 +48,7 @@ export function isCrossSiteByFetchMetadata(req: Request): boolean {
 export function safeReturnTo(value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return '/';
   let candidate = value;
-  for (let round = 0; round < 4; round++) {
+  for (let round = 0; ; round++) {
     if (!candidate.startsWith('/') || candidate.startsWith('//') || CONTROL_OR_BACKSLASH.test(candidate))
       return '/';
     let decoded: string;
@@ -58,6 +58,7 @@ export function safeReturnTo(value: unknown): string {
       return '/';
     }
     if (decoded === candidate) break;
+    if (round === 3) return '/'; // still encoded after four rounds: refuse rather than guess
     candidate = decoded;
   }
   const base = 'http://same-origin.invalid';

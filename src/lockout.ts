@@ -20,10 +20,15 @@ export function isHardLocked(rt: Runtime, state: LockState): boolean {
   return state.failures >= rt.config.lockout.hardLimit;
 }
 
+/** Refuses a send to an account locked for good: an SMS it can never use would only cost money. */
+export function assertNotHardLocked(rt: Runtime, state: LockState): void {
+  if (isHardLocked(rt, state)) throw new TwoFactorError('ERR_2FA_LOCKED', { retryAfter: HARD_LOCK_RETRY_S });
+}
+
 /** Refuses, unevaluated, an attempt made while the account is locked or inside its delay. */
 export function assertNotLocked(rt: Runtime, state: LockState): void {
   const { threshold, baseMs } = rt.config.lockout;
-  if (isHardLocked(rt, state)) throw new TwoFactorError('ERR_2FA_LOCKED', { retryAfter: HARD_LOCK_RETRY_S });
+  assertNotHardLocked(rt, state);
   if (state.failures < threshold) return;
   const delay = Math.min(MAX_DELAY_MS, baseMs * 2 ** (state.failures - threshold));
   const waitMs = state.failedAt + delay - rt.config.now();
@@ -37,6 +42,10 @@ export async function recordFailure(rt: Runtime, userKey: string): Promise<numbe
     store.increment(keys.failures(userKey), FAILURE_MEMORY_MS),
     store.set(keys.failedAt(userKey), String(config.now()), FAILURE_MEMORY_MS),
   ]);
+  // The counter's TTL runs from the first failure; a hard lock starts its own full term.
+  if (failures === config.lockout.hardLimit) {
+    await store.set(keys.failures(userKey), String(failures), FAILURE_MEMORY_MS);
+  }
   return failures;
 }
 

@@ -309,6 +309,14 @@ function optionalString(name: string, value: unknown, test: (s: string) => boole
   return value;
 }
 
+/** The routes need a path of their own: `/` would shadow the whole app. */
+function routesPath(value: unknown): string {
+  const parsed = path('path', value);
+  if (parsed === '/')
+    throw new TwoFactorConfigError('path', "must not be '/': the routes need their own path, e.g. '/2fa'");
+  return parsed;
+}
+
 /** Looks like Express called us: `app.use(twoFactor)` instead of `app.use(twoFactor({...}))`. */
 function looksLikeRequest(value: unknown): boolean {
   const v = value as Plain | null;
@@ -356,7 +364,7 @@ export function parseOptions(input: unknown): Config {
     transport,
     store,
     usesMemoryStore: MEMORY_STORE in store,
-    path: options.path === undefined ? DEFAULTS.path : path('path', options.path),
+    path: options.path === undefined ? DEFAULTS.path : routesPath(options.path),
     codeLength: integer(
       'codeLength',
       options.codeLength,

@@ -3,15 +3,14 @@ import { createKeys } from './challenge.js';
 import { type Runtime, resolveUser } from './context.js';
 import { createCookieJar } from './cookie.js';
 import { formTokenMatches } from './crypto.js';
-import { challengeView } from './delivery.js';
 import { TwoFactorError } from './errors.js';
 import { createEmitter } from './events.js';
-import { createGuard, verifiedInfo } from './guard.js';
+import { createGuard, isVerified } from './guard.js';
 import { type Body, isCrossSite, isHtmlClient, noStore, readBody, safeReturnTo, sendError } from './http.js';
 import { resetFailures } from './lockout.js';
 import type { User } from './options.js';
 import { parseOptions, type TwoFactorOptions } from './options.js';
-import { isLive, load } from './routes/load.js';
+import { liveView, load } from './routes/load.js';
 import { showPage } from './routes/page.js';
 import type { RouteResult } from './routes/result.js';
 import { sendAgain, startChallenge } from './routes/send.js';
@@ -75,12 +74,13 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
     let formMode = false;
     let returnTo = '/';
     try {
+      // Without a first factor every route answers the same 401, whatever the request looks like.
+      const user = await resolveUser(config, req);
+      if (!user) throw new TwoFactorError('ERR_2FA_UNAUTHENTICATED');
       if (isCrossSite(req)) throw new TwoFactorError('ERR_2FA_FORBIDDEN_ORIGIN');
       const body = await readBody(req);
       formMode = body.kind === 'form' && isHtmlClient(req);
       returnTo = safeReturnTo(body.fields.returnTo);
-      const user = await resolveUser(config, req);
-      if (!user) throw new TwoFactorError('ERR_2FA_UNAUTHENTICATED');
       // A form needs its token; JSON cannot be sent cross-site without a CORS preflight we never grant.
       const token = body.fields._csrf;
       if (
@@ -96,7 +96,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       } else if (formMode) {
         res.redirect(303, path);
       } else {
-        res.status(200).json('view' in result ? { ...result.view, status: 'sent' } : { status: 'none' });
+        res.status(200).json({ ...result.view, status: 'sent' });
       }
     } catch (error) {
       if (!(error instanceof TwoFactorError)) throw error;
@@ -120,15 +120,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
         await showPage(rt, req, res, user);
         return;
       }
-      const loaded = await load(rt, req, user);
-      const { challenge, state } = loaded;
-      res
-        .status(200)
-        .json(
-          isLive(rt, loaded) && challenge && state
-            ? challengeView(rt, challenge, state, loaded.attempts)
-            : { status: 'none' },
-        );
+      res.status(200).json(liveView(rt, await load(rt, req, user)) ?? { status: 'none' });
     } catch (error) {
       if (error instanceof TwoFactorError) sendError(res, error);
       else throw error;
@@ -178,7 +170,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
   } as TwoFactor;
 
   router.requireSecondFactor = createGuard(rt);
-  router.isVerified = async (req) => (await verifiedInfo(rt, req)) !== null;
+  router.isVerified = (req) => isVerified(rt, req);
   router.clear = (res) => rt.cookies.clear(res);
   router.unlock = (userId) => resetFailures(rt, rt.keys.user(String(userId)));
   return router;

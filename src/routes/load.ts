@@ -10,6 +10,7 @@ import {
 import type { Runtime } from '../context.js';
 import { sessionFingerprint } from '../cookie.js';
 import { unseal } from '../crypto.js';
+import { type ChallengeView, challengeView } from '../delivery.js';
 import type { LockState } from '../lockout.js';
 import { lockState } from '../lockout.js';
 import type { User } from '../options.js';
@@ -59,10 +60,10 @@ export async function load(
   };
 }
 
-/** Usable for a verify: not expired and not burnt by wrong codes. */
-export function isLive(rt: Runtime, loaded: Loaded): boolean {
-  const { challenge } = loaded;
-  return (
-    challenge !== null && rt.config.now() < challenge.expiresAt && loaded.attempts < rt.config.maxAttempts
-  );
+/** The public view of this browser's challenge while it can still be verified, else `null`. */
+export function liveView(rt: Runtime, loaded: Loaded): ChallengeView | null {
+  const { challenge, state } = loaded;
+  const live =
+    challenge && state && rt.config.now() < challenge.expiresAt && loaded.attempts < rt.config.maxAttempts;
+  return live ? challengeView(rt, challenge, state, loaded.attempts) : null;
 }

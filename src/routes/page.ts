@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Runtime } from '../context.js';
 import { formToken } from '../crypto.js';
-import { challengeView, voiceAvailable } from '../delivery.js';
+import { voiceAvailable } from '../delivery.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { isCrossSiteByFetchMetadata, safeReturnTo } from '../http.js';
 import type { User } from '../options.js';
@@ -10,7 +10,7 @@ import type { PageView } from '../page/options.js';
 import { errorText, renderPage, resolveTexts, scriptTags } from '../page/render.js';
 import { PAGE_SCRIPT } from '../page/script.js';
 import { maskUnknown, parseDestination } from '../phone.js';
-import { isLive, load } from './load.js';
+import { liveView, load } from './load.js';
 
 export function routePaths(path: string) {
   return {
@@ -27,7 +27,6 @@ export function routePaths(path: string) {
 export async function showPage(rt: Runtime, req: Request, res: Response, user: User): Promise<void> {
   const { config } = rt;
   const loaded = await load(rt, req, user);
-  const live = isLive(rt, loaded) && loaded.challenge && loaded.state;
   const query = req.query as Record<string, unknown>;
   const errorCode =
     typeof query.error === 'string' && Object.hasOwn(ERROR_CODES, query.error)
@@ -39,10 +38,7 @@ export async function showPage(rt: Runtime, req: Request, res: Response, user: U
     texts,
     phone: parseDestination(user.phone)?.masked ?? maskUnknown(user.phone),
     codeLength: config.codeLength,
-    challenge:
-      live && loaded.challenge && loaded.state
-        ? challengeView(rt, loaded.challenge, loaded.state, loaded.attempts)
-        : null,
+    challenge: liveView(rt, loaded),
     error: errorCode ? { code: errorCode, message: errorText(texts, errorCode) } : null,
     csrfToken: formToken(config.secrets[0] as string, user.id, user.sessionId ?? ''),
     returnTo: safeReturnTo(query.returnTo ?? loaded.challenge?.returnTo),

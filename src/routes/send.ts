@@ -16,10 +16,10 @@ import {
 } from '../delivery.js';
 import { TwoFactorError } from '../errors.js';
 import { withSendLock } from '../lock.js';
-import { isHardLocked } from '../lockout.js';
+import { assertNotHardLocked } from '../lockout.js';
 import type { User } from '../options.js';
 import { type Destination, ipKey, maskUnknown, parseDestination } from '../phone.js';
-import { isLive, type Loaded, load } from './load.js';
+import { type Loaded, liveView, load } from './load.js';
 import type { RouteResult } from './result.js';
 
 /** The number on file, checked against the allow-list before any provider call. */
@@ -47,11 +47,10 @@ export async function startChallenge(
   returnTo: string,
 ): Promise<RouteResult> {
   const loaded = await load(rt, req, user);
-  if (isHardLocked(rt, loaded.lock)) throw new TwoFactorError('ERR_2FA_LOCKED', { retryAfter: 24 * 3600 });
+  assertNotHardLocked(rt, loaded.lock);
   // A reload or a double click must not send again: the live challenge answers as it is.
-  if (isLive(rt, loaded) && loaded.challenge && loaded.state) {
-    return { view: challengeView(rt, loaded.challenge, loaded.state, loaded.attempts) };
-  }
+  const live = liveView(rt, loaded);
+  if (live) return { view: live };
   const ip = ipKey(req.ip);
   const dest = destinationOf(rt, user, ip);
   const { config } = rt;
@@ -63,9 +62,10 @@ export async function startChallenge(
     const recentId = user.sessionId ? await rt.store.get(recentKey) : undefined;
     if (recentId && recentId !== loaded.challenge?.id) {
       const recent = await load(rt, req, user, recentId);
-      if (isLive(rt, recent) && recent.challenge && recent.state) {
+      const view = liveView(rt, recent);
+      if (view && recent.challenge) {
         rt.cookies.writeChallenge(res, recentId, challengeTtl(rt, recent.challenge));
-        return { view: challengeView(rt, recent.challenge, recent.state, recent.attempts) };
+        return { view };
       }
     }
     const id = randomId();
@@ -136,7 +136,7 @@ export async function sendAgain(
     const challenge = requireLive(rt, loaded);
     const state = loaded.state;
     if (!state) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
-    if (isHardLocked(rt, loaded.lock)) throw new TwoFactorError('ERR_2FA_LOCKED', { retryAfter: 24 * 3600 });
+    assertNotHardLocked(rt, loaded.lock);
     const { sealed } = loaded; // load() has checked it against the number on file
     if (!sealed) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
     const readyAt = channel === 'voice' ? nextVoiceAt(rt, state) : nextSendAt(rt, state);

@@ -208,6 +208,21 @@ describe.each(EXPRESS_VERSIONS)('the whole flow on %s', (_name, express) => {
       expect(t.transport.messages).toHaveLength(0);
     });
 
+    it('answers 401 before looking at the request: cross-site, malformed or oversized alike', async () => {
+      const t = createApp({ express });
+      const anonymous = request(t.app);
+      const answers = await Promise.all([
+        anonymous
+          .post('/2fa/send')
+          .set('Sec-Fetch-Site', 'cross-site')
+          .set('Content-Type', 'application/json')
+          .send('{}'),
+        anonymous.post('/2fa/verify').set('Content-Type', 'application/json').send('{"code":'),
+        anonymous.post('/2fa/verify').set('Content-Type', 'text/xml').send('<x/>'),
+      ]);
+      for (const res of answers) expect(res.body.error.code).toBe('ERR_2FA_UNAUTHENTICATED');
+    });
+
     it('sends HTML clients to loginPath when it is set', async () => {
       const t = createApp({ express, options: { loginPath: '/login' } });
       const res = await request(t.app).get('/account').set('Accept', 'text/html').expect(303);

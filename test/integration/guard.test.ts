@@ -69,7 +69,16 @@ describe.each(EXPRESS_VERSIONS)('requireSecondFactor on %s', (_name, express) =>
   });
 
   it('treats a getUser answer without an id or a phone as no first factor', async () => {
-    for (const user of [{}, { id: '' }, { phone: '+32470123401' }, 'alice', 42]) {
+    const phone = '+32470123401';
+    for (const user of [
+      {},
+      { id: '' },
+      { phone },
+      'alice',
+      42,
+      { id: 'u', phone, sessionId: {} },
+      { id: 'u', phone, version: [] },
+    ]) {
       const t = createApp({ express, options: { getUser: () => user as never } });
       const res = await request(t.app).get('/api/data').expect(401);
       expect(res.body.error.code).toBe('ERR_2FA_UNAUTHENTICATED');

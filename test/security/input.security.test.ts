@@ -38,6 +38,7 @@ describe('open redirects (R-38)', () => {
     '/%255C%255Cevil.example',
     '/%252F%252Fevil.example',
     '/\tevil.example',
+    '/%25252525252Fevil.example',
     '/\n/evil.example',
     ' //evil.example',
     '',

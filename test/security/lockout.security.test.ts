@@ -3,6 +3,7 @@ import {
   type Agent,
   createApp,
   json,
+  SECRET,
   sendCode,
   signIn,
   type TestApp,
@@ -90,5 +91,26 @@ describe('account-level lockout (R-10, R-12, R-13)', () => {
     await t.tfa.unlock(USERS.alice.id);
     const code = await sendCode(t, agent);
     await json(agent, '/2fa/verify', { code }).expect(200);
+  });
+
+  it('survives a secret rotation: a locked account stays locked under [new, old]', async () => {
+    const options = {
+      maxAttempts: 1,
+      lockout: { threshold: 2, baseMs: 0, hardLimit: 3 },
+      limits: { phonePerHour: 1000, phonePerDay: 1000, prefixPerHour: 1000, ipPerHour: 1000 },
+    };
+    const t = createApp({ options });
+    const agent = await signIn(t);
+    for (let i = 0; i < 3; i++) expect(await failOnce(t, agent)).toBe(400);
+    expect((await json(agent, '/2fa/send').expect(429)).body.error.code).toBe('ERR_2FA_LOCKED');
+
+    const rotated = createApp({
+      clock: t.clock,
+      store: t.store,
+      options: { ...options, secret: ['the-new-secret-after-rotation-0123456789', SECRET] },
+    });
+    const again = await signIn(rotated);
+    expect((await json(again, '/2fa/send').expect(429)).body.error.code).toBe('ERR_2FA_LOCKED');
+    expect(rotated.transport.messages).toHaveLength(0);
   });
 });

@@ -138,6 +138,7 @@ describe('parseOptions()', () => {
     ],
     ['a path without /', { ...base(), path: '2fa' }, 'path', /starting with one/],
     ['a protocol-relative path', { ...base(), path: '//2fa' }, 'path', /starting with one/],
+    ['the root path', { ...base(), path: '/' }, 'path', /must not be '\/'/],
     ['a voice option typo', { ...base(), voice: { afterMS: 1 } }, 'voice.afterMS', /did you mean `afterMs`/],
     ['sameSite none', { ...base(), cookie: { sameSite: 'none' } }, 'cookie.sameSite', /'lax' or 'strict'/],
     ['a bad cookie name', { ...base(), cookie: { name: 'a b' } }, 'cookie.name', /cookie token/],
