@@ -57,7 +57,9 @@ describe('memoryStore({ evictable })', () => {
     await store.increment('ip:d', 60_000); // evicts ip:b
     await store.set('challenge', 'x', 60_000); // evicts ip:c
     await store.set('another', 'x', 60_000); // evicts ip:d, the last evictable key
-    await expect(store.set('third', 'x', 60_000)).rejects.toMatchObject({ code: 'ERR_2FA_STORE_UNAVAILABLE' });
+    await expect(store.set('third', 'x', 60_000)).rejects.toMatchObject({
+      code: 'ERR_2FA_STORE_UNAVAILABLE',
+    });
     expect(await store.get('fails:victim')).toBe('1');
     expect(await store.get('challenge')).toBe('x');
   });
@@ -65,6 +67,8 @@ describe('memoryStore({ evictable })', () => {
   it('answers 503 with the generic message when full, naming nothing internal', async () => {
     const store = memoryStore({ max: 1, now: () => 1_000_000 });
     await store.set('a', '1', 60_000);
-    await expect(store.set('b', '1', 60_000)).rejects.toThrow('Verification is unavailable. Try again in a moment.');
+    await expect(store.set('b', '1', 60_000)).rejects.toThrow(
+      'Verification is unavailable. Try again in a moment.',
+    );
   });
 });
