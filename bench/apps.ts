@@ -1,0 +1,201 @@
+// The Express apps the benchmark servers run: written the way a user would, without the test helpers.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import session from 'express-session';
+import {
+  memoryStore,
+  memoryTransport,
+  type SmsTransport,
+  type Store,
+  type TwoFactor,
+  type TwoFactorOptions,
+  twoFactor,
+} from '../src/index.js';
+import { extractCode } from '../src/testing/index.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    user?: { id: string; phone: string };
+    /** The hand-rolled guard's flag, set by the app's own verify step. */
+    twoFactorOk?: boolean;
+  }
+}
+
+export const SECRET = 'bench-secret-that-is-long-enough-0123456789';
+const SESSION_SECRET = 'bench-session-secret-0123456789-abcdefghij';
+
+/** User `n`: id `u<n>`, a valid Belgian mobile number of its own (so per-number budgets never collide). */
+export const userId = (n: number) => `u${n}`;
+export const phoneOf = (n: number) => `+32470${String(n).padStart(6, '0')}`;
+
+export interface AppSpec {
+  /** `session`: express-session login (the common app). `header`: the user comes from `x-user` (no session store). */
+  auth: 'session' | 'header';
+  store: Store;
+  /** A second middleware instance on another store, mounted at `/r/2fa` (the redis case). */
+  second?: Store;
+  transport: SmsTransport;
+  /** Latest code per number, when the transport records them (for the bench client). */
+  codes?: Map<string, string>;
+  now?: () => number;
+  /** Extra options for twoFactor(). */
+  options?: Partial<TwoFactorOptions>;
+  /** Called for every error that reaches the app's error handler or the logger. */
+  onError: (what: string) => void;
+}
+
+/**
+ * Options raised for benchmarking: budgets at their maximum (every request comes from 127.0.0.1),
+ * 10 attempts per challenge and a lockout threshold of 50, so a fresh user's 10 wrong codes are all
+ * evaluated. Everything else is the default.
+ */
+export function benchOptions(spec: AppSpec): TwoFactorOptions {
+  return {
+    secret: SECRET,
+    getUser:
+      spec.auth === 'session'
+        ? (req) => {
+            const user = req.session.user;
+            return user ? { id: user.id, phone: user.phone, sessionId: req.sessionID } : null;
+          }
+        : (req) => {
+            const n = Number(req.headers['x-user']);
+            return Number.isInteger(n) && n >= 0
+              ? { id: userId(n), phone: phoneOf(n), sessionId: `s${n}` }
+              : null;
+          },
+    transport: spec.transport,
+    store: spec.store,
+    allowedCountries: ['BE'],
+    maxAttempts: 10,
+    lockout: { threshold: 50, hardLimit: 100 },
+    limits: { phonePerHour: 1000, phonePerDay: 10_000, ipPerHour: 1_000_000, prefixPerHour: 1_000_000 },
+    cookie: { secure: false },
+    warnings: { memoryStore: false },
+    logger: { warn: (m) => spec.onError(`warn: ${m}`), error: (m) => spec.onError(`error: ${m}`) },
+    ...(spec.now ? { now: spec.now } : {}),
+    ...spec.options,
+  };
+}
+
+/** A transport that keeps only the newest code per number (memoryTransport keeps every message forever). */
+export function codeTransport(codes: Map<string, string> | null): SmsTransport {
+  let sequence = 0;
+  return {
+    async sendSms(msg) {
+      if (codes) codes.set(msg.to, extractCode(msg.text) ?? '');
+      return { id: `bench-${++sequence}` };
+    },
+  };
+}
+
+/** memoryTransport, with the newest code per number copied out and the message list emptied. */
+export function drainedMemoryTransport(codes: Map<string, string>): SmsTransport {
+  const inner = memoryTransport();
+  return {
+    async sendSms(msg) {
+      const result = await inner.sendSms(msg);
+      codes.set(msg.to, inner.lastCode(msg.to) ?? '');
+      inner.clear();
+      return result;
+    },
+  };
+}
+
+/** The common hand-rolled guard: a flag in the session, set by the app's own verify step. */
+export const handRolled = (req: Request, res: Response, next: NextFunction) => {
+  if (!req.session.twoFactorOk) {
+    res.sendStatus(401);
+    return;
+  }
+  next();
+};
+
+/** A middleware that does nothing but continue after one `await`. */
+export const asyncNoop = async (_req: Request, _res: Response, next: NextFunction) => {
+  await undefined;
+  next();
+};
+
+export interface BenchApp {
+  app: express.Express;
+  tfa: TwoFactor;
+}
+
+/**
+ * Every variant of a case is a route of one app in one process, so they share one JIT, one heap
+ * and one scheduling fate (separate processes differed by up to 2× on this machine for identical
+ * code). The guard case's routes are registered back to back: a route further down the list pays
+ * for one more non-matching path test (well under a microsecond).
+ */
+export function buildApp(spec: AppSpec): BenchApp {
+  const app = express();
+  app.disable('x-powered-by');
+  const tfa = twoFactor(benchOptions(spec));
+  const second = spec.second
+    ? twoFactor({
+        ...benchOptions(spec),
+        store: spec.second,
+        path: '/r/2fa',
+        cookie: { secure: false, name: 'r2fa' },
+      })
+    : undefined;
+  if (spec.auth === 'session') {
+    app.use(session({ secret: SESSION_SECRET, resave: false, saveUninitialized: false }));
+    app.post('/login', (req, res) => {
+      const n = Number(req.query.u);
+      req.session.user = { id: userId(n), phone: phoneOf(n) };
+      res.status(200).send('ok');
+    });
+    app.post('/logout', (req, res) => {
+      tfa.clear(res);
+      second?.clear(res);
+      req.session.destroy(() => res.status(200).send('bye'));
+    });
+    // What a hand-rolled second factor would do after its own verify step.
+    app.post('/__bench/mark', (req, res) => {
+      req.session.twoFactorOk = true;
+      res.status(204).end();
+    });
+  }
+  app.get('/__bench/code', (req, res) => {
+    const code = spec.codes?.get(phoneOf(Number(req.query.u)));
+    if (code) res.type('text').send(code);
+    else res.sendStatus(404);
+  });
+  // The baseline of the verify case: express.json() and a small handler, no second factor.
+  app.post('/echo', express.json(), (req, res) => {
+    res.json({ received: typeof (req.body as { code?: unknown } | undefined)?.code === 'string' });
+  });
+  // The baseline of the send case: the same provider call, without the second factor around it.
+  app.post('/bare-send', express.json(), async (req, res, next) => {
+    try {
+      await spec.transport.sendSms({
+        to: phoneOf(Number(req.headers['x-user'])),
+        text: 'Your code is 123456.',
+      });
+      res.json({ status: 'sent' });
+    } catch (error) {
+      next(error);
+    }
+  });
+  app.use(tfa);
+  if (second) app.use(second);
+  // The guard case: the same handler bare, behind requireSecondFactor, behind a session flag.
+  const ok = (_req: Request, res: Response) => {
+    res.json({ ok: true });
+  };
+  app.get('/bare', ok);
+  app.get('/guarded', tfa.requireSecondFactor, ok);
+  app.get('/flagged', handRolled, ok);
+  // An async middleware that only awaits: the cost of the hop itself, with nothing checked.
+  app.get('/awaited', asyncNoop, ok);
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    spec.onError(`500: ${error instanceof Error ? error.message : String(error)}`);
+    res.status(500).json({ error: 'internal' });
+  });
+  return { app, tfa };
+}
+
+/** The memory store, sized for a benchmark (the default `max` is 100 000 entries). */
+export const benchMemoryStore = (max: number, now?: () => number) =>
+  memoryStore({ max, ...(now ? { now } : {}) });

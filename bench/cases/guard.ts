@@ -1,0 +1,78 @@
+// guard: a verified GET through requireSecondFactor vs the bare route vs a hand-rolled session flag.
+import { startServer } from '../child.js';
+import { call, verifiedUser } from '../client.js';
+import { measure, type Variant } from '../measure.js';
+import { type CaseResult, type Context, throughputRows } from '../report.js';
+
+const ROUTES = [
+  { path: '/bare', name: 'bare route' },
+  { path: '/guarded', name: 'requireSecondFactor' },
+  { path: '/flagged', name: 'hand-rolled session flag' },
+  { path: '/awaited', name: 'async no-op middleware' },
+] as const;
+
+/**
+ * One app, express-session (default MemoryStore) in front of all three routes, one verified browser:
+ * only the guard differs. The browser went through the real flow once (sign in, send, the code from
+ * the memory transport, verify) and set the app's own session flag; autocannon replays its cookies.
+ */
+export async function guardCase(ctx: Context): Promise<CaseResult> {
+  const server = await startServer(
+    'guard',
+    { kind: 'app', auth: 'session', store: 'memory', transport: 'memory' },
+    { profile: ctx.profile },
+  );
+  try {
+    const { jar, user } = await verifiedUser(server);
+    const marked = await call(server, jar, 'POST', '/__bench/mark');
+    if (marked.status !== 204) throw new Error(`mark answered ${marked.status}`);
+    const variants: Variant[] = [];
+    for (const { path, name } of ROUTES) {
+      const verified = await call(server, jar, 'GET', path);
+      if (verified.status !== 200) throw new Error(`${name}: a verified GET answered ${verified.status}`);
+      const stranger = await call(server, null, 'GET', path);
+      if ((path === '/guarded' || path === '/flagged') && stranger.status !== 401) {
+        throw new Error(`${name}: an anonymous GET answered ${stranger.status}`);
+      }
+      variants.push({
+        name,
+        server,
+        method: 'GET',
+        path,
+        fixed: { cookie: jar.header(), body: '' },
+        expect: 200,
+      });
+    }
+    const summaries = await measure(variants, ctx.settings, ctx.log);
+    const rows = throughputRows('guard', summaries, 'bare route', { requireSecondFactor: 0.95 });
+    // The guard alone, in-process: what it adds to the bare route's CPU time per request.
+    const cost = await server.request<{ guardUs: number; harnessUs: number; ownUs: number }>('guardcost', {
+      cookie: jar.header(),
+      user,
+    });
+    const bareCpu = summaries.get('bare route')?.cpuUs ?? Number.NaN;
+    const implied = bareCpu / (bareCpu + cost.ownUs);
+    ctx.log(
+      `  requireSecondFactor in-process: ${cost.ownUs.toFixed(1)} µs per call ` +
+        `(${cost.guardUs.toFixed(1)} µs minus ${cost.harnessUs.toFixed(1)} µs of harness); ` +
+        `bare route ${Math.round(bareCpu)} µs CPU per request → ${implied.toFixed(3)}×`,
+    );
+    rows.push({
+      case: 'guard',
+      variant: 'requireSecondFactor, in-process cost',
+      value: `${cost.ownUs.toFixed(1)} µs/call → ${implied.toFixed(2)}× of the bare route's CPU`,
+      met: null,
+      note: 'a second estimate of the same ratio, steadier than req/s on a shared machine; not the target',
+    });
+    return {
+      name: 'guard',
+      rows,
+      details: {
+        inProcess: { ...cost, bareCpuUs: bareCpu, implied },
+        summaries: Object.fromEntries(summaries),
+      },
+    };
+  } finally {
+    await server.stop();
+  }
+}

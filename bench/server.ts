@@ -1,0 +1,368 @@
+// A benchmark server: one child process per server, driven by bench/run.ts over IPC.
+// Run by bench/child.ts as `node --import tsx --expose-gc bench/server.ts '<json ServerConfig>'`.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { Session } from 'node:inspector';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Request, RequestHandler, Response } from 'express';
+import { createClient } from 'redis';
+import { type MemoryStore, redisStore, type SendCommand, type SmsTransport, smstools } from '../src/index.js';
+import { type FakeSmstools, startFakeSmstools } from '../src/testing/index.js';
+import {
+  benchMemoryStore,
+  buildApp,
+  codeTransport,
+  drainedMemoryTransport,
+  handRolled,
+  phoneOf,
+  userId,
+} from './apps.js';
+
+export interface ServerConfig {
+  kind: 'app' | 'fake';
+  auth?: 'session' | 'header';
+  /** `memory+redis`: the memory store at /2fa and redisStore at /r/2fa, in one app. */
+  store?: 'memory' | 'memory+redis';
+  storeMax?: number;
+  /** `memory`: memoryTransport; `codes`: keeps the newest code per number; `silent`: keeps nothing. */
+  transport?: 'memory' | 'codes' | 'silent' | 'smstools';
+  smstools?: { baseUrl: string; clientId: string; clientSecret: string };
+  redisPrefix?: string;
+  /** The middleware's clock runs this many times faster than real time (the soak). @default 1 */
+  clockFactor?: number;
+}
+
+export interface Counters {
+  requests: number;
+  /** Store commands sent to Redis (every `sendCommand` call). */
+  commands: number;
+  byName: Record<string, number>;
+  /** Sequential round trips on each response's path: a command sent while none is in flight starts one. */
+  waves: number;
+  unhandled: number;
+  errors: number;
+  errorSamples: string[];
+}
+
+type Message = {
+  id: number;
+  type: string;
+  reset?: boolean;
+  from?: number;
+  count?: number;
+  max?: number;
+  dir?: string;
+  on?: boolean;
+  cookie?: string;
+  user?: number;
+};
+
+/**
+ * V8's sampling CPU profiler (what `node --cpu-prof` runs), started and stopped around each measured
+ * run only, so the setup traffic between runs (sign-ins, sends that build the pools) stays out.
+ */
+const profiler = new Session();
+let profiles = 0;
+const post = <T>(method: string, params?: object) =>
+  new Promise<T>((resolve, reject) =>
+    profiler.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result as T))),
+  );
+
+async function profileStart() {
+  if (profiles === 0) profiler.connect();
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 1000 }); // --cpu-prof's default
+  await post('Profiler.start');
+}
+
+async function profileStop(dir: string) {
+  const { profile } = await post<{ profile: unknown }>('Profiler.stop');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `run-${++profiles}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  return file;
+}
+
+const config = JSON.parse(process.argv[2] ?? '{}') as ServerConfig;
+const gc = (globalThis as { gc?: () => void }).gc;
+const counters: Counters = {
+  requests: 0,
+  commands: 0,
+  byName: {},
+  waves: 0,
+  unhandled: 0,
+  errors: 0,
+  errorSamples: [],
+};
+const onError = (what: string) => {
+  counters.errors++;
+  if (counters.errorSamples.length < 5) counters.errorSamples.push(what.slice(0, 300));
+};
+process.on('unhandledRejection', (reason) => {
+  counters.unhandled++;
+  onError(`unhandled rejection: ${reason instanceof Error ? reason.message : String(reason)}`);
+});
+
+interface RequestTrace {
+  inflight: number;
+  waves: number;
+}
+const trace = new AsyncLocalStorage<RequestTrace>();
+
+/** Counts every command and, per request, the round trips that had to wait for one another. */
+function countingSendCommand(inner: SendCommand): SendCommand {
+  return async (...args) => {
+    counters.commands++;
+    const name = args[0] ?? '?';
+    counters.byName[name] = (counters.byName[name] ?? 0) + 1;
+    const t = trace.getStore();
+    if (t) {
+      if (t.inflight === 0) t.waves++;
+      t.inflight++;
+    }
+    try {
+      return await inner(...args);
+    } finally {
+      if (t) t.inflight--;
+    }
+  };
+}
+
+function fullHeap() {
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, rss: m.rss, external: m.external };
+}
+
+function reply(id: number, data: unknown) {
+  process.send?.({ id, data });
+}
+
+async function startFake(): Promise<void> {
+  const fake: FakeSmstools = await startFakeSmstools({ balance: 1e12 });
+  process.on('message', async (msg: Message) => {
+    if (msg.type === 'connections') reply(msg.id, fake.connections);
+    else if (msg.type === 'reset') {
+      fake.reset();
+      reply(msg.id, fake.connections);
+    } else if (msg.type === 'exit') {
+      await fake.close();
+      reply(msg.id, null);
+      process.exit(0);
+    }
+  });
+  process.send?.({ type: 'ready', transportOptions: fake.transportOptions() });
+}
+
+async function startApp(): Promise<void> {
+  const realNow = Date.now;
+  const factor = config.clockFactor ?? 1;
+  const origin = realNow();
+  const now = factor === 1 ? undefined : () => origin + (realNow() - origin) * factor;
+  const codes = new Map<string, string>();
+
+  const memory: MemoryStore = benchMemoryStore(config.storeMax ?? 1_000_000, now);
+  let redis: ReturnType<typeof createClient> | undefined;
+  let second: ReturnType<typeof redisStore> | undefined;
+  if (config.store === 'memory+redis') {
+    redis = createClient({ socket: { host: '127.0.0.1', port: Number(process.env.REDIS_PORT || 6379) } });
+    redis.on('error', (error: Error) => onError(`redis: ${error.message}`));
+    await redis.connect();
+    const client = redis;
+    const sendCommand = countingSendCommand((...args) => client.sendCommand(args) as Promise<unknown>);
+    second = redisStore({ sendCommand, prefix: config.redisPrefix ?? `bench:${process.pid}:` });
+  }
+
+  let transport: SmsTransport;
+  if (config.transport === 'smstools') {
+    if (!config.smstools) throw new Error('the smstools transport needs config.smstools');
+    transport = smstools({ ...config.smstools, sender: 'Bench' });
+  } else if (config.transport === 'memory') transport = drainedMemoryTransport(codes);
+  else transport = codeTransport(config.transport === 'silent' ? null : codes);
+
+  const { app, tfa } = buildApp({
+    auth: config.auth ?? 'session',
+    store: memory,
+    ...(second ? { second } : {}),
+    transport,
+    codes,
+    ...(now ? { now } : {}),
+    onError,
+  });
+
+  // Requests are traced only on demand: AsyncLocalStorage turns on promise hooks, which cost every request.
+  let tracing = false;
+  const server = createServer((req, res) => {
+    counters.requests++;
+    if (!tracing) {
+      app(req, res);
+      return;
+    }
+    const t: RequestTrace = { inflight: 0, waves: 0 };
+    res.on('finish', () => {
+      counters.waves += t.waves;
+    });
+    trace.run(t, () => app(req, res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+
+  process.on('message', async (msg: Message) => {
+    if (msg.type === 'gc') reply(msg.id, fullHeap());
+    else if (msg.type === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      reply(msg.id, user + system);
+    } else if (msg.type === 'heap') reply(msg.id, { ...fullHeap(), storeSize: memory.size });
+    else if (msg.type === 'trace') {
+      tracing = msg.on === true;
+      if (!tracing) trace.disable();
+      reply(msg.id, tracing);
+    } else if (msg.type === 'counters') {
+      reply(msg.id, structuredClone(counters));
+      if (msg.reset) {
+        Object.assign(counters, { requests: 0, commands: 0, byName: {}, waves: 0 });
+      }
+    } else if (msg.type === 'profile-start') {
+      await profileStart();
+      reply(msg.id, null);
+    } else if (msg.type === 'profile-stop') {
+      reply(msg.id, await profileStop(msg.dir ?? '.'));
+    } else if (msg.type === 'fill') {
+      reply(msg.id, await fill(tfa, msg.from ?? 0, msg.count ?? 0));
+    } else if (msg.type === 'guardcost') {
+      reply(msg.id, await guardCost(tfa.requireSecondFactor, msg.cookie ?? '', msg.user ?? 0));
+    } else if (msg.type === 'slotcost') {
+      reply(msg.id, slotCost(msg.max ?? 1_000_000));
+    } else if (msg.type === 'cleanup') {
+      // Deletes this server's Redis keys (SCAN + UNLINK under its own prefix only).
+      let removed = 0;
+      if (redis && config.redisPrefix) {
+        for await (const keys of redis.scanIterator({ MATCH: `${config.redisPrefix}*`, COUNT: 1000 })) {
+          const list = (Array.isArray(keys) ? keys : [keys]) as string[];
+          if (list.length > 0) removed += Number(await redis.sendCommand(['UNLINK', ...list]));
+        }
+      }
+      reply(msg.id, removed);
+    } else if (msg.type === 'exit') {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (redis?.isOpen) redis.destroy();
+      reply(msg.id, null);
+      process.exit(0); // a normal exit writes the --cpu-prof profile
+    }
+  });
+  process.send?.({ type: 'ready', port: (server.address() as AddressInfo).port });
+}
+
+/**
+ * Starts challenges for users `from`..`from+count-1` by calling the middleware's `POST /2fa/send`
+ * in-process: the real route, budgets and store, with no socket or HTTP parser in between.
+ */
+async function fill(tfa: RequestHandler, from: number, count: number) {
+  const statuses: Record<string, number> = {};
+  for (let n = from; n < from + count; n++) {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = {
+        method: 'POST',
+        url: '/2fa/send',
+        path: '/2fa/send',
+        baseUrl: '',
+        originalUrl: '/2fa/send',
+        headers: { 'content-type': 'application/json', host: '127.0.0.1', 'x-user': String(n) },
+        body: {},
+        readableEnded: true,
+        ip: '127.0.0.1',
+      };
+      const res = {
+        statusCode: 200,
+        setHeader: () => res,
+        getHeader: () => undefined,
+        status(code: number) {
+          res.statusCode = code;
+          return res;
+        },
+        json: () => resolve(res.statusCode),
+        cookie: () => res,
+        clearCookie: () => res,
+        redirect: () => resolve(303),
+      };
+      tfa(req as unknown as Request, res as unknown as Response, (error?: unknown) =>
+        error ? reject(error) : resolve(404),
+      );
+    });
+    statuses[status] = (statuses[status] ?? 0) + 1;
+  }
+  return statuses;
+}
+
+/**
+ * The guard's own cost per call, in-process: `guard` is called with a request shaped like the one
+ * express-session hands it (the verified browser's cookies, its session), minus the same harness
+ * around the hand-rolled flag check. Each figure is the fastest of 7 batches: the machine's noise
+ * only ever adds time.
+ */
+async function guardCost(guard: RequestHandler, cookie: string, user: number) {
+  const raw = /(?:^|;\s*)connect\.sid=([^;]+)/.exec(cookie)?.[1] ?? '';
+  const signed = decodeURIComponent(raw);
+  const sessionID = signed.slice(2, signed.lastIndexOf('.'));
+  const req = {
+    method: 'GET',
+    originalUrl: '/guarded',
+    headers: { cookie, accept: 'application/json' },
+    session: { user: { id: userId(user), phone: phoneOf(user) }, twoFactorOk: true },
+    sessionID,
+  } as unknown as Request;
+  const res = {
+    setHeader: () => res,
+    status: () => res,
+    json: () => {
+      throw new Error('the guard refused the verified request');
+    },
+    redirect: () => {
+      throw new Error('the guard redirected the verified request');
+    },
+  } as unknown as Response;
+  const time = async (handler: RequestHandler) => {
+    const once = () =>
+      new Promise<void>((resolve, reject) => {
+        void handler(req, res, (error?: unknown) => (error ? reject(error) : resolve()));
+      });
+    const batch = 20_000;
+    for (let i = 0; i < batch; i++) await once();
+    const batches: number[] = [];
+    for (let round = 0; round < 7; round++) {
+      const t0 = performance.now();
+      for (let i = 0; i < batch; i++) await once();
+      batches.push(((performance.now() - t0) * 1000) / batch);
+    }
+    return Math.min(...batches);
+  };
+  const guardUs = await time(guard);
+  const harnessUs = await time(handRolled);
+  return { guardUs, harnessUs, ownUs: guardUs - harnessUs };
+}
+
+/** Heap and array-buffer bytes a `memoryStore({ max })` holds per slot before any entry (lru-cache preallocates). */
+function slotCost(max: number) {
+  const before = fullHeap();
+  const before2 = process.memoryUsage().arrayBuffers;
+  const extra = benchMemoryStore(max);
+  void extra.set('k', 'v', 60_000); // the first TTL allocates the TTL arrays
+  const after = fullHeap();
+  const after2 = process.memoryUsage().arrayBuffers;
+  const bytes = after.heapUsed - before.heapUsed + (after2 - before2);
+  void extra.shutdown?.();
+  return {
+    max,
+    heapBytes: after.heapUsed - before.heapUsed,
+    bufferBytes: after2 - before2,
+    perSlot: bytes / max,
+  };
+}
+
+(config.kind === 'fake' ? startFake() : startApp()).catch((error: unknown) => {
+  console.error('bench server failed to start:', error);
+  process.exit(1);
+});
