@@ -22,7 +22,17 @@ const idLike = (value: unknown): value is string | number =>
  * string or a number, counts as "not signed in" (the phone is checked when sending).
  */
 export async function resolveUser(config: Config, req: Request): Promise<User | null> {
-  const user = await config.getUser(req);
+  return checkUser(await config.getUser(req));
+}
+
+/** The same, without a promise when `getUser` answers synchronously (the guard's hot path). */
+export function userFrom(config: Config, req: Request): User | null | Promise<User | null> {
+  const answer = config.getUser(req);
+  const thenable = typeof (answer as PromiseLike<unknown> | null)?.then === 'function';
+  return thenable ? Promise.resolve(answer).then(checkUser) : checkUser(answer as User | null | undefined);
+}
+
+function checkUser(user: User | null | undefined): User | null {
   if (!user || typeof user !== 'object' || !idLike(user.id)) return null;
   const { sessionId, version } = user;
   if (

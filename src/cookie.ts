@@ -1,5 +1,6 @@
 import { sign, unsign } from 'cookie-signature';
 import type { CookieOptions, Request, Response } from 'express';
+import { LRUCache } from 'lru-cache';
 import { fingerprint } from './crypto.js';
 import type { Config, User } from './options.js';
 
@@ -54,8 +55,17 @@ function unsignAny(value: string, secrets: string[]): string | null {
   return null;
 }
 
+/** Session ids repeat on every request of a session: their fingerprints are kept, boundedly. */
+const fingerprints = new LRUCache<string, string>({ max: 10_000 });
+
 export function sessionFingerprint(user: User): string {
-  return user.sessionId ? fingerprint(user.sessionId) : '';
+  if (!user.sessionId) return '';
+  let known = fingerprints.get(user.sessionId);
+  if (known === undefined) {
+    known = fingerprint(user.sessionId);
+    fingerprints.set(user.sessionId, known);
+  }
+  return known;
 }
 
 export function claimMatches(claim: VerifiedClaim, user: User, now: number): boolean {
@@ -100,13 +110,22 @@ export function createCookieJar(config: Config): CookieJar {
     ...(domain ? { domain } : {}),
   };
   const signer = config.secrets[0] as string;
+  // Cookies whose signature already checked out, by their exact value: a verified browser costs
+  // the HMAC once, not on every request. Only verified values go in; the claim is still matched
+  // against the user, session, version and clock on every request.
+  const verifiedCookies = new LRUCache<string, VerifiedClaim>({ max: 10_000 });
 
   return {
     names,
     readVerified(req) {
       const raw = readCookie(req, names.verified);
-      const value = raw === undefined ? null : unsignAny(raw, config.secrets);
-      return value === null ? null : decodeClaim(value);
+      if (raw === undefined) return null;
+      const known = verifiedCookies.get(raw);
+      if (known) return known;
+      const value = unsignAny(raw, config.secrets);
+      const claim = value === null ? null : decodeClaim(value);
+      if (claim) verifiedCookies.set(raw, claim);
+      return claim;
     },
     writeVerified(res, claim) {
       const maxAge = Math.max(0, claim.expiresAt - claim.verifiedAt);

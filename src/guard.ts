@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { type Runtime, resolveUser } from './context.js';
+import { type Runtime, resolveUser, userFrom } from './context.js';
 import { claimMatches } from './cookie.js';
 import { TwoFactorError } from './errors.js';
 import { isHtmlClient, noStore, sendError } from './http.js';
@@ -37,36 +37,46 @@ export async function isVerified(rt: Runtime, req: Request): Promise<boolean> {
 export function createGuard(rt: Runtime): RequestHandler {
   const { config } = rt;
 
-  /** Answers the request, or returns what it proved; any error fails closed into `next(err)`. */
-  async function check(req: Request, res: Response): Promise<SecondFactorInfo | null> {
-    const user = await resolveUser(config, req);
+  /** Answers a request that may not pass: no first factor, or no valid verified state. */
+  function refuse(req: Request, res: Response, user: User | null): void {
     const html = isHtmlClient(req) && (req.method === 'GET' || req.method === 'HEAD');
+    noStore(res);
     if (!user) {
-      noStore(res);
       if (html && config.loginPath) res.redirect(303, config.loginPath);
       else sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'));
-      return null;
+      return;
     }
-    const info = verifiedInfo(rt, req, user);
-    if (info) return info;
-    noStore(res);
     const back = req.method === 'GET' ? `?returnTo=${encodeURIComponent(req.originalUrl)}` : '';
     const verifyUrl = `${config.path}${back}`;
     if (html) res.redirect(303, verifyUrl);
     else sendError(res, new TwoFactorError('ERR_2FA_REQUIRED', { details: { verifyUrl } }));
-    return null;
   }
 
-  return async function requireSecondFactor(req: Request, res: Response, next: NextFunction) {
-    let info: SecondFactorInfo | null;
+  /** Lets the request through or answers it; any error fails closed into `next(err)`. */
+  function decide(req: Request, res: Response, next: NextFunction, user: User | null): void {
+    let info: SecondFactorInfo | null = null;
     try {
-      info = await check(req, res);
+      info = user && verifiedInfo(rt, req, user);
+      if (!info) refuse(req, res, user);
     } catch (error) {
-      next(error); // fail closed: the app's error handler answers, the route never runs
+      next(error);
       return;
     }
     if (!info) return;
     req.secondFactor = info;
     next();
+  }
+
+  // Synchronous when getUser is: a verified request costs no promise, no store, at most one HMAC.
+  return function requireSecondFactor(req: Request, res: Response, next: NextFunction) {
+    let pending: ReturnType<typeof userFrom>;
+    try {
+      pending = userFrom(config, req);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    if (pending instanceof Promise) pending.then((user) => decide(req, res, next, user), next);
+    else decide(req, res, next, pending);
   };
 }

@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import { LRUCache } from 'lru-cache';
 
 export interface Destination {
   /** E.164, e.g. `+32470123401`. */
@@ -12,9 +13,21 @@ export interface Destination {
   prefix: string;
 }
 
+/** Numbers on file repeat on every request of their users: parsed once, kept boundedly. */
+const parsedNumbers = new LRUCache<string, Destination | false>({ max: 10_000 });
+
 /** Parses the number on file; `null` when it is not a valid international number. */
 export function parseDestination(phone: unknown): Destination | null {
   if (typeof phone !== 'string' || phone.length > 32) return null;
+  let known = parsedNumbers.get(phone);
+  if (known === undefined) {
+    known = parse(phone) ?? false;
+    parsedNumbers.set(phone, known);
+  }
+  return known || null;
+}
+
+function parse(phone: string): Destination | null {
   const parsed = parsePhoneNumberFromString(phone.trim());
   if (!parsed?.country || !parsed.isValid()) return null;
   return {

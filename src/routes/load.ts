@@ -1,15 +1,7 @@
 import type { Request } from 'express';
-import {
-  type Challenge,
-  parseChallenge,
-  parseSealed,
-  parseSendState,
-  type Sealed,
-  type SendState,
-} from '../challenge.js';
+import { type Challenge, parseChallenge, parseSendState, type SendState } from '../challenge.js';
 import type { Runtime } from '../context.js';
 import { sessionFingerprint } from '../cookie.js';
-import { unseal } from '../crypto.js';
 import { type ChallengeView, challengeView } from '../delivery.js';
 import type { LockState } from '../lockout.js';
 import { lockState } from '../lockout.js';
@@ -21,8 +13,6 @@ export interface Loaded {
   lock: LockState;
   /** This browser's challenge, when it exists and belongs to this user and this session. */
   challenge: Challenge | null;
-  /** The challenge's code and number, unsealed. */
-  sealed: Sealed | null;
   state: SendState | null;
   attempts: number;
 }
@@ -47,14 +37,13 @@ export async function load(
   if (challenge && (challenge.userId !== user.id || challenge.session !== sessionFingerprint(user))) {
     challenge = null;
   }
-  const sealed = challenge ? parseSealed(unseal(rt.config.secrets, challenge.id, challenge.sealed)) : null;
   // And bound to the number on file: after a change of number the old code is worth nothing.
-  if (!sealed || sealed.to !== parseDestination(user.phone)?.e164) challenge = null;
+  const onFile = parseDestination(user.phone);
+  if (challenge && (!onFile || challenge.phone !== keys.phone(onFile.e164))) challenge = null;
   return {
     userKey,
     lock: lockState(failures, failedAt),
     challenge,
-    sealed: challenge ? sealed : null,
     state: challenge ? parseSendState(rawState) : null,
     attempts: Number(rawAttempts) || 0,
   };

@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
-import type { Challenge } from '../challenge.js';
+import { type Challenge, parseSealed, storedMask } from '../challenge.js';
 import type { Runtime } from '../context.js';
 import { sessionFingerprint } from '../cookie.js';
-import { generateCode, hashCode, randomId, seal } from '../crypto.js';
+import { generateCode, hashCode, randomId, seal, unseal } from '../crypto.js';
 import {
   type Channel,
   challengeTtl,
@@ -78,6 +78,7 @@ export async function startChallenge(
       session: sessionFingerprint(user),
       hash: hashCode(secret, id, code),
       sealed: seal(secret, id, JSON.stringify({ code, to: dest.e164 })),
+      phone: rt.keys.phone(dest.e164),
       createdAt: now,
       expiresAt: now + config.codeTtlMs,
       returnTo,
@@ -97,7 +98,11 @@ export async function startChallenge(
     }
     const ttl = challengeTtl(rt, challenge);
     await Promise.all([
-      rt.store.set(rt.keys.challenge(id), JSON.stringify(challenge), ttl),
+      rt.store.set(
+        rt.keys.challenge(id),
+        JSON.stringify({ ...challenge, masked: storedMask(challenge.masked) }),
+        ttl,
+      ),
       saveDelivery(rt, challenge, delivered),
       user.sessionId ? rt.store.set(recentKey, id, ttl) : undefined,
     ]);
@@ -137,7 +142,7 @@ export async function sendAgain(
     const state = loaded.state;
     if (!state) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
     assertNotHardLocked(rt, loaded.lock);
-    const { sealed } = loaded; // load() has checked it against the number on file
+    const sealed = parseSealed(unseal(rt.config.secrets, challenge.id, challenge.sealed));
     if (!sealed) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
     const readyAt = channel === 'voice' ? nextVoiceAt(rt, state) : nextSendAt(rt, state);
     const waitMs = readyAt - rt.config.now();
