@@ -48,30 +48,63 @@ const str = (v: unknown): v is string => typeof v === 'string';
 const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const DELIVERIES: readonly unknown[] = ['sent', 'delivered', 'undelivered', 'calling'];
 
-function parseJson(value: string | undefined): Record<string, unknown> | null {
+function parseJson(value: string | undefined): unknown {
   if (value === undefined) return null;
   try {
-    const parsed: unknown = JSON.parse(value);
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
-      ? (parsed as Record<string, unknown>)
-      : null;
+    return JSON.parse(value);
   } catch {
     return null;
   }
 }
 
-/** Records keep the masked number in ASCII (`*`), half the memory of `•`; readers get `•` back. */
-export const storedMask = (masked: string) => masked.replace(/•/g, '*');
-const unmask = (masked: string) => masked.replace(/\*/g, '•');
+/*
+ * Records are stored as JSON arrays in a fixed order, not objects: no field names to keep once
+ * per pending challenge (memory) or to send to Redis. The masked number is kept in ASCII (`*`,
+ * half the memory of `•`) and read back with `•`.
+ */
+const CHALLENGE_FIELDS = [
+  'id',
+  'userId',
+  'session',
+  'hash',
+  'sealed',
+  'createdAt',
+  'expiresAt',
+  'returnTo',
+  'country',
+  'masked',
+  'ip',
+  'phone',
+] as const satisfies readonly (keyof Challenge)[];
+const STATE_FIELDS = [
+  'sends',
+  'firstSmsAt',
+  'lastSentAt',
+  'voiceCalls',
+  'lastChannel',
+  'delivery',
+  'messageIds',
+] as const satisfies readonly (keyof SendState)[];
+
+export function serializeChallenge(challenge: Challenge): string {
+  return JSON.stringify(
+    CHALLENGE_FIELDS.map((f) => (f === 'masked' ? challenge.masked.replace(/•/g, '*') : challenge[f])),
+  );
+}
+
+export function serializeSendState(state: SendState): string {
+  return JSON.stringify(STATE_FIELDS.map((f) => state[f]));
+}
 
 /** A stored challenge, or `null` for anything that is not exactly one (a buggy store reads as "none"). */
 export function parseChallenge(value: string | undefined, id: string): Challenge | null {
   const c = parseJson(value);
-  if (!c || c.id !== id) return null;
-  const { userId, session, hash, sealed, createdAt, expiresAt, returnTo, country, masked, ip, phone } = c;
+  if (!Array.isArray(c) || c.length !== CHALLENGE_FIELDS.length || c[0] !== id) return null;
+  const [, userId, session, hash, sealed, createdAt, expiresAt, returnTo, country, masked, ip, phone] = c;
   if (!str(userId) || !str(session) || !str(hash) || !str(sealed) || !str(returnTo) || !str(phone))
     return null;
   if (!num(createdAt) || !num(expiresAt) || !str(country) || !str(masked) || !str(ip)) return null;
+  const shown = masked.replace(/\*/g, '•');
   return {
     id,
     userId,
@@ -82,7 +115,7 @@ export function parseChallenge(value: string | undefined, id: string): Challenge
     expiresAt,
     returnTo,
     country,
-    masked: unmask(masked),
+    masked: shown,
     ip,
     phone,
   };
@@ -90,22 +123,24 @@ export function parseChallenge(value: string | undefined, id: string): Challenge
 
 export function parseSendState(value: string | undefined): SendState | null {
   const s = parseJson(value);
-  if (!s) return null;
-  const { sends, firstSmsAt, lastSentAt, voiceCalls, lastChannel, delivery, messageIds } = s;
+  if (!Array.isArray(s) || s.length !== STATE_FIELDS.length) return null;
+  const [sends, firstSmsAt, lastSentAt, voiceCalls, lastChannel, delivery, messageIds] = s;
   if (
     !num(sends) ||
     !num(firstSmsAt) ||
     !num(lastSentAt) ||
     !num(voiceCalls) ||
     !DELIVERIES.includes(delivery)
-  )
+  ) {
     return null;
+  }
   if (
     (lastChannel !== 'sms' && lastChannel !== 'voice') ||
     !Array.isArray(messageIds) ||
     !messageIds.every(str)
-  )
+  ) {
     return null;
+  }
   return {
     sends,
     firstSmsAt,
@@ -118,12 +153,12 @@ export function parseSendState(value: string | undefined): SendState | null {
 }
 
 export function parseSealed(value: string | undefined): Sealed | null {
-  const s = parseJson(value);
+  const s = parseJson(value) as Record<string, unknown> | null;
   return s && str(s.code) && str(s.to) ? { code: s.code, to: s.to } : null;
 }
 
 /** The prefix of the per-IP send counters' keys. */
-export const IP_BUDGET_KEY = 'b:ip';
+export const IP_BUDGET_KEY = 'b:ip:';
 
 /**
  * Store keys. Numbers and addresses appear only as keyed hashes, under the *last* secret: it stays

@@ -49,6 +49,8 @@ export const DEFAULT_STORE_TIMEOUT_MS = 2 * SECOND;
 export const SEND_LOCK_TTL_MS = 60 * SECOND;
 /** The per-account verify lock outlives a verify: a few store calls of at most `storeTimeoutMs` each. */
 export const VERIFY_LOCK_TTL_MS = 15 * SECOND;
+/** How long a send that crossed the first one's answer may still join its challenge. */
+export const RECENT_CHALLENGE_TTL_MS = MINUTE;
 /** Challenge records outlive the code so an expired code answers 410, not 409. */
 export const CHALLENGE_GRACE_MS = 10 * MINUTE;
 

@@ -1,4 +1,10 @@
-import type { Challenge, Delivery, Sealed, SendState } from './challenge.js';
+import {
+  type Challenge,
+  type Delivery,
+  type Sealed,
+  type SendState,
+  serializeSendState,
+} from './challenge.js';
 import { CHALLENGE_GRACE_MS, MINUTE, SECOND } from './constants.js';
 import type { Runtime } from './context.js';
 import { TwoFactorError } from './errors.js';
@@ -139,7 +145,7 @@ export async function saveDelivery(rt: Runtime, challenge: Challenge, delivered:
   const ttl = challengeTtl(rt, challenge);
   const { store, keys } = rt;
   await Promise.all([
-    store.set(keys.state(challenge.id), JSON.stringify(delivered.state), ttl),
+    store.set(keys.state(challenge.id), serializeSendState(delivered.state), ttl),
     delivered.messageId ? store.set(keys.message(delivered.messageId), challenge.id, ttl) : undefined,
   ]);
 }

@@ -5,6 +5,8 @@ import type { Destination } from './phone.js';
 
 interface Budget {
   kind: 'ip' | 'prefix' | 'phone';
+  /** Short, as it is part of a key kept per number and per address. */
+  key: 'ip' | 'pre' | 'ph' | 'pd';
   value: string;
   limit: number;
   windowMs: number;
@@ -18,12 +20,12 @@ interface Budget {
  */
 export async function spendSendBudgets(rt: Runtime, dest: Destination, ip: string): Promise<void> {
   const { limits } = rt.config;
-  await spend(rt, [{ kind: 'ip', value: ip, limit: limits.ipPerHour, windowMs: HOUR }]);
+  await spend(rt, [{ kind: 'ip', key: 'ip', value: ip, limit: limits.ipPerHour, windowMs: HOUR }]);
   await spend(rt, [
-    { kind: 'prefix', value: dest.prefix, limit: limits.prefixPerHour, windowMs: HOUR },
-    { kind: 'phone', value: dest.e164, limit: limits.phonePerHour, windowMs: HOUR },
+    { kind: 'prefix', key: 'pre', value: dest.prefix, limit: limits.prefixPerHour, windowMs: HOUR },
+    { kind: 'phone', key: 'ph', value: dest.e164, limit: limits.phonePerHour, windowMs: HOUR },
   ]);
-  await spend(rt, [{ kind: 'phone', value: dest.e164, limit: limits.phonePerDay, windowMs: DAY }]);
+  await spend(rt, [{ kind: 'phone', key: 'pd', value: dest.e164, limit: limits.phonePerDay, windowMs: DAY }]);
 }
 
 async function spend(rt: Runtime, budgets: Budget[]): Promise<void> {
@@ -34,7 +36,7 @@ async function spend(rt: Runtime, budgets: Budget[]): Promise<void> {
   });
   const counts = await Promise.all(
     windows.map(({ budget, window, resetsIn }) =>
-      rt.store.increment(rt.keys.budget(`${budget.kind}${budget.windowMs}`, budget.value, window), resetsIn),
+      rt.store.increment(rt.keys.budget(budget.key, budget.value, window), resetsIn),
     ),
   );
   // When several budgets are spent, the one that frees up last decides the wait.

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
-import { type Challenge, parseSealed, storedMask } from '../challenge.js';
+import { type Challenge, parseSealed, serializeChallenge } from '../challenge.js';
+import { RECENT_CHALLENGE_TTL_MS } from '../constants.js';
 import type { Runtime } from '../context.js';
 import { sessionFingerprint } from '../cookie.js';
 import { generateCode, hashCode, randomId, seal, unseal } from '../crypto.js';
@@ -98,13 +99,9 @@ export async function startChallenge(
     }
     const ttl = challengeTtl(rt, challenge);
     await Promise.all([
-      rt.store.set(
-        rt.keys.challenge(id),
-        JSON.stringify({ ...challenge, masked: storedMask(challenge.masked) }),
-        ttl,
-      ),
+      rt.store.set(rt.keys.challenge(id), serializeChallenge(challenge), ttl),
       saveDelivery(rt, challenge, delivered),
-      user.sessionId ? rt.store.set(recentKey, id, ttl) : undefined,
+      user.sessionId ? rt.store.set(recentKey, id, RECENT_CHALLENGE_TTL_MS) : undefined,
     ]);
     rt.cookies.writeChallenge(res, id, ttl);
     return { view: challengeView(rt, challenge, delivered.state, 0) };
