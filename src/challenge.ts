@@ -15,7 +15,6 @@ export interface Challenge {
   hash: string;
   /** The code and the number, sealed (AES-GCM) for resends and voice calls. */
   sealed: string;
-  createdAt: number;
   expiresAt: number;
   returnTo: string;
   country: string;
@@ -68,7 +67,6 @@ const CHALLENGE_FIELDS = [
   'session',
   'hash',
   'sealed',
-  'createdAt',
   'expiresAt',
   'returnTo',
   'country',
@@ -100,10 +98,10 @@ export function serializeSendState(state: SendState): string {
 export function parseChallenge(value: string | undefined, id: string): Challenge | null {
   const c = parseJson(value);
   if (!Array.isArray(c) || c.length !== CHALLENGE_FIELDS.length || c[0] !== id) return null;
-  const [, userId, session, hash, sealed, createdAt, expiresAt, returnTo, country, masked, ip, phone] = c;
+  const [, userId, session, hash, sealed, expiresAt, returnTo, country, masked, ip, phone] = c;
   if (!str(userId) || !str(session) || !str(hash) || !str(sealed) || !str(returnTo) || !str(phone))
     return null;
-  if (!num(createdAt) || !num(expiresAt) || !str(country) || !str(masked) || !str(ip)) return null;
+  if (!num(expiresAt) || !str(country) || !str(masked) || !str(ip)) return null;
   const shown = masked.replace(/\*/g, '•');
   return {
     id,
@@ -111,7 +109,6 @@ export function parseChallenge(value: string | undefined, id: string): Challenge
     session,
     hash,
     sealed,
-    createdAt,
     expiresAt,
     returnTo,
     country,

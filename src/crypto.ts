@@ -31,9 +31,9 @@ export function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** What the store keeps instead of the code: HMAC(secret, challenge id + code). */
+/** What the store keeps instead of the code: HMAC(secret, challenge id + code), 128 bits of it. */
 export function hashCode(secret: string, challengeId: string, code: string): string {
-  return hmac(secret, 'code', `${challengeId}:${code}`).toString('base64url');
+  return hmac(secret, 'code', `${challengeId}:${code}`).subarray(0, 16).toString('base64url');
 }
 
 /** Checks a typed code against the stored hash under every secret (rotation), in constant time. */

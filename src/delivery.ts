@@ -146,7 +146,10 @@ export async function saveDelivery(rt: Runtime, challenge: Challenge, delivered:
   const { store, keys } = rt;
   await Promise.all([
     store.set(keys.state(challenge.id), serializeSendState(delivered.state), ttl),
-    delivered.messageId ? store.set(keys.message(delivered.messageId), challenge.id, ttl) : undefined,
+    // The link from a provider id back to the challenge serves delivery reports only.
+    delivered.messageId && rt.config.transport.parseDeliveryReport
+      ? store.set(keys.message(delivered.messageId), challenge.id, ttl)
+      : undefined,
   ]);
 }
 

@@ -80,7 +80,6 @@ export async function startChallenge(
       hash: hashCode(secret, id, code),
       sealed: seal(secret, id, JSON.stringify({ code, to: dest.e164 })),
       phone: rt.keys.phone(dest.e164),
-      createdAt: now,
       expiresAt: now + config.codeTtlMs,
       returnTo,
       country: dest.country,
