@@ -61,8 +61,8 @@ function parseJson(value: string | undefined): unknown {
  * per pending challenge (memory) or to send to Redis. The masked number is kept in ASCII (`*`,
  * half the memory of `•`) and read back with `•`.
  */
+// The id is the key's, not stored again; the hash and the sealed code are bound to it anyway.
 const CHALLENGE_FIELDS = [
-  'id',
   'userId',
   'session',
   'hash',
@@ -97,8 +97,8 @@ export function serializeSendState(state: SendState): string {
 /** A stored challenge, or `null` for anything that is not exactly one (a buggy store reads as "none"). */
 export function parseChallenge(value: string | undefined, id: string): Challenge | null {
   const c = parseJson(value);
-  if (!Array.isArray(c) || c.length !== CHALLENGE_FIELDS.length || c[0] !== id) return null;
-  const [, userId, session, hash, sealed, expiresAt, returnTo, country, masked, ip, phone] = c;
+  if (!Array.isArray(c) || c.length !== CHALLENGE_FIELDS.length) return null;
+  const [userId, session, hash, sealed, expiresAt, returnTo, country, masked, ip, phone] = c;
   if (!str(userId) || !str(session) || !str(hash) || !str(sealed) || !str(returnTo) || !str(phone))
     return null;
   if (!num(expiresAt) || !str(country) || !str(masked) || !str(ip)) return null;

@@ -45,7 +45,7 @@ export function codeMatches(secrets: string[], challengeId: string, code: string
 
 /** A short keyed hash for store keys, so the store never holds a phone number, IP or user id in clear. */
 export function keyHash(secret: string, kind: string, value: string): string {
-  return hmac(secret, `key:${kind}`, value).subarray(0, 16).toString('base64url');
+  return hmac(secret, `key:${kind}`, value).subarray(0, 12).toString('base64url');
 }
 
 /** An unkeyed fingerprint (the session id inside the verified cookie): not reversible, not secret. */
