@@ -29,10 +29,18 @@ export interface TwoFactor extends RequestHandler {
   unlock(userId: string): Promise<void>;
 }
 
-type PostRoute = (rt: Runtime, req: Request, res: Response, user: User, body: Body) => Promise<RouteResult>;
+/** `returnTo` is the body's, already made a safe same-origin path. */
+type PostRoute = (
+  rt: Runtime,
+  req: Request,
+  res: Response,
+  user: User,
+  body: Body,
+  returnTo: string,
+) => Promise<RouteResult>;
 
 const POST_ROUTES: Record<string, PostRoute> = {
-  '/send': (rt, req, res, user, body) => startChallenge(rt, req, res, user, safeReturnTo(body.returnTo)),
+  '/send': (rt, req, res, user, _body, returnTo) => startChallenge(rt, req, res, user, returnTo),
   '/resend': (rt, req, _res, user) => sendAgain(rt, req, user, 'sms'),
   '/voice': (rt, req, _res, user) => sendAgain(rt, req, user, 'voice'),
   '/verify': (rt, req, res, user, body) => verifyCode(rt, req, res, user, body.code),
@@ -48,8 +56,8 @@ let warnedMemoryStore = false;
  * app.get('/account', tfa.requireSecondFactor, (req, res) => res.send('ok'));
  */
 export function twoFactor(options: TwoFactorOptions): TwoFactor {
-  // biome-ignore lint/complexity/noArguments: detects `app.use(twoFactor)`, which passes (req, res, next)
-  const config = parseOptions(arguments.length === 3 ? arguments[0] : options);
+  // `app.use(twoFactor)` passes a request here; parseOptions recognises it and says so.
+  const config = parseOptions(options);
   if (
     config.usesMemoryStore &&
     config.warnings.memoryStore &&
@@ -89,7 +97,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       ) {
         throw new TwoFactorError('ERR_2FA_FORBIDDEN_ORIGIN');
       }
-      const result = await route(rt, req, res, user, body.fields);
+      const result = await route(rt, req, res, user, body.fields, returnTo);
       if ('verified' in result) {
         if (formMode) res.redirect(303, result.returnTo);
         else res.status(200).json({ verified: true, returnTo: result.returnTo });
