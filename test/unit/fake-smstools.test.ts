@@ -326,7 +326,7 @@ describe('fakeSmstools()', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       const started = performance.now();
       await fake.close();
-      expect(performance.now() - started).toBeLessThan(1_000);
+      expect(performance.now() - started).toBeLessThan(5_000); // far below the 30 s stall, with room for a loaded CI machine
       expect(await stalled).toBeInstanceOf(Error);
       expect(fake.messages).toHaveLength(1);
     });
@@ -478,7 +478,7 @@ describe('fakeSmstools()', () => {
       expect(fake.connections).toBeLessThanOrEqual(2); // undici opens a second socket once, then reuses
       const started = performance.now();
       await fake.close();
-      expect(performance.now() - started).toBeLessThan(1_000);
+      expect(performance.now() - started).toBeLessThan(3_000); // not held until the idle kept-alive sockets time out (5 s)
     });
   });
 });
