@@ -10,6 +10,7 @@ import type { Runtime } from './context.js';
 import { TwoFactorError } from './errors.js';
 import { spendSendBudgets } from './limits.js';
 import { appNameFor, defaultSms, defaultVoice, type MessageContext, withWebOtpLine } from './messages.js';
+import type { SendAttempt } from './options.js';
 import type { Destination } from './phone.js';
 
 export type Channel = 'sms' | 'voice';
@@ -40,10 +41,10 @@ export function nextVoiceAt(rt: Runtime, state: SendState): number {
   return state.voiceCalls === 0 ? state.firstSmsAt + afterMs : nextSendAt(rt, state);
 }
 
-function withTimeout<T>(promise: Promise<T>): Promise<T> {
+function withTimeout<T>(promise: Promise<T>, what = 'transport'): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('transport timed out')), TRANSPORT_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new Error(`${what} timed out`)), TRANSPORT_TIMEOUT_MS);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
@@ -77,6 +78,44 @@ function compose(rt: Runtime, channel: Channel, challenge: Challenge, code: stri
 }
 
 /**
+ * Asks the app's `beforeSend` whether this send may go out. It runs after the budgets, so a paid
+ * lookup it makes is bounded by them. Fails closed: only `true` sends.
+ */
+async function approveSend(rt: Runtime, send: SendAttempt, masked: string): Promise<void> {
+  const { beforeSend, logger } = rt.config;
+  if (!beforeSend) return;
+  let answer: unknown;
+  try {
+    answer = await withTimeout(
+      Promise.resolve().then(() => beforeSend(send)),
+      'beforeSend',
+    );
+  } catch {
+    logger.error(
+      `express-sms-2fa: beforeSend failed for a ${send.channel} to ${masked}; the send was refused`,
+    );
+    throw new TwoFactorError('ERR_2FA_SEND_FAILED', { retryAfter: SEND_FAILED_RETRY_AFTER_S });
+  }
+  if (answer === true) return;
+  if (answer === false) {
+    rt.emit({
+      type: 'send.blocked',
+      userId: send.userId,
+      phone: masked,
+      country: send.country,
+      ip: send.ip,
+      channel: send.channel,
+      reason: 'vetoed',
+    });
+    throw new TwoFactorError('ERR_2FA_DESTINATION_BLOCKED');
+  }
+  logger.error(
+    `express-sms-2fa: beforeSend must return true or false (got ${typeof answer}); the send was refused`,
+  );
+  throw new TwoFactorError('ERR_2FA_SEND_FAILED', { retryAfter: SEND_FAILED_RETRY_AFTER_S });
+}
+
+/**
  * Sends the challenge's code once over `channel`, within every budget, and returns the new send
  * state for the caller to save. Never retries: a retry could put two codes on the user's phone.
  */
@@ -104,6 +143,11 @@ export async function deliver(
     }
     throw error;
   }
+  await approveSend(
+    rt,
+    { userId: challenge.userId, phone: secret.to, country: dest.country, channel, ip },
+    dest.masked,
+  );
 
   const text = compose(rt, channel, challenge, secret.code);
   const { transport } = config;

@@ -5,7 +5,7 @@ export { ERROR_CODES, TwoFactorConfigError, TwoFactorError } from './errors.js';
 export type { TwoFactorEvent, TwoFactorEventType } from './events.js'; // monitoring events (onEvent)
 export type { SecondFactorInfo } from './guard.js'; // req.secondFactor
 export type { Locale, MessageContext } from './messages.js'; // custom SMS / voice texts
-export type { Logger, TwoFactorOptions, User } from './options.js';
+export type { Logger, SendAttempt, TwoFactorOptions, User } from './options.js'; // SendAttempt: what beforeSend decides on
 export type { PageChallenge, PageOptions, PageTexts, PageView } from './page/options.js'; // challenge page customisation
 export type { MemoryStore, MemoryStoreOptions } from './stores/memory-store.js';
 export { memoryStore } from './stores/memory-store.js'; // default store: per-process lru-cache

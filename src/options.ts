@@ -22,6 +22,18 @@ export interface User {
   version?: string | number;
 }
 
+/** What `beforeSend` is asked about: one SMS or call about to go out. */
+export interface SendAttempt {
+  userId: string;
+  /** The full number in E.164: the app's own data, for a lookup (line type, SIM swap). Never log it. */
+  phone: string;
+  /** ISO 3166 alpha-2 of the destination. */
+  country: string;
+  channel: 'sms' | 'voice';
+  /** The client's rate-limit key (IPv4, or the IPv6 /64); the challenge's client for a call a delivery report placed. */
+  ip: string;
+}
+
 export interface Logger {
   warn(message: string): void;
   error(message: string): void;
@@ -74,6 +86,12 @@ export interface TwoFactorOptions {
   loginPath?: string;
   /** Monitoring hook; events carry a masked number, never the code. */
   onEvent?: (event: TwoFactorEvent) => void;
+  /**
+   * Called before every SMS or call, after the budgets: return `false` to refuse the send (e.g. a
+   * VoIP number, a recent SIM swap), with 422 `ERR_2FA_DESTINATION_BLOCKED` and no provider call.
+   * Anything but `true` or `false`, a throw, or no answer within 20 s refuses it with 503.
+   */
+  beforeSend?: (send: SendAttempt) => boolean | Promise<boolean>;
   /** The clock for every time decision. @default Date.now */
   now?: () => number;
   /** A store call slower than this fails closed with 503. @default 2000 */
@@ -111,6 +129,7 @@ export interface Config {
   cookie: { name: string; secure: boolean; sameSite: 'lax' | 'strict'; domain: string | undefined };
   loginPath: string | undefined;
   onEvent: TwoFactorOptions['onEvent'];
+  beforeSend: TwoFactorOptions['beforeSend'];
   now: () => number;
   storeTimeoutMs: number;
   logger: Logger;
@@ -142,6 +161,7 @@ const OPTION_KEYS = [
   'cookie',
   'loginPath',
   'onEvent',
+  'beforeSend',
   'now',
   'storeTimeoutMs',
   'logger',
@@ -410,6 +430,10 @@ export function parseOptions(input: unknown): Config {
     cookie: parseCookie(options.cookie),
     loginPath: options.loginPath === undefined ? undefined : path('loginPath', options.loginPath),
     onEvent: options.onEvent === undefined ? undefined : fn('onEvent', options.onEvent, '(event) => void'),
+    beforeSend:
+      options.beforeSend === undefined
+        ? undefined
+        : fn('beforeSend', options.beforeSend, '({ userId, phone, country, channel, ip }) => boolean'),
     now,
     storeTimeoutMs: integer(
       'storeTimeoutMs',
