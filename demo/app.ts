@@ -8,7 +8,7 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js';
 // What an app writes as `from 'express-sms-2fa'` and `from 'express-sms-2fa/testing'`.
 import { smstools, type TwoFactorEvent, twoFactor } from '../src/index.js';
 import { type FakeSmstools, startFakeSmstools } from '../src/testing/index.js';
-import { accountPage, type DemoUser, inboxHtml, loginPage, phonePage } from './views.js';
+import { accountPage, type DemoUser, inboxHtml, loginPage, otherWaysPage, phonePage } from './views.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -163,6 +163,8 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     onEvent: (event) => log(describeEvent(event)),
     logger: { warn: (m) => log(m), error: (m) => log(m) },
     warnings: { memoryStore: false },
+    // SMS should not be the only factor on offer (NIST SP 800-63B): link the others from the page.
+    page: { alternative: { href: '/other-ways', text: 'Use another way to sign in' } },
   });
 
   // Each demo page gets its own nonce and a strict CSP.
@@ -199,6 +201,7 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
       res.redirect(303, '/account');
     });
   });
+  app.get('/other-ways', (_req, res) => page(res, 200, (nonce) => otherWaysPage(nonce)));
   app.post('/logout', (req, res) => {
     if (!sameSite(req)) return void res.status(403).send('Cross-site request refused.');
     tfa.clear(res);

@@ -122,6 +122,18 @@ export function accountPage(
   );
 }
 
+/** Where the challenge page's `page.alternative` link leads. */
+export function otherWaysPage(nonce: string): string {
+  return layout(
+    nonce,
+    'Other ways to sign in · express-sms-2fa demo',
+    `<h1>Other ways to sign in</h1>
+<p>In your app, this is where users would pick a stronger factor: a passkey or an authenticator app. SMS and voice codes are a <em>restricted</em> authenticator under NIST SP 800-63B (SIM swaps, number porting and phishing can defeat them), so they should not be the only choice.</p>
+<p class="muted">The challenge page links here through the <code>page.alternative</code> option. This demo only has SMS.</p>
+<p><a href="/2fa">Back to the code</a></p>`,
+  );
+}
+
 function formatNumber(digits: string): string {
   return parsePhoneNumberFromString(`+${digits}`)?.formatInternational() ?? `+${digits}`;
 }

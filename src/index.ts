@@ -6,7 +6,7 @@ export type { TwoFactorEvent, TwoFactorEventType } from './events.js'; // monito
 export type { SecondFactorInfo } from './guard.js'; // req.secondFactor
 export type { Locale, MessageContext } from './messages.js'; // custom SMS / voice texts
 export type { Logger, SendAttempt, TwoFactorOptions, User } from './options.js'; // SendAttempt: what beforeSend decides on
-export type { PageChallenge, PageOptions, PageTexts, PageView } from './page/options.js'; // challenge page customisation
+export type { PageAlternative, PageChallenge, PageOptions, PageTexts, PageView } from './page/options.js'; // challenge page customisation
 export type { MemoryStore, MemoryStoreOptions } from './stores/memory-store.js';
 export { memoryStore } from './stores/memory-store.js'; // default store: per-process lru-cache
 export type { RedisStore, RedisStoreOptions, SendCommand } from './stores/redis-store.js';

@@ -315,6 +315,19 @@ function parseCookie(value: unknown): Config['cookie'] {
   return { name, secure, sameSite, domain };
 }
 
+function parsePage(value: unknown): PageOptions {
+  const page = object('page', value, ['title', 'texts', 'css', 'render', 'alternative']) as PageOptions;
+  if (page.alternative === undefined) return page;
+  const { href, text } = object('page.alternative', page.alternative, ['href', 'text']);
+  const fix = "must be { href: '/login/passkey' or 'https://…', text: 'Use a passkey instead' }";
+  const sitePath = typeof href === 'string' && href.startsWith('/') && !/^\/[/\\]/.test(href);
+  const httpsUrl = typeof href === 'string' && URL.canParse(href) && new URL(href).protocol === 'https:';
+  if (!(sitePath || httpsUrl)) throw new TwoFactorConfigError('page.alternative.href', fix);
+  if (typeof text !== 'string' || text.trim() === '')
+    throw new TwoFactorConfigError('page.alternative.text', fix);
+  return { ...page, alternative: { href: href as string, text } };
+}
+
 function parseLocale(value: unknown, transport: SmsTransport): Locale {
   const locale = value ?? (LOCALES.includes(transport.language as Locale) ? transport.language : 'en');
   if (!LOCALES.includes(locale as Locale)) {
@@ -444,6 +457,6 @@ export function parseOptions(input: unknown): Config {
     ),
     logger,
     warnings: { memoryStore: warnings.memoryStore !== false },
-    page: object('page', options.page, ['title', 'texts', 'css', 'render']) as PageOptions,
+    page: parsePage(options.page),
   };
 }

@@ -43,6 +43,8 @@ export interface PageTexts {
   /** Added to an error that comes with `Retry-After`. `{seconds}` */
   retryIn: string;
   signOutHint: string;
+  /** Told to users about SMS codes (SIM swaps, phishing), shown under the form when set. @default '' */
+  riskNotice: string;
   /** One message per error code; codes left out fall back to the error's own message. */
   errors: Partial<Record<ErrorCode, string>>;
 }
@@ -80,6 +82,8 @@ export interface PageView {
   /** Allowed by the page's Content-Security-Policy for inline `<script>` and `<style>`. */
   nonce: string;
   voiceAvailable: boolean;
+  /** The link to another way to sign in, when `page.alternative` is set. */
+  alternative: PageAlternative | null;
   /**
    * Whether the script may start the send on load: only when the page was opened from this site
    * (or typed in), so that another site cannot spend the user's SMS budget by opening it.
@@ -93,6 +97,14 @@ export interface PageView {
   script: string;
 }
 
+/** A link on the page to a stronger way to sign in. */
+export interface PageAlternative {
+  /** A path on this site (`/login/passkey`) or an `https:` URL. */
+  href: string;
+  /** The link text, e.g. `Use your authenticator app instead`. */
+  text: string;
+}
+
 export interface PageOptions {
   /** Replaces the page title (same as `texts.title`). */
   title?: string;
@@ -103,6 +115,11 @@ export interface PageOptions {
    * `tfa-*` classes, and the colours are custom properties (`--tfa-accent`, `--tfa-bg`, …).
    */
   css?: string;
+  /**
+   * A link to another way to sign in (a passkey, an authenticator app, a recovery code): NIST
+   * SP 800-63B asks that SMS, a restricted authenticator, not be the only factor offered.
+   */
+  alternative?: PageAlternative;
   /** Renders the whole page yourself. The Content-Security-Policy stays: use `view.nonce`. */
   render?: (view: PageView) => string;
 }

@@ -25,6 +25,7 @@ export const DEFAULT_TEXTS: PageTexts = {
   expiresIn: 'The code expires in {minutes} min.',
   retryIn: 'Try again in {seconds} s.',
   signOutHint: 'Not your number? Sign out and contact support.',
+  riskNotice: '',
   errors: {
     ERR_2FA_CODE_INVALID: 'That code is not right. Check the message and try again.',
     ERR_2FA_CODE_EXPIRED: 'That code has expired. Ask for a new one.',
@@ -109,6 +110,8 @@ body{margin:0;min-height:100vh;min-height:100dvh;display:grid;place-items:center
 .tfa-card button:disabled{cursor:not-allowed;opacity:.75}
 .tfa-actions{display:grid;gap:.5rem;margin-top:1.25rem;padding-top:1.25rem;border-top:1px solid color-mix(in srgb,var(--tfa-border) 35%,transparent)}
 .tfa-actions form{margin:0}
+.tfa-alt{margin:1rem 0 0;text-align:center}.tfa-alt a{color:var(--tfa-accent);font-weight:600}
+.tfa-notice{margin-top:1rem;font-size:.875rem}
 .tfa-foot{margin-top:1.25rem!important;font-size:.875rem}
 @media (max-width:30rem){body{place-items:start center;padding:.75rem}.tfa-card{padding:1.5rem 1.25rem 1.25rem;margin-top:1rem}}
 `;
@@ -233,6 +236,8 @@ ${form('tfa-resend-form', paths.resend, waitButton('resend', challenge?.resendIn
 ${view.voiceAvailable ? form('tfa-voice-form', paths.voice, waitButton('voice', challenge?.voiceIn ?? null, texts), voiceHidden) : ''}
 </div>
 </div>
+${view.alternative ? `<p class="tfa-alt"><a href="${escapeHtml(view.alternative.href)}">${escapeHtml(view.alternative.text)}</a></p>` : ''}
+${texts.riskNotice ? `<p class="tfa-muted tfa-notice">${escapeHtml(texts.riskNotice)}</p>` : ''}
 <p class="tfa-muted tfa-foot">${escapeHtml(texts.signOutHint)}</p>
 </main>
 ${view.script}

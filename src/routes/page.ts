@@ -45,6 +45,7 @@ export async function showPage(rt: Runtime, req: Request, res: Response, user: U
     paths: routePaths(config.path),
     nonce,
     voiceAvailable: voiceAvailable(rt),
+    alternative: config.page.alternative ?? null,
     autoSend: !isCrossSiteByFetchMetadata(req),
   };
   const view: PageView = { ...base, script: scriptTags(base, PAGE_SCRIPT) };

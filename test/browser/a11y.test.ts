@@ -60,7 +60,7 @@ describeBrowser('accessibility of the challenge page (axe-core)', { timeout: 60_
     });
   });
 
-  it('has no violations on the demo login and phone pages', async () => {
+  it('has no violations on the demo login, phone and other-ways pages', async () => {
     const demo = await startDemo();
     const context = await browser.newContext({ bypassCSP: true });
     try {
@@ -69,6 +69,8 @@ describeBrowser('accessibility of the challenge page (axe-core)', { timeout: 60_
       await expectNoViolations(page, 'on /login');
       await page.goto(`${demo.url}/phone`);
       await expectNoViolations(page, 'on /phone');
+      await page.goto(`${demo.url}/other-ways`);
+      await expectNoViolations(page, 'on /other-ways');
     } finally {
       await context.close();
       await demo.close();

@@ -162,6 +162,21 @@ describeBrowser('the challenge page in Chromium, against the demo', { timeout: 6
       ]);
     });
 
+    it('links to another way to sign in, and back to the live challenge without a second send', async () => {
+      demo = await startDemo();
+      const page = await open();
+      await signIn(page, demo, 'alice');
+      await page.locator('#tfa-code').waitFor({ state: 'visible' });
+      await Promise.all([
+        page.waitForURL(`${demo.url}/other-ways`),
+        page.click('text=Use another way to sign in'),
+      ]);
+      expect(await page.locator('h1').textContent()).toBe('Other ways to sign in');
+      await Promise.all([page.waitForURL(`${demo.url}/2fa`), page.click('text=Back to the code')]);
+      await page.locator('#tfa-intro', { hasText: 'We sent a code by SMS' }).waitFor();
+      expect(demo.fake?.messages).toHaveLength(1);
+    });
+
     it('calls by itself when the SMS fails at the provider (bob)', async () => {
       demo = await startDemo();
       const page = await open();

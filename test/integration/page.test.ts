@@ -252,6 +252,70 @@ describe('GET /2fa, the challenge page', () => {
     });
   });
 
+  describe('another way to sign in, and the risk notice (security.md R-40)', () => {
+    it('shows neither by default', async () => {
+      const agent = await signIn(createApp());
+      const res = await page(agent).expect(200);
+      expect(res.text).not.toContain('class="tfa-alt"');
+      expect(res.text).not.toContain('class="tfa-muted tfa-notice"');
+    });
+
+    it('links to page.alternative and shows texts.riskNotice, escaped, and gives both to render', async () => {
+      const alternative = { href: '/login/passkey?from=2fa&x="y"', text: 'Use a passkey <instead>' };
+      const notice = 'Codes by SMS can be intercepted & phished.';
+      const t = createApp({ options: { page: { alternative, texts: { riskNotice: notice } } } });
+      const agent = await signIn(t);
+      const res = await page(agent).expect(200);
+      expect(res.text).toContain(
+        '<p class="tfa-alt"><a href="/login/passkey?from=2fa&amp;x=&quot;y&quot;">Use a passkey &lt;instead&gt;</a></p>',
+      );
+      expect(res.text).toContain(
+        '<p class="tfa-muted tfa-notice">Codes by SMS can be intercepted &amp; phished.</p>',
+      );
+
+      let seen: unknown;
+      const custom = createApp({
+        options: {
+          page: {
+            alternative,
+            texts: { riskNotice: notice },
+            render: (view) => {
+              seen = { alternative: view.alternative, notice: view.texts.riskNotice };
+              return '<!doctype html><title>Mine</title>';
+            },
+          },
+        },
+      });
+      await page(await signIn(custom)).expect(200);
+      expect(seen).toEqual({ alternative, notice });
+    });
+
+    it('accepts an https URL and refuses, at startup, links that could leave for anywhere else', () => {
+      const options = (alternative: unknown) => ({ page: { alternative } }) as never;
+      expect(() =>
+        createApp({ options: options({ href: 'https://id.example.com/passkey', text: 'Passkey' }) }),
+      ).not.toThrow();
+      for (const href of [
+        'javascript:alert(1)',
+        '//evil.example',
+        '/\\evil.example',
+        'http://x.example',
+        'login',
+        '',
+      ]) {
+        expect(() => createApp({ options: options({ href, text: 'Passkey' }) }), href).toThrow(
+          /page\.alternative\.href/,
+        );
+      }
+      expect(() => createApp({ options: options({ href: '/login', text: ' ' }) })).toThrow(
+        /page\.alternative\.text/,
+      );
+      expect(() => createApp({ options: options({ href: '/login', text: 'x', target: '_blank' }) })).toThrow(
+        /page\.alternative.*target/,
+      );
+    });
+  });
+
   describe('escaping and the Content-Security-Policy', () => {
     it('escapes every text: a title with <script> comes out as text, in HTML and in the data block', async () => {
       const evil = '<script>alert(1)</script>"\'&';
