@@ -31,6 +31,16 @@ export interface TwoFactorEvent {
   attemptsLeft?: number;
   /** Consecutive failures of the account so far. */
   failures?: number;
+  /** The browser's `User-Agent` (at most 256 characters), on verify events: for "was this you?" notices. */
+  userAgent?: string;
+}
+
+const MAX_USER_AGENT = 256;
+
+/** `{ userAgent }` for an event, or nothing when the request has none. */
+export function userAgentOf(req: { get(name: string): string | undefined }): { userAgent?: string } {
+  const agent = req.get('user-agent');
+  return agent ? { userAgent: agent.slice(0, MAX_USER_AGENT) } : {};
 }
 
 export type Emit = (event: Omit<TwoFactorEvent, 'at'>) => void;

@@ -3,6 +3,7 @@ import { parseChallenge } from '../challenge.js';
 import type { Runtime } from '../context.js';
 import { codeMatches } from '../crypto.js';
 import { TwoFactorError } from '../errors.js';
+import { userAgentOf } from '../events.js';
 import { withVerifyLock } from '../lock.js';
 import { assertNotLocked, recordFailure, resetFailures } from '../lockout.js';
 import type { User } from '../options.js';
@@ -45,7 +46,13 @@ export async function verifyCode(
       if (!challenge) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
       if (config.now() >= challenge.expiresAt) throw new TwoFactorError('ERR_2FA_CODE_EXPIRED');
 
-      const who = { userId: user.id, phone: challenge.masked, country: challenge.country, ip: ipKey(req.ip) };
+      const who = {
+        userId: user.id,
+        phone: challenge.masked,
+        country: challenge.country,
+        ip: ipKey(req.ip),
+        ...userAgentOf(req),
+      };
       const attempts = await store.increment(keys.attempts(challenge.id), challenge.expiresAt - config.now());
       if (attempts > config.maxAttempts) throw new TwoFactorError('ERR_2FA_TOO_MANY_ATTEMPTS');
 

@@ -20,6 +20,7 @@ const EVENT_FIELDS = [
   'providerCode',
   'attemptsLeft',
   'failures',
+  'userAgent',
 ];
 
 /** Only documented fields, and none of them holds an issued code. */
@@ -60,6 +61,29 @@ describe('onEvent', () => {
         ['verify.succeeded', 'voice'],
       ]);
       expect(t.events[1]).toMatchObject(ALICE);
+      expectClean(t.events, [code]);
+    });
+  });
+
+  describe('with a User-Agent', () => {
+    it('puts it on verify events, cut to 256 characters, for "was this you?" notices (R-43)', async () => {
+      const t = createApp();
+      const agent = await signIn(t);
+      const code = await sendCode(t, agent);
+      const browser = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0';
+      await json(agent, '/2fa/verify', { code: wrongCode(code) })
+        .set('User-Agent', browser)
+        .expect(400);
+      await json(agent, '/2fa/verify', { code })
+        .set('User-Agent', `${browser} ${'x'.repeat(400)}`)
+        .expect(200);
+      const [sent, failed, succeeded] = t.events;
+      expect(sent?.type).toBe('code.sent');
+      expect(sent && 'userAgent' in sent).toBe(false);
+      expect(failed).toMatchObject({ type: 'verify.failed', userAgent: browser, ...ALICE });
+      expect(succeeded?.type).toBe('verify.succeeded');
+      expect(succeeded?.userAgent).toHaveLength(256);
+      expect(succeeded?.userAgent?.startsWith(browser)).toBe(true);
       expectClean(t.events, [code]);
     });
   });
