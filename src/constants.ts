@@ -45,8 +45,15 @@ export const DEFAULT_LIMITS = {
 
 /** A store call that takes longer than this fails closed with ERR_2FA_STORE_UNAVAILABLE. */
 export const DEFAULT_STORE_TIMEOUT_MS = 2 * SECOND;
-/** The per-user send lock outlives the slowest send: an SMS and its voice fallback, 20 s each at most. */
-export const SEND_LOCK_TTL_MS = 60 * SECOND;
+/** A transport that neither answers nor fails is cut off here (the smstools transport's own default is 10 s). */
+export const TRANSPORT_TIMEOUT_MS = 20 * SECOND;
+/** `beforeSend` gets this long to answer; a lookup API answers in well under a second. */
+export const BEFORE_SEND_TIMEOUT_MS = 5 * SECOND;
+/**
+ * The per-user send lock outlives the slowest send: an SMS and its voice fallback, each a
+ * `beforeSend` and a transport call at their bounds, plus the store calls around them.
+ */
+export const SEND_LOCK_TTL_MS = 2 * (BEFORE_SEND_TIMEOUT_MS + TRANSPORT_TIMEOUT_MS) + 20 * SECOND;
 /** The per-account verify lock outlives a verify: a few store calls of at most `storeTimeoutMs` each. */
 export const VERIFY_LOCK_TTL_MS = 15 * SECOND;
 /** How long a send that crossed the first one's answer may still join its challenge. */

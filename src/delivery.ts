@@ -5,7 +5,7 @@ import {
   type SendState,
   serializeSendState,
 } from './challenge.js';
-import { CHALLENGE_GRACE_MS, MINUTE, SECOND } from './constants.js';
+import { BEFORE_SEND_TIMEOUT_MS, CHALLENGE_GRACE_MS, MINUTE, TRANSPORT_TIMEOUT_MS } from './constants.js';
 import type { Runtime } from './context.js';
 import { TwoFactorError } from './errors.js';
 import { spendSendBudgets } from './limits.js';
@@ -17,9 +17,6 @@ export type Channel = 'sms' | 'voice';
 
 /** After a failed send, clients are told to try again in this many seconds (security.md F-01). */
 const SEND_FAILED_RETRY_AFTER_S = 30;
-
-/** A transport that neither answers nor fails is cut off here, before the send lock expires. */
-const TRANSPORT_TIMEOUT_MS = 20 * SECOND;
 
 export interface Delivered {
   state: SendState;
@@ -41,10 +38,10 @@ export function nextVoiceAt(rt: Runtime, state: SendState): number {
   return state.voiceCalls === 0 ? state.firstSmsAt + afterMs : nextSendAt(rt, state);
 }
 
-function withTimeout<T>(promise: Promise<T>, what = 'transport'): Promise<T> {
+function withTimeout<T>(promise: Promise<T>, ms = TRANSPORT_TIMEOUT_MS): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out`)), TRANSPORT_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
@@ -88,7 +85,7 @@ async function approveSend(rt: Runtime, send: SendAttempt, masked: string): Prom
   try {
     answer = await withTimeout(
       Promise.resolve().then(() => beforeSend(send)),
-      'beforeSend',
+      BEFORE_SEND_TIMEOUT_MS,
     );
   } catch {
     logger.error(

@@ -89,7 +89,7 @@ export interface TwoFactorOptions {
   /**
    * Called before every SMS or call, after the budgets: return `false` to refuse the send (e.g. a
    * VoIP number, a recent SIM swap), with 422 `ERR_2FA_DESTINATION_BLOCKED` and no provider call.
-   * Anything but `true` or `false`, a throw, or no answer within 20 s refuses it with 503.
+   * Anything but `true` or `false`, a throw, or no answer within 5 s refuses it with 503.
    */
   beforeSend?: (send: SendAttempt) => boolean | Promise<boolean>;
   /** The clock for every time decision. @default Date.now */

@@ -4,10 +4,20 @@
  */
 import type request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BEFORE_SEND_TIMEOUT_MS, TRANSPORT_TIMEOUT_MS } from '../../src/constants.js';
+import { TwoFactorError } from '../../src/errors.js';
 import type { SendAttempt, TwoFactorOptions } from '../../src/options.js';
 import { memoryTransport } from '../../src/transports/memory.js';
 import { twoFactor } from '../../src/two-factor.js';
-import { createApp, json, sendCode, signIn, type TestApp, USERS } from '../helpers/create-app.js';
+import {
+  createApp,
+  createClock,
+  json,
+  sendCode,
+  signIn,
+  type TestApp,
+  USERS,
+} from '../helpers/create-app.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -143,7 +153,7 @@ describe('beforeSend', () => {
       });
     }
 
-    it('answers 503 when it gives no answer within 20 s', async () => {
+    it('answers 503 when it gives no answer within 5 s', async () => {
       let asked = () => {};
       const askedOnce = new Promise<void>((resolve) => {
         asked = resolve;
@@ -163,13 +173,64 @@ describe('beforeSend', () => {
         return res;
       });
       await askedOnce;
-      await vi.advanceTimersByTimeAsync(19_999);
+      await vi.advanceTimersByTimeAsync(BEFORE_SEND_TIMEOUT_MS - 1);
       for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
       expect(settled).toBe(false);
       await vi.advanceTimersByTimeAsync(1);
       expectSendFailed(await pending);
       expect(t.transport.messages).toEqual([]);
     });
+  });
+
+  it('leaves one send at a time per user even when every step takes as long as it may', async () => {
+    // The send lock lives by the clock: an SMS that fails at its time bound, then the voice
+    // fallback, each after a beforeSend at its bound. A second /send at the last moment of the
+    // voice call must still find the first one's lock, or two codes would go out at once.
+    const clock = createClock();
+    const slowest = (ms: number) => clock.advance(ms - 1);
+    let voiceStarted = () => {};
+    const voiceRunning = new Promise<void>((resolve) => {
+      voiceStarted = resolve;
+    });
+    let finishVoice = () => {};
+    const voiceMayFinish = new Promise<void>((resolve) => {
+      finishVoice = resolve;
+    });
+    const sent: string[] = [];
+    const transport = {
+      async sendSms() {
+        slowest(TRANSPORT_TIMEOUT_MS);
+        throw new TwoFactorError('ERR_2FA_SEND_FAILED');
+      },
+      async sendVoice() {
+        voiceStarted();
+        slowest(TRANSPORT_TIMEOUT_MS);
+        await voiceMayFinish;
+        sent.push('voice');
+        return { id: 'call-1' };
+      },
+    };
+    let slow = true;
+    const t = createApp({
+      clock,
+      transport,
+      options: {
+        beforeSend: () => {
+          if (slow) slowest(BEFORE_SEND_TIMEOUT_MS);
+          return true;
+        },
+      },
+    });
+    const agent = await signIn(t);
+    const first = json(agent, '/2fa/send').then((res) => res);
+    await voiceRunning;
+    slow = false; // the clock now stands at the last moment of the slowest send
+    const second = await json(agent, '/2fa/send');
+    expect(second.status).toBe(429);
+    expect(second.body.error.code).toBe('ERR_2FA_COOLDOWN');
+    finishVoice();
+    expect((await first).status).toBe(200);
+    expect(sent).toEqual(['voice']);
   });
 
   it('must be a function', () => {
