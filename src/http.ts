@@ -133,8 +133,10 @@ export async function readBody(req: Request): Promise<ParsedBody> {
 
 /** Sends a TwoFactorError as the contract's JSON shape, with Retry-After on 429 and 503. */
 export function sendError(res: Response, error: TwoFactorError): void {
-  if (error.retryAfter !== undefined)
-    res.setHeader('Retry-After', String(Math.max(1, Math.ceil(error.retryAfter))));
+  // Every 429 says when to come back; one without a wait of its own (a burnt challenge, which a
+  // new POST /send replaces at once) says 1 s.
+  const retryAfter = error.retryAfter ?? (error.status === 429 ? 1 : undefined);
+  if (retryAfter !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
   res.status(error.status).json({ error: { code: error.code, message: error.message, ...error.details } });
 }
 

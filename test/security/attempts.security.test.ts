@@ -66,8 +66,11 @@ describe('per-challenge attempt limit (R-11, R-14)', () => {
     for (let i = 0; i < 5; i++) await json(agent, '/2fa/verify', { code: wrongCode(code) }).expect(400);
     const burnt = await json(agent, '/2fa/verify', { code }).expect(429);
     expect(burnt.body.error.code).toBe('ERR_2FA_TOO_MANY_ATTEMPTS');
+    expect(burnt.headers['retry-after']).toBe('1'); // every 429 carries one; a new send may go at once
     expect(t.events.filter((e) => e.type === 'challenge.exhausted')).toHaveLength(1);
-    await json(agent, '/2fa/resend').expect(429);
+    const resend = await json(agent, '/2fa/resend').expect(429);
+    expect(resend.body.error.code).toBe('ERR_2FA_TOO_MANY_ATTEMPTS');
+    expect(resend.headers['retry-after']).toBe('1');
     const fresh = await sendCode(t, agent);
     expect(t.transport.messages).toHaveLength(2);
     await json(agent, '/2fa/verify', { code: fresh }).expect(200);
