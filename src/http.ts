@@ -35,6 +35,22 @@ export function isCrossSite(req: Request): boolean {
   }
 }
 
+/**
+ * True when the browser itself says the request comes from this origin: `Sec-Fetch-Site:
+ * same-origin`, or (older browsers) an `Origin` naming this host. A page cannot forge either.
+ */
+export function isProvenSameOrigin(req: Request): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site === 'same-origin';
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
 /** What Fetch Metadata says: a request, or a navigation (a link, `window.open`, a redirect chain), started by another site. */
 export function isCrossSiteByFetchMetadata(req: Request): boolean {
   const site = req.headers['sec-fetch-site'];

@@ -6,7 +6,16 @@ import { formTokenMatches } from './crypto.js';
 import { TwoFactorError } from './errors.js';
 import { createEmitter } from './events.js';
 import { createGuard, isVerified } from './guard.js';
-import { type Body, isCrossSite, isHtmlClient, noStore, readBody, safeReturnTo, sendError } from './http.js';
+import {
+  type Body,
+  isCrossSite,
+  isHtmlClient,
+  isProvenSameOrigin,
+  noStore,
+  readBody,
+  safeReturnTo,
+  sendError,
+} from './http.js';
 import { resetFailures } from './lockout.js';
 import type { User } from './options.js';
 import { parseOptions, type TwoFactorOptions } from './options.js';
@@ -89,13 +98,15 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       const body = await readBody(req);
       formMode = body.kind === 'form' && isHtmlClient(req);
       returnTo = safeReturnTo(body.fields.returnTo);
-      // A form needs its token; JSON cannot be sent cross-site without a CORS preflight we never grant.
+      // JSON cannot be sent cross-site without a CORS preflight we never grant. A form or an empty
+      // body can: it needs its token, unless the browser itself vouches for the origin.
       const token = body.fields._csrf;
-      if (
-        body.kind !== 'json' &&
-        !(typeof token === 'string' && formTokenMatches(config.secrets, user.id, user.sessionId ?? '', token))
-      ) {
-        throw new TwoFactorError('ERR_2FA_FORBIDDEN_ORIGIN');
+      const tokenOk =
+        typeof token === 'string' && formTokenMatches(config.secrets, user.id, user.sessionId ?? '', token);
+      if (body.kind !== 'json' && !tokenOk && !isProvenSameOrigin(req)) {
+        throw new TwoFactorError('ERR_2FA_FORBIDDEN_ORIGIN', {
+          message: 'Send JSON, or a form with its _csrf token.',
+        });
       }
       const result = await route(rt, req, res, user, body.fields, returnTo);
       if ('verified' in result) {

@@ -213,6 +213,42 @@ describe('cross-site requests (R-26)', () => {
   });
 });
 
+describe('posts that are not JSON: a form token, or the browser vouching for the origin (R-26)', () => {
+  const post = (agent: Awaited<ReturnType<typeof signIn>>, route: string) =>
+    agent.post(route).set('Host', 'localhost');
+
+  it('refuses an empty or form body that neither carries its token nor proves its origin', async () => {
+    const t = createApp();
+    const agent = await signIn(t);
+    for (const res of [
+      await post(agent, '/2fa/send'),
+      await post(agent, '/2fa/send').type('form').send({ returnTo: '/' }),
+      await post(agent, '/2fa/send').type('form').send({ _csrf: 'forged' }),
+      await post(agent, '/2fa/send').set('Sec-Fetch-Site', 'none'),
+    ]) {
+      expectContractError(res, 403, 'ERR_2FA_FORBIDDEN_ORIGIN');
+      expect(res.body.error.message).toBe('Send JSON, or a form with its _csrf token.');
+    }
+    expect(t.transport.messages).toHaveLength(0);
+  });
+
+  for (const [name, headers] of [
+    ['Sec-Fetch-Site: same-origin', { 'Sec-Fetch-Site': 'same-origin' }],
+    ['an Origin naming this host (a browser without Fetch Metadata)', { Origin: 'http://localhost' }],
+  ] as const) {
+    it(`accepts a body-less POST /send and /resend with ${name}`, async () => {
+      const t = createApp();
+      const agent = await signIn(t);
+      const sent = await post(agent, '/2fa/send').set(headers);
+      expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+      expect(t.transport.messages).toHaveLength(1);
+      t.clock.advance(30_000);
+      expect((await post(agent, '/2fa/resend').set(headers)).status).toBe(200);
+      expect(t.transport.messages).toHaveLength(2);
+    });
+  }
+});
+
 describe('what the store holds (R-06)', () => {
   it('never holds the code or the phone number in clear', async () => {
     const clock = createClock();
