@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors.js';
+import type { Locale } from '../messages.js';
 
 /**
  * Every text on the challenge page. Placeholders are filled in where they make sense:
@@ -66,6 +67,8 @@ export interface PageChallenge {
 /** What the page shows, for a custom `render`. */
 export interface PageView {
   texts: PageTexts;
+  /** The page's language (`lang`), from the `locale` option. */
+  locale: Locale;
   /** The masked number on file, e.g. `+32 4•• •• •• 01`. */
   phone: string;
   codeLength: number;

@@ -1,61 +1,23 @@
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import type { Locale } from '../messages.js';
 import type { PageOptions, PageTexts, PageView } from './options.js';
+import { PAGE_TEXTS } from './texts.js';
 
-export const DEFAULT_TEXTS: PageTexts = {
-  title: 'Two-step verification',
-  intro: 'To keep your account safe, we will text a code to {phone}.',
-  introSent: 'We sent a code by SMS to {phone}.',
-  introVoice: 'We are calling {phone} to read you the code.',
-  send: 'Text me a code',
-  sending: 'Sending a code…',
-  codeLabel: 'Verification code',
-  codeHint: 'Enter the {length}-digit code we sent you.',
-  verify: 'Verify',
-  verifying: 'Checking the code…',
-  resend: 'Send the SMS again',
-  resendIn: 'Send the SMS again in {seconds} s',
-  resent: 'We sent the code again.',
-  voice: 'Call me instead',
-  voiceIn: 'Call me instead in {seconds} s',
-  delivered: 'SMS delivered.',
-  calling: 'Calling you now…',
-  called: 'We called you.',
-  undelivered: 'The SMS could not be delivered.',
-  attemptsLeft: '{attempts} attempts left.',
-  expiresIn: 'The code expires in {minutes} min.',
-  retryIn: 'Try again in {seconds} s.',
-  signOutHint: 'Not your number? Sign out and contact support.',
-  riskNotice: '',
-  errors: {
-    ERR_2FA_CODE_INVALID: 'That code is not right. Check the message and try again.',
-    ERR_2FA_CODE_EXPIRED: 'That code has expired. Ask for a new one.',
-    ERR_2FA_TOO_MANY_ATTEMPTS: 'Too many wrong codes. Ask for a new one.',
-    ERR_2FA_NO_CHALLENGE: 'No code is pending. Ask for a new one.',
-    ERR_2FA_LOCKED: 'Too many failed attempts. Wait a while before trying again.',
-    ERR_2FA_COOLDOWN: 'Please wait a moment before asking again.',
-    ERR_2FA_RATE_LIMITED: 'Too many codes were requested. Try again later.',
-    ERR_2FA_DESTINATION_BLOCKED: 'We cannot send codes to your phone number. Contact support.',
-    ERR_2FA_VOICE_UNAVAILABLE: 'Voice calls are not available.',
-    ERR_2FA_SEND_FAILED: 'We could not send the code. Try again in a moment.',
-    ERR_2FA_STORE_UNAVAILABLE: 'Verification is unavailable right now. Try again in a moment.',
-    ERR_2FA_BAD_REQUEST: 'Enter the code as digits only.',
-    ERR_2FA_FORBIDDEN_ORIGIN: 'The form expired. Reload the page and try again.',
-    ERR_2FA_UNAUTHENTICATED: 'Your session has ended. Sign in again.',
-    ERR_2FA_REQUIRED: 'Enter the code to continue.',
-  },
-};
+export { DEFAULT_TEXTS } from './texts.js';
 
-export function resolveTexts(options: PageOptions): PageTexts {
+/** The texts in the locale's defaults, with the app's own texts (`page.texts`, `page.title`) over them. */
+export function resolveTexts(options: PageOptions, locale: Locale = 'en'): PageTexts {
+  const defaults = PAGE_TEXTS[locale];
   const { errors, ...texts } = options.texts ?? {};
   const defined = Object.fromEntries(Object.entries(texts).filter(([, value]) => typeof value === 'string'));
   const definedErrors = Object.fromEntries(
     Object.entries(errors ?? {}).filter(([, value]) => typeof value === 'string'),
   );
   return {
-    ...DEFAULT_TEXTS,
+    ...defaults,
     ...defined,
     ...(typeof options.title === 'string' ? { title: options.title } : {}),
-    errors: { ...DEFAULT_TEXTS.errors, ...definedErrors },
+    errors: { ...defaults.errors, ...definedErrors },
   };
 }
 
@@ -203,7 +165,7 @@ export function renderPage(view: PageView, options: PageOptions): string {
   const voiceHidden = !challenge || challenge.voiceIn === null ? ' hidden' : '';
 
   return `<!doctype html>
-<html lang="en">
+<html lang="${escapeHtml(view.locale)}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -32,10 +32,11 @@ export async function showPage(rt: Runtime, req: Request, res: Response, user: U
     typeof query.error === 'string' && Object.hasOwn(ERROR_CODES, query.error)
       ? (query.error as ErrorCode)
       : null;
-  const texts = resolveTexts(config.page);
+  const texts = resolveTexts(config.page, config.locale);
   const nonce = randomBytes(16).toString('base64');
   const base: Omit<PageView, 'script'> = {
     texts,
+    locale: config.locale,
     phone: parseDestination(user.phone)?.masked ?? maskUnknown(user.phone),
     codeLength: config.codeLength,
     challenge: liveView(rt, loaded),

@@ -1,7 +1,9 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
+import { LOCALES } from '../../src/messages.js';
 import { DEFAULT_TEXTS, escapeHtml } from '../../src/page/render.js';
+import { PAGE_TEXTS } from '../../src/page/texts.js';
 import { type Agent, createApp, json, sendCode, signIn, USERS } from '../helpers/create-app.js';
 
 const page = (agent: Agent, path = '/2fa') => agent.get(path).set('Accept', 'text/html');
@@ -249,6 +251,46 @@ describe('GET /2fa, the challenge page', () => {
         .send({ _csrf: token })
         .expect(303);
       expect(t.transport.messages).toHaveLength(1);
+    });
+  });
+
+  describe('in the language of the locale option', () => {
+    it('has every text and every error text in every locale', () => {
+      const keys = Object.keys(DEFAULT_TEXTS).sort();
+      for (const locale of LOCALES) {
+        const texts = PAGE_TEXTS[locale];
+        expect(Object.keys(texts).sort(), locale).toEqual(keys);
+        expect(Object.keys(texts.errors).sort(), locale).toEqual(Object.keys(ERROR_CODES).sort());
+        for (const [key, value] of Object.entries(texts)) {
+          if (key !== 'riskNotice' && key !== 'errors') expect(value, `${locale}.${key}`).not.toBe('');
+        }
+        // The placeholders each text is filled with survive the translation.
+        for (const key of Object.keys(DEFAULT_TEXTS) as (keyof typeof DEFAULT_TEXTS)[]) {
+          const placeholders = (text: unknown) => String(text).match(/\{[a-z]+\}/g) ?? [];
+          if (key !== 'errors')
+            expect(placeholders(texts[key]), `${locale}.${key}`).toEqual(placeholders(DEFAULT_TEXTS[key]));
+        }
+      }
+    });
+
+    it("renders in Dutch with locale: nl, with the app's own texts over the Dutch ones", async () => {
+      const t = createApp({ options: { locale: 'nl', page: { texts: { send: 'Code, aub' } } } });
+      const agent = await signIn(t);
+      const res = await page(agent, '/2fa?error=ERR_2FA_LOCKED').expect(200);
+      expect(res.text).toContain('<html lang="nl">');
+      expect(res.text).toContain('<title>Verificatie in twee stappen</title>');
+      expect(res.text).toContain(escapeHtml(PAGE_TEXTS.nl.errors.ERR_2FA_LOCKED ?? ''));
+      expect(res.text).toContain('data-tfa="send">Code, aub</button>');
+      expect(pageData(res.text).texts.codeLabel).toBe('Verificatiecode');
+      await sendCode(t, agent);
+      expect(t.transport.messages[0]?.text).toMatch(/^Uw verificatiecode/);
+    });
+
+    it('stays English by default', async () => {
+      const agent = await signIn(createApp());
+      const res = await page(agent).expect(200);
+      expect(res.text).toContain('<html lang="en">');
+      expect(res.text).toContain('<title>Two-step verification</title>');
     });
   });
 
