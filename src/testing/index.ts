@@ -1,6 +1,8 @@
 // Test helpers for apps that use express-sms-2fa: `import { ... } from 'express-sms-2fa/testing'`.
 
 export { extractCode } from '../transports/memory.js'; // the code in an SMS or voice text
+export type { CheckStoreOptions } from './check-store.js';
+export { checkStore } from './check-store.js'; // checks that a custom store keeps the Store contract
 export type {
   FakeDeliveryStatus,
   FakeSmstools,

@@ -16,6 +16,7 @@ const names = [
 for (const name of names) assert.ok(pkg[name], `missing export ${name}`);
 assert.equal(pkg.default, undefined, 'no default export');
 assert.equal(typeof testing.fakeSmstools, 'function');
+assert.equal(typeof testing.checkStore, 'function');
 
 const tfa = pkg.twoFactor({
   secret: 'x'.repeat(32),

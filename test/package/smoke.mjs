@@ -17,6 +17,8 @@ const exported = new Set(Object.keys(pkg));
 for (const name of names) assert.ok(exported.has(name), `missing export ${name}`);
 assert.equal('default' in pkg, false, 'no default export');
 assert.equal(typeof testing.fakeSmstools, 'function');
+assert.equal(typeof testing.checkStore, 'function');
+await testing.checkStore(() => pkg.memoryStore());
 
 const store = pkg.memoryStore();
 await store.set('k', 'v', 1000);
