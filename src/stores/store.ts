@@ -1,6 +1,6 @@
 /**
  * Where challenges and counters live. Every method is async and values are strings (JSON).
- * Run `test/helpers/store-contract.ts` against a custom store before trusting it.
+ * Check a custom store with `checkStore` from `express-sms-2fa/testing` before trusting it.
  */
 export interface Store {
   /** Required. The value, or `undefined` when missing or expired. */
