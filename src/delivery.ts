@@ -74,6 +74,18 @@ function compose(rt: Runtime, channel: Channel, challenge: Challenge, code: stri
   return withWebOtpLine((config.messages.sms ?? defaultSms)(ctx), ctx, config.webOtpDomain);
 }
 
+/** The cause of a send refused because `beforeSend` failed: no provider failed, so no voice fallback. */
+const BEFORE_SEND_FAILED = Object.freeze({ kind: 'beforeSend' });
+
+/** True when the provider (not `beforeSend`) failed the send: only then may voice.auto call instead. */
+export function isProviderFailure(error: unknown): boolean {
+  return (
+    error instanceof TwoFactorError &&
+    error.code === 'ERR_2FA_SEND_FAILED' &&
+    error.cause !== BEFORE_SEND_FAILED
+  );
+}
+
 /**
  * Asks the app's `beforeSend` whether this send may go out. It runs after the budgets, so a paid
  * lookup it makes is bounded by them. Fails closed: only `true` sends.
@@ -91,7 +103,7 @@ async function approveSend(rt: Runtime, send: SendAttempt, masked: string): Prom
     logger.error(
       `express-sms-2fa: beforeSend failed for a ${send.channel} to ${masked}; the send was refused`,
     );
-    throw new TwoFactorError('ERR_2FA_SEND_FAILED', { retryAfter: SEND_FAILED_RETRY_AFTER_S });
+    throw beforeSendFailed();
   }
   if (answer === true) return;
   if (answer === false) {
@@ -109,7 +121,14 @@ async function approveSend(rt: Runtime, send: SendAttempt, masked: string): Prom
   logger.error(
     `express-sms-2fa: beforeSend must return true or false (got ${typeof answer}); the send was refused`,
   );
-  throw new TwoFactorError('ERR_2FA_SEND_FAILED', { retryAfter: SEND_FAILED_RETRY_AFTER_S });
+  throw beforeSendFailed();
+}
+
+function beforeSendFailed(): TwoFactorError {
+  return new TwoFactorError('ERR_2FA_SEND_FAILED', {
+    cause: BEFORE_SEND_FAILED,
+    retryAfter: SEND_FAILED_RETRY_AFTER_S,
+  });
 }
 
 /**

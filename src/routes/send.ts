@@ -10,6 +10,7 @@ import {
   challengeView,
   type Delivered,
   deliver,
+  isProviderFailure,
   nextSendAt,
   nextVoiceAt,
   saveDelivery,
@@ -93,7 +94,7 @@ export async function startChallenge(
     } catch (error) {
       // voice.auto: a failed SMS becomes a call with the same code, without a second request.
       const canCall = config.voice !== false && config.voice.auto && voiceAvailable(rt);
-      if (!(error instanceof TwoFactorError && error.code === 'ERR_2FA_SEND_FAILED' && canCall)) throw error;
+      if (!(canCall && isProviderFailure(error))) throw error;
       delivered = await deliver(rt, challenge, null, 'voice', sealed, dest, ip);
     }
     const ttl = challengeTtl(rt, challenge);

@@ -153,6 +153,39 @@ describe('beforeSend', () => {
       });
     }
 
+    for (const [name, hook] of [
+      [
+        'fails once, then would allow',
+        (() => {
+          let asked = 0;
+          return () => {
+            asked++;
+            if (asked === 1) throw new Error('lookup API 502');
+            return true;
+          };
+        })(),
+      ],
+      [
+        'fails for SMS only',
+        ({ channel }: SendAttempt) => {
+          if (channel === 'sms') throw new Error('SMS risk API down');
+          return true;
+        },
+      ],
+    ] as const) {
+      it(`does not turn its own failure into a voice.auto call when it ${name}`, async () => {
+        const asked: string[] = [];
+        const t = appWithHook((send) => {
+          asked.push(send.channel);
+          return hook(send);
+        });
+        const agent = await signIn(t);
+        expectSendFailed(await json(agent, '/2fa/send'));
+        expect(asked).toEqual(['sms']);
+        expect(t.transport.messages).toEqual([]);
+      });
+    }
+
     it('answers 503 when it gives no answer within 5 s', async () => {
       let asked = () => {};
       const askedOnce = new Promise<void>((resolve) => {
