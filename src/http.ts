@@ -37,15 +37,18 @@ export function isCrossSite(req: Request): boolean {
 
 /**
  * True when the browser itself says the request comes from this origin: `Sec-Fetch-Site:
- * same-origin`, or (older browsers) an `Origin` naming this host. A page cannot forge either.
+ * same-origin`, or (older browsers) an `Origin` equal to this scheme, host and port. A page cannot
+ * forge either. The scheme counts: `http://` of an `https://` site is another origin, one a
+ * network attacker can serve. (Behind a TLS proxy without `trust proxy`, `req.protocol` says
+ * http and this answers false: the form token is then needed, as before.)
  */
 export function isProvenSameOrigin(req: Request): boolean {
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined) return site === 'same-origin';
   const origin = req.headers.origin;
-  if (origin === undefined) return false;
+  if (origin === undefined || req.headers.host === undefined) return false;
   try {
-    return new URL(origin).host === req.headers.host;
+    return new URL(origin).origin === new URL(`${req.protocol}://${req.headers.host}`).origin;
   } catch {
     return false;
   }

@@ -232,6 +232,32 @@ describe('posts that are not JSON: a form token, or the browser vouching for the
     expect(t.transport.messages).toHaveLength(0);
   });
 
+  it('counts the scheme: an Origin of the same host over another scheme proves nothing', async () => {
+    const t = createApp();
+    const agent = await signIn(t);
+    // This server speaks http: an https Origin (or, for an https site, an http one) is another origin.
+    for (const origin of ['https://localhost', 'http://localhost:8080', 'http://localhost.evil.example']) {
+      expectContractError(
+        await post(agent, '/2fa/send').set('Origin', origin),
+        403,
+        'ERR_2FA_FORBIDDEN_ORIGIN',
+      );
+    }
+    expect(t.transport.messages).toHaveLength(0);
+    // Behind a TLS proxy the app trusts, the scheme is the proxy's: the https Origin matches.
+    t.app.set('trust proxy', 'loopback');
+    const proxied = await post(agent, '/2fa/send').set({
+      Origin: 'https://localhost',
+      'X-Forwarded-Proto': 'https',
+    });
+    expect(proxied.status, JSON.stringify(proxied.body)).toBe(200);
+    const plain = await post(agent, '/2fa/resend').set({
+      Origin: 'http://localhost',
+      'X-Forwarded-Proto': 'https',
+    });
+    expectContractError(plain, 403, 'ERR_2FA_FORBIDDEN_ORIGIN');
+  });
+
   for (const [name, headers] of [
     ['Sec-Fetch-Site: same-origin', { 'Sec-Fetch-Site': 'same-origin' }],
     ['an Origin naming this host (a browser without Fetch Metadata)', { Origin: 'http://localhost' }],
