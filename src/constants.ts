@@ -49,13 +49,12 @@ export const DEFAULT_STORE_TIMEOUT_MS = 2 * SECOND;
 export const TRANSPORT_TIMEOUT_MS = 20 * SECOND;
 /** `beforeSend` gets this long to answer; a lookup API answers in well under a second. */
 export const BEFORE_SEND_TIMEOUT_MS = 5 * SECOND;
-/**
- * The per-user send lock outlives the slowest send: an SMS and its voice fallback, each a
- * `beforeSend` and a transport call at their bounds, plus the store calls around them.
- */
-export const SEND_LOCK_TTL_MS = 2 * (BEFORE_SEND_TIMEOUT_MS + TRANSPORT_TIMEOUT_MS) + 20 * SECOND;
-/** The per-account verify lock outlives a verify: a few store calls of at most `storeTimeoutMs` each. */
-export const VERIFY_LOCK_TTL_MS = 15 * SECOND;
+/** The slowest sends under one send lock: an SMS and its voice fallback, each a `beforeSend` and a transport call at their bounds. */
+export const SEND_WORK_MS = 2 * (BEFORE_SEND_TIMEOUT_MS + TRANSPORT_TIMEOUT_MS);
+/** Store round trips, one after another, of a send under its lock (counted: about 8; kept with room). */
+export const SEND_STORE_ROUNDS = 12;
+/** Store round trips, one after another, of a verify under its lock (counted: about 4; kept with room). */
+export const VERIFY_STORE_ROUNDS = 8;
 /** How long a send that crossed the first one's answer may still join its challenge. */
 export const RECENT_CHALLENGE_TTL_MS = MINUTE;
 /** Challenge records outlive the code so an expired code answers 410, not 409. */

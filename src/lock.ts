@@ -1,4 +1,4 @@
-import { SEND_LOCK_TTL_MS, VERIFY_LOCK_TTL_MS } from './constants.js';
+import { SEND_STORE_ROUNDS, SEND_WORK_MS, VERIFY_STORE_ROUNDS } from './constants.js';
 import type { Runtime } from './context.js';
 import { TwoFactorError } from './errors.js';
 
@@ -34,11 +34,25 @@ async function withLock<T, P>(
   }
 }
 
+/**
+ * How long a send lock lives: past the slowest send that stays within every bound (each store
+ * call may take up to `storeTimeoutMs`), so it never lapses under a send still running.
+ */
+export function sendLockTtl(storeTimeoutMs: number): number {
+  return SEND_WORK_MS + SEND_STORE_ROUNDS * storeTimeoutMs;
+}
+
+/** How long a verify lock lives: past a verify whose every store call takes up to `storeTimeoutMs`. */
+export function verifyLockTtl(storeTimeoutMs: number): number {
+  return VERIFY_STORE_ROUNDS * storeTimeoutMs;
+}
+
 /** One send at a time per user: parallel sends, resends and calls send once; the others wait. */
 export function withSendLock<T>(rt: Runtime, userKey: string, work: () => Promise<T>): Promise<T> {
   const busy = () =>
     new TwoFactorError('ERR_2FA_COOLDOWN', { retryAfter: 2, message: 'A code is being sent. Please wait.' });
-  return withLock(rt, rt.keys.sendLock(userKey), SEND_LOCK_TTL_MS, busy, work, async () => undefined);
+  const ttl = sendLockTtl(rt.config.storeTimeoutMs);
+  return withLock(rt, rt.keys.sendLock(userKey), ttl, busy, work, async () => undefined);
 }
 
 /**
@@ -57,5 +71,6 @@ export function withVerifyLock<T, P>(
       retryAfter: 1,
       message: 'A code is being checked. Please wait.',
     });
-  return withLock(rt, rt.keys.verifyLock(userKey), VERIFY_LOCK_TTL_MS, busy, work, preload);
+  const ttl = verifyLockTtl(rt.config.storeTimeoutMs);
+  return withLock(rt, rt.keys.verifyLock(userKey), ttl, busy, work, preload);
 }

@@ -76,7 +76,7 @@ export const PAGE_TEXTS: Record<Locale, PageTexts> = {
       ERR_2FA_CODE_EXPIRED: 'Die code is verlopen. Vraag een nieuwe aan.',
       ERR_2FA_TOO_MANY_ATTEMPTS: 'Te veel foute codes. Vraag een nieuwe aan.',
       ERR_2FA_NO_CHALLENGE: 'Er staat geen code open. Vraag een nieuwe aan.',
-      ERR_2FA_LOCKED: 'Te veel mislukte pogingen. Wacht even voor u het opnieuw probeert.',
+      ERR_2FA_LOCKED: 'Te veel mislukte pogingen. Probeer het later opnieuw.',
       ERR_2FA_COOLDOWN: 'Wacht even voor u het opnieuw vraagt.',
       ERR_2FA_RATE_LIMITED: 'Er zijn te veel codes aangevraagd. Probeer het later opnieuw.',
       ERR_2FA_DESTINATION_BLOCKED: 'We kunnen geen codes naar uw nummer sturen. Neem contact op met support.',

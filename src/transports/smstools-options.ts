@@ -3,7 +3,7 @@ import {
   DEFAULT_WEBHOOK_TOLERANCE_MS,
   MAX_WEBHOOK_TOLERANCE_MS,
   SECOND,
-  SEND_LOCK_TTL_MS,
+  TRANSPORT_TIMEOUT_MS,
 } from '../constants.js';
 import { TwoFactorConfigError } from '../errors.js';
 
@@ -40,10 +40,10 @@ export interface SmstoolsOptions {
 const DEFAULT_BASE_URL = 'https://api.smsgatewayapi.com/v1';
 const DEFAULT_TIMEOUT_MS = 10 * SECOND;
 /**
- * The official SDK's 15 s. A send must end before the core gives up on the transport call (20 s) and long
- * before the per-user send lock expires, or the user could be told "failed" for a code that arrives.
+ * The official SDK's 15 s. A send must end before the core gives up on the transport call (20 s),
+ * or the user could be told "failed" for a code that arrives.
  */
-const MAX_TIMEOUT_MS = Math.min(15 * SECOND, SEND_LOCK_TTL_MS / 2);
+const MAX_TIMEOUT_MS = Math.min(15 * SECOND, TRANSPORT_TIMEOUT_MS);
 /** The largest replay window in community webhook code (900 s). */
 const KNOWN_OPTIONS = [
   'clientId',

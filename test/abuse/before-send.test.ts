@@ -4,9 +4,15 @@
  */
 import type request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BEFORE_SEND_TIMEOUT_MS, TRANSPORT_TIMEOUT_MS } from '../../src/constants.js';
+import {
+  BEFORE_SEND_TIMEOUT_MS,
+  DEFAULT_STORE_TIMEOUT_MS,
+  TRANSPORT_TIMEOUT_MS,
+} from '../../src/constants.js';
 import { TwoFactorError } from '../../src/errors.js';
 import type { SendAttempt, TwoFactorOptions } from '../../src/options.js';
+import { memoryStore } from '../../src/stores/memory-store.js';
+import type { Store } from '../../src/stores/store.js';
 import { memoryTransport } from '../../src/transports/memory.js';
 import { twoFactor } from '../../src/two-factor.js';
 import {
@@ -27,6 +33,30 @@ const ALICE_MASKED = '+32 4•• •• •• 01';
 
 function appWithHook(beforeSend: TwoFactorOptions['beforeSend'], options: Partial<TwoFactorOptions> = {}) {
   return createApp({ options: { beforeSend, ...options } });
+}
+
+/** A store whose every round trip (calls made while none is in flight) first runs `onRound`. */
+function slowRounds(inner: Store, onRound: () => void): Store {
+  let inFlight = 0;
+  const wrap =
+    <A extends unknown[], R>(method: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      if (inFlight === 0) onRound();
+      inFlight++;
+      try {
+        return await method(...args);
+      } finally {
+        inFlight--;
+      }
+    };
+  return {
+    get: wrap(inner.get.bind(inner)),
+    set: wrap(inner.set.bind(inner)),
+    delete: wrap(inner.delete.bind(inner)),
+    consume: wrap(inner.consume.bind(inner)),
+    increment: wrap(inner.increment.bind(inner)),
+    getMany: inner.getMany && wrap(inner.getMany.bind(inner)),
+  };
 }
 
 const blocked = (t: TestApp) => t.events.filter((e) => e.type === 'send.blocked');
@@ -215,56 +245,65 @@ describe('beforeSend', () => {
     });
   });
 
-  it('leaves one send at a time per user even when every step takes as long as it may', async () => {
-    // The send lock lives by the clock: an SMS that fails at its time bound, then the voice
-    // fallback, each after a beforeSend at its bound. A second /send at the last moment of the
-    // voice call must still find the first one's lock, or two codes would go out at once.
-    const clock = createClock();
-    const slowest = (ms: number) => clock.advance(ms - 1);
-    let voiceStarted = () => {};
-    const voiceRunning = new Promise<void>((resolve) => {
-      voiceStarted = resolve;
-    });
-    let finishVoice = () => {};
-    const voiceMayFinish = new Promise<void>((resolve) => {
-      finishVoice = resolve;
-    });
-    const sent: string[] = [];
-    const transport = {
-      async sendSms() {
-        slowest(TRANSPORT_TIMEOUT_MS);
-        throw new TwoFactorError('ERR_2FA_SEND_FAILED');
-      },
-      async sendVoice() {
-        voiceStarted();
-        slowest(TRANSPORT_TIMEOUT_MS);
-        await voiceMayFinish;
-        sent.push('voice');
-        return { id: 'call-1' };
-      },
-    };
-    let slow = true;
-    const t = createApp({
-      clock,
-      transport,
-      options: {
-        beforeSend: () => {
-          if (slow) slowest(BEFORE_SEND_TIMEOUT_MS);
-          return true;
+  for (const storeTimeoutMs of [DEFAULT_STORE_TIMEOUT_MS, 5_000]) {
+    it(`leaves one send at a time per user when every step takes as long as it may (storeTimeoutMs ${storeTimeoutMs})`, async () => {
+      // The send lock lives by the clock: store round trips each just inside storeTimeoutMs, an
+      // SMS that fails at its time bound, then the voice fallback, each after a beforeSend at its
+      // bound. A second /send at the last moment of the call must still find the first one's
+      // lock, or two codes would go out at once.
+      const clock = createClock();
+      let slow = false;
+      const slowest = (ms: number) => {
+        if (slow) clock.advance(ms - 1);
+      };
+      const store = slowRounds(memoryStore({ now: clock.now }), () => slowest(storeTimeoutMs));
+      let voiceStarted = () => {};
+      const voiceRunning = new Promise<void>((resolve) => {
+        voiceStarted = resolve;
+      });
+      let finishVoice = () => {};
+      const voiceMayFinish = new Promise<void>((resolve) => {
+        finishVoice = resolve;
+      });
+      const sent: string[] = [];
+      const transport = {
+        async sendSms() {
+          slowest(TRANSPORT_TIMEOUT_MS);
+          throw new TwoFactorError('ERR_2FA_SEND_FAILED');
         },
-      },
+        async sendVoice() {
+          voiceStarted();
+          slowest(TRANSPORT_TIMEOUT_MS);
+          await voiceMayFinish;
+          sent.push('voice');
+          return { id: 'call-1' };
+        },
+      };
+      const t = createApp({
+        clock,
+        store,
+        transport,
+        options: {
+          storeTimeoutMs,
+          beforeSend: () => {
+            slowest(BEFORE_SEND_TIMEOUT_MS);
+            return true;
+          },
+        },
+      });
+      const agent = await signIn(t);
+      slow = true;
+      const first = json(agent, '/2fa/send').then((res) => res);
+      await voiceRunning;
+      slow = false; // the clock now stands at the last moment of the slowest send
+      const second = await json(agent, '/2fa/send');
+      expect(second.status).toBe(429);
+      expect(second.body.error.code).toBe('ERR_2FA_COOLDOWN');
+      finishVoice();
+      expect((await first).status).toBe(200);
+      expect(sent).toEqual(['voice']);
     });
-    const agent = await signIn(t);
-    const first = json(agent, '/2fa/send').then((res) => res);
-    await voiceRunning;
-    slow = false; // the clock now stands at the last moment of the slowest send
-    const second = await json(agent, '/2fa/send');
-    expect(second.status).toBe(429);
-    expect(second.body.error.code).toBe('ERR_2FA_COOLDOWN');
-    finishVoice();
-    expect((await first).status).toBe(200);
-    expect(sent).toEqual(['voice']);
-  });
+  }
 
   it('must be a function', () => {
     expect(() =>

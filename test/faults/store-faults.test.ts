@@ -1,6 +1,7 @@
 import type request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { SEND_LOCK_TTL_MS } from '../../src/constants.js';
+import { DEFAULT_STORE_TIMEOUT_MS } from '../../src/constants.js';
+import { sendLockTtl } from '../../src/lock.js';
 import { memoryStore } from '../../src/stores/memory-store.js';
 import type { Store } from '../../src/stores/store.js';
 import {
@@ -89,7 +90,7 @@ async function expectGuardRefusesThenRecovery(t: TestApp, agent: Agent, clear: (
   const guarded = await agent.get('/api/data').expect(401);
   expect(guarded.body.error.code).toBe('ERR_2FA_REQUIRED');
   clear();
-  t.clock.advance(SEND_LOCK_TTL_MS + 1_000); // a send lock left behind by a failed delete expires
+  t.clock.advance(sendLockTtl(DEFAULT_STORE_TIMEOUT_MS) + 1_000); // a send lock left behind by a failed delete expires
   const code = await sendCode(t, agent);
   await json(agent, '/2fa/verify', { code }).expect(200);
   await agent.get('/api/data').expect(200);
