@@ -9,9 +9,10 @@ import { BEFORE_SEND_TIMEOUT_MS, CHALLENGE_GRACE_MS, MINUTE, TRANSPORT_TIMEOUT_M
 import type { Runtime } from './context.js';
 import { TwoFactorError } from './errors.js';
 import { spendSendBudgets } from './limits.js';
-import { appNameFor, defaultSms, defaultVoice, type MessageContext, withWebOtpLine } from './messages.js';
+import { appNameFor, defaultVoice, type MessageContext } from './messages.js';
 import type { SendAttempt } from './options.js';
 import type { Destination } from './phone.js';
+import { smsText } from './sms-length.js';
 
 export type Channel = 'sms' | 'voice';
 
@@ -64,14 +65,15 @@ function failureKind(error: unknown): string {
 
 function compose(rt: Runtime, channel: Channel, challenge: Challenge, code: string): string {
   const { config } = rt;
+  const minutes = Math.max(1, Math.ceil((challenge.expiresAt - config.now()) / MINUTE));
+  if (channel === 'sms') return smsText(config, code, minutes);
   const ctx: MessageContext = {
     code,
     appName: appNameFor(config.locale, config.appName),
-    minutes: Math.max(1, Math.ceil((challenge.expiresAt - config.now()) / MINUTE)),
+    minutes,
     locale: config.locale,
   };
-  if (channel === 'voice') return (config.messages.voice ?? defaultVoice)(ctx);
-  return withWebOtpLine((config.messages.sms ?? defaultSms)(ctx), ctx, config.webOtpDomain);
+  return (config.messages.voice ?? defaultVoice)(ctx);
 }
 
 /** The cause of a send refused because `beforeSend` failed: no provider failed, so no voice fallback. */

@@ -98,8 +98,8 @@ export interface TwoFactorOptions {
   storeTimeoutMs?: number;
   /** Where warnings and provider errors go. @default process.emitWarning / console.error */
   logger?: Logger;
-  /** Opt out of single startup warnings. */
-  warnings?: { memoryStore?: boolean };
+  /** Opt out of startup warnings: the memory store in production, an SMS text of several billed parts. */
+  warnings?: { memoryStore?: boolean; smsLength?: boolean };
   /** Texts, title and look of the challenge page. */
   page?: PageOptions;
 }
@@ -133,7 +133,7 @@ export interface Config {
   now: () => number;
   storeTimeoutMs: number;
   logger: Logger;
-  warnings: { memoryStore: boolean };
+  warnings: { memoryStore: boolean; smsLength: boolean };
   page: PageOptions;
 }
 
@@ -385,7 +385,7 @@ export function parseOptions(input: unknown): Config {
   const store = parseStore(options.store, now);
   const messages = object('messages', options.messages, ['sms', 'voice']);
   for (const [k, v] of Object.entries(messages)) fn(`messages.${k}`, v, '(ctx) => string');
-  const warnings = object('warnings', options.warnings, ['memoryStore']);
+  const warnings = object('warnings', options.warnings, ['memoryStore', 'smsLength']);
   const logger = options.logger === undefined ? defaultLogger : (options.logger as Logger);
   if (typeof logger?.warn !== 'function' || typeof logger.error !== 'function') {
     throw new TwoFactorConfigError('logger', 'must have warn(message) and error(message) functions');
@@ -456,7 +456,7 @@ export function parseOptions(input: unknown): Config {
       60 * C.SECOND,
     ),
     logger,
-    warnings: { memoryStore: warnings.memoryStore !== false },
+    warnings: { memoryStore: warnings.memoryStore !== false, smsLength: warnings.smsLength !== false },
     page: parsePage(options.page),
   };
 }

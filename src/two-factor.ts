@@ -25,6 +25,7 @@ import type { RouteResult } from './routes/result.js';
 import { sendAgain, startChallenge } from './routes/send.js';
 import { verifyCode } from './routes/verify.js';
 import { receiveReport } from './routes/webhook.js';
+import { checkSmsText } from './sms-length.js';
 import { guardStore } from './stores/guarded-store.js';
 
 export interface TwoFactor extends RequestHandler {
@@ -67,6 +68,7 @@ let warnedMemoryStore = false;
 export function twoFactor(options: TwoFactorOptions): TwoFactor {
   // `app.use(twoFactor)` passes a request here; parseOptions recognises it and says so.
   const config = parseOptions(options);
+  checkSmsText(config);
   if (
     config.usesMemoryStore &&
     config.warnings.memoryStore &&

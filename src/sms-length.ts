@@ -1,0 +1,83 @@
+import { MINUTE } from './constants.js';
+import { TwoFactorConfigError } from './errors.js';
+import { appNameFor, defaultSms, type MessageContext, withWebOtpLine } from './messages.js';
+import type { Config } from './options.js';
+
+/** The GSM 03.38 basic character set: one unit each. */
+const GSM_BASIC = new Set(
+  '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
+);
+/** The extension table: two units each (Smstools: "nine characters count double"). */
+const GSM_EXTENDED = new Set('€\\}[^~]{|');
+/** One SMS holds 160 GSM-7 characters; a long one is split into parts of 153, each billed. */
+const SINGLE_PART = 160;
+const MULTI_PART = 153;
+
+export interface GsmLength {
+  /** GSM-7 units: extension characters count two. */
+  units: number;
+  /** Characters GSM-7 does not have (each listed once). */
+  foreign: string[];
+}
+
+export function gsmLength(text: string): GsmLength {
+  let units = 0;
+  const foreign = new Set<string>();
+  for (const char of text) {
+    if (GSM_BASIC.has(char)) units += 1;
+    else if (GSM_EXTENDED.has(char)) units += 2;
+    else {
+      units += 1;
+      foreign.add(char);
+    }
+  }
+  return { units, foreign: [...foreign] };
+}
+
+/** How many billed parts an SMS of `units` GSM-7 characters goes out as. */
+export function smsParts(units: number): number {
+  return units <= SINGLE_PART ? 1 : Math.ceil(units / MULTI_PART);
+}
+
+/** The SMS text for a code, as every send composes it. */
+export function smsText(config: Config, code: string, minutes: number): string {
+  const ctx: MessageContext = {
+    code,
+    appName: appNameFor(config.locale, config.appName),
+    minutes,
+    locale: config.locale,
+  };
+  return withWebOtpLine((config.messages.sms ?? defaultSms)(ctx), ctx, config.webOtpDomain);
+}
+
+/**
+ * At startup: composes the SMS with the longest code and says what it will cost. A custom text
+ * that throws or is not a string is a configuration error; one that needs several billed parts,
+ * or holds characters GSM-7 lacks (Smstools converts to GSM-7), gets a warning.
+ */
+export function checkSmsText(config: Config): void {
+  let text: unknown;
+  try {
+    text = smsText(config, '0'.repeat(config.codeLength), Math.ceil(config.codeTtlMs / MINUTE));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new TwoFactorConfigError('messages.sms', `threw when called with a sample context: ${reason}`);
+  }
+  if (typeof text !== 'string' || text.trim() === '') {
+    throw new TwoFactorConfigError('messages.sms', 'must return the SMS text, a non-empty string');
+  }
+  if (!config.warnings.smsLength) return;
+  const { units, foreign } = gsmLength(text);
+  const off = ' (disable with warnings: { smsLength: false })';
+  if (foreign.length > 0) {
+    config.logger.warn(
+      `express-sms-2fa: the SMS text has characters GSM-7 lacks (${foreign.slice(0, 5).join(' ')}): providers convert or replace them, or send the SMS as UCS-2 in parts of 70${off}`,
+    );
+  }
+  const parts = smsParts(units);
+  if (parts > 1) {
+    config.logger.warn(
+      `express-sms-2fa: the SMS text is ${units} GSM-7 characters with a ${config.codeLength}-digit code, so every code goes out as ${parts} billed parts (one holds ${SINGLE_PART}); shorten messages.sms, appName or webOtpDomain${off}`,
+    );
+  }
+}
