@@ -56,16 +56,10 @@ function unsignAny(value: string, secrets: string[]): string | null {
 }
 
 /** Session ids repeat on every request of a session: their fingerprints are kept, boundedly. */
-const fingerprints = new LRUCache<string, string>({ max: 10_000 });
+const fingerprints = new LRUCache<string, string>({ max: 10_000, memoMethod: (id) => fingerprint(id) });
 
 export function sessionFingerprint(user: User): string {
-  if (!user.sessionId) return '';
-  let known = fingerprints.get(user.sessionId);
-  if (known === undefined) {
-    known = fingerprint(user.sessionId);
-    fingerprints.set(user.sessionId, known);
-  }
-  return known;
+  return user.sessionId ? fingerprints.memo(user.sessionId) : '';
 }
 
 export function claimMatches(claim: VerifiedClaim, user: User, now: number): boolean {

@@ -9,10 +9,9 @@ import { BEFORE_SEND_TIMEOUT_MS, CHALLENGE_GRACE_MS, MINUTE, TRANSPORT_TIMEOUT_M
 import type { Runtime } from './context.js';
 import { TwoFactorError } from './errors.js';
 import { spendSendBudgets } from './limits.js';
-import { appNameFor, defaultVoice, type MessageContext } from './messages.js';
+import { smsText, voiceText } from './messages.js';
 import type { SendAttempt } from './options.js';
 import type { Destination } from './phone.js';
-import { smsText } from './sms-length.js';
 
 export type Channel = 'sms' | 'voice';
 
@@ -66,14 +65,16 @@ function failureKind(error: unknown): string {
 function compose(rt: Runtime, channel: Channel, challenge: Challenge, code: string): string {
   const { config } = rt;
   const minutes = Math.max(1, Math.ceil((challenge.expiresAt - config.now()) / MINUTE));
-  if (channel === 'sms') return smsText(config, code, minutes);
-  const ctx: MessageContext = {
-    code,
-    appName: appNameFor(config.locale, config.appName),
-    minutes,
-    locale: config.locale,
-  };
-  return (config.messages.voice ?? defaultVoice)(ctx);
+  return (channel === 'sms' ? smsText : voiceText)(config, code, minutes);
+}
+
+/** What every event about one send carries; `phone` is the masked number. */
+interface SendEventFields {
+  userId: string;
+  phone: string;
+  country: string;
+  ip: string;
+  channel: Channel;
 }
 
 /** The cause of a send refused because `beforeSend` failed: no provider failed, so no voice fallback. */
@@ -92,9 +93,10 @@ export function isProviderFailure(error: unknown): boolean {
  * Asks the app's `beforeSend` whether this send may go out. It runs after the budgets, so a paid
  * lookup it makes is bounded by them. Fails closed: only `true` sends.
  */
-async function approveSend(rt: Runtime, send: SendAttempt, masked: string): Promise<void> {
+async function approveSend(rt: Runtime, who: SendEventFields, to: string): Promise<void> {
   const { beforeSend, logger } = rt.config;
   if (!beforeSend) return;
+  const send: SendAttempt = { ...who, phone: to }; // the full number, for the app's lookup only
   let answer: unknown;
   try {
     answer = await withTimeout(
@@ -103,21 +105,13 @@ async function approveSend(rt: Runtime, send: SendAttempt, masked: string): Prom
     );
   } catch {
     logger.error(
-      `express-sms-2fa: beforeSend failed for a ${send.channel} to ${masked}; the send was refused`,
+      `express-sms-2fa: beforeSend failed for a ${who.channel} to ${who.phone}; the send was refused`,
     );
     throw beforeSendFailed();
   }
   if (answer === true) return;
   if (answer === false) {
-    rt.emit({
-      type: 'send.blocked',
-      userId: send.userId,
-      phone: masked,
-      country: send.country,
-      ip: send.ip,
-      channel: send.channel,
-      reason: 'vetoed',
-    });
+    rt.emit({ type: 'send.blocked', ...who, reason: 'vetoed' });
     throw new TwoFactorError('ERR_2FA_DESTINATION_BLOCKED');
   }
   logger.error(
@@ -147,7 +141,13 @@ export async function deliver(
   ip: string,
 ): Promise<Delivered> {
   const { config, emit } = rt;
-  const who = { userId: challenge.userId, phone: dest.masked, country: dest.country, ip, channel };
+  const who: SendEventFields = {
+    userId: challenge.userId,
+    phone: dest.masked,
+    country: dest.country,
+    ip,
+    channel,
+  };
   try {
     if ((previous?.sends ?? 0) >= config.maxSendsPerChallenge) {
       // The live challenge keeps answering /send until it expires: that is when a new one can go out.
@@ -161,11 +161,7 @@ export async function deliver(
     }
     throw error;
   }
-  await approveSend(
-    rt,
-    { userId: challenge.userId, phone: secret.to, country: dest.country, channel, ip },
-    dest.masked,
-  );
+  await approveSend(rt, who, secret.to);
 
   const text = compose(rt, channel, challenge, secret.code);
   const { transport } = config;

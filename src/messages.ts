@@ -43,21 +43,37 @@ const TEXTS: Record<Locale, Texts> = {
   },
 };
 
-/** The app name for the texts: the configured one, or "your account" in the locale. */
-export function appNameFor(locale: Locale, appName: string | undefined): string {
-  return appName ?? TEXTS[locale].account;
+/** What the texts depend on: the `locale`, `appName`, `webOtpDomain` and `messages` options. */
+export interface TextOptions {
+  locale: Locale;
+  appName: string | undefined;
+  webOtpDomain: string | undefined;
+  messages: { sms?: (ctx: MessageContext) => string; voice?: (ctx: MessageContext) => string };
 }
 
-export function defaultSms(ctx: MessageContext): string {
+function contextFor(options: TextOptions, code: string, minutes: number): MessageContext {
+  const { locale } = options;
+  // The app name: the configured one, or "your account" in the locale.
+  return { code, appName: options.appName ?? TEXTS[locale].account, minutes, locale };
+}
+
+function defaultSms(ctx: MessageContext): string {
   return TEXTS[ctx.locale].sms(ctx);
 }
 
-/** The WebOTP line (`@domain #code`, last in the SMS) makes browsers offer to fill the code in. */
-export function withWebOtpLine(text: string, ctx: MessageContext, domain: string | undefined): string {
-  return domain ? `${text}\n\n@${domain} #${ctx.code}` : text;
+/** The default voice text: the digits one at a time, read twice, so a listener can write them down. */
+function defaultVoice(ctx: MessageContext): string {
+  return TEXTS[ctx.locale].voice(ctx, ctx.code.split('').join(', '));
 }
 
-/** The default voice text: the digits one at a time, read twice, so a listener can write them down. */
-export function defaultVoice(ctx: MessageContext): string {
-  return TEXTS[ctx.locale].voice(ctx, ctx.code.split('').join(', '));
+/** The SMS for a code. The WebOTP line (`@domain #code`, last) makes browsers offer to fill it in. */
+export function smsText(options: TextOptions, code: string, minutes: number): string {
+  const ctx = contextFor(options, code, minutes);
+  const text = (options.messages.sms ?? defaultSms)(ctx);
+  return options.webOtpDomain ? `${text}\n\n@${options.webOtpDomain} #${code}` : text;
+}
+
+/** What the voice call reads for a code. */
+export function voiceText(options: TextOptions, code: string, minutes: number): string {
+  return (options.messages.voice ?? defaultVoice)(contextFor(options, code, minutes));
 }

@@ -14,17 +14,15 @@ export interface Destination {
 }
 
 /** Numbers on file repeat on every request of their users: parsed once, kept boundedly. */
-const parsedNumbers = new LRUCache<string, Destination | false>({ max: 10_000 });
+const parsedNumbers = new LRUCache<string, Destination | false>({
+  max: 10_000,
+  memoMethod: (phone) => parse(phone) ?? false,
+});
 
 /** Parses the number on file; `null` when it is not a valid international number. */
 export function parseDestination(phone: unknown): Destination | null {
   if (typeof phone !== 'string' || phone.length > 32) return null;
-  let known = parsedNumbers.get(phone);
-  if (known === undefined) {
-    known = parse(phone) ?? false;
-    parsedNumbers.set(phone, known);
-  }
-  return known || null;
+  return parsedNumbers.memo(phone) || null;
 }
 
 function parse(phone: string): Destination | null {

@@ -1,6 +1,6 @@
 import { MINUTE } from './constants.js';
 import { TwoFactorConfigError } from './errors.js';
-import { appNameFor, defaultSms, type MessageContext, withWebOtpLine } from './messages.js';
+import { smsText } from './messages.js';
 import type { Config } from './options.js';
 
 /** The GSM 03.38 basic character set: one unit each. */
@@ -37,17 +37,6 @@ export function gsmLength(text: string): GsmLength {
 /** How many billed parts an SMS of `units` GSM-7 characters goes out as. */
 export function smsParts(units: number): number {
   return units <= SINGLE_PART ? 1 : Math.ceil(units / MULTI_PART);
-}
-
-/** The SMS text for a code, as every send composes it. */
-export function smsText(config: Config, code: string, minutes: number): string {
-  const ctx: MessageContext = {
-    code,
-    appName: appNameFor(config.locale, config.appName),
-    minutes,
-    locale: config.locale,
-  };
-  return withWebOtpLine((config.messages.sms ?? defaultSms)(ctx), ctx, config.webOtpDomain);
 }
 
 /**

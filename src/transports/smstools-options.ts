@@ -44,7 +44,6 @@ const DEFAULT_TIMEOUT_MS = 10 * SECOND;
  * or the user could be told "failed" for a code that arrives.
  */
 const MAX_TIMEOUT_MS = Math.min(15 * SECOND, TRANSPORT_TIMEOUT_MS);
-/** The largest replay window in community webhook code (900 s). */
 const KNOWN_OPTIONS = [
   'clientId',
   'clientSecret',
