@@ -12,7 +12,6 @@ import {
 import { TwoFactorError } from '../../src/errors.js';
 import type { SendAttempt, TwoFactorOptions } from '../../src/options.js';
 import { memoryStore } from '../../src/stores/memory-store.js';
-import type { Store } from '../../src/stores/store.js';
 import { memoryTransport } from '../../src/transports/memory.js';
 import { twoFactor } from '../../src/two-factor.js';
 import {
@@ -24,6 +23,7 @@ import {
   type TestApp,
   USERS,
 } from '../helpers/create-app.js';
+import { slowRounds } from '../helpers/stores.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -33,30 +33,6 @@ const ALICE_MASKED = '+32 4•• •• •• 01';
 
 function appWithHook(beforeSend: TwoFactorOptions['beforeSend'], options: Partial<TwoFactorOptions> = {}) {
   return createApp({ options: { beforeSend, ...options } });
-}
-
-/** A store whose every round trip (calls made while none is in flight) first runs `onRound`. */
-function slowRounds(inner: Store, onRound: () => void): Store {
-  let inFlight = 0;
-  const wrap =
-    <A extends unknown[], R>(method: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      if (inFlight === 0) onRound();
-      inFlight++;
-      try {
-        return await method(...args);
-      } finally {
-        inFlight--;
-      }
-    };
-  return {
-    get: wrap(inner.get.bind(inner)),
-    set: wrap(inner.set.bind(inner)),
-    delete: wrap(inner.delete.bind(inner)),
-    consume: wrap(inner.consume.bind(inner)),
-    increment: wrap(inner.increment.bind(inner)),
-    getMany: inner.getMany && wrap(inner.getMany.bind(inner)),
-  };
 }
 
 const blocked = (t: TestApp) => t.events.filter((e) => e.type === 'send.blocked');

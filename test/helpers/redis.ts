@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { createClient, type RedisClientOptions } from 'redis';
+import { afterAll, beforeAll } from 'vitest';
 import type { SendCommand } from '../../src/stores/redis-store.js';
 
 export const REDIS_HOST = '127.0.0.1';
@@ -215,6 +216,26 @@ export async function flushPrefix(sendCommand: SendCommand, prefix: string): Pro
     await sendCommand('UNLINK', ...keys.slice(i, i + 500));
   }
   return keys.length;
+}
+
+/**
+ * Inside a `describe`: connects before its tests, and after them deletes the keys under `prefix`
+ * and disconnects. Returns the connection's `sendCommand` (usable once the tests run).
+ */
+export function useRedis(connect: () => Promise<RedisConnection>, prefix: string): SendCommand {
+  let connection: RedisConnection | undefined;
+  beforeAll(async () => {
+    connection = await connect();
+  });
+  afterAll(async () => {
+    if (!connection) return;
+    await flushPrefix(connection.sendCommand, prefix);
+    await connection.close();
+  });
+  return (...args) => {
+    if (!connection) throw new Error('useRedis: not connected yet (call sendCommand inside a test)');
+    return connection.sendCommand(...args);
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,30 @@ export function slowStore(inner: Store, delayMs: number): Store {
   };
 }
 
+/** A store whose every round trip (calls made while none is in flight) first runs `onRound`. */
+export function slowRounds(inner: Store, onRound: () => void): Store {
+  let inFlight = 0;
+  const wrap =
+    <A extends unknown[], R>(method: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      if (inFlight === 0) onRound();
+      inFlight++;
+      try {
+        return await method(...args);
+      } finally {
+        inFlight--;
+      }
+    };
+  return {
+    get: wrap(inner.get.bind(inner)),
+    set: wrap(inner.set.bind(inner)),
+    delete: wrap(inner.delete.bind(inner)),
+    consume: wrap(inner.consume.bind(inner)),
+    increment: wrap(inner.increment.bind(inner)),
+    getMany: inner.getMany && wrap(inner.getMany.bind(inner)),
+  };
+}
+
 /** Keeps a copy of every key and value ever written. */
 export function recordingStore(inner: Store): Store & { written: { key: string; value: string }[] } {
   const written: { key: string; value: string }[] = [];

@@ -6,16 +6,10 @@
  * "Waits" counts the times the request had nothing in flight and sent a command: commands issued
  * together (Promise.all) are one wait, since the client pipelines them on one connection.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { redisStore, type SendCommand } from '../../src/stores/redis-store.js';
 import { createApp, json, sendCode, signIn, wrongCode } from '../helpers/create-app.js';
-import {
-  flushPrefix,
-  REDIS_CLIENTS,
-  type RedisConnection,
-  requireRedis,
-  uniquePrefix,
-} from '../helpers/redis.js';
+import { REDIS_CLIENTS, requireRedis, uniquePrefix, useRedis } from '../helpers/redis.js';
 
 const redisUp = await requireRedis();
 const FILE_PREFIX = uniquePrefix('round-trips');
@@ -61,20 +55,10 @@ function countingSendCommand(inner: SendCommand) {
 for (const { name, connect } of REDIS_CLIENTS) {
   describe.skipIf(!redisUp)(`Redis commands per request on ${name}`, () => {
     const prefix = `${FILE_PREFIX}${name}:`;
-    let connection: RedisConnection;
-
-    beforeAll(async () => {
-      connection = await connect();
-    });
-
-    afterAll(async () => {
-      if (!connection) return;
-      await flushPrefix(connection.sendCommand, prefix);
-      await connection.close();
-    });
+    const sendCommand = useRedis(connect, prefix);
 
     it('stays within the counted bounds for send, status, verify, resend and the guard', async () => {
-      const counter = countingSendCommand(connection.sendCommand);
+      const counter = countingSendCommand(sendCommand);
       const t = createApp({ store: redisStore({ sendCommand: counter.sendCommand, prefix }) });
       const cost: Partial<Record<Step, { commands: number; waits: number; names: string }>> = {};
 

@@ -1,16 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../../src/stores/memory-store.js';
 import { redisStore } from '../../src/stores/redis-store.js';
 import type { Store } from '../../src/stores/store.js';
 import { checkStore } from '../../src/testing/index.js';
-import {
-  flushPrefix,
-  keysWithPrefix,
-  REDIS_CLIENTS,
-  type RedisConnection,
-  requireRedis,
-  uniquePrefix,
-} from '../helpers/redis.js';
+import { keysWithPrefix, REDIS_CLIENTS, requireRedis, uniquePrefix, useRedis } from '../helpers/redis.js';
 
 const redisUp = await requireRedis();
 const FILE_PREFIX = uniquePrefix('check-store');
@@ -101,24 +94,12 @@ describe('checkStore()', () => {
 
   for (const { name, connect } of REDIS_CLIENTS) {
     describe.skipIf(!redisUp)(`on redisStore() over ${name}`, () => {
-      let connection: RedisConnection;
       const prefix = `${FILE_PREFIX}${name}:`;
-
-      beforeAll(async () => {
-        connection = await connect();
-      });
-
-      afterAll(async () => {
-        if (!connection) return;
-        await flushPrefix(connection.sendCommand, prefix);
-        await connection.close();
-      });
+      const sendCommand = useRedis(connect, prefix);
 
       it('passes, and leaves no key behind', async () => {
-        await expect(
-          checkStore(() => redisStore({ sendCommand: connection.sendCommand, prefix })),
-        ).resolves.toBeUndefined();
-        expect(await keysWithPrefix(connection.sendCommand, prefix)).toEqual([]);
+        await expect(checkStore(() => redisStore({ sendCommand, prefix }))).resolves.toBeUndefined();
+        expect(await keysWithPrefix(sendCommand, prefix)).toEqual([]);
       });
     });
   }

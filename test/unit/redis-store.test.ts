@@ -6,13 +6,13 @@ import {
   flushPrefix,
   keysWithPrefix,
   REDIS_CLIENTS,
-  type RedisConnection,
   type RedisServer,
   recordCommands,
   requireRedis,
   requireRedisServerBinary,
   startRedisServer,
   uniquePrefix,
+  useRedis,
 } from '../helpers/redis.js';
 import { runStoreContract } from '../helpers/store-contract.js';
 
@@ -162,28 +162,16 @@ describe('redisStore()', () => {
 
 for (const { name, connect } of REDIS_CLIENTS) {
   describe.skipIf(!redisUp)(`redisStore() on ${name}`, () => {
-    let connection: RedisConnection;
-    /** The raw client, to look at what the store wrote. */
-    let raw: SendCommand;
     const clientPrefix = `${FILE_PREFIX}${name}:`;
+    /** The raw client, to look at what the store wrote. */
+    const raw = useRedis(connect, clientPrefix);
     let testNumber = 0;
     const nextPrefix = () => `${clientPrefix}${++testNumber}:`;
-
-    beforeAll(async () => {
-      connection = await connect();
-      raw = connection.sendCommand;
-    });
-
-    afterAll(async () => {
-      if (!connection) return;
-      await flushPrefix(raw, clientPrefix);
-      await connection.close();
-    });
 
     runStoreContract(`redisStore() on ${name}`, async () => {
       const prefix = nextPrefix();
       return {
-        store: redisStore({ sendCommand: connection.sendCommand, prefix }),
+        store: redisStore({ sendCommand: raw, prefix }),
         cleanup: async () => {
           await flushPrefix(raw, prefix);
         },
@@ -193,7 +181,7 @@ for (const { name, connect } of REDIS_CLIENTS) {
     /** A fresh store under its own prefix, with its commands recorded. */
     function freshStore() {
       const prefix = nextPrefix();
-      const rec = recordCommands(connection.sendCommand);
+      const rec = recordCommands(raw);
       return { prefix, rec, store: redisStore({ sendCommand: rec.sendCommand, prefix }) };
     }
 
@@ -211,7 +199,7 @@ for (const { name, connect } of REDIS_CLIENTS) {
 
       it("writes under '2fa:' when no prefix is given", async () => {
         const key = `${clientPrefix}default-prefix`;
-        const store = redisStore({ sendCommand: connection.sendCommand });
+        const store = redisStore({ sendCommand: raw });
         try {
           await store.set(key, 'v', 10_000);
           expect(await raw('GET', `2fa:${key}`)).toBe('v');
@@ -296,7 +284,7 @@ for (const { name, connect } of REDIS_CLIENTS) {
 
       it('falls back to a Lua script once, and stays atomic: one of 50 parallel consumes wins', async () => {
         const prefix = nextPrefix();
-        const rec = recordCommands(withoutGetDel(connection.sendCommand));
+        const rec = recordCommands(withoutGetDel(raw));
         const store = redisStore({ sendCommand: rec.sendCommand, prefix });
 
         await store.set('race', 'winner', 10_000);
@@ -316,7 +304,7 @@ for (const { name, connect } of REDIS_CLIENTS) {
 
       it('costs at most two round trips the first time, one after', async () => {
         const prefix = nextPrefix();
-        const rec = recordCommands(withoutGetDel(connection.sendCommand));
+        const rec = recordCommands(withoutGetDel(raw));
         const store = redisStore({ sendCommand: rec.sendCommand, prefix });
         await store.set('a', '1', 10_000);
         await store.set('b', '2', 10_000);
@@ -335,7 +323,7 @@ for (const { name, connect } of REDIS_CLIENTS) {
         const prefix = nextPrefix();
         const rec = recordCommands(async (...args) => {
           if (args[0] === 'GETDEL') throw new Error(message);
-          return connection.sendCommand(...args);
+          return raw(...args);
         });
         const store = redisStore({ sendCommand: rec.sendCommand, prefix });
         await store.set('k', 'v', 10_000);
