@@ -1,0 +1,98 @@
+import { TwoFactorConfigError } from '../errors.js';
+
+export const DEFAULT_POSTGRES_TABLE = 'tfa_store';
+
+/** Rows one sweep deletes at most: a short statement however large the backlog. */
+export const SWEEP_BATCH = 500;
+
+/** One part of a table name: what PostgreSQL takes unquoted, lower case, with room for `_expires_at`. */
+const NAME_PART = /^[a-z_][a-z0-9_]{0,47}$/;
+
+/**
+ * `table` (or `schema.table`) checked and quoted. Only plain lower-case names pass, so the quoted
+ * name is the one a person types unquoted in psql, and nothing can break out of the quotes.
+ */
+export function tableIdentifier(table: unknown): { name: string; quoted: string; indexName: string } {
+  const parts = typeof table === 'string' ? table.split('.') : [];
+  if (parts.length < 1 || parts.length > 2 || !parts.every((part) => NAME_PART.test(part))) {
+    throw new TwoFactorConfigError(
+      'table',
+      "of `postgresStore()` must be a table name of lower-case letters, digits and _ (not starting with a digit, at most 48), optionally after a schema name and a dot, e.g. 'tfa_store' or 'auth.tfa_store'",
+    );
+  }
+  const name = parts.join('.');
+  return {
+    name,
+    quoted: parts.map((part) => `"${part}"`).join('.'),
+    indexName: `${parts[parts.length - 1]}_expires_at`,
+  };
+}
+
+/**
+ * The DDL of the store's one table, for `migrate()` or the app's own migration tool.
+ * `key` sorts as bytes (COLLATE "C"): cheaper comparisons than a locale's, and keys are not words.
+ */
+export function schemaSql(table: string = DEFAULT_POSTGRES_TABLE): string {
+  const { quoted, indexName } = tableIdentifier(table);
+  return `CREATE TABLE IF NOT EXISTS ${quoted} (
+  key text COLLATE "C" PRIMARY KEY,
+  value text NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS "${indexName}" ON ${quoted} (expires_at);
+COMMENT ON TABLE ${quoted} IS 'express-sms-2fa: challenges, counters and locks. Rows past expires_at count as absent and are deleted in batches as the store writes.';
+`;
+}
+
+/**
+ * `schemaSql` as one statement: one transaction that waits for any other instance migrating the
+ * same table (two concurrent CREATE TABLE IF NOT EXISTS can collide in the catalog), without the
+ * "already exists" notices some clients print.
+ */
+export function migrateSql(table: string): string {
+  const { name } = tableIdentifier(table);
+  return `DO $migrate$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('express-sms-2fa migrate ${name}'));
+  PERFORM set_config('client_min_messages', 'warning', true);
+  ${schemaSql(table).trim().split('\n').join('\n  ')}
+END
+$migrate$`;
+}
+
+/** A TTL as a parameter: `$n::bigint * interval '1 millisecond'` past the database's `now()`. */
+const expiry = (n: number) => `now() + $${n}::bigint * interval '1 millisecond'`;
+
+/**
+ * Every statement the store sends; each call is one of them, found by the primary key (the sweep by
+ * the expiry index). Time is the database's `now()`, the same for every app instance.
+ */
+export function statements(table: string) {
+  const { quoted: t } = tableIdentifier(table);
+  return {
+    get: `SELECT value FROM ${t} WHERE key = $1 AND expires_at > now()`,
+    getMany: `SELECT key, value FROM ${t} WHERE key = ANY($1::text[]) AND expires_at > now()`,
+    set: `INSERT INTO ${t} AS s (key, value, expires_at) VALUES ($1, $2, ${expiry(3)})
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+    delete: `DELETE FROM ${t} WHERE key = $1`,
+    // Deletes an expired row too, but hands back only a live value.
+    consume: `DELETE FROM ${t} WHERE key = $1 RETURNING CASE WHEN expires_at > now() THEN value END AS value`,
+    // An expired row counts as absent: back to 1 with the new TTL. A live one keeps its TTL. A value
+    // that is not a count stays as it is and comes back as NULL: never cast (the cast's error would
+    // quote it), never returned.
+    increment: `INSERT INTO ${t} AS s (key, value, expires_at) VALUES ($1, '1', ${expiry(2)})
+ON CONFLICT (key) DO UPDATE SET
+  value = CASE WHEN s.expires_at <= now() THEN '1'
+               WHEN s.value ~ '^[0-9]{1,15}$' THEN (s.value::bigint + 1)::text
+               ELSE s.value END,
+  expires_at = CASE WHEN s.expires_at <= now() THEN excluded.expires_at ELSE s.expires_at END
+RETURNING CASE WHEN value ~ '^[0-9]{1,15}$' THEN value END AS value`,
+    // The oldest expired rows, at most one batch, skipping rows another transaction holds (another
+    // instance sweeping, a write in flight). ARRAY(...) runs once; the delete is by primary key.
+    sweep: `WITH swept AS (
+  DELETE FROM ${t} WHERE key = ANY(ARRAY(
+    SELECT key FROM ${t} WHERE expires_at <= now() ORDER BY expires_at LIMIT ${SWEEP_BATCH} FOR UPDATE SKIP LOCKED
+  )) AND expires_at <= now() RETURNING 1
+) SELECT count(*)::int AS swept FROM swept`,
+  };
+}

@@ -1,0 +1,223 @@
+import { TwoFactorConfigError } from '../errors.js';
+import {
+  DEFAULT_POSTGRES_TABLE,
+  migrateSql,
+  SWEEP_BATCH,
+  schemaSql,
+  statements,
+  tableIdentifier,
+} from './postgres-sql.js';
+import type { Store } from './store.js';
+
+/**
+ * Runs one parameterised statement on the app's own client and resolves with its rows, e.g. pg
+ * `(text, params) => pool.query(text, params)` or postgres.js
+ * `async (text, params) => ({ rows: await sql.unsafe(text, params, { prepare: true }) })`.
+ */
+export type PostgresQuery = (text: string, params: unknown[]) => Promise<{ rows: unknown[] }>;
+
+export interface PostgresStoreOptions {
+  /** Required. Runs one statement on the app's own pool; the package depends on no PostgreSQL client. */
+  query: PostgresQuery;
+  /** The store's one table, optionally schema-qualified (`'auth.tfa_store'`). @default 'tfa_store' */
+  table?: string;
+}
+
+export interface PostgresStore extends Store {
+  /** The table, as given (or the default). */
+  readonly table: string;
+  /** Several values in one SELECT; same order as `keys`. */
+  getMany(keys: string[]): Promise<(string | undefined)[]>;
+  /** Creates the table and its index if they are missing (`postgresStore.schema()`); safe to run at every start. */
+  migrate(): Promise<void>;
+  /** Deletes one batch (at most 500) of expired rows and resolves with how many. Writes call it by themselves. */
+  sweep(): Promise<number>;
+  /** Waits for a sweep in flight, so the app can end its pool afterwards. The pool stays the app's to end. */
+  shutdown(): Promise<void>;
+}
+
+/** Every this-many writes (set, increment) of one store, one sweep; sooner while there is a backlog. */
+export const SWEEP_EVERY_WRITES = 100;
+
+const OPTION_NAMES = new Set(['query', 'table']);
+
+const QUERY_HELP =
+  'e.g. pg `(text, params) => pool.query(text, params)` or postgres.js `async (text, params) => ({ rows: await sql.unsafe(text, params, { prepare: true }) })`';
+
+/** Values shorter than this are not hunted for inside error texts (a '1' is in every message). */
+const MIN_REDACTED_LENGTH = 6;
+
+function toMilliseconds(ttlMs: number): number {
+  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs)) {
+    throw new TypeError('postgresStore: `ttlMs` must be a finite number of milliseconds');
+  }
+  return Math.max(1, Math.ceil(ttlMs));
+}
+
+/** A text column as a string; NULL (or anything else) is "no value". */
+function toValue(row: unknown): string | undefined {
+  const value = (row as { value?: unknown } | undefined)?.value;
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Blanks the stored value wherever a client copies it into its error: postgres.js attaches the
+ * parameters (`parameters`, `args`, read-only but the same arrays), PostgreSQL quotes a refused
+ * row in `detail`. The error still propagates, for the caller to handle.
+ */
+function withoutValue(error: unknown, value: string): unknown {
+  if (error === null || typeof error !== 'object') return error;
+  const blank = (found: unknown, depth: number): unknown => {
+    if (found === value) return '[redacted]';
+    if (typeof found === 'string' && value.length >= MIN_REDACTED_LENGTH && found.includes(value)) {
+      return found.split(value).join('[redacted]');
+    }
+    if (Array.isArray(found) && depth < 2) {
+      for (let i = 0; i < found.length; i++) found[i] = blank(found[i], depth + 1);
+    }
+    return found;
+  };
+  for (const name of Object.getOwnPropertyNames(error)) {
+    try {
+      const field = (error as Record<string, unknown>)[name];
+      const blanked = blank(field, 0);
+      if (blanked !== field) (error as Record<string, unknown>)[name] = blanked;
+    } catch {
+      // A read-only text keeps what it says; the error is still the caller's to handle.
+    }
+  }
+  return error;
+}
+
+/**
+ * A store in PostgreSQL (>= 11), for apps that run several instances and have PostgreSQL but no
+ * Redis: one table (`postgresStore.schema()`, created by `await store.migrate()` or the app's
+ * migrations). Every call is one statement found by the primary key; `consume` and `increment`
+ * are atomic in that one statement. Expired rows count as absent at once and are deleted in
+ * batches of at most 500 as the store writes: no timer, no separate process.
+ *
+ * @example
+ * // pg
+ * postgresStore({ query: (text, params) => pool.query(text, params) })
+ * // postgres.js
+ * postgresStore({ query: async (text, params) => ({ rows: await sql.unsafe(text, params, { prepare: true }) }) })
+ */
+export function postgresStore(options: PostgresStoreOptions): PostgresStore {
+  if (options === null || typeof options !== 'object' || typeof options.query !== 'function') {
+    throw new TwoFactorConfigError(
+      'query',
+      `of \`postgresStore()\` is required: call \`postgresStore({ query })\`, ${QUERY_HELP}`,
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_NAMES.has(key)) {
+      throw new TwoFactorConfigError(
+        key,
+        'is not an option of `postgresStore()`; it takes `query` and `table`',
+      );
+    }
+  }
+  const { query } = options;
+  const table = options.table ?? DEFAULT_POSTGRES_TABLE;
+  const { name } = tableIdentifier(table);
+  const sql = statements(name);
+
+  async function run(text: string, params: unknown[]): Promise<unknown[]> {
+    let result: { rows?: unknown } | undefined;
+    try {
+      result = await query(text, params);
+    } catch (error) {
+      if ((error as { code?: unknown } | null)?.code === '42P01') {
+        throw new Error(
+          `postgresStore: table "${name}" does not exist: create it with \`await store.migrate()\` or run \`postgresStore.schema()\` in your migrations`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    if (result === null || typeof result !== 'object' || !Array.isArray(result.rows)) {
+      throw new TypeError(
+        `postgresStore: \`query\` must resolve to { rows }, as pg's pool.query does; ${QUERY_HELP}`,
+      );
+    }
+    return result.rows;
+  }
+
+  // The sweep rides on writes: every SWEEP_EVERY_WRITES-th, and the next one again while batches
+  // come back full. One at a time per store; it never delays or fails the write that started it.
+  let writes = 0;
+  let backlog = false;
+  let sweeping: Promise<void> | undefined;
+  function sweepSoon(): void {
+    writes = (writes + 1) % SWEEP_EVERY_WRITES;
+    if (writes === 0) backlog = true;
+    if (!backlog || sweeping) return;
+    backlog = false;
+    sweeping = sweep()
+      .then(
+        (count) => {
+          if (count >= SWEEP_BATCH) backlog = true;
+        },
+        () => {
+          // The database is down or busy: the next write's turn will try again.
+        },
+      )
+      .finally(() => {
+        sweeping = undefined;
+      });
+  }
+
+  async function sweep(): Promise<number> {
+    const [row] = await run(sql.sweep, []);
+    return Number((row as { swept?: unknown } | undefined)?.swept ?? 0);
+  }
+
+  return {
+    table: name,
+    async get(key) {
+      return toValue((await run(sql.get, [key]))[0]);
+    },
+    async getMany(keys) {
+      if (keys.length === 0) return [];
+      const rows = await run(sql.getMany, [[...keys]]);
+      const found = new Map<unknown, string | undefined>();
+      for (const row of rows) found.set((row as { key?: unknown }).key, toValue(row));
+      return keys.map((key) => found.get(key));
+    },
+    async set(key, value, ttlMs) {
+      const ttl = toMilliseconds(ttlMs);
+      try {
+        await run(sql.set, [key, value, ttl]);
+      } catch (error) {
+        throw withoutValue(error, value);
+      }
+      sweepSoon();
+    },
+    async delete(key) {
+      await run(sql.delete, [key]);
+    },
+    async consume(key) {
+      return toValue((await run(sql.consume, [key]))[0]);
+    },
+    async increment(key, ttlMs) {
+      const rows = await run(sql.increment, [key, toMilliseconds(ttlMs)]);
+      const count = Number(toValue(rows[0]) ?? Number.NaN);
+      // The stored value itself stays out of the message.
+      if (!Number.isSafeInteger(count) || count < 1) {
+        throw new TypeError('postgresStore: the key holds a value that is not a counter');
+      }
+      sweepSoon();
+      return count;
+    },
+    async migrate() {
+      await run(migrateSql(name), []);
+    },
+    sweep,
+    async shutdown() {
+      await sweeping;
+    },
+  };
+}
+
+/** The DDL of the store's table (default 'tfa_store'), for the app's own migration tool. */
+postgresStore.schema = schemaSql;

@@ -1,0 +1,254 @@
+/**
+ * Helpers for tests that talk to a real PostgreSQL: the shared server on 127.0.0.1:5432 (user
+ * postgres, database test, or PGHOST / PGPORT / PGUSER / PGDATABASE), clients for `pg` and
+ * `postgres` (porsager) wired with the README's adapters, per-file table names, and a TCP proxy
+ * in front of the server that a fault test can cut or hang.
+ *
+ *     const postgresUp = await requirePostgres();          // top level of the test file
+ *     describe.skipIf(!postgresUp)('…', () => { … });
+ */
+import { randomBytes } from 'node:crypto';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import pg from 'pg';
+import postgres from 'postgres';
+import { afterAll, beforeAll } from 'vitest';
+import type { PostgresQuery } from '../../src/stores/postgres-store.js';
+
+export const PG_HOST = process.env.PGHOST || '127.0.0.1';
+export const PG_PORT = Number(process.env.PGPORT || 5432);
+export const PG_USER = process.env.PGUSER || 'postgres';
+export const PG_DATABASE = process.env.PGDATABASE || 'test';
+
+/** `postgres://user@host:port/database` for the shared server, or for `port` (a proxy). */
+export function postgresUrl(port = PG_PORT, host = PG_HOST): string {
+  const password = process.env.PGPASSWORD ? `:${encodeURIComponent(process.env.PGPASSWORD)}` : '';
+  return `postgres://${encodeURIComponent(PG_USER)}${password}@${host}:${port}/${encodeURIComponent(PG_DATABASE)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Is there a PostgreSQL? Skip loudly, or fail in CI.
+
+/** True when `CI` (any value but '', '0', 'false') or `REQUIRE_POSTGRES=1` is set: a skip becomes a failure. */
+export function postgresIsRequired(): boolean {
+  const ci = process.env.CI;
+  const ciSet = ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
+  const required = process.env.REQUIRE_POSTGRES;
+  return ciSet || required === '1' || required === 'true';
+}
+
+/**
+ * Call once at the top level of a test file. True when PostgreSQL answers `SELECT 1`; otherwise
+ * throws under CI / `REQUIRE_POSTGRES=1`, else warns loudly and returns false.
+ */
+export async function requirePostgres(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: postgresUrl(), connectionTimeoutMillis: 2000 });
+  let why: string;
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch (error) {
+    why = error instanceof Error ? error.message : String(error);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  const what = `PostgreSQL does not answer on ${PG_HOST}:${PG_PORT} (database ${PG_DATABASE}, user ${PG_USER}: ${why})`;
+  const fix =
+    'Start one (Debian: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start; createdb -U postgres test) or set PGHOST/PGPORT/PGUSER/PGDATABASE.';
+  if (postgresIsRequired()) {
+    throw new Error(`${what}, and CI / REQUIRE_POSTGRES=1 says the PostgreSQL tests must run. ${fix}`);
+  }
+  const line = '!'.repeat(100);
+  console.warn(
+    `\n${line}\n!! SKIPPING PostgreSQL tests: ${what}.\n!! ${fix}\n!! (Set CI or REQUIRE_POSTGRES=1 to make this a failure.)\n${line}\n`,
+  );
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients, with the adapters the README shows.
+
+export interface PostgresConnection {
+  query: PostgresQuery;
+  close: () => Promise<void>;
+}
+
+export interface ConnectOptions {
+  /** Another port than the server's (a proxy). */
+  port?: number;
+  /** Connections in the pool. @default 4 */
+  max?: number;
+}
+
+/** The two clients the README documents, connected with the README's `query` lines. */
+export const POSTGRES_CLIENTS: {
+  name: 'pg' | 'postgres';
+  connect: (options?: ConnectOptions) => Promise<PostgresConnection>;
+}[] = [
+  {
+    name: 'pg',
+    async connect({ port = PG_PORT, max = 4 } = {}) {
+      const pool = new pg.Pool({ connectionString: postgresUrl(port), max, connectionTimeoutMillis: 2000 });
+      // An idle client whose connection drops emits 'error' on the pool; unhandled, it ends the process.
+      pool.on('error', () => {});
+      return {
+        query: (text, params) => pool.query(text, params),
+        close: () => pool.end(),
+      };
+    },
+  },
+  {
+    name: 'postgres',
+    async connect({ port = PG_PORT, max = 4 } = {}) {
+      const sql = postgres(postgresUrl(port), { max, connect_timeout: 2, onnotice: () => {} });
+      return {
+        query: async (text, params) => ({
+          rows: await sql.unsafe(text, params as never[], { prepare: true }),
+        }),
+        close: () => sql.end({ timeout: 1 }),
+      };
+    },
+  },
+];
+
+/** Wraps `query` and records every statement sent through it, to count round trips. */
+export function recordQueries(query: PostgresQuery) {
+  const calls: { text: string; params: unknown[] }[] = [];
+  const wrapped: PostgresQuery = (text, params) => {
+    calls.push({ text, params: [...(params ?? [])] });
+    return query(text, params);
+  };
+  return {
+    query: wrapped,
+    calls,
+    /** The first word of each statement sent so far, e.g. `['SELECT', 'INSERT']`. */
+    verbs: () => calls.map((c) => /^\s*(\w+)/.exec(c.text)?.[1]?.toUpperCase() ?? ''),
+    reset: () => {
+      calls.length = 0;
+    },
+  };
+}
+
+/** A table name no other test file (or run) shares, e.g. `test_pg_store_4242_9f3a1c0e`. */
+export function uniqueTable(label: string): string {
+  return `test_${label}_${process.pid}_${randomBytes(4).toString('hex')}`;
+}
+
+/** Drops `table` (quoted: the names `uniqueTable` makes are plain identifiers). */
+export async function dropTable(query: PostgresQuery, table: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`dropTable: refusing ${table}`);
+  await query(`DROP TABLE IF EXISTS "${table}"`, []);
+}
+
+/**
+ * Inside a `describe`: connects before its tests, and after them drops `tables` and disconnects.
+ * Returns the connection's `query` (usable once the tests run).
+ */
+export function usePostgres(
+  connect: () => Promise<PostgresConnection>,
+  tables: () => string[],
+): PostgresQuery {
+  let connection: PostgresConnection | undefined;
+  beforeAll(async () => {
+    connection = await connect();
+  });
+  afterAll(async () => {
+    if (!connection) return;
+    try {
+      for (const table of tables()) await dropTable(connection.query, table);
+    } finally {
+      await connection.close();
+    }
+  });
+  return (text, params) => {
+    if (!connection) throw new Error('usePostgres: not connected yet (call query inside a test)');
+    return connection.query(text, params);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A TCP proxy in front of the server, for fault tests: the shared server is never stopped.
+
+export interface CuttableProxy {
+  readonly port: number;
+  /** Like a database that went away: open connections are reset, new ones are refused at once. */
+  cut(): void;
+  /** Like a hung database: connections stay open but nothing passes in either direction. */
+  hang(): void;
+  /** Back to passing everything through (what a hang held back is delivered). */
+  restore(): void;
+  close(): Promise<void>;
+}
+
+export async function startProxy(targetPort = PG_PORT, targetHost = PG_HOST): Promise<CuttableProxy> {
+  let mode: 'up' | 'cut' | 'hung' = 'up';
+  /** Each open connection: both sockets, and what a hang held back in each direction. */
+  const links = new Set<{ client: Socket; upstream: Socket; flush: () => void }>();
+
+  const server: Server = createServer((client) => {
+    if (mode === 'cut') {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = createConnection({ host: targetHost, port: targetPort });
+    const held: [Socket, Buffer][] = [];
+    const forward = (from: Socket, to: Socket) =>
+      from.on('data', (chunk: Buffer) => {
+        if (mode === 'hung') held.push([to, chunk]);
+        else to.write(chunk);
+      });
+    forward(client, upstream);
+    forward(upstream, client);
+    const link = {
+      client,
+      upstream,
+      flush: () => {
+        for (const [to, chunk] of held.splice(0)) to.write(chunk);
+      },
+    };
+    links.add(link);
+    const close = () => {
+      links.delete(link);
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const socket of [client, upstream]) {
+      socket.on('error', close);
+      socket.on('close', close);
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  if (!address || typeof address !== 'object') throw new Error('startProxy: no port');
+
+  const destroyAll = (reset: boolean) => {
+    for (const { client, upstream } of links) {
+      if (reset) client.resetAndDestroy();
+      else client.destroy();
+      upstream.destroy();
+    }
+    links.clear();
+  };
+
+  return {
+    port: address.port,
+    cut() {
+      mode = 'cut';
+      destroyAll(true);
+    },
+    hang() {
+      mode = 'hung';
+    },
+    restore() {
+      mode = 'up';
+      for (const link of links) link.flush();
+    },
+    async close() {
+      destroyAll(false);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
