@@ -9,6 +9,8 @@ export type { Logger, SendAttempt, TwoFactorOptions, User } from './options.js';
 export type { PageAlternative, PageChallenge, PageOptions, PageTexts, PageView } from './page/options.js'; // challenge page customisation
 export type { MemoryStore, MemoryStoreOptions } from './stores/memory-store.js';
 export { memoryStore } from './stores/memory-store.js'; // default store: per-process lru-cache
+export type { PostgresQuery, PostgresStore, PostgresStoreOptions } from './stores/postgres-store.js';
+export { postgresStore } from './stores/postgres-store.js'; // PostgreSQL store for several instances (app passes query); postgresStore.schema() is its DDL
 export type { RedisStore, RedisStoreOptions, SendCommand } from './stores/redis-store.js';
 export { redisStore } from './stores/redis-store.js'; // Redis/Valkey store for several instances (app passes sendCommand)
 export type { Store } from './stores/store.js'; // the five-method store interface

@@ -7,6 +7,7 @@ const names = [
   'twoFactor',
   'memoryStore',
   'redisStore',
+  'postgresStore',
   'smstools',
   'memoryTransport',
   'TwoFactorError',
@@ -17,6 +18,7 @@ for (const name of names) assert.ok(pkg[name], `missing export ${name}`);
 assert.equal(pkg.default, undefined, 'no default export');
 assert.equal(typeof testing.fakeSmstools, 'function');
 assert.equal(typeof testing.checkStore, 'function');
+assert.match(pkg.postgresStore.schema(), /CREATE TABLE IF NOT EXISTS "tfa_store"/);
 
 const tfa = pkg.twoFactor({
   secret: 'x'.repeat(32),

@@ -7,6 +7,7 @@ const names = [
   'twoFactor',
   'memoryStore',
   'redisStore',
+  'postgresStore',
   'smstools',
   'memoryTransport',
   'TwoFactorError',
@@ -18,6 +19,7 @@ for (const name of names) assert.ok(exported.has(name), `missing export ${name}`
 assert.equal('default' in pkg, false, 'no default export');
 assert.equal(typeof testing.fakeSmstools, 'function');
 assert.equal(typeof testing.checkStore, 'function');
+assert.match(pkg.postgresStore.schema(), /CREATE TABLE IF NOT EXISTS "tfa_store"/);
 await testing.checkStore(() => pkg.memoryStore());
 
 const store = pkg.memoryStore();
