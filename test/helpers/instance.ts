@@ -1,16 +1,21 @@
 /**
  * One app instance as its own process, for the multi-instance tests: the test app of
  * `create-app.ts` (express-session login, the 2FA middleware, protected routes) with both the
- * 2FA store and the login sessions in one Redis, so that several of these processes behind a
- * "load balancer" share sessions, challenges and counters.
+ * 2FA store and the login sessions in one shared database (Redis or PostgreSQL), so that several
+ * of these processes behind a "load balancer" share sessions, challenges and counters.
  *
  *     node --import tsx test/helpers/instance.ts
  *
  * Environment:
+ * - `TFA_STORE`: `redis` (default) or `postgres`
+ * - `TFA_CLIENT`: for Redis `node-redis` (default) or `ioredis`; for PostgreSQL `pg` (default) or
+ *   `postgres` (postgres.js), each wired as the README shows
  * - `REDIS_URL`: default `redis://127.0.0.1:6379`
- * - `TFA_PREFIX`: key prefix of this test run (required); sessions live under `<prefix>session:`,
- *   the 2FA store under `<prefix>2fa:`
- * - `TFA_CLIENT`: `node-redis` (default) or `ioredis`
+ * - `TFA_PREFIX` (Redis, required): key prefix of this test run; sessions live under
+ *   `<prefix>session:`, the 2FA store under `<prefix>2fa:`
+ * - `DATABASE_URL` (PostgreSQL, required): e.g. `postgres://postgres@127.0.0.1:5432/test`
+ * - `TFA_TABLE` (PostgreSQL, required): the 2FA store's table; sessions live in `<table>_sessions`.
+ *   The test creates both.
  * - `TFA_SECRET`, `TFA_SESSION_SECRET`: the 2FA secret and the session secret, the same for every
  *   instance (required)
  * - `TFA_USERS`: JSON `{ username: { id, phone, password } }` of the accounts that can log in (required)
@@ -27,38 +32,37 @@
 import express from 'express';
 import session from 'express-session';
 import type { TwoFactorOptions } from '../../src/options.js';
+import { postgresStore } from '../../src/stores/postgres-store.js';
 import { redisStore, type SendCommand } from '../../src/stores/redis-store.js';
+import type { Store } from '../../src/stores/store.js';
 import { memoryTransport } from '../../src/transports/memory.js';
 import { twoFactor } from '../../src/two-factor.js';
 
 const SESSION_TTL_MS = 60 * 60 * 1000;
 
-/** The smallest express-session store over a Redis `sendCommand`: JSON values with a PX expiry. */
-class RedisSessionStore extends session.Store {
-  constructor(
-    private readonly sendCommand: SendCommand,
-    private readonly prefix: string,
-  ) {
+/** The smallest express-session store over a 2FA `Store`: JSON values with the cookie's TTL. */
+class StoreSessionStore extends session.Store {
+  constructor(private readonly store: Store) {
     super();
   }
 
   override get(sid: string, callback: (err: unknown, session?: session.SessionData | null) => void): void {
-    this.sendCommand('GET', this.prefix + sid).then(
-      (raw) => callback(null, typeof raw === 'string' ? (JSON.parse(raw) as session.SessionData) : null),
+    this.store.get(sid).then(
+      (raw) => callback(null, raw === undefined ? null : (JSON.parse(raw) as session.SessionData)),
       (error: unknown) => callback(error),
     );
   }
 
   override set(sid: string, data: session.SessionData, callback?: (err?: unknown) => void): void {
     const ttl = data.cookie?.maxAge ?? SESSION_TTL_MS;
-    this.sendCommand('SET', this.prefix + sid, JSON.stringify(data), 'PX', String(Math.max(1, ttl))).then(
+    this.store.set(sid, JSON.stringify(data), Math.max(1, ttl)).then(
       () => callback?.(),
       (error: unknown) => callback?.(error),
     );
   }
 
   override destroy(sid: string, callback?: (err?: unknown) => void): void {
-    this.sendCommand('DEL', this.prefix + sid).then(
+    this.store.delete(sid).then(
       () => callback?.(),
       (error: unknown) => callback?.(error),
     );
@@ -77,8 +81,17 @@ function required(name: string): string {
   return value;
 }
 
+interface Stores {
+  tfa: Store;
+  sessions: Store;
+  close: () => Promise<void> | void;
+}
+
 /** Only the client asked for is loaded: a child starts in about a second on a quiet machine. */
-async function connect(url: string, kind: string): Promise<{ sendCommand: SendCommand; close: () => void }> {
+async function connectRedis(
+  url: string,
+  kind: string,
+): Promise<{ sendCommand: SendCommand; close: () => void }> {
   if (kind === 'ioredis') {
     const { Redis } = await import('ioredis');
     const client = new Redis(url, { lazyConnect: true });
@@ -93,10 +106,47 @@ async function connect(url: string, kind: string): Promise<{ sendCommand: SendCo
   return { sendCommand: (...args) => client.sendCommand(args), close: () => client.destroy() };
 }
 
-const prefix = required('TFA_PREFIX');
+async function redisStores(): Promise<Stores> {
+  const prefix = required('TFA_PREFIX');
+  const redis = await connectRedis(
+    process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+    process.env.TFA_CLIENT || '',
+  );
+  return {
+    tfa: redisStore({ sendCommand: redis.sendCommand, prefix: `${prefix}2fa:` }),
+    sessions: redisStore({ sendCommand: redis.sendCommand, prefix: `${prefix}session:` }),
+    close: redis.close,
+  };
+}
+
+/** The README's two adapters. A small pool: the test machine's PostgreSQL is shared. */
+async function postgresStores(): Promise<Stores> {
+  const url = required('DATABASE_URL');
+  const table = required('TFA_TABLE');
+  let query: Parameters<typeof postgresStore>[0]['query'];
+  let close: () => Promise<void>;
+  if (process.env.TFA_CLIENT === 'postgres') {
+    const { default: postgres } = await import('postgres');
+    const sql = postgres(url, { max: 5 });
+    query = async (text, params) => ({ rows: await sql.unsafe(text, params as never[], { prepare: true }) });
+    close = () => sql.end({ timeout: 1 });
+  } else {
+    const { default: pg } = await import('pg');
+    const pool = new pg.Pool({ connectionString: url, max: 5 });
+    pool.on('error', () => {});
+    query = (text, params) => pool.query(text, params);
+    close = () => pool.end();
+  }
+  return {
+    tfa: postgresStore({ query, table }),
+    sessions: postgresStore({ query, table: `${table}_sessions` }),
+    close,
+  };
+}
+
 const users = JSON.parse(required('TFA_USERS')) as Record<string, Account>;
 const extra = JSON.parse(process.env.TFA_OPTIONS || '{}') as Partial<TwoFactorOptions>;
-const redis = await connect(process.env.REDIS_URL || 'redis://127.0.0.1:6379', process.env.TFA_CLIENT || '');
+const stores = process.env.TFA_STORE === 'postgres' ? await postgresStores() : await redisStores();
 const transport = memoryTransport();
 
 const app = express();
@@ -105,7 +155,7 @@ app.use(
     secret: required('TFA_SESSION_SECRET'),
     resave: false,
     saveUninitialized: false,
-    store: new RedisSessionStore(redis.sendCommand, `${prefix}session:`),
+    store: new StoreSessionStore(stores.sessions),
   }),
 );
 
@@ -116,7 +166,7 @@ const tfa = twoFactor({
     return user ? { id: user.id, phone: user.phone, sessionId: req.sessionID, version: 0 } : null;
   },
   transport,
-  store: redisStore({ sendCommand: redis.sendCommand, prefix: `${prefix}2fa:` }),
+  store: stores.tfa,
   allowedCountries: ['BE', 'NL'],
   cookie: { secure: false },
   logger: { warn: (m) => process.stderr.write(`${m}\n`), error: (m) => process.stderr.write(`${m}\n`) },
@@ -163,7 +213,7 @@ const server = app.listen(0, '127.0.0.1', () => {
 function shutdown(): void {
   server.close();
   server.closeAllConnections();
-  redis.close();
+  void stores.close();
   process.exit(0);
 }
 process.stdin.on('end', shutdown);
