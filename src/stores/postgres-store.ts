@@ -143,6 +143,20 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     return result.rows;
   }
 
+  // Writes (set, increment) still on their way, by key. A pool sends each statement on whichever
+  // connection is free, so a delete could overtake the write it undoes (a lock taken by an increment
+  // that timed out in a hang, then deleted): a delete waits for them, as on one connection.
+  const writing = new Map<string, Promise<unknown>>();
+  function tracked<T>(key: string, write: Promise<T>): Promise<T> {
+    // After every write on the key still in flight, not only the newest.
+    const settled = Promise.allSettled([writing.get(key), write]);
+    writing.set(key, settled);
+    void settled.then(() => {
+      if (writing.get(key) === settled) writing.delete(key);
+    });
+    return write;
+  }
+
   // The sweep rides on writes: every SWEEP_EVERY_WRITES-th, and the next one again while batches
   // come back full. One at a time per store; it never delays or fails the write that started it.
   let writes = 0;
@@ -187,20 +201,21 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     async set(key, value, ttlMs) {
       const ttl = toMilliseconds(ttlMs);
       try {
-        await run(sql.set, [key, value, ttl]);
+        await tracked(key, run(sql.set, [key, value, ttl]));
       } catch (error) {
         throw withoutValue(error, value);
       }
       sweepSoon();
     },
     async delete(key) {
+      await writing.get(key);
       await run(sql.delete, [key]);
     },
     async consume(key) {
       return toValue((await run(sql.consume, [key]))[0]);
     },
     async increment(key, ttlMs) {
-      const rows = await run(sql.increment, [key, toMilliseconds(ttlMs)]);
+      const rows = await tracked(key, run(sql.increment, [key, toMilliseconds(ttlMs)]));
       const count = Number(toValue(rows[0]) ?? Number.NaN);
       // The stored value itself stays out of the message.
       if (!Number.isSafeInteger(count) || count < 1) {

@@ -9,6 +9,12 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { redisStore } from '../../src/stores/redis-store.js';
 import { type Agent, createApp, json, sendCode, signIn, type TestApp, USERS } from '../helpers/create-app.js';
 import {
+  expectEveryRouteUnavailable,
+  expectGuardUnchanged,
+  expectStatusAnswersAgain,
+  verifiedCookie,
+} from '../helpers/outage.js';
+import {
   flushPrefix,
   REDIS_CLIENTS,
   type RedisConnection,
@@ -21,25 +27,6 @@ import {
 const canStartServer = requireRedisServerBinary();
 const PREFIX = uniquePrefix('redis-fault');
 const STORE_TIMEOUT_MS = 300;
-/** A generous bound for "answers within the timeout": no request may hang. */
-const ANSWER_BOUND_MS = 5_000;
-
-/** Every route of the package, as a browser in the middle of a flow calls them. */
-const ROUTES: { name: string; call: (agent: Agent, code: string) => ReturnType<Agent['get']> }[] = [
-  { name: 'GET /2fa', call: (agent) => agent.get('/2fa') },
-  { name: 'GET /2fa/status', call: (agent) => agent.get('/2fa/status') },
-  { name: 'POST /2fa/send', call: (agent) => json(agent, '/2fa/send') },
-  { name: 'POST /2fa/resend', call: (agent) => json(agent, '/2fa/resend') },
-  { name: 'POST /2fa/voice', call: (agent) => json(agent, '/2fa/voice') },
-  { name: 'POST /2fa/verify', call: (agent, code) => json(agent, '/2fa/verify', { code }) },
-];
-
-const verifiedCookie = (res: { headers: Record<string, unknown> }) =>
-  ([] as unknown[])
-    .concat(res.headers['set-cookie'] ?? [])
-    .map(String)
-    .some((c) => /^2fa=[^;]+/.test(c));
-
 const unhandled: unknown[] = [];
 beforeAll(() => {
   const onRejection = (reason: unknown) => unhandled.push(reason);
@@ -88,39 +75,9 @@ for (const { name, connect } of REDIS_CLIENTS) {
       expect(unhandled).toEqual([]);
     });
 
-    /** Every route answers 503 ERR_2FA_STORE_UNAVAILABLE, each within the bound, none verifies. */
-    async function expectEveryRouteUnavailable(): Promise<void> {
-      const answers = await Promise.all(
-        ROUTES.map(async (route) => {
-          const started = performance.now();
-          const res = await route.call(alice, aliceCode);
-          return { route: route.name, res, ms: performance.now() - started };
-        }),
-      );
-      for (const { route, res, ms } of answers) {
-        expect(res.status, `${route}: ${res.text}`).toBe(503);
-        expect(res.body.error.code, route).toBe('ERR_2FA_STORE_UNAVAILABLE');
-        expect(res.headers['cache-control'], route).toBe('no-store');
-        expect(verifiedCookie(res), route).toBe(false);
-        expect(ms, `${route} answered after ${Math.round(ms)} ms`).toBeLessThan(ANSWER_BOUND_MS);
-      }
-    }
-
-    /** The guard reads no store: the verified browser passes, the unverified one is refused. */
-    async function expectGuardUnchanged(): Promise<void> {
-      const passed = await bob.get('/api/data').expect(200);
-      expect(passed.body.ok).toBe(true);
-      const refused = await alice.get('/api/data').expect(401);
-      expect(refused.body.error.code).toBe('ERR_2FA_REQUIRED');
-      const redirected = await alice.get('/account').set('Accept', 'text/html').expect(303);
-      expect(redirected.headers.location).toBe('/2fa?returnTo=%2Faccount');
-    }
-
     /** Redis answers again: the app is ready once status answers; then a whole flow works. */
     async function expectFlowWorksAgain(): Promise<void> {
-      await expect
-        .poll(async () => (await alice.get('/2fa/status')).status, { timeout: 15_000, interval: 100 })
-        .toBe(200);
+      await expectStatusAnswersAgain(alice);
       const code = await sendCode(t, alice);
       const verified = await json(alice, '/2fa/verify', { code });
       expect(verified.status, verified.text).toBe(200);
@@ -131,10 +88,10 @@ for (const { name, connect } of REDIS_CLIENTS) {
 
     it('answers 503 on every route while Redis is stopped, keeps the guard, and recovers after a restart', async () => {
       await server.kill();
-      await expectEveryRouteUnavailable();
-      await expectGuardUnchanged();
+      await expectEveryRouteUnavailable(alice, aliceCode);
+      await expectGuardUnchanged(bob, alice);
       // Still nobody verified after a second round (queued commands, reconnect attempts).
-      await expectEveryRouteUnavailable();
+      await expectEveryRouteUnavailable(alice, aliceCode);
 
       await server.restart();
       // The restarted server is empty: the old challenge is gone, a new send starts over.
@@ -144,8 +101,8 @@ for (const { name, connect } of REDIS_CLIENTS) {
 
     it('answers 503 on every route while Redis hangs (SIGSTOP), and recovers when it resumes', async () => {
       server.pause();
-      await expectEveryRouteUnavailable();
-      await expectGuardUnchanged();
+      await expectEveryRouteUnavailable(alice, aliceCode);
+      await expectGuardUnchanged(bob, alice);
 
       server.resume();
       // The timed-out verify was never evaluated: the challenge keeps its whole attempt budget.

@@ -130,6 +130,52 @@ describe('postgresStore()', () => {
     });
   });
 
+  describe('when a write is still on its way', () => {
+    /** A query whose INSERTs wait until released, recording the order statements reach the database. */
+    function heldInserts() {
+      const reached: string[] = [];
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const query: PostgresQuery = async (text, params) => {
+        const verb = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? '';
+        if (verb === 'INSERT') await held;
+        reached.push(`${verb} ${String(params[0])}`);
+        return { rows: verb === 'INSERT' ? [{ value: '1' }] : [] };
+      };
+      return { query, reached, release: () => release() };
+    }
+
+    it('sends a delete of the same key only after it, as one connection would (a lock undone after a hang stays undone)', async () => {
+      const { query, reached, release } = heldInserts();
+      const store = postgresStore({ query });
+      const increment = store.increment('lock', 60_000);
+      const undo = store.delete('lock');
+      const other = store.delete('other');
+      await other;
+      expect(reached).toEqual(['DELETE other']);
+      release();
+      await Promise.all([increment, undo]);
+      expect(reached).toEqual(['DELETE other', 'INSERT lock', 'DELETE lock']);
+    });
+
+    it('still deletes after a write that failed', async () => {
+      const reached: string[] = [];
+      const store = postgresStore({
+        query: async (text, params) => {
+          reached.push(`${text.slice(0, 6)} ${String(params[0])}`);
+          if (text.startsWith('INSERT')) throw new Error('connection reset');
+          return { rows: [] };
+        },
+      });
+      const increment = rejection(store.increment('lock', 60_000));
+      await store.delete('lock');
+      expect(await increment).toBeInstanceOf(Error);
+      expect(reached).toEqual(['INSERT lock', 'DELETE lock']);
+    });
+  });
+
   describe('when query rejects', () => {
     it('rejects every method with that same error, and no stored value in it', async () => {
       const failure = new Error('Connection terminated unexpectedly');
