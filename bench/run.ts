@@ -1,9 +1,10 @@
-// `npm run bench [-- --quick] [-- --only=guard,verify] [-- --soak=300] [-- --profile]`
+// `npm run bench [-- --quick] [-- --only=guard,verify,postgres] [-- --soak=300] [-- --profile]`
 // Every case starts its own server processes; autocannon runs here, in this process.
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { guardCase } from './cases/guard.js';
 import { memoryCase } from './cases/memory.js';
+import { postgresAsyncCase, postgresCase } from './cases/postgres.js';
 import { redisCase } from './cases/redis.js';
 import { sendCase } from './cases/send.js';
 import { soakCase } from './cases/soak.js';
@@ -16,6 +17,8 @@ const CASES: Record<string, (ctx: Context) => Promise<CaseResult>> = {
   guard: guardCase,
   verify: verifyCase,
   redis: redisCase,
+  postgres: postgresCase,
+  'postgres-async': postgresAsyncCase,
   memory: memoryCase,
   send: sendCase,
   soak: soakCase,
@@ -49,7 +52,7 @@ function parseArgs(argv: string[]): Args {
     } else if (key === '--out' && value) args.out = value;
     else if (key === '--help' || key === '-h') {
       console.log(
-        'npm run bench -- [--quick] [--only=guard,verify,redis,memory,send,soak] [--soak=SECONDS] [--profile] [--out=FILE]',
+        'npm run bench -- [--quick] [--only=guard,verify,redis,postgres,postgres-async,memory,send,soak] [--soak=SECONDS] [--profile] [--out=FILE]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg} (try --help)`);

@@ -7,8 +7,20 @@ import { Session } from 'node:inspector';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Request, RequestHandler, Response } from 'express';
+import pg from 'pg';
 import { createClient } from 'redis';
-import { type MemoryStore, redisStore, type SendCommand, type SmsTransport, smstools } from '../src/index.js';
+import {
+  type MemoryStore,
+  type PostgresQuery,
+  type PostgresStore,
+  postgresStore,
+  redisStore,
+  type SendCommand,
+  type SmsTransport,
+  type Store,
+  smstools,
+} from '../src/index.js';
+import { statements } from '../src/stores/postgres-sql.js';
 import { type FakeSmstools, startFakeSmstools } from '../src/testing/index.js';
 import {
   benchMemoryStore,
@@ -23,20 +35,24 @@ import {
 export interface ServerConfig {
   kind: 'app' | 'fake';
   auth?: 'session' | 'header';
-  /** `memory+redis`: the memory store at /2fa and redisStore at /r/2fa, in one app. */
-  store?: 'memory' | 'memory+redis';
+  /** `memory+redis` / `memory+postgres`: the memory store at /2fa and redisStore / postgresStore at /r/2fa, in one app. */
+  store?: 'memory' | 'memory+redis' | 'memory+postgres';
   storeMax?: number;
   /** `memory`: memoryTransport; `codes`: keeps the newest code per number; `silent`: keeps nothing. */
   transport?: 'memory' | 'codes' | 'silent' | 'smstools';
   smstools?: { baseUrl: string; clientId: string; clientSecret: string };
   redisPrefix?: string;
+  /** postgresStore's table (created at start, dropped by `cleanup`), in `DATABASE_URL` or the machine's database `test`. */
+  postgresTable?: string;
+  /** Connect with `synchronous_commit=off` (commits do not wait for the disk), as the README suggests for a pool of the store's own. */
+  postgresAsyncCommit?: boolean;
   /** The middleware's clock runs this many times faster than real time (the soak). @default 1 */
   clockFactor?: number;
 }
 
 export interface Counters {
   requests: number;
-  /** Store commands sent to Redis (every `sendCommand` call). */
+  /** Store round trips: Redis commands (every `sendCommand` call) or PostgreSQL queries (every `query` call). */
   commands: number;
   byName: Record<string, number>;
   /** Sequential round trips on each response's path: a command sent while none is in flight starts one. */
@@ -111,23 +127,30 @@ interface RequestTrace {
 }
 const trace = new AsyncLocalStorage<RequestTrace>();
 
-/** Counts every command and, per request, the round trips that had to wait for one another. */
+/** Counts one round trip named `name` and, per request, the round trips that had to wait for one another. */
+async function counted<T>(name: string, send: () => Promise<T>): Promise<T> {
+  counters.commands++;
+  counters.byName[name] = (counters.byName[name] ?? 0) + 1;
+  const t = trace.getStore();
+  if (t) {
+    if (t.inflight === 0) t.waves++;
+    t.inflight++;
+  }
+  try {
+    return await send();
+  } finally {
+    if (t) t.inflight--;
+  }
+}
+
 function countingSendCommand(inner: SendCommand): SendCommand {
-  return async (...args) => {
-    counters.commands++;
-    const name = args[0] ?? '?';
-    counters.byName[name] = (counters.byName[name] ?? 0) + 1;
-    const t = trace.getStore();
-    if (t) {
-      if (t.inflight === 0) t.waves++;
-      t.inflight++;
-    }
-    try {
-      return await inner(...args);
-    } finally {
-      if (t) t.inflight--;
-    }
-  };
+  return (...args) => counted(args[0] ?? '?', () => inner(...args));
+}
+
+/** Counts every query, named by the store method it runs (`increment`, `getMany`, `sweep`...). */
+function countingQuery(inner: PostgresQuery, table: string): PostgresQuery {
+  const names = new Map(Object.entries(statements(table)).map(([method, text]) => [text, method]));
+  return (text, params) => counted(names.get(text) ?? 'other', () => inner(text, params));
 }
 
 function fullHeap() {
@@ -166,7 +189,9 @@ async function startApp(): Promise<void> {
 
   const memory: MemoryStore = benchMemoryStore(config.storeMax ?? 1_000_000, now);
   let redis: ReturnType<typeof createClient> | undefined;
-  let second: ReturnType<typeof redisStore> | undefined;
+  let second: Store | undefined;
+  let pool: pg.Pool | undefined;
+  let postgres: PostgresStore | undefined;
   if (config.store === 'memory+redis') {
     redis = createClient({ socket: { host: '127.0.0.1', port: Number(process.env.REDIS_PORT || 6379) } });
     redis.on('error', (error: Error) => onError(`redis: ${error.message}`));
@@ -174,6 +199,20 @@ async function startApp(): Promise<void> {
     const client = redis;
     const sendCommand = countingSendCommand((...args) => client.sendCommand(args) as Promise<unknown>);
     second = redisStore({ sendCommand, prefix: config.redisPrefix ?? `bench:${process.pid}:` });
+  } else if (config.store === 'memory+postgres') {
+    const table = config.postgresTable ?? `bench_${process.pid}`;
+    const database = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+    // The README's wiring: a pg.Pool (10 connections, its default) and its query.
+    const options = config.postgresAsyncCommit ? '-c synchronous_commit=off' : undefined;
+    const client = new pg.Pool({ connectionString: database, ...(options ? { options } : {}) });
+    client.on('error', (error: Error) => onError(`postgres: ${error.message}`));
+    pool = client;
+    postgres = postgresStore({
+      query: countingQuery((text, params) => client.query(text, params), table),
+      table,
+    });
+    await postgres.migrate();
+    second = postgres;
   }
 
   let transport: SmsTransport;
@@ -236,7 +275,7 @@ async function startApp(): Promise<void> {
     } else if (msg.type === 'slotcost') {
       reply(msg.id, slotCost(msg.max ?? 1_000_000));
     } else if (msg.type === 'cleanup') {
-      // Deletes this server's Redis keys (SCAN + UNLINK under its own prefix only).
+      // Deletes this server's Redis keys (SCAN + UNLINK under its own prefix only) or its PostgreSQL table.
       let removed = 0;
       if (redis && config.redisPrefix) {
         for await (const keys of redis.scanIterator({ MATCH: `${config.redisPrefix}*`, COUNT: 1000 })) {
@@ -244,11 +283,18 @@ async function startApp(): Promise<void> {
           if (list.length > 0) removed += Number(await redis.sendCommand(['UNLINK', ...list]));
         }
       }
+      if (pool && postgres) {
+        await postgres.shutdown();
+        const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${postgres.table}"`);
+        removed += (rows[0] as { n: number }).n;
+        await pool.query(`DROP TABLE IF EXISTS "${postgres.table}"`);
+      }
       reply(msg.id, removed);
     } else if (msg.type === 'exit') {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (redis?.isOpen) redis.destroy();
+      await pool?.end();
       reply(msg.id, null);
       process.exit(0); // a normal exit writes the --cpu-prof profile
     }
