@@ -1,10 +1,12 @@
 import { inspect } from 'node:util';
+import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { TwoFactorConfigError } from '../../src/errors.js';
 import { type PostgresQuery, postgresStore } from '../../src/stores/postgres-store.js';
 import { checkStore } from '../../src/testing/check-store.js';
 import {
   POSTGRES_CLIENTS,
+  postgresUrl,
   recordQueries,
   requirePostgres,
   uniqueTable,
@@ -265,6 +267,27 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
           `${table}_expires_at`,
           `${table}_pkey`,
         ]);
+      });
+
+      it('says nothing the second time (no "already exists" notices, which postgres.js prints by default)', async () => {
+        const table = uniqueTable(`${name}_notice`);
+        tables.push(table);
+        const notices: unknown[] = [];
+        const sql = postgres(postgresUrl(), { max: 1, onnotice: (notice) => notices.push(notice) });
+        try {
+          const store = postgresStore({
+            query: async (text, params) => ({ rows: await sql.unsafe(text, params as never[]) }),
+            table,
+          });
+          await store.migrate();
+          await store.migrate();
+          expect(notices).toEqual([]);
+          // What it keeps quiet: the same statements run as they are do notice.
+          await sql.unsafe(postgresStore.schema(table));
+          expect(notices.length).toBeGreaterThan(0);
+        } finally {
+          await sql.end({ timeout: 1 });
+        }
       });
 
       it('creates exactly what postgresStore.schema() says, so a migration tool can run that instead', async () => {
