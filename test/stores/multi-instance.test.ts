@@ -7,103 +7,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { postgresStore } from '../../src/stores/postgres-store.js';
 import { SECRET, SESSION_SECRET, USERS } from '../helpers/create-app.js';
-import {
-  dropTable,
-  POSTGRES_CLIENTS,
-  type PostgresConnection,
-  postgresUrl,
-  requirePostgres,
-  uniqueTable,
-} from '../helpers/postgres.js';
-import {
-  flushPrefix,
-  REDIS_CLIENTS,
-  REDIS_HOST,
-  REDIS_PORT,
-  type RedisConnection,
-  requireRedis,
-  uniquePrefix,
-} from '../helpers/redis.js';
+import { type Engine, postgresEngine, redisEngine } from '../helpers/instance-engines.js';
+import { requirePostgres } from '../helpers/postgres.js';
+import { requireRedis } from '../helpers/redis.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const INSTANCE_SCRIPT = fileURLToPath(new URL('../helpers/instance.ts', import.meta.url));
 /** A child starts in about a second; on a loaded 2-core machine it can take far longer. */
 const START_TIMEOUT_MS = 45_000;
 const ALICE = USERS.alice;
-
-/** A shared database the instances use: how to point them at it, and how to empty it between tests. */
-interface Engine {
-  name: string;
-  up: boolean;
-  /** Environment of instance A and of instance B (each on another client). */
-  env: [Record<string, string>, Record<string, string>];
-  setUp: () => Promise<void>;
-  /** Forgets every session, challenge and counter of this file. */
-  reset: () => Promise<void>;
-  tearDown: () => Promise<void>;
-}
-
-function redisEngine(up: boolean): Engine {
-  const prefix = uniquePrefix('multi-instance');
-  const env = (client: string) => ({
-    TFA_STORE: 'redis',
-    TFA_CLIENT: client,
-    REDIS_URL: `redis://${REDIS_HOST}:${REDIS_PORT}`,
-    TFA_PREFIX: prefix,
-  });
-  let raw: RedisConnection | undefined;
-  return {
-    name: 'Redis',
-    up,
-    env: [env('node-redis'), env('ioredis')],
-    setUp: async () => {
-      raw = await (REDIS_CLIENTS[0] as (typeof REDIS_CLIENTS)[number]).connect();
-    },
-    reset: async () => {
-      if (raw) await flushPrefix(raw.sendCommand, prefix);
-    },
-    tearDown: async () => {
-      if (!raw) return;
-      await flushPrefix(raw.sendCommand, prefix);
-      await raw.close();
-    },
-  };
-}
-
-function postgresEngine(up: boolean): Engine {
-  const table = uniqueTable('multi_instance');
-  const tables = [table, `${table}_sessions`];
-  const env = (client: string) => ({
-    TFA_STORE: 'postgres',
-    TFA_CLIENT: client,
-    DATABASE_URL: postgresUrl(),
-    TFA_TABLE: table,
-  });
-  let raw: PostgresConnection | undefined;
-  return {
-    name: 'PostgreSQL',
-    up,
-    env: [env('pg'), env('postgres')],
-    setUp: async () => {
-      raw = await (POSTGRES_CLIENTS[0] as (typeof POSTGRES_CLIENTS)[number]).connect({ max: 2 });
-      const { query } = raw;
-      for (const name of tables) await postgresStore({ query, table: name }).migrate();
-    },
-    reset: async () => {
-      for (const name of tables) await raw?.query(`DELETE FROM "${name}"`, []);
-    },
-    tearDown: async () => {
-      if (!raw) return;
-      try {
-        for (const name of tables) await dropTable(raw.query, name);
-      } finally {
-        await raw.close();
-      }
-    },
-  };
-}
 
 const ENGINES: Engine[] = [redisEngine(await requireRedis()), postgresEngine(await requirePostgres())];
 
