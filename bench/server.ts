@@ -20,7 +20,7 @@ import {
   type Store,
   smstools,
 } from '../src/index.js';
-import { statements } from '../src/stores/postgres-sql.js';
+import { statements } from '../src/stores/postgres/sql.js';
 import { type FakeSmstools, startFakeSmstools } from '../src/testing/index.js';
 import {
   benchMemoryStore,

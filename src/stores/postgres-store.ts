@@ -1,4 +1,6 @@
 import { TwoFactorConfigError } from '../errors.js';
+import { deleteBatcher } from './postgres/batch.js';
+import { withoutValue } from './postgres/redact.js';
 import {
   DEFAULT_POSTGRES_TABLE,
   migrateSql,
@@ -6,7 +8,7 @@ import {
   schemaSql,
   statements,
   tableIdentifier,
-} from './postgres-sql.js';
+} from './postgres/sql.js';
 import type { Store } from './store.js';
 
 /**
@@ -44,9 +46,6 @@ const OPTION_NAMES = new Set(['query', 'table']);
 const QUERY_HELP =
   'e.g. pg `(text, params) => pool.query(text, params)` or postgres.js `async (text, params) => ({ rows: await sql.unsafe(text, params, { prepare: true }) })`';
 
-/** Values shorter than this are not hunted for inside error texts (a '1' is in every message). */
-const MIN_REDACTED_LENGTH = 6;
-
 function toMilliseconds(ttlMs: number): number {
   if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs)) {
     throw new TypeError('postgresStore: `ttlMs` must be a finite number of milliseconds');
@@ -58,35 +57,6 @@ function toMilliseconds(ttlMs: number): number {
 function toValue(row: unknown): string | undefined {
   const value = (row as { value?: unknown } | undefined)?.value;
   return typeof value === 'string' ? value : undefined;
-}
-
-/**
- * Blanks the stored value wherever a client copies it into its error: postgres.js attaches the
- * parameters (`parameters`, `args`, read-only but the same arrays), PostgreSQL quotes a refused
- * row in `detail`. The error still propagates, for the caller to handle.
- */
-function withoutValue(error: unknown, value: string): unknown {
-  if (error === null || typeof error !== 'object') return error;
-  const blank = (found: unknown, depth: number): unknown => {
-    if (found === value) return '[redacted]';
-    if (typeof found === 'string' && value.length >= MIN_REDACTED_LENGTH && found.includes(value)) {
-      return found.split(value).join('[redacted]');
-    }
-    if (Array.isArray(found) && depth < 2) {
-      for (let i = 0; i < found.length; i++) found[i] = blank(found[i], depth + 1);
-    }
-    return found;
-  };
-  for (const name of Object.getOwnPropertyNames(error)) {
-    try {
-      const field = (error as Record<string, unknown>)[name];
-      const blanked = blank(field, 0);
-      if (blanked !== field) (error as Record<string, unknown>)[name] = blanked;
-    } catch {
-      // A read-only text keeps what it says; the error is still the caller's to handle.
-    }
-  }
-  return error;
 }
 
 /**
@@ -145,7 +115,8 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
 
   // Writes (set, increment) still on their way, by key. A pool sends each statement on whichever
   // connection is free, so a delete could overtake the write it undoes (a lock taken by an increment
-  // that timed out in a hang, then deleted): a delete waits for them, as on one connection.
+  // that timed out in a hang, then deleted): a delete or consume waits for them, as on one connection.
+  // (Only when there are some: a bare `await` would cost a tick and split a batch of deletes.)
   const writing = new Map<string, Promise<unknown>>();
   function tracked<T>(key: string, write: Promise<T>): Promise<T> {
     // After every write on the key still in flight, not only the newest.
@@ -156,6 +127,8 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     });
     return write;
   }
+
+  const remove = deleteBatcher(run, sql);
 
   // The sweep rides on writes: every SWEEP_EVERY_WRITES-th, and the next one again while batches
   // come back full. One at a time per store; it never delays or fails the write that started it.
@@ -208,11 +181,14 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       sweepSoon();
     },
     async delete(key) {
-      await writing.get(key);
-      await run(sql.delete, [key]);
+      const pending = writing.get(key);
+      if (pending) await pending;
+      await remove(key, false);
     },
     async consume(key) {
-      return toValue((await run(sql.consume, [key]))[0]);
+      const pending = writing.get(key);
+      if (pending) await pending;
+      return remove(key, true);
     },
     async increment(key, ttlMs) {
       const rows = await tracked(key, run(sql.increment, [key, toMilliseconds(ttlMs)]));

@@ -144,6 +144,49 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
       });
     });
 
+    describe('deletes and consumes made together', () => {
+      it('go as one statement, each consume getting its own live value, once', async () => {
+        const { table, store, rec } = await freshStore('batch');
+        await store.set('challenge', 'the-challenge', 10_000);
+        await store.set('old', 'expired-value', 10_000);
+        await query(`UPDATE "${table}" SET expires_at = now() - interval '1 second' WHERE key = 'old'`, []);
+        await store.set('counter', '3', 10_000);
+        await store.set('lock', '1', 10_000);
+        rec.reset();
+        // What a right verify does: take the challenge and clear the failure count, together.
+        const results = await Promise.all([
+          store.consume('challenge'),
+          store.consume('challenge'),
+          store.consume('old'),
+          store.consume('never-set'),
+          store.delete('counter'),
+          store.delete('lock'),
+          store.delete('never-set-either'),
+        ]);
+        expect(rec.verbs()).toEqual(['DELETE']);
+        expect(results.slice(0, 4).sort()).toEqual(['the-challenge', undefined, undefined, undefined]);
+        expect(results.slice(4)).toEqual([undefined, undefined, undefined]);
+        const { rows } = await query(`SELECT key FROM "${table}"`, []);
+        expect(rows).toEqual([]);
+      });
+
+      it('still give one value to exactly one of 50 concurrent consumers: ten stores, ten statements racing', async () => {
+        const { table, store } = await freshStore('batchrace');
+        const rec = recordQueries(query);
+        const stores = Array.from({ length: 10 }, () => postgresStore({ query: rec.query, table }));
+        for (let round = 0; round < 5; round++) {
+          await store.set('race', 'winner', 10_000);
+          rec.reset();
+          const results = await Promise.all(
+            stores.flatMap((s) => Array.from({ length: 5 }, () => s.consume('race'))),
+          );
+          expect(rec.calls).toHaveLength(10);
+          expect(results.filter((r) => r === 'winner')).toHaveLength(1);
+          expect(results.filter((r) => r === undefined)).toHaveLength(49);
+        }
+      });
+    });
+
     describe('increment', () => {
       async function expiresIn(table: string, key: string): Promise<number> {
         const { rows } = await query(

@@ -183,6 +183,22 @@ describe('postgresStore()', () => {
       expect(inspect(failure, { depth: 10, showHidden: true })).not.toContain('stored-value-1234');
     });
 
+    it('rejects every delete and consume that went in one statement, and sends the next tick apart', async () => {
+      const failure = new Error('Connection terminated unexpectedly');
+      const rec = recordQueries(async () => {
+        throw failure;
+      });
+      const store = postgresStore({ query: rec.query });
+      const results = await Promise.all(
+        [store.consume('a'), store.delete('b'), store.consume('c')].map(rejection),
+      );
+      expect(results).toEqual([failure, failure, failure]);
+      expect(rec.calls).toHaveLength(1);
+      expect(rec.calls[0]?.params).toEqual([['a', 'b', 'c']]);
+      await rejection(store.delete('d'));
+      expect(rec.calls).toHaveLength(2);
+    });
+
     it('blanks the value in what a client attaches to its error (postgres.js `parameters`, pg `detail`)', async () => {
       const secret = 'stored-value-1234';
       const store = postgresStore({

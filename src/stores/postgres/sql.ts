@@ -1,4 +1,4 @@
-import { TwoFactorConfigError } from '../errors.js';
+import { TwoFactorConfigError } from '../../errors.js';
 
 export const DEFAULT_POSTGRES_TABLE = 'tfa_store';
 
@@ -74,9 +74,11 @@ export function statements(table: string) {
     getMany: `SELECT key, value FROM ${t} WHERE key = ANY($1::text[]) AND expires_at > now()`,
     set: `INSERT INTO ${t} AS s (key, value, expires_at) VALUES ($1, $2, ${expiry(3)})
 ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
-    delete: `DELETE FROM ${t} WHERE key = $1`,
+    // Both take several keys: deletes and consumes of one tick go together (batch.ts).
+    delete: `DELETE FROM ${t} WHERE key = ANY($1::text[])`,
     // Deletes an expired row too, but hands back only a live value.
-    consume: `DELETE FROM ${t} WHERE key = $1 RETURNING CASE WHEN expires_at > now() THEN value END AS value`,
+    consume: `DELETE FROM ${t} WHERE key = ANY($1::text[])
+RETURNING key, CASE WHEN expires_at > now() THEN value END AS value`,
     // An expired row counts as absent: back to 1 with the new TTL. A live one keeps its TTL. A value
     // that is not a count stays as it is and comes back as NULL: never cast (the cast's error would
     // quote it), never returned.
