@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { guardCase } from './cases/guard.js';
 import { memoryCase } from './cases/memory.js';
-import { postgresAsyncCase, postgresCase } from './cases/postgres.js';
+import { postgresAsyncCase, postgresCase, postgresJsCase } from './cases/postgres.js';
 import { redisCase } from './cases/redis.js';
 import { sendCase } from './cases/send.js';
 import { soakCase } from './cases/soak.js';
@@ -18,6 +18,7 @@ const CASES: Record<string, (ctx: Context) => Promise<CaseResult>> = {
   verify: verifyCase,
   redis: redisCase,
   postgres: postgresCase,
+  'postgres-js': postgresJsCase,
   'postgres-async': postgresAsyncCase,
   memory: memoryCase,
   send: sendCase,
@@ -52,7 +53,7 @@ function parseArgs(argv: string[]): Args {
     } else if (key === '--out' && value) args.out = value;
     else if (key === '--help' || key === '-h') {
       console.log(
-        'npm run bench -- [--quick] [--only=guard,verify,redis,postgres,postgres-async,memory,send,soak] [--soak=SECONDS] [--profile] [--out=FILE]',
+        'npm run bench -- [--quick] [--only=guard,verify,redis,postgres,postgres-js,postgres-async,memory,send,soak] [--soak=SECONDS] [--profile] [--out=FILE]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg} (try --help)`);

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Request, RequestHandler, Response } from 'express';
 import pg from 'pg';
+import postgresJs from 'postgres';
 import { createClient } from 'redis';
 import {
   type MemoryStore,
@@ -44,6 +45,8 @@ export interface ServerConfig {
   redisPrefix?: string;
   /** postgresStore's table (created at start, dropped by `cleanup`), in `DATABASE_URL` or the machine's database `test`. */
   postgresTable?: string;
+  /** The client behind postgresStore: pg (a pg.Pool, the default) or postgres.js, each wired as the README shows. */
+  postgresClient?: 'pg' | 'postgres';
   /** Connect with `synchronous_commit=off` (commits do not wait for the disk), as the README suggests for a pool of the store's own. */
   postgresAsyncCommit?: boolean;
   /** The middleware's clock runs this many times faster than real time (the soak). @default 1 */
@@ -190,7 +193,7 @@ async function startApp(): Promise<void> {
   const memory: MemoryStore = benchMemoryStore(config.storeMax ?? 1_000_000, now);
   let redis: ReturnType<typeof createClient> | undefined;
   let second: Store | undefined;
-  let pool: pg.Pool | undefined;
+  let closePostgres: (() => Promise<void>) | undefined;
   let postgres: PostgresStore | undefined;
   if (config.store === 'memory+redis') {
     redis = createClient({ socket: { host: '127.0.0.1', port: Number(process.env.REDIS_PORT || 6379) } });
@@ -202,15 +205,27 @@ async function startApp(): Promise<void> {
   } else if (config.store === 'memory+postgres') {
     const table = config.postgresTable ?? `bench_${process.pid}`;
     const database = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
-    // The README's wiring: a pg.Pool (10 connections, its default) and its query.
     const options = config.postgresAsyncCommit ? '-c synchronous_commit=off' : undefined;
-    const client = new pg.Pool({ connectionString: database, ...(options ? { options } : {}) });
-    client.on('error', (error: Error) => onError(`postgres: ${error.message}`));
-    pool = client;
-    postgres = postgresStore({
-      query: countingQuery((text, params) => client.query(text, params), table),
-      table,
-    });
+    let query: PostgresQuery;
+    if (config.postgresClient === 'postgres') {
+      // postgres.js: 10 connections like pg's default pool, prepared statements as the README shows.
+      const sql = postgresJs(database, {
+        max: 10,
+        onnotice: () => {},
+        ...(options ? { connection: { synchronous_commit: 'off' } } : {}),
+      });
+      closePostgres = () => sql.end({ timeout: 1 });
+      query = async (text, params) => ({
+        rows: await sql.unsafe(text, params as never[], { prepare: true }),
+      });
+    } else {
+      // The README's wiring: a pg.Pool (10 connections, its default) and its query.
+      const client = new pg.Pool({ connectionString: database, ...(options ? { options } : {}) });
+      client.on('error', (error: Error) => onError(`postgres: ${error.message}`));
+      closePostgres = () => client.end();
+      query = (text, params) => client.query(text, params);
+    }
+    postgres = postgresStore({ query: countingQuery(query, table), table });
     await postgres.migrate();
     second = postgres;
   }
@@ -283,18 +298,23 @@ async function startApp(): Promise<void> {
           if (list.length > 0) removed += Number(await redis.sendCommand(['UNLINK', ...list]));
         }
       }
-      if (pool && postgres) {
+      if (postgres) {
         await postgres.shutdown();
+        const pool = new pg.Client({
+          connectionString: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test',
+        });
+        await pool.connect();
         const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${postgres.table}"`);
         removed += (rows[0] as { n: number }).n;
         await pool.query(`DROP TABLE IF EXISTS "${postgres.table}"`);
+        await pool.end();
       }
       reply(msg.id, removed);
     } else if (msg.type === 'exit') {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (redis?.isOpen) redis.destroy();
-      await pool?.end();
+      await closePostgres?.();
       reply(msg.id, null);
       process.exit(0); // a normal exit writes the --cpu-prof profile
     }

@@ -22,12 +22,16 @@ async function unavailable(): Promise<string | undefined> {
 }
 
 /**
- * One app with two instances of the middleware: memoryStore at /2fa and postgresStore (pg.Pool,
- * a table of this run, migrated at start and dropped at the end) at /r/2fa.
+ * One app with two instances of the middleware: memoryStore at /2fa and postgresStore (a pg.Pool,
+ * or postgres.js, of 10 connections; a table of this run, migrated at start and dropped at the
+ * end) at /r/2fa.
  */
-export function postgresCase(ctx: Context, asyncCommit = false): Promise<CaseResult> {
+export function postgresCase(
+  ctx: Context,
+  { asyncCommit = false, client = 'pg' }: { asyncCommit?: boolean; client?: 'pg' | 'postgres' } = {},
+): Promise<CaseResult> {
   return secondStoreCase(ctx, {
-    name: asyncCommit ? 'postgres-async' : 'postgres',
+    name: `postgres${client === 'postgres' ? '-js' : ''}${asyncCommit ? '-async' : ''}`,
     config: {
       kind: 'app',
       auth: 'session',
@@ -35,6 +39,7 @@ export function postgresCase(ctx: Context, asyncCommit = false): Promise<CaseRes
       transport: 'codes',
       postgresTable: `bench_${process.pid}_${randomBytes(4).toString('hex')}`,
       postgresAsyncCommit: asyncCommit,
+      postgresClient: client,
     },
     unavailable,
     unit: 'queries',
@@ -44,5 +49,10 @@ export function postgresCase(ctx: Context, asyncCommit = false): Promise<CaseRes
 
 /** The same with `synchronous_commit=off` on the store's pool: commits stop waiting for the disk. */
 export function postgresAsyncCase(ctx: Context): Promise<CaseResult> {
-  return postgresCase(ctx, true);
+  return postgresCase(ctx, { asyncCommit: true });
+}
+
+/** The same on postgres.js (prepared statements), the README's other adapter. */
+export function postgresJsCase(ctx: Context): Promise<CaseResult> {
+  return postgresCase(ctx, { client: 'postgres' });
 }
