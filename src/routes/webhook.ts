@@ -37,6 +37,7 @@ export async function receiveReport(rt: Runtime, req: Request, rawBody: Buffer):
     ? parseChallenge(await rt.store.get(rt.keys.challenge(challengeId)), challengeId)
     : null;
   if (!challenge) return;
+  rt.metrics.deliveryReport(report.status, challenge.country);
   // Under the user's send lock, like every other write of the send state: no lost update.
   const callNeeded = await underSendLock(rt, challenge, async () => {
     const state = parseSendState(await rt.store.get(rt.keys.state(challenge.id)));
@@ -92,7 +93,7 @@ async function callInstead(rt: Runtime, challenge: Challenge): Promise<void> {
     if (state?.delivery === 'calling') await saveState(rt, challenge, { ...state, delivery: 'undelivered' });
     return;
   }
-  const delivered = await deliver(rt, challenge, state, 'voice', sealed, dest, challenge.ip);
+  const delivered = await deliver(rt, challenge, state, 'voice', sealed, dest, challenge.ip, 'undelivered');
   await saveDelivery(rt, challenge, delivered);
 }
 
