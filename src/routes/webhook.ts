@@ -36,8 +36,8 @@ export async function receiveReport(rt: Runtime, req: Request, rawBody: Buffer):
   const challenge = challengeId
     ? parseChallenge(await rt.store.get(rt.keys.challenge(challengeId)), challengeId)
     : null;
+  if (challengeId) rt.metrics.deliveryReport(report.status, challenge?.country); // the challenge may be verified already
   if (!challenge) return;
-  rt.metrics.deliveryReport(report.status, challenge.country);
   // Under the user's send lock, like every other write of the send state: no lost update.
   const callNeeded = await underSendLock(rt, challenge, async () => {
     const state = parseSendState(await rt.store.get(rt.keys.state(challenge.id)));

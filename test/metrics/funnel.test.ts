@@ -102,6 +102,18 @@ describe('the SMS funnel, read through the OpenTelemetry SDK', () => {
     expect(fake.messages.map((m) => m.to)).toEqual([digits(USERS.carol.phone), digits(USERS.carol.phone)]);
   });
 
+  it('a report that arrives after the code was typed still counts, without a country (the challenge is gone)', async () => {
+    const meter = testMeter();
+    const { t, fake } = await smstoolsApp({ metrics: { meterProvider: meter.meterProvider } });
+    if (fake.webhook) fake.webhook.delayMs = 60_000; // no automatic report during this test
+    const agent = await signIn(t, 'alice');
+    await json(agent, '/2fa/send').expect(200);
+    await json(agent, '/2fa/verify', { code: fake.lastCode() }).expect(200);
+    await fake.deliver(fake.lastMessage()?.id ?? '', 'delivered');
+    await fake.deliver('not-one-of-ours', 'delivered'); // an id we never sent: not counted
+    expect(await meter.table('sms2fa.delivery.reports')).toEqual({ 'outcome=delivered': 1 });
+  });
+
   it('a budget refusal and a country refusal: counted by reason, the provider never called', async () => {
     const meter = testMeter();
     const t = memoryApp({
