@@ -66,6 +66,23 @@ describe('the SMS funnel, read through the OpenTelemetry SDK', () => {
     });
   });
 
+  it('a verify refused while the account waits out its failure delay counts as locked', async () => {
+    const meter = testMeter();
+    const t = memoryApp({
+      metrics: { meterProvider: meter.meterProvider },
+      lockout: { threshold: 1, baseMs: 60_000 },
+    });
+    const agent = await signIn(t, 'alice');
+    const code = await sendCode(t, agent, 'alice');
+    await json(agent, '/2fa/verify', { code: wrongCode(code) }).expect(400);
+    const res = await json(agent, '/2fa/verify', { code }).expect(429);
+    expect(res.body.error.code).toBe('ERR_2FA_LOCKED');
+    expect(await meter.table('sms2fa.verifications')).toEqual({
+      'country=BE,outcome=wrong-code': 1,
+      'outcome=locked': 1,
+    });
+  });
+
   it('undelivered, then a call: the report, the fallback and the voice send, all for NL', async () => {
     const meter = testMeter();
     const { t, fake } = await smstoolsApp(
