@@ -62,8 +62,8 @@ function toValue(row: unknown): string | undefined {
 /**
  * A store in PostgreSQL (>= 11), for apps that run several instances and have PostgreSQL but no
  * Redis: one table (`postgresStore.schema()`, created by `await store.migrate()` or the app's
- * migrations). Every call is one statement found by the primary key; `consume` and `increment`
- * are atomic in that one statement. Expired rows count as absent at once and are deleted in
+ * migrations). Every call is one statement found by the primary key (the deletes and consumes of
+ * one tick share one); `consume` and `increment` are atomic in their statement. Expired rows count as absent at once and are deleted in
  * batches of at most 500 as the store writes: no timer, no separate process.
  *
  * @example
