@@ -194,6 +194,8 @@ const MIN_SECRET_LENGTH = 32;
 const WEB_OTP_DOMAIN =
   /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/i;
 const COOKIE_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be refused
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 const defaultLogger: Logger = {
   warn: (message) => process.emitWarning(message, { type: 'ExpressSms2faWarning' }),
@@ -308,11 +310,22 @@ function parseCookie(value: unknown): Config['cookie'] {
   if (sameSite !== 'lax' && sameSite !== 'strict') {
     throw new TwoFactorConfigError('cookie.sameSite', "must be 'lax' or 'strict'");
   }
-  const domain = cookie.domain;
-  if (domain !== undefined && (typeof domain !== 'string' || domain.length === 0)) {
-    throw new TwoFactorConfigError('cookie.domain', 'must be a non-empty string');
-  }
+  const domain = cookieDomain(cookie.domain);
   return { name, secure, sameSite, domain };
+}
+
+/** The `cookie` package's own domain rule: what passes here never makes `res.cookie()` throw mid-send. */
+const COOKIE_DOMAIN = /^\.?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+function cookieDomain(domain: unknown): string | undefined {
+  if (domain === undefined) return undefined;
+  if (typeof domain !== 'string' || !COOKIE_DOMAIN.test(domain)) {
+    throw new TwoFactorConfigError(
+      'cookie.domain',
+      "must be a host name such as 'example.com' (letters, digits, dashes and dots), or left out for a host-only cookie",
+    );
+  }
+  return domain;
 }
 
 function parsePage(value: unknown): PageOptions {
@@ -320,8 +333,10 @@ function parsePage(value: unknown): PageOptions {
   if (page.alternative === undefined) return page;
   const { href, text } = object('page.alternative', page.alternative, ['href', 'text']);
   const fix = "must be { href: '/login/passkey' or 'https://…', text: 'Use a passkey instead' }";
-  const sitePath = typeof href === 'string' && href.startsWith('/') && !/^\/[/\\]/.test(href);
-  const httpsUrl = typeof href === 'string' && URL.canParse(href) && new URL(href).protocol === 'https:';
+  // Browsers drop tab, CR and LF from URLs ('/\t/evil.example' becomes '//evil.example'): none may appear.
+  const clean = typeof href === 'string' && !CONTROL_CHARACTER.test(href);
+  const sitePath = clean && href.startsWith('/') && !/^\/[/\\]/.test(href);
+  const httpsUrl = clean && URL.canParse(href) && new URL(href).protocol === 'https:';
   if (!(sitePath || httpsUrl)) throw new TwoFactorConfigError('page.alternative.href', fix);
   if (typeof text !== 'string' || text.trim() === '')
     throw new TwoFactorConfigError('page.alternative.text', fix);
