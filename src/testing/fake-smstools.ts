@@ -305,8 +305,10 @@ class FakeSmstoolsServer extends EventEmitter implements FakeSmstools {
         return this.#refusal(apiError('114'));
       const result = validateSend(item as Record<string, unknown>, {
         channel,
-        maxLength: this.#options.maxLength ?? 612,
-        requirePlusOnNumericSender: this.#options.requirePlusOnNumericSender ?? false,
+        // Both follow the official error page (459, and 110 for a number without +); the 612 of
+        // a community list and a lenient sender stay available behind the options.
+        maxLength: this.#options.maxLength ?? 459,
+        requirePlusOnNumericSender: this.#options.requirePlusOnNumericSender ?? true,
         acceptDoubleZero: this.#options.acceptDoubleZero ?? false,
         optOuts: this.optOuts,
         failSmsTo: this.failSmsTo,

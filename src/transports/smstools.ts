@@ -1,5 +1,6 @@
 import { ofetch } from 'ofetch';
 import { TwoFactorError } from '../errors.js';
+import { gsmLength, MAX_SMS_LENGTH } from '../sms-length.js';
 import {
   parseSmstoolsOptions,
   SMSTOOLS_VOICE_LANGUAGES,
@@ -123,7 +124,8 @@ export function smstools(options: SmstoolsOptions): SmstoolsTransport {
     config.fetch ? { fetch: config.fetch } : {},
   );
 
-  async function post(path: string, body: Record<string, string>): Promise<SendResult> {
+  async function post(path: string, body: Record<string, string | boolean>): Promise<SendResult> {
+    if (config.test) body.test = true;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(timeoutReason()), config.timeoutMs);
     try {
@@ -160,8 +162,8 @@ export function smstools(options: SmstoolsOptions): SmstoolsTransport {
   const transport: SmstoolsTransport = {
     language: config.language,
     async sendSms(msg) {
-      const body: Record<string, string> = {
-        message: checkText(msg.text),
+      const body: Record<string, string | boolean> = {
+        message: checkSmsLength(checkText(msg.text)),
         to: toDigits(msg.to),
         sender: config.sender,
       };
@@ -170,7 +172,7 @@ export function smstools(options: SmstoolsOptions): SmstoolsTransport {
       return post('message/send', body);
     },
     async sendVoice(msg) {
-      const body: Record<string, string> = {
+      const body: Record<string, string | boolean> = {
         message: checkText(msg.text),
         to: toDigits(msg.to),
         sender: config.sender,
@@ -288,6 +290,17 @@ function checkText(text: unknown): string {
   if (typeof text !== 'string' || text === '')
     throw new TypeError('smstools: the message text must be a non-empty string');
   return text;
+}
+
+/** Smstools refuses longer texts with error 118; say so before the network is touched. */
+function checkSmsLength(text: string): string {
+  if (gsmLength(text).units <= MAX_SMS_LENGTH) return text;
+  throw sendFailed(
+    new SmstoolsError('invalid-request', {
+      retryable: false,
+      detail: `the SMS text is longer than the ${MAX_SMS_LENGTH} characters Smstools accepts`,
+    }),
+  );
 }
 
 function checkReference(reference: unknown): string | undefined {

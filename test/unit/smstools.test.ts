@@ -437,7 +437,7 @@ describe('smstools()', () => {
       expect(() => smstools({ ...valid, clientId: '' })).toThrow(/Advanced → API authentication/);
     });
 
-    it.each(['MyApp', 'My App 2', 'A', 'Shop24', '+32470123456', '32470123456', '8010'])(
+    it.each(['MyApp', 'My App 2', 'A', 'Shop24', '+32470123456', '+8010'])(
       'accepts the sender %s',
       (sender) => {
         expect(() => smstools({ ...valid, sender })).not.toThrow();
