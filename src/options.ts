@@ -1,6 +1,5 @@
 import type { Request } from 'express';
 import { isSupportedCountry } from 'libphonenumber-js';
-import { IP_BUDGET_KEY } from './challenge.js';
 import { defined, fn, integer, object, type Plain, path, rejectUnknownKeys } from './config-checks.js';
 import * as C from './constants.js';
 import { TwoFactorConfigError } from './errors.js';
@@ -220,7 +219,7 @@ function parseSecrets(value: unknown): string[] {
 
 function parseStore(value: unknown, now: () => number): Store {
   // Per-IP send counters may go when the store is full; lockouts, challenges and other budgets stay.
-  if (value === undefined) return memoryStore({ now, evictable: (key) => key.startsWith(IP_BUDGET_KEY) });
+  if (value === undefined) return memoryStore({ now });
   const missing = STORE_METHODS.filter((m) => typeof (value as Plain | null)?.[m] !== 'function');
   if (missing.length > 0) {
     throw new TwoFactorConfigError(
