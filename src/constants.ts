@@ -22,6 +22,8 @@ export const DEFAULT_RESEND_COOLDOWN_MS = 30 * SECOND;
 /** Twilio Verify: 5 sends per verification lifecycle (error 60203). */
 export const DEFAULT_MAX_SENDS_PER_CHALLENGE = 5;
 export const DEFAULT_VOICE_AFTER_MS = 30 * SECOND;
+/** With delivery reports: an SMS no final report answered within this long gets the automatic call. */
+export const DEFAULT_NO_REPORT_MS = MINUTE;
 
 /** NIST SP 800-63B §4.2.3 (AAL2): re-authenticate at least every 12 hours. */
 export const DEFAULT_VERIFIED_TTL_MS = 12 * HOUR;

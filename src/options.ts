@@ -59,14 +59,30 @@ export interface TwoFactorOptions {
   resendCooldownMs?: number;
   /** SMS and voice sends per challenge. @default 5 */
   maxSendsPerChallenge?: number;
-  /** "Call me instead": unlocked `afterMs` after the SMS; `auto` calls when the SMS fails. @default { afterMs: 30_000, auto: true } */
-  voice?: { afterMs?: number; auto?: boolean } | false;
+  /**
+   * "Call me instead": unlocked `afterMs` after the SMS. `auto` calls by itself when Smstools
+   * refuses the number for SMS, reports the SMS not delivered, or (with delivery reports) sends no
+   * report within `noReportMs`; never when the provider or the account is failing.
+   * @default { afterMs: 30_000, auto: true, noReportMs: 60_000 }
+   */
+  voice?: { afterMs?: number; auto?: boolean; noReportMs?: number | false } | false;
   /** Lifetime of the verified state in ms, at most 24 h. @default 43_200_000 (12 h) */
   verifiedTtlMs?: number;
   /** Account-level consecutive failures. @default { threshold: 5, baseMs: 60_000, hardLimit: 100 } */
   lockout?: { threshold?: number; baseMs?: number; hardLimit?: number };
-  /** Send budgets. @default { phonePerHour: 5, phonePerDay: 10, ipPerHour: 20, prefixPerHour: 10 } */
-  limits?: { phonePerHour?: number; phonePerDay?: number; ipPerHour?: number; prefixPerHour?: number };
+  /**
+   * Send budgets, each over any 60 minutes or 24 hours (sliding). `globalPerHour`/`globalPerDay`
+   * cap the sends of the whole app (off unless set).
+   * @default { phonePerHour: 5, phonePerDay: 10, ipPerHour: 20, prefixPerHour: 10 }
+   */
+  limits?: {
+    phonePerHour?: number;
+    phonePerDay?: number;
+    ipPerHour?: number;
+    prefixPerHour?: number;
+    globalPerHour?: number;
+    globalPerDay?: number;
+  };
   /** ISO 3166 alpha-2 countries codes may go to. Required unless `allowAllCountries: true`. */
   allowedCountries?: string[];
   /** The explicit opt-out of the country allow-list. @default false */
@@ -116,10 +132,17 @@ export interface Config {
   maxAttempts: number;
   resendCooldownMs: number;
   maxSendsPerChallenge: number;
-  voice: { afterMs: number; auto: boolean } | false;
+  voice: { afterMs: number; auto: boolean; noReportMs: number | false } | false;
   verifiedTtlMs: number;
   lockout: { threshold: number; baseMs: number; hardLimit: number };
-  limits: { phonePerHour: number; phonePerDay: number; ipPerHour: number; prefixPerHour: number };
+  limits: {
+    phonePerHour: number;
+    phonePerDay: number;
+    ipPerHour: number;
+    prefixPerHour: number;
+    globalPerHour: number | undefined;
+    globalPerDay: number | undefined;
+  };
   allowedCountries: Set<string> | 'all';
   appName: string | undefined;
   webOtpDomain: string | undefined;
@@ -175,7 +198,7 @@ export const DEFAULTS = {
   maxAttempts: C.DEFAULT_MAX_ATTEMPTS,
   resendCooldownMs: C.DEFAULT_RESEND_COOLDOWN_MS,
   maxSendsPerChallenge: C.DEFAULT_MAX_SENDS_PER_CHALLENGE,
-  voice: { afterMs: C.DEFAULT_VOICE_AFTER_MS, auto: true },
+  voice: { afterMs: C.DEFAULT_VOICE_AFTER_MS, auto: true, noReportMs: C.DEFAULT_NO_REPORT_MS },
   verifiedTtlMs: C.DEFAULT_VERIFIED_TTL_MS,
   lockout: {
     threshold: C.DEFAULT_LOCKOUT_THRESHOLD,
@@ -259,12 +282,17 @@ function parseCountries(options: Plain): Set<string> | 'all' {
 
 function parseVoice(value: unknown): Config['voice'] {
   if (value === false) return false;
-  const voice = object('voice', value, ['afterMs', 'auto']);
+  const voice = object('voice', value, ['afterMs', 'auto', 'noReportMs']);
   const auto = voice.auto ?? DEFAULTS.voice.auto;
   if (typeof auto !== 'boolean') throw new TwoFactorConfigError('voice.auto', 'must be a boolean');
+  const noReportMs =
+    voice.noReportMs === false
+      ? false
+      : integer('voice.noReportMs', voice.noReportMs, DEFAULTS.voice.noReportMs, C.SECOND, C.MAX_CODE_TTL_MS);
   return {
     afterMs: integer('voice.afterMs', voice.afterMs, DEFAULTS.voice.afterMs, 0, C.MAX_CODE_TTL_MS),
     auto,
+    noReportMs,
   };
 }
 
@@ -286,13 +314,18 @@ function parseLockout(value: unknown): Config['lockout'] {
 }
 
 function parseLimits(value: unknown): Config['limits'] {
-  const limits = object('limits', value, Object.keys(DEFAULTS.limits));
+  const global = ['globalPerHour', 'globalPerDay'];
+  const limits = object('limits', value, [...Object.keys(DEFAULTS.limits), ...global]);
   const d = DEFAULTS.limits;
+  const off = (name: string, v: unknown) =>
+    v === undefined ? undefined : integer(`limits.${name}`, v, 0, 1, 100_000_000);
   return {
     phonePerHour: integer('limits.phonePerHour', limits.phonePerHour, d.phonePerHour, 1, 1_000),
     phonePerDay: integer('limits.phonePerDay', limits.phonePerDay, d.phonePerDay, 1, 10_000),
     ipPerHour: integer('limits.ipPerHour', limits.ipPerHour, d.ipPerHour, 1, 1_000_000),
     prefixPerHour: integer('limits.prefixPerHour', limits.prefixPerHour, d.prefixPerHour, 1, 1_000_000),
+    globalPerHour: off('globalPerHour', limits.globalPerHour),
+    globalPerDay: off('globalPerDay', limits.globalPerDay),
   };
 }
 

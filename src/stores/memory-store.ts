@@ -38,6 +38,8 @@ export interface MemoryStore extends Store {
   readonly [MEMORY_STORE]: true;
   /** Entries held, live or not yet swept. */
   readonly size: number;
+  getMany(keys: string[]): Promise<(string | undefined)[]>;
+  compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean>;
 }
 
 /**
@@ -99,6 +101,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       const value = cache.get(key);
       if (value !== undefined) cache.delete(key);
       return value;
+    },
+    async compareAndSet(key, expected, value, ttlMs) {
+      if (cache.get(key) !== expected) return false;
+      set(key, value, ttlMs);
+      return true;
     },
     async increment(key, ttlMs) {
       const current = cache.get(key);

@@ -28,6 +28,7 @@ export interface SmstoolsTransport extends SmsTransport {
   sendSms(msg: SmsMessage): Promise<SendResult>;
   sendVoice(msg: VoiceMessage): Promise<SendResult>;
   readonly language: string;
+  readonly timeoutMs: number;
   /** Present only when `webhookSecret` is set. */
   parseDeliveryReport?: (req: WebhookRequest) => DeliveryReport | null;
 }
@@ -46,6 +47,11 @@ export class SmstoolsError extends Error {
   readonly providerCode: string | undefined;
   /** True when a later, new attempt may succeed. The transport itself never retries a send. */
   readonly retryable: boolean;
+  /**
+   * True when Smstools refused this number rather than the account or the request (103, 106,
+   * 131): a voice call may still reach it. Only then does `voice.auto` call instead.
+   */
+  readonly destinationRefused: boolean;
 
   constructor(
     kind: SmstoolsErrorKind,
@@ -60,6 +66,8 @@ export class SmstoolsError extends Error {
     this.status = fields.status;
     this.providerCode = fields.providerCode;
     this.retryable = fields.retryable;
+    this.destinationRefused =
+      kind === 'http' && fields.providerCode !== undefined && DESTINATION_CODES.has(fields.providerCode);
   }
 }
 
@@ -84,6 +92,8 @@ const PROVIDER_CODES: Record<string, string> = {
   '1002': 'too many failed login attempts',
 };
 
+/** Codes about the number itself (invalid, unknown, opted out of SMS); every other code is the account's or the request's. */
+const DESTINATION_CODES = new Set(['103', '106', '131']);
 /** Codes that may clear up by themselves; everything else needs a change of account, number or config. */
 const TRANSIENT_CODES = new Set(['105']);
 /** Errors raised before a single byte reached the server: the only ones worth one more try. */
@@ -161,6 +171,7 @@ export function smstools(options: SmstoolsOptions): SmstoolsTransport {
 
   const transport: SmstoolsTransport = {
     language: config.language,
+    timeoutMs: config.timeoutMs,
     async sendSms(msg) {
       const body: Record<string, string | boolean> = {
         message: checkSmsLength(checkText(msg.text)),
