@@ -53,8 +53,11 @@ export const TRANSPORT_TIMEOUT_MS = 20 * SECOND;
 export const BEFORE_SEND_TIMEOUT_MS = 5 * SECOND;
 /** The slowest sends under one send lock: an SMS and its voice fallback, each a `beforeSend` and a transport call at their bounds. */
 export const SEND_WORK_MS = 2 * (BEFORE_SEND_TIMEOUT_MS + TRANSPORT_TIMEOUT_MS);
-/** Store round trips, one after another, of a send under its lock (counted: about 8; kept with room). */
-export const SEND_STORE_ROUNDS = 12;
+/**
+ * Store round trips, one after another, of a send under its lock (counted: about 10, 14 with a
+ * store that has no compareAndSet; kept with room), plus one storeTimeoutMs of budget contention.
+ */
+export const SEND_STORE_ROUNDS = 20;
 /** Store round trips, one after another, of a verify under its lock (counted: about 4; kept with room). */
 export const VERIFY_STORE_ROUNDS = 8;
 /** How long a send that crossed the first one's answer may still join its challenge. */

@@ -14,8 +14,8 @@ interface Budget extends Window {
 /** Hourly budgets count in one-minute slots, daily ones in 15-minute slots (see sliding-window.ts). */
 const HOURLY = { windowMs: HOUR, slotMs: MINUTE };
 const DAILY = { windowMs: DAY, slotMs: 15 * MINUTE };
-/** Compare-and-set attempts on one budget before the send gives up with a retryable 503. */
-const CAS_TRIES = 25;
+/** Compare-and-set attempts on one budget when giving a send back (best effort). */
+const GIVE_BACK_TRIES = 25;
 
 /** What a send took from its budgets, to give back when the provider failed and nothing went out. */
 export interface SpentBudgets {
@@ -91,6 +91,9 @@ async function take(
   record: string | undefined,
   now: number,
 ): Promise<Taken | { budget: Budget; retryAfterMs: number }> {
+  // Many sends at once on one record (a shared prefix, the app-wide budget) take turns: for up to
+  // one store timeout, then the send gives up with a retryable 503 rather than queue without end.
+  const giveUpAt = Date.now() + rt.config.storeTimeoutMs;
   let current = record;
   for (let attempt = 1; ; attempt++) {
     const decision = admit(budget, current, now);
@@ -98,7 +101,7 @@ async function take(
     if (await rt.store.compareAndSet(budget.key, current, decision.record, decision.ttlMs)) {
       return { budget, slot: decision.slot };
     }
-    if (attempt >= CAS_TRIES) {
+    if (Date.now() >= giveUpAt) {
       throw new TwoFactorError('ERR_2FA_STORE_UNAVAILABLE', { retryAfter: 1, cause: 'budget contention' });
     }
     if (attempt > 1) await pause(attempt);
@@ -115,7 +118,7 @@ async function giveBackAll(rt: Runtime, taken: Taken[]): Promise<void> {
 }
 
 async function giveBackOne(rt: Runtime, { budget, slot }: Taken): Promise<void> {
-  for (let attempt = 1; attempt <= CAS_TRIES; attempt++) {
+  for (let attempt = 1; attempt <= GIVE_BACK_TRIES; attempt++) {
     const current = await rt.store.get(budget.key);
     if (current === undefined) return;
     const back = giveBack(budget, current, slot, rt.config.now());

@@ -31,6 +31,11 @@ export interface FakeSmstoolsWebhook {
   delayMs?: number;
   /** Post a `submitted` report before the final one, as Smstools sometimes does. @default false */
   submittedFirst?: boolean;
+  /**
+   * Post the reports before answering the send, so they reach the app before it knows the message
+   * id (Smstools can report within milliseconds; the docs promise no order). @default false
+   */
+  beforeAnswer?: boolean;
 }
 
 export interface FakeSmstoolsOptions {
