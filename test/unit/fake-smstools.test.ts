@@ -362,7 +362,7 @@ describe('fakeSmstools()', () => {
         },
       });
       const parsed = transport.parseDeliveryReport?.({ ...report, now: Date.now() });
-      expect(parsed).toStrictEqual({ messageId: id, status: 'delivered' });
+      expect(parsed).toStrictEqual({ messageId: id, status: 'delivered', receiver: '+32470123401' });
       expect(fake.messages[0]?.status).toBe('delivered');
       expect(fake.webhooks).toMatchObject([{ messageId: id, status: 'delivered', responseStatus: 204 }]);
     });
