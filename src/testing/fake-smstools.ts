@@ -343,7 +343,9 @@ class FakeSmstoolsServer extends EventEmitter implements FakeSmstools {
 
   #record(channel: 'sms' | 'voice', send: ValidSend, to: string): string {
     const id = fakeMessageId();
-    if (send.test) return id; // test: validated, not sent, not charged, no report
+    // test: validated, not sent, not charged, no report. Whether the real API answers a messageid
+    // in test mode is undocumented; the fake does, so an app cannot tell the modes apart by it.
+    if (send.test) return id;
     const message: FakeSmstoolsMessage = {
       id,
       channel,
