@@ -210,7 +210,12 @@ export async function deliver(
   const deadline = providerDeadline(rt);
   if (transport.parseDeliveryReport) {
     // A report may come before the provider's answer: this key lets the webhook keep it (reports/early.ts).
-    await rt.store.set(rt.keys.inFlight(secret.to), '', deadline + IN_FLIGHT_GRACE_MS);
+    await rt.store
+      .set(rt.keys.inFlight(secret.to), '', deadline + IN_FLIGHT_GRACE_MS)
+      .catch(async (error) => {
+        await spent.giveBack(); // nothing was sent
+        throw error;
+      });
   }
   let messageId: string | undefined;
   try {

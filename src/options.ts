@@ -6,6 +6,7 @@ import { TwoFactorConfigError } from './errors.js';
 import type { TwoFactorEvent } from './events.js';
 import { LOCALES, type Locale, type MessageContext } from './messages.js';
 import type { PageOptions } from './page/options.js';
+import { parseLimits, parseVoice, type SendLimits, type VoiceConfig } from './send-options.js';
 import { MEMORY_STORE, memoryStore } from './stores/memory-store.js';
 import { STORE_METHODS, type Store } from './stores/store.js';
 import type { SmsTransport } from './transports/transport.js';
@@ -132,17 +133,10 @@ export interface Config {
   maxAttempts: number;
   resendCooldownMs: number;
   maxSendsPerChallenge: number;
-  voice: { afterMs: number; auto: boolean; noReportMs: number | false } | false;
+  voice: VoiceConfig | false;
   verifiedTtlMs: number;
   lockout: { threshold: number; baseMs: number; hardLimit: number };
-  limits: {
-    phonePerHour: number;
-    phonePerDay: number;
-    ipPerHour: number;
-    prefixPerHour: number;
-    globalPerHour: number | undefined;
-    globalPerDay: number | undefined;
-  };
+  limits: SendLimits;
   allowedCountries: Set<string> | 'all';
   appName: string | undefined;
   webOtpDomain: string | undefined;
@@ -280,22 +274,6 @@ function parseCountries(options: Plain): Set<string> | 'all' {
   return new Set(list as string[]);
 }
 
-function parseVoice(value: unknown): Config['voice'] {
-  if (value === false) return false;
-  const voice = object('voice', value, ['afterMs', 'auto', 'noReportMs']);
-  const auto = voice.auto ?? DEFAULTS.voice.auto;
-  if (typeof auto !== 'boolean') throw new TwoFactorConfigError('voice.auto', 'must be a boolean');
-  const noReportMs =
-    voice.noReportMs === false
-      ? false
-      : integer('voice.noReportMs', voice.noReportMs, DEFAULTS.voice.noReportMs, C.SECOND, C.MAX_CODE_TTL_MS);
-  return {
-    afterMs: integer('voice.afterMs', voice.afterMs, DEFAULTS.voice.afterMs, 0, C.MAX_CODE_TTL_MS),
-    auto,
-    noReportMs,
-  };
-}
-
 function parseLockout(value: unknown): Config['lockout'] {
   const lockout = object('lockout', value, ['threshold', 'baseMs', 'hardLimit']);
   const threshold = integer('lockout.threshold', lockout.threshold, DEFAULTS.lockout.threshold, 1, 50);
@@ -310,22 +288,6 @@ function parseLockout(value: unknown): Config['lockout'] {
     threshold,
     baseMs: integer('lockout.baseMs', lockout.baseMs, DEFAULTS.lockout.baseMs, 0, C.HOUR),
     hardLimit,
-  };
-}
-
-function parseLimits(value: unknown): Config['limits'] {
-  const global = ['globalPerHour', 'globalPerDay'];
-  const limits = object('limits', value, [...Object.keys(DEFAULTS.limits), ...global]);
-  const d = DEFAULTS.limits;
-  const off = (name: string, v: unknown) =>
-    v === undefined ? undefined : integer(`limits.${name}`, v, 0, 1, 100_000_000);
-  return {
-    phonePerHour: integer('limits.phonePerHour', limits.phonePerHour, d.phonePerHour, 1, 1_000),
-    phonePerDay: integer('limits.phonePerDay', limits.phonePerDay, d.phonePerDay, 1, 10_000),
-    ipPerHour: integer('limits.ipPerHour', limits.ipPerHour, d.ipPerHour, 1, 1_000_000),
-    prefixPerHour: integer('limits.prefixPerHour', limits.prefixPerHour, d.prefixPerHour, 1, 1_000_000),
-    globalPerHour: off('globalPerHour', limits.globalPerHour),
-    globalPerDay: off('globalPerDay', limits.globalPerDay),
   };
 }
 
