@@ -15,14 +15,17 @@ export function autoCallEnabled(rt: Runtime): boolean {
   return rt.config.voice !== false && rt.config.voice.auto && voiceAvailable(rt);
 }
 
+/** Why an automatic call is placed, as `voice.sent` and the metrics say it. */
+export type CallReason = 'sms-failed' | 'undelivered' | 'no-report';
+
 /**
  * A call the SMS could not do: `voice.auto` placing one after the provider refused the number, a
  * report said "not delivered", or no report came. The state is already `calling` with no call yet;
  * the call itself runs in the background (nobody's request waits on a second provider call) under
  * the user's send lock, and a failure leaves the state `undelivered` for the page to show.
  */
-export function callInBackground(rt: Runtime, challenge: Challenge): void {
-  underSendLock(rt, challenge, () => callInstead(rt, challenge)).catch((error: unknown) => {
+export function callInBackground(rt: Runtime, challenge: Challenge, reason: CallReason): void {
+  underSendLock(rt, challenge, () => callInstead(rt, challenge, reason)).catch((error: unknown) => {
     const code = error instanceof TwoFactorError ? error.code : 'unexpected error';
     rt.config.logger.error(`express-sms-2fa: automatic voice fallback failed (${code})`);
     underSendLock(rt, challenge, () => markUndelivered(rt, challenge)).catch(() => {});
@@ -38,7 +41,7 @@ export const callPending = (state: SendState): boolean =>
  * and the number still in an allowed country. Every guard of a manual call applies on top, inside
  * `deliver`: the budgets and `beforeSend`.
  */
-async function callInstead(rt: Runtime, challenge: Challenge): Promise<void> {
+async function callInstead(rt: Runtime, challenge: Challenge, reason: CallReason): Promise<void> {
   const { keys, store, config } = rt;
   const userKey = keys.user(challenge.userId);
   const [record, rawState, rawAttempts, failures, failedAt] = await store.getMany([
@@ -69,7 +72,7 @@ async function callInstead(rt: Runtime, challenge: Challenge): Promise<void> {
     await saveState(rt, challenge, { ...state, delivery: 'undelivered' });
     return;
   }
-  const delivered = await deliver(rt, challenge, state, 'voice', sealed, dest, challenge.ip);
+  const delivered = await deliver(rt, challenge, state, 'voice', sealed, dest, challenge.ip, reason);
   await saveDelivery(rt, challenge, delivered);
 }
 

@@ -44,10 +44,11 @@ export async function actOnReport(
   report: Pick<DeliveryReport, 'messageId' | 'status'>,
 ): Promise<void> {
   const challenge = parseChallenge(await rt.store.get(rt.keys.challenge(challengeId)), challengeId);
+  rt.metrics.deliveryReport(report.status, challenge?.country); // the challenge may be verified already
   if (!challenge) return;
   const callNeeded = await underSendLock(rt, challenge, async () => {
     const state = parseSendState(await rt.store.get(rt.keys.state(challenge.id)));
     return state ? (await applyReport(rt, challenge, state, report)).callNeeded : false;
   });
-  if (callNeeded) callInBackground(rt, challenge);
+  if (callNeeded) callInBackground(rt, challenge, 'undelivered');
 }

@@ -71,6 +71,7 @@ export async function takeEarlyReports(
   if (!rt.config.transport.parseDeliveryReport || messageId === undefined) return applied;
   for (const [id, status] of parse(await rt.store.consume(rt.keys.inFlight(to)))) {
     if (id !== messageId) continue;
+    rt.metrics.deliveryReport(status, challenge.country);
     const next = await applyReport(rt, challenge, applied.state, { messageId: id, status });
     applied = { state: next.state, callNeeded: applied.callNeeded || next.callNeeded };
   }

@@ -66,5 +66,5 @@ async function callWithoutReport(rt: Runtime, challenge: Challenge, messageId: s
     await saveState(rt, challenge, { ...state, delivery: 'calling' });
     return true;
   });
-  if (callNeeded) callInBackground(rt, challenge);
+  if (callNeeded) callInBackground(rt, challenge, 'no-report');
 }

@@ -24,7 +24,7 @@ import type { User } from '../options.js';
 import { type Destination, ipKey, maskUnknown, parseDestination } from '../phone.js';
 import { takeEarlyReports } from '../reports/early.js';
 import { watchForReport } from '../reports/no-report.js';
-import { autoCallEnabled, callInBackground } from '../voice-fallback.js';
+import { autoCallEnabled, type CallReason, callInBackground } from '../voice-fallback.js';
 import { type Loaded, liveView, load } from './load.js';
 import type { RouteResult } from './result.js';
 
@@ -71,7 +71,7 @@ export async function startChallenge(
       const view = liveView(rt, recent);
       if (view && recent.challenge) {
         rt.cookies.writeChallenge(res, recentId, challengeTtl(rt, recent.challenge));
-        return { view, callFor: null };
+        return { view, call: null };
       }
     }
     const id = randomId();
@@ -113,17 +113,18 @@ export async function startChallenge(
     const early = await takeEarlyReports(rt, challenge, delivered.state, delivered.messageId, dest.e164);
     if (!callNow) watchForReport(rt, challenge, delivered.messageId);
     const view = challengeView(rt, challenge, early.state, 0);
-    return { view, callFor: callNow || early.callNeeded ? challenge : null };
+    if (callNow) return { view, call: { challenge, reason: 'sms-failed' } };
+    return { view, call: early.callNeeded ? { challenge, reason: 'undelivered' } : null };
   });
   // Once the lock is free: the call takes it for itself.
-  if (started.callFor) callInBackground(rt, started.callFor);
+  if (started.call) callInBackground(rt, started.call.challenge, started.call.reason);
   return { view: started.view };
 }
 
 interface Started {
   view: ChallengeView;
-  /** The challenge whose automatic call is still to be placed. */
-  callFor: Challenge | null;
+  /** The automatic call still to be placed, and why (for `voice.sent`). */
+  call: { challenge: Challenge; reason: CallReason } | null;
 }
 
 /** A challenge whose SMS the provider refused, with its automatic call still to be placed. */
@@ -175,13 +176,13 @@ export async function sendAgain(
     const readyAt = channel === 'voice' ? nextVoiceAt(rt, state) : nextSendAt(rt, state);
     const waitMs = readyAt - rt.config.now();
     if (waitMs > 0) throw new TwoFactorError('ERR_2FA_COOLDOWN', { retryAfter: waitMs / 1000 });
-    const delivered = await deliver(rt, challenge, state, channel, sealed, dest, ip);
+    const delivered = await deliver(rt, challenge, state, channel, sealed, dest, ip, 'requested');
     await saveDelivery(rt, challenge, delivered);
     const early = await takeEarlyReports(rt, challenge, delivered.state, delivered.messageId, sealed.to);
     if (channel === 'sms') watchForReport(rt, challenge, delivered.messageId);
     const view = challengeView(rt, challenge, early.state, loaded.attempts);
-    return { view, callFor: early.callNeeded ? challenge : null };
+    return { view, call: early.callNeeded ? { challenge, reason: 'undelivered' } : null };
   });
-  if (sent.callFor) callInBackground(rt, sent.callFor);
+  if (sent.call) callInBackground(rt, sent.call.challenge, sent.call.reason);
   return { view: sent.view };
 }

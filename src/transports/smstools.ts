@@ -1,6 +1,7 @@
 import { ofetch } from 'ofetch';
 import { TwoFactorError } from '../errors.js';
 import { gsmLength, MAX_SMS_LENGTH } from '../sms-length.js';
+import { readBalance } from './smstools-balance.js';
 import {
   parseSmstoolsOptions,
   SMSTOOLS_VOICE_LANGUAGES,
@@ -10,6 +11,7 @@ import {
 import { parseDeliveryReport } from './smstools-webhook.js';
 import type {
   DeliveryReport,
+  ProviderStatus,
   SendResult,
   SmsMessage,
   SmsTransport,
@@ -29,6 +31,8 @@ export interface SmstoolsTransport extends SmsTransport {
   sendVoice(msg: VoiceMessage): Promise<SendResult>;
   readonly language: string;
   readonly timeoutMs: number;
+  /** Reads `GET /v1/balance`: reachability, credentials and the balance, for `tfa.health()`. */
+  health(options?: { signal?: AbortSignal }): Promise<ProviderStatus>;
   /** Present only when `webhookSecret` is set. */
   parseDeliveryReport?: (req: WebhookRequest) => DeliveryReport | null;
 }
@@ -194,6 +198,7 @@ export function smstools(options: SmstoolsOptions): SmstoolsTransport {
       if (reference !== undefined) body.reference = reference;
       return post('voice/send', body);
     },
+    health: (options) => readBalance(client, config.timeoutMs, options?.signal),
   };
   const { webhookSecret } = config;
   if (webhookSecret !== undefined) {
