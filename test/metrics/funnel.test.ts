@@ -181,6 +181,14 @@ describe('the SMS funnel, read through the OpenTelemetry SDK', () => {
     expect(await meter.table('sms2fa.voice.fallbacks')).toEqual({ 'country=BE,reason=sms-failed': 1 });
   });
 
+  it('a send the app-wide limit refused is counted as reason=global', async () => {
+    const meter = testMeter();
+    const t = memoryApp({ metrics: { meterProvider: meter.meterProvider }, limits: { globalPerHour: 1 } });
+    await sendCode(t, await signIn(t, 'alice'), 'alice');
+    await json(await signIn(t, 'carol'), '/2fa/send').expect(429);
+    expect(await meter.table('sms2fa.sends.refused')).toEqual({ 'channel=sms,country=NL,reason=global': 1 });
+  });
+
   it('"call me instead": a fallback the user requested', async () => {
     const meter = testMeter();
     const t = memoryApp({ metrics: { meterProvider: meter.meterProvider } });
