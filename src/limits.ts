@@ -85,28 +85,61 @@ interface Taken {
 }
 
 /** One budget, by compare-and-set from the value read: a changed value is read again and retried. */
-async function take(
+function take(
   rt: Runtime,
   budget: Budget,
   record: string | undefined,
   now: number,
 ): Promise<Taken | { budget: Budget; retryAfterMs: number }> {
-  // Many sends at once on one record (a shared prefix, the app-wide budget) take turns: for up to
-  // one store timeout, then the send gives up with a retryable 503 rather than queue without end.
-  const giveUpAt = Date.now() + rt.config.storeTimeoutMs;
-  let current = record;
-  for (let attempt = 1; ; attempt++) {
-    const decision = admit(budget, current, now);
-    if (!decision.allowed) return { budget, retryAfterMs: decision.retryAfterMs };
-    if (await rt.store.compareAndSet(budget.key, current, decision.record, decision.ttlMs)) {
-      return { budget, slot: decision.slot };
+  return inTurn(rt, budget.key, async (turn) => {
+    // Sends of other instances on one record (a shared prefix, the app-wide budget) take turns by
+    // compare-and-set: for up to one store timeout, then the send gives up with a retryable 503.
+    const giveUpAt = Date.now() + rt.config.storeTimeoutMs;
+    let current = turn.written ?? record;
+    for (let attempt = 1; ; attempt++) {
+      const decision = admit(budget, current, now);
+      if (!decision.allowed) return { budget, retryAfterMs: decision.retryAfterMs };
+      if (await rt.store.compareAndSet(budget.key, current, decision.record, decision.ttlMs)) {
+        turn.written = decision.record;
+        return { budget, slot: decision.slot };
+      }
+      if (Date.now() >= giveUpAt) {
+        throw new TwoFactorError('ERR_2FA_STORE_UNAVAILABLE', { retryAfter: 1, cause: 'budget contention' });
+      }
+      if (attempt > 1) await pause(attempt);
+      current = await rt.store.get(budget.key);
     }
-    if (Date.now() >= giveUpAt) {
-      throw new TwoFactorError('ERR_2FA_STORE_UNAVAILABLE', { retryAfter: 1, cause: 'budget contention' });
-    }
-    if (attempt > 1) await pause(attempt);
-    current = await rt.store.get(budget.key);
+  });
+}
+
+interface Turn {
+  /** What this process last wrote to the record while others of its sends waited: the next expected value. */
+  written?: string;
+}
+
+/** Per store, the records this process is writing now, and how many of its sends wait for each. */
+const queues = new WeakMap<object, Map<string, { tail: Promise<unknown>; waiting: number; turn: Turn }>>();
+
+/**
+ * Sends of this process write one budget record one at a time: in parallel they would only make
+ * each other's compare-and-set fail and read again (a burst of 100 sends behind one NAT address
+ * would take seconds). Each starts from what the one before it wrote, so it usually succeeds at
+ * once; only other instances can still interleave.
+ */
+function inTurn<T>(rt: Runtime, key: string, work: (turn: Turn) => Promise<T>): Promise<T> {
+  let records = queues.get(rt.store);
+  if (!records) {
+    records = new Map();
+    queues.set(rt.store, records);
   }
+  const queue = records.get(key) ?? { tail: Promise.resolve(), waiting: 0, turn: {} };
+  records.set(key, queue);
+  queue.waiting++;
+  const run = queue.tail.then(() => work(queue.turn));
+  queue.tail = run.catch(() => {});
+  return run.finally(() => {
+    if (--queue.waiting === 0 && records?.get(key) === queue) records.delete(key);
+  });
 }
 
 /** A little longer each time, with jitter, for a store whose compare-and-set is a lock that was busy. */
@@ -117,17 +150,22 @@ async function giveBackAll(rt: Runtime, taken: Taken[]): Promise<void> {
   await Promise.all(taken.map((t) => giveBackOne(rt, t).catch(() => {})));
 }
 
-async function giveBackOne(rt: Runtime, { budget, slot }: Taken): Promise<void> {
-  for (let attempt = 1; attempt <= GIVE_BACK_TRIES; attempt++) {
-    const current = await rt.store.get(budget.key);
-    if (current === undefined) return;
-    const back = giveBack(budget, current, slot, rt.config.now());
-    // An empty record is written with the shortest life rather than deleted: only a compare-and-set
-    // knows nobody spent in between.
-    const next = back ?? { record: '', ttlMs: 1 };
-    if (await rt.store.compareAndSet(budget.key, current, next.record, next.ttlMs)) return;
-    if (attempt > 1) await pause(attempt);
-  }
+function giveBackOne(rt: Runtime, { budget, slot }: Taken): Promise<void> {
+  return inTurn(rt, budget.key, async (turn) => {
+    for (let attempt = 1; attempt <= GIVE_BACK_TRIES; attempt++) {
+      const current = await rt.store.get(budget.key);
+      if (current === undefined) return;
+      const back = giveBack(budget, current, slot, rt.config.now());
+      // An empty record is written with the shortest life rather than deleted: only a
+      // compare-and-set knows nobody spent in between.
+      const next = back ?? { record: '', ttlMs: 1 };
+      if (await rt.store.compareAndSet(budget.key, current, next.record, next.ttlMs)) {
+        turn.written = next.record;
+        return;
+      }
+      if (attempt > 1) await pause(attempt);
+    }
+  });
 }
 
 /** When several budgets refuse, the one that frees up last decides the wait and the reason. */

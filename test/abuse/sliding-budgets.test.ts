@@ -161,6 +161,18 @@ function suite(kind: StoreKind) {
       expect(t.transport.messages).toHaveLength(5);
     });
 
+    it('lets a burst of 100 sends from one address through, with the app-wide limit on', async () => {
+      // 100 users behind one NAT address signing in at once, all on the IP and app-wide records:
+      // they take turns within the process instead of failing each other's compare-and-set.
+      const clock = createClock();
+      const t = budgetApp(clock, { limits: { ipPerHour: 1000, globalPerHour: 1000 } });
+      const answers = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => sendAs(t, `u${i}`, numberInOwnPrefix(i), '203.0.113.50')),
+      );
+      expect(answers.map((r) => r.status)).toEqual(Array(100).fill(200));
+      expect(t.transport.messages).toHaveLength(100);
+    });
+
     describe('limits.globalPerHour and globalPerDay', () => {
       it('caps the sends of the whole app, whatever the numbers, prefixes and addresses', async () => {
         const clock = createClock();
