@@ -40,5 +40,8 @@ export async function receiveReport(rt: Runtime, req: Request, rawBody: Buffer):
     return;
   }
   await actOnReport(rt, challengeId, report);
-  await Promise.all([store.set(seenKey, '1', 2 * MAX_WEBHOOK_TOLERANCE_MS), noteReportsWork(rt)]);
+  await Promise.all([
+    store.set(seenKey, '1', 2 * MAX_WEBHOOK_TOLERANCE_MS),
+    noteReportsWork(rt).catch(() => {}), // only arms the no-report call; the next report tries again
+  ]);
 }
