@@ -80,8 +80,12 @@ export interface TwoFactorOptions {
   messages?: { sms?: (ctx: MessageContext) => string; voice?: (ctx: MessageContext) => string };
   /** Language of the default texts and the voice. @default the transport's language, else 'en' */
   locale?: Locale;
-  /** Cookie settings. @default httpOnly, sameSite 'lax', secure unless NODE_ENV is development or test */
-  cookie?: { name?: string; secure?: boolean; sameSite?: 'lax' | 'strict'; domain?: string };
+  /**
+   * Cookie settings. `secure: 'auto'` makes the cookies Secure (with the `__Host-` prefix when no
+   * `domain` is set) on requests Express sees as HTTPS (`req.secure`, which follows `trust proxy`)
+   * and plain on HTTP. @default { name: '2fa', secure: 'auto', sameSite: 'lax' }, always httpOnly
+   */
+  cookie?: { name?: string; secure?: boolean | 'auto'; sameSite?: 'lax' | 'strict'; domain?: string };
   /** Where the guard sends browsers that have no first factor (else 401). */
   loginPath?: string;
   /** Monitoring hook; events carry a masked number, never the code. */
@@ -126,7 +130,7 @@ export interface Config {
   webOtpDomain: string | undefined;
   messages: NonNullable<TwoFactorOptions['messages']>;
   locale: Locale;
-  cookie: { name: string; secure: boolean; sameSite: 'lax' | 'strict'; domain: string | undefined };
+  cookie: { name: string; secure: boolean | 'auto'; sameSite: 'lax' | 'strict'; domain: string | undefined };
   loginPath: string | undefined;
   onEvent: TwoFactorOptions['onEvent'];
   beforeSend: TwoFactorOptions['beforeSend'];
@@ -186,6 +190,7 @@ export const DEFAULTS = {
   limits: C.DEFAULT_LIMITS,
   allowAllCountries: false,
   cookieName: '2fa',
+  cookieSecure: 'auto',
   sameSite: 'lax',
   storeTimeoutMs: C.DEFAULT_STORE_TIMEOUT_MS,
 } as const;
@@ -301,9 +306,13 @@ function parseCookie(value: unknown): Config['cookie'] {
   if (typeof name !== 'string' || !COOKIE_NAME.test(name)) {
     throw new TwoFactorConfigError('cookie.name', 'must be a cookie token (letters, digits, `-`, `_`)');
   }
-  const env = process.env.NODE_ENV;
-  const secure = cookie.secure ?? !(env === 'development' || env === 'test');
-  if (typeof secure !== 'boolean') throw new TwoFactorConfigError('cookie.secure', 'must be a boolean');
+  const secure = cookie.secure ?? DEFAULTS.cookieSecure;
+  if (typeof secure !== 'boolean' && secure !== 'auto') {
+    throw new TwoFactorConfigError(
+      'cookie.secure',
+      "must be 'auto' (Secure over HTTPS as Express sees it, the default), true or false",
+    );
+  }
   const sameSite = cookie.sameSite ?? DEFAULTS.sameSite;
   if (sameSite !== 'lax' && sameSite !== 'strict') {
     throw new TwoFactorConfigError('cookie.sameSite', "must be 'lax' or 'strict'");

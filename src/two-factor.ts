@@ -6,6 +6,8 @@ import { formTokenMatches } from './crypto.js';
 import { TwoFactorError } from './errors.js';
 import { createEmitter } from './events.js';
 import { createGuard, isVerified } from './guard.js';
+import { createProxyChecks } from './host/proxies.js';
+import { createWarnOnce } from './host/warn-once.js';
 import {
   type Body,
   isCrossSite,
@@ -86,7 +88,9 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
     cookies: createCookieJar(config),
     keys: createKeys(config),
     emit: createEmitter(config),
+    warnOnce: createWarnOnce(config.logger),
   };
+  const checkHostRequest = createProxyChecks(config, rt.warnOnce);
   const { path } = config;
 
   async function handlePost(req: Request, res: Response, route: PostRoute): Promise<void> {
@@ -173,6 +177,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       return;
     }
     noStore(res);
+    checkHostRequest(req);
     const allowed = isGet ? ['GET', 'HEAD'] : ['POST'];
     if (!allowed.includes(req.method)) {
       res.setHeader('Allow', allowed.join(', '));
