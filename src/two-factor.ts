@@ -6,6 +6,7 @@ import { formTokenMatches } from './crypto.js';
 import { TwoFactorError } from './errors.js';
 import { createEmitter } from './events.js';
 import { createGuard, isVerified } from './guard.js';
+import { FORM_TOKEN_FIELD } from './host/csrf.js';
 import { createProxyChecks } from './host/proxies.js';
 import { createWarnOnce } from './host/warn-once.js';
 import {
@@ -106,12 +107,12 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       returnTo = safeReturnTo(body.fields.returnTo);
       // JSON cannot be sent cross-site without a CORS preflight we never grant. A form or an empty
       // body can: it needs its token, unless the browser itself vouches for the origin.
-      const token = body.fields._csrf;
+      const token = body.fields[FORM_TOKEN_FIELD];
       const tokenOk =
         typeof token === 'string' && formTokenMatches(config.secrets, user.id, user.sessionId ?? '', token);
       if (body.kind !== 'json' && !tokenOk && !isProvenSameOrigin(req)) {
         throw new TwoFactorError('ERR_2FA_FORBIDDEN_ORIGIN', {
-          message: 'Send JSON, or a form with its _csrf token.',
+          message: `Send JSON, or a form with its ${FORM_TOKEN_FIELD} token.`,
         });
       }
       const result = await route(rt, req, res, user, body.fields, returnTo);

@@ -76,8 +76,13 @@ export interface PageView {
   challenge: PageChallenge | null;
   /** The error a form post was redirected with (`?error=CODE`), with its text. */
   error: { code: ErrorCode; message: string } | null;
-  /** The `_csrf` hidden field every form post needs. */
+  /** The package's own form token: the `tfa_csrf` hidden field every form post needs. */
   csrfToken: string;
+  /**
+   * The host app's CSRF token (`req.csrfToken()` of csurf, lusca, csrf-sync, csrf-csrf…), or
+   * `null`: forms carry it as `_csrf`, the script's posts as `X-CSRF-Token` and `CSRF-Token`.
+   */
+  hostCsrfToken: string | null;
   /** The same-origin path to go to after verifying (already sanitised). */
   returnTo: string;
   /** Form targets and JSON endpoints. */

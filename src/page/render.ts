@@ -1,4 +1,5 @@
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { FORM_TOKEN_FIELD, HOST_CSRF_FIELD } from '../host/csrf.js';
 import type { Locale } from '../messages.js';
 import type { PageOptions, PageTexts, PageView } from './options.js';
 import { PAGE_TEXTS } from './texts.js';
@@ -104,6 +105,7 @@ export function scriptTags(view: Omit<PageView, 'script'>, source: string): stri
     paths: view.paths,
     voiceAvailable: view.voiceAvailable,
     autoSend: view.autoSend,
+    csrf: view.hostCsrfToken,
   };
   return `<script type="application/json" id="tfa-data" nonce="${escapeHtml(view.nonce)}">${scriptJson(data)}</script>
 <script nonce="${escapeHtml(view.nonce)}">${source}</script>`;
@@ -150,12 +152,20 @@ function waitButton(name: 'resend' | 'voice', wait: number | null, texts: PageTe
   return `<button type="submit" class="tfa-secondary" id="tfa-${name}" data-tfa="${name}" data-wait="${wait ?? 0}">${label}</button>`;
 }
 
+/** The package's form token, and the host app's CSRF token when it has one. */
+export function hiddenTokens(view: Pick<PageView, 'csrfToken' | 'hostCsrfToken'>): string {
+  const host = view.hostCsrfToken
+    ? `<input type="hidden" name="${HOST_CSRF_FIELD}" value="${escapeHtml(view.hostCsrfToken)}">`
+    : '';
+  return `<input type="hidden" name="${FORM_TOKEN_FIELD}" value="${escapeHtml(view.csrfToken)}">${host}`;
+}
+
 /** The server-rendered challenge page: it works without JavaScript (plain forms, 303 redirects). */
 export function renderPage(view: PageView, options: PageOptions): string {
   if (options.render) return options.render(view);
   const { texts, challenge, paths, codeLength } = view;
   const nonce = escapeHtml(view.nonce);
-  const hidden = `<input type="hidden" name="_csrf" value="${escapeHtml(view.csrfToken)}"><input type="hidden" name="returnTo" value="${escapeHtml(view.returnTo)}">`;
+  const hidden = `${hiddenTokens(view)}<input type="hidden" name="returnTo" value="${escapeHtml(view.returnTo)}">`;
   const form = (id: string, action: string, inner: string, attrs = '') =>
     `<form method="post" action="${escapeHtml(action)}" id="${id}"${attrs}>${hidden}${inner}</form>`;
   const expires = challenge

@@ -4,6 +4,7 @@ import type { Runtime } from '../context.js';
 import { formToken } from '../crypto.js';
 import { voiceAvailable } from '../delivery.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { hostCsrfToken } from '../host/csrf.js';
 import { isCrossSiteByFetchMetadata, safeReturnTo } from '../http.js';
 import type { User } from '../options.js';
 import type { PageView } from '../page/options.js';
@@ -42,6 +43,7 @@ export async function showPage(rt: Runtime, req: Request, res: Response, user: U
     challenge: liveView(rt, loaded),
     error: errorCode ? { code: errorCode, message: errorText(texts, errorCode) } : null,
     csrfToken: formToken(config.secrets[0] as string, user.id, user.sessionId ?? ''),
+    hostCsrfToken: hostCsrfToken(req, rt.warnOnce),
     returnTo: safeReturnTo(query.returnTo ?? loaded.challenge?.returnTo),
     paths: routePaths(config.path),
     nonce,
