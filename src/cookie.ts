@@ -2,7 +2,7 @@ import { sign, unsign } from 'cookie-signature';
 import type { CookieOptions, Request, Response } from 'express';
 import { LRUCache } from 'lru-cache';
 import { fingerprint } from './crypto.js';
-import type { Config, User } from './options.js';
+import type { CheckedUser, Config } from './options.js';
 
 export type Method = 'sms' | 'voice';
 
@@ -57,11 +57,11 @@ function unsignAny(value: string, secrets: string[]): string | null {
 /** Session ids repeat on every request of a session: their fingerprints are kept, boundedly. */
 const fingerprints = new LRUCache<string, string>({ max: 10_000, memoMethod: (id) => fingerprint(id) });
 
-export function sessionFingerprint(user: User): string {
+export function sessionFingerprint(user: CheckedUser): string {
   return user.sessionId ? fingerprints.memo(user.sessionId) : '';
 }
 
-export function claimMatches(claim: VerifiedClaim, user: User, now: number): boolean {
+export function claimMatches(claim: VerifiedClaim, user: CheckedUser, now: number): boolean {
   return (
     claim.userId === String(user.id) &&
     claim.session === sessionFingerprint(user) &&

@@ -3,7 +3,7 @@ import { type Runtime, resolveUser, userFrom } from './context.js';
 import { claimMatches } from './cookie.js';
 import { TwoFactorError } from './errors.js';
 import { isHtmlClient, noStore, sendError } from './http.js';
-import type { User } from './options.js';
+import type { CheckedUser } from './options.js';
 
 /** What the guard puts on `req.secondFactor` for a verified request. */
 export interface SecondFactorInfo {
@@ -22,7 +22,7 @@ declare global {
 }
 
 /** The verified claim of this request, checked against the current user: one HMAC, no store. */
-function verifiedInfo(rt: Runtime, req: Request, user: User): SecondFactorInfo | null {
+function verifiedInfo(rt: Runtime, req: Request, user: CheckedUser): SecondFactorInfo | null {
   const claim = rt.cookies.readVerified(req);
   if (!claim || !claimMatches(claim, user, rt.config.now())) return null;
   return { verifiedAt: claim.verifiedAt, method: claim.method };
@@ -30,7 +30,7 @@ function verifiedInfo(rt: Runtime, req: Request, user: User): SecondFactorInfo |
 
 /** For `tfa.isVerified(req)`: the guard's check, without answering. */
 export async function isVerified(rt: Runtime, req: Request): Promise<boolean> {
-  const user = await resolveUser(rt.config, req);
+  const user = await resolveUser(rt, req);
   return user !== null && verifiedInfo(rt, req, user) !== null;
 }
 
@@ -38,7 +38,7 @@ export function createGuard(rt: Runtime): RequestHandler {
   const { config } = rt;
 
   /** Answers a request that may not pass: no first factor, or no valid verified state. */
-  function refuse(req: Request, res: Response, user: User | null): void {
+  function refuse(req: Request, res: Response, user: CheckedUser | null): void {
     const html = isHtmlClient(req) && (req.method === 'GET' || req.method === 'HEAD');
     noStore(res);
     if (!user) {
@@ -53,7 +53,7 @@ export function createGuard(rt: Runtime): RequestHandler {
   }
 
   /** Lets the request through or answers it; any error fails closed into `next(err)`. */
-  function decide(req: Request, res: Response, next: NextFunction, user: User | null): void {
+  function decide(req: Request, res: Response, next: NextFunction, user: CheckedUser | null): void {
     let info: SecondFactorInfo | null = null;
     try {
       info = user && verifiedInfo(rt, req, user);
@@ -71,7 +71,7 @@ export function createGuard(rt: Runtime): RequestHandler {
   return function requireSecondFactor(req: Request, res: Response, next: NextFunction) {
     let pending: ReturnType<typeof userFrom>;
     try {
-      pending = userFrom(config, req);
+      pending = userFrom(rt, req);
     } catch (error) {
       next(error);
       return;

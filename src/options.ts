@@ -13,13 +13,22 @@ import type { SmsTransport } from './transports/transport.js';
 
 /** Who passed the first factor, as the app's `getUser` reports it. */
 export interface User {
-  id: string;
-  /** The number on file, in E.164 (`+32470123401`). Codes go nowhere else. */
-  phone: string;
+  /** The user's id: a string or a number (`String(user._id)` for a MongoDB ObjectId). */
+  id: string | number;
+  /**
+   * The number on file, in E.164 (`+32470123401`). Codes go nowhere else. `null` or absent when the
+   * user has none: the challenge page then says so and nothing is sent.
+   */
+  phone?: string | null;
   /** Binds the verified state to the first-factor session (e.g. `req.sessionID`). */
   sessionId?: string;
   /** Bump it on a password or phone change to invalidate every verified state of the user. */
   version?: string | number;
+}
+
+/** A `getUser` result that passed the checks, its id as a string. */
+export interface CheckedUser extends Omit<User, 'id'> {
+  id: string;
 }
 
 /** What `beforeSend` is asked about: one SMS or call about to go out. */

@@ -20,7 +20,7 @@ import {
   sendError,
 } from './http.js';
 import { resetFailures } from './lockout.js';
-import type { User } from './options.js';
+import type { CheckedUser } from './options.js';
 import { parseOptions, type TwoFactorOptions } from './options.js';
 import { liveView, load } from './routes/load.js';
 import { showPage } from './routes/page.js';
@@ -47,7 +47,7 @@ type PostRoute = (
   rt: Runtime,
   req: Request,
   res: Response,
-  user: User,
+  user: CheckedUser,
   body: Body,
   returnTo: string,
 ) => Promise<RouteResult>;
@@ -99,7 +99,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
     let returnTo = '/';
     try {
       // Without a first factor every route answers the same 401, whatever the request looks like.
-      const user = await resolveUser(config, req);
+      const user = await resolveUser(rt, req);
       if (!user) throw new TwoFactorError('ERR_2FA_UNAUTHENTICATED');
       if (isCrossSite(req)) throw new TwoFactorError('ERR_2FA_FORBIDDEN_ORIGIN');
       const body = await readBody(req);
@@ -136,7 +136,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
 
   async function handleGet(req: Request, res: Response, sub: string): Promise<void> {
     try {
-      const user = await resolveUser(config, req);
+      const user = await resolveUser(rt, req);
       if (!user) {
         if (sub === '/' && isHtmlClient(req) && config.loginPath) res.redirect(303, config.loginPath);
         else sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'));

@@ -6,7 +6,7 @@ import { voiceAvailable } from '../delivery.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { hostCsrfToken } from '../host/csrf.js';
 import { isCrossSiteByFetchMetadata, safeReturnTo } from '../http.js';
-import type { User } from '../options.js';
+import type { CheckedUser } from '../options.js';
 import type { PageView } from '../page/options.js';
 import { errorText, renderPage, resolveTexts, scriptTags } from '../page/render.js';
 import { PAGE_SCRIPT } from '../page/script.js';
@@ -25,7 +25,7 @@ export function routePaths(path: string) {
 }
 
 /** GET /2fa: renders the page for the current state. It never sends anything by itself. */
-export async function showPage(rt: Runtime, req: Request, res: Response, user: User): Promise<void> {
+export async function showPage(rt: Runtime, req: Request, res: Response, user: CheckedUser): Promise<void> {
   const { config } = rt;
   const loaded = await load(rt, req, user);
   const query = req.query as Record<string, unknown>;

@@ -19,13 +19,13 @@ import {
 import { TwoFactorError } from '../errors.js';
 import { withSendLock } from '../lock.js';
 import { assertNotHardLocked } from '../lockout.js';
-import type { User } from '../options.js';
+import type { CheckedUser } from '../options.js';
 import { type Destination, ipKey, maskUnknown, parseDestination } from '../phone.js';
 import { type Loaded, liveView, load } from './load.js';
 import type { RouteResult } from './result.js';
 
 /** The number on file, checked against the allow-list before any provider call. */
-function destinationOf(rt: Runtime, user: User, ip: string): Destination {
+function destinationOf(rt: Runtime, user: CheckedUser, ip: string): Destination {
   const dest = parseDestination(user.phone);
   const allowed = rt.config.allowedCountries;
   if (dest && (allowed === 'all' || allowed.has(dest.country))) return dest;
@@ -45,7 +45,7 @@ export async function startChallenge(
   rt: Runtime,
   req: Request,
   res: Response,
-  user: User,
+  user: CheckedUser,
   returnTo: string,
 ): Promise<RouteResult> {
   const loaded = await load(rt, req, user);
@@ -121,7 +121,7 @@ export function requireLive(rt: Runtime, loaded: Loaded): Challenge {
 export async function sendAgain(
   rt: Runtime,
   req: Request,
-  user: User,
+  user: CheckedUser,
   channel: Channel,
 ): Promise<RouteResult> {
   if (channel === 'voice' && !voiceAvailable(rt)) throw new TwoFactorError('ERR_2FA_VOICE_UNAVAILABLE');
