@@ -35,7 +35,7 @@ export function userFrom(rt: Runtime, req: Request): CheckedUser | null | Promis
 }
 
 /** What an unusable value is, for the log line (never the value itself: it may be personal data). */
-function kindOf(value: unknown): string {
+export function kindOf(value: unknown): string {
   if (value === undefined) return 'missing';
   if (value === null) return 'null';
   if (value === '') return 'an empty string';

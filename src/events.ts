@@ -9,6 +9,7 @@ export type TwoFactorEventType =
   | 'challenge.exhausted'
   | 'user.locked'
   | 'send.blocked'
+  | 'destination.missing'
   | 'delivery.failed';
 
 /** A monitoring event. It never holds the code, the full number, a secret or a cookie. */
@@ -24,7 +25,10 @@ export interface TwoFactorEvent {
   /** The client's rate-limit key: the IPv4 address of `req.ip`, or its IPv6 /64 (`2001:db8:a:b::/64`). */
   ip?: string;
   channel?: 'sms' | 'voice';
-  /** Why a send was blocked or failed: `phone`, `ip`, `prefix`, `challenge`, `country`, `invalid-number`, or a provider error kind. */
+  /**
+   * Why a send was blocked or failed: `phone`, `ip`, `prefix`, `challenge`, `country`, `vetoed`, or a
+   * provider error kind; for `destination.missing`: `none` (no number) or `invalid-number`.
+   */
   reason?: string;
   /** The provider's error code, e.g. Smstools `108` (no credit). */
   providerCode?: string;

@@ -44,6 +44,10 @@ export interface PageTexts {
   /** Added to an error that comes with `Retry-After`. `{seconds}` */
   retryIn: string;
   signOutHint: string;
+  /** Shown instead of the form when there is no usable number on file. */
+  noPhone: string;
+  /** The label of the sign-out control (`page.signOut`). */
+  signOut: string;
   /** Told to users about SMS codes (SIM swaps, phishing), shown under the form when set. @default '' */
   riskNotice: string;
   /** One message per error code; codes left out fall back to the error's own message. */
@@ -69,8 +73,10 @@ export interface PageView {
   texts: PageTexts;
   /** The page's language (`lang`), from the `locale` option. */
   locale: Locale;
-  /** The masked number on file, e.g. `+32 4•• •• •• 01`. */
+  /** The masked number on file, e.g. `+32 4•• •• •• 01`; `''` when there is none. */
   phone: string;
+  /** No usable number on file: the page shows `texts.noPhone` and nothing can be sent. */
+  phoneMissing: boolean;
   codeLength: number;
   /** The live challenge, or `null` before the first send (and after it expired or was used up). */
   challenge: PageChallenge | null;

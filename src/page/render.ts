@@ -105,6 +105,7 @@ export function scriptTags(view: Omit<PageView, 'script'>, source: string): stri
     paths: view.paths,
     voiceAvailable: view.voiceAvailable,
     autoSend: view.autoSend,
+    phoneMissing: view.phoneMissing,
     csrf: view.hostCsrfToken,
   };
   return `<script type="application/json" id="tfa-data" nonce="${escapeHtml(view.nonce)}">${scriptJson(data)}</script>
@@ -187,10 +188,15 @@ export function renderPage(view: PageView, options: PageOptions): string {
 <main class="tfa-card" id="tfa" aria-labelledby="tfa-title">
 <div class="tfa-icon" aria-hidden="true">${ICON}</div>
 <h1 class="tfa-title" id="tfa-title">${escapeHtml(texts.title)}</h1>
-<p class="tfa-intro" id="tfa-intro">${introOf(view)}</p>
+${
+  // No number to send to: this says so, and nothing can be sent (issue 11's enrollment form goes here).
+  view.phoneMissing
+    ? `<p class="tfa-intro" id="tfa-no-phone">${escapeHtml(texts.noPhone)}</p>`
+    : `<p class="tfa-intro" id="tfa-intro">${introOf(view)}</p>`
+}
 <p class="tfa-status" id="tfa-status" role="status">${escapeHtml(statusOf(view))}</p>
 <p class="tfa-error" id="tfa-error" role="alert">${errorOf(view)}</p>
-${form('tfa-send-form', paths.send, `<button type="submit" class="tfa-primary" id="tfa-send" data-tfa="send">${escapeHtml(texts.send)}</button>`, challenge ? ' hidden' : '')}
+${form('tfa-send-form', paths.send, `<button type="submit" class="tfa-primary" id="tfa-send" data-tfa="send">${escapeHtml(texts.send)}</button>`, challenge || view.phoneMissing ? ' hidden' : '')}
 <div id="tfa-challenge"${challenge ? '' : ' hidden'}>
 ${form(
   'tfa-verify-form',

@@ -10,7 +10,8 @@ import type { CheckedUser } from '../options.js';
 import type { PageView } from '../page/options.js';
 import { errorText, renderPage, resolveTexts, scriptTags } from '../page/render.js';
 import { PAGE_SCRIPT } from '../page/script.js';
-import { maskUnknown, parseDestination } from '../phone.js';
+import { ipKey } from '../phone.js';
+import { missingPhone, phoneOnFile } from './destination.js';
 import { liveView, load } from './load.js';
 
 export function routePaths(path: string) {
@@ -34,11 +35,15 @@ export async function showPage(rt: Runtime, req: Request, res: Response, user: C
       ? (query.error as ErrorCode)
       : null;
   const texts = resolveTexts(config.page, config.locale);
+  const dest = phoneOnFile(rt, user);
+  // Nothing to send to: the page says so (issue 11's enrollment form will offer to add one).
+  if (!dest) missingPhone(rt, user, ipKey(req.ip));
   const nonce = randomBytes(16).toString('base64');
   const base: Omit<PageView, 'script'> = {
     texts,
     locale: config.locale,
-    phone: parseDestination(user.phone)?.masked ?? maskUnknown(user.phone),
+    phone: dest?.masked ?? '',
+    phoneMissing: !dest,
     codeLength: config.codeLength,
     challenge: liveView(rt, loaded),
     error: errorCode ? { code: errorCode, message: errorText(texts, errorCode) } : null,
@@ -49,7 +54,7 @@ export async function showPage(rt: Runtime, req: Request, res: Response, user: C
     nonce,
     voiceAvailable: voiceAvailable(rt),
     alternative: config.page.alternative ?? null,
-    autoSend: !isCrossSiteByFetchMetadata(req),
+    autoSend: dest !== null && !isCrossSiteByFetchMetadata(req),
   };
   const view: PageView = { ...base, script: scriptTags(base, PAGE_SCRIPT) };
   res.setHeader(
