@@ -22,7 +22,7 @@ declare global {
 }
 
 /** The verified claim of this request, checked against the current user: one HMAC, no store. */
-function verifiedInfo(rt: Runtime, req: Request, user: CheckedUser): SecondFactorInfo | null {
+export function verifiedInfo(rt: Runtime, req: Request, user: CheckedUser): SecondFactorInfo | null {
   const claim = rt.cookies.readVerified(req);
   if (!claim || !claimMatches(claim, user, rt.config.now())) return null;
   return { verifiedAt: claim.verifiedAt, method: claim.method };

@@ -5,7 +5,7 @@ import { createCookieJar } from './cookie.js';
 import { formTokenMatches } from './crypto.js';
 import { TwoFactorError } from './errors.js';
 import { createEmitter } from './events.js';
-import { createGuard, isVerified } from './guard.js';
+import { createGuard, isVerified, verifiedInfo } from './guard.js';
 import { FORM_TOKEN_FIELD } from './host/csrf.js';
 import { createProxyChecks } from './host/proxies.js';
 import { createWarnOnce } from './host/warn-once.js';
@@ -94,7 +94,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
   const checkHostRequest = createProxyChecks(config, rt.warnOnce);
   const { path } = config;
 
-  async function handlePost(req: Request, res: Response, route: PostRoute): Promise<void> {
+  async function handlePost(req: Request, res: Response, sub: string): Promise<void> {
     let formMode = false;
     let returnTo = '/';
     try {
@@ -115,9 +115,15 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
           message: `Send JSON, or a form with its ${FORM_TOKEN_FIELD} token.`,
         });
       }
-      const result = await route(rt, req, res, user, body.fields, returnTo);
+      // Already verified (Back button, a second tab): nothing to send, and a code restored into the
+      // field is not a guess. Send and verify answer where to go instead.
+      const verified = (sub === '/send' || sub === '/verify') && verifiedInfo(rt, req, user) !== null;
+      const result = verified
+        ? ({ verified: true, returnTo } as const)
+        : await (POST_ROUTES[sub] as PostRoute)(rt, req, res, user, body.fields, returnTo);
       if ('verified' in result) {
         if (formMode) res.redirect(303, result.returnTo);
+        else if (sub === '/send') res.status(200).json({ status: 'verified', returnTo: result.returnTo });
         else res.status(200).json({ verified: true, returnTo: result.returnTo });
       } else if (formMode) {
         res.redirect(303, path);
@@ -140,6 +146,10 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       if (!user) {
         if (sub === '/' && isHtmlClient(req) && config.loginPath) res.redirect(303, config.loginPath);
         else sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'));
+        return;
+      }
+      if (sub === '/' && verifiedInfo(rt, req, user)) {
+        res.redirect(303, safeReturnTo((req.query as Record<string, unknown>).returnTo));
         return;
       }
       if (sub === '/') {
@@ -192,7 +202,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       ? handleGet(req, res, sub)
       : sub === '/webhooks/smstools'
         ? handleWebhook(req, res)
-        : handlePost(req, res, POST_ROUTES[sub] as PostRoute);
+        : handlePost(req, res, sub);
     work.catch(next);
   } as TwoFactor;
 

@@ -206,6 +206,11 @@ export const PAGE_SCRIPT = String.raw`(() => {
     if (pending) return;
     say(T.sending);
     const answer = await call(P.send, { returnTo: data.returnTo });
+    if (answer.ok && answer.body.status === 'verified') {
+      // Verified meanwhile (another tab): nothing was sent; go where the user was going.
+      window.location.assign(safePath(answer.body.returnTo));
+      return;
+    }
     if (answer.ok && answer.body.status === 'sent') {
       showError('');
       apply(answer.body, true);
