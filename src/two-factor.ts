@@ -115,15 +115,14 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
           message: `Send JSON, or a form with its ${FORM_TOKEN_FIELD} token.`,
         });
       }
-      // Already verified (Back button, a second tab): nothing to send, and a code restored into the
-      // field is not a guess. Send and verify answer where to go instead.
-      const verified = (sub === '/send' || sub === '/verify') && verifiedInfo(rt, req, user) !== null;
+      // Already verified (Back button, a second tab): nothing to send; say where to go instead.
+      const verified = sub === '/send' && verifiedInfo(rt, req, user) !== null;
       const result = verified
         ? ({ verified: true, returnTo } as const)
         : await (POST_ROUTES[sub] as PostRoute)(rt, req, res, user, body.fields, returnTo);
       if ('verified' in result) {
         if (formMode) res.redirect(303, result.returnTo);
-        else if (sub === '/send') res.status(200).json({ status: 'verified', returnTo: result.returnTo });
+        else if (verified) res.status(200).json({ status: 'verified', returnTo: result.returnTo });
         else res.status(200).json({ verified: true, returnTo: result.returnTo });
       } else if (formMode) {
         res.redirect(303, path);
