@@ -333,8 +333,26 @@ function parseCookie(value: unknown): Config['cookie'] {
   return { name, secure, sameSite, domain };
 }
 
+/** `page.signOut`: a path on this site (the page's CSP allows forms to post only there). */
+function parseSignOut(value: unknown): PageOptions['signOut'] {
+  if (value === undefined) return undefined;
+  const { action, method = 'post', label } = object('page.signOut', value, ['action', 'method', 'label']);
+  if (typeof action !== 'string' || !action.startsWith('/') || /^\/[/\\]/.test(action)) {
+    throw new TwoFactorConfigError('page.signOut.action', "must be a path on this site, e.g. '/logout'");
+  }
+  if (method !== 'post' && method !== 'get') {
+    throw new TwoFactorConfigError('page.signOut.method', "must be 'post' or 'get'");
+  }
+  if (label !== undefined && (typeof label !== 'string' || label.trim() === '')) {
+    throw new TwoFactorConfigError('page.signOut.label', "must be a non-empty text, e.g. 'Sign out'");
+  }
+  return { action, method, ...(label === undefined ? {} : { label: label as string }) };
+}
+
 function parsePage(value: unknown): PageOptions {
-  const page = object('page', value, ['title', 'texts', 'css', 'render', 'alternative']) as PageOptions;
+  const raw = object('page', value, ['title', 'texts', 'css', 'render', 'alternative', 'signOut']);
+  const signOut = parseSignOut(raw.signOut);
+  const page = (signOut ? { ...raw, signOut } : raw) as PageOptions;
   if (page.alternative === undefined) return page;
   const { href, text } = object('page.alternative', page.alternative, ['href', 'text']);
   const fix = "must be { href: '/login/passkey' or 'https://…', text: 'Use a passkey instead' }";

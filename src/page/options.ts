@@ -96,6 +96,8 @@ export interface PageView {
   /** Allowed by the page's Content-Security-Policy for inline `<script>` and `<style>`. */
   nonce: string;
   voiceAvailable: boolean;
+  /** The way out (`page.signOut`), its label resolved; `null` when not set. */
+  signOut: Required<PageSignOut> | null;
   /** The link to another way to sign in, when `page.alternative` is set. */
   alternative: PageAlternative | null;
   /**
@@ -119,6 +121,16 @@ export interface PageAlternative {
   text: string;
 }
 
+/** A way out of the challenge page: the app's own sign-out route. */
+export interface PageSignOut {
+  /** A path on this site, e.g. `/logout`. */
+  action: string;
+  /** `post` renders a form (with the host app's CSRF token when there is one); `get` a link. @default 'post' */
+  method?: 'post' | 'get';
+  /** @default texts.signOut ('Sign out', in the page's language) */
+  label?: string;
+}
+
 export interface PageOptions {
   /** Replaces the page title (same as `texts.title`). */
   title?: string;
@@ -134,6 +146,8 @@ export interface PageOptions {
    * SP 800-63B asks that SMS, a restricted authenticator, not be the only factor offered.
    */
   alternative?: PageAlternative;
+  /** A sign-out control on the page, e.g. `{ action: '/logout' }`. */
+  signOut?: PageSignOut;
   /** Renders the whole page yourself. The Content-Security-Policy stays: use `view.nonce`. */
   render?: (view: PageView) => string;
 }

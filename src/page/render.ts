@@ -155,10 +155,23 @@ function waitButton(name: 'resend' | 'voice', wait: number | null, texts: PageTe
 
 /** The package's form token, and the host app's CSRF token when it has one. */
 export function hiddenTokens(view: Pick<PageView, 'csrfToken' | 'hostCsrfToken'>): string {
-  const host = view.hostCsrfToken
+  return `<input type="hidden" name="${FORM_TOKEN_FIELD}" value="${escapeHtml(view.csrfToken)}">${hostToken(view)}`;
+}
+
+/** The host app's CSRF token as the `_csrf` field its middleware reads, when it has one. */
+function hostToken(view: Pick<PageView, 'hostCsrfToken'>): string {
+  return view.hostCsrfToken
     ? `<input type="hidden" name="${HOST_CSRF_FIELD}" value="${escapeHtml(view.hostCsrfToken)}">`
     : '';
-  return `<input type="hidden" name="${FORM_TOKEN_FIELD}" value="${escapeHtml(view.csrfToken)}">${host}`;
+}
+
+/** `page.signOut`: a form posting to the app's sign-out route (with its CSRF token), or a link. */
+function signOutControl(view: PageView): string {
+  const out = view.signOut;
+  if (!out) return '';
+  if (out.method === 'get')
+    return `<a href="${escapeHtml(out.action)}" id="tfa-sign-out" class="tfa-sign-out">${escapeHtml(out.label)}</a>`;
+  return `<form method="post" action="${escapeHtml(out.action)}" id="tfa-sign-out" class="tfa-sign-out">${hostToken(view)}<button type="submit" class="tfa-secondary">${escapeHtml(out.label)}</button></form>`;
 }
 
 /** The server-rendered challenge page: it works without JavaScript (plain forms, 303 redirects). */
@@ -217,6 +230,7 @@ ${view.voiceAvailable ? form('tfa-voice-form', paths.voice, waitButton('voice', 
 ${view.alternative ? `<p class="tfa-alt"><a href="${escapeHtml(view.alternative.href)}">${escapeHtml(view.alternative.text)}</a></p>` : ''}
 ${texts.riskNotice ? `<p class="tfa-muted tfa-notice">${escapeHtml(texts.riskNotice)}</p>` : ''}
 <p class="tfa-muted tfa-foot">${escapeHtml(texts.signOutHint)}</p>
+${signOutControl(view)}
 </main>
 ${view.script}
 </body>

@@ -54,6 +54,7 @@ export async function showPage(rt: Runtime, req: Request, res: Response, user: C
     nonce,
     voiceAvailable: voiceAvailable(rt),
     alternative: config.page.alternative ?? null,
+    signOut: config.page.signOut ? { method: 'post', label: texts.signOut, ...config.page.signOut } : null,
     autoSend: dest !== null && !isCrossSiteByFetchMetadata(req),
   };
   const view: PageView = { ...base, script: scriptTags(base, PAGE_SCRIPT) };
