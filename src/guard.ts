@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { type Runtime, resolveUser, userFrom } from './context.js';
 import { claimMatches } from './cookie.js';
 import { TwoFactorError } from './errors.js';
+import type { Mount } from './host/mount.js';
 import { isHtmlClient, noStore, sendError } from './http.js';
 import type { CheckedUser } from './options.js';
 
@@ -34,7 +35,7 @@ export async function isVerified(rt: Runtime, req: Request): Promise<boolean> {
   return user !== null && verifiedInfo(rt, req, user) !== null;
 }
 
-export function createGuard(rt: Runtime): RequestHandler {
+export function createGuard(rt: Runtime, mount: Mount): RequestHandler {
   const { config } = rt;
 
   /** Answers a request that may not pass: no first factor, or no valid verified state. */
@@ -47,7 +48,7 @@ export function createGuard(rt: Runtime): RequestHandler {
       return;
     }
     const back = req.method === 'GET' ? `?returnTo=${encodeURIComponent(req.originalUrl)}` : '';
-    const verifyUrl = `${config.path}${back}`;
+    const verifyUrl = `${mount.routesFor(req)}${back}`;
     if (html) res.redirect(303, verifyUrl);
     else sendError(res, new TwoFactorError('ERR_2FA_REQUIRED', { details: { verifyUrl } }));
   }

@@ -57,7 +57,10 @@ export interface TwoFactorOptions {
   transport: SmsTransport;
   /** @default memoryStore() (per process: use `redisStore()` with several instances) */
   store?: Store;
-  /** Full URL path of the routes. @default '/2fa' */
+  /**
+   * Full URL path of the routes. Unset, they answer at `/2fa` below wherever tfa is mounted
+   * (`/admin/2fa` for `router.use(tfa)` under `/admin`). @default '/2fa'
+   */
   path?: string;
   /** Digits per code, 6..10. @default 6 */
   codeLength?: number;
@@ -125,6 +128,8 @@ export interface Config {
   store: Store;
   usesMemoryStore: boolean;
   path: string;
+  /** No `path` option: the routes answer at `path` below wherever tfa is mounted. */
+  pathFollowsMount: boolean;
   codeLength: number;
   codeTtlMs: number;
   maxAttempts: number;
@@ -434,6 +439,7 @@ export function parseOptions(input: unknown): Config {
     store,
     usesMemoryStore: MEMORY_STORE in store,
     path: options.path === undefined ? DEFAULTS.path : routesPath(options.path),
+    pathFollowsMount: options.path === undefined,
     codeLength: integer(
       'codeLength',
       options.codeLength,

@@ -7,6 +7,7 @@ import { TwoFactorError } from './errors.js';
 import { createEmitter } from './events.js';
 import { createGuard, isVerified, verifiedInfo } from './guard.js';
 import { FORM_TOKEN_FIELD } from './host/csrf.js';
+import { createMount, type RouteMatch } from './host/mount.js';
 import { createProxyChecks } from './host/proxies.js';
 import { createWarnOnce } from './host/warn-once.js';
 import {
@@ -92,9 +93,9 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
     warnOnce: createWarnOnce(config.logger),
   };
   const checkHostRequest = createProxyChecks(config, rt.warnOnce);
-  const { path } = config;
+  const mount = createMount(config, rt.warnOnce);
 
-  async function handlePost(req: Request, res: Response, sub: string): Promise<void> {
+  async function handlePost(req: Request, res: Response, { routes, sub }: RouteMatch): Promise<void> {
     let formMode = false;
     let returnTo = '/';
     try {
@@ -125,21 +126,21 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
         else if (verified) res.status(200).json({ status: 'verified', returnTo: result.returnTo });
         else res.status(200).json({ verified: true, returnTo: result.returnTo });
       } else if (formMode) {
-        res.redirect(303, path);
+        res.redirect(303, routes);
       } else {
         res.status(200).json({ ...result.view, status: 'sent' });
       }
     } catch (error) {
       if (!(error instanceof TwoFactorError)) throw error;
       if (formMode && error.code !== 'ERR_2FA_UNAUTHENTICATED') {
-        res.redirect(303, `${path}?error=${error.code}&returnTo=${encodeURIComponent(returnTo)}`);
+        res.redirect(303, `${routes}?error=${error.code}&returnTo=${encodeURIComponent(returnTo)}`);
       } else {
         sendError(res, error);
       }
     }
   }
 
-  async function handleGet(req: Request, res: Response, sub: string): Promise<void> {
+  async function handleGet(req: Request, res: Response, { routes, sub }: RouteMatch): Promise<void> {
     try {
       const user = await resolveUser(rt, req);
       if (!user) {
@@ -152,7 +153,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
         return;
       }
       if (sub === '/') {
-        await showPage(rt, req, res, user);
+        await showPage(rt, req, res, user, routes);
         return;
       }
       res.status(200).json(liveView(rt, await load(rt, req, user)) ?? { status: 'none' });
@@ -174,12 +175,12 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
   }
 
   const router = function twoFactorRouter(req: Request, res: Response, next: NextFunction): void {
-    const full = `${req.baseUrl ?? ''}${req.path}`;
-    if (full !== path && !full.startsWith(`${path}/`)) {
+    const route = mount.match(req);
+    if (!route) {
       next();
       return;
     }
-    const sub = full.slice(path.length).replace(/\/+$/, '') || '/';
+    const { sub } = route;
     const isGet = sub === '/' || sub === '/status';
     const isPost = sub in POST_ROUTES || sub === '/webhooks/smstools';
     if (!isGet && !isPost) {
@@ -198,14 +199,14 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       return;
     }
     const work = isGet
-      ? handleGet(req, res, sub)
+      ? handleGet(req, res, route)
       : sub === '/webhooks/smstools'
         ? handleWebhook(req, res)
-        : handlePost(req, res, sub);
+        : handlePost(req, res, route);
     work.catch(next);
   } as TwoFactor;
 
-  router.requireSecondFactor = createGuard(rt);
+  router.requireSecondFactor = createGuard(rt, mount);
   router.isVerified = (req) => isVerified(rt, req);
   router.clear = (res) => rt.cookies.clear(res);
   router.unlock = (userId) => resetFailures(rt, rt.keys.user(String(userId)));

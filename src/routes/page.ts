@@ -25,8 +25,17 @@ export function routePaths(path: string) {
   };
 }
 
-/** GET /2fa: renders the page for the current state. It never sends anything by itself. */
-export async function showPage(rt: Runtime, req: Request, res: Response, user: CheckedUser): Promise<void> {
+/**
+ * GET /2fa: renders the page for the current state. It never sends anything by itself. `routes` is
+ * where the routes answer for this request (they follow the mount point).
+ */
+export async function showPage(
+  rt: Runtime,
+  req: Request,
+  res: Response,
+  user: CheckedUser,
+  routes: string,
+): Promise<void> {
   const { config } = rt;
   const loaded = await load(rt, req, user);
   const query = req.query as Record<string, unknown>;
@@ -50,7 +59,7 @@ export async function showPage(rt: Runtime, req: Request, res: Response, user: C
     csrfToken: formToken(config.secrets[0] as string, user.id, user.sessionId ?? ''),
     hostCsrfToken: hostCsrfToken(req, rt.warnOnce),
     returnTo: safeReturnTo(query.returnTo ?? loaded.challenge?.returnTo),
-    paths: routePaths(config.path),
+    paths: routePaths(routes),
     nonce,
     voiceAvailable: voiceAvailable(rt),
     alternative: config.page.alternative ?? null,
