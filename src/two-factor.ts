@@ -17,6 +17,7 @@ import {
   isProvenSameOrigin,
   noStore,
   readBody,
+  readRawBody,
   safeReturnTo,
   sendError,
 } from './http.js';
@@ -35,6 +36,11 @@ import { guardStore } from './stores/guarded-store.js';
 export interface TwoFactor extends RequestHandler {
   /** Protects a route: verified requests pass; others are sent to the challenge page or get 401. */
   requireSecondFactor: RequestHandler;
+  /**
+   * The delivery-report handler alone, to mount before your body parsers:
+   * `app.post('/2fa/webhooks/smstools', tfa.webhook)`.
+   */
+  webhook: RequestHandler;
   /** Whether this request carries a valid verified state for its current user. */
   isVerified(req: Request): Promise<boolean>;
   /** Ends the verified state in this browser (call it on logout). */
@@ -163,10 +169,21 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
     }
   }
 
-  async function handleWebhook(req: Request, res: Response): Promise<void> {
+  /** A delivery report: its signature covers the raw bytes, so a body parser must not have eaten them. */
+  async function handleWebhook(req: Request, res: Response, route: string): Promise<void> {
     try {
-      const body = await readBody(req);
-      await receiveReport(rt, req, body.raw);
+      const raw = await readRawBody(req);
+      if (raw === null) {
+        rt.warnOnce(
+          'webhook-body-parsed',
+          `a delivery report reached twoFactor() after a body parser had read it, so its signature cannot be checked and it was refused (400): mount app.post('${route}', tfa.webhook) before your body parsers, or keep the raw bytes as req.rawBody (express.json({ verify: (req, res, buf) => { req.rawBody = buf } }))`,
+          'error',
+        );
+        throw new TwoFactorError('ERR_2FA_BAD_REQUEST', {
+          message: 'The report was read by a body parser before its signature could be checked.',
+        });
+      }
+      await receiveReport(rt, req, raw);
       res.status(204).end();
     } catch (error) {
       if (error instanceof TwoFactorError) sendError(res, error);
@@ -201,12 +218,21 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
     const work = isGet
       ? handleGet(req, res, route)
       : sub === '/webhooks/smstools'
-        ? handleWebhook(req, res)
+        ? handleWebhook(req, res, `${route.routes}/webhooks/smstools`)
         : handlePost(req, res, route);
     work.catch(next);
   } as TwoFactor;
 
   router.requireSecondFactor = createGuard(rt, mount);
+  router.webhook = function twoFactorWebhook(req: Request, res: Response, next: NextFunction): void {
+    noStore(res);
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      sendError(res, new TwoFactorError('ERR_2FA_BAD_REQUEST', { status: 405, message: 'Use POST.' }));
+      return;
+    }
+    handleWebhook(req, res, req.originalUrl.split('?')[0] ?? '').catch(next);
+  };
   router.isVerified = (req) => isVerified(rt, req);
   router.clear = (res) => rt.cookies.clear(res);
   router.unlock = (userId) => resetFailures(rt, rt.keys.user(String(userId)));

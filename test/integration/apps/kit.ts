@@ -57,6 +57,8 @@ export function matrixApp(
   express: ExpressModule,
   wire: (parts: Parts) => void,
   options: Partial<TwoFactorOptions> = {},
+  /** Texts sent through another transport (the fake Smstools), for the leak scan. */
+  otherTexts: () => string[] = () => [],
 ): MatrixApp {
   const app = express();
   const responses = captureResponses(app as unknown as Parameters<typeof captureResponses>[0]);
@@ -105,7 +107,7 @@ export function matrixApp(
     logs,
     phones,
     responses,
-    sentTexts: () => transport.messages.map((m) => m.text),
+    sentTexts: () => [...transport.messages.map((m) => m.text), ...otherTexts()],
   };
   createdApps.push({ ...built, store: undefined as never, clock: undefined as never, versions: new Map() });
   return built;
