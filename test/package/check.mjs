@@ -25,7 +25,10 @@ try {
   symlinkSync(join(root, 'node_modules'), join(checkout, 'node_modules'), 'dir');
   const packDir = join(checkout, '.pack');
   mkdirSync(packDir);
-  execFileSync('npm', ['pack', '--pack-destination', packDir], { cwd: checkout, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('npm', ['pack', '--pack-destination', packDir], {
+    cwd: checkout,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const [tarballName] = readdirSync(packDir).filter((f) => f.endsWith('.tgz'));
   assert.ok(tarballName, 'npm pack wrote no tarball');
   const tarball = join(packDir, tarballName);
@@ -60,7 +63,10 @@ try {
   run('tar', ['-xzf', tarball, '--strip-components=1', '-C', installed]);
   cpSync(join(root, 'test', 'package', 'consumer'), consumer, { recursive: true });
   // A package.json of its own, so that `express-sms-2fa` resolves to the install, not to this repo.
-  writeFileSync(join(consumer, 'package.json'), '{ "name": "consumer", "private": true, "type": "module" }\n');
+  writeFileSync(
+    join(consumer, 'package.json'),
+    '{ "name": "consumer", "private": true, "type": "module" }\n',
+  );
   for (const file of ['smoke.cjs', 'smoke.mjs', 'app.cjs', 'app.mjs']) run('node', [file], consumer);
   for (const profile of ['node10', 'node16', 'bundler']) {
     run(bin('tsc'), ['-p', `tsconfig.${profile}.json`], consumer);

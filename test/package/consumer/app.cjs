@@ -8,7 +8,9 @@ const { memoryTransport, twoFactor } = require('express-sms-2fa');
 async function main() {
   const transport = memoryTransport();
   const app = express();
-  app.use(session({ secret: 'a-session-secret-for-the-cjs-consumer', resave: false, saveUninitialized: false }));
+  app.use(
+    session({ secret: 'a-session-secret-for-the-cjs-consumer', resave: false, saveUninitialized: false }),
+  );
   app.post('/login', (req, res) => {
     req.session.user = { id: 7, phone: '+32470123401' };
     res.sendStatus(204);
@@ -20,11 +22,16 @@ async function main() {
     allowedCountries: ['BE'],
   });
   app.use(tfa);
-  app.get('/account', tfa.requireSecondFactor, (req, res) => res.send(`verified by ${req.secondFactor.method}`));
+  app.get('/account', tfa.requireSecondFactor, (req, res) =>
+    res.send(`verified by ${req.secondFactor.method}`),
+  );
 
   const agent = request.agent(app);
   await agent.post('/login').expect(204);
-  assert.equal((await agent.get('/account').set('Accept', 'text/html').expect(303)).headers.location, '/2fa?returnTo=%2Faccount');
+  assert.equal(
+    (await agent.get('/account').set('Accept', 'text/html').expect(303)).headers.location,
+    '/2fa?returnTo=%2Faccount',
+  );
   await agent.post('/2fa/send').set('Content-Type', 'application/json').send('{}').expect(200);
   const code = transport.lastCode('+32470123401');
   await agent.post('/2fa/verify').set('Content-Type', 'application/json').send({ code }).expect(200);

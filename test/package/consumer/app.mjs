@@ -10,7 +10,9 @@ const fake = await startFakeSmstools();
 try {
   const transport = memoryTransport();
   const app = express();
-  app.use(session({ secret: 'a-session-secret-for-the-esm-consumer', resave: false, saveUninitialized: false }));
+  app.use(
+    session({ secret: 'a-session-secret-for-the-esm-consumer', resave: false, saveUninitialized: false }),
+  );
   app.post('/login', (req, res) => {
     req.session.user = { id: 'u-1', phone: '+32470123401' };
     res.sendStatus(204);
@@ -22,7 +24,9 @@ try {
     allowedCountries: ['BE'],
   });
   app.use(tfa);
-  app.get('/account', tfa.requireSecondFactor, (req, res) => res.send(`verified by ${req.secondFactor.method}`));
+  app.get('/account', tfa.requireSecondFactor, (req, res) =>
+    res.send(`verified by ${req.secondFactor.method}`),
+  );
 
   const agent = request.agent(app);
   await agent.post('/login').expect(204);

@@ -4,15 +4,15 @@ import express from 'express';
 import session from 'express-session';
 import {
   ERROR_CODES,
-  type Store,
-  type TwoFactorEvent,
-  type TwoFactorOptions,
-  type User,
   memoryStore,
   memoryTransport,
   redisStore,
+  type Store,
   smstools,
+  type TwoFactorEvent,
+  type TwoFactorOptions,
   twoFactor,
+  type User,
 } from 'express-sms-2fa';
 import { checkStore, type FakeSmstools, startFakeSmstools } from 'express-sms-2fa/testing';
 
@@ -27,7 +27,9 @@ app.use(session({ secret: 'x'.repeat(32), resave: false, saveUninitialized: fals
 
 // A numeric id and a missing phone are valid users.
 const getUser: TwoFactorOptions['getUser'] = (req): User | null =>
-  req.session.user ? { id: req.session.user.id, phone: req.session.user.phone, sessionId: req.sessionID } : null;
+  req.session.user
+    ? { id: req.session.user.id, phone: req.session.user.phone, sessionId: req.sessionID }
+    : null;
 
 const store: Store = memoryStore();
 const tfa = twoFactor({
