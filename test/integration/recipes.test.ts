@@ -55,7 +55,10 @@ async function throughTheFlow(fake: FakeSmstools, app: Express, guarded: string,
   expect([200, 204, 302, 303]).toContain(signedIn.status);
   if (signedIn.status >= 300) expect(signedIn.headers.location).toBe(login);
   const redirect = await agent.get(guarded).set('Accept', 'text/html').expect(303);
-  const page = await agent.get(redirect.headers.location as string).set('Accept', 'text/html').expect(200);
+  const page = await agent
+    .get(redirect.headers.location as string)
+    .set('Accept', 'text/html')
+    .expect(200);
   const paths = JSON.parse(page.text.match(/id="tfa-data"[^>]*>([^<]*)</)?.[1] ?? '{}').paths;
   const before = fake.messages.length;
   await agent

@@ -118,3 +118,28 @@ describe.each(EXPRESS_MATRIX)('host CSRF middleware on %s', (_version, express) 
     });
   });
 });
+
+describe('a host CSRF middleware whose req.csrfToken() fails', () => {
+  it('renders the page without a host token and says once what to change', async () => {
+    const express = EXPRESS_MATRIX[2][1];
+    const t = matrixApp(express, (parts) => {
+      parts.app.use(parts.session);
+      parts.login(parts.app);
+      parts.app.use((req, _res, next) => {
+        (req as unknown as { csrfToken: () => string }).csrfToken = () => {
+          throw new Error('misconfigured: no session secret');
+        };
+        next();
+      });
+      parts.app.use(parts.tfa);
+    });
+    const agent = await signInAs(t);
+    for (let i = 0; i < 2; i++) {
+      const page = await agent.get('/2fa').set('Accept', 'text/html').expect(200);
+      expect(pageData(page.text).csrf).toBeNull();
+    }
+    expect(t.logs).toHaveLength(1);
+    expect(t.logs[0]).toContain('req.csrfToken()');
+    expect(t.logs[0]).toContain('mount twoFactor() before that middleware');
+  });
+});
