@@ -3,6 +3,7 @@ import type { Keys } from './challenge.js';
 import type { CookieJar } from './cookie.js';
 import type { Emit } from './events.js';
 import type { WarnOnce } from './host/warn-once.js';
+import type { Metrics } from './metrics/metrics.js';
 import type { CheckedUser, Config, User } from './options.js';
 import type { GuardedStore } from './stores/guarded-store.js';
 
@@ -13,6 +14,7 @@ export interface Runtime {
   cookies: CookieJar;
   keys: Keys;
   emit: Emit;
+  metrics: Metrics;
   /** One-time warnings about how the package fits into the host app. */
   warnOnce: WarnOnce;
 }

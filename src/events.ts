@@ -10,14 +10,16 @@ export type TwoFactorEventType =
   | 'user.locked'
   | 'send.blocked'
   | 'destination.missing'
-  | 'delivery.failed';
+  | 'delivery.failed'
+  | 'provider.balance_low';
 
 /** A monitoring event. It never holds the code, the full number, a secret or a cookie. */
 export interface TwoFactorEvent {
   type: TwoFactorEventType;
   /** `now()` when it happened, in ms. */
   at: number;
-  userId: string;
+  /** The user the event is about; absent on provider events (`provider.balance_low`). */
+  userId?: string;
   /** Masked, e.g. `+32 4•• •• •• 01`. */
   phone?: string;
   /** ISO 3166 alpha-2 of the destination. */
@@ -27,7 +29,9 @@ export interface TwoFactorEvent {
   channel?: 'sms' | 'voice';
   /**
    * Why a send was blocked or failed: `phone`, `ip`, `prefix`, `challenge`, `country`, `vetoed`, or a
-   * provider error kind; for `destination.missing`: `none` (no number) or `invalid-number`.
+   * provider error kind; for `destination.missing`: `none` (no number) or `invalid-number`. On
+   * `voice.sent`, why the call was placed: `requested` (the user asked), `sms-failed` (the provider
+   * refused the SMS), `undelivered` (a delivery report said so).
    */
   reason?: string;
   /** The provider's error code, e.g. Smstools `108` (no credit). */
@@ -35,6 +39,12 @@ export interface TwoFactorEvent {
   attemptsLeft?: number;
   /** Consecutive failures of the account so far. */
   failures?: number;
+  /** On `verify.succeeded`: when the challenge's first code went out (ms), so `at - sentAt` is how long the user took. */
+  sentAt?: number;
+  /** On `provider.balance_low`: the balance the provider reported, in its currency. */
+  balance?: number;
+  /** On `provider.balance_low`: the currency of `balance`, when the provider names it. */
+  currency?: string;
   /** The browser's `User-Agent` (at most 256 characters), on verify events: for "was this you?" notices. */
   userAgent?: string;
 }
@@ -49,13 +59,22 @@ export function userAgentOf(req: { get(name: string): string | undefined }): { u
 
 export type Emit = (event: Omit<TwoFactorEvent, 'at'>) => void;
 
-/** Calls `onEvent` without ever letting it break a request, sync or async. */
-export function createEmitter(config: Config): Emit {
+/**
+ * Hands each event to `listen` (the metrics) and to `onEvent`, without ever letting either break a
+ * request, sync or async.
+ */
+export function createEmitter(config: Config, listen: (event: TwoFactorEvent) => void = () => {}): Emit {
   const { onEvent, logger, now } = config;
-  if (!onEvent) return () => {};
   return (event) => {
+    const timed = { ...event, at: now() };
     try {
-      const result: unknown = onEvent({ ...event, at: now() });
+      listen(timed);
+    } catch {
+      logger.error(`express-sms-2fa: recording metrics failed for ${event.type}`);
+    }
+    if (!onEvent) return;
+    try {
+      const result: unknown = onEvent(timed);
       if (result instanceof Promise)
         result.catch(() => logger.error(`express-sms-2fa: onEvent rejected for ${event.type}`));
     } catch {
