@@ -20,13 +20,22 @@ import type { SmsTransport } from './transports/transport.js';
 
 /** Who passed the first factor, as the app's `getUser` reports it. */
 export interface User {
-  id: string;
-  /** The number on file, in E.164 (`+32470123401`). Codes go nowhere else. */
-  phone: string;
+  /** The user's id: a string or a number (`String(user._id)` for a MongoDB ObjectId). */
+  id: string | number;
+  /**
+   * The number on file, in E.164 (`+32470123401`). Codes go nowhere else. `null` or absent when the
+   * user has none: the challenge page then says so and nothing is sent.
+   */
+  phone?: string | null;
   /** Binds the verified state to the first-factor session (e.g. `req.sessionID`). */
   sessionId?: string;
   /** Bump it on a password or phone change to invalidate every verified state of the user. */
   version?: string | number;
+}
+
+/** A `getUser` result that passed the checks, its id as a string. */
+export interface CheckedUser extends Omit<User, 'id'> {
+  id: string;
 }
 
 /** What `beforeSend` is asked about: one SMS or call about to go out. */
@@ -55,7 +64,10 @@ export interface TwoFactorOptions {
   transport: SmsTransport;
   /** @default memoryStore() (per process: use `redisStore()` with several instances) */
   store?: Store;
-  /** Full URL path of the routes. @default '/2fa' */
+  /**
+   * Full URL path of the routes. Unset, they answer at `/2fa` below wherever tfa is mounted
+   * (`/admin/2fa` for `router.use(tfa)` under `/admin`). @default '/2fa'
+   */
   path?: string;
   /** Digits per code, 6..10. @default 6 */
   codeLength?: number;
@@ -103,8 +115,12 @@ export interface TwoFactorOptions {
   messages?: { sms?: (ctx: MessageContext) => string; voice?: (ctx: MessageContext) => string };
   /** Language of the default texts and the voice. @default the transport's language, else 'en' */
   locale?: Locale;
-  /** Cookie settings. @default httpOnly, sameSite 'lax', secure unless NODE_ENV is development or test */
-  cookie?: { name?: string; secure?: boolean; sameSite?: 'lax' | 'strict'; domain?: string };
+  /**
+   * Cookie settings. `secure: 'auto'` makes the cookies Secure (with the `__Host-` prefix when no
+   * `domain` is set) on requests Express sees as HTTPS (`req.secure`, which follows `trust proxy`)
+   * and plain on HTTP. @default { name: '2fa', secure: 'auto', sameSite: 'lax' }, always httpOnly
+   */
+  cookie?: { name?: string; secure?: boolean | 'auto'; sameSite?: 'lax' | 'strict'; domain?: string };
   /** Where the guard sends browsers that have no first factor (else 401). */
   loginPath?: string;
   /** Monitoring hook; events carry a masked number, never the code. */
@@ -139,6 +155,8 @@ export interface Config {
   store: Store;
   usesMemoryStore: boolean;
   path: string;
+  /** No `path` option: the routes answer at `path` below wherever tfa is mounted. */
+  pathFollowsMount: boolean;
   codeLength: number;
   codeTtlMs: number;
   maxAttempts: number;
@@ -153,7 +171,7 @@ export interface Config {
   webOtpDomain: string | undefined;
   messages: NonNullable<TwoFactorOptions['messages']>;
   locale: Locale;
-  cookie: { name: string; secure: boolean; sameSite: 'lax' | 'strict'; domain: string | undefined };
+  cookie: { name: string; secure: boolean | 'auto'; sameSite: 'lax' | 'strict'; domain: string | undefined };
   loginPath: string | undefined;
   onEvent: TwoFactorOptions['onEvent'];
   beforeSend: TwoFactorOptions['beforeSend'];
@@ -217,6 +235,7 @@ export const DEFAULTS = {
   limits: C.DEFAULT_LIMITS,
   allowAllCountries: false,
   cookieName: '2fa',
+  cookieSecure: 'auto',
   sameSite: 'lax',
   storeTimeoutMs: C.DEFAULT_STORE_TIMEOUT_MS,
 } as const;
@@ -312,9 +331,13 @@ function parseCookie(value: unknown): Config['cookie'] {
   if (typeof name !== 'string' || !COOKIE_NAME.test(name)) {
     throw new TwoFactorConfigError('cookie.name', 'must be a cookie token (letters, digits, `-`, `_`)');
   }
-  const env = process.env.NODE_ENV;
-  const secure = cookie.secure ?? !(env === 'development' || env === 'test');
-  if (typeof secure !== 'boolean') throw new TwoFactorConfigError('cookie.secure', 'must be a boolean');
+  const secure = cookie.secure ?? DEFAULTS.cookieSecure;
+  if (typeof secure !== 'boolean' && secure !== 'auto') {
+    throw new TwoFactorConfigError(
+      'cookie.secure',
+      "must be 'auto' (Secure over HTTPS as Express sees it, the default), true or false",
+    );
+  }
   const sameSite = cookie.sameSite ?? DEFAULTS.sameSite;
   if (sameSite !== 'lax' && sameSite !== 'strict') {
     throw new TwoFactorConfigError('cookie.sameSite', "must be 'lax' or 'strict'");
@@ -337,8 +360,31 @@ function cookieDomain(domain: unknown): string | undefined {
   return domain;
 }
 
+/** `page.signOut`: a path on this site (the page's CSP allows forms to post only there). */
+function parseSignOut(value: unknown): PageOptions['signOut'] {
+  if (value === undefined) return undefined;
+  const { action, method = 'post', label } = object('page.signOut', value, ['action', 'method', 'label']);
+  if (
+    typeof action !== 'string' ||
+    !action.startsWith('/') ||
+    /^\/[/\\]/.test(action) ||
+    CONTROL_CHARACTER.test(action)
+  ) {
+    throw new TwoFactorConfigError('page.signOut.action', "must be a path on this site, e.g. '/logout'");
+  }
+  if (method !== 'post' && method !== 'get') {
+    throw new TwoFactorConfigError('page.signOut.method', "must be 'post' or 'get'");
+  }
+  if (label !== undefined && (typeof label !== 'string' || label.trim() === '')) {
+    throw new TwoFactorConfigError('page.signOut.label', "must be a non-empty text, e.g. 'Sign out'");
+  }
+  return { action, method, ...(label === undefined ? {} : { label: label as string }) };
+}
+
 function parsePage(value: unknown): PageOptions {
-  const page = object('page', value, ['title', 'texts', 'css', 'render', 'alternative']) as PageOptions;
+  const raw = object('page', value, ['title', 'texts', 'css', 'render', 'alternative', 'signOut']);
+  const signOut = parseSignOut(raw.signOut);
+  const page = (signOut ? { ...raw, signOut } : raw) as PageOptions;
   if (page.alternative === undefined) return page;
   const { href, text } = object('page.alternative', page.alternative, ['href', 'text']);
   const fix = "must be { href: '/login/passkey' or 'https://…', text: 'Use a passkey instead' }";
@@ -422,6 +468,7 @@ export function parseOptions(input: unknown): Config {
     store,
     usesMemoryStore: MEMORY_STORE in store,
     path: options.path === undefined ? DEFAULTS.path : routesPath(options.path),
+    pathFollowsMount: options.path === undefined,
     codeLength: integer(
       'codeLength',
       options.codeLength,

@@ -20,26 +20,29 @@ import {
 import { TwoFactorError } from '../errors.js';
 import { withSendLock } from '../lock.js';
 import { assertNotHardLocked } from '../lockout.js';
-import type { User } from '../options.js';
-import { type Destination, ipKey, maskUnknown, parseDestination } from '../phone.js';
+import type { CheckedUser } from '../options.js';
+import type { Destination } from '../phone.js';
+import { ipKey } from '../phone.js';
 import { takeEarlyReports } from '../reports/early.js';
 import { watchForReport } from '../reports/no-report.js';
 import { autoCallEnabled, type CallReason, callInBackground } from '../voice-fallback.js';
+import { missingPhone, phoneOnFile } from './destination.js';
 import { type Loaded, liveView, load } from './load.js';
 import type { RouteResult } from './result.js';
 
 /** The number on file, checked against the allow-list before any provider call. */
-function destinationOf(rt: Runtime, user: User, ip: string): Destination {
-  const dest = parseDestination(user.phone);
+function destinationOf(rt: Runtime, user: CheckedUser, ip: string): Destination {
+  const dest = phoneOnFile(rt, user);
+  if (!dest) throw missingPhone(rt, user, ip);
   const allowed = rt.config.allowedCountries;
-  if (dest && (allowed === 'all' || allowed.has(dest.country))) return dest;
+  if (allowed === 'all' || allowed.has(dest.country)) return dest;
   rt.emit({
     type: 'send.blocked',
     userId: user.id,
-    phone: dest?.masked ?? maskUnknown(user.phone),
-    country: dest?.country,
+    phone: dest.masked,
+    country: dest.country,
     ip,
-    reason: dest ? 'country' : 'invalid-number',
+    reason: 'country',
   });
   throw new TwoFactorError('ERR_2FA_DESTINATION_BLOCKED');
 }
@@ -49,7 +52,7 @@ export async function startChallenge(
   rt: Runtime,
   req: Request,
   res: Response,
-  user: User,
+  user: CheckedUser,
   returnTo: string,
 ): Promise<RouteResult> {
   const loaded = await load(rt, req, user);
@@ -153,7 +156,7 @@ export function requireLive(rt: Runtime, loaded: Loaded): Challenge {
 export async function sendAgain(
   rt: Runtime,
   req: Request,
-  user: User,
+  user: CheckedUser,
   channel: Channel,
 ): Promise<RouteResult> {
   if (channel === 'voice' && !voiceAvailable(rt)) throw new TwoFactorError('ERR_2FA_VOICE_UNAVAILABLE');

@@ -93,14 +93,19 @@ describe.each(['capturing', 'console'] as const)('with the %s logger', (logger) 
     await wholeFlow(t, await signIn(t));
     const agent = await signIn(t, 'carol');
     const page = await agent.get('/2fa').set('Accept', 'text/html');
-    const csrf = page.text.match(/name="_csrf" value="([^"]+)"/)?.[1] ?? '';
-    await agent.post('/2fa/send').type('form').set('Accept', 'text/html').send({ _csrf: csrf }).expect(303);
+    const csrf = page.text.match(/name="tfa_csrf" value="([^"]+)"/)?.[1] ?? '';
+    await agent
+      .post('/2fa/send')
+      .type('form')
+      .set('Accept', 'text/html')
+      .send({ tfa_csrf: csrf })
+      .expect(303);
     const code = t.transport.lastCode(USERS.carol.phone) ?? '';
     await agent
       .post('/2fa/verify')
       .type('form')
       .set('Accept', 'text/html')
-      .send({ _csrf: csrf, code })
+      .send({ tfa_csrf: csrf, code })
       .expect(303);
     await agent.get('/account').expect(200);
     await expectNoLeaks([t]);

@@ -39,6 +39,15 @@ describe('page.alternative.href', () => {
   });
 });
 
+describe('page.signOut.action', () => {
+  it('refuses a tab, CR or LF, which browsers strip into an off-site form target', () => {
+    for (const action of ['/\t/evil.example', '/\n/evil.example', '/log\rout']) {
+      expectConfigError({ page: { signOut: { action } } }, 'page.signOut.action');
+    }
+    expect(constructionError({ page: { signOut: { action: '/logout' } } })).toBeUndefined();
+  });
+});
+
 describe('cookie.domain', () => {
   for (const domain of [
     'exa mple.com',
