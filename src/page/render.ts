@@ -1,4 +1,5 @@
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { FORM_TOKEN_FIELD, HOST_CSRF_FIELD } from '../host/csrf.js';
 import type { Locale } from '../messages.js';
 import type { PageOptions, PageTexts, PageView } from './options.js';
 import { PAGE_TEXTS } from './texts.js';
@@ -104,6 +105,8 @@ export function scriptTags(view: Omit<PageView, 'script'>, source: string): stri
     paths: view.paths,
     voiceAvailable: view.voiceAvailable,
     autoSend: view.autoSend,
+    phoneMissing: view.phoneMissing,
+    csrf: view.hostCsrfToken,
   };
   return `<script type="application/json" id="tfa-data" nonce="${escapeHtml(view.nonce)}">${scriptJson(data)}</script>
 <script nonce="${escapeHtml(view.nonce)}">${source}</script>`;
@@ -150,12 +153,33 @@ function waitButton(name: 'resend' | 'voice', wait: number | null, texts: PageTe
   return `<button type="submit" class="tfa-secondary" id="tfa-${name}" data-tfa="${name}" data-wait="${wait ?? 0}">${label}</button>`;
 }
 
+/** The package's form token, and the host app's CSRF token when it has one. */
+export function hiddenTokens(view: Pick<PageView, 'csrfToken' | 'hostCsrfToken'>): string {
+  return `<input type="hidden" name="${FORM_TOKEN_FIELD}" value="${escapeHtml(view.csrfToken)}">${hostToken(view)}`;
+}
+
+/** The host app's CSRF token as the `_csrf` field its middleware reads, when it has one. */
+function hostToken(view: Pick<PageView, 'hostCsrfToken'>): string {
+  return view.hostCsrfToken
+    ? `<input type="hidden" name="${HOST_CSRF_FIELD}" value="${escapeHtml(view.hostCsrfToken)}">`
+    : '';
+}
+
+/** `page.signOut`: a form posting to the app's sign-out route (with its CSRF token), or a link. */
+function signOutControl(view: PageView): string {
+  const out = view.signOut;
+  if (!out) return '';
+  if (out.method === 'get')
+    return `<a href="${escapeHtml(out.action)}" id="tfa-sign-out" class="tfa-sign-out">${escapeHtml(out.label)}</a>`;
+  return `<form method="post" action="${escapeHtml(out.action)}" id="tfa-sign-out" class="tfa-sign-out">${hostToken(view)}<button type="submit" class="tfa-secondary">${escapeHtml(out.label)}</button></form>`;
+}
+
 /** The server-rendered challenge page: it works without JavaScript (plain forms, 303 redirects). */
 export function renderPage(view: PageView, options: PageOptions): string {
   if (options.render) return options.render(view);
   const { texts, challenge, paths, codeLength } = view;
   const nonce = escapeHtml(view.nonce);
-  const hidden = `<input type="hidden" name="_csrf" value="${escapeHtml(view.csrfToken)}"><input type="hidden" name="returnTo" value="${escapeHtml(view.returnTo)}">`;
+  const hidden = `${hiddenTokens(view)}<input type="hidden" name="returnTo" value="${escapeHtml(view.returnTo)}">`;
   const form = (id: string, action: string, inner: string, attrs = '') =>
     `<form method="post" action="${escapeHtml(action)}" id="${id}"${attrs}>${hidden}${inner}</form>`;
   const expires = challenge
@@ -177,10 +201,15 @@ export function renderPage(view: PageView, options: PageOptions): string {
 <main class="tfa-card" id="tfa" aria-labelledby="tfa-title">
 <div class="tfa-icon" aria-hidden="true">${ICON}</div>
 <h1 class="tfa-title" id="tfa-title">${escapeHtml(texts.title)}</h1>
-<p class="tfa-intro" id="tfa-intro">${introOf(view)}</p>
+${
+  // No number to send to: this says so, and nothing can be sent (issue 11's enrollment form goes here).
+  view.phoneMissing
+    ? `<p class="tfa-intro" id="tfa-no-phone">${escapeHtml(texts.noPhone)}</p>`
+    : `<p class="tfa-intro" id="tfa-intro">${introOf(view)}</p>`
+}
 <p class="tfa-status" id="tfa-status" role="status">${escapeHtml(statusOf(view))}</p>
 <p class="tfa-error" id="tfa-error" role="alert">${errorOf(view)}</p>
-${form('tfa-send-form', paths.send, `<button type="submit" class="tfa-primary" id="tfa-send" data-tfa="send">${escapeHtml(texts.send)}</button>`, challenge ? ' hidden' : '')}
+${form('tfa-send-form', paths.send, `<button type="submit" class="tfa-primary" id="tfa-send" data-tfa="send">${escapeHtml(texts.send)}</button>`, challenge || view.phoneMissing ? ' hidden' : '')}
 <div id="tfa-challenge"${challenge ? '' : ' hidden'}>
 ${form(
   'tfa-verify-form',
@@ -201,6 +230,7 @@ ${view.voiceAvailable ? form('tfa-voice-form', paths.voice, waitButton('voice', 
 ${view.alternative ? `<p class="tfa-alt"><a href="${escapeHtml(view.alternative.href)}">${escapeHtml(view.alternative.text)}</a></p>` : ''}
 ${texts.riskNotice ? `<p class="tfa-muted tfa-notice">${escapeHtml(texts.riskNotice)}</p>` : ''}
 <p class="tfa-muted tfa-foot">${escapeHtml(texts.signOutHint)}</p>
+${signOutControl(view)}
 </main>
 ${view.script}
 </body>

@@ -173,6 +173,10 @@ export const PAGE_SCRIPT = String.raw`(() => {
     tick();
   }
 
+  /** The host app's CSRF token (csurf, lusca, csrf-sync…) goes on every post, under both usual names. */
+  const postHeaders = { 'Content-Type': 'application/json', Accept: 'application/json' };
+  if (typeof data.csrf === 'string') postHeaders['X-CSRF-Token'] = postHeaders['CSRF-Token'] = data.csrf;
+
   async function call(path, body) {
     pending = true;
     tick();
@@ -181,9 +185,7 @@ export const PAGE_SCRIPT = String.raw`(() => {
         method: body ? 'POST' : 'GET',
         credentials: 'same-origin',
         cache: 'no-store',
-        headers: body
-          ? { 'Content-Type': 'application/json', Accept: 'application/json' }
-          : { Accept: 'application/json' },
+        headers: body ? postHeaders : { Accept: 'application/json' },
         body: body ? JSON.stringify(body) : undefined,
       });
       let json = {};
@@ -204,6 +206,11 @@ export const PAGE_SCRIPT = String.raw`(() => {
     if (pending) return;
     say(T.sending);
     const answer = await call(P.send, { returnTo: data.returnTo });
+    if (answer.ok && answer.body.status === 'verified') {
+      // Verified meanwhile (another tab): nothing was sent; go where the user was going.
+      window.location.assign(safePath(answer.body.returnTo));
+      return;
+    }
     if (answer.ok && answer.body.status === 'sent') {
       showError('');
       apply(answer.body, true);

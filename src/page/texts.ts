@@ -27,6 +27,9 @@ export const PAGE_TEXTS: Record<Locale, PageTexts> = {
     expiresIn: 'The code expires in {minutes} min.',
     retryIn: 'Try again in {seconds} s.',
     signOutHint: 'Not your number? Sign out and contact support.',
+    noPhone:
+      'There is no mobile number on file for your account, so we cannot send you a code. Contact support to add one.',
+    signOut: 'Sign out',
     riskNotice: '',
     errors: {
       ERR_2FA_CODE_INVALID: 'That code is not right. Check the message and try again.',
@@ -37,6 +40,7 @@ export const PAGE_TEXTS: Record<Locale, PageTexts> = {
       ERR_2FA_COOLDOWN: 'Please wait a moment before asking again.',
       ERR_2FA_RATE_LIMITED: 'Too many codes were requested. Try again later.',
       ERR_2FA_DESTINATION_BLOCKED: 'We cannot send codes to your phone number. Contact support.',
+      ERR_2FA_NO_PHONE: 'There is no mobile number on file for your account. Contact support.',
       ERR_2FA_VOICE_UNAVAILABLE: 'Voice calls are not available.',
       ERR_2FA_SEND_FAILED: 'We could not send the code. Try again in a moment.',
       ERR_2FA_STORE_UNAVAILABLE: 'Verification is unavailable right now. Try again in a moment.',
@@ -70,6 +74,9 @@ export const PAGE_TEXTS: Record<Locale, PageTexts> = {
     expiresIn: 'De code vervalt over {minutes} min.',
     retryIn: 'Probeer het opnieuw over {seconds} s.',
     signOutHint: 'Niet uw nummer? Meld u af en neem contact op met support.',
+    noPhone:
+      'Er staat geen mobiel nummer op uw account, dus we kunnen u geen code sturen. Neem contact op met support om er een toe te voegen.',
+    signOut: 'Afmelden',
     riskNotice: '',
     errors: {
       ERR_2FA_CODE_INVALID: 'Die code klopt niet. Controleer het bericht en probeer opnieuw.',
@@ -80,6 +87,7 @@ export const PAGE_TEXTS: Record<Locale, PageTexts> = {
       ERR_2FA_COOLDOWN: 'Wacht even voor u het opnieuw vraagt.',
       ERR_2FA_RATE_LIMITED: 'Er zijn te veel codes aangevraagd. Probeer het later opnieuw.',
       ERR_2FA_DESTINATION_BLOCKED: 'We kunnen geen codes naar uw nummer sturen. Neem contact op met support.',
+      ERR_2FA_NO_PHONE: 'Er staat geen mobiel nummer op uw account. Neem contact op met support.',
       ERR_2FA_VOICE_UNAVAILABLE: 'Bellen is niet beschikbaar.',
       ERR_2FA_SEND_FAILED: 'We konden de code niet versturen. Probeer het zo opnieuw.',
       ERR_2FA_STORE_UNAVAILABLE: 'Verificatie is nu niet beschikbaar. Probeer het zo opnieuw.',
@@ -113,6 +121,9 @@ export const PAGE_TEXTS: Record<Locale, PageTexts> = {
     expiresIn: 'Le code expire dans {minutes} min.',
     retryIn: 'Réessayez dans {seconds} s.',
     signOutHint: 'Ce n’est pas votre numéro ? Déconnectez-vous et contactez le support.',
+    noPhone:
+      'Aucun numéro de mobile n’est enregistré pour votre compte : nous ne pouvons pas vous envoyer de code. Contactez le support pour en ajouter un.',
+    signOut: 'Se déconnecter',
     riskNotice: '',
     errors: {
       ERR_2FA_CODE_INVALID: 'Ce code n’est pas correct. Vérifiez le message et réessayez.',
@@ -124,6 +135,7 @@ export const PAGE_TEXTS: Record<Locale, PageTexts> = {
       ERR_2FA_RATE_LIMITED: 'Trop de codes ont été demandés. Réessayez plus tard.',
       ERR_2FA_DESTINATION_BLOCKED:
         'Nous ne pouvons pas envoyer de code à votre numéro. Contactez le support.',
+      ERR_2FA_NO_PHONE: 'Aucun numéro de mobile n’est enregistré pour votre compte. Contactez le support.',
       ERR_2FA_VOICE_UNAVAILABLE: 'Les appels vocaux ne sont pas disponibles.',
       ERR_2FA_SEND_FAILED: 'Nous n’avons pas pu envoyer le code. Réessayez dans un instant.',
       ERR_2FA_STORE_UNAVAILABLE:
@@ -158,6 +170,9 @@ export const PAGE_TEXTS: Record<Locale, PageTexts> = {
     expiresIn: 'Der Code läuft in {minutes} Min. ab.',
     retryIn: 'Versuchen Sie es in {seconds} s erneut.',
     signOutHint: 'Nicht Ihre Nummer? Melden Sie sich ab und wenden Sie sich an den Support.',
+    noPhone:
+      'Für Ihr Konto ist keine Mobilnummer hinterlegt, daher können wir Ihnen keinen Code senden. Wenden Sie sich an den Support, um eine hinzuzufügen.',
+    signOut: 'Abmelden',
     riskNotice: '',
     errors: {
       ERR_2FA_CODE_INVALID: 'Dieser Code stimmt nicht. Prüfen Sie die Nachricht und versuchen Sie es erneut.',
@@ -169,6 +184,7 @@ export const PAGE_TEXTS: Record<Locale, PageTexts> = {
       ERR_2FA_RATE_LIMITED: 'Es wurden zu viele Codes angefordert. Versuchen Sie es später erneut.',
       ERR_2FA_DESTINATION_BLOCKED:
         'An Ihre Nummer können wir keine Codes senden. Wenden Sie sich an den Support.',
+      ERR_2FA_NO_PHONE: 'Für Ihr Konto ist keine Mobilnummer hinterlegt. Wenden Sie sich an den Support.',
       ERR_2FA_VOICE_UNAVAILABLE: 'Sprachanrufe sind nicht verfügbar.',
       ERR_2FA_SEND_FAILED: 'Der Code konnte nicht gesendet werden. Versuchen Sie es gleich noch einmal.',
       ERR_2FA_STORE_UNAVAILABLE:

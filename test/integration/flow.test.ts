@@ -138,7 +138,7 @@ describe.each(EXPRESS_VERSIONS)('the whole flow on %s', (_name, express) => {
       const page = await agent.get('/2fa?returnTo=%2Faccount').set('Accept', 'text/html').expect(200);
       expect(page.headers['content-type']).toMatch(/text\/html/);
       expect(t.transport.messages).toHaveLength(0); // GET never sends
-      const token = page.text.match(/name="_csrf" value="([^"]+)"/)?.[1];
+      const token = page.text.match(/name="tfa_csrf" value="([^"]+)"/)?.[1];
       expect(token).toBeTruthy();
       expect(page.text).toContain('name="returnTo" value="/account"');
 
@@ -146,7 +146,7 @@ describe.each(EXPRESS_VERSIONS)('the whole flow on %s', (_name, express) => {
         .post('/2fa/send')
         .type('form')
         .set('Accept', 'text/html')
-        .send({ _csrf: token, returnTo: '/account' })
+        .send({ tfa_csrf: token, returnTo: '/account' })
         .expect(303);
       expect(sent.headers.location).toBe('/2fa');
       const code = t.transport.lastCode(USERS.alice.phone);
@@ -159,7 +159,7 @@ describe.each(EXPRESS_VERSIONS)('the whole flow on %s', (_name, express) => {
         .post('/2fa/verify')
         .type('form')
         .set('Accept', 'text/html')
-        .send({ _csrf: token, code: wrongCode(code ?? '') })
+        .send({ tfa_csrf: token, code: wrongCode(code ?? '') })
         .expect(303);
       expect(wrong.headers.location).toBe('/2fa?error=ERR_2FA_CODE_INVALID&returnTo=%2F');
       const shown = await agent
@@ -173,7 +173,7 @@ describe.each(EXPRESS_VERSIONS)('the whole flow on %s', (_name, express) => {
         .post('/2fa/verify')
         .type('form')
         .set('Accept', 'text/html')
-        .send({ _csrf: token, code })
+        .send({ tfa_csrf: token, code })
         .expect(303);
       expect(ok.headers.location).toBe('/account');
       await agent.get('/account').set('Accept', 'text/html').expect(200);
