@@ -30,6 +30,8 @@ export interface PostgresStore extends Store {
   readonly table: string;
   /** Several values in one SELECT; same order as `keys`. */
   getMany(keys: string[]): Promise<(string | undefined)[]>;
+  /** One statement: sets `value` only over `expected` (`undefined`: absent or expired); true when it did. */
+  compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean>;
   /** Creates the table and its index if they are missing (`postgresStore.schema()`); safe to run at every start. */
   migrate(): Promise<void>;
   /** Deletes one batch (at most 500) of expired rows and resolves with how many. Writes call it by themselves. */
@@ -199,6 +201,21 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       }
       sweepSoon();
       return count;
+    },
+    async compareAndSet(key, expected, value, ttlMs) {
+      const ttl = toMilliseconds(ttlMs);
+      const [text, params] =
+        expected === undefined
+          ? [sql.createIfAbsent, [key, value, ttl]]
+          : [sql.replaceIf, [key, value, ttl, expected]];
+      let rows: unknown[];
+      try {
+        rows = await tracked(key, run(text, params));
+      } catch (error) {
+        throw withoutValue(expected === undefined ? error : withoutValue(error, expected), value);
+      }
+      sweepSoon();
+      return rows.length > 0;
     },
     async migrate() {
       await run(migrateSql(name), []);

@@ -141,6 +141,29 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
         expect(await perCall(() => store.delete('a'))).toEqual(['DELETE']);
         expect(await perCall(() => store.increment('n', 10_000))).toEqual(['INSERT']);
         expect(await perCall(() => store.increment('n', 10_000))).toEqual(['INSERT']);
+        // The send budgets' compare-and-set: one statement, where the fallback lock would take four.
+        expect(await perCall(() => store.compareAndSet('b', undefined, 'one', 10_000))).toEqual(['INSERT']);
+        expect(await perCall(() => store.compareAndSet('b', 'one', 'two', 10_000))).toEqual(['UPDATE']);
+      });
+
+      it('compares and sets atomically, an expired row counting as absent', async () => {
+        const { table, store } = await freshStore('cas');
+        expect(await store.compareAndSet('b', undefined, 'one', 10_000)).toBe(true);
+        expect(await store.compareAndSet('b', undefined, 'other', 10_000)).toBe(false);
+        expect(await store.compareAndSet('b', 'stale', 'other', 10_000)).toBe(false);
+        expect(await store.compareAndSet('b', 'one', 'two', 10_000)).toBe(true);
+        expect(await store.get('b')).toBe('two');
+        await query(`UPDATE "${table}" SET expires_at = now() - interval '1 second' WHERE key = 'b'`, []);
+        expect(await store.compareAndSet('b', 'two', 'three', 10_000)).toBe(false);
+        expect(await store.compareAndSet('b', undefined, 'fresh', 10_000)).toBe(true);
+        expect(await store.get('b')).toBe('fresh');
+        const stores = Array.from({ length: 10 }, () => postgresStore({ query, table }));
+        const won = await Promise.all(
+          stores.flatMap((s, i) =>
+            Array.from({ length: 5 }, (_, j) => s.compareAndSet('b', 'fresh', `r${i}${j}`, 10_000)),
+          ),
+        );
+        expect(won.filter(Boolean)).toHaveLength(1);
       });
     });
 

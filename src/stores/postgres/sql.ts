@@ -89,6 +89,15 @@ ON CONFLICT (key) DO UPDATE SET
                ELSE s.value END,
   expires_at = CASE WHEN s.expires_at <= now() THEN excluded.expires_at ELSE s.expires_at END
 RETURNING CASE WHEN value ~ '^[0-9]{1,15}$' THEN value END AS value`,
+    // compareAndSet when the key must be absent: inserts, or takes over an expired row, never a live one.
+    createIfAbsent: `INSERT INTO ${t} AS s (key, value, expires_at) VALUES ($1, $2, ${expiry(3)})
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+WHERE s.expires_at <= now()
+RETURNING 1 AS done`,
+    // compareAndSet over a live value; the row lock makes a concurrent caller re-check and miss.
+    replaceIf: `UPDATE ${t} SET value = $2, expires_at = ${expiry(3)}
+WHERE key = $1 AND value = $4 AND expires_at > now()
+RETURNING 1 AS done`,
     // The oldest expired rows, at most one batch, skipping rows another transaction holds (another
     // instance sweeping, a write in flight). ARRAY(...) runs once; the delete is by primary key.
     sweep: `WITH swept AS (
