@@ -6,7 +6,7 @@ import express, { type Request, type Response } from 'express';
 import session from 'express-session';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 // What an app writes as `from 'express-sms-2fa'` and `from 'express-sms-2fa/testing'`.
-import { smstools, type TwoFactorEvent, twoFactor } from '../src/index.js';
+import { smstools, type TwoFactorEvent, type TwoFactorOptions, twoFactor } from '../src/index.js';
 import { type FakeSmstools, startFakeSmstools } from '../src/testing/index.js';
 import { accountPage, type DemoUser, inboxHtml, loginPage, otherWaysPage, phonePage } from './views.js';
 
@@ -72,6 +72,10 @@ export interface DemoOptions {
   real?: RealSmstools;
   /** Where the demo narrates what happens (events, masked numbers, never a code). @default console.log */
   log?: (line: string) => void;
+  /** How long a code lives (`CODE_TTL_MS` for `npm run demo`). @default 300_000 */
+  codeTtlMs?: number;
+  /** More `twoFactor()` options over the demo's own (tests: a short lockout, an injected clock). */
+  twoFactor?: Partial<TwoFactorOptions>;
 }
 
 export interface Demo {
@@ -165,6 +169,8 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     warnings: { memoryStore: false },
     // SMS should not be the only factor on offer (NIST SP 800-63B): link the others from the page.
     page: { alternative: { href: '/other-ways', text: 'Use another way to sign in' } },
+    ...(options.codeTtlMs === undefined ? {} : { codeTtlMs: options.codeTtlMs }),
+    ...options.twoFactor,
   });
 
   // Each demo page gets its own nonce and a strict CSP.
