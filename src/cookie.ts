@@ -18,7 +18,7 @@ export interface VerifiedClaim {
 }
 
 export interface CookieJar {
-  names: { verified: string; challenge: string };
+  names: { verified: string; challenge: string; flash: string };
   /** The verified claim, or `null` for a missing, tampered, foreign or malformed cookie. */
   readVerified(req: Request): VerifiedClaim | null;
   writeVerified(res: Response, claim: VerifiedClaim): void;
@@ -26,6 +26,10 @@ export interface CookieJar {
   readChallenge(req: Request): string | null;
   writeChallenge(res: Response, challengeId: string, maxAgeMs: number): void;
   clearChallenge(res: Response): void;
+  /** The error of a form post, for the page it redirects to (signed, shown once, no secret in it). */
+  readFlash(req: Request): string | null;
+  writeFlash(res: Response, value: string): void;
+  clearFlash(res: Response): void;
   /** Ends the verified state and any pending challenge in this browser. */
   clear(res: Response): void;
 }
@@ -91,11 +95,14 @@ function decodeClaim(value: string): VerifiedClaim | null {
   }
 }
 
+/** A form error waits this long for its page (the redirect follows at once). */
+const FLASH_MAX_AGE_MS = 60_000;
+
 export function createCookieJar(config: Config): CookieJar {
   const { name, secure, sameSite, domain } = config.cookie;
   // `__Host-` pins the cookie to this host over HTTPS (R-34); it needs Secure, Path=/ and no Domain.
   const base = secure && !domain ? `__Host-${name}` : name;
-  const names = { verified: base, challenge: `${base}-challenge` };
+  const names = { verified: base, challenge: `${base}-challenge`, flash: `${base}-flash` };
   const options: CookieOptions = {
     httpOnly: true,
     secure,
@@ -135,6 +142,17 @@ export function createCookieJar(config: Config): CookieJar {
     },
     clearChallenge(res) {
       res.clearCookie(names.challenge, options);
+    },
+    readFlash(req) {
+      const raw = readCookie(req, names.flash);
+      return raw === undefined ? null : unsignAny(raw, config.secrets);
+    },
+    writeFlash(res, value) {
+      // Signed, so that no other site or subdomain can put words on the page.
+      res.cookie(names.flash, sign(value, signer), { ...options, maxAge: FLASH_MAX_AGE_MS });
+    },
+    clearFlash(res) {
+      res.clearCookie(names.flash, options);
     },
     clear(res) {
       res.clearCookie(names.verified, options);

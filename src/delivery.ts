@@ -229,7 +229,20 @@ export function challengeView(rt: Runtime, challenge: Challenge, state: SendStat
     resendIn: canSend ? seconds(nextSendAt(rt, state)) : null,
     voiceIn: canSend && voiceAvailable(rt) ? seconds(nextVoiceAt(rt, state)) : null,
     attemptsLeft: Math.max(0, rt.config.maxAttempts - attempts),
+    fallback: fallbackOf(rt, state),
   };
+}
+
+/**
+ * Why the code comes by a call nobody asked for, for the page to say: no SMS could be sent, or the
+ * SMS was reported undelivered. "Call me instead" unlocks `voice.afterMs` after the SMS, so a first
+ * call placed before then was not asked for.
+ */
+function fallbackOf(rt: Runtime, state: SendState): 'failed' | 'undelivered' | null {
+  if (state.lastChannel === 'sms') return state.delivery === 'calling' ? 'undelivered' : null;
+  if (state.firstSmsAt === 0) return 'failed';
+  const afterMs = rt.config.voice === false ? 0 : rt.config.voice.afterMs;
+  return state.voiceCalls === 1 && state.lastSentAt < state.firstSmsAt + afterMs ? 'undelivered' : null;
 }
 
 export type ChallengeView = ReturnType<typeof challengeView>;

@@ -43,13 +43,13 @@ export function createGuard(rt: Runtime): RequestHandler {
     noStore(res);
     if (!user) {
       if (html && config.loginPath) res.redirect(303, config.loginPath);
-      else sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'));
+      else sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'), config.locale);
       return;
     }
     const back = req.method === 'GET' ? `?returnTo=${encodeURIComponent(req.originalUrl)}` : '';
     const verifyUrl = `${config.path}${back}`;
     if (html) res.redirect(303, verifyUrl);
-    else sendError(res, new TwoFactorError('ERR_2FA_REQUIRED', { details: { verifyUrl } }));
+    else sendError(res, new TwoFactorError('ERR_2FA_REQUIRED', { details: { verifyUrl } }), config.locale);
   }
 
   /** Lets the request through or answers it; any error fails closed into `next(err)`. */

@@ -19,10 +19,12 @@ import {
 import { resetFailures } from './lockout.js';
 import type { User } from './options.js';
 import { parseOptions, type TwoFactorOptions } from './options.js';
-import { liveView, load } from './routes/load.js';
+import { flashError } from './routes/flash.js';
+import { load } from './routes/load.js';
 import { showPage } from './routes/page.js';
 import type { RouteResult } from './routes/result.js';
 import { sendAgain, startChallenge } from './routes/send.js';
+import { browserState, statusBody, verifiedHere } from './routes/state.js';
 import { verifyCode } from './routes/verify.js';
 import { receiveReport } from './routes/webhook.js';
 import { checkSmsText } from './sms-length.js';
@@ -122,9 +124,11 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
     } catch (error) {
       if (!(error instanceof TwoFactorError)) throw error;
       if (formMode && error.code !== 'ERR_2FA_UNAUTHENTICATED') {
-        res.redirect(303, `${path}?error=${error.code}&returnTo=${encodeURIComponent(returnTo)}`);
+        // The error goes to the page in a one-time cookie, not the address: a reload does not repeat it.
+        flashError(rt, res, error);
+        res.redirect(303, `${path}?returnTo=${encodeURIComponent(returnTo)}`);
       } else {
-        sendError(res, error);
+        sendError(res, error, config.locale);
       }
     }
   }
@@ -134,16 +138,17 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       const user = await resolveUser(config, req);
       if (!user) {
         if (sub === '/' && isHtmlClient(req) && config.loginPath) res.redirect(303, config.loginPath);
-        else sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'));
+        else sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'), config.locale);
         return;
       }
       if (sub === '/') {
         await showPage(rt, req, res, user);
         return;
       }
-      res.status(200).json(liveView(rt, await load(rt, req, user)) ?? { status: 'none' });
+      const state = browserState(rt, await load(rt, req, user));
+      res.status(200).json(statusBody(state, verifiedHere(rt, req, user)));
     } catch (error) {
-      if (error instanceof TwoFactorError) sendError(res, error);
+      if (error instanceof TwoFactorError) sendError(res, error, config.locale);
       else throw error;
     }
   }
@@ -154,7 +159,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       await receiveReport(rt, req, body.raw);
       res.status(204).end();
     } catch (error) {
-      if (error instanceof TwoFactorError) sendError(res, error);
+      if (error instanceof TwoFactorError) sendError(res, error, config.locale);
       else throw error;
     }
   }
@@ -179,6 +184,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       sendError(
         res,
         new TwoFactorError('ERR_2FA_BAD_REQUEST', { status: 405, message: `Use ${allowed[0]}.` }),
+        config.locale,
       );
       return;
     }
