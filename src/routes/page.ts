@@ -10,7 +10,9 @@ import type { PageView } from '../page/options.js';
 import { errorText, renderPage, resolveTexts, scriptTags } from '../page/render.js';
 import { PAGE_SCRIPT } from '../page/script.js';
 import { maskUnknown, parseDestination } from '../phone.js';
-import { liveView, load } from './load.js';
+import { type Flash, takeFlash } from './flash.js';
+import { load } from './load.js';
+import { browserState } from './state.js';
 
 export function routePaths(path: string) {
   return {
@@ -23,15 +25,20 @@ export function routePaths(path: string) {
   };
 }
 
+/** The error to show: the one a form post left (once), or one named by an `?error=CODE` link. */
+function errorOf(rt: Runtime, req: Request, res: Response): Flash | null {
+  const flash = takeFlash(rt, req, res);
+  if (flash) return flash;
+  const query = (req.query as Record<string, unknown>).error;
+  return typeof query === 'string' && Object.hasOwn(ERROR_CODES, query) ? { code: query as ErrorCode } : null;
+}
+
 /** GET /2fa: renders the page for the current state. It never sends anything by itself. */
 export async function showPage(rt: Runtime, req: Request, res: Response, user: User): Promise<void> {
   const { config } = rt;
   const loaded = await load(rt, req, user);
-  const query = req.query as Record<string, unknown>;
-  const errorCode =
-    typeof query.error === 'string' && Object.hasOwn(ERROR_CODES, query.error)
-      ? (query.error as ErrorCode)
-      : null;
+  const state = browserState(rt, loaded);
+  const error = errorOf(rt, req, res);
   const texts = resolveTexts(config.page, config.locale);
   const nonce = randomBytes(16).toString('base64');
   const base: Omit<PageView, 'script'> = {
@@ -39,15 +46,19 @@ export async function showPage(rt: Runtime, req: Request, res: Response, user: U
     locale: config.locale,
     phone: parseDestination(user.phone)?.masked ?? maskUnknown(user.phone),
     codeLength: config.codeLength,
-    challenge: liveView(rt, loaded),
-    error: errorCode ? { code: errorCode, message: errorText(texts, errorCode) } : null,
+    challenge: state.challenge,
+    ended: state.ended,
+    locked: state.locked,
+    error: error ? { ...error, message: errorText(texts, error.code) } : null,
     csrfToken: formToken(config.secrets[0] as string, user.id, user.sessionId ?? ''),
-    returnTo: safeReturnTo(query.returnTo ?? loaded.challenge?.returnTo),
+    returnTo: safeReturnTo((req.query as Record<string, unknown>).returnTo ?? loaded.challenge?.returnTo),
     paths: routePaths(config.path),
     nonce,
     voiceAvailable: voiceAvailable(rt),
     alternative: config.page.alternative ?? null,
-    autoSend: !isCrossSiteByFetchMetadata(req),
+    // The script sends on load only into a clean state, and only when the page was opened from
+    // this site (or typed in), so that another site cannot spend the user's SMS budget by opening it.
+    autoSend: !isCrossSiteByFetchMetadata(req) && !state.ended && !state.locked && !error,
   };
   const view: PageView = { ...base, script: scriptTags(base, PAGE_SCRIPT) };
   res.setHeader(

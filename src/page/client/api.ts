@@ -1,0 +1,31 @@
+/** An answer of the package's JSON routes (`ok: false` and an empty body when none came). */
+export interface Answer {
+  ok: boolean;
+  // biome-ignore lint/suspicious/noExplicitAny: the routes' JSON, read field by field
+  body: any;
+  /** `Retry-After`, in seconds (0 without one). */
+  retryAfter: number;
+}
+
+/** Calls a route with JSON: `body` makes it a POST. Never throws. */
+export async function call(path: string, body?: object): Promise<Answer> {
+  try {
+    const response = await fetch(path, {
+      method: body ? 'POST' : 'GET',
+      cache: 'no-store',
+      headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+      body: body && JSON.stringify(body),
+    });
+    return {
+      ok: response.ok,
+      body: (await response.json().catch(() => 0)) || {},
+      retryAfter: Math.ceil(Number(response.headers.get('Retry-After')) || 0),
+    };
+  } catch {
+    return { ok: false, body: {}, retryAfter: 0 };
+  }
+}
+
+/** Only a same-origin path; the server already guarantees it, this is a second lock. */
+export const safePath = (path: unknown) =>
+  typeof path === 'string' && /^\/(?![/\\])/.test(path) && !/[\u0000-\u001f\\]/.test(path) ? path : '/';
