@@ -8,7 +8,15 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js';
 // What an app writes as `from 'express-sms-2fa'` and `from 'express-sms-2fa/testing'`.
 import { smstools, type TwoFactorEvent, type TwoFactorOptions, twoFactor } from '../src/index.js';
 import { type FakeSmstools, startFakeSmstools } from '../src/testing/index.js';
-import { accountPage, type DemoUser, inboxHtml, loginPage, otherWaysPage, phonePage } from './views.js';
+import {
+  accountPage,
+  type DemoUser,
+  FAVICON_SVG,
+  inboxHtml,
+  loginPage,
+  otherWaysPage,
+  phonePage,
+} from './views.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -107,6 +115,17 @@ function sameSite(req: Request): boolean {
   return site === undefined || site === 'same-origin' || site === 'none';
 }
 
+/**
+ * Listens on `port`, or fails with the server's own error (`EADDRINUSE` for a port in use):
+ * Express 5 hands a listen error to the callback, which must not read a null address.
+ */
+function listen(app: express.Express, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
+    server.once('error', reject);
+  });
+}
+
 /** Starts the demo (and, in fake mode, the fake Smstools server in the same process). */
 export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -178,16 +197,21 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     const nonce = randomBytes(16).toString('base64');
     res.setHeader(
       'Content-Security-Policy',
-      `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+      `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
     );
     res.setHeader('Cache-Control', 'no-store');
     res.status(status).type('html').send(render(nonce));
   };
 
   app.get('/', (req, res) => res.redirect(303, userOf(req) ? '/account' : '/login'));
+  app.get('/favicon.ico', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=86400');
+    res.type('image/svg+xml').send(FAVICON_SVG);
+  });
   app.get('/login', (req, res) => {
     if (userOf(req)) return res.redirect(303, '/account');
-    page(res, 200, (nonce) => loginPage(nonce, users, { mode }));
+    const signedOut = 'signed-out' in (req.query as object);
+    page(res, 200, (nonce) => loginPage(nonce, users, { mode, signedOut }));
   });
   app.post('/login', express.urlencoded({ extended: false, limit: '2kb' }), (req, res, next) => {
     if (!sameSite(req)) return void res.status(403).send('Cross-site request refused.');
@@ -213,16 +237,16 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     tfa.clear(res);
     req.session.destroy(() => {
       res.clearCookie('demo.sid');
-      res.redirect(303, '/login');
+      res.redirect(303, '/login?signed-out');
     });
   });
 
   // The fake phone: no login, it is "your phone" in the demo.
   const messages = () => fake?.messages ?? [];
-  app.get('/phone', (_req, res) => page(res, 200, (nonce) => phonePage(nonce, messages(), mode)));
+  app.get('/phone', (_req, res) => page(res, 200, (nonce) => phonePage(nonce, messages(), mode, users)));
   app.get('/phone/inbox', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    res.type('html').send(inboxHtml(messages(), mode));
+    res.type('html').send(inboxHtml(messages(), mode, users));
   });
 
   app.use(tfa); // /2fa, /2fa/send, …, /2fa/webhooks/smstools (before any global body parser)
@@ -232,10 +256,13 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     page(res, 200, (nonce) => accountPage(nonce, user, info));
   });
 
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => resolve(s));
-    s.once('error', reject);
-  });
+  let server: Server;
+  try {
+    server = await listen(app, options.port ?? 3000, options.host ?? '127.0.0.1');
+  } catch (error) {
+    await fake?.close();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const url = `http://${address.address}:${address.port}`;
   if (fake && webhookSecret) {

@@ -7,15 +7,16 @@ import type { Locale } from './messages.js';
  * needs its text here in every language (the type and a test both check).
  */
 export const ERROR_MESSAGES: Record<Locale, Record<ErrorCode, string>> = {
-  en: Object.fromEntries(
-    Object.entries(ERROR_CODES).map(([code, { message }]) => [code, message]),
-  ) as Record<ErrorCode, string>,
+  en: Object.fromEntries(Object.entries(ERROR_CODES).map(([code, { message }]) => [code, message])) as Record<
+    ErrorCode,
+    string
+  >,
   nl: {
     ERR_2FA_UNAUTHENTICATED: 'Meld u eerst aan.',
     ERR_2FA_REQUIRED: 'Een tweede factor is vereist.',
     ERR_2FA_BAD_REQUEST: 'Het verzoek is ongeldig.',
     ERR_2FA_NO_CHALLENGE: 'Er staat geen code open. Vraag een nieuwe code aan.',
-    ERR_2FA_CODE_INVALID: 'Die code klopt niet. Controleer het bericht en probeer opnieuw.',
+    ERR_2FA_CODE_INVALID: 'Die code klopt niet.',
     ERR_2FA_CODE_EXPIRED: 'Die code is verlopen. Vraag een nieuwe code aan.',
     ERR_2FA_TOO_MANY_ATTEMPTS: 'Te veel foute codes. Vraag een nieuwe code aan.',
     ERR_2FA_LOCKED: 'Te veel foute codes. Probeer het later opnieuw.',
@@ -23,7 +24,8 @@ export const ERROR_MESSAGES: Record<Locale, Record<ErrorCode, string>> = {
     ERR_2FA_RATE_LIMITED: 'Er zijn te veel codes aangevraagd. Probeer het later opnieuw.',
     ERR_2FA_DESTINATION_BLOCKED: 'Naar dit telefoonnummer kunnen geen codes worden gestuurd.',
     ERR_2FA_VOICE_UNAVAILABLE: 'Bellen is niet beschikbaar.',
-    ERR_2FA_FORBIDDEN_ORIGIN: 'Dit verzoek kwam niet van deze site. Laad de pagina opnieuw en probeer het nog eens.',
+    ERR_2FA_FORBIDDEN_ORIGIN:
+      'Dit verzoek kwam niet van deze site. Laad de pagina opnieuw en probeer het nog eens.',
     ERR_2FA_SEND_FAILED: 'De code kon niet worden verstuurd. Probeer het zo opnieuw.',
     ERR_2FA_STORE_UNAVAILABLE: 'Verificatie is nu niet beschikbaar. Probeer het zo opnieuw.',
   },
@@ -32,7 +34,7 @@ export const ERROR_MESSAGES: Record<Locale, Record<ErrorCode, string>> = {
     ERR_2FA_REQUIRED: 'Un second facteur est requis.',
     ERR_2FA_BAD_REQUEST: 'La requête est mal formée.',
     ERR_2FA_NO_CHALLENGE: 'Aucun code en attente. Demandez un nouveau code.',
-    ERR_2FA_CODE_INVALID: 'Ce code n’est pas correct. Vérifiez le message et réessayez.',
+    ERR_2FA_CODE_INVALID: 'Ce code n’est pas correct.',
     ERR_2FA_CODE_EXPIRED: 'Ce code a expiré. Demandez un nouveau code.',
     ERR_2FA_TOO_MANY_ATTEMPTS: 'Trop de codes erronés. Demandez un nouveau code.',
     ERR_2FA_LOCKED: 'Trop de codes erronés. Réessayez plus tard.',
@@ -49,7 +51,7 @@ export const ERROR_MESSAGES: Record<Locale, Record<ErrorCode, string>> = {
     ERR_2FA_REQUIRED: 'Ein zweiter Faktor ist erforderlich.',
     ERR_2FA_BAD_REQUEST: 'Die Anfrage ist fehlerhaft.',
     ERR_2FA_NO_CHALLENGE: 'Es steht kein Code aus. Fordern Sie einen neuen Code an.',
-    ERR_2FA_CODE_INVALID: 'Dieser Code stimmt nicht. Prüfen Sie die Nachricht und versuchen Sie es erneut.',
+    ERR_2FA_CODE_INVALID: 'Dieser Code stimmt nicht.',
     ERR_2FA_CODE_EXPIRED: 'Dieser Code ist abgelaufen. Fordern Sie einen neuen Code an.',
     ERR_2FA_TOO_MANY_ATTEMPTS: 'Zu viele falsche Codes. Fordern Sie einen neuen Code an.',
     ERR_2FA_LOCKED: 'Zu viele falsche Codes. Versuchen Sie es später erneut.',
@@ -79,7 +81,9 @@ export const CODE_FORMAT_MESSAGES: Record<Locale, string> = {
  * "The body is not valid JSON.", kept as written).
  */
 export function localMessage(error: TwoFactorError, locale: Locale): string {
-  return error.message === ERROR_CODES[error.code].message ? ERROR_MESSAGES[locale][error.code] : error.message;
+  return error.message === ERROR_CODES[error.code].message
+    ? ERROR_MESSAGES[locale][error.code]
+    : error.message;
 }
 
 /** The "enter all digits" message for a code length. */

@@ -7,10 +7,7 @@ export const ERROR_CODES = {
   ERR_2FA_REQUIRED: { status: 401, message: 'A second factor is required.' },
   ERR_2FA_BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
   ERR_2FA_NO_CHALLENGE: { status: 409, message: 'No code is pending. Ask for a new code.' },
-  ERR_2FA_CODE_INVALID: {
-    status: 400,
-    message: 'That code is not right. Check the message and try again.',
-  },
+  ERR_2FA_CODE_INVALID: { status: 400, message: 'That code is not right.' },
   ERR_2FA_CODE_EXPIRED: { status: 410, message: 'That code has expired. Ask for a new code.' },
   ERR_2FA_TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many wrong codes. Ask for a new code.' },
   ERR_2FA_LOCKED: { status: 429, message: 'Too many wrong codes. Try again later.' },

@@ -183,7 +183,9 @@ describe('GET /2fa, the challenge page', () => {
       const res = await page(agent).expect(200);
       const forms = res.text.match(/<form [^>]*>/g) ?? [];
       expect(forms).toEqual(['<form method="post" action="/2fa/verify" id="tfa-form" novalidate>']);
-      const targets = (res.text.match(/<button [^>]*>/g) ?? []).map((b) => b.match(/formaction="([^"]+)"/)?.[1]);
+      const targets = (res.text.match(/<button [^>]*>/g) ?? []).map(
+        (b) => b.match(/formaction="([^"]+)"/)?.[1],
+      );
       expect(targets).toEqual([undefined, '/2fa/send', '/2fa/resend', '/2fa/voice']);
       const tokens = res.text.match(/<input type="hidden" name="_csrf" value="[^"]+">/g) ?? [];
       expect(tokens).toHaveLength(1);

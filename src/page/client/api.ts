@@ -28,4 +28,5 @@ export async function call(path: string, body?: object): Promise<Answer> {
 
 /** Only a same-origin path; the server already guarantees it, this is a second lock. */
 export const safePath = (path: unknown) =>
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be refused
   typeof path === 'string' && /^\/(?![/\\])/.test(path) && !/[\u0000-\u001f\\]/.test(path) ? path : '/';

@@ -76,7 +76,8 @@ function start(): void {
   let message = '';
   let otp: AbortController | null = null;
   const now = () => performance.now();
-  const secondsUntil = (deadline: number) => (deadline === Infinity ? deadline : Math.max(0, (deadline - now()) / 1000));
+  const secondsUntil = (deadline: number) =>
+    deadline === Infinity ? deadline : Math.max(0, (deadline - now()) / 1000);
   const left = (seconds: number | null) =>
     seconds === null ? null : Math.max(0, seconds - (now() - viewAt) / 1000);
   const setLock = (locked: Data['locked'] | undefined) => {
@@ -304,8 +305,8 @@ function start(): void {
   });
   keepDigits(code, L, () => code.removeAttribute('aria-invalid'));
   window.addEventListener('pagehide', stopOtp);
-  // The script keeps every countdown and message itself: the no-JavaScript timers step aside.
-  document.querySelectorAll('.tfa-until').forEach((node) => node.classList.remove('tfa-until'));
+  // The script keeps every wait and message itself: the no-JavaScript timer steps aside.
+  alert.classList.remove('tfa-until');
 
   setLock(data.locked);
   if (data.challenge) take(data.challenge);
