@@ -84,7 +84,7 @@ describeBrowser('the challenge page in every state, in Chromium', { timeout: 90_
       expect(await error.textContent()).toBe('Too many wrong codes. Ask for a new code.');
       // Five wrong codes also start the account's delay: the button says when a new code can come.
       const send = page.locator('#tfa-send');
-      await expect.poll(() => send.textContent()).toMatch(/^Text me a code in [01]:\d\d$/);
+      await expect.poll(() => send.textContent()).toMatch(/^Text me a code in\s[01]:\d\d$/);
       expect(await send.isDisabled()).toBe(true);
       expect(await page.locator('#tfa-code').isEnabled()).toBe(false);
     });
@@ -136,7 +136,7 @@ describeBrowser('the challenge page in every state, in Chromium', { timeout: 90_
         .poll(() => error.textContent())
         .toBe('Too many wrong codes. Please wait before trying again.');
       const verify = page.locator('#tfa-verify');
-      await expect.poll(() => verify.textContent()).toMatch(/^Verify in [01]:\d\d$/);
+      await expect.poll(() => verify.textContent()).toMatch(/^Verify in\s[01]:\d\d$/);
       expect(await verify.isDisabled()).toBe(true);
       const first = secondsIn(await verify.textContent());
       await page.clock.fastForward(5_000);
@@ -178,14 +178,14 @@ describeBrowser('the challenge page in every state, in Chromium', { timeout: 90_
       const voice = page.locator('#tfa-voice');
       await page.locator('#tfa-voice:enabled', { hasText: /^Call me instead$/ }).click();
       await page.locator('#tfa-intro', { hasText: 'We are calling +32 4•• •• •• 01' }).waitFor();
-      await expect.poll(() => voice.textContent()).toMatch(/^Call me again in [01]:\d\d$/);
+      await expect.poll(() => voice.textContent()).toMatch(/^Call me again in\s[01]:\d\d$/);
       expect(secondsIn(await voice.textContent())).toBeGreaterThan(50);
       expect(await page.locator('#tfa-code-hint').textContent()).toContain(
         'Enter the 6-digit code from the call.',
       );
       // The server-rendered page says the same after a reload.
       await page.reload();
-      await expect.poll(() => voice.textContent()).toMatch(/^Call me again in [01]:\d\d$/);
+      await expect.poll(() => voice.textContent()).toMatch(/^Call me again in\s[01]:\d\d$/);
       expect(await page.locator('#tfa-code-hint').textContent()).toContain('from the call');
     });
 

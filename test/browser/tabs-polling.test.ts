@@ -101,7 +101,7 @@ describeBrowser('tabs that agree, and polling that knows when to stop', { timeou
       await expect
         .poll(() => second.locator('#tfa-status').textContent())
         .toMatch(/^(Calling you now…|We called you\.)$/);
-      await expect.poll(() => second.locator('#tfa-voice').textContent()).toMatch(/^Call me again in /);
+      await expect.poll(() => second.locator('#tfa-voice').textContent()).toMatch(/^Call me again in\s/);
       expect(await second.locator('#tfa-code-hint').textContent()).toContain('from the call');
     });
 
