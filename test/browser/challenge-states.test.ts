@@ -117,10 +117,11 @@ describeBrowser('the challenge page in every state, in Chromium', { timeout: 90_
     });
 
     it('during the failure delay: one message, Verify disabled and counting down, no sends', async () => {
+      const clock = serverClock();
       demo = await startDemo({
         voiceAfterMs: 0,
         resendCooldownMs: 1_000,
-        twoFactor: { lockout: { threshold: 2, baseMs: 60_000 } },
+        twoFactor: { now: clock.now, lockout: { threshold: 2, baseMs: 60_000 } },
       });
       const page = await open();
       await page.clock.install();
@@ -139,6 +140,7 @@ describeBrowser('the challenge page in every state, in Chromium', { timeout: 90_
       await expect.poll(() => verify.textContent()).toMatch(/^Verify in\s[01]:\d\d$/);
       expect(await verify.isDisabled()).toBe(true);
       const first = secondsIn(await verify.textContent());
+      clock.advance(5_000);
       await page.clock.fastForward(5_000);
       await expect.poll(async () => secondsIn(await verify.textContent())).toBeLessThanOrEqual(first - 4);
       expect(await error.textContent()).toBe('Too many wrong codes. Please wait before trying again.');
@@ -166,7 +168,8 @@ describeBrowser('the challenge page in every state, in Chromium', { timeout: 90_
       expect(refused).toMatchObject({ status: 429, body: { error: { code: 'ERR_2FA_LOCKED' } } });
       expect(demo.fake?.messages).toHaveLength(1);
 
-      // When the delay is over, Verify is back and the right code works.
+      // When the delay is over, Verify is back.
+      clock.advance(60_000);
       await page.clock.fastForward(60_000);
       await page.locator('#tfa-verify:enabled', { hasText: /^Verify$/ }).waitFor();
     });
