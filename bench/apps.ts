@@ -1,4 +1,11 @@
 // The Express apps the benchmark servers run: written the way a user would, without the test helpers.
+import type { MeterProvider as OtelMeterProvider } from '@opentelemetry/api';
+import {
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type PushMetricExporter,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
 import {
@@ -33,6 +40,8 @@ export interface AppSpec {
   store: Store;
   /** A second middleware instance on another store, mounted at `/r/2fa` (the redis case). */
   second?: Store;
+  /** A second instance on the same store with this meter provider, mounted at `/m/2fa` (the metrics case). */
+  metered?: OtelMeterProvider;
   transport: SmsTransport;
   /** Latest code per number, when the transport records them (for the bench client). */
   codes?: Map<string, string>;
@@ -139,6 +148,14 @@ export function buildApp(spec: AppSpec): BenchApp {
         cookie: { secure: false, name: 'r2fa' },
       })
     : undefined;
+  const metered = spec.metered
+    ? twoFactor({
+        ...benchOptions(spec),
+        path: '/m/2fa',
+        cookie: { secure: false, name: 'm2fa' },
+        metrics: { meterProvider: spec.metered },
+      })
+    : undefined;
   if (spec.auth === 'session') {
     app.use(session({ secret: SESSION_SECRET, resave: false, saveUninitialized: false }));
     app.post('/login', (req, res) => {
@@ -149,6 +166,7 @@ export function buildApp(spec: AppSpec): BenchApp {
     app.post('/logout', (req, res) => {
       tfa.clear(res);
       second?.clear(res);
+      metered?.clear(res);
       req.session.destroy(() => res.status(200).send('bye'));
     });
     // What a hand-rolled second factor would do after its own verify step.
@@ -180,6 +198,7 @@ export function buildApp(spec: AppSpec): BenchApp {
   });
   app.use(tfa);
   if (second) app.use(second);
+  if (metered) app.use(metered);
   // The guard case: the same handler bare, behind requireSecondFactor, behind a session flag.
   const ok = (_req: Request, res: Response) => {
     res.json({ ok: true });
@@ -199,3 +218,39 @@ export function buildApp(spec: AppSpec): BenchApp {
 /** The memory store, sized for a benchmark (the default `max` is 100 000 entries). */
 export const benchMemoryStore = (max: number, now?: () => number) =>
   memoryStore({ max, ...(now ? { now } : {}) });
+
+/**
+ * An OpenTelemetry SDK meter provider as an app registers it: a periodic reader (every 5 s, more
+ * often than the SDK's 60 s default) and an exporter that keeps only the latest batch, so memory
+ * stays flat. `points()` exports now and sums each instrument's data points, for a sanity check.
+ */
+export function benchMeterProvider() {
+  let latest: ResourceMetrics | undefined;
+  const exporter: PushMetricExporter = {
+    export(metrics, done) {
+      latest = metrics;
+      done({ code: 0 });
+    },
+    forceFlush: async () => {},
+    shutdown: async () => {},
+  };
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 5_000 });
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  return {
+    meterProvider,
+    async points(): Promise<Record<string, number>> {
+      await reader.forceFlush();
+      const totals: Record<string, number> = {};
+      for (const scope of latest?.scopeMetrics ?? []) {
+        for (const metric of scope.metrics) {
+          for (const point of metric.dataPoints) {
+            const v = point.value as number | { count: number };
+            totals[metric.descriptor.name] =
+              (totals[metric.descriptor.name] ?? 0) + (typeof v === 'number' ? v : v.count);
+          }
+        }
+      }
+      return totals;
+    },
+  };
+}

@@ -62,8 +62,8 @@ export async function login(server: Server, user = server.nextUser()): Promise<{
   return { jar, user };
 }
 
-/** The middleware's mount: `/2fa`, or `/r/2fa` for the second instance (the redis case). */
-export type Mount = '/2fa' | '/r/2fa';
+/** The middleware's mount: `/2fa`, `/r/2fa` (the redis case) or `/m/2fa` (the metrics case). */
+export type Mount = '/2fa' | '/r/2fa' | '/m/2fa';
 
 /** POST <mount>/send, then the code the bench transport recorded for this user. */
 export async function sendCode(

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { guardCase } from './cases/guard.js';
 import { memoryCase } from './cases/memory.js';
+import { metricsCase } from './cases/metrics.js';
 import { redisCase } from './cases/redis.js';
 import { sendCase } from './cases/send.js';
 import { soakCase } from './cases/soak.js';
@@ -19,6 +20,7 @@ const CASES: Record<string, (ctx: Context) => Promise<CaseResult>> = {
   memory: memoryCase,
   send: sendCase,
   soak: soakCase,
+  metrics: metricsCase,
 };
 
 interface Args {
@@ -49,7 +51,7 @@ function parseArgs(argv: string[]): Args {
     } else if (key === '--out' && value) args.out = value;
     else if (key === '--help' || key === '-h') {
       console.log(
-        'npm run bench -- [--quick] [--only=guard,verify,redis,memory,send,soak] [--soak=SECONDS] [--profile] [--out=FILE]',
+        'npm run bench -- [--quick] [--only=guard,verify,redis,memory,send,soak,metrics] [--soak=SECONDS] [--profile] [--out=FILE]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg} (try --help)`);

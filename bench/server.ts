@@ -12,6 +12,7 @@ import { type MemoryStore, redisStore, type SendCommand, type SmsTransport, smst
 import { type FakeSmstools, startFakeSmstools } from '../src/testing/index.js';
 import {
   benchMemoryStore,
+  benchMeterProvider,
   buildApp,
   codeTransport,
   drainedMemoryTransport,
@@ -19,6 +20,7 @@ import {
   phoneOf,
   userId,
 } from './apps.js';
+import { metricsCost } from './metrics-cost.js';
 
 export interface ServerConfig {
   kind: 'app' | 'fake';
@@ -32,6 +34,8 @@ export interface ServerConfig {
   redisPrefix?: string;
   /** The middleware's clock runs this many times faster than real time (the soak). @default 1 */
   clockFactor?: number;
+  /** Mount a second instance at /m/2fa with an OpenTelemetry SDK meter provider (the metrics case). */
+  metrics?: boolean;
 }
 
 export interface Counters {
@@ -183,10 +187,12 @@ async function startApp(): Promise<void> {
   } else if (config.transport === 'memory') transport = drainedMemoryTransport(codes);
   else transport = codeTransport(config.transport === 'silent' ? null : codes);
 
+  const metered = config.metrics ? benchMeterProvider() : undefined;
   const { app, tfa } = buildApp({
     auth: config.auth ?? 'session',
     store: memory,
     ...(second ? { second } : {}),
+    ...(metered ? { metered: metered.meterProvider } : {}),
     transport,
     codes,
     ...(now ? { now } : {}),
@@ -233,6 +239,10 @@ async function startApp(): Promise<void> {
       reply(msg.id, await fill(tfa, msg.from ?? 0, msg.count ?? 0));
     } else if (msg.type === 'guardcost') {
       reply(msg.id, await guardCost(tfa.requireSecondFactor, msg.cookie ?? '', msg.user ?? 0));
+    } else if (msg.type === 'metrics') {
+      reply(msg.id, metered ? await metered.points() : null);
+    } else if (msg.type === 'metricscost') {
+      reply(msg.id, metered ? metricsCost(metered.meterProvider) : null);
     } else if (msg.type === 'slotcost') {
       reply(msg.id, slotCost(msg.max ?? 1_000_000));
     } else if (msg.type === 'cleanup') {

@@ -8,6 +8,7 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js';
 // What an app writes as `from 'express-sms-2fa'` and `from 'express-sms-2fa/testing'`.
 import { smstools, type TwoFactorEvent, type TwoFactorOptions, twoFactor } from '../src/index.js';
 import { type FakeSmstools, startFakeSmstools } from '../src/testing/index.js';
+import { demoStats } from './stats.js';
 import {
   accountPage,
   type DemoUser,
@@ -154,6 +155,7 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
       })
     : smstools({ ...(fake as FakeSmstools).transportOptions(), sender: 'DemoApp', webhookSecret });
 
+  const stats = demoStats(); // the funnel at /stats, from the middleware's OpenTelemetry metrics
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -188,9 +190,11 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     warnings: { memoryStore: false },
     // SMS should not be the only factor on offer (NIST SP 800-63B): link the others from the page.
     page: { alternative: { href: '/other-ways', text: 'Use another way to sign in' } },
+    metrics: { meterProvider: stats.meterProvider },
     ...(options.codeTtlMs === undefined ? {} : { codeTtlMs: options.codeTtlMs }),
     ...options.twoFactor,
   });
+  stats.mount(app, () => tfa.health());
 
   // Each demo page gets its own nonce and a strict CSP.
   const page = (res: Response, status: number, render: (nonce: string) => string) => {
@@ -280,6 +284,7 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     fake,
     async close() {
       await fake?.close(); // cancels delivery reports still waiting
+      await stats.shutdown();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;

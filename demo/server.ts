@@ -69,6 +69,7 @@ const lines = [
     ? `  Fake Smstools server at ${demo.fake?.url}: no message leaves this machine.`
     : '  Real mode: codes are sent through the Smstools API.',
   demo.mode === 'fake' ? `  Read the codes on the phone: ${demo.url}/phone` : '',
+  `  The SMS funnel, live: ${demo.url}/stats`,
   '',
   '  Demo users:',
   ...demo.users.map(

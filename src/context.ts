@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import type { Keys } from './challenge.js';
 import type { CookieJar } from './cookie.js';
 import type { Emit } from './events.js';
+import type { Metrics } from './metrics/metrics.js';
 import type { Config, User } from './options.js';
 import type { GuardedStore } from './stores/guarded-store.js';
 
@@ -12,6 +13,7 @@ export interface Runtime {
   cookies: CookieJar;
   keys: Keys;
   emit: Emit;
+  metrics: Metrics;
 }
 
 const idLike = (value: unknown): value is string | number =>

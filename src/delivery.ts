@@ -139,6 +139,8 @@ export async function deliver(
   secret: Sealed,
   dest: Destination,
   ip: string,
+  /** Why a call is placed (on `voice.sent`): `requested`, `sms-failed`, `undelivered`. */
+  callReason?: string,
 ): Promise<Delivered> {
   const { config, emit } = rt;
   const who: SendEventFields = {
@@ -194,7 +196,11 @@ export async function deliver(
     delivery: previous?.delivery === 'delivered' && channel === 'sms' ? 'delivered' : delivery,
     messageIds: [...(previous?.messageIds ?? []), ...(messageId ? [messageId] : [])].slice(-10),
   };
-  emit({ type: channel === 'sms' ? 'code.sent' : 'voice.sent', ...who });
+  emit({
+    type: channel === 'sms' ? 'code.sent' : 'voice.sent',
+    ...who,
+    ...(channel === 'voice' && callReason ? { reason: callReason } : {}),
+  });
   return { state, messageId };
 }
 

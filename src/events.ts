@@ -9,14 +9,16 @@ export type TwoFactorEventType =
   | 'challenge.exhausted'
   | 'user.locked'
   | 'send.blocked'
-  | 'delivery.failed';
+  | 'delivery.failed'
+  | 'provider.balance_low';
 
 /** A monitoring event. It never holds the code, the full number, a secret or a cookie. */
 export interface TwoFactorEvent {
   type: TwoFactorEventType;
   /** `now()` when it happened, in ms. */
   at: number;
-  userId: string;
+  /** The user the event is about; absent on provider events (`provider.balance_low`). */
+  userId?: string;
   /** Masked, e.g. `+32 4•• •• •• 01`. */
   phone?: string;
   /** ISO 3166 alpha-2 of the destination. */
@@ -24,13 +26,23 @@ export interface TwoFactorEvent {
   /** The client's rate-limit key: the IPv4 address of `req.ip`, or its IPv6 /64 (`2001:db8:a:b::/64`). */
   ip?: string;
   channel?: 'sms' | 'voice';
-  /** Why a send was blocked or failed: `phone`, `ip`, `prefix`, `challenge`, `country`, `invalid-number`, or a provider error kind. */
+  /**
+   * Why a send was blocked or failed: `phone`, `ip`, `prefix`, `challenge`, `country`, `invalid-number`,
+   * `vetoed`, or a provider error kind. On `voice.sent`, why the call was placed: `requested` (the
+   * user asked), `sms-failed` (the provider refused the SMS), `undelivered` (a delivery report said so).
+   */
   reason?: string;
   /** The provider's error code, e.g. Smstools `108` (no credit). */
   providerCode?: string;
   attemptsLeft?: number;
   /** Consecutive failures of the account so far. */
   failures?: number;
+  /** On `verify.succeeded`: when the challenge's first code went out (ms), so `at - sentAt` is how long the user took. */
+  sentAt?: number;
+  /** On `provider.balance_low`: the balance the provider reported, in its currency. */
+  balance?: number;
+  /** On `provider.balance_low`: the currency of `balance`, when the provider names it. */
+  currency?: string;
   /** The browser's `User-Agent` (at most 256 characters), on verify events: for "was this you?" notices. */
   userAgent?: string;
 }
@@ -45,13 +57,22 @@ export function userAgentOf(req: { get(name: string): string | undefined }): { u
 
 export type Emit = (event: Omit<TwoFactorEvent, 'at'>) => void;
 
-/** Calls `onEvent` without ever letting it break a request, sync or async. */
-export function createEmitter(config: Config): Emit {
+/**
+ * Hands each event to `listen` (the metrics) and to `onEvent`, without ever letting either break a
+ * request, sync or async.
+ */
+export function createEmitter(config: Config, listen: (event: TwoFactorEvent) => void = () => {}): Emit {
   const { onEvent, logger, now } = config;
-  if (!onEvent) return () => {};
   return (event) => {
+    const timed = { ...event, at: now() };
     try {
-      const result: unknown = onEvent({ ...event, at: now() });
+      listen(timed);
+    } catch {
+      logger.error(`express-sms-2fa: recording metrics failed for ${event.type}`);
+    }
+    if (!onEvent) return;
+    try {
+      const result: unknown = onEvent(timed);
       if (result instanceof Promise)
         result.catch(() => logger.error(`express-sms-2fa: onEvent rejected for ${event.type}`));
     } catch {

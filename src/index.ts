@@ -4,7 +4,10 @@ export type { ErrorCode } from './errors.js';
 export { ERROR_CODES, TwoFactorConfigError, TwoFactorError } from './errors.js'; // error class and code table
 export type { TwoFactorEvent, TwoFactorEventType } from './events.js'; // monitoring events (onEvent)
 export type { SecondFactorInfo } from './guard.js'; // req.secondFactor
+export type { HealthReport, ProviderHealth, StoreHealth } from './health/health.js'; // tfa.health()
+export type { HealthOptions, MetricsOptions } from './health/options.js'; // the health and metrics options
 export type { Locale, MessageContext } from './messages.js'; // custom SMS / voice texts
+export { METER_NAME, METRICS } from './metrics/instruments.js'; // OpenTelemetry instrument names, units, descriptions
 export type { Logger, SendAttempt, TwoFactorOptions, User } from './options.js'; // SendAttempt: what beforeSend decides on
 export type { PageAlternative, PageChallenge, PageOptions, PageTexts, PageView } from './page/options.js'; // challenge page customisation
 export type { MemoryStore, MemoryStoreOptions } from './stores/memory-store.js';
@@ -24,6 +27,7 @@ export type {
 export { SmstoolsError, smstools } from './transports/smstools.js'; // Smstools transport (ofetch): SMS + voice
 export type {
   DeliveryReport,
+  ProviderStatus,
   SendResult,
   SmsMessage,
   SmsTransport,

@@ -5,6 +5,13 @@ import { defined, fn, integer, object, type Plain, path, rejectUnknownKeys } fro
 import * as C from './constants.js';
 import { TwoFactorConfigError } from './errors.js';
 import type { TwoFactorEvent } from './events.js';
+import {
+  type HealthConfig,
+  type HealthOptions,
+  type MetricsOptions,
+  parseHealth,
+  parseMetrics,
+} from './health/options.js';
 import { LOCALES, type Locale, type MessageContext } from './messages.js';
 import type { PageOptions } from './page/options.js';
 import { MEMORY_STORE, memoryStore } from './stores/memory-store.js';
@@ -102,6 +109,10 @@ export interface TwoFactorOptions {
   warnings?: { memoryStore?: boolean; smsLength?: boolean };
   /** Texts, title and look of the challenge page. */
   page?: PageOptions;
+  /** OpenTelemetry metrics. @default the global meter provider (a no-op until the app registers one) */
+  metrics?: MetricsOptions;
+  /** `tfa.health()` timeouts and the low-balance warning. @default { timeoutMs: 1_000 } */
+  health?: HealthOptions;
 }
 
 /** The fully resolved options: every default applied, every value checked. */
@@ -135,6 +146,8 @@ export interface Config {
   logger: Logger;
   warnings: { memoryStore: boolean; smsLength: boolean };
   page: PageOptions;
+  metrics: MetricsOptions;
+  health: HealthConfig;
 }
 
 const OPTION_KEYS = [
@@ -167,6 +180,8 @@ const OPTION_KEYS = [
   'logger',
   'warnings',
   'page',
+  'metrics',
+  'health',
 ] as const satisfies readonly (keyof TwoFactorOptions)[];
 
 export const DEFAULTS = {
@@ -458,5 +473,7 @@ export function parseOptions(input: unknown): Config {
     logger,
     warnings: { memoryStore: warnings.memoryStore !== false, smsLength: warnings.smsLength !== false },
     page: parsePage(options.page),
+    metrics: parseMetrics(options.metrics),
+    health: parseHealth(options.health),
   };
 }

@@ -39,6 +39,20 @@ export function smsParts(units: number): number {
   return units <= SINGLE_PART ? 1 : Math.ceil(units / MULTI_PART);
 }
 
+/** UCS-2: 70 UTF-16 units in one SMS, 67 per part of a split one. */
+const UCS2_SINGLE_PART = 70;
+const UCS2_MULTI_PART = 67;
+
+/**
+ * The parts an SMS of `text` is billed as: GSM-7 when every character has a GSM-7 form, else UCS-2
+ * (what a provider that does not transliterate sends; the larger count of the two).
+ */
+export function billedParts(text: string): number {
+  const { units, foreign } = gsmLength(text);
+  if (foreign.length === 0) return smsParts(units);
+  return text.length <= UCS2_SINGLE_PART ? 1 : Math.ceil(text.length / UCS2_MULTI_PART);
+}
+
 /**
  * At startup: composes the SMS with the longest code and says what it will cost. A custom text
  * that throws or is not a string is a configuration error; one that needs several billed parts,

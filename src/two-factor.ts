@@ -6,6 +6,7 @@ import { formTokenMatches } from './crypto.js';
 import { TwoFactorError } from './errors.js';
 import { createEmitter } from './events.js';
 import { createGuard, isVerified } from './guard.js';
+import { createHealth, type HealthReport } from './health/health.js';
 import {
   type Body,
   isCrossSite,
@@ -17,6 +18,8 @@ import {
   sendError,
 } from './http.js';
 import { resetFailures } from './lockout.js';
+import { createMetrics } from './metrics/metrics.js';
+import { measuredTransport } from './metrics/transport.js';
 import type { User } from './options.js';
 import { parseOptions, type TwoFactorOptions } from './options.js';
 import { flashError } from './routes/flash.js';
@@ -39,6 +42,8 @@ export interface TwoFactor extends RequestHandler {
   clear(res: Response): void;
   /** Lifts an account lock and resets the user's consecutive-failure count. */
   unlock(userId: string): Promise<void>;
+  /** Store and provider reachability and latency, for readiness probes. Never throws; bounded by `health.timeoutMs`. */
+  health(): Promise<HealthReport>;
 }
 
 /** `returnTo` is the body's, already made a safe same-origin path. */
@@ -55,7 +60,11 @@ const POST_ROUTES: Record<string, PostRoute> = {
   '/send': (rt, req, res, user, _body, returnTo) => startChallenge(rt, req, res, user, returnTo),
   '/resend': (rt, req, _res, user) => sendAgain(rt, req, user, 'sms'),
   '/voice': (rt, req, _res, user) => sendAgain(rt, req, user, 'voice'),
-  '/verify': (rt, req, res, user, body) => verifyCode(rt, req, res, user, body.code),
+  '/verify': (rt, req, res, user, body) =>
+    verifyCode(rt, req, res, user, body.code).catch((error: unknown) => {
+      rt.metrics.verifyRefused(error);
+      throw error;
+    }),
 };
 
 let warnedMemoryStore = false;
@@ -82,12 +91,17 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       'express-sms-2fa: the memory store keeps codes and lockouts in this process only; with several instances or restarts use redisStore() (disable with warnings: { memoryStore: false })',
     );
   }
+  const metrics = createMetrics(config.metrics.meterProvider);
+  const emit = createEmitter(config, metrics.record);
+  const health = createHealth(config, metrics, emit);
   const rt: Runtime = {
-    config,
+    // Every provider call is timed and every SMS counted in billed parts on its way out.
+    config: { ...config, transport: measuredTransport(config.transport, metrics, health.afterSend) },
     store: guardStore(config.store, config.storeTimeoutMs),
     cookies: createCookieJar(config),
     keys: createKeys(config),
-    emit: createEmitter(config),
+    emit,
+    metrics,
   };
   const { path } = config;
 
@@ -200,5 +214,6 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
   router.isVerified = (req) => isVerified(rt, req);
   router.clear = (res) => rt.cookies.clear(res);
   router.unlock = (userId) => resetFailures(rt, rt.keys.user(String(userId)));
+  router.health = health.check;
   return router;
 }

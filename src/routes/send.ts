@@ -97,7 +97,7 @@ export async function startChallenge(
       // voice.auto: a failed SMS becomes a call with the same code, without a second request.
       const canCall = config.voice !== false && config.voice.auto && voiceAvailable(rt);
       if (!(canCall && isProviderFailure(error))) throw error;
-      delivered = await deliver(rt, challenge, null, 'voice', sealed, dest, ip);
+      delivered = await deliver(rt, challenge, null, 'voice', sealed, dest, ip, 'sms-failed');
     }
     const ttl = challengeTtl(rt, challenge);
     await Promise.all([
@@ -146,7 +146,7 @@ export async function sendAgain(
     const readyAt = channel === 'voice' ? nextVoiceAt(rt, state) : nextSendAt(rt, state);
     const waitMs = readyAt - rt.config.now();
     if (waitMs > 0) throw new TwoFactorError('ERR_2FA_COOLDOWN', { retryAfter: waitMs / 1000 });
-    const delivered = await deliver(rt, challenge, state, channel, sealed, dest, ip);
+    const delivered = await deliver(rt, challenge, state, channel, sealed, dest, ip, 'requested');
     await saveDelivery(rt, challenge, delivered);
     return { view: challengeView(rt, challenge, delivered.state, loaded.attempts) };
   });

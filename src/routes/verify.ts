@@ -88,7 +88,8 @@ export async function verifyCode(
         method,
       });
       cookies.clearChallenge(res);
-      emit({ type: 'verify.succeeded', ...who, channel: method });
+      const sentAt = loaded.state?.firstSmsAt || loaded.state?.lastSentAt;
+      emit({ type: 'verify.succeeded', ...who, channel: method, ...(sentAt ? { sentAt } : {}) });
       return { verified: true, returnTo: consumed.returnTo };
     },
   );

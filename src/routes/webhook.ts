@@ -36,6 +36,7 @@ export async function receiveReport(rt: Runtime, req: Request, rawBody: Buffer):
   const challenge = challengeId
     ? parseChallenge(await rt.store.get(rt.keys.challenge(challengeId)), challengeId)
     : null;
+  if (challengeId) rt.metrics.deliveryReport(report.status, challenge?.country); // the challenge may be verified already
   if (!challenge) return;
   // Under the user's send lock, like every other write of the send state: no lost update.
   const callNeeded = await underSendLock(rt, challenge, async () => {
@@ -92,7 +93,7 @@ async function callInstead(rt: Runtime, challenge: Challenge): Promise<void> {
     if (state?.delivery === 'calling') await saveState(rt, challenge, { ...state, delivery: 'undelivered' });
     return;
   }
-  const delivered = await deliver(rt, challenge, state, 'voice', sealed, dest, challenge.ip);
+  const delivered = await deliver(rt, challenge, state, 'voice', sealed, dest, challenge.ip, 'undelivered');
   await saveDelivery(rt, challenge, delivered);
 }
 

@@ -1,4 +1,4 @@
-import type { SendResult, SmsMessage, SmsTransport, VoiceMessage } from './transport.js';
+import type { ProviderStatus, SendResult, SmsMessage, SmsTransport, VoiceMessage } from './transport.js';
 
 export interface RecordedMessage {
   channel: 'sms' | 'voice';
@@ -20,6 +20,8 @@ export interface MemoryTransport extends SmsTransport {
   /** Forget every recorded message. */
   clear(): void;
   sendVoice(msg: VoiceMessage): Promise<SendResult>;
+  /** Always healthy, with no balance: nothing leaves the process. */
+  health(): Promise<ProviderStatus>;
 }
 
 const digitsOnly = (phone: string) => phone.replace(/\D/g, '');
@@ -62,6 +64,9 @@ export function memoryTransport(options: { now?: () => number } = {}): MemoryTra
     },
     clear() {
       messages.length = 0;
+    },
+    async health() {
+      return {};
     },
   };
 }

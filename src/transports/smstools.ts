@@ -1,5 +1,6 @@
 import { ofetch } from 'ofetch';
 import { TwoFactorError } from '../errors.js';
+import { readBalance } from './smstools-balance.js';
 import {
   parseSmstoolsOptions,
   SMSTOOLS_VOICE_LANGUAGES,
@@ -9,6 +10,7 @@ import {
 import { parseDeliveryReport } from './smstools-webhook.js';
 import type {
   DeliveryReport,
+  ProviderStatus,
   SendResult,
   SmsMessage,
   SmsTransport,
@@ -27,6 +29,8 @@ export interface SmstoolsTransport extends SmsTransport {
   sendSms(msg: SmsMessage): Promise<SendResult>;
   sendVoice(msg: VoiceMessage): Promise<SendResult>;
   readonly language: string;
+  /** Reads `GET /v1/balance`: reachability, credentials and the balance, for `tfa.health()`. */
+  health(options?: { signal?: AbortSignal }): Promise<ProviderStatus>;
   /** Present only when `webhookSecret` is set. */
   parseDeliveryReport?: (req: WebhookRequest) => DeliveryReport | null;
 }
@@ -181,6 +185,7 @@ export function smstools(options: SmstoolsOptions): SmstoolsTransport {
       if (reference !== undefined) body.reference = reference;
       return post('voice/send', body);
     },
+    health: (options) => readBalance(client, config.timeoutMs, options?.signal),
   };
   const { webhookSecret } = config;
   if (webhookSecret !== undefined) {

@@ -29,6 +29,14 @@ export interface WebhookRequest {
   now: number;
 }
 
+/** What a provider's health check found. */
+export interface ProviderStatus {
+  /** The account's balance, when the provider tells it (Smstools: `GET /v1/balance`). */
+  balance?: number;
+  /** The currency of `balance`, e.g. `EUR`. */
+  currency?: string;
+}
+
 /**
  * Sends codes. Throw `TwoFactorError('ERR_2FA_SEND_FAILED', { cause })` on failure, with no code
  * or full number in the message, and never retry once the request may have reached the provider.
@@ -44,4 +52,9 @@ export interface SmsTransport {
    * authentic but not about delivery; throws on a bad signature or a stale timestamp.
    */
   parseDeliveryReport?(req: WebhookRequest): DeliveryReport | null;
+  /**
+   * Optional: one cheap request that proves the provider answers these credentials (and reads the
+   * balance where it can), for `tfa.health()`. Throws when it cannot; honours `signal`.
+   */
+  health?(options?: { signal?: AbortSignal }): Promise<ProviderStatus>;
 }

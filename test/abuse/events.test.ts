@@ -21,6 +21,9 @@ const EVENT_FIELDS = [
   'attemptsLeft',
   'failures',
   'userAgent',
+  'sentAt',
+  'balance',
+  'currency',
 ];
 
 /** Only documented fields, and none of them holds an issued code. */
@@ -43,7 +46,13 @@ describe('onEvent', () => {
       await json(agent, '/2fa/verify', { code }).expect(200);
       expect(t.events).toEqual([
         { type: 'code.sent', at: t.clock.now() - 5_000, channel: 'sms', ...ALICE },
-        { type: 'verify.succeeded', at: t.clock.now(), channel: 'sms', ...ALICE },
+        {
+          type: 'verify.succeeded',
+          at: t.clock.now(),
+          channel: 'sms',
+          sentAt: t.clock.now() - 5_000,
+          ...ALICE,
+        },
       ]);
       expectClean(t.events, [code]);
     });
@@ -60,7 +69,8 @@ describe('onEvent', () => {
         ['voice.sent', 'voice'],
         ['verify.succeeded', 'voice'],
       ]);
-      expect(t.events[1]).toMatchObject(ALICE);
+      expect(t.events[1]).toMatchObject({ ...ALICE, reason: 'requested' });
+      expect(t.events[2]?.sentAt).toBe(t.events[0]?.at);
       expectClean(t.events, [code]);
     });
   });
@@ -158,7 +168,7 @@ describe('onEvent', () => {
       await json(await signIn(t), '/2fa/send').expect(200);
       expect(t.events.map((e) => [e.type, e.channel, e.reason])).toEqual([
         ['code.send_failed', 'sms', 'error'],
-        ['voice.sent', 'voice', undefined],
+        ['voice.sent', 'voice', 'sms-failed'],
       ]);
       expect(t.events[1]).toMatchObject(ALICE);
     });

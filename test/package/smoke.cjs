@@ -12,6 +12,7 @@ const names = [
   'TwoFactorError',
   'TwoFactorConfigError',
   'ERROR_CODES',
+  'METRICS',
 ];
 for (const name of names) assert.ok(pkg[name], `missing export ${name}`);
 assert.equal(pkg.default, undefined, 'no default export');
@@ -27,4 +28,8 @@ const tfa = pkg.twoFactor({
 assert.equal(typeof tfa, 'function');
 assert.equal(typeof tfa.requireSecondFactor, 'function');
 assert.throws(() => pkg.twoFactor({}), pkg.TwoFactorConfigError);
-console.log('CommonJS entry OK');
+assert.equal(pkg.METRICS.sends.name, 'sms2fa.sends');
+tfa.health().then((report) => {
+  assert.equal(report.ok, true); // @opentelemetry/api resolves from dist, the store and transport answer
+  console.log('CommonJS entry OK');
+});

@@ -15,6 +15,7 @@ const names = [
   'TwoFactorError',
   'TwoFactorConfigError',
   'ERROR_CODES',
+  'METRICS',
 ];
 const exported = new Set(Object.keys(pkg));
 for (const name of names) assert.ok(exported.has(name), `missing export ${name}`);
@@ -28,6 +29,14 @@ await store.set('k', 'v', 1000);
 assert.equal(await store.consume('k'), 'v');
 const err = new pkg.TwoFactorError('ERR_2FA_SEND_FAILED');
 assert.equal(err.status, 503);
+const tfa = pkg.twoFactor({
+  secret: 'x'.repeat(32),
+  getUser: () => null,
+  transport: pkg.memoryTransport(),
+  allowedCountries: ['BE'],
+});
+assert.equal((await tfa.health()).ok, true);
+assert.equal(pkg.METRICS.verifyDuration.unit, 's');
 
 // The challenge page from the built package: its script inlined, minified, without esbuild.
 for (const file of ['dist/index.js', 'dist/index.cjs']) {
