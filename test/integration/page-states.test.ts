@@ -11,6 +11,7 @@ import {
   type TestApp,
   wrongCode,
 } from '../helpers/create-app.js';
+import { appWith, fakeTransport, rejects } from '../helpers/faults.js';
 
 const page = (agent: Agent, path = '/2fa') => agent.get(path).set('Accept', 'text/html');
 const form = (agent: Agent, path: string, fields: Record<string, string>) =>
@@ -65,8 +66,7 @@ describe('GET /2fa/status says why nothing is pending, and who may not act yet',
   });
 
   it('tells that no SMS could be sent when the code came by call instead', async () => {
-    const t = createApp();
-    t.transport.sendSms = () => Promise.reject(new Error('provider down for this number'));
+    const t = appWith(fakeTransport({ sms: rejects(() => new Error('refused for this number')) }));
     const agent = await signIn(t);
     const sent = await json(agent, '/2fa/send').expect(200);
     expect(sent.body).toMatchObject({ channel: 'voice', fallback: 'failed' });
