@@ -183,8 +183,11 @@ function start(): void {
     }
     setLock(body.locked);
     let changed = true;
-    if (body.status !== 'none') changed = take(body);
-    else if (view || ended !== (body.ended ?? null)) {
+    if (body.status !== 'none') {
+      // A code another tab asked for: the words about this tab's last code no longer apply.
+      if (!view) message = '';
+      changed = take(body);
+    } else if (view || ended !== (body.ended ?? null)) {
       if (!body.ended) message = E.ERR_2FA_NO_CHALLENGE ?? '';
       view = null;
       ended = body.ended ?? null;
