@@ -78,7 +78,6 @@ export function benchOptions(spec: AppSpec): TwoFactorOptions {
     maxAttempts: 10,
     lockout: { threshold: 50, hardLimit: 100 },
     limits: { phonePerHour: 1000, phonePerDay: 10_000, ipPerHour: 1_000_000, prefixPerHour: 1_000_000 },
-    cookie: { secure: false },
     warnings: { memoryStore: false },
     logger: { warn: (m) => spec.onError(`warn: ${m}`), error: (m) => spec.onError(`error: ${m}`) },
     ...(spec.now ? { now: spec.now } : {}),
@@ -145,7 +144,7 @@ export function buildApp(spec: AppSpec): BenchApp {
         ...benchOptions(spec),
         store: spec.second,
         path: '/r/2fa',
-        cookie: { secure: false, name: 'r2fa' },
+        cookie: { name: 'r2fa' },
       })
     : undefined;
   const metered = spec.metered

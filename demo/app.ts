@@ -189,7 +189,11 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     logger: { warn: (m) => log(m), error: (m) => log(m) },
     warnings: { memoryStore: false },
     // SMS should not be the only factor on offer (NIST SP 800-63B): link the others from the page.
-    page: { alternative: { href: '/other-ways', text: 'Use another way to sign in' } },
+    // And a way out of the page: the demo's own sign-out.
+    page: {
+      alternative: { href: '/other-ways', text: 'Use another way to sign in' },
+      signOut: { action: '/logout' },
+    },
     metrics: { meterProvider: stats.meterProvider },
     ...(options.codeTtlMs === undefined ? {} : { codeTtlMs: options.codeTtlMs }),
     ...options.twoFactor,

@@ -170,6 +170,10 @@ export function createKeys(config: Config) {
     state: (id: string) => `s:${id}`,
     attempts: (id: string) => `a:${id}`,
     message: (messageId: string) => `m:${hashed('message', messageId)}`,
+    /** A send to this number waiting for the provider's answer, and the reports that came before it. */
+    inFlight: (e164: string) => `i:${hashed('inflight', e164)}`,
+    /** Set while authentic delivery reports about our messages reach the app (the no-report call waits for it). */
+    reportsWork: () => 'rw',
     /** A delivery report already acted on, by the hash of its body. */
     webhook: (rawBody: Buffer) => `w:${fingerprint(rawBody)}`,
     user: (userId: string) => fingerprint(`user:${userId}`),
@@ -181,7 +185,8 @@ export function createKeys(config: Config) {
     verifyLock: (userKey: string) => `v:${userKey}`,
     /** The newest challenge of a user in one first-factor session. */
     recent: (userKey: string, session: string) => `r:${userKey}:${session}`,
-    budget: (kind: string, value: string, window: number) => `b:${kind}:${window}:${hashed(kind, value)}`,
+    /** A send budget's sliding-window record (limits.ts), per client IP, prefix, number, or the app. */
+    budget: (kind: string, value: string) => `b:${kind}:${hashed(kind, value)}`,
   };
 }
 

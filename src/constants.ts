@@ -22,6 +22,8 @@ export const DEFAULT_RESEND_COOLDOWN_MS = 30 * SECOND;
 /** Twilio Verify: 5 sends per verification lifecycle (error 60203). */
 export const DEFAULT_MAX_SENDS_PER_CHALLENGE = 5;
 export const DEFAULT_VOICE_AFTER_MS = 30 * SECOND;
+/** With delivery reports: an SMS no final report answered within this long gets the automatic call. */
+export const DEFAULT_NO_REPORT_MS = MINUTE;
 
 /** NIST SP 800-63B §4.2.3 (AAL2): re-authenticate at least every 12 hours. */
 export const DEFAULT_VERIFIED_TTL_MS = 12 * HOUR;
@@ -51,8 +53,11 @@ export const TRANSPORT_TIMEOUT_MS = 20 * SECOND;
 export const BEFORE_SEND_TIMEOUT_MS = 5 * SECOND;
 /** The slowest sends under one send lock: an SMS and its voice fallback, each a `beforeSend` and a transport call at their bounds. */
 export const SEND_WORK_MS = 2 * (BEFORE_SEND_TIMEOUT_MS + TRANSPORT_TIMEOUT_MS);
-/** Store round trips, one after another, of a send under its lock (counted: about 8; kept with room). */
-export const SEND_STORE_ROUNDS = 12;
+/**
+ * Store round trips, one after another, of a send under its lock (counted: about 10, 14 with a
+ * store that has no compareAndSet; kept with room), plus one storeTimeoutMs of budget contention.
+ */
+export const SEND_STORE_ROUNDS = 20;
 /** Store round trips, one after another, of a verify under its lock (counted: about 4; kept with room). */
 export const VERIFY_STORE_ROUNDS = 8;
 /** How long a send that crossed the first one's answer may still join its challenge. */

@@ -2,8 +2,9 @@ import type { Request } from 'express';
 import type { Keys } from './challenge.js';
 import type { CookieJar } from './cookie.js';
 import type { Emit } from './events.js';
+import type { WarnOnce } from './host/warn-once.js';
 import type { Metrics } from './metrics/metrics.js';
-import type { Config, User } from './options.js';
+import type { CheckedUser, Config, User } from './options.js';
 import type { GuardedStore } from './stores/guarded-store.js';
 
 /** Everything a route needs, built once by `twoFactor()`. */
@@ -14,38 +15,80 @@ export interface Runtime {
   keys: Keys;
   emit: Emit;
   metrics: Metrics;
+  /** One-time warnings about how the package fits into the host app. */
+  warnOnce: WarnOnce;
 }
 
 const idLike = (value: unknown): value is string | number =>
   (typeof value === 'string' && value !== '') || (typeof value === 'number' && Number.isFinite(value));
 
-/**
- * `getUser`, checked: anything without a usable id, or with a session id or version that is not a
- * string or a number, counts as "not signed in" (the phone is checked when sending).
- */
-export async function resolveUser(config: Config, req: Request): Promise<User | null> {
-  return checkUser(await config.getUser(req));
+/** `getUser`, checked (see `checkUser`). */
+export async function resolveUser(rt: Runtime, req: Request): Promise<CheckedUser | null> {
+  return checkUser(rt, await rt.config.getUser(req));
 }
 
 /** The same, without a promise when `getUser` answers synchronously (the guard's hot path). */
-export function userFrom(config: Config, req: Request): User | null | Promise<User | null> {
-  const answer = config.getUser(req);
+export function userFrom(rt: Runtime, req: Request): CheckedUser | null | Promise<CheckedUser | null> {
+  const answer = rt.config.getUser(req);
   const thenable = typeof (answer as PromiseLike<unknown> | null)?.then === 'function';
-  return thenable ? Promise.resolve(answer).then(checkUser) : checkUser(answer as User | null | undefined);
+  return thenable
+    ? Promise.resolve(answer).then((user) => checkUser(rt, user))
+    : checkUser(rt, answer as User | null | undefined);
 }
 
-function checkUser(user: User | null | undefined): User | null {
-  if (!user || typeof user !== 'object' || !idLike(user.id)) return null;
-  const { sessionId, version } = user;
-  if (
-    (sessionId !== undefined && !idLike(sessionId)) ||
-    (version !== undefined && !idLike(version) && version !== '')
-  ) {
+/** What an unusable value is, for the log line (never the value itself: it may be personal data). */
+export function kindOf(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  if (value === '') return 'an empty string';
+  if (typeof value === 'number') return 'not a finite number';
+  if (value instanceof Date) return 'a Date';
+  if (typeof value === 'object')
+    return 'toHexString' in value ? 'an object (a MongoDB ObjectId?)' : 'an object';
+  return `a ${typeof value}`;
+}
+
+const FIXES = {
+  id: 'return a string or a number, e.g. `id: String(user._id)`',
+  sessionId: 'return a string, e.g. `sessionId: req.sessionID`',
+  version: 'return a string or a number, e.g. a counter or `version: user.passwordChangedAt.getTime()`',
+} as const;
+
+/**
+ * A usable user, its id as a string; `null` for nobody signed in. An answer that cannot be used
+ * (an object id, a Date version…) also counts as nobody, failing closed, and is logged once per
+ * field with the fix: a signed-in user who is told "Sign in first." must not go unexplained.
+ */
+function checkUser(rt: Runtime, user: User | null | undefined): CheckedUser | null {
+  if (user === null || user === undefined) return null;
+  if (typeof user !== 'object') {
+    rt.warnOnce(
+      'getUser:user',
+      `getUser returned ${kindOf(user)}: return { id, phone, sessionId?, version? }, or null when no user is signed in`,
+      'error',
+    );
+    return null;
+  }
+  const { id, sessionId, version } = user;
+  const unusable: [keyof typeof FIXES, unknown] | undefined = !idLike(id)
+    ? ['id', id]
+    : sessionId !== undefined && !idLike(sessionId)
+      ? ['sessionId', sessionId]
+      : version !== undefined && !idLike(version) && version !== ''
+        ? ['version', version]
+        : undefined;
+  if (unusable) {
+    const [field, value] = unusable;
+    rt.warnOnce(
+      `getUser:${field}`,
+      `getUser returned a user whose \`${field}\` is ${kindOf(value)}, so that user counts as signed out: ${FIXES[field]}`,
+      'error',
+    );
     return null;
   }
   return {
     ...user,
-    id: String(user.id),
+    id: String(id),
     ...(sessionId === undefined ? {} : { sessionId: String(sessionId) }),
   };
 }

@@ -2,7 +2,7 @@ import { sign, unsign } from 'cookie-signature';
 import type { CookieOptions, Request, Response } from 'express';
 import { LRUCache } from 'lru-cache';
 import { fingerprint } from './crypto.js';
-import type { Config, User } from './options.js';
+import type { CheckedUser, Config } from './options.js';
 
 export type Method = 'sms' | 'voice';
 
@@ -18,7 +18,6 @@ export interface VerifiedClaim {
 }
 
 export interface CookieJar {
-  names: { verified: string; challenge: string; flash: string };
   /** The verified claim, or `null` for a missing, tampered, foreign or malformed cookie. */
   readVerified(req: Request): VerifiedClaim | null;
   writeVerified(res: Response, claim: VerifiedClaim): void;
@@ -62,11 +61,11 @@ function unsignAny(value: string, secrets: string[]): string | null {
 /** Session ids repeat on every request of a session: their fingerprints are kept, boundedly. */
 const fingerprints = new LRUCache<string, string>({ max: 10_000, memoMethod: (id) => fingerprint(id) });
 
-export function sessionFingerprint(user: User): string {
+export function sessionFingerprint(user: CheckedUser): string {
   return user.sessionId ? fingerprints.memo(user.sessionId) : '';
 }
 
-export function claimMatches(claim: VerifiedClaim, user: User, now: number): boolean {
+export function claimMatches(claim: VerifiedClaim, user: CheckedUser, now: number): boolean {
   return (
     claim.userId === String(user.id) &&
     claim.session === sessionFingerprint(user) &&
@@ -98,18 +97,33 @@ function decodeClaim(value: string): VerifiedClaim | null {
 /** A form error waits this long for its page (the redirect follows at once). */
 const FLASH_MAX_AGE_MS = 60_000;
 
+interface Names {
+  verified: string;
+  challenge: string;
+  flash: string;
+}
+
 export function createCookieJar(config: Config): CookieJar {
   const { name, secure, sameSite, domain } = config.cookie;
   // `__Host-` pins the cookie to this host over HTTPS (R-34); it needs Secure, Path=/ and no Domain.
-  const base = secure && !domain ? `__Host-${name}` : name;
-  const names = { verified: base, challenge: `${base}-challenge`, flash: `${base}-flash` };
-  const options: CookieOptions = {
-    httpOnly: true,
-    secure,
-    sameSite,
-    path: '/',
-    ...(domain ? { domain } : {}),
+  const secureBase = domain ? name : `__Host-${name}`;
+  const secureNames: Names = {
+    verified: secureBase,
+    challenge: `${secureBase}-challenge`,
+    flash: `${secureBase}-flash`,
   };
+  const plainNames: Names = { verified: name, challenge: `${name}-challenge`, flash: `${name}-flash` };
+  const base: CookieOptions = { httpOnly: true, sameSite, path: '/', ...(domain ? { domain } : {}) };
+  const secureOptions: CookieOptions = { ...base, secure: true };
+  const plainOptions: CookieOptions = { ...base, secure: false };
+  /**
+   * 'auto': Secure (and `__Host-`) when Express sees HTTPS, which follows `trust proxy`; plain on
+   * HTTP, where a browser would drop a Secure cookie. Names differ, so a cookie set over HTTP is
+   * never read over HTTPS. A request without `secure` (outside Express) counts as plain.
+   */
+  const isSecure = (req: Request | undefined) => (secure === 'auto' ? req?.secure === true : secure);
+  const namesFor = (req: Request | undefined) => (isSecure(req) ? secureNames : plainNames);
+  const optionsFor = (req: Request | undefined) => (isSecure(req) ? secureOptions : plainOptions);
   const signer = config.secrets[0] as string;
   // Cookies whose signature already checked out, by their exact value: a verified browser costs
   // the HMAC once, not on every request. Only verified values go in; the claim is still matched
@@ -117,9 +131,8 @@ export function createCookieJar(config: Config): CookieJar {
   const verifiedCookies = new LRUCache<string, VerifiedClaim>({ max: 10_000 });
 
   return {
-    names,
     readVerified(req) {
-      const raw = readCookie(req, names.verified);
+      const raw = readCookie(req, namesFor(req).verified);
       if (raw === undefined) return null;
       const known = verifiedCookies.get(raw);
       if (known) return known;
@@ -130,33 +143,43 @@ export function createCookieJar(config: Config): CookieJar {
     },
     writeVerified(res, claim) {
       const maxAge = Math.max(0, claim.expiresAt - claim.verifiedAt);
-      res.cookie(names.verified, sign(encodeClaim(claim), signer), { ...options, maxAge });
+      res.cookie(namesFor(res.req).verified, sign(encodeClaim(claim), signer), {
+        ...optionsFor(res.req),
+        maxAge,
+      });
     },
     readChallenge(req) {
-      const raw = readCookie(req, names.challenge);
+      const raw = readCookie(req, namesFor(req).challenge);
       const id = raw === undefined ? null : unsignAny(raw, config.secrets);
       return id !== null && /^[A-Za-z0-9_-]{24}$/.test(id) ? id : null;
     },
     writeChallenge(res, challengeId, maxAgeMs) {
-      res.cookie(names.challenge, sign(challengeId, signer), { ...options, maxAge: maxAgeMs });
+      res.cookie(namesFor(res.req).challenge, sign(challengeId, signer), {
+        ...optionsFor(res.req),
+        maxAge: maxAgeMs,
+      });
     },
     clearChallenge(res) {
-      res.clearCookie(names.challenge, options);
+      res.clearCookie(namesFor(res.req).challenge, optionsFor(res.req));
     },
     readFlash(req) {
-      const raw = readCookie(req, names.flash);
+      const raw = readCookie(req, namesFor(req).flash);
       return raw === undefined ? null : unsignAny(raw, config.secrets);
     },
     writeFlash(res, value) {
       // Signed, so that no other site or subdomain can put words on the page.
-      res.cookie(names.flash, sign(value, signer), { ...options, maxAge: FLASH_MAX_AGE_MS });
+      res.cookie(namesFor(res.req).flash, sign(value, signer), {
+        ...optionsFor(res.req),
+        maxAge: FLASH_MAX_AGE_MS,
+      });
     },
     clearFlash(res) {
-      res.clearCookie(names.flash, options);
+      res.clearCookie(namesFor(res.req).flash, optionsFor(res.req));
     },
     clear(res) {
-      res.clearCookie(names.verified, options);
-      res.clearCookie(names.challenge, options);
+      const names = namesFor(res.req);
+      res.clearCookie(names.verified, optionsFor(res.req));
+      res.clearCookie(names.challenge, optionsFor(res.req));
     },
   };
 }

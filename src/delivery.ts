@@ -5,15 +5,24 @@ import {
   type SendState,
   serializeSendState,
 } from './challenge.js';
-import { BEFORE_SEND_TIMEOUT_MS, CHALLENGE_GRACE_MS, MINUTE, TRANSPORT_TIMEOUT_MS } from './constants.js';
+import {
+  BEFORE_SEND_TIMEOUT_MS,
+  CHALLENGE_GRACE_MS,
+  MINUTE,
+  SECOND,
+  TRANSPORT_TIMEOUT_MS,
+} from './constants.js';
 import type { Runtime } from './context.js';
 import { TwoFactorError } from './errors.js';
-import { spendSendBudgets } from './limits.js';
+import { type SpentBudgets, spendSendBudgets } from './limits.js';
 import { smsText, voiceText } from './messages.js';
 import type { SendAttempt } from './options.js';
 import type { Destination } from './phone.js';
 
 export type Channel = 'sms' | 'voice';
+
+/** The in-flight key outlives the provider's deadline by this much (a slow store write after the answer). */
+const IN_FLIGHT_GRACE_MS = 30 * SECOND;
 
 /** After a failed send, clients are told to try again in this many seconds (security.md F-01). */
 const SEND_FAILED_RETRY_AFTER_S = 30;
@@ -38,7 +47,7 @@ export function nextVoiceAt(rt: Runtime, state: SendState): number {
   return state.voiceCalls === 0 ? state.firstSmsAt + afterMs : nextSendAt(rt, state);
 }
 
-function withTimeout<T>(promise: Promise<T>, ms = TRANSPORT_TIMEOUT_MS): Promise<T> {
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
@@ -80,12 +89,43 @@ interface SendEventFields {
 /** The cause of a send refused because `beforeSend` failed: no provider failed, so no voice fallback. */
 const BEFORE_SEND_FAILED = Object.freeze({ kind: 'beforeSend' });
 
-/** True when the provider (not `beforeSend`) failed the send: only then may voice.auto call instead. */
-export function isProviderFailure(error: unknown): boolean {
+/** The transport says the provider refused this number only (transport.ts): a call may still reach it. */
+function refusedDestination(error: unknown): boolean {
+  const cause = (error as { cause?: { destinationRefused?: unknown } } | undefined)?.cause;
+  return cause?.destinationRefused === true;
+}
+
+/**
+ * True when the provider refused the SMS for this number (invalid, unknown, opted out): only then
+ * may voice.auto call instead. A provider or account failure (timeout, 5xx, 429, credentials,
+ * credit, IP allow-list) would fail the call the same way, and a vetoed send is the app's answer.
+ */
+export function isDestinationRefusal(error: unknown): boolean {
   return (
     error instanceof TwoFactorError &&
-    error.code === 'ERR_2FA_SEND_FAILED' &&
-    error.cause !== BEFORE_SEND_FAILED
+    error.code === 'ERR_2FA_DESTINATION_BLOCKED' &&
+    refusedDestination(error.cause)
+  );
+}
+
+/** How long the core waits for one provider call: a second past the transport's own deadline. */
+function providerDeadline(rt: Runtime): number {
+  const own = rt.config.transport.timeoutMs;
+  return typeof own === 'number' && own > 0
+    ? Math.min(TRANSPORT_TIMEOUT_MS, own + SECOND)
+    : TRANSPORT_TIMEOUT_MS;
+}
+
+/** When the app-wide limit last tripped, per factory: its event and log line come once per trip. */
+const globalLimitUntil = new WeakMap<object, number>();
+
+function globalLimitReached(rt: Runtime, who: SendEventFields, retryAfterS: number): void {
+  const now = rt.config.now();
+  if ((globalLimitUntil.get(rt.config) ?? 0) > now) return;
+  globalLimitUntil.set(rt.config, now + retryAfterS * SECOND);
+  rt.emit({ type: 'global_limit.reached', ...who, reason: 'global' });
+  rt.config.logger.error(
+    `express-sms-2fa: the app-wide send limit (limits.globalPerHour / globalPerDay) is reached; every send is refused for the next ${Math.ceil(retryAfterS)} s. Many sends at once can be SMS pumping: check the send.blocked events before raising the limit`,
   );
 }
 
@@ -150,16 +190,18 @@ export async function deliver(
     ip,
     channel,
   };
+  let spent: SpentBudgets;
   try {
     if ((previous?.sends ?? 0) >= config.maxSendsPerChallenge) {
       // The live challenge keeps answering /send until it expires: that is when a new one can go out.
       const retryAfter = Math.max(1, (challenge.expiresAt - config.now()) / 1000);
       throw new TwoFactorError('ERR_2FA_RATE_LIMITED', { cause: 'challenge', retryAfter });
     }
-    await spendSendBudgets(rt, dest, ip);
+    spent = await spendSendBudgets(rt, dest, ip);
   } catch (error) {
     if (error instanceof TwoFactorError && error.code === 'ERR_2FA_RATE_LIMITED') {
       emit({ type: 'send.blocked', ...who, reason: String(error.cause) });
+      if (error.cause === 'global') globalLimitReached(rt, who, error.retryAfter ?? 1);
     }
     throw error;
   }
@@ -167,13 +209,24 @@ export async function deliver(
 
   const text = compose(rt, channel, challenge, secret.code);
   const { transport } = config;
+  const deadline = providerDeadline(rt);
+  if (transport.parseDeliveryReport) {
+    // A report may come before the provider's answer: this key lets the webhook keep it (reports/early.ts).
+    await rt.store
+      .set(rt.keys.inFlight(secret.to), '', deadline + IN_FLIGHT_GRACE_MS)
+      .catch(async (error) => {
+        await spent.giveBack(); // nothing was sent
+        throw error;
+      });
+  }
   let messageId: string | undefined;
   try {
     const result =
       channel === 'sms'
-        ? await withTimeout(transport.sendSms({ to: secret.to, text }))
+        ? await withTimeout(transport.sendSms({ to: secret.to, text }), deadline)
         : await withTimeout(
             transport.sendVoice?.({ to: secret.to, text, language: config.locale }) ?? Promise.reject(),
+            deadline,
           );
     messageId = typeof result?.id === 'string' && result.id.length <= 128 ? result.id : undefined;
   } catch (error) {
@@ -182,6 +235,11 @@ export async function deliver(
     config.logger.error(
       `express-sms-2fa: ${channel} send to ${dest.masked} failed (${failureKind(error)}${code ? `, provider code ${code}` : ''})`,
     );
+    // Nothing reached the user: the number's, the prefix's and the app-wide budgets get the send
+    // back, so an outage never locks anyone out once it is over. The client's IP budget keeps it,
+    // which bounds the provider calls one client can make while the provider fails.
+    await spent.giveBack();
+    if (refusedDestination(error)) throw new TwoFactorError('ERR_2FA_DESTINATION_BLOCKED', { cause: error });
     throw new TwoFactorError('ERR_2FA_SEND_FAILED', { cause: error, retryAfter: SEND_FAILED_RETRY_AFTER_S });
   }
 
@@ -240,13 +298,14 @@ export function challengeView(rt: Runtime, challenge: Challenge, state: SendStat
 }
 
 /**
- * Why the code comes by a call nobody asked for, for the page to say: no SMS could be sent, or the
- * SMS was reported undelivered. "Call me instead" unlocks `voice.afterMs` after the SMS, so a first
- * call placed before then was not asked for.
+ * Why the code comes by a call nobody asked for, for the page to say: no SMS could be sent (every
+ * send of the challenge is a call, or the one that waits to be placed), or the SMS was not
+ * delivered. "Call me instead" unlocks `voice.afterMs` after the SMS, so a first call placed
+ * before then was not asked for. (A call after a missing report comes later and reads as asked.)
  */
 function fallbackOf(rt: Runtime, state: SendState): 'failed' | 'undelivered' | null {
-  if (state.lastChannel === 'sms') return state.delivery === 'calling' ? 'undelivered' : null;
-  if (state.firstSmsAt === 0) return 'failed';
+  if (state.lastChannel === 'sms') return null;
+  if (state.sends === state.voiceCalls) return 'failed';
   const afterMs = rt.config.voice === false ? 0 : rt.config.voice.afterMs;
   return state.voiceCalls === 1 && state.lastSentAt < state.firstSmsAt + afterMs ? 'undelivered' : null;
 }

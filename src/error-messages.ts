@@ -23,6 +23,7 @@ export const ERROR_MESSAGES: Record<Locale, Record<ErrorCode, string>> = {
     ERR_2FA_COOLDOWN: 'Wacht even voor u het opnieuw vraagt.',
     ERR_2FA_RATE_LIMITED: 'Er zijn te veel codes aangevraagd. Probeer het later opnieuw.',
     ERR_2FA_DESTINATION_BLOCKED: 'Naar dit telefoonnummer kunnen geen codes worden gestuurd.',
+    ERR_2FA_NO_PHONE: 'Er staat geen telefoonnummer op dit account.',
     ERR_2FA_VOICE_UNAVAILABLE: 'Bellen is niet beschikbaar.',
     ERR_2FA_FORBIDDEN_ORIGIN:
       'Dit verzoek kwam niet van deze site. Laad de pagina opnieuw en probeer het nog eens.',
@@ -41,6 +42,7 @@ export const ERROR_MESSAGES: Record<Locale, Record<ErrorCode, string>> = {
     ERR_2FA_COOLDOWN: 'Patientez avant de redemander.',
     ERR_2FA_RATE_LIMITED: 'Trop de codes ont été demandés. Réessayez plus tard.',
     ERR_2FA_DESTINATION_BLOCKED: 'Impossible d’envoyer des codes à ce numéro.',
+    ERR_2FA_NO_PHONE: 'Aucun numéro de téléphone n’est enregistré pour ce compte.',
     ERR_2FA_VOICE_UNAVAILABLE: 'Les appels vocaux ne sont pas disponibles.',
     ERR_2FA_FORBIDDEN_ORIGIN: 'Cette requête ne vient pas de ce site. Rechargez la page et réessayez.',
     ERR_2FA_SEND_FAILED: 'Le code n’a pas pu être envoyé. Réessayez dans un instant.',
@@ -58,6 +60,7 @@ export const ERROR_MESSAGES: Record<Locale, Record<ErrorCode, string>> = {
     ERR_2FA_COOLDOWN: 'Bitte warten Sie, bevor Sie erneut anfragen.',
     ERR_2FA_RATE_LIMITED: 'Es wurden zu viele Codes angefordert. Versuchen Sie es später erneut.',
     ERR_2FA_DESTINATION_BLOCKED: 'An diese Telefonnummer können keine Codes gesendet werden.',
+    ERR_2FA_NO_PHONE: 'Für dieses Konto ist keine Telefonnummer hinterlegt.',
     ERR_2FA_VOICE_UNAVAILABLE: 'Sprachanrufe sind nicht verfügbar.',
     ERR_2FA_FORBIDDEN_ORIGIN:
       'Diese Anfrage kam nicht von dieser Website. Laden Sie die Seite neu und versuchen Sie es erneut.',

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   ERR_2FA_COOLDOWN: { status: 429, message: 'Please wait before asking again.' },
   ERR_2FA_RATE_LIMITED: { status: 429, message: 'Too many codes were requested. Try again later.' },
   ERR_2FA_DESTINATION_BLOCKED: { status: 422, message: 'Codes cannot be sent to this phone number.' },
+  ERR_2FA_NO_PHONE: { status: 422, message: 'No phone number is on file for this account.' },
   ERR_2FA_VOICE_UNAVAILABLE: { status: 409, message: 'Voice calls are not available.' },
   ERR_2FA_FORBIDDEN_ORIGIN: {
     status: 403,

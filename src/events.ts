@@ -9,6 +9,8 @@ export type TwoFactorEventType =
   | 'challenge.exhausted'
   | 'user.locked'
   | 'send.blocked'
+  | 'global_limit.reached'
+  | 'destination.missing'
   | 'delivery.failed'
   | 'provider.balance_low';
 
@@ -27,9 +29,11 @@ export interface TwoFactorEvent {
   ip?: string;
   channel?: 'sms' | 'voice';
   /**
-   * Why a send was blocked or failed: `phone`, `ip`, `prefix`, `challenge`, `country`, `invalid-number`,
-   * `vetoed`, or a provider error kind. On `voice.sent`, why the call was placed: `requested` (the
-   * user asked), `sms-failed` (the provider refused the SMS), `undelivered` (a delivery report said so).
+   * Why a send was blocked or failed: `phone`, `ip`, `prefix`, `global`, `challenge`, `country`,
+   * `vetoed`, or a provider error kind; for `destination.missing`: `none` (no number) or
+   * `invalid-number`. On `voice.sent`, why the call was placed: `requested` (the user asked),
+   * `sms-failed` (the provider refused the number for SMS), `undelivered` (a delivery report said
+   * so), `no-report` (no report came in time). On `delivery.failed`: `undelivered` or `no-report`.
    */
   reason?: string;
   /** The provider's error code, e.g. Smstools `108` (no credit). */

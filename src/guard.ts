@@ -2,8 +2,9 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { type Runtime, resolveUser, userFrom } from './context.js';
 import { claimMatches } from './cookie.js';
 import { TwoFactorError } from './errors.js';
-import { isHtmlClient, noStore, sendError } from './http.js';
-import type { User } from './options.js';
+import type { Mount } from './host/mount.js';
+import { isHtmlClient, noStore, safeReturnTo, sendError } from './http.js';
+import type { CheckedUser } from './options.js';
 
 /** What the guard puts on `req.secondFactor` for a verified request. */
 export interface SecondFactorInfo {
@@ -22,7 +23,7 @@ declare global {
 }
 
 /** The verified claim of this request, checked against the current user: one HMAC, no store. */
-function verifiedInfo(rt: Runtime, req: Request, user: User): SecondFactorInfo | null {
+export function verifiedInfo(rt: Runtime, req: Request, user: CheckedUser): SecondFactorInfo | null {
   const claim = rt.cookies.readVerified(req);
   if (!claim || !claimMatches(claim, user, rt.config.now())) return null;
   return { verifiedAt: claim.verifiedAt, method: claim.method };
@@ -30,30 +31,50 @@ function verifiedInfo(rt: Runtime, req: Request, user: User): SecondFactorInfo |
 
 /** For `tfa.isVerified(req)`: the guard's check, without answering. */
 export async function isVerified(rt: Runtime, req: Request): Promise<boolean> {
-  const user = await resolveUser(rt.config, req);
+  const user = await resolveUser(rt, req);
   return user !== null && verifiedInfo(rt, req, user) !== null;
 }
 
-export function createGuard(rt: Runtime): RequestHandler {
+/** The page an htmx request came from (`HX-Current-URL`), as a same-origin path; else undefined. */
+function htmxPage(req: Request): string | undefined {
+  const current = req.headers['hx-current-url'];
+  if (typeof current !== 'string' || !URL.canParse(current)) return undefined;
+  const url = new URL(current);
+  if (url.host !== req.headers.host) return undefined;
+  const path = safeReturnTo(`${url.pathname}${url.search}`);
+  return path === '/' && url.pathname !== '/' ? undefined : path;
+}
+
+export function createGuard(rt: Runtime, mount: Mount): RequestHandler {
   const { config } = rt;
 
   /** Answers a request that may not pass: no first factor, or no valid verified state. */
-  function refuse(req: Request, res: Response, user: User | null): void {
-    const html = isHtmlClient(req) && (req.method === 'GET' || req.method === 'HEAD');
+  function refuse(req: Request, res: Response, user: CheckedUser | null): void {
+    // htmx ignores a 401 and would swap a redirected page into its target: it gets HX-Redirect.
+    const htmx = req.headers['hx-request'] === 'true';
+    const html = !htmx && isHtmlClient(req) && (req.method === 'GET' || req.method === 'HEAD');
     noStore(res);
     if (!user) {
       if (html && config.loginPath) res.redirect(303, config.loginPath);
-      else sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'), config.locale);
+      else {
+        if (htmx && config.loginPath) res.setHeader('HX-Redirect', config.loginPath);
+        sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'), config.locale);
+      }
       return;
     }
-    const back = req.method === 'GET' ? `?returnTo=${encodeURIComponent(req.originalUrl)}` : '';
-    const verifyUrl = `${config.path}${back}`;
-    if (html) res.redirect(303, verifyUrl);
-    else sendError(res, new TwoFactorError('ERR_2FA_REQUIRED', { details: { verifyUrl } }), config.locale);
+    const returnTo =
+      (htmx ? htmxPage(req) : undefined) ?? (req.method === 'GET' ? req.originalUrl : undefined);
+    const verifyUrl = `${mount.routesFor(req)}${returnTo ? `?returnTo=${encodeURIComponent(returnTo)}` : ''}`;
+    if (html) {
+      res.redirect(303, verifyUrl);
+      return;
+    }
+    if (htmx) res.setHeader('HX-Redirect', verifyUrl);
+    sendError(res, new TwoFactorError('ERR_2FA_REQUIRED', { details: { verifyUrl } }), config.locale);
   }
 
   /** Lets the request through or answers it; any error fails closed into `next(err)`. */
-  function decide(req: Request, res: Response, next: NextFunction, user: User | null): void {
+  function decide(req: Request, res: Response, next: NextFunction, user: CheckedUser | null): void {
     let info: SecondFactorInfo | null = null;
     try {
       info = user && verifiedInfo(rt, req, user);
@@ -71,7 +92,7 @@ export function createGuard(rt: Runtime): RequestHandler {
   return function requireSecondFactor(req: Request, res: Response, next: NextFunction) {
     let pending: ReturnType<typeof userFrom>;
     try {
-      pending = userFrom(config, req);
+      pending = userFrom(rt, req);
     } catch (error) {
       next(error);
       return;

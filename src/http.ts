@@ -119,6 +119,19 @@ function parseForm(text: string): Body {
 }
 
 /**
+ * The exact bytes of a delivery report, which its signature covers: read from the stream, or the
+ * app's `req.rawBody` (a Buffer or string) when a body parser read the stream first; `null` when
+ * the parser left nothing to check against.
+ */
+export async function readRawBody(req: Request): Promise<Buffer | null> {
+  const kept = (req as { rawBody?: unknown }).rawBody;
+  if (Buffer.isBuffer(kept)) return kept;
+  if (typeof kept === 'string') return Buffer.from(kept, 'utf8');
+  if (req.readableEnded) return null;
+  return readRaw(req);
+}
+
+/**
  * The body as JSON or a urlencoded form. Uses the app's parsed `req.body` when a body parser ran
  * first; reads the stream itself otherwise (it also needs the raw bytes for webhook signatures).
  */

@@ -1,51 +1,178 @@
-import { DAY, HOUR } from './constants.js';
+import { admit, giveBack, type Window } from './budgets/sliding-window.js';
+import { DAY, HOUR, MINUTE } from './constants.js';
 import type { Runtime } from './context.js';
 import { TwoFactorError } from './errors.js';
 import type { Destination } from './phone.js';
 
-interface Budget {
-  kind: 'ip' | 'prefix' | 'phone';
-  /** Short, as it is part of a key kept per number and per address. */
-  key: 'ip' | 'pre' | 'ph' | 'pd';
-  value: string;
-  limit: number;
-  windowMs: number;
+export type BudgetKind = 'ip' | 'prefix' | 'phone' | 'global';
+
+interface Budget extends Window {
+  kind: BudgetKind;
+  key: string;
+}
+
+/** Hourly budgets count in one-minute slots, daily ones in 15-minute slots (see sliding-window.ts). */
+const HOURLY = { windowMs: HOUR, slotMs: MINUTE };
+const DAILY = { windowMs: DAY, slotMs: 15 * MINUTE };
+/** Compare-and-set attempts on one budget when giving a send back (best effort). */
+const GIVE_BACK_TRIES = 25;
+
+/** What a send took from its budgets, to give back when the provider failed and nothing went out. */
+export interface SpentBudgets {
+  /** Gives back every budget but the client's IP one (best effort: a store failure keeps them spent). */
+  giveBack(): Promise<void>;
+}
+
+function budgetsOf(rt: Runtime, dest: Destination, ip: string): Budget[] {
+  const { limits } = rt.config;
+  const { budget } = rt.keys;
+  const budgets: Budget[] = [
+    { kind: 'ip', key: budget('ip', ip), limit: limits.ipPerHour, ...HOURLY },
+    { kind: 'prefix', key: budget('pre', dest.prefix), limit: limits.prefixPerHour, ...HOURLY },
+    { kind: 'phone', key: budget('ph', dest.e164), limit: limits.phonePerHour, ...HOURLY },
+    { kind: 'phone', key: budget('pd', dest.e164), limit: limits.phonePerDay, ...DAILY },
+  ];
+  if (limits.globalPerHour !== undefined) {
+    budgets.push({ kind: 'global', key: budget('gh', 'app'), limit: limits.globalPerHour, ...HOURLY });
+  }
+  if (limits.globalPerDay !== undefined) {
+    budgets.push({ kind: 'global', key: budget('gd', 'app'), limit: limits.globalPerDay, ...DAILY });
+  }
+  return budgets;
 }
 
 /**
- * Spends one send from every budget, atomically, in fixed windows, in stages: a try refused by
- * one stage spends nothing of the next. The client's own address comes first, so an attacker
- * stopped by the IP budget never spends a number's or a prefix's budget; a number's daily
- * budget is spent only by tries its hourly budget let through.
+ * Spends one send from every budget, or from none: a try that any budget refuses spends nothing
+ * of any budget (so a number's own refusals never spend its prefix's budget, and an attacker's
+ * refused tries cost the store nothing). Each budget is a sliding window ("5 per hour" is any 60
+ * minutes), read in one round trip and written with compare-and-set, so parallel sends can never
+ * take more than the limit between them.
  */
-export async function spendSendBudgets(rt: Runtime, dest: Destination, ip: string): Promise<void> {
-  const { limits } = rt.config;
-  await spend(rt, [{ kind: 'ip', key: 'ip', value: ip, limit: limits.ipPerHour, windowMs: HOUR }]);
-  await spend(rt, [
-    { kind: 'prefix', key: 'pre', value: dest.prefix, limit: limits.prefixPerHour, windowMs: HOUR },
-    { kind: 'phone', key: 'ph', value: dest.e164, limit: limits.phonePerHour, windowMs: HOUR },
-  ]);
-  await spend(rt, [{ kind: 'phone', key: 'pd', value: dest.e164, limit: limits.phonePerDay, windowMs: DAY }]);
+export async function spendSendBudgets(rt: Runtime, dest: Destination, ip: string): Promise<SpentBudgets> {
+  const budgets = budgetsOf(rt, dest, ip);
+  const now = rt.config.now();
+  const records = await rt.store.getMany(budgets.map((b) => b.key));
+  const refusals = budgets.flatMap((budget, i) => {
+    const decision = admit(budget, records[i], now);
+    return decision.allowed ? [] : [{ budget, retryAfterMs: decision.retryAfterMs }];
+  });
+  if (refusals.length > 0) throw rateLimited(refusals);
+
+  const outcomes = await Promise.allSettled(budgets.map((budget, i) => take(rt, budget, records[i], now)));
+  const taken = outcomes.flatMap((o) => (o.status === 'fulfilled' && 'slot' in o.value ? [o.value] : []));
+  const failed = outcomes.find((o) => o.status === 'rejected');
+  const lost = outcomes.flatMap((o) =>
+    o.status === 'fulfilled' && 'retryAfterMs' in o.value ? [o.value] : [],
+  );
+  if (failed || lost.length > 0) {
+    // A parallel send took the last room, or the store failed: this try spends nothing after all.
+    await giveBackAll(rt, taken);
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    throw rateLimited(lost);
+  }
+  return {
+    giveBack: () =>
+      giveBackAll(
+        rt,
+        taken.filter((t) => t.budget.kind !== 'ip'),
+      ),
+  };
 }
 
-async function spend(rt: Runtime, budgets: Budget[]): Promise<void> {
-  const time = rt.config.now();
-  const windows = budgets.map((budget) => {
-    const window = Math.floor(time / budget.windowMs);
-    return { budget, window, resetsIn: (window + 1) * budget.windowMs - time };
+interface Taken {
+  budget: Budget;
+  slot: number;
+}
+
+/** One budget, by compare-and-set from the value read: a changed value is read again and retried. */
+function take(
+  rt: Runtime,
+  budget: Budget,
+  record: string | undefined,
+  now: number,
+): Promise<Taken | { budget: Budget; retryAfterMs: number }> {
+  return inTurn(rt, budget.key, async (turn) => {
+    // Sends of other instances on one record (a shared prefix, the app-wide budget) take turns by
+    // compare-and-set: for up to one store timeout, then the send gives up with a retryable 503.
+    const giveUpAt = Date.now() + rt.config.storeTimeoutMs;
+    let current = turn.written ?? record;
+    for (let attempt = 1; ; attempt++) {
+      const decision = admit(budget, current, now);
+      if (!decision.allowed) return { budget, retryAfterMs: decision.retryAfterMs };
+      if (await rt.store.compareAndSet(budget.key, current, decision.record, decision.ttlMs)) {
+        turn.written = decision.record;
+        return { budget, slot: decision.slot };
+      }
+      if (Date.now() >= giveUpAt) {
+        throw new TwoFactorError('ERR_2FA_STORE_UNAVAILABLE', { retryAfter: 1, cause: 'budget contention' });
+      }
+      if (attempt > 1) await pause(attempt);
+      current = await rt.store.get(budget.key);
+    }
   });
-  const counts = await Promise.all(
-    windows.map(({ budget, window, resetsIn }) =>
-      rt.store.increment(rt.keys.budget(budget.key, budget.value, window), resetsIn),
-    ),
-  );
-  // When several budgets are spent, the one that frees up last decides the wait.
-  const spent = windows.filter((w, i) => (counts[i] ?? 0) > w.budget.limit);
-  const last = spent.sort((a, b) => b.resetsIn - a.resetsIn)[0];
-  if (last) {
-    throw new TwoFactorError('ERR_2FA_RATE_LIMITED', {
-      retryAfter: last.resetsIn / 1000,
-      cause: last.budget.kind,
-    });
+}
+
+interface Turn {
+  /** What this process last wrote to the record while others of its sends waited: the next expected value. */
+  written?: string;
+}
+
+/** Per store, the records this process is writing now, and how many of its sends wait for each. */
+const queues = new WeakMap<object, Map<string, { tail: Promise<unknown>; waiting: number; turn: Turn }>>();
+
+/**
+ * Sends of this process write one budget record one at a time: in parallel they would only make
+ * each other's compare-and-set fail and read again (a burst of 100 sends behind one NAT address
+ * would take seconds). Each starts from what the one before it wrote, so it usually succeeds at
+ * once; only other instances can still interleave.
+ */
+function inTurn<T>(rt: Runtime, key: string, work: (turn: Turn) => Promise<T>): Promise<T> {
+  let records = queues.get(rt.store);
+  if (!records) {
+    records = new Map();
+    queues.set(rt.store, records);
   }
+  const queue = records.get(key) ?? { tail: Promise.resolve(), waiting: 0, turn: {} };
+  records.set(key, queue);
+  queue.waiting++;
+  const run = queue.tail.then(() => work(queue.turn));
+  queue.tail = run.catch(() => {});
+  return run.finally(() => {
+    if (--queue.waiting === 0 && records?.get(key) === queue) records.delete(key);
+  });
+}
+
+/** A little longer each time, with jitter, for a store whose compare-and-set is a lock that was busy. */
+const pause = (attempt: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.min(40, 4 * attempt) * (0.5 + Math.random())));
+
+async function giveBackAll(rt: Runtime, taken: Taken[]): Promise<void> {
+  await Promise.all(taken.map((t) => giveBackOne(rt, t).catch(() => {})));
+}
+
+function giveBackOne(rt: Runtime, { budget, slot }: Taken): Promise<void> {
+  return inTurn(rt, budget.key, async (turn) => {
+    for (let attempt = 1; attempt <= GIVE_BACK_TRIES; attempt++) {
+      const current = await rt.store.get(budget.key);
+      if (current === undefined) return;
+      const back = giveBack(budget, current, slot, rt.config.now());
+      // An empty record is written with the shortest life rather than deleted: only a
+      // compare-and-set knows nobody spent in between.
+      const next = back ?? { record: '', ttlMs: 1 };
+      if (await rt.store.compareAndSet(budget.key, current, next.record, next.ttlMs)) {
+        turn.written = next.record;
+        return;
+      }
+      if (attempt > 1) await pause(attempt);
+    }
+  });
+}
+
+/** When several budgets refuse, the one that frees up last decides the wait and the reason. */
+function rateLimited(refusals: { budget: Budget; retryAfterMs: number }[]): TwoFactorError {
+  const last = [...refusals].sort((a, b) => b.retryAfterMs - a.retryAfterMs)[0] as (typeof refusals)[number];
+  return new TwoFactorError('ERR_2FA_RATE_LIMITED', {
+    retryAfter: last.retryAfterMs / 1000,
+    cause: last.budget.kind,
+  });
 }

@@ -1,6 +1,5 @@
 import type { Request } from 'express';
 import { isSupportedCountry } from 'libphonenumber-js';
-import { IP_BUDGET_KEY } from './challenge.js';
 import { defined, fn, integer, object, type Plain, path, rejectUnknownKeys } from './config-checks.js';
 import * as C from './constants.js';
 import { TwoFactorConfigError } from './errors.js';
@@ -14,19 +13,29 @@ import {
 } from './health/options.js';
 import { LOCALES, type Locale, type MessageContext } from './messages.js';
 import type { PageOptions } from './page/options.js';
+import { parseLimits, parseVoice, type SendLimits, type VoiceConfig } from './send-options.js';
 import { MEMORY_STORE, memoryStore } from './stores/memory-store.js';
 import { STORE_METHODS, type Store } from './stores/store.js';
 import type { SmsTransport } from './transports/transport.js';
 
 /** Who passed the first factor, as the app's `getUser` reports it. */
 export interface User {
-  id: string;
-  /** The number on file, in E.164 (`+32470123401`). Codes go nowhere else. */
-  phone: string;
+  /** The user's id: a string or a number (`String(user._id)` for a MongoDB ObjectId). */
+  id: string | number;
+  /**
+   * The number on file, in E.164 (`+32470123401`). Codes go nowhere else. `null` or absent when the
+   * user has none: the challenge page then says so and nothing is sent.
+   */
+  phone?: string | null;
   /** Binds the verified state to the first-factor session (e.g. `req.sessionID`). */
   sessionId?: string;
   /** Bump it on a password or phone change to invalidate every verified state of the user. */
   version?: string | number;
+}
+
+/** A `getUser` result that passed the checks, its id as a string. */
+export interface CheckedUser extends Omit<User, 'id'> {
+  id: string;
 }
 
 /** What `beforeSend` is asked about: one SMS or call about to go out. */
@@ -55,7 +64,10 @@ export interface TwoFactorOptions {
   transport: SmsTransport;
   /** @default memoryStore() (per process: use `redisStore()` with several instances) */
   store?: Store;
-  /** Full URL path of the routes. @default '/2fa' */
+  /**
+   * Full URL path of the routes. Unset, they answer at `/2fa` below wherever tfa is mounted
+   * (`/admin/2fa` for `router.use(tfa)` under `/admin`). @default '/2fa'
+   */
   path?: string;
   /** Digits per code, 6..10. @default 6 */
   codeLength?: number;
@@ -67,14 +79,30 @@ export interface TwoFactorOptions {
   resendCooldownMs?: number;
   /** SMS and voice sends per challenge. @default 5 */
   maxSendsPerChallenge?: number;
-  /** "Call me instead": unlocked `afterMs` after the SMS; `auto` calls when the SMS fails. @default { afterMs: 30_000, auto: true } */
-  voice?: { afterMs?: number; auto?: boolean } | false;
+  /**
+   * "Call me instead": unlocked `afterMs` after the SMS. `auto` calls by itself when Smstools
+   * refuses the number for SMS, reports the SMS not delivered, or (with delivery reports) sends no
+   * report within `noReportMs`; never when the provider or the account is failing.
+   * @default { afterMs: 30_000, auto: true, noReportMs: 60_000 }
+   */
+  voice?: { afterMs?: number; auto?: boolean; noReportMs?: number | false } | false;
   /** Lifetime of the verified state in ms, at most 24 h. @default 43_200_000 (12 h) */
   verifiedTtlMs?: number;
   /** Account-level consecutive failures. @default { threshold: 5, baseMs: 60_000, hardLimit: 100 } */
   lockout?: { threshold?: number; baseMs?: number; hardLimit?: number };
-  /** Send budgets. @default { phonePerHour: 5, phonePerDay: 10, ipPerHour: 20, prefixPerHour: 10 } */
-  limits?: { phonePerHour?: number; phonePerDay?: number; ipPerHour?: number; prefixPerHour?: number };
+  /**
+   * Send budgets, each over any 60 minutes or 24 hours (sliding). `globalPerHour`/`globalPerDay`
+   * cap the sends of the whole app (off unless set).
+   * @default { phonePerHour: 5, phonePerDay: 10, ipPerHour: 20, prefixPerHour: 10 }
+   */
+  limits?: {
+    phonePerHour?: number;
+    phonePerDay?: number;
+    ipPerHour?: number;
+    prefixPerHour?: number;
+    globalPerHour?: number;
+    globalPerDay?: number;
+  };
   /** ISO 3166 alpha-2 countries codes may go to. Required unless `allowAllCountries: true`. */
   allowedCountries?: string[];
   /** The explicit opt-out of the country allow-list. @default false */
@@ -87,8 +115,12 @@ export interface TwoFactorOptions {
   messages?: { sms?: (ctx: MessageContext) => string; voice?: (ctx: MessageContext) => string };
   /** Language of the default texts and the voice. @default the transport's language, else 'en' */
   locale?: Locale;
-  /** Cookie settings. @default httpOnly, sameSite 'lax', secure unless NODE_ENV is development or test */
-  cookie?: { name?: string; secure?: boolean; sameSite?: 'lax' | 'strict'; domain?: string };
+  /**
+   * Cookie settings. `secure: 'auto'` makes the cookies Secure (with the `__Host-` prefix when no
+   * `domain` is set) on requests Express sees as HTTPS (`req.secure`, which follows `trust proxy`)
+   * and plain on HTTP. @default { name: '2fa', secure: 'auto', sameSite: 'lax' }, always httpOnly
+   */
+  cookie?: { name?: string; secure?: boolean | 'auto'; sameSite?: 'lax' | 'strict'; domain?: string };
   /** Where the guard sends browsers that have no first factor (else 401). */
   loginPath?: string;
   /** Monitoring hook; events carry a masked number, never the code. */
@@ -123,21 +155,23 @@ export interface Config {
   store: Store;
   usesMemoryStore: boolean;
   path: string;
+  /** No `path` option: the routes answer at `path` below wherever tfa is mounted. */
+  pathFollowsMount: boolean;
   codeLength: number;
   codeTtlMs: number;
   maxAttempts: number;
   resendCooldownMs: number;
   maxSendsPerChallenge: number;
-  voice: { afterMs: number; auto: boolean } | false;
+  voice: VoiceConfig | false;
   verifiedTtlMs: number;
   lockout: { threshold: number; baseMs: number; hardLimit: number };
-  limits: { phonePerHour: number; phonePerDay: number; ipPerHour: number; prefixPerHour: number };
+  limits: SendLimits;
   allowedCountries: Set<string> | 'all';
   appName: string | undefined;
   webOtpDomain: string | undefined;
   messages: NonNullable<TwoFactorOptions['messages']>;
   locale: Locale;
-  cookie: { name: string; secure: boolean; sameSite: 'lax' | 'strict'; domain: string | undefined };
+  cookie: { name: string; secure: boolean | 'auto'; sameSite: 'lax' | 'strict'; domain: string | undefined };
   loginPath: string | undefined;
   onEvent: TwoFactorOptions['onEvent'];
   beforeSend: TwoFactorOptions['beforeSend'];
@@ -191,7 +225,7 @@ export const DEFAULTS = {
   maxAttempts: C.DEFAULT_MAX_ATTEMPTS,
   resendCooldownMs: C.DEFAULT_RESEND_COOLDOWN_MS,
   maxSendsPerChallenge: C.DEFAULT_MAX_SENDS_PER_CHALLENGE,
-  voice: { afterMs: C.DEFAULT_VOICE_AFTER_MS, auto: true },
+  voice: { afterMs: C.DEFAULT_VOICE_AFTER_MS, auto: true, noReportMs: C.DEFAULT_NO_REPORT_MS },
   verifiedTtlMs: C.DEFAULT_VERIFIED_TTL_MS,
   lockout: {
     threshold: C.DEFAULT_LOCKOUT_THRESHOLD,
@@ -201,6 +235,7 @@ export const DEFAULTS = {
   limits: C.DEFAULT_LIMITS,
   allowAllCountries: false,
   cookieName: '2fa',
+  cookieSecure: 'auto',
   sameSite: 'lax',
   storeTimeoutMs: C.DEFAULT_STORE_TIMEOUT_MS,
 } as const;
@@ -209,6 +244,8 @@ const MIN_SECRET_LENGTH = 32;
 const WEB_OTP_DOMAIN =
   /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/i;
 const COOKIE_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be refused
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 const defaultLogger: Logger = {
   warn: (message) => process.emitWarning(message, { type: 'ExpressSms2faWarning' }),
@@ -233,7 +270,7 @@ function parseSecrets(value: unknown): string[] {
 
 function parseStore(value: unknown, now: () => number): Store {
   // Per-IP send counters may go when the store is full; lockouts, challenges and other budgets stay.
-  if (value === undefined) return memoryStore({ now, evictable: (key) => key.startsWith(IP_BUDGET_KEY) });
+  if (value === undefined) return memoryStore({ now });
   const missing = STORE_METHODS.filter((m) => typeof (value as Plain | null)?.[m] !== 'function');
   if (missing.length > 0) {
     throw new TwoFactorConfigError(
@@ -271,17 +308,6 @@ function parseCountries(options: Plain): Set<string> | 'all' {
   return new Set(list as string[]);
 }
 
-function parseVoice(value: unknown): Config['voice'] {
-  if (value === false) return false;
-  const voice = object('voice', value, ['afterMs', 'auto']);
-  const auto = voice.auto ?? DEFAULTS.voice.auto;
-  if (typeof auto !== 'boolean') throw new TwoFactorConfigError('voice.auto', 'must be a boolean');
-  return {
-    afterMs: integer('voice.afterMs', voice.afterMs, DEFAULTS.voice.afterMs, 0, C.MAX_CODE_TTL_MS),
-    auto,
-  };
-}
-
 function parseLockout(value: unknown): Config['lockout'] {
   const lockout = object('lockout', value, ['threshold', 'baseMs', 'hardLimit']);
   const threshold = integer('lockout.threshold', lockout.threshold, DEFAULTS.lockout.threshold, 1, 50);
@@ -299,44 +325,73 @@ function parseLockout(value: unknown): Config['lockout'] {
   };
 }
 
-function parseLimits(value: unknown): Config['limits'] {
-  const limits = object('limits', value, Object.keys(DEFAULTS.limits));
-  const d = DEFAULTS.limits;
-  return {
-    phonePerHour: integer('limits.phonePerHour', limits.phonePerHour, d.phonePerHour, 1, 1_000),
-    phonePerDay: integer('limits.phonePerDay', limits.phonePerDay, d.phonePerDay, 1, 10_000),
-    ipPerHour: integer('limits.ipPerHour', limits.ipPerHour, d.ipPerHour, 1, 1_000_000),
-    prefixPerHour: integer('limits.prefixPerHour', limits.prefixPerHour, d.prefixPerHour, 1, 1_000_000),
-  };
-}
-
 function parseCookie(value: unknown): Config['cookie'] {
   const cookie = object('cookie', value, ['name', 'secure', 'sameSite', 'domain']);
   const name = cookie.name ?? DEFAULTS.cookieName;
   if (typeof name !== 'string' || !COOKIE_NAME.test(name)) {
     throw new TwoFactorConfigError('cookie.name', 'must be a cookie token (letters, digits, `-`, `_`)');
   }
-  const env = process.env.NODE_ENV;
-  const secure = cookie.secure ?? !(env === 'development' || env === 'test');
-  if (typeof secure !== 'boolean') throw new TwoFactorConfigError('cookie.secure', 'must be a boolean');
+  const secure = cookie.secure ?? DEFAULTS.cookieSecure;
+  if (typeof secure !== 'boolean' && secure !== 'auto') {
+    throw new TwoFactorConfigError(
+      'cookie.secure',
+      "must be 'auto' (Secure over HTTPS as Express sees it, the default), true or false",
+    );
+  }
   const sameSite = cookie.sameSite ?? DEFAULTS.sameSite;
   if (sameSite !== 'lax' && sameSite !== 'strict') {
     throw new TwoFactorConfigError('cookie.sameSite', "must be 'lax' or 'strict'");
   }
-  const domain = cookie.domain;
-  if (domain !== undefined && (typeof domain !== 'string' || domain.length === 0)) {
-    throw new TwoFactorConfigError('cookie.domain', 'must be a non-empty string');
-  }
+  const domain = cookieDomain(cookie.domain);
   return { name, secure, sameSite, domain };
 }
 
+/** The `cookie` package's own domain rule: what passes here never makes `res.cookie()` throw mid-send. */
+const COOKIE_DOMAIN = /^\.?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+function cookieDomain(domain: unknown): string | undefined {
+  if (domain === undefined) return undefined;
+  if (typeof domain !== 'string' || !COOKIE_DOMAIN.test(domain)) {
+    throw new TwoFactorConfigError(
+      'cookie.domain',
+      "must be a host name such as 'example.com' (letters, digits, dashes and dots), or left out for a host-only cookie",
+    );
+  }
+  return domain;
+}
+
+/** `page.signOut`: a path on this site (the page's CSP allows forms to post only there). */
+function parseSignOut(value: unknown): PageOptions['signOut'] {
+  if (value === undefined) return undefined;
+  const { action, method = 'post', label } = object('page.signOut', value, ['action', 'method', 'label']);
+  if (
+    typeof action !== 'string' ||
+    !action.startsWith('/') ||
+    /^\/[/\\]/.test(action) ||
+    CONTROL_CHARACTER.test(action)
+  ) {
+    throw new TwoFactorConfigError('page.signOut.action', "must be a path on this site, e.g. '/logout'");
+  }
+  if (method !== 'post' && method !== 'get') {
+    throw new TwoFactorConfigError('page.signOut.method', "must be 'post' or 'get'");
+  }
+  if (label !== undefined && (typeof label !== 'string' || label.trim() === '')) {
+    throw new TwoFactorConfigError('page.signOut.label', "must be a non-empty text, e.g. 'Sign out'");
+  }
+  return { action, method, ...(label === undefined ? {} : { label: label as string }) };
+}
+
 function parsePage(value: unknown): PageOptions {
-  const page = object('page', value, ['title', 'texts', 'css', 'render', 'alternative']) as PageOptions;
+  const raw = object('page', value, ['title', 'texts', 'css', 'render', 'alternative', 'signOut']);
+  const signOut = parseSignOut(raw.signOut);
+  const page = (signOut ? { ...raw, signOut } : raw) as PageOptions;
   if (page.alternative === undefined) return page;
   const { href, text } = object('page.alternative', page.alternative, ['href', 'text']);
   const fix = "must be { href: '/login/passkey' or 'https://…', text: 'Use a passkey instead' }";
-  const sitePath = typeof href === 'string' && href.startsWith('/') && !/^\/[/\\]/.test(href);
-  const httpsUrl = typeof href === 'string' && URL.canParse(href) && new URL(href).protocol === 'https:';
+  // Browsers drop tab, CR and LF from URLs ('/\t/evil.example' becomes '//evil.example'): none may appear.
+  const clean = typeof href === 'string' && !CONTROL_CHARACTER.test(href);
+  const sitePath = clean && href.startsWith('/') && !/^\/[/\\]/.test(href);
+  const httpsUrl = clean && URL.canParse(href) && new URL(href).protocol === 'https:';
   if (!(sitePath || httpsUrl)) throw new TwoFactorConfigError('page.alternative.href', fix);
   if (typeof text !== 'string' || text.trim() === '')
     throw new TwoFactorConfigError('page.alternative.text', fix);
@@ -413,6 +468,7 @@ export function parseOptions(input: unknown): Config {
     store,
     usesMemoryStore: MEMORY_STORE in store,
     path: options.path === undefined ? DEFAULTS.path : routesPath(options.path),
+    pathFollowsMount: options.path === undefined,
     codeLength: integer(
       'codeLength',
       options.codeLength,

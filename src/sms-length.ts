@@ -12,6 +12,8 @@ const GSM_EXTENDED = new Set('€\\}[^~]{|');
 /** One SMS holds 160 GSM-7 characters; a long one is split into parts of 153, each billed. */
 const SINGLE_PART = 160;
 const MULTI_PART = 153;
+/** Smstools' error 118 (handling_errors page): an SMS of more than 459 GSM-7 characters (3 parts) is refused. */
+export const MAX_SMS_LENGTH = 459;
 
 export interface GsmLength {
   /** GSM-7 units: extension characters count two. */
@@ -55,7 +57,8 @@ export function billedParts(text: string): number {
 
 /**
  * At startup: composes the SMS with the longest code and says what it will cost. A custom text
- * that throws or is not a string is a configuration error; one that needs several billed parts,
+ * that throws, is not a string or is longer than Smstools takes is a configuration error; one
+ * that needs several billed parts,
  * or holds characters GSM-7 lacks (Smstools converts to GSM-7), gets a warning.
  */
 export function checkSmsText(config: Config): void {
@@ -69,8 +72,14 @@ export function checkSmsText(config: Config): void {
   if (typeof text !== 'string' || text.trim() === '') {
     throw new TwoFactorConfigError('messages.sms', 'must return the SMS text, a non-empty string');
   }
-  if (!config.warnings.smsLength) return;
   const { units, foreign } = gsmLength(text);
+  if (units > MAX_SMS_LENGTH) {
+    throw new TwoFactorConfigError(
+      'messages.sms',
+      `makes an SMS of ${units} GSM-7 characters with a ${config.codeLength}-digit code: Smstools refuses more than ${MAX_SMS_LENGTH} (error 118); shorten the text, appName or webOtpDomain`,
+    );
+  }
+  if (!config.warnings.smsLength) return;
   const off = ' (disable with warnings: { smsLength: false })';
   if (foreign.length > 0) {
     config.logger.warn(

@@ -5,8 +5,12 @@ import { createCookieJar } from './cookie.js';
 import { formTokenMatches } from './crypto.js';
 import { TwoFactorError } from './errors.js';
 import { createEmitter } from './events.js';
-import { createGuard, isVerified } from './guard.js';
+import { createGuard, isVerified, verifiedInfo } from './guard.js';
 import { createHealth, type HealthReport } from './health/health.js';
+import { FORM_TOKEN_FIELD } from './host/csrf.js';
+import { createMount, type RouteMatch } from './host/mount.js';
+import { createProxyChecks } from './host/proxies.js';
+import { createWarnOnce } from './host/warn-once.js';
 import {
   type Body,
   isCrossSite,
@@ -14,20 +18,21 @@ import {
   isProvenSameOrigin,
   noStore,
   readBody,
+  readRawBody,
   safeReturnTo,
   sendError,
 } from './http.js';
 import { resetFailures } from './lockout.js';
 import { createMetrics } from './metrics/metrics.js';
 import { measuredTransport } from './metrics/transport.js';
-import type { User } from './options.js';
+import type { CheckedUser } from './options.js';
 import { parseOptions, type TwoFactorOptions } from './options.js';
 import { flashError } from './routes/flash.js';
 import { load } from './routes/load.js';
 import { showPage } from './routes/page.js';
 import type { RouteResult } from './routes/result.js';
 import { sendAgain, startChallenge } from './routes/send.js';
-import { browserState, statusBody, verifiedHere } from './routes/state.js';
+import { browserState, statusBody } from './routes/state.js';
 import { verifyCode } from './routes/verify.js';
 import { receiveReport } from './routes/webhook.js';
 import { checkSmsText } from './sms-length.js';
@@ -36,6 +41,11 @@ import { guardStore } from './stores/guarded-store.js';
 export interface TwoFactor extends RequestHandler {
   /** Protects a route: verified requests pass; others are sent to the challenge page or get 401. */
   requireSecondFactor: RequestHandler;
+  /**
+   * The delivery-report handler alone, to mount before your body parsers:
+   * `app.post('/2fa/webhooks/smstools', tfa.webhook)`.
+   */
+  webhook: RequestHandler;
   /** Whether this request carries a valid verified state for its current user. */
   isVerified(req: Request): Promise<boolean>;
   /** Ends the verified state in this browser (call it on logout). */
@@ -51,7 +61,7 @@ type PostRoute = (
   rt: Runtime,
   req: Request,
   res: Response,
-  user: User,
+  user: CheckedUser,
   body: Body,
   returnTo: string,
 ) => Promise<RouteResult>;
@@ -102,15 +112,17 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
     keys: createKeys(config),
     emit,
     metrics,
+    warnOnce: createWarnOnce(config.logger),
   };
-  const { path } = config;
+  const checkHostRequest = createProxyChecks(config, rt.warnOnce);
+  const mount = createMount(config, rt.warnOnce);
 
-  async function handlePost(req: Request, res: Response, route: PostRoute): Promise<void> {
+  async function handlePost(req: Request, res: Response, { routes, sub }: RouteMatch): Promise<void> {
     let formMode = false;
     let returnTo = '/';
     try {
       // Without a first factor every route answers the same 401, whatever the request looks like.
-      const user = await resolveUser(config, req);
+      const user = await resolveUser(rt, req);
       if (!user) throw new TwoFactorError('ERR_2FA_UNAUTHENTICATED');
       if (isCrossSite(req)) throw new TwoFactorError('ERR_2FA_FORBIDDEN_ORIGIN');
       const body = await readBody(req);
@@ -118,20 +130,25 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       returnTo = safeReturnTo(body.fields.returnTo);
       // JSON cannot be sent cross-site without a CORS preflight we never grant. A form or an empty
       // body can: it needs its token, unless the browser itself vouches for the origin.
-      const token = body.fields._csrf;
+      const token = body.fields[FORM_TOKEN_FIELD];
       const tokenOk =
         typeof token === 'string' && formTokenMatches(config.secrets, user.id, user.sessionId ?? '', token);
       if (body.kind !== 'json' && !tokenOk && !isProvenSameOrigin(req)) {
         throw new TwoFactorError('ERR_2FA_FORBIDDEN_ORIGIN', {
-          message: 'Send JSON, or a form with its _csrf token.',
+          message: `Send JSON, or a form with its ${FORM_TOKEN_FIELD} token.`,
         });
       }
-      const result = await route(rt, req, res, user, body.fields, returnTo);
+      // Already verified (Back button, a second tab): nothing to send; say where to go instead.
+      const verified = sub === '/send' && verifiedInfo(rt, req, user) !== null;
+      const result = verified
+        ? ({ verified: true, returnTo } as const)
+        : await (POST_ROUTES[sub] as PostRoute)(rt, req, res, user, body.fields, returnTo);
       if ('verified' in result) {
         if (formMode) res.redirect(303, result.returnTo);
+        else if (verified) res.status(200).json({ status: 'verified', returnTo: result.returnTo });
         else res.status(200).json({ verified: true, returnTo: result.returnTo });
       } else if (formMode) {
-        res.redirect(303, path);
+        res.redirect(303, routes);
       } else {
         res.status(200).json({ ...result.view, status: 'sent' });
       }
@@ -140,37 +157,52 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       if (formMode && error.code !== 'ERR_2FA_UNAUTHENTICATED') {
         // The error goes to the page in a one-time cookie, not the address: a reload does not repeat it.
         flashError(rt, res, error);
-        res.redirect(303, `${path}?returnTo=${encodeURIComponent(returnTo)}`);
+        res.redirect(303, `${routes}?returnTo=${encodeURIComponent(returnTo)}`);
       } else {
         sendError(res, error, config.locale);
       }
     }
   }
 
-  async function handleGet(req: Request, res: Response, sub: string): Promise<void> {
+  async function handleGet(req: Request, res: Response, { routes, sub }: RouteMatch): Promise<void> {
     try {
-      const user = await resolveUser(config, req);
+      const user = await resolveUser(rt, req);
       if (!user) {
         if (sub === '/' && isHtmlClient(req) && config.loginPath) res.redirect(303, config.loginPath);
         else sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'), config.locale);
         return;
       }
+      if (sub === '/' && verifiedInfo(rt, req, user)) {
+        res.redirect(303, safeReturnTo((req.query as Record<string, unknown>).returnTo));
+        return;
+      }
       if (sub === '/') {
-        await showPage(rt, req, res, user);
+        await showPage(rt, req, res, user, routes);
         return;
       }
       const state = browserState(rt, await load(rt, req, user));
-      res.status(200).json(statusBody(state, verifiedHere(rt, req, user)));
+      res.status(200).json(statusBody(state, verifiedInfo(rt, req, user) !== null));
     } catch (error) {
       if (error instanceof TwoFactorError) sendError(res, error, config.locale);
       else throw error;
     }
   }
 
-  async function handleWebhook(req: Request, res: Response): Promise<void> {
+  /** A delivery report: its signature covers the raw bytes, so a body parser must not have eaten them. */
+  async function handleWebhook(req: Request, res: Response, route: string): Promise<void> {
     try {
-      const body = await readBody(req);
-      await receiveReport(rt, req, body.raw);
+      const raw = await readRawBody(req);
+      if (raw === null) {
+        rt.warnOnce(
+          'webhook-body-parsed',
+          `a delivery report reached twoFactor() after a body parser had read it, so its signature cannot be checked and it was refused (400): mount app.post('${route}', tfa.webhook) before your body parsers, or keep the raw bytes as req.rawBody (express.json({ verify: (req, res, buf) => { req.rawBody = buf } }))`,
+          'error',
+        );
+        throw new TwoFactorError('ERR_2FA_BAD_REQUEST', {
+          message: 'The report was read by a body parser before its signature could be checked.',
+        });
+      }
+      await receiveReport(rt, req, raw);
       res.status(204).end();
     } catch (error) {
       if (error instanceof TwoFactorError) sendError(res, error, config.locale);
@@ -179,12 +211,12 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
   }
 
   const router = function twoFactorRouter(req: Request, res: Response, next: NextFunction): void {
-    const full = `${req.baseUrl ?? ''}${req.path}`;
-    if (full !== path && !full.startsWith(`${path}/`)) {
+    const route = mount.match(req);
+    if (!route) {
       next();
       return;
     }
-    const sub = full.slice(path.length).replace(/\/+$/, '') || '/';
+    const { sub } = route;
     const isGet = sub === '/' || sub === '/status';
     const isPost = sub in POST_ROUTES || sub === '/webhooks/smstools';
     if (!isGet && !isPost) {
@@ -192,6 +224,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       return;
     }
     noStore(res);
+    checkHostRequest(req);
     const allowed = isGet ? ['GET', 'HEAD'] : ['POST'];
     if (!allowed.includes(req.method)) {
       res.setHeader('Allow', allowed.join(', '));
@@ -203,14 +236,27 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       return;
     }
     const work = isGet
-      ? handleGet(req, res, sub)
+      ? handleGet(req, res, route)
       : sub === '/webhooks/smstools'
-        ? handleWebhook(req, res)
-        : handlePost(req, res, POST_ROUTES[sub] as PostRoute);
+        ? handleWebhook(req, res, `${route.routes}/webhooks/smstools`)
+        : handlePost(req, res, route);
     work.catch(next);
   } as TwoFactor;
 
-  router.requireSecondFactor = createGuard(rt);
+  router.requireSecondFactor = createGuard(rt, mount);
+  router.webhook = function twoFactorWebhook(req: Request, res: Response, next: NextFunction): void {
+    noStore(res);
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      sendError(
+        res,
+        new TwoFactorError('ERR_2FA_BAD_REQUEST', { status: 405, message: 'Use POST.' }),
+        config.locale,
+      );
+      return;
+    }
+    handleWebhook(req, res, req.originalUrl.split('?')[0] ?? '').catch(next);
+  };
   router.isVerified = (req) => isVerified(rt, req);
   router.clear = (res) => rt.cookies.clear(res);
   router.unlock = (userId) => resetFailures(rt, rt.keys.user(String(userId)));

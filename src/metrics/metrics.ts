@@ -22,6 +22,7 @@ const REFUSAL_REASONS = new Set([
   'ip',
   'phone',
   'prefix',
+  'global',
   'challenge',
   'country',
   'invalid-number',

@@ -64,6 +64,10 @@ export interface PageTexts {
   /** When the account is locked until support unlocks it. */
   lockedHard: string;
   signOutHint: string;
+  /** Shown instead of the form when there is no usable number on file. */
+  noPhone: string;
+  /** The label of the sign-out control (`page.signOut`). */
+  signOut: string;
   /** Told to users about SMS codes (SIM swaps, phishing), shown under the form when set. @default '' */
   riskNotice: string;
   /** One message per error code; the defaults are the API's messages in the same language. */
@@ -99,8 +103,10 @@ export interface PageView {
   texts: PageTexts;
   /** The page's language (`lang`), from the `locale` option. */
   locale: Locale;
-  /** The masked number on file, e.g. `+32 4•• •• •• 01`. */
+  /** The masked number on file, e.g. `+32 4•• •• •• 01`; `''` when there is none. */
   phone: string;
+  /** No usable number on file: the page shows `texts.noPhone` and nothing can be sent. */
+  phoneMissing: boolean;
   codeLength: number;
   /** The live challenge, or `null` before the first send (and after it expired or was used up). */
   challenge: PageChallenge | null;
@@ -113,8 +119,13 @@ export interface PageView {
    * text and, when it says to come back later, the seconds to wait.
    */
   error: { code: ErrorCode; message: string; retryIn?: number } | null;
-  /** The `_csrf` hidden field every form post needs. */
+  /** The package's own form token: the `tfa_csrf` hidden field every form post needs. */
   csrfToken: string;
+  /**
+   * The host app's CSRF token (`req.csrfToken()` of csurf, lusca, csrf-sync, csrf-csrf…), or
+   * `null`: forms carry it as `_csrf`, the script's posts as `X-CSRF-Token` and `CSRF-Token`.
+   */
+  hostCsrfToken: string | null;
   /** The same-origin path to go to after verifying (already sanitised). */
   returnTo: string;
   /** Form targets and JSON endpoints. */
@@ -122,6 +133,8 @@ export interface PageView {
   /** Allowed by the page's Content-Security-Policy for inline `<script>` and `<style>`. */
   nonce: string;
   voiceAvailable: boolean;
+  /** The way out (`page.signOut`), its label resolved; `null` when not set. */
+  signOut: Required<PageSignOut> | null;
   /** The link to another way to sign in, when `page.alternative` is set. */
   alternative: PageAlternative | null;
   /**
@@ -145,6 +158,16 @@ export interface PageAlternative {
   text: string;
 }
 
+/** A way out of the challenge page: the app's own sign-out route. */
+export interface PageSignOut {
+  /** A path on this site, e.g. `/logout`. */
+  action: string;
+  /** `post` renders a form (with the host app's CSRF token when there is one); `get` a link. @default 'post' */
+  method?: 'post' | 'get';
+  /** @default texts.signOut ('Sign out', in the page's language) */
+  label?: string;
+}
+
 export interface PageOptions {
   /** Replaces the page title (same as `texts.title`). */
   title?: string;
@@ -160,6 +183,8 @@ export interface PageOptions {
    * SP 800-63B asks that SMS, a restricted authenticator, not be the only factor offered.
    */
   alternative?: PageAlternative;
+  /** A sign-out control on the page, e.g. `{ action: '/logout' }`. */
+  signOut?: PageSignOut;
   /** Renders the whole page yourself. The Content-Security-Policy stays: use `view.nonce`. */
   render?: (view: PageView) => string;
 }

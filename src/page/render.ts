@@ -1,5 +1,6 @@
 import { ERROR_MESSAGES } from '../error-messages.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { FORM_TOKEN_FIELD, HOST_CSRF_FIELD } from '../host/csrf.js';
 import type { Locale } from '../messages.js';
 import type { PageOptions, PageTexts, PageView } from './options.js';
 import { countText, type Screen, type Snapshot, screenOf, type Wait } from './screen.js';
@@ -73,7 +74,7 @@ const SCRIPT_ERRORS: readonly ErrorCode[] = [
  * own: for the others it shows the answer's message, which is the same text in the same language.
  */
 function scriptTexts(texts: PageTexts, locale: Locale): Partial<PageTexts> {
-  const { title, codeLabel, signOutHint, riskNotice, errors, ...rest } = texts;
+  const { title, codeLabel, signOutHint, riskNotice, noPhone, signOut, errors, ...rest } = texts;
   const api = ERROR_MESSAGES[locale];
   const needed = Object.entries(errors).filter(
     ([code, text]) => SCRIPT_ERRORS.includes(code as ErrorCode) || text !== api[code as ErrorCode],
@@ -96,6 +97,9 @@ export function scriptTags(view: Omit<PageView, 'script'>, source: string): stri
     path: view.paths.page,
     voiceAvailable: view.voiceAvailable,
     autoSend: view.autoSend,
+    phoneMissing: view.phoneMissing || undefined,
+    // The host app's CSRF token, for the script's posts (X-CSRF-Token and CSRF-Token).
+    csrf: view.hostCsrfToken ?? undefined,
   };
   return `<script type="application/json" id="tfa-data" nonce="${escapeHtml(view.nonce)}">${scriptJson(data)}</script>
 <script nonce="${escapeHtml(view.nonce)}">${source}</script>`;
@@ -113,6 +117,7 @@ export function snapshotOf(view: Omit<PageView, 'script'>): Snapshot {
     lockIn: view.locked ? (view.locked.retryIn ?? Number.POSITIVE_INFINITY) : 0,
     sending: false,
     sendsBlockedIn: retry,
+    phoneMissing: view.phoneMissing,
     voiceAvailable: view.voiceAvailable,
   };
 }
@@ -163,9 +168,25 @@ function messageOf(view: PageView, screen: Screen): string {
   return `${error.message} ${countText(texts.attemptsLeft, left, view.locale, { attempts: left })}`;
 }
 
-/** The hidden fields of every form: the form token and where to go afterwards. */
-function hiddenFields(view: PageView): string {
-  return `<input type="hidden" name="_csrf" value="${escapeHtml(view.csrfToken)}"><input type="hidden" name="returnTo" value="${escapeHtml(view.returnTo)}">`;
+/** The package's form token, and the host app's CSRF token when it has one. */
+export function hiddenTokens(view: Pick<PageView, 'csrfToken' | 'hostCsrfToken'>): string {
+  return `<input type="hidden" name="${FORM_TOKEN_FIELD}" value="${escapeHtml(view.csrfToken)}">${hostToken(view)}`;
+}
+
+/** The host app's CSRF token as the `_csrf` field its middleware reads, when it has one. */
+function hostToken(view: Pick<PageView, 'hostCsrfToken'>): string {
+  return view.hostCsrfToken
+    ? `<input type="hidden" name="${HOST_CSRF_FIELD}" value="${escapeHtml(view.hostCsrfToken)}">`
+    : '';
+}
+
+/** `page.signOut`: a form posting to the app's sign-out route (with its CSRF token), or a link. */
+function signOutControl(view: PageView): string {
+  const out = view.signOut;
+  if (!out) return '';
+  if (out.method === 'get')
+    return `<a href="${escapeHtml(out.action)}" id="tfa-sign-out" class="tfa-sign-out">${escapeHtml(out.label)}</a>`;
+  return `<form method="post" action="${escapeHtml(out.action)}" id="tfa-sign-out" class="tfa-sign-out">${hostToken(view)}<button type="submit" class="tfa-secondary">${escapeHtml(out.label)}</button></form>`;
 }
 
 /**
@@ -205,9 +226,14 @@ export function renderPage(view: PageView, options: PageOptions): string {
 <main class="tfa-card" id="tfa" aria-labelledby="tfa-title">
 <div class="tfa-icon" aria-hidden="true">${ICON}</div>
 <h1 class="tfa-title" id="tfa-title">${escapeHtml(texts.title)}</h1>
-<p class="tfa-intro" id="tfa-intro">${introHtml(screen.intro, view.phone)}</p>
+${
+  // No number to send to: this says so, and nothing can be sent (an enrollment form goes here).
+  view.phoneMissing
+    ? `<p class="tfa-intro" id="tfa-no-phone">${escapeHtml(texts.noPhone)}</p>`
+    : `<p class="tfa-intro" id="tfa-intro">${introHtml(screen.intro, view.phone)}</p>`
+}
 <p class="tfa-status" id="tfa-status" role="status" data-tone="${screen.status.tone}">${escapeHtml(screen.status.text)}</p>
-<form method="post" action="${escapeHtml(paths.verify)}" id="tfa-form" novalidate>${hiddenFields(view)}
+<form method="post" action="${escapeHtml(paths.verify)}" id="tfa-form" novalidate>${hiddenTokens(view)}<input type="hidden" name="returnTo" value="${escapeHtml(view.returnTo)}">
 <label class="tfa-label" for="tfa-code">${escapeHtml(texts.codeLabel)}</label>
 <input class="tfa-code" id="tfa-code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="${view.codeLength + 4}" required${screen.live ? ' autofocus' : ' disabled'}${invalid && screen.live ? ' aria-invalid="true"' : ''} aria-describedby="tfa-error tfa-code-hint">
 <div class="tfa-slot"><p class="tfa-error${lockEnds ? ' tfa-until' : ''}" id="tfa-error" role="alert">${escapeHtml(message)}</p><p class="tfa-muted" id="tfa-code-hint">${escapeHtml(screen.hint)}</p></div>
@@ -218,6 +244,7 @@ ${send}
 ${view.alternative ? `<p class="tfa-alt"><a href="${escapeHtml(view.alternative.href)}">${escapeHtml(view.alternative.text)}</a></p>` : ''}
 ${texts.riskNotice ? `<p class="tfa-muted">${escapeHtml(texts.riskNotice)}</p>` : ''}
 <p class="tfa-muted tfa-foot">${escapeHtml(texts.signOutHint)}</p>
+${signOutControl(view)}
 </main>
 ${view.script}
 </body>

@@ -13,6 +13,8 @@ export interface Snapshot {
   sending: boolean;
   /** A send was refused for a while (a spent budget, a provider failure): wait before the next. */
   sendsBlockedIn: number;
+  /** No usable number on file: nothing can be sent. */
+  phoneMissing?: boolean;
   voiceAvailable: boolean;
 }
 
@@ -94,7 +96,7 @@ export function screenOf(s: Snapshot, t: PageTexts, locale: string, codeLength: 
     hint: hint ? countText(hint, codeLength, locale, { length: codeLength }) : '',
     notice: noticeOf(s, t),
     verify: shown ? { now: t.verify, wait: c ? s.lockIn : SOON } : null,
-    send: shown ? null : { now: t.send, wait: sends },
+    send: shown || s.phoneMissing ? null : { now: t.send, wait: sends },
     resend: shown ? wait(t.resend, c?.resendIn) : null,
     voice: shown && s.voiceAvailable ? wait(called ? t.voiceAgain : t.voice, c?.voiceIn) : null,
   };

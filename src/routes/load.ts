@@ -5,7 +5,7 @@ import { sessionFingerprint } from '../cookie.js';
 import { type ChallengeView, challengeView } from '../delivery.js';
 import type { LockState } from '../lockout.js';
 import { lockState } from '../lockout.js';
-import type { User } from '../options.js';
+import type { CheckedUser } from '../options.js';
 import { parseDestination } from '../phone.js';
 
 export interface Loaded {
@@ -21,7 +21,7 @@ export interface Loaded {
 export async function load(
   rt: Runtime,
   req: Request,
-  user: User,
+  user: CheckedUser,
   id: string | null = rt.cookies.readChallenge(req),
 ): Promise<Loaded> {
   const { keys, store } = rt;

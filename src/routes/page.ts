@@ -4,12 +4,14 @@ import type { Runtime } from '../context.js';
 import { formToken } from '../crypto.js';
 import { voiceAvailable } from '../delivery.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { hostCsrfToken } from '../host/csrf.js';
 import { isCrossSiteByFetchMetadata, safeReturnTo } from '../http.js';
-import type { User } from '../options.js';
+import type { CheckedUser } from '../options.js';
 import type { PageView } from '../page/options.js';
 import { errorText, renderPage, resolveTexts, scriptTags } from '../page/render.js';
 import { PAGE_SCRIPT } from '../page/script.js';
-import { maskUnknown, parseDestination } from '../phone.js';
+import { ipKey } from '../phone.js';
+import { missingPhone, phoneOnFile } from './destination.js';
 import { type Flash, takeFlash } from './flash.js';
 import { load } from './load.js';
 import { browserState } from './state.js';
@@ -33,32 +35,47 @@ function errorOf(rt: Runtime, req: Request, res: Response): Flash | null {
   return typeof query === 'string' && Object.hasOwn(ERROR_CODES, query) ? { code: query as ErrorCode } : null;
 }
 
-/** GET /2fa: renders the page for the current state. It never sends anything by itself. */
-export async function showPage(rt: Runtime, req: Request, res: Response, user: User): Promise<void> {
+/**
+ * GET /2fa: renders the page for the current state. It never sends anything by itself. `routes` is
+ * where the routes answer for this request (they follow the mount point).
+ */
+export async function showPage(
+  rt: Runtime,
+  req: Request,
+  res: Response,
+  user: CheckedUser,
+  routes: string,
+): Promise<void> {
   const { config } = rt;
   const loaded = await load(rt, req, user);
   const state = browserState(rt, loaded);
   const error = errorOf(rt, req, res);
   const texts = resolveTexts(config.page, config.locale);
+  const dest = phoneOnFile(rt, user);
+  // Nothing to send to: the page says so (an enrollment form will offer to add one).
+  if (!dest) missingPhone(rt, user, ipKey(req.ip));
   const nonce = randomBytes(16).toString('base64');
   const base: Omit<PageView, 'script'> = {
     texts,
     locale: config.locale,
-    phone: parseDestination(user.phone)?.masked ?? maskUnknown(user.phone),
+    phone: dest?.masked ?? '',
+    phoneMissing: !dest,
     codeLength: config.codeLength,
     challenge: state.challenge,
     ended: state.ended,
     locked: state.locked,
     error: error ? { ...error, message: errorText(texts, error.code) } : null,
     csrfToken: formToken(config.secrets[0] as string, user.id, user.sessionId ?? ''),
+    hostCsrfToken: hostCsrfToken(req, rt.warnOnce),
     returnTo: safeReturnTo((req.query as Record<string, unknown>).returnTo ?? loaded.challenge?.returnTo),
-    paths: routePaths(config.path),
+    paths: routePaths(routes),
     nonce,
     voiceAvailable: voiceAvailable(rt),
+    signOut: config.page.signOut ? { method: 'post', label: texts.signOut, ...config.page.signOut } : null,
     alternative: config.page.alternative ?? null,
     // The script sends on load only into a clean state, and only when the page was opened from
     // this site (or typed in), so that another site cannot spend the user's SMS budget by opening it.
-    autoSend: !isCrossSiteByFetchMetadata(req) && !state.ended && !state.locked && !error,
+    autoSend: dest !== null && !isCrossSiteByFetchMetadata(req) && !state.ended && !state.locked && !error,
   };
   const view: PageView = { ...base, script: scriptTags(base, PAGE_SCRIPT) };
   res.setHeader(

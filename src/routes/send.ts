@@ -1,16 +1,17 @@
 import type { Request, Response } from 'express';
-import { type Challenge, parseSealed, serializeChallenge } from '../challenge.js';
+import { type Challenge, parseSealed, type SendState, serializeChallenge } from '../challenge.js';
 import { RECENT_CHALLENGE_TTL_MS } from '../constants.js';
 import type { Runtime } from '../context.js';
 import { sessionFingerprint } from '../cookie.js';
 import { generateCode, hashCode, randomId, seal, unseal } from '../crypto.js';
 import {
+  type ChallengeView,
   type Channel,
   challengeTtl,
   challengeView,
   type Delivered,
   deliver,
-  isProviderFailure,
+  isDestinationRefusal,
   nextSendAt,
   nextVoiceAt,
   saveDelivery,
@@ -19,23 +20,29 @@ import {
 import { TwoFactorError } from '../errors.js';
 import { withSendLock } from '../lock.js';
 import { assertNotHardLocked, assertNotLocked } from '../lockout.js';
-import type { User } from '../options.js';
-import { type Destination, ipKey, maskUnknown, parseDestination } from '../phone.js';
+import type { CheckedUser } from '../options.js';
+import type { Destination } from '../phone.js';
+import { ipKey } from '../phone.js';
+import { takeEarlyReports } from '../reports/early.js';
+import { watchForReport } from '../reports/no-report.js';
+import { autoCallEnabled, type CallReason, callInBackground } from '../voice-fallback.js';
+import { missingPhone, phoneOnFile } from './destination.js';
 import { type Loaded, liveView, load } from './load.js';
 import type { RouteResult } from './result.js';
 
 /** The number on file, checked against the allow-list before any provider call (R-20, R-23). */
-function destinationOf(rt: Runtime, user: User, ip: string): Destination {
-  const dest = parseDestination(user.phone);
+function destinationOf(rt: Runtime, user: CheckedUser, ip: string): Destination {
+  const dest = phoneOnFile(rt, user);
+  if (!dest) throw missingPhone(rt, user, ip);
   const allowed = rt.config.allowedCountries;
-  if (dest && (allowed === 'all' || allowed.has(dest.country))) return dest;
+  if (allowed === 'all' || allowed.has(dest.country)) return dest;
   rt.emit({
     type: 'send.blocked',
     userId: user.id,
-    phone: dest?.masked ?? maskUnknown(user.phone),
-    country: dest?.country,
+    phone: dest.masked,
+    country: dest.country,
     ip,
-    reason: dest ? 'country' : 'invalid-number',
+    reason: 'country',
   });
   throw new TwoFactorError('ERR_2FA_DESTINATION_BLOCKED');
 }
@@ -45,7 +52,7 @@ export async function startChallenge(
   rt: Runtime,
   req: Request,
   res: Response,
-  user: User,
+  user: CheckedUser,
   returnTo: string,
 ): Promise<RouteResult> {
   const loaded = await load(rt, req, user);
@@ -59,7 +66,7 @@ export async function startChallenge(
   const dest = destinationOf(rt, user, ip);
   const { config } = rt;
 
-  return withSendLock(rt, loaded.userKey, async () => {
+  const started = await withSendLock(rt, loaded.userKey, async (): Promise<Started> => {
     // A send of this session that finished just before we got the lock (a double click, a second
     // tab whose request crossed the first answer) already did the work: join its challenge.
     const recentKey = rt.keys.recent(loaded.userKey, sessionFingerprint(user));
@@ -69,7 +76,7 @@ export async function startChallenge(
       const view = liveView(rt, recent);
       if (view && recent.challenge) {
         rt.cookies.writeChallenge(res, recentId, challengeTtl(rt, recent.challenge));
-        return { view };
+        return { view, call: null };
       }
     }
     const id = randomId();
@@ -91,13 +98,15 @@ export async function startChallenge(
     };
     const sealed = { code, to: dest.e164 };
     let delivered: Delivered;
+    let callNow = false;
     try {
       delivered = await deliver(rt, challenge, null, 'sms', sealed, dest, ip);
     } catch (error) {
-      // voice.auto: a failed SMS becomes a call with the same code, without a second request.
-      const canCall = config.voice !== false && config.voice.auto && voiceAvailable(rt);
-      if (!(canCall && isProviderFailure(error))) throw error;
-      delivered = await deliver(rt, challenge, null, 'voice', sealed, dest, ip, 'sms-failed');
+      // voice.auto: the provider refused this number for SMS, so a call may reach it, with the same
+      // code. It goes out in the background: this answer never waits on a second provider call.
+      if (!(autoCallEnabled(rt) && isDestinationRefusal(error))) throw error;
+      delivered = { state: pendingCall(now), messageId: undefined };
+      callNow = true;
     }
     const ttl = challengeTtl(rt, challenge);
     await Promise.all([
@@ -106,8 +115,34 @@ export async function startChallenge(
       user.sessionId ? rt.store.set(recentKey, id, RECENT_CHALLENGE_TTL_MS) : undefined,
     ]);
     rt.cookies.writeChallenge(res, id, ttl);
-    return { view: challengeView(rt, challenge, delivered.state, 0) };
+    const early = await takeEarlyReports(rt, challenge, delivered.state, delivered.messageId, dest.e164);
+    if (!callNow) watchForReport(rt, challenge, delivered.messageId);
+    const view = challengeView(rt, challenge, early.state, 0);
+    if (callNow) return { view, call: { challenge, reason: 'sms-failed' } };
+    return { view, call: early.callNeeded ? { challenge, reason: 'undelivered' } : null };
   });
+  // Once the lock is free: the call takes it for itself.
+  if (started.call) callInBackground(rt, started.call.challenge, started.call.reason);
+  return { view: started.view };
+}
+
+interface Started {
+  view: ChallengeView;
+  /** The automatic call still to be placed, and why (for `voice.sent`). */
+  call: { challenge: Challenge; reason: CallReason } | null;
+}
+
+/** A challenge whose SMS the provider refused, with its automatic call still to be placed. */
+function pendingCall(now: number): SendState {
+  return {
+    sends: 0,
+    firstSmsAt: now,
+    lastSentAt: now,
+    voiceCalls: 0,
+    lastChannel: 'voice',
+    delivery: 'calling',
+    messageIds: [],
+  };
 }
 
 /** The live challenge of this browser, or the error that says why there is none. */
@@ -123,7 +158,7 @@ export function requireLive(rt: Runtime, loaded: Loaded): Challenge {
 export async function sendAgain(
   rt: Runtime,
   req: Request,
-  user: User,
+  user: CheckedUser,
   channel: Channel,
 ): Promise<RouteResult> {
   if (channel === 'voice' && !voiceAvailable(rt)) throw new TwoFactorError('ERR_2FA_VOICE_UNAVAILABLE');
@@ -134,7 +169,7 @@ export async function sendAgain(
   // lock's increment is queued (one that lands late would block this user's sends for its TTL).
   const first = await load(rt, req, user);
   requireLive(rt, first);
-  return withSendLock(rt, first.userKey, async () => {
+  const sent = await withSendLock(rt, first.userKey, async (): Promise<Started> => {
     // Read again under the lock: a send that just finished has moved the cooldown.
     const loaded = await load(rt, req, user);
     const challenge = requireLive(rt, loaded);
@@ -148,6 +183,11 @@ export async function sendAgain(
     if (waitMs > 0) throw new TwoFactorError('ERR_2FA_COOLDOWN', { retryAfter: waitMs / 1000 });
     const delivered = await deliver(rt, challenge, state, channel, sealed, dest, ip, 'requested');
     await saveDelivery(rt, challenge, delivered);
-    return { view: challengeView(rt, challenge, delivered.state, loaded.attempts) };
+    const early = await takeEarlyReports(rt, challenge, delivered.state, delivered.messageId, sealed.to);
+    if (channel === 'sms') watchForReport(rt, challenge, delivered.messageId);
+    const view = challengeView(rt, challenge, early.state, loaded.attempts);
+    return { view, call: early.callNeeded ? { challenge, reason: 'undelivered' } : null };
   });
+  if (sent.call) callInBackground(rt, sent.call.challenge, sent.call.reason);
+  return { view: sent.view };
 }

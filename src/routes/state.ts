@@ -1,9 +1,6 @@
-import type { Request } from 'express';
 import type { Runtime } from '../context.js';
-import { claimMatches } from '../cookie.js';
 import type { ChallengeView } from '../delivery.js';
 import { lockWaitMs } from '../lockout.js';
-import type { User } from '../options.js';
 import type { PageEnded, PageLock } from '../page/options.js';
 import { type Loaded, liveView } from './load.js';
 
@@ -25,12 +22,6 @@ export function browserState(rt: Runtime, loaded: Loaded): BrowserState {
   const waitMs = lockWaitMs(rt, loaded.lock);
   const locked = waitMs > 0 ? { retryIn: Number.isFinite(waitMs) ? Math.ceil(waitMs / 1000) : null } : null;
   return { challenge, ended, locked };
-}
-
-/** Whether this browser already holds a verified state for this user (the guard's check, no store). */
-export function verifiedHere(rt: Runtime, req: Request, user: User): boolean {
-  const claim = rt.cookies.readVerified(req);
-  return claim !== null && claimMatches(claim, user, rt.config.now());
 }
 
 /**

@@ -8,7 +8,7 @@ import { userAgentOf } from '../events.js';
 import { withVerifyLock } from '../lock.js';
 import { assertNotLocked, recordFailure, resetFailures } from '../lockout.js';
 import type { Locale } from '../messages.js';
-import type { User } from '../options.js';
+import type { CheckedUser } from '../options.js';
 import { ipKey } from '../phone.js';
 import { load } from './load.js';
 import type { RouteResult } from './result.js';
@@ -32,7 +32,7 @@ export async function verifyCode(
   rt: Runtime,
   req: Request,
   res: Response,
-  user: User,
+  user: CheckedUser,
   rawCode: unknown,
 ): Promise<RouteResult> {
   const { config, store, keys, cookies, emit } = rt;

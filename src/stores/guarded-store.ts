@@ -12,7 +12,12 @@ export interface GuardedStore {
   delete(...keys: string[]): Promise<void>;
   consume(key: string): Promise<string | undefined>;
   increment(key: string, ttlMs: number): Promise<number>;
+  /** The store's own atomic compare-and-set, or one under a short lock made from `increment`. */
+  compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean>;
 }
+
+/** Store calls made while holding a compare-and-set lock (get, set), with room. */
+const LOCKED_ROUNDS = 4;
 
 const asString = (value: unknown) => (typeof value === 'string' ? value : undefined);
 
@@ -40,7 +45,7 @@ export function guardStore(store: Store, timeoutMs: number): GuardedStore {
       .finally(() => clearTimeout(timer));
   }
 
-  return {
+  const guarded: GuardedStore = {
     get: (key) => call(() => store.get(key)).then(asString),
     async getMany(keys) {
       if (store.getMany) {
@@ -61,5 +66,47 @@ export function guardStore(store: Store, timeoutMs: number): GuardedStore {
       }
       return count;
     },
+    async compareAndSet(key, expected, value, ttlMs) {
+      const ttl = Math.max(1, Math.ceil(ttlMs));
+      if (store.compareAndSet) {
+        return (
+          (await call(() => store.compareAndSet?.(key, expected, value, ttl) ?? Promise.resolve(false))) ===
+          true
+        );
+      }
+      return lockedCompareAndSet(guarded, key, expected, value, ttl, LOCKED_ROUNDS * timeoutMs);
+    },
   };
+  return guarded;
+}
+
+/**
+ * Compare-and-set for a store that offers only the five required methods: whoever makes the
+ * key's lock counter 1 compares and writes; a busy lock answers `false`, like a value that
+ * changed, and the caller reads again. The lock's TTL frees it if this process dies holding it.
+ */
+async function lockedCompareAndSet(
+  store: GuardedStore,
+  key: string,
+  expected: string | undefined,
+  value: string,
+  ttlMs: number,
+  lockTtlMs: number,
+): Promise<boolean> {
+  const lock = `${key}:lock`;
+  let holders: number;
+  try {
+    holders = await store.increment(lock, lockTtlMs);
+  } catch (error) {
+    store.delete(lock).catch(() => {}); // a timed-out increment may land later: undo it
+    throw error;
+  }
+  if (holders > 1) return false;
+  try {
+    if ((await store.get(key)) !== expected) return false;
+    await store.set(key, value, ttlMs);
+    return true;
+  } finally {
+    await store.delete(lock).catch(() => {});
+  }
 }

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { IP_BUDGET_KEY } from '../challenge.js';
 import { TwoFactorError } from '../errors.js';
 import type { Store } from './store.js';
 
@@ -9,9 +10,9 @@ export interface MemoryStoreOptions {
   now?: () => number;
   /**
    * Keys that may be evicted, least recently used first, when the store is full. Every other
-   * live key is kept, and a new one is refused instead. `twoFactor()`'s default store lets the
-   * per-IP send counters go, which an attacker with many addresses could otherwise pile up.
-   * @default () => false
+   * live key is kept, and a new one is refused instead. By default the per-IP send counters may
+   * go, which an attacker with many addresses could otherwise pile up until every user gets 503.
+   * @default the per-IP send counters of `twoFactor()`
    */
   evictable?: (key: string) => boolean;
 }
@@ -27,6 +28,9 @@ const PURGE_INTERVAL_MS = 1000;
  */
 const compact = (text: string): string => Buffer.from(text, 'utf8').toString('utf8');
 
+/** A per-IP send counter: losing one under a flood lets one address send a little more, nothing else. */
+const isIpBudgetKey = (key: string): boolean => key.startsWith(IP_BUDGET_KEY);
+
 /** Marks stores built by `memoryStore()`, for the production warning. */
 export const MEMORY_STORE = Symbol.for('express-sms-2fa.memoryStore');
 
@@ -34,6 +38,8 @@ export interface MemoryStore extends Store {
   readonly [MEMORY_STORE]: true;
   /** Entries held, live or not yet swept. */
   readonly size: number;
+  getMany(keys: string[]): Promise<(string | undefined)[]>;
+  compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean>;
 }
 
 /**
@@ -47,7 +53,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     throw new TypeError('memoryStore: `max` must be a positive integer, e.g. 100_000');
   }
   const now = options.now ?? Date.now;
-  const evictable = options.evictable ?? (() => false);
+  const evictable = options.evictable ?? isIpBudgetKey;
   // lru-cache reads its clock once per `ttlResolution`; 0 makes every TTL decision use `now()`.
   const cache = new LRUCache<string, string>({ max, ttlResolution: 0, perf: { now } });
   let lastPurge = Number.NEGATIVE_INFINITY;
@@ -95,6 +101,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       const value = cache.get(key);
       if (value !== undefined) cache.delete(key);
       return value;
+    },
+    async compareAndSet(key, expected, value, ttlMs) {
+      if (cache.get(key) !== expected) return false;
+      set(key, value, ttlMs);
+      return true;
     },
     async increment(key, ttlMs) {
       const current = cache.get(key);

@@ -19,6 +19,8 @@ export interface RedisStore extends Store {
   readonly prefix: string;
   /** Several values in one `MGET`; same order as `keys`. */
   getMany(keys: string[]): Promise<(string | undefined)[]>;
+  /** One script: compares and sets atomically on the server. */
+  compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean>;
 }
 
 export const DEFAULT_REDIS_PREFIX = '2fa:';
@@ -30,6 +32,14 @@ const OPTION_NAMES = new Set(['sendCommand', 'prefix']);
 const INCREMENT_SCRIPT = `local n = redis.call('INCR', KEYS[1])
 if n == 1 or redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
+
+// Compare-and-set: ARGV[1] is '1' when a value is expected (ARGV[2]), '0' when the key must be absent.
+const COMPARE_AND_SET_SCRIPT = `local v = redis.call('GET', KEYS[1])
+if (ARGV[1] == '0' and not v) or (ARGV[1] == '1' and v == ARGV[2]) then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+  return 1
+end
+return 0`;
 
 // GETDEL for Redis < 6.2 (and servers that lack it): a script runs atomically like the command.
 const CONSUME_SCRIPT = `local v = redis.call('GET', KEYS[1])
@@ -182,6 +192,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     },
     async increment(key, ttlMs) {
       return toCount(await run(INCREMENT_SCRIPT, prefix + key, toMilliseconds(ttlMs)));
+    },
+    async compareAndSet(key, expected, value, ttlMs) {
+      const px = toMilliseconds(ttlMs);
+      const args = expected === undefined ? ['0', ''] : ['1', expected];
+      return toCount(await run(COMPARE_AND_SET_SCRIPT, prefix + key, ...args, value, px)) === 1;
     },
   };
 }

@@ -51,7 +51,7 @@ async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
 /**
  * Checks that a store keeps the `Store` contract: read and write, TTLs in milliseconds, single
  * use under concurrent `consume`, no lost update under concurrent `increment` and a TTL set only
- * on creation, and `getMany` when present. Resolves when it conforms; otherwise rejects with an
+ * on creation, and `getMany` and `compareAndSet` (one winner among concurrent callers) when present. Resolves when it conforms; otherwise rejects with an
  * `Error` whose message names the method and what went wrong. Works in any test runner.
  *
  * It uses real time (about half a second), writes only keys under a random prefix, deletes them
@@ -92,6 +92,7 @@ export async function checkStore(
     await checkConsume(store, key);
     await checkIncrement(store, key);
     if (store.getMany) await checkGetMany(store, key);
+    if (store.compareAndSet) await checkCompareAndSet(store, key);
     await checkExpiry(store, key);
   } catch (error) {
     failure = error;
@@ -115,7 +116,7 @@ function checkShape(store: Store): void {
   for (const method of STORE_METHODS) {
     if (typeof store[method] !== 'function') fail(`store: \`${method}\` is required and is not a function`);
   }
-  for (const method of ['getMany', 'shutdown'] as const) {
+  for (const method of ['getMany', 'compareAndSet', 'shutdown'] as const) {
     if (store[method] !== undefined && typeof store[method] !== 'function') {
       fail(`store: \`${method}\` is optional, but when present it must be a function`);
     }
@@ -231,6 +232,44 @@ async function checkGetMany(store: Store, key: Key): Promise<void> {
   }
 }
 
+async function checkCompareAndSet(store: Store, key: Key): Promise<void> {
+  const cas = store.compareAndSet?.bind(store);
+  if (!cas) return;
+  const k = key('cas');
+  const created = await call('compareAndSet', () => cas(k, undefined, 'one', LONG_TTL_MS));
+  if (created !== true)
+    fail(`compareAndSet: expecting a missing key on a missing key answered ${show(created)}; expected true`);
+  if ((await call('get', () => store.get(k))) !== 'one')
+    fail('compareAndSet: the value it set is not what get answers');
+  const exists = await call('compareAndSet', () => cas(k, undefined, 'two', LONG_TTL_MS));
+  const wrong = await call('compareAndSet', () => cas(k, 'not-it', 'two', LONG_TTL_MS));
+  if (exists !== false || wrong !== false) {
+    fail(
+      `compareAndSet: answered ${show(exists)} expecting no key, ${show(wrong)} expecting another value; ` +
+        'both must answer false and change nothing',
+    );
+  }
+  if ((await call('get', () => store.get(k))) !== 'one')
+    fail('compareAndSet: a refused call changed the value');
+  const swapped = await call('compareAndSet', () => cas(k, 'one', 'two', LONG_TTL_MS));
+  if (swapped !== true || (await call('get', () => store.get(k))) !== 'two') {
+    fail('compareAndSet: with the current value expected, it must store the new one and answer true');
+  }
+
+  const results = await call('compareAndSet', () =>
+    Promise.all(Array.from({ length: RACERS }, async (_, i) => cas(k, 'two', `racer-${i}`, LONG_TTL_MS))),
+  );
+  const winners = results.flatMap((won, i) => (won === true ? [i] : []));
+  if (winners.length !== 1) {
+    fail(
+      `compareAndSet: ${winners.length} of ${RACERS} concurrent callers expecting one value won; exactly one must`,
+    );
+  }
+  const final = await call('get', () => store.get(k));
+  if (final !== `racer-${winners[0]}`)
+    fail(`compareAndSet: the winner's value was not kept (get answered ${show(final)})`);
+}
+
 /**
  * TTLs, in real time. Every key is written first, then one wait of the short TTL plus a margin
  * after the last write, then every check: the wait is a lower bound only, so a slow machine can
@@ -244,6 +283,8 @@ async function checkExpiry(store: Store, key: Key): Promise<void> {
   await call('set', () => store.set(key('ttl-lengthened'), 'long', LONG_TTL_MS));
   await call('set', () => store.set(key('ttl-shortened'), 'long', LONG_TTL_MS));
   await call('set', () => store.set(key('ttl-shortened'), 'short', SHORT_TTL_MS));
+  const cas = store.compareAndSet?.bind(store);
+  if (cas) await call('compareAndSet', () => cas(key('ttl-cas'), undefined, 'v', SHORT_TTL_MS));
   const created = await call('increment', () => store.increment(key('ttl-counter'), SHORT_TTL_MS));
   if (created !== 1) fail(`increment: a new key returned ${show(created)}; expected 1`);
   let extension = await startExtension(store, key, SHORT_TTL_MS);
@@ -286,6 +327,14 @@ async function checkExpiry(store: Store, key: Key): Promise<void> {
       `increment: a counter created with ttlMs ${SHORT_TTL_MS} still counted ${after} ` +
         `(returned ${show(recount)}, expected 1); the TTL must expire it`,
     );
+  }
+  if (cas) {
+    const expired = await call('get', () => store.get(key('ttl-cas')));
+    if (expired !== undefined) {
+      fail(
+        `compareAndSet: a value it set with ttlMs ${SHORT_TTL_MS} still answered ${show(expired)} ${after}`,
+      );
+    }
   }
   const getMany = store.getMany?.bind(store);
   if (getMany) {

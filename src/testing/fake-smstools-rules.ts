@@ -1,5 +1,8 @@
 // Validation and payload rules of the fake Smstools server, kept apart from the HTTP plumbing.
-// Every rule follows docs/reference "Smstools HTTP API" §6; guesses are marked "guess".
+// Every rule follows docs/reference "Smstools HTTP API" §6 and the fidelity check of §8. Where the
+// official pages are silent the fake says so ("undocumented") and picks the strict behaviour, so
+// that an app passing its tests here does not depend on a leniency the real API may not have;
+// plain guesses are marked "guess".
 import { createHmac, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FakeDeliveryStatus, FakeSmstoolsFailure, FakeSmstoolsMessage } from './fake-smstools-types.js';
@@ -97,12 +100,17 @@ function parseNumber(raw: unknown, acceptDoubleZero: boolean): string | undefine
   return /^[1-9]\d{7,14}$/.test(digits) ? digits : undefined;
 }
 
-/** Runs the §6 checks in their documented order, up to the opt-out list; the caller checks the balance. */
+/**
+ * Runs the §6 checks, up to the opt-out list; the caller checks the balance. The order of the
+ * checks is undocumented (a request with two faults may get another code from the real API).
+ */
 export function validateSend(body: Record<string, unknown>, rules: SendRules): ValidSend | FakeApiError {
   if (Object.keys(body).length === 0) return apiError('114');
   const { message, to, sender, date, reference, language, gender } = body;
+  // Undocumented which of 102 ("no message provided") and 112 ("message required") comes back.
   if (typeof message !== 'string' || message === '') return apiError('112');
 
+  // Undocumented which of 103 ("phone number required or invalid") and 106 comes back; 106 names the number.
   const rawNumbers = Array.isArray(to) ? to : [to];
   if (to === undefined || to === '' || rawNumbers.length === 0) return apiError('106');
   const numbers: string[] = [];
@@ -113,6 +121,8 @@ export function validateSend(body: Record<string, unknown>, rules: SendRules): V
     numbers.push(digits);
   }
 
+  // The voice page marks sender required, the official SDK and n8n node send none: undocumented
+  // which is right, so the fake takes a call without one (the package always sends it anyway).
   const hasSender = sender !== undefined && sender !== '';
   if (!hasSender && rules.channel === 'sms') return apiError('109');
   if (hasSender) {
@@ -175,7 +185,13 @@ function isFutureDate(date: unknown, now: number): boolean {
   return at + 60_000 > now;
 }
 
-/** Delivery codes of the Smstools webhooks page: 0 submitted, 1 delivered, 2 not delivered, 3 buffered, 4 rejected, 9 unknown. */
+/**
+ * Delivery codes of the Smstools webhooks page: 0 submitted, 1 delivered, 2 not delivered, 3
+ * buffered, 4 rejected, 9 unknown. The texts that go with 3, 4 and 9, the payload's time zone and
+ * whether a report echoes the send's `reference` are undocumented: the fake sends the community
+ * parsers' texts, UTC, and no `reference` (an app must not depend on getting it back). It does
+ * send `receiver`, which both community parsers read.
+ */
 const DELIVERY: Record<FakeDeliveryStatus, { code: string; status: string }> = {
   submitted: { code: '0', status: 'submitted' },
   delivered: { code: '1', status: 'delivered' },

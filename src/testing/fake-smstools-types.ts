@@ -31,6 +31,11 @@ export interface FakeSmstoolsWebhook {
   delayMs?: number;
   /** Post a `submitted` report before the final one, as Smstools sometimes does. @default false */
   submittedFirst?: boolean;
+  /**
+   * Post the reports before answering the send, so they reach the app before it knows the message
+   * id (Smstools can report within milliseconds; the docs promise no order). @default false
+   */
+  beforeAnswer?: boolean;
 }
 
 export interface FakeSmstoolsOptions {
@@ -44,11 +49,11 @@ export interface FakeSmstoolsOptions {
   balance?: number;
   /** EUR per SMS part and per voice call. @default { sms: 0.07, voice: 0.15 } */
   prices?: { sms?: number; voice?: number };
-  /** Longest SMS in GSM characters (118 beyond). The error page says 459. @default 612 */
+  /** Longest SMS in GSM characters (118 beyond): the official error page says 459, a community list 612. @default 459 */
   maxLength?: number;
   /** HTTP status of error answers, or per code (`{ '104': 401 }`, others 400). @default 400 */
   errorStatus?: number | Record<string, number>;
-  /** Answer 110 to a numeric sender without `+` (when the real server does so is unknown). @default false */
+  /** Answer 110 to a numeric sender without `+`, as the official error page documents. @default true */
   requirePlusOnNumericSender?: boolean;
   /** Refuse a `reference` longer than this (the real code is undocumented). @default false: not checked */
   maxReferenceLength?: number | false;

@@ -64,6 +64,8 @@ class FakeSmstoolsServer extends EventEmitter implements FakeSmstools {
   readonly #sockets = new Set<Socket>();
   readonly #queue: { failure: FakeSmstoolsFailure; left: number }[] = [];
   readonly #pending = new Set<Promise<unknown>>();
+  /** Reports of the request being answered that must be posted before its answer (`beforeAnswer`). */
+  readonly #beforeAnswer: Promise<unknown>[] = [];
   readonly #closing = new AbortController();
   readonly #webhookId = String(1000 + Math.floor(Math.random() * 9000));
   #port: number | undefined;
@@ -223,6 +225,7 @@ class FakeSmstoolsServer extends EventEmitter implements FakeSmstools {
     const task = run().catch(() => undefined); // closing cancels the wait; failures are recorded
     this.#pending.add(task);
     void task.finally(() => this.#pending.delete(task));
+    if (webhook.beforeAnswer) this.#beforeAnswer.push(task);
   }
 
   #takeFailure(): FakeSmstoolsFailure | undefined {
@@ -276,7 +279,11 @@ class FakeSmstoolsServer extends EventEmitter implements FakeSmstools {
       (query.client_id === this.clientId && query.client_secret === this.clientSecret);
     if (!authorised) return send(res, this.#refusal(apiError('104')));
     if (!parsed) return send(res, this.#refusal({ error: 'error parsing json' }));
-    send(res, this.#route(req.method ?? 'GET', url.pathname, body, query));
+    const answer = this.#route(req.method ?? 'GET', url.pathname, body, query);
+    // #route runs without a pause, so every report queued meanwhile belongs to this request.
+    const early = this.#beforeAnswer.splice(0);
+    await Promise.all(early);
+    send(res, answer);
   }
 
   #route(method: string, path: string, body: unknown, query: Record<string, string>): Answer {
@@ -305,8 +312,10 @@ class FakeSmstoolsServer extends EventEmitter implements FakeSmstools {
         return this.#refusal(apiError('114'));
       const result = validateSend(item as Record<string, unknown>, {
         channel,
-        maxLength: this.#options.maxLength ?? 612,
-        requirePlusOnNumericSender: this.#options.requirePlusOnNumericSender ?? false,
+        // Both follow the official error page (459, and 110 for a number without +); the 612 of
+        // a community list and a lenient sender stay available behind the options.
+        maxLength: this.#options.maxLength ?? 459,
+        requirePlusOnNumericSender: this.#options.requirePlusOnNumericSender ?? true,
         acceptDoubleZero: this.#options.acceptDoubleZero ?? false,
         optOuts: this.optOuts,
         failSmsTo: this.failSmsTo,
@@ -334,7 +343,9 @@ class FakeSmstoolsServer extends EventEmitter implements FakeSmstools {
 
   #record(channel: 'sms' | 'voice', send: ValidSend, to: string): string {
     const id = fakeMessageId();
-    if (send.test) return id; // test: validated, not sent, not charged, no report
+    // test: validated, not sent, not charged, no report. Whether the real API answers a messageid
+    // in test mode is undocumented; the fake does, so an app cannot tell the modes apart by it.
+    if (send.test) return id;
     const message: FakeSmstoolsMessage = {
       id,
       channel,

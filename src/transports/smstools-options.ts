@@ -18,7 +18,7 @@ export interface SmstoolsOptions {
   clientId: string;
   /** API client secret, next to the client id. Keep it out of source control. */
   clientSecret: string;
-  /** A name of at most 11 letters, digits and spaces (at least one letter), or a number of at most 14 characters. */
+  /** A name of at most 11 letters, digits and spaces (at least one letter), or a number of at most 14 characters starting with `+`. */
   sender: string;
   /**
    * API base, `/v1` included. Smstools' newer SDKs use `https://api.smstools.com/v1`.
@@ -33,6 +33,11 @@ export interface SmstoolsOptions {
   webhookSecret?: string;
   /** Accepted clock skew of a delivery report's signed timestamp, in ms (at most 15 minutes). @default 300_000 */
   webhookToleranceMs?: number;
+  /**
+   * Smstools' test mode: every send is checked as usual but nothing is sent or charged, and no
+   * delivery report follows. For staging and load tests. @default false
+   */
+  test?: boolean;
   /** A fetch implementation (ofetch's `CreateFetchOptions.fetch`). @default globalThis.fetch */
   fetch?: typeof globalThis.fetch;
 }
@@ -53,6 +58,7 @@ const KNOWN_OPTIONS = [
   'voice',
   'webhookSecret',
   'webhookToleranceMs',
+  'test',
   'fetch',
 ];
 
@@ -66,6 +72,7 @@ export interface SmstoolsConfig {
   gender: SmstoolsVoiceGender;
   webhookSecret: string | undefined;
   webhookToleranceMs: number;
+  test: boolean;
   fetch: typeof globalThis.fetch | undefined;
 }
 
@@ -93,16 +100,7 @@ export function parseSmstoolsOptions(options: SmstoolsOptions): SmstoolsConfig {
   const clientId = credential('clientId');
   const clientSecret = credential('clientSecret');
 
-  const { sender } = options;
-  const isName = typeof sender === 'string' && /^[A-Za-z0-9 ]{1,11}$/.test(sender) && /[A-Za-z]/.test(sender);
-  const isNumber = typeof sender === 'string' && /^\+?\d{1,14}$/.test(sender) && sender.length <= 14;
-  if (!isName && !isNumber) {
-    throw fail(
-      'sender',
-      "must be a name of at most 11 letters, digits and spaces with at least one letter (e.g. 'MyApp'), " +
-        "or a number of at most 14 characters (e.g. '+32470123456')",
-    );
-  }
+  const sender = parseSender(options.sender);
 
   const baseUrl = options.baseUrl ?? DEFAULT_BASE_URL;
   let url: URL | undefined;
@@ -162,19 +160,52 @@ export function parseSmstoolsOptions(options: SmstoolsOptions): SmstoolsConfig {
     );
   }
 
+  const test = options.test ?? false;
+  if (typeof test !== 'boolean') {
+    throw fail(
+      'test',
+      'must be true or false: true has Smstools check every send but send and charge nothing',
+    );
+  }
+
   if (options.fetch !== undefined && typeof options.fetch !== 'function') {
     throw fail('fetch', 'must be a fetch-compatible function');
   }
   return {
     clientId,
     clientSecret,
-    sender: sender as string,
+    sender,
     baseUrl,
     timeoutMs,
     language,
     gender,
     webhookSecret,
     webhookToleranceMs,
+    test,
     fetch: options.fetch,
   };
+}
+
+/**
+ * Smstools' sender rules (send_message page, error codes 110 and 111): a name of at most 11 letters,
+ * digits and spaces, or a number of at most 14 characters that starts with `+`. Digits alone are a
+ * number to Smstools: without the `+` every SMS and every call fails with error 110.
+ */
+function parseSender(sender: unknown): string {
+  if (typeof sender === 'string' && /^\d+$/.test(sender)) {
+    throw fail(
+      'sender',
+      "is a number without a leading +, which Smstools refuses on every send (error 110): write it in international form with the +, e.g. '+32470123456'",
+    );
+  }
+  const isName = typeof sender === 'string' && /^[A-Za-z0-9 ]{1,11}$/.test(sender) && /[A-Za-z]/.test(sender);
+  const isNumber = typeof sender === 'string' && /^\+\d{1,13}$/.test(sender);
+  if (!isName && !isNumber) {
+    throw fail(
+      'sender',
+      "must be a name of at most 11 letters, digits and spaces with at least one letter (e.g. 'MyApp'), " +
+        "or a number of at most 14 characters starting with + (e.g. '+32470123456')",
+    );
+  }
+  return sender as string;
 }

@@ -58,10 +58,20 @@ export function parseDeliveryReport(
   if (typeof payload !== 'object' || payload === null) return null;
   const { webhook_type: type, message } = payload as { webhook_type?: unknown; message?: unknown };
   if (type !== 'delivery_report' || typeof message !== 'object' || message === null) return null;
-  const { messageid, delivery_code: code, delivery_status: text } = message as Record<string, unknown>;
+  const {
+    messageid,
+    receiver,
+    delivery_code: code,
+    delivery_status: text,
+  } = message as Record<string, unknown>;
   if (typeof messageid !== 'string' || messageid === '') return null;
   const status = statusOf(code, text);
-  return status ? { messageId: messageid, status } : null;
+  if (!status) return null;
+  // `receiver` is digits as Smstools stores them (community parsers; no official example).
+  const to = typeof receiver === 'string' ? /^\+?([1-9]\d{7,14})$/.exec(receiver.trim())?.[1] : undefined;
+  return to === undefined
+    ? { messageId: messageid, status }
+    : { messageId: messageid, status, receiver: `+${to}` };
 }
 
 function statusOf(code: unknown, text: unknown): DeliveryReport['status'] | undefined {

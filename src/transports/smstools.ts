@@ -1,5 +1,6 @@
 import { ofetch } from 'ofetch';
 import { TwoFactorError } from '../errors.js';
+import { gsmLength, MAX_SMS_LENGTH } from '../sms-length.js';
 import { readBalance } from './smstools-balance.js';
 import {
   parseSmstoolsOptions,
@@ -29,6 +30,7 @@ export interface SmstoolsTransport extends SmsTransport {
   sendSms(msg: SmsMessage): Promise<SendResult>;
   sendVoice(msg: VoiceMessage): Promise<SendResult>;
   readonly language: string;
+  readonly timeoutMs: number;
   /** Reads `GET /v1/balance`: reachability, credentials and the balance, for `tfa.health()`. */
   health(options?: { signal?: AbortSignal }): Promise<ProviderStatus>;
   /** Present only when `webhookSecret` is set. */
@@ -49,6 +51,11 @@ export class SmstoolsError extends Error {
   readonly providerCode: string | undefined;
   /** True when a later, new attempt may succeed. The transport itself never retries a send. */
   readonly retryable: boolean;
+  /**
+   * True when Smstools refused this number rather than the account or the request (103, 106,
+   * 131): a voice call may still reach it. Only then does `voice.auto` call instead.
+   */
+  readonly destinationRefused: boolean;
 
   constructor(
     kind: SmstoolsErrorKind,
@@ -63,6 +70,8 @@ export class SmstoolsError extends Error {
     this.status = fields.status;
     this.providerCode = fields.providerCode;
     this.retryable = fields.retryable;
+    this.destinationRefused =
+      kind === 'http' && fields.providerCode !== undefined && DESTINATION_CODES.has(fields.providerCode);
   }
 }
 
@@ -87,6 +96,8 @@ const PROVIDER_CODES: Record<string, string> = {
   '1002': 'too many failed login attempts',
 };
 
+/** Codes about the number itself (invalid, unknown, opted out of SMS); every other code is the account's or the request's. */
+const DESTINATION_CODES = new Set(['103', '106', '131']);
 /** Codes that may clear up by themselves; everything else needs a change of account, number or config. */
 const TRANSIENT_CODES = new Set(['105']);
 /** Errors raised before a single byte reached the server: the only ones worth one more try. */
@@ -127,7 +138,8 @@ export function smstools(options: SmstoolsOptions): SmstoolsTransport {
     config.fetch ? { fetch: config.fetch } : {},
   );
 
-  async function post(path: string, body: Record<string, string>): Promise<SendResult> {
+  async function post(path: string, body: Record<string, string | boolean>): Promise<SendResult> {
+    if (config.test) body.test = true;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(timeoutReason()), config.timeoutMs);
     try {
@@ -163,9 +175,10 @@ export function smstools(options: SmstoolsOptions): SmstoolsTransport {
 
   const transport: SmstoolsTransport = {
     language: config.language,
+    timeoutMs: config.timeoutMs,
     async sendSms(msg) {
-      const body: Record<string, string> = {
-        message: checkText(msg.text),
+      const body: Record<string, string | boolean> = {
+        message: checkSmsLength(checkText(msg.text)),
         to: toDigits(msg.to),
         sender: config.sender,
       };
@@ -174,7 +187,7 @@ export function smstools(options: SmstoolsOptions): SmstoolsTransport {
       return post('message/send', body);
     },
     async sendVoice(msg) {
-      const body: Record<string, string> = {
+      const body: Record<string, string | boolean> = {
         message: checkText(msg.text),
         to: toDigits(msg.to),
         sender: config.sender,
@@ -293,6 +306,17 @@ function checkText(text: unknown): string {
   if (typeof text !== 'string' || text === '')
     throw new TypeError('smstools: the message text must be a non-empty string');
   return text;
+}
+
+/** Smstools refuses longer texts with error 118; say so before the network is touched. */
+function checkSmsLength(text: string): string {
+  if (gsmLength(text).units <= MAX_SMS_LENGTH) return text;
+  throw sendFailed(
+    new SmstoolsError('invalid-request', {
+      retryable: false,
+      detail: `the SMS text is longer than the ${MAX_SMS_LENGTH} characters Smstools accepts`,
+    }),
+  );
 }
 
 function checkReference(reference: unknown): string | undefined {

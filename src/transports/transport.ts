@@ -20,6 +20,8 @@ export interface SendResult {
 export interface DeliveryReport {
   messageId: string;
   status: 'submitted' | 'delivered' | 'undelivered';
+  /** The number the message went to, in E.164, when the report names it: matches reports that come before the send's answer. */
+  receiver?: string;
 }
 
 export interface WebhookRequest {
@@ -40,6 +42,9 @@ export interface ProviderStatus {
 /**
  * Sends codes. Throw `TwoFactorError('ERR_2FA_SEND_FAILED', { cause })` on failure, with no code
  * or full number in the message, and never retry once the request may have reached the provider.
+ * When the provider refused this number only (invalid, unknown, opted out), set
+ * `destinationRefused: true` on the `cause`: then, and only then, `voice.auto` calls instead. Any
+ * other failure is taken for the provider's or the account's, and no call is placed.
  */
 export interface SmsTransport {
   sendSms(msg: SmsMessage): Promise<SendResult>;
@@ -47,6 +52,8 @@ export interface SmsTransport {
   sendVoice?(msg: VoiceMessage): Promise<SendResult>;
   /** Optional: the language the transport speaks and writes by default. */
   readonly language?: string;
+  /** Optional: the transport's own deadline per send, in ms; the core gives up one second after it (else after 20 s). */
+  readonly timeoutMs?: number;
   /**
    * Optional: authenticate and parse a delivery-report webhook. Returns `null` for reports that are
    * authentic but not about delivery; throws on a bad signature or a stale timestamp.

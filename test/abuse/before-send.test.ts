@@ -224,9 +224,9 @@ describe('beforeSend', () => {
   for (const storeTimeoutMs of [DEFAULT_STORE_TIMEOUT_MS, 5_000]) {
     it(`leaves one send at a time per user when every step takes as long as it may (storeTimeoutMs ${storeTimeoutMs})`, async () => {
       // The send lock lives by the clock: store round trips each just inside storeTimeoutMs, an
-      // SMS that fails at its time bound, then the voice fallback, each after a beforeSend at its
-      // bound. A second /send at the last moment of the call must still find the first one's
-      // lock, or two codes would go out at once.
+      // SMS the provider refuses at its time bound, then the voice fallback (in the background,
+      // under the lock again), each after a beforeSend at its bound. A second /send at the last
+      // moment of the call must not send a second code.
       const clock = createClock();
       let slow = false;
       const slowest = (ms: number) => {
@@ -245,7 +245,7 @@ describe('beforeSend', () => {
       const transport = {
         async sendSms() {
           slowest(TRANSPORT_TIMEOUT_MS);
-          throw new TwoFactorError('ERR_2FA_SEND_FAILED');
+          throw new TwoFactorError('ERR_2FA_SEND_FAILED', { cause: { destinationRefused: true } });
         },
         async sendVoice() {
           voiceStarted();
@@ -272,11 +272,16 @@ describe('beforeSend', () => {
       const first = json(agent, '/2fa/send').then((res) => res);
       await voiceRunning;
       slow = false; // the clock now stands at the last moment of the slowest send
-      const second = await json(agent, '/2fa/send');
+      // From another browser of the same user (no challenge cookie, a new session): the lock holds.
+      const second = await json(await signIn(t), '/2fa/send');
       expect(second.status).toBe(429);
       expect(second.body.error.code).toBe('ERR_2FA_COOLDOWN');
+      // From the first browser: its challenge is live, so it is reported, not sent again.
+      const again = await json(agent, '/2fa/send');
+      expect([200, 429]).toContain(again.status);
       finishVoice();
       expect((await first).status).toBe(200);
+      await vi.waitFor(() => expect(sent).toEqual(['voice']));
       expect(sent).toEqual(['voice']);
     });
   }

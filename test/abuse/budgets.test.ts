@@ -23,12 +23,12 @@ import {
 import { slowStore } from '../helpers/stores.js';
 
 const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-// The test clock starts at 09:00:00 UTC. Tests step 20 minutes in, so every hour window ends
-// 40 minutes (2400 s) later and the day window at midnight UTC, 14 h 40 min (52 800 s) later.
+// The test clock starts at 09:00:00 UTC and tests step 20 minutes in. Budgets are sliding windows
+// counted in one-minute slots (15-minute slots for a day): sends made at 09:20 count in the hour
+// until 10:21, 61 minutes (3660 s) later, and in the day until 09:30 the next day.
 const INTO_THE_HOUR = 20 * MINUTE;
-const HOUR_LEFT_S = '2400';
-const DAY_LEFT_S = '52800';
+const FREE_AGAIN_S = '3660';
+const SLID_OUT = 61 * MINUTE;
 const LOOPBACK = '127.0.0.1';
 
 /** Many users and numbers: the user comes from `X-Test-User`, each request is a new browser. */
@@ -127,7 +127,7 @@ describe('POST /2fa/send', () => {
       for (const user of ['alice', 'alice', 'alice', 'bob', 'bob'] as const)
         await sendCode(t, await signIn(t, user), user);
       const bob = await json(await signIn(t, 'bob'), '/2fa/send');
-      expectRateLimited(t, bob, HOUR_LEFT_S, {
+      expectRateLimited(t, bob, FREE_AGAIN_S, {
         reason: 'phone',
         userId: USERS.bob.id,
         phone: '+32 4•• •• •• 01',
@@ -135,22 +135,23 @@ describe('POST /2fa/send', () => {
         ip: LOOPBACK,
       });
       const alice = await json(await signIn(t, 'alice'), '/2fa/send');
-      expectRateLimited(t, alice, HOUR_LEFT_S, { reason: 'phone', userId: USERS.alice.id });
+      expectRateLimited(t, alice, FREE_AGAIN_S, { reason: 'phone', userId: USERS.alice.id });
       expect(t.transport.messages).toHaveLength(5);
       expect(new Set(t.transport.messages.map((m) => m.to))).toEqual(new Set([USERS.alice.phone]));
     });
 
-    it('caps one number at 10 sends a day, until midnight UTC, then sends again', async () => {
+    it('caps one number at 10 sends in any 24 hours, then sends again as the first ones slide out', async () => {
       const t = abuseApp({ limits: { ipPerHour: 1000, prefixPerHour: 1000 } });
       const phone = USERS.alice.phone;
       for (let hour = 0; hour < 2; hour++) {
         for (let i = 0; i < 5; i++) await sendAs(t, `user-${hour}-${i}`, phone).expect(200);
-        t.clock.advance(HOUR);
+        t.clock.advance(SLID_OUT);
       }
-      // Third hour: the hour budget is fresh, the day budget is not.
-      const midnight = String(Number(DAY_LEFT_S) - 2 * 3600);
-      expectRateLimited(t, await sendAs(t, 'user-2-0', phone), midnight, { reason: 'phone', ip: LOOPBACK });
-      t.clock.advance(Number(midnight) * 1000);
+      // Third round, at 11:22: the hour budget is fresh, the day budget is not. The five sends of
+      // 09:20 (the 09:15 slot) leave the day at 09:30 tomorrow, 22 h 8 min from now.
+      const tomorrow = String(22 * 3600 + 8 * 60);
+      expectRateLimited(t, await sendAs(t, 'user-2-0', phone), tomorrow, { reason: 'phone', ip: LOOPBACK });
+      t.clock.advance(Number(tomorrow) * 1000);
       await sendAs(t, 'next-day', phone).expect(200);
       expect(t.transport.messages).toHaveLength(11);
     });
@@ -160,7 +161,7 @@ describe('POST /2fa/send', () => {
       const phone = USERS.alice.phone;
       for (let i = 0; i < 5; i++) await sendAs(t, `user-${i}`, phone).expect(200);
       for (let i = 0; i < 6; i++) expect((await sendAs(t, `refused-${i}`, phone)).status).toBe(429);
-      t.clock.advance(HOUR);
+      t.clock.advance(SLID_OUT);
       // 5 SMS today: the daily budget of 10 still has 5, whatever the 6 refused tries.
       for (let i = 0; i < 5; i++) await sendAs(t, `later-${i}`, phone).expect(200);
       expect(t.transport.messages).toHaveLength(10);
@@ -172,7 +173,7 @@ describe('POST /2fa/send', () => {
       const t = abuseApp();
       for (let i = 0; i < 20; i++) await sendAs(t, `user-${i}`, numberInOwnPrefix(i)).expect(200);
       const res = await sendAs(t, 'user-20', numberInOwnPrefix(20));
-      expectRateLimited(t, res, HOUR_LEFT_S, {
+      expectRateLimited(t, res, FREE_AGAIN_S, {
         reason: 'ip',
         userId: 'user-20',
         phone: '+32 4•• •• •• 01',
@@ -180,7 +181,7 @@ describe('POST /2fa/send', () => {
         ip: LOOPBACK,
       });
       expect(t.transport.messages).toHaveLength(20);
-      t.clock.advance(40 * MINUTE);
+      t.clock.advance(SLID_OUT);
       await sendAs(t, 'user-21', numberInOwnPrefix(21)).expect(200);
     });
 
@@ -191,7 +192,7 @@ describe('POST /2fa/send', () => {
         await sendAs(t, `bot-${i}`, numberInOwnPrefix(i), '203.0.113.66').expect(200);
       for (let i = 0; i < 10; i++) {
         const res = await sendAs(t, `bot-x${i}`, USERS.alice.phone, '203.0.113.66');
-        expectRateLimited(t, res, HOUR_LEFT_S, { reason: 'ip', ip: '203.0.113.66' });
+        expectRateLimited(t, res, FREE_AGAIN_S, { reason: 'ip', ip: '203.0.113.66' });
       }
       for (let i = 0; i < 5; i++)
         await sendAs(t, `alice-${i}`, USERS.alice.phone, '198.51.100.1').expect(200);
@@ -202,7 +203,7 @@ describe('POST /2fa/send', () => {
       for (let i = 0; i < 20; i++)
         await sendAs(t, `user-${i}`, numberInOwnPrefix(i), `203.0.113.${i}`).expect(200);
       const res = await sendAs(t, 'user-20', numberInOwnPrefix(20), '203.0.113.20');
-      expectRateLimited(t, res, HOUR_LEFT_S, { reason: 'ip', ip: LOOPBACK });
+      expectRateLimited(t, res, FREE_AGAIN_S, { reason: 'ip', ip: LOOPBACK });
       expect(t.transport.messages).toHaveLength(20);
     });
 
@@ -213,7 +214,7 @@ describe('POST /2fa/send', () => {
       await sendAs(t, 'u0', numberInOwnPrefix(0), inOne64[0]).expect(200);
       await sendAs(t, 'u1', numberInOwnPrefix(1), inOne64[1]).expect(200);
       const res = await sendAs(t, 'u2', numberInOwnPrefix(2), inOne64[2]);
-      expectRateLimited(t, res, HOUR_LEFT_S, { reason: 'ip', ip: '2001:db8:a:b::/64' });
+      expectRateLimited(t, res, FREE_AGAIN_S, { reason: 'ip', ip: '2001:db8:a:b::/64' });
       await sendAs(t, 'u3', numberInOwnPrefix(3), '2001:db8:a:c::1').expect(200);
       await sendAs(t, 'u4', numberInOwnPrefix(4), '198.51.100.7').expect(200);
       expect(t.transport.messages).toHaveLength(4);
@@ -228,7 +229,7 @@ describe('POST /2fa/send', () => {
       for (let i = 0; i < 30; i++)
         answers.push(await sendAs(t, `bot-${i}`, numberInSharedPrefix(i), `198.51.100.${i}`));
       expect(answers.map((r) => r.status)).toEqual([...Array(10).fill(200), ...Array(20).fill(429)]);
-      expectRateLimited(t, answers[29] as request.Response, HOUR_LEFT_S, {
+      expectRateLimited(t, answers[29] as request.Response, FREE_AGAIN_S, {
         reason: 'prefix',
         userId: 'bot-29',
         phone: '+32 4•• •• •• 29',
@@ -237,9 +238,9 @@ describe('POST /2fa/send', () => {
       });
       expect(blockedEvents(t).map((e) => e.reason)).toEqual(Array(20).fill('prefix'));
       expect(t.transport.messages).toHaveLength(10);
-      // Another prefix is unaffected; the run's prefix opens again with the next window.
+      // Another prefix is unaffected; the run's prefix opens again once its sends slide out.
       await sendAs(t, 'other', numberInOwnPrefix(7), '198.51.100.200').expect(200);
-      t.clock.advance(40 * MINUTE);
+      t.clock.advance(SLID_OUT);
       await sendAs(t, 'bot-30', numberInSharedPrefix(30), '198.51.100.30').expect(200);
     });
   });
@@ -324,25 +325,28 @@ describe('POST /2fa/send', () => {
       const phone = numberInSharedPrefix(1);
       await sendAs(t, 'a', phone, '192.0.2.1').expect(200);
       await sendAs(t, 'b', phone, '192.0.2.1').expect(200);
-      expectRateLimited(t, await sendAs(t, 'c', phone, '192.0.2.1'), HOUR_LEFT_S, { reason: 'phone' });
-      // Prefix: the three tries above spent 3 of 4; one more number of that prefix passes.
+      expectRateLimited(t, await sendAs(t, 'c', phone, '192.0.2.1'), FREE_AGAIN_S, { reason: 'phone' });
+      // Prefix: the refused try spent nothing of it (issue 12 item 11): 2 of 4 spent, two more
+      // numbers of that prefix pass, the third does not.
       await sendAs(t, 'd', numberInSharedPrefix(2), '192.0.2.2').expect(200);
-      const prefix = await sendAs(t, 'e', numberInSharedPrefix(3), '192.0.2.2');
-      expectRateLimited(t, prefix, HOUR_LEFT_S, { reason: 'prefix' });
-      // 192.0.2.2 has spent 2 of 6 (blocked tries count too): four more pass, the fifth does not.
+      await sendAs(t, 'e', numberInSharedPrefix(3), '192.0.2.2').expect(200);
+      const prefix = await sendAs(t, 'f', numberInSharedPrefix(4), '192.0.2.2');
+      expectRateLimited(t, prefix, FREE_AGAIN_S, { reason: 'prefix' });
+      // 192.0.2.2 has spent 2 of 6 (its refused try spent nothing): four more pass, the fifth does not.
       for (let i = 0; i < 4; i++) await sendAs(t, `g${i}`, numberInOwnPrefix(i), '192.0.2.2').expect(200);
-      expectRateLimited(t, await sendAs(t, 'h', numberInOwnPrefix(9), '192.0.2.2'), HOUR_LEFT_S, {
+      expectRateLimited(t, await sendAs(t, 'h', numberInOwnPrefix(9), '192.0.2.2'), FREE_AGAIN_S, {
         reason: 'ip',
         ip: '192.0.2.2',
       });
-      // Day (another number): two sends this hour, one the next, then the day cap of 3 holds.
+      // Day (another number): two sends now, one when they have left the hour, then the day cap of 3
+      // holds until the 09:15 slot leaves the day, at 09:30 tomorrow (23 h 9 min from 10:21).
       const other = numberInOwnPrefix(50);
       await sendAs(t, 'k', other, '192.0.2.10').expect(200);
       await sendAs(t, 'l', other, '192.0.2.11').expect(200);
-      t.clock.advance(40 * MINUTE);
+      t.clock.advance(SLID_OUT);
       await sendAs(t, 'm', other, '192.0.2.12').expect(200);
       const day = await sendAs(t, 'n', other, '192.0.2.13');
-      expectRateLimited(t, day, String(Number(DAY_LEFT_S) - 2400), { reason: 'phone' });
+      expectRateLimited(t, day, String(23 * 3600 + 9 * 60), { reason: 'phone' });
     });
   });
 });

@@ -162,15 +162,32 @@ describe('onEvent', () => {
       expectClean(t.events, [codeOf(transport.calls[0])]);
     });
 
-    it('fires code.send_failed for the SMS, then voice.sent for the automatic call', async () => {
-      const transport = fakeTransport({ sms: rejects(() => new Error('provider down')) });
+    it('fires code.send_failed for a refused number, then voice.sent for the automatic call', async () => {
+      const transport = fakeTransport({
+        sms: rejects(
+          () =>
+            new TwoFactorError('ERR_2FA_SEND_FAILED', {
+              cause: { kind: 'http', providerCode: '106', destinationRefused: true },
+            }),
+        ),
+      });
       const t = appWith(transport);
       await json(await signIn(t), '/2fa/send').expect(200);
-      expect(t.events.map((e) => [e.type, e.channel, e.reason])).toEqual([
-        ['code.send_failed', 'sms', 'error'],
-        ['voice.sent', 'voice', 'sms-failed'],
+      await vi.waitFor(() => expect(t.events).toHaveLength(2));
+      expect(t.events.map((e) => [e.type, e.channel, e.reason, e.providerCode])).toEqual([
+        ['code.send_failed', 'sms', 'http', '106'],
+        ['voice.sent', 'voice', 'sms-failed', undefined],
       ]);
       expect(t.events[1]).toMatchObject(ALICE);
+    });
+
+    it('fires only code.send_failed when the provider itself fails: no automatic call', async () => {
+      const transport = fakeTransport({ sms: rejects(() => new Error('provider down')) });
+      const t = appWith(transport);
+      await json(await signIn(t), '/2fa/send').expect(503);
+      expect(t.events.map((e) => [e.type, e.channel, e.reason])).toEqual([
+        ['code.send_failed', 'sms', 'error'],
+      ]);
     });
   });
 

@@ -73,6 +73,18 @@ describeBrowser("the demo's own pages, as finished as the challenge page", { tim
       }
     });
 
+    it("offers a way out on the challenge page (page.signOut): the demo's sign-out, confirmed", async () => {
+      demo = await startDemo();
+      harness = await openContext(browser, profile);
+      const page = await harness.newPage();
+      await signIn(page, demo, 'alice');
+      await page.locator('#tfa-code:enabled').waitFor();
+      await Promise.all([page.waitForURL(/\/login\?signed-out/), page.click('#tfa-sign-out button')]);
+      await page.getByRole('status').filter({ hasText: 'You are signed out.' }).waitFor();
+      await page.goto(`${demo.url}/2fa`);
+      await page.waitForURL(/\/login/);
+    });
+
     it('on the phone: no big code on an SMS that never arrived, and whose number each message went to', async () => {
       demo = await startDemo();
       harness = await openContext(browser, profile);

@@ -60,6 +60,7 @@ describeBrowser('the demo /stats page in Chromium', { timeout: 90_000 }, () => {
     // Bob: the provider refuses every SMS to him, a call follows. Carol: reported undelivered, a call follows.
     const bob = await new DemoClient(demo).signIn('bob');
     await bob.expect('POST', '/2fa/send', 200, {});
+    await until(() => expect(demo.fake?.lastMessage(demo.users[1]?.phone)?.channel).toBe('voice'));
     await bob.expect('POST', '/2fa/verify', 200, { code: lastCode(demo, 'bob') });
     const carol = await new DemoClient(demo).signIn('carol');
     await carol.expect('POST', '/2fa/send', 200, {});

@@ -93,14 +93,19 @@ describe.each(['capturing', 'console'] as const)('with the %s logger', (logger) 
     await wholeFlow(t, await signIn(t));
     const agent = await signIn(t, 'carol');
     const page = await agent.get('/2fa').set('Accept', 'text/html');
-    const csrf = page.text.match(/name="_csrf" value="([^"]+)"/)?.[1] ?? '';
-    await agent.post('/2fa/send').type('form').set('Accept', 'text/html').send({ _csrf: csrf }).expect(303);
+    const csrf = page.text.match(/name="tfa_csrf" value="([^"]+)"/)?.[1] ?? '';
+    await agent
+      .post('/2fa/send')
+      .type('form')
+      .set('Accept', 'text/html')
+      .send({ tfa_csrf: csrf })
+      .expect(303);
     const code = t.transport.lastCode(USERS.carol.phone) ?? '';
     await agent
       .post('/2fa/verify')
       .type('form')
       .set('Accept', 'text/html')
-      .send({ _csrf: csrf, code })
+      .send({ tfa_csrf: csrf, code })
       .expect(303);
     await agent.get('/account').expect(200);
     await expectNoLeaks([t]);
@@ -153,19 +158,29 @@ describe('provider failures whose errors carry the number and the code', () => {
     it.each(CASES)(
       'never logs %s raw: SMS, automatic call, resend and voice failures',
       async (_name, fail) => {
-        const transport = fakeTransport({ sms: fail, voice: fail });
+        // The SMS refused for this number (so voice.auto calls), then the call failing as well.
+        const refused: Behaviour = async (msg) => {
+          const error = (await Promise.resolve(fail(msg)).catch((e: unknown) => e)) as { cause: object };
+          Object.assign(error.cause, { destinationRefused: true });
+          throw error;
+        };
+        const transport = fakeTransport({ sms: refused, voice: fail });
         const t = appWith(transport, { options: logger === 'console' ? { logger: undefined } : {} });
         const agent = await signIn(t);
-        await json(agent, '/2fa/send').expect(503);
-        transport.behave.sms = () => Promise.resolve({ id: 'ok-1' });
         await json(agent, '/2fa/send').expect(200);
-        transport.behave.sms = fail;
+        await vi.waitFor(async () =>
+          expect((await agent.get('/2fa/status')).body).toMatchObject({ status: 'undelivered' }),
+        );
+        transport.behave.sms = () => Promise.resolve({ id: 'ok-1' });
         t.clock.advance(30_000);
+        await json(agent, '/2fa/resend').expect(200);
+        transport.behave.sms = fail;
+        t.clock.advance(60_000);
         await json(agent, '/2fa/resend').expect(503);
         await json(agent, '/2fa/voice').expect(503);
         expect(t.events.filter((e) => e.type === 'code.send_failed')).toHaveLength(4);
         expect(t.logs.length + captured.length).toBeGreaterThan(0);
-        await json(agent, '/2fa/verify', { code: codeOf(transport.calls.at(-1)) }).expect(200);
+        await json(agent, '/2fa/verify', { code: codeOf(transport.calls[2]) }).expect(200);
         await expectNoLeaks([t]);
       },
     );

@@ -32,15 +32,16 @@ type Route = 'send' | 'resend' | 'voice' | 'verify' | 'status' | 'page';
 type Outcome = 'ok' | '503';
 
 /**
- * What each route must answer when one store operation fails. The memory store has `getMany`, so
- * plain `get` only reads the session's newest challenge on a send; `delete` only frees the send lock
- * (best effort, its TTL frees it anyway) except after a right code, where the failure counter's
- * reset must succeed before the cookie is issued.
+ * What each route must answer when one store operation fails. This store has `getMany` but no
+ * `compareAndSet`, so plain `get` reads the session's newest challenge on a send and, on every
+ * send, a budget's record under its lock; `delete` only frees a lock (best effort, its TTL frees it
+ * anyway) except after a right code, where the failure counter's reset must succeed before the
+ * cookie is issued.
  */
 const EXPECTED: Record<Route, Record<Operation, Outcome>> = {
   send: { get: '503', getMany: '503', set: '503', delete: 'ok', consume: 'ok', increment: '503' },
-  resend: { get: 'ok', getMany: '503', set: '503', delete: 'ok', consume: 'ok', increment: '503' },
-  voice: { get: 'ok', getMany: '503', set: '503', delete: 'ok', consume: 'ok', increment: '503' },
+  resend: { get: '503', getMany: '503', set: '503', delete: 'ok', consume: 'ok', increment: '503' },
+  voice: { get: '503', getMany: '503', set: '503', delete: 'ok', consume: 'ok', increment: '503' },
   verify: { get: 'ok', getMany: '503', set: 'ok', delete: '503', consume: '503', increment: '503' },
   status: { get: 'ok', getMany: '503', set: 'ok', delete: 'ok', consume: 'ok', increment: 'ok' },
   page: { get: 'ok', getMany: '503', set: 'ok', delete: 'ok', consume: 'ok', increment: 'ok' },

@@ -3,3 +3,9 @@ declare module 'express4' {
   import express from 'express';
   export default express;
 }
+
+// Express 4.17.1, the lowest version in the peer range (`express417: npm:express@4.17.1`).
+declare module 'express417' {
+  import express from 'express';
+  export default express;
+}

@@ -135,6 +135,37 @@ export function runStoreContract(name: string, create: () => Promise<StoreUnderT
         }));
     });
 
+    describe('compareAndSet (optional)', () => {
+      it('sets only over the expected value (undefined: no key), and answers whether it did', () =>
+        withStore(async ({ store }) => {
+          if (!store.compareAndSet) return;
+          expect(await store.compareAndSet('contract:cas', undefined, 'a', 10_000)).toBe(true);
+          expect(await store.compareAndSet('contract:cas', undefined, 'b', 10_000)).toBe(false);
+          expect(await store.compareAndSet('contract:cas', 'x', 'b', 10_000)).toBe(false);
+          expect(await store.get('contract:cas')).toBe('a');
+          expect(await store.compareAndSet('contract:cas', 'a', 'b', 10_000)).toBe(true);
+          expect(await store.get('contract:cas')).toBe('b');
+        }));
+      it('lets exactly one of 50 concurrent callers win', () =>
+        withStore(async ({ store }) => {
+          const cas = store.compareAndSet?.bind(store);
+          if (!cas) return;
+          await store.set('contract:cas-race', 'start', 10_000);
+          const won = await Promise.all(
+            Array.from({ length: 50 }, (_, i) => cas('contract:cas-race', 'start', `r${i}`, 10_000)),
+          );
+          expect(won.filter(Boolean)).toHaveLength(1);
+          expect(await store.get('contract:cas-race')).toBe(`r${won.indexOf(true)}`);
+        }));
+      it('sets the TTL it is given', () =>
+        withStore(async ({ store }, pass) => {
+          if (!store.compareAndSet) return;
+          expect(await store.compareAndSet('contract:cas-ttl', undefined, 'v', TTL)).toBe(true);
+          await pass(TTL + 100);
+          expect(await store.get('contract:cas-ttl')).toBeUndefined();
+        }));
+    });
+
     describe('getMany (optional)', () => {
       it('returns values in the order of the keys, undefined for missing ones', () =>
         withStore(async ({ store }) => {

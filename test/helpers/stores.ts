@@ -2,13 +2,16 @@ import type { Store } from '../../src/stores/store.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Delays every call, so that concurrent requests really overlap inside the store. */
+/**
+ * Delays every call, so that concurrent requests really overlap inside the store. An inner
+ * `compareAndSet` is kept (slower too): the same store, only slower.
+ */
 export function slowStore(inner: Store, delayMs: number): Store {
   const later = async <T>(call: () => Promise<T>) => {
     await sleep(delayMs);
     return call();
   };
-  return {
+  const slow: Store = {
     get: (k) => later(() => inner.get(k)),
     getMany: (keys) => later(() => Promise.all(keys.map((k) => inner.get(k)))),
     set: (k, v, ttl) => later(() => inner.set(k, v, ttl)),
@@ -16,6 +19,10 @@ export function slowStore(inner: Store, delayMs: number): Store {
     consume: (k) => later(() => inner.consume(k)),
     increment: (k, ttl) => later(() => inner.increment(k, ttl)),
   };
+  const compareAndSet = inner.compareAndSet?.bind(inner);
+  if (compareAndSet)
+    slow.compareAndSet = (k, expected, v, ttl) => later(() => compareAndSet(k, expected, v, ttl));
+  return slow;
 }
 
 /** A store whose every round trip (calls made while none is in flight) first runs `onRound`. */

@@ -139,7 +139,7 @@ describe.each(EXPRESS_VERSIONS)('the whole flow on %s', (_name, express) => {
       const page = await agent.get('/2fa?returnTo=%2Faccount').set('Accept', 'text/html').expect(200);
       expect(page.headers['content-type']).toMatch(/text\/html/);
       expect(t.transport.messages).toHaveLength(0); // GET never sends
-      const token = page.text.match(/name="_csrf" value="([^"]+)"/)?.[1];
+      const token = page.text.match(/name="tfa_csrf" value="([^"]+)"/)?.[1];
       expect(token).toBeTruthy();
       expect(page.text).toContain('name="returnTo" value="/account"');
 
@@ -147,7 +147,7 @@ describe.each(EXPRESS_VERSIONS)('the whole flow on %s', (_name, express) => {
         .post('/2fa/send')
         .type('form')
         .set('Accept', 'text/html')
-        .send({ _csrf: token, returnTo: '/account' })
+        .send({ tfa_csrf: token, returnTo: '/account' })
         .expect(303);
       expect(sent.headers.location).toBe('/2fa');
       const code = t.transport.lastCode(USERS.alice.phone);
@@ -160,7 +160,7 @@ describe.each(EXPRESS_VERSIONS)('the whole flow on %s', (_name, express) => {
         .post('/2fa/verify')
         .type('form')
         .set('Accept', 'text/html')
-        .send({ _csrf: token, code: wrongCode(code ?? '') })
+        .send({ tfa_csrf: token, code: wrongCode(code ?? '') })
         .expect(303);
       // The error goes to the page in a one-time cookie, not in the address.
       expect(wrong.headers.location).toBe('/2fa?returnTo=%2F');
@@ -175,7 +175,7 @@ describe.each(EXPRESS_VERSIONS)('the whole flow on %s', (_name, express) => {
         .post('/2fa/verify')
         .type('form')
         .set('Accept', 'text/html')
-        .send({ _csrf: token, code })
+        .send({ tfa_csrf: token, code })
         .expect(303);
       expect(ok.headers.location).toBe('/account');
       await agent.get('/account').set('Accept', 'text/html').expect(200);

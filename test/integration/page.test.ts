@@ -176,7 +176,7 @@ describe('GET /2fa, the challenge page', () => {
   });
 
   describe('forms', () => {
-    it('has one form whose buttons post to their routes, with the _csrf token, and the token is accepted', async () => {
+    it('has one form whose buttons post to their routes, with the tfa_csrf token, and the token is accepted', async () => {
       const t = createApp();
       const agent = await signIn(t);
       await sendCode(t, agent);
@@ -187,15 +187,15 @@ describe('GET /2fa, the challenge page', () => {
         (b) => b.match(/formaction="([^"]+)"/)?.[1],
       );
       expect(targets).toEqual([undefined, '/2fa/send', '/2fa/resend', '/2fa/voice']);
-      const tokens = res.text.match(/<input type="hidden" name="_csrf" value="[^"]+">/g) ?? [];
+      const tokens = res.text.match(/<input type="hidden" name="tfa_csrf" value="[^"]+">/g) ?? [];
       expect(tokens).toHaveLength(1);
-      const token = hiddenValue(res.text, '_csrf');
+      const token = hiddenValue(res.text, 'tfa_csrf');
       t.clock.advance(30_000);
       const resent = await agent
         .post('/2fa/resend')
         .type('form')
         .set('Accept', 'text/html')
-        .send({ _csrf: token, returnTo: '/' })
+        .send({ tfa_csrf: token, returnTo: '/' })
         .expect(303);
       expect(resent.headers.location).toBe('/2fa');
       expect(t.transport.messages).toHaveLength(2);
@@ -247,7 +247,7 @@ describe('GET /2fa, the challenge page', () => {
           page: {
             texts: { verify: 'Go' },
             render: (view) =>
-              `<!doctype html><title>Mine</title><form method="post" action="${view.paths.send}"><input type="hidden" name="_csrf" value="${view.csrfToken}"></form><p>${view.phone}|${view.codeLength}|${view.texts.verify}|${view.challenge === null}</p>${view.script}`,
+              `<!doctype html><title>Mine</title><form method="post" action="${view.paths.send}"><input type="hidden" name="tfa_csrf" value="${view.csrfToken}"></form><p>${view.phone}|${view.codeLength}|${view.texts.verify}|${view.challenge === null}</p>${view.script}`,
           },
         },
       });
@@ -257,12 +257,12 @@ describe('GET /2fa, the challenge page', () => {
       expect(res.text).toContain('<p>+32 4•• •• •• 01|6|Go|true</p>');
       const nonce = res.headers['content-security-policy']?.match(/'nonce-([^']+)'/)?.[1];
       expect(res.text).toContain(`<script nonce="${nonce}">`);
-      const token = hiddenValue(res.text, '_csrf');
+      const token = hiddenValue(res.text, 'tfa_csrf');
       await agent
         .post('/2fa/send')
         .type('form')
         .set('Accept', 'text/html')
-        .send({ _csrf: token })
+        .send({ tfa_csrf: token })
         .expect(303);
       expect(t.transport.messages).toHaveLength(1);
     });

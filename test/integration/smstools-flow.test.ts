@@ -89,20 +89,21 @@ describe('when the SMS cannot be sent (voice.auto)', () => {
     const agent = await signIn(t);
     const sent = await json(agent, '/2fa/send').expect(200);
     expect(sent.body).toMatchObject({ status: 'sent', channel: 'voice' });
+    // The call goes out in the background, right after the answer.
+    await eventually(() => expect(t.events.map((e) => e.type)).toEqual(['code.send_failed', 'voice.sent']));
     expect(fake.messages.map((m) => m.channel)).toEqual(['voice']);
     const smsAttempts = fake.requests.filter((r) => r.path === '/v1/message/send');
     expect(smsAttempts).toHaveLength(1);
-    expect(t.events.map((e) => e.type)).toEqual(['code.send_failed', 'voice.sent']);
     expect(t.events[0]).toMatchObject({ providerCode: '106', channel: 'sms' });
     await json(agent, '/2fa/verify', { code: fake.lastCode() }).expect(200);
     expect((await agent.get('/account').expect(200)).text).toBe('account of u-alice via voice');
   });
 
-  it('answers 503 and keeps nothing live when voice is off', async () => {
+  it('answers 422 and keeps nothing live when voice is off', async () => {
     const { t, fake } = await smstoolsApp({ failSmsTo: [USERS.alice.phone] }, { voice: false });
     const agent = await signIn(t);
-    const res = await json(agent, '/2fa/send').expect(503);
-    expect(res.body.error.code).toBe('ERR_2FA_SEND_FAILED');
+    const res = await json(agent, '/2fa/send').expect(422);
+    expect(res.body.error.code).toBe('ERR_2FA_DESTINATION_BLOCKED');
     expect(fake.messages).toHaveLength(0);
     expect((await agent.get('/2fa/status')).body).toEqual({ status: 'none' });
   });

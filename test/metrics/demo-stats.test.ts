@@ -27,9 +27,14 @@ describe('the demo /stats page', () => {
     );
     await alice.expect('POST', '/2fa/verify', 200, { code: lastCode(d, 'alice') });
 
-    // Bob's SMS fails at the provider: the code comes by call.
+    // Bob's SMS fails at the provider: the code comes by call, placed right after the answer.
     const bob = await new DemoClient(d).signIn('bob');
     await bob.expect('POST', '/2fa/send', 200, {});
+    await until(async () =>
+      expect(bars(await (await fetch(`${d.url}/stats/chart`)).text())).toMatchObject({
+        'fallback:sms-failed': 1,
+      }),
+    );
     await bob.expect('POST', '/2fa/verify', 200, { code: lastCode(d, 'bob') });
 
     const chart = await (await fetch(`${d.url}/stats/chart`)).text();

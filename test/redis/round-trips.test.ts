@@ -16,11 +16,11 @@ const FILE_PREFIX = uniquePrefix('round-trips');
 
 /** Commands per request today; see docs/round-trips.md for where each one comes from. */
 const BOUNDS = {
-  send: { commands: 12, waits: 8 },
+  send: { commands: 12, waits: 7 },
   status: { commands: 1, waits: 1 },
   'wrong verify': { commands: 6, waits: 4 },
   'right verify': { commands: 9, waits: 4 },
-  resend: { commands: 10, waits: 8 },
+  resend: { commands: 10, waits: 7 },
   guard: { commands: 0, waits: 0 },
 } as const;
 type Step = keyof typeof BOUNDS;

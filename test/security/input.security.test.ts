@@ -223,11 +223,11 @@ describe('posts that are not JSON: a form token, or the browser vouching for the
     for (const res of [
       await post(agent, '/2fa/send'),
       await post(agent, '/2fa/send').type('form').send({ returnTo: '/' }),
-      await post(agent, '/2fa/send').type('form').send({ _csrf: 'forged' }),
+      await post(agent, '/2fa/send').type('form').send({ tfa_csrf: 'forged' }),
       await post(agent, '/2fa/send').set('Sec-Fetch-Site', 'none'),
     ]) {
       expectContractError(res, 403, 'ERR_2FA_FORBIDDEN_ORIGIN');
-      expect(res.body.error.message).toBe('Send JSON, or a form with its _csrf token.');
+      expect(res.body.error.message).toBe('Send JSON, or a form with its tfa_csrf token.');
     }
     expect(t.transport.messages).toHaveLength(0);
   });

@@ -213,6 +213,28 @@ describe('checkStore()', () => {
         message: /^checkStore: getMany: answered \["one", "three", "one"\] for keys/,
       },
       {
+        bug: 'a compareAndSet that is not atomic (get, then set after an await)',
+        create: broken((base) => ({
+          async compareAndSet(key, expected, value, ttlMs) {
+            if ((await base.get(key)) !== expected) return false;
+            await base.set(key, value, ttlMs);
+            return true;
+          },
+        })),
+        message:
+          /^checkStore: compareAndSet: 50 of 50 concurrent callers expecting one value won; exactly one must$/,
+      },
+      {
+        bug: 'a compareAndSet that sets whatever the value',
+        create: broken((base) => ({
+          async compareAndSet(key, _expected, value, ttlMs) {
+            await base.set(key, value, ttlMs);
+            return true;
+          },
+        })),
+        message: /^checkStore: compareAndSet: answered true expecting no key, true expecting another value/,
+      },
+      {
         bug: 'a counter that reads back as a number, not a string',
         create: broken((base) => ({
           async get(key) {

@@ -126,27 +126,27 @@ describe('fakeSmstools()', () => {
       expect(accepted.status).toBe(200);
     });
 
-    it('counts the nine GSM extension characters twice against the length limit', async () => {
-      const fake = await useFakeSmstools();
+    it('counts the nine GSM extension characters twice against the length limit (459, or maxLength)', async () => {
+      const fake = await useFakeSmstools({ maxLength: 612 });
       const send = async (message: string) =>
         (await call(fake, 'POST', '/v1/message/send', { body: sms({ message }) })).json;
       expect(await send('a'.repeat(612))).toHaveProperty('messageid');
       expect(await send(`${'a'.repeat(611)}€`)).toStrictEqual({ error: '118', errorMsg: expect.any(String) });
       expect(await send('€\\}[^~]{|'.repeat(34))).toHaveProperty('messageid'); // 306 characters, 612 long
       expect(await send(`${'€\\}[^~]{|'.repeat(34)}a`)).toMatchObject({ error: '118' });
-      const strict = await useFakeSmstools({ maxLength: 459 });
+      const strict = await useFakeSmstools();
       const long = await call(strict, 'POST', '/v1/message/send', {
         body: sms({ message: 'a'.repeat(460) }),
       });
       expect(long.json).toMatchObject({ error: '118' });
     });
 
-    it('answers 110 to a numeric sender without + only behind its flag', async () => {
-      const lenient = await useFakeSmstools();
+    it('answers 110 to a numeric sender without +, unless requirePlusOnNumericSender is false', async () => {
+      const lenient = await useFakeSmstools({ requirePlusOnNumericSender: false });
       expect(
         (await call(lenient, 'POST', '/v1/message/send', { body: sms({ sender: '3247012' }) })).status,
       ).toBe(200);
-      const strict = await useFakeSmstools({ requirePlusOnNumericSender: true });
+      const strict = await useFakeSmstools();
       const refused = await call(strict, 'POST', '/v1/message/send', { body: sms({ sender: '3247012' }) });
       expect(refused.json).toMatchObject({ error: '110' });
       expect(
@@ -362,7 +362,7 @@ describe('fakeSmstools()', () => {
         },
       });
       const parsed = transport.parseDeliveryReport?.({ ...report, now: Date.now() });
-      expect(parsed).toStrictEqual({ messageId: id, status: 'delivered' });
+      expect(parsed).toStrictEqual({ messageId: id, status: 'delivered', receiver: '+32470123401' });
       expect(fake.messages[0]?.status).toBe('delivered');
       expect(fake.webhooks).toMatchObject([{ messageId: id, status: 'delivered', responseStatus: 204 }]);
     });

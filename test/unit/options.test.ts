@@ -43,7 +43,7 @@ describe('parseOptions()', () => {
       lockout: { threshold: 5, baseMs: 60_000, hardLimit: 100 },
       limits: { phonePerHour: 5, phonePerDay: 10, ipPerHour: 20, prefixPerHour: 10 },
       locale: 'en',
-      cookie: { name: '2fa', sameSite: 'lax', secure: false, domain: undefined },
+      cookie: { name: '2fa', sameSite: 'lax', secure: 'auto', domain: undefined },
       storeTimeoutMs: 2000,
       usesMemoryStore: true,
     });
@@ -66,12 +66,14 @@ describe('parseOptions()', () => {
     });
   });
 
-  it('reads the secure flag from NODE_ENV', () => {
-    vi.stubEnv('NODE_ENV', 'production');
-    expect(parseOptions(base()).cookie.secure).toBe(true);
-    vi.stubEnv('NODE_ENV', 'development');
-    expect(parseOptions(base()).cookie.secure).toBe(false);
+  it("defaults cookie.secure to 'auto' whatever NODE_ENV says, and keeps an explicit boolean", () => {
+    for (const env of ['production', 'development', '']) {
+      vi.stubEnv('NODE_ENV', env);
+      expect(parseOptions(base()).cookie.secure).toBe('auto');
+    }
     vi.unstubAllEnvs();
+    expect(parseOptions({ ...base(), cookie: { secure: true } }).cookie.secure).toBe(true);
+    expect(parseOptions({ ...base(), cookie: { secure: false } }).cookie.secure).toBe(false);
   });
 
   it('takes the locale from the transport when it speaks one', () => {
@@ -141,6 +143,7 @@ describe('parseOptions()', () => {
     ['the root path', { ...base(), path: '/' }, 'path', /must not be '\/'/],
     ['a voice option typo', { ...base(), voice: { afterMS: 1 } }, 'voice.afterMS', /did you mean `afterMs`/],
     ['sameSite none', { ...base(), cookie: { sameSite: 'none' } }, 'cookie.sameSite', /'lax' or 'strict'/],
+    ['secure: "yes"', { ...base(), cookie: { secure: 'yes' } }, 'cookie.secure', /'auto'.*true or false/],
     ['a bad cookie name', { ...base(), cookie: { name: 'a b' } }, 'cookie.name', /cookie token/],
     ['an unknown locale', { ...base(), locale: 'es' }, 'locale', /en, nl, fr, de/],
     [

@@ -437,7 +437,7 @@ describe('smstools()', () => {
       expect(() => smstools({ ...valid, clientId: '' })).toThrow(/Advanced → API authentication/);
     });
 
-    it.each(['MyApp', 'My App 2', 'A', 'Shop24', '+32470123456', '32470123456', '8010'])(
+    it.each(['MyApp', 'My App 2', 'A', 'Shop24', '+32470123456', '+8010'])(
       'accepts the sender %s',
       (sender) => {
         expect(() => smstools({ ...valid, sender })).not.toThrow();
@@ -469,12 +469,26 @@ describe('smstools()', () => {
       ).toBeUndefined();
     });
 
-    it('accepts a valid signature and returns the report', () => {
+    it('accepts a valid signature and returns the report, with the receiver in E.164', () => {
       const body = deliveryReport('abc123', '1');
       expect(parse(body, signedHeaders(secret, body, t))).toStrictEqual({
         messageId: 'abc123',
         status: 'delivered',
+        receiver: '+32470123401',
       });
+    });
+
+    it('leaves out a receiver that is missing or not a number', () => {
+      for (const receiver of [undefined, '', 'acme', '0470123401', '+3247', 32470123401]) {
+        const body = JSON.stringify({
+          webhook_type: 'delivery_report',
+          message: { messageid: 'abc123', delivery_code: '1', receiver },
+        });
+        expect(parse(body, signedHeaders(secret, body, t)), String(receiver)).toStrictEqual({
+          messageId: 'abc123',
+          status: 'delivered',
+        });
+      }
     });
 
     it('accepts a signature without X-Smstools-Timestamp, and a timestamp 299 s old or ahead', () => {
@@ -546,7 +560,7 @@ describe('smstools()', () => {
       [2, 'undelivered'],
     ])('maps delivery_code %j to %s', (code, status) => {
       const body = deliveryReport('abc123', code);
-      expect(parse(body, signedHeaders(secret, body, t))).toStrictEqual({ messageId: 'abc123', status });
+      expect(parse(body, signedHeaders(secret, body, t))).toMatchObject({ messageId: 'abc123', status });
     });
   });
 });

@@ -7,13 +7,18 @@ export interface Answer {
   retryAfter: number;
 }
 
-/** Calls a route with JSON: `body` makes it a POST. Never throws. */
-export async function call(path: string, body?: object): Promise<Answer> {
+/**
+ * Calls a route with JSON: `body` makes it a POST. `csrf` is the host app's CSRF token, sent under
+ * both names its middleware may read. Never throws.
+ */
+export async function call(path: string, body?: object, csrf?: string): Promise<Answer> {
+  const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': 'application/json' };
+  if (csrf) headers['X-CSRF-Token'] = headers['CSRF-Token'] = csrf;
   try {
     const response = await fetch(path, {
       method: body ? 'POST' : 'GET',
       cache: 'no-store',
-      headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+      headers,
       body: body && JSON.stringify(body),
     });
     return {

@@ -29,6 +29,8 @@ interface Data {
   path: string;
   voiceAvailable: boolean;
   autoSend: boolean;
+  /** The host app's CSRF token, when its middleware offers one. */
+  csrf?: string;
 }
 
 type Action = 'send' | 'resend' | 'voice' | 'verify';
@@ -241,7 +243,7 @@ function start(): void {
   async function act(action: Action, body: object): Promise<Answer> {
     pending = action;
     render();
-    const answer = await call(route(action), body);
+    const answer = await call(route(action), body, data.csrf);
     pending = null;
     return answer;
   }

@@ -32,5 +32,8 @@ export const de: Omit<PageTexts, 'errors' | 'codeFormat'> = {
   locked: 'Zu viele falsche Codes. Bitte warten Sie, bevor Sie es erneut versuchen.',
   lockedHard: 'Dieses Konto ist nach zu vielen falschen Codes gesperrt. Wenden Sie sich an den Support.',
   signOutHint: 'Nicht Ihre Nummer? Melden Sie sich ab und wenden Sie sich an den Support.',
+  noPhone:
+    'Für Ihr Konto ist keine Mobilnummer hinterlegt, daher können wir Ihnen keinen Code senden. Wenden Sie sich an den Support, um eine hinzuzufügen.',
+  signOut: 'Abmelden',
   riskNotice: '',
 };

@@ -30,5 +30,8 @@ export const en: Omit<PageTexts, 'errors' | 'codeFormat'> = {
   locked: 'Too many wrong codes. Please wait before trying again.',
   lockedHard: 'This account is locked after too many wrong codes. Contact support.',
   signOutHint: 'Not your number? Sign out and contact support.',
+  noPhone:
+    'There is no mobile number on file for your account, so we cannot send you a code. Contact support to add one.',
+  signOut: 'Sign out',
   riskNotice: '',
 };

@@ -31,5 +31,8 @@ export const fr: Omit<PageTexts, 'errors' | 'codeFormat'> = {
   locked: 'Trop de codes erronés. Patientez avant de réessayer.',
   lockedHard: 'Ce compte est bloqué après trop de codes erronés. Contactez le support.',
   signOutHint: 'Ce n’est pas votre numéro ? Déconnectez-vous et contactez le support.',
+  noPhone:
+    'Aucun numéro de mobile n’est enregistré pour votre compte : nous ne pouvons pas vous envoyer de code. Contactez le support pour en ajouter un.',
+  signOut: 'Se déconnecter',
   riskNotice: '',
 };

@@ -30,5 +30,8 @@ export const nl: Omit<PageTexts, 'errors' | 'codeFormat'> = {
   locked: 'Te veel foute codes. Wacht even voor u het opnieuw probeert.',
   lockedHard: 'Dit account is geblokkeerd na te veel foute codes. Neem contact op met support.',
   signOutHint: 'Niet uw nummer? Meld u af en neem contact op met support.',
+  noPhone:
+    'Er staat geen mobiel nummer op uw account, dus we kunnen u geen code sturen. Neem contact op met support om er een toe te voegen.',
+  signOut: 'Afmelden',
   riskNotice: '',
 };

@@ -1,0 +1,59 @@
+// A TypeScript consumer of the packed package, typechecked under moduleResolution node10, node16 and
+// bundler (test/package/check.mjs): every public name of `.` and `./testing` must resolve with types.
+import express from 'express';
+import session from 'express-session';
+import {
+  ERROR_CODES,
+  memoryStore,
+  memoryTransport,
+  redisStore,
+  type Store,
+  smstools,
+  type TwoFactorEvent,
+  type TwoFactorOptions,
+  twoFactor,
+  type User,
+} from 'express-sms-2fa';
+import { checkStore, type FakeSmstools, startFakeSmstools } from 'express-sms-2fa/testing';
+
+declare module 'express-session' {
+  interface SessionData {
+    user?: { id: number; phone: string | null };
+  }
+}
+
+const app = express();
+app.use(session({ secret: 'x'.repeat(32), resave: false, saveUninitialized: false }));
+
+// A numeric id and a missing phone are valid users.
+const getUser: TwoFactorOptions['getUser'] = (req): User | null =>
+  req.session.user
+    ? { id: req.session.user.id, phone: req.session.user.phone, sessionId: req.sessionID }
+    : null;
+
+const store: Store = memoryStore();
+const tfa = twoFactor({
+  secret: 'x'.repeat(32),
+  getUser,
+  transport: memoryTransport(),
+  store,
+  allowedCountries: ['BE'],
+  cookie: { secure: 'auto' },
+  page: { signOut: { action: '/logout', method: 'post' } },
+  onEvent: (event: TwoFactorEvent) => void event.type,
+});
+app.post('/2fa/webhooks/smstools', tfa.webhook);
+app.use(tfa);
+app.get('/account', tfa.requireSecondFactor, (req, res) => {
+  const method: 'sms' | 'voice' | undefined = req.secondFactor?.method;
+  res.send(method);
+});
+app.post('/logout', (req, res) => {
+  tfa.clear(res);
+  req.session.destroy(() => res.redirect('/'));
+});
+
+export const unused = [ERROR_CODES.ERR_2FA_NO_PHONE.status, redisStore, smstools, checkStore] as const;
+export async function fake(): Promise<FakeSmstools> {
+  return startFakeSmstools();
+}
