@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import express from 'express';
 import * as pkg from 'express-sms-2fa';
 import * as testing from 'express-sms-2fa/testing';
@@ -39,7 +40,8 @@ assert.equal((await tfa.health()).ok, true);
 assert.equal(pkg.METRICS.verifyDuration.unit, 's');
 
 // The challenge page from the built package: its script inlined, minified, without esbuild.
-for (const file of ['dist/index.js', 'dist/index.cjs']) {
+const entry = fileURLToPath(import.meta.resolve('express-sms-2fa'));
+for (const file of [entry, entry.replace(/\.js$/, '.cjs')]) {
   assert.doesNotMatch(readFileSync(file, 'utf8'), /from ["']esbuild["']|require\(["']esbuild["']\)/, file);
 }
 const app = express();
