@@ -94,12 +94,12 @@ export function scriptTags(view: Omit<PageView, 'script'>, source: string): stri
     locked: view.locked ?? undefined,
     error: view.error ? { code: view.error.code, retryIn: view.error.retryIn ?? 0 } : undefined,
     returnTo: view.returnTo,
-    path: view.paths.page,
+    paths: view.paths,
     voiceAvailable: view.voiceAvailable,
     autoSend: view.autoSend,
     phoneMissing: view.phoneMissing || undefined,
     // The host app's CSRF token, for the script's posts (X-CSRF-Token and CSRF-Token).
-    csrf: view.hostCsrfToken ?? undefined,
+    csrf: view.hostCsrfToken,
   };
   return `<script type="application/json" id="tfa-data" nonce="${escapeHtml(view.nonce)}">${scriptJson(data)}</script>
 <script nonce="${escapeHtml(view.nonce)}">${source}</script>`;

@@ -49,6 +49,6 @@ body{margin:0;padding:clamp(.75rem,8vh,4.5rem) .75rem 2rem;background:var(--tfa-
 .tfa-actions{display:grid;gap:.5rem;margin-top:1.25rem;padding-top:1.25rem;border-top:1px solid #8888}
 .tfa-alt{text-align:center}.tfa-alt a{color:var(--tfa-accent);font-weight:600}
 .tfa-foot{margin-top:1.25rem!important;font-size:.875rem}
-.tfa-sign-out{display:block;margin-top:.75rem;text-align:center;color:var(--tfa-accent)}
+.tfa-foot+*{display:block;margin-top:.75rem;text-align:center;color:var(--tfa-accent)}
 @media (max-width:30rem){.tfa-card{padding:1.5rem 1.25rem 1.25rem}}
 `;

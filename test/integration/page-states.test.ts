@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
+import { ERROR_CODES, type ErrorCode, TwoFactorError } from '../../src/errors.js';
 import { LOCALES } from '../../src/messages.js';
 import { PAGE_TEXTS } from '../../src/page/texts.js';
 import {
@@ -66,7 +66,9 @@ describe('GET /2fa/status says why nothing is pending, and who may not act yet',
   });
 
   it('tells that no SMS could be sent when the code came by call instead', async () => {
-    const t = appWith(fakeTransport({ sms: rejects(() => new Error('refused for this number')) }));
+    // The provider refuses this number for SMS (transport.ts: destinationRefused): a call follows.
+    const refused = () => new TwoFactorError('ERR_2FA_SEND_FAILED', { cause: { destinationRefused: true } });
+    const t = appWith(fakeTransport({ sms: rejects(refused) }));
     const agent = await signIn(t);
     const sent = await json(agent, '/2fa/send').expect(200);
     expect(sent.body).toMatchObject({ channel: 'voice', fallback: 'failed' });

@@ -441,7 +441,14 @@ describe('GET /2fa, the challenge page', () => {
       const code = await sendCode(t, agent);
       const res = await page(agent).expect(200);
       const data = pageData(res.text);
-      expect(data.path).toBe('/2fa');
+      expect(data.paths).toEqual({
+        page: '/2fa',
+        send: '/2fa/send',
+        resend: '/2fa/resend',
+        voice: '/2fa/voice',
+        verify: '/2fa/verify',
+        status: '/2fa/status',
+      });
       expect(data.challenge).toMatchObject({ status: 'sent', channel: 'sms', resendIn: 30, attemptsLeft: 5 });
       expect(data.codeLength).toBe(6);
       expect(JSON.stringify(data)).not.toContain(code);

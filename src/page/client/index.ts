@@ -25,12 +25,12 @@ interface Data {
   locked?: { retryIn: number | null };
   error?: { code: string; retryIn: number };
   returnTo: string;
-  /** The routes' path (`/2fa`): `${path}/send`, `${path}/status`, … */
-  path: string;
+  /** Where the routes answer (they follow the mount point). */
+  paths: { page: string; send: string; resend: string; voice: string; verify: string; status: string };
   voiceAvailable: boolean;
   autoSend: boolean;
   /** The host app's CSRF token, when its middleware offers one. */
-  csrf?: string;
+  csrf: string | null;
 }
 
 type Action = 'send' | 'resend' | 'voice' | 'verify';
@@ -55,7 +55,7 @@ function start(): void {
   const T = data.texts;
   const locale = document.documentElement.lang;
   const E = T.errors as Record<string, string | undefined>;
-  const route = (name: string) => `${data.path}/${name}`;
+  const P = data.paths;
   const L = data.codeLength;
   const intro: HTMLElement = $('intro');
   const status: HTMLElement = $('status');
@@ -176,7 +176,7 @@ function start(): void {
   /** GET /status: the truth for this browser, whatever another tab or the provider did. */
   async function refresh(): Promise<boolean> {
     if (pending) return false;
-    const answer = await call(route('status'));
+    const answer = await call(P.status);
     const body = answer.body;
     if (!answer.ok || pending) return false;
     if (body.status === 'verified') {
@@ -201,7 +201,7 @@ function start(): void {
   const poller = createPoller(refresh, () => view?.status === 'sent' || view?.status === 'calling');
 
   // Other tabs of this browser: a change there is checked here at once; a verify there ends this one.
-  const tabs = window.BroadcastChannel ? new BroadcastChannel(`tfa:${data.path}`) : null;
+  const tabs = window.BroadcastChannel ? new BroadcastChannel(`tfa:${P.page}`) : null;
   if (tabs) {
     tabs.onmessage = (event) => {
       if (event.data === 'verified') go();
@@ -243,7 +243,7 @@ function start(): void {
   async function act(action: Action, body: object): Promise<Answer> {
     pending = action;
     render();
-    const answer = await call(route(action), body, data.csrf);
+    const answer = await call(P[action], body, data.csrf ?? undefined);
     pending = null;
     return answer;
   }

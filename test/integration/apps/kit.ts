@@ -161,9 +161,9 @@ export async function scriptFlow(t: MatrixApp, agent: Agent, guarded = '/account
     .set('Accept', 'text/html')
     .expect(200);
   const data = pageData(page.text);
-  const sent = await scriptPost(agent, `${data.path}/send`, data.csrf ?? null, { returnTo: data.returnTo });
+  const sent = await scriptPost(agent, data.paths.send as string, data.csrf, { returnTo: data.returnTo });
   if (sent.status !== 200) throw new Error(`send answered ${sent.status}: ${sent.text.slice(0, 200)}`);
-  const verified = await scriptPost(agent, `${data.path}/verify`, data.csrf ?? null, { code: codeOf(t) });
+  const verified = await scriptPost(agent, data.paths.verify as string, data.csrf, { code: codeOf(t) });
   if (verified.status !== 200)
     throw new Error(`verify answered ${verified.status}: ${verified.text.slice(0, 200)}`);
   await agent.get(verified.body.returnTo).expect(200);
