@@ -72,7 +72,7 @@ function introOf(s: Snapshot, t: PageTexts): string {
 
 /** The message an ended code or a waiting account calls for. */
 function noticeOf(s: Snapshot, t: PageTexts): string {
-  if (s.lockIn === Number.POSITIVE_INFINITY) return t.lockedHard;
+  if (s.lockIn === Infinity) return t.lockedHard;
   if (s.ended === 'exhausted') return t.errors.ERR_2FA_TOO_MANY_ATTEMPTS ?? '';
   if (s.ended === 'expired') return t.errors.ERR_2FA_CODE_EXPIRED ?? '';
   return s.lockIn > 0 ? t.locked : '';
