@@ -6,10 +6,18 @@ import express, { type Request, type Response } from 'express';
 import session from 'express-session';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 // What an app writes as `from 'express-sms-2fa'` and `from 'express-sms-2fa/testing'`.
-import { smstools, type TwoFactorEvent, twoFactor } from '../src/index.js';
+import { smstools, type TwoFactorEvent, type TwoFactorOptions, twoFactor } from '../src/index.js';
 import { type FakeSmstools, startFakeSmstools } from '../src/testing/index.js';
 import { demoStats } from './stats.js';
-import { accountPage, type DemoUser, inboxHtml, loginPage, otherWaysPage, phonePage } from './views.js';
+import {
+  accountPage,
+  type DemoUser,
+  FAVICON_SVG,
+  inboxHtml,
+  loginPage,
+  otherWaysPage,
+  phonePage,
+} from './views.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -73,6 +81,10 @@ export interface DemoOptions {
   real?: RealSmstools;
   /** Where the demo narrates what happens (events, masked numbers, never a code). @default console.log */
   log?: (line: string) => void;
+  /** How long a code lives (`CODE_TTL_MS` for `npm run demo`). @default 300_000 */
+  codeTtlMs?: number;
+  /** More `twoFactor()` options over the demo's own (tests: a short lockout, an injected clock). */
+  twoFactor?: Partial<TwoFactorOptions>;
 }
 
 export interface Demo {
@@ -102,6 +114,17 @@ function describeEvent(event: TwoFactorEvent): string {
 function sameSite(req: Request): boolean {
   const site = req.headers['sec-fetch-site'];
   return site === undefined || site === 'same-origin' || site === 'none';
+}
+
+/**
+ * Listens on `port`, or fails with the server's own error (`EADDRINUSE` for a port in use):
+ * Express 5 hands a listen error to the callback, which must not read a null address.
+ */
+function listen(app: express.Express, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
+    server.once('error', reject);
+  });
 }
 
 /** Starts the demo (and, in fake mode, the fake Smstools server in the same process). */
@@ -166,8 +189,14 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     logger: { warn: (m) => log(m), error: (m) => log(m) },
     warnings: { memoryStore: false },
     // SMS should not be the only factor on offer (NIST SP 800-63B): link the others from the page.
-    page: { alternative: { href: '/other-ways', text: 'Use another way to sign in' } },
+    // And a way out of the page: the demo's own sign-out.
+    page: {
+      alternative: { href: '/other-ways', text: 'Use another way to sign in' },
+      signOut: { action: '/logout' },
+    },
     metrics: { meterProvider: stats.meterProvider },
+    ...(options.codeTtlMs === undefined ? {} : { codeTtlMs: options.codeTtlMs }),
+    ...options.twoFactor,
   });
   stats.mount(app, () => tfa.health());
 
@@ -176,16 +205,21 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     const nonce = randomBytes(16).toString('base64');
     res.setHeader(
       'Content-Security-Policy',
-      `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+      `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
     );
     res.setHeader('Cache-Control', 'no-store');
     res.status(status).type('html').send(render(nonce));
   };
 
   app.get('/', (req, res) => res.redirect(303, userOf(req) ? '/account' : '/login'));
+  app.get('/favicon.ico', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=86400');
+    res.type('image/svg+xml').send(FAVICON_SVG);
+  });
   app.get('/login', (req, res) => {
     if (userOf(req)) return res.redirect(303, '/account');
-    page(res, 200, (nonce) => loginPage(nonce, users, { mode }));
+    const signedOut = 'signed-out' in (req.query as object);
+    page(res, 200, (nonce) => loginPage(nonce, users, { mode, signedOut }));
   });
   app.post('/login', express.urlencoded({ extended: false, limit: '2kb' }), (req, res, next) => {
     if (!sameSite(req)) return void res.status(403).send('Cross-site request refused.');
@@ -211,16 +245,16 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     tfa.clear(res);
     req.session.destroy(() => {
       res.clearCookie('demo.sid');
-      res.redirect(303, '/login');
+      res.redirect(303, '/login?signed-out');
     });
   });
 
   // The fake phone: no login, it is "your phone" in the demo.
   const messages = () => fake?.messages ?? [];
-  app.get('/phone', (_req, res) => page(res, 200, (nonce) => phonePage(nonce, messages(), mode)));
+  app.get('/phone', (_req, res) => page(res, 200, (nonce) => phonePage(nonce, messages(), mode, users)));
   app.get('/phone/inbox', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    res.type('html').send(inboxHtml(messages(), mode));
+    res.type('html').send(inboxHtml(messages(), mode, users));
   });
 
   app.use(tfa); // /2fa, /2fa/send, …, /2fa/webhooks/smstools (before any global body parser)
@@ -230,10 +264,13 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     page(res, 200, (nonce) => accountPage(nonce, user, info));
   });
 
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => resolve(s));
-    s.once('error', reject);
-  });
+  let server: Server;
+  try {
+    server = await listen(app, options.port ?? 3000, options.host ?? '127.0.0.1');
+  } catch (error) {
+    await fake?.close();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const url = `http://${address.address}:${address.port}`;
   if (fake && webhookSecret) {

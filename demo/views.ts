@@ -1,4 +1,5 @@
-// The demo's own pages: login, account and the fake phone. Plain template strings, every value escaped.
+// The demo's own pages: login, account, other ways and the fake phone. Plain template strings,
+// every value escaped, in the same card, at the same place and width, as the challenge page.
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { extractCode, type FakeSmstoolsMessage } from '../src/testing/index.js';
 
@@ -21,34 +22,44 @@ export interface DemoUser {
   story: string;
 }
 
+/** The demo's icon, for its pages and /favicon.ico (the challenge page declares its own). */
+export const FAVICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="8" fill="#1d4ed8"/><path d="M9.5 16.5l4.5 4.5 8.5-9.5" fill="none" stroke="#fff" stroke-width="3.4" stroke-linecap="round" stroke-linejoin="round"/></svg>';
+
+// The challenge page's colours, card and spacing (src/page/styles.ts), so that moving from one
+// page to the next moves nothing.
 const STYLES = `
-:root{color-scheme:light dark;--accent:#1d4ed8;--accent-text:#fff;--bg:#eef1f6;--card:#fff;--text:#111827;--muted:#4b5563;--line:#d1d5db;--error:#b91c1c;--ok:#166534;--soft:#e0e9ff}
-@media (prefers-color-scheme:dark){:root{--accent:#93b4ff;--accent-text:#0b1020;--bg:#0f1115;--card:#1a1d24;--text:#f3f4f6;--muted:#c2c7d0;--line:#374151;--error:#fca5a5;--ok:#86efac;--soft:#1e2a4a}}
+:root{color-scheme:light dark;--accent:#1d4ed8;--accent-text:#fff;--bg:#eef1f6;--card:#fff;--text:#111827;--muted:#4b5563;--border:#6b7280;--line:#d1d5db;--error:#b91c1c;--ok:#166534;--off:#e5e7eb}
+@media (prefers-color-scheme:dark){:root{--accent:#93b4ff;--accent-text:#0b1020;--bg:#0f1115;--card:#1a1d24;--text:#f3f4f6;--muted:#c2c7d0;--border:#8b93a1;--line:#374151;--error:#fca5a5;--ok:#86efac;--off:#2a2f3a}}
 *{box-sizing:border-box}
-body{margin:0;min-height:100vh;background:var(--bg);color:var(--text);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;padding:1rem}
-main{max-width:34rem;margin:2rem auto;background:var(--card);border-radius:14px;padding:2rem 1.75rem;box-shadow:0 1px 2px rgb(0 0 0/.06),0 8px 24px rgb(0 0 0/.08)}
-h1{font-size:1.5rem;margin:0 0 .5rem}
+body{margin:0;padding:clamp(.75rem,8vh,4.5rem) .75rem 2rem;background:var(--bg);color:var(--text);font:16px/1.5 system-ui,-apple-system,sans-serif}
+main{max-width:27rem;margin:0 auto;background:var(--card);border-radius:14px;padding:2rem 1.75rem 1.5rem;box-shadow:0 1px 2px #0000000f,0 8px 24px #00000014}
+@media (max-width:30rem){main{padding:1.5rem 1.25rem 1.25rem}}
+h1{font-size:1.5rem;line-height:1.25;margin:0 0 .5rem}
 h2{font-size:1.05rem;margin:1.5rem 0 .5rem}
 p{margin:.5rem 0}
 .muted{color:var(--muted);font-size:.95rem}
-.error{color:var(--error);font-weight:600}
+.error{color:var(--error);font-weight:600;border-left:3px solid;padding-left:.6rem}
+.ok{color:var(--ok);font-weight:600}
 label{display:block;font-weight:600;margin-top:1rem}
-input{display:block;width:100%;margin-top:.3rem;padding:.6rem .75rem;font:inherit;border:2px solid var(--muted);border-radius:10px;background:var(--card);color:inherit}
-input:focus,button:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
-button{font:inherit;cursor:pointer;border-radius:10px;padding:.6rem 1rem;min-height:2.75rem}
-.primary{width:100%;margin-top:1.25rem;border:0;background:var(--accent);color:var(--accent-text);font-weight:600}
-.secondary{border:1px solid var(--muted);background:transparent;color:inherit}
+input{display:block;width:100%;margin-top:.4rem;padding:.6rem .75rem;font:inherit;border:2px solid var(--border);border-radius:10px;background:var(--card);color:inherit}
+input:focus{outline:0;border-color:var(--accent);box-shadow:0 0 0 2px var(--accent)}
+button{font:inherit;line-height:1.25;cursor:pointer;border-radius:10px;padding:.7rem 1rem;min-height:2.75rem;width:100%;border:2px solid var(--accent)}
+button:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+.primary{margin-top:1.25rem;background:var(--accent);color:var(--accent-text);font-weight:600}
+.secondary{margin-top:1.25rem;border-width:1px;background:transparent;color:var(--accent);font-weight:500}
 a{color:var(--accent)}
-table{width:100%;border-collapse:collapse;font-size:.95rem}
-th,td{text-align:left;padding:.5rem .4rem;border-bottom:1px solid var(--line);vertical-align:top}
-code{font-family:ui-monospace,Menlo,Consolas,monospace}
+code{font-family:ui-monospace,monospace}
+.users{list-style:none;padding:0;margin:.5rem 0}
+.users li{padding:.5rem 0;border-top:1px solid var(--line)}
 .inbox{list-style:none;padding:0;margin:1rem 0 0}
 .msg{border:1px solid var(--line);border-radius:12px;padding:.8rem 1rem;margin:0 0 .75rem}
 .msg-head{display:flex;flex-wrap:wrap;gap:.25rem .75rem;font-size:.875rem;color:var(--muted)}
 .badge{font-weight:700;color:var(--text)}
-.msg-code{font:700 1.6rem/1.2 ui-monospace,Menlo,Consolas,monospace;letter-spacing:.2em;margin:.4rem 0}
+.msg-code{font:700 1.6rem/1.2 ui-monospace,monospace;letter-spacing:.2em;margin:.4rem 0}
 .msg-text{margin:.25rem 0 0;overflow-wrap:anywhere}
-.undelivered{opacity:.85;border-style:dashed}
+.lost{border-style:dashed;background:var(--off)}
+.lost .msg-text{color:var(--muted)}
 `;
 
 function layout(nonce: string, title: string, body: string, head = ''): string {
@@ -58,6 +69,7 @@ function layout(nonce: string, title: string, body: string, head = ''): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${e(title)}</title>
+<link rel="icon" href="/favicon.ico" type="image/svg+xml">
 ${head}
 <style nonce="${e(nonce)}">${STYLES}</style>
 </head>
@@ -72,32 +84,29 @@ ${body}
 export function loginPage(
   nonce: string,
   users: DemoUser[],
-  opts: { error?: string; username?: string; mode: 'fake' | 'real' },
+  opts: { error?: string; username?: string; signedOut?: boolean; mode: 'fake' | 'real' },
 ): string {
-  const rows = users
-    .map(
-      (u) =>
-        `<tr><td><code>${e(u.username)}</code></td><td><code>${e(u.password)}</code></td><td>${e(u.story)}</td></tr>`,
-    )
+  const list = users
+    .map((u) => `<li><strong><code>${e(u.username)}</code></strong> · ${e(u.story)}</li>`)
     .join('');
+  const password = users[0]?.password ?? '';
   return layout(
     nonce,
     'Sign in · express-sms-2fa demo',
     `<h1>Sign in</h1>
 <p class="muted">The demo app's own password login (the first factor). After it, express-sms-2fa asks for a code sent by SMS.</p>
+${opts.signedOut ? '<p class="ok" role="status">You are signed out.</p>' : ''}
 ${opts.error ? `<p class="error" role="alert">${e(opts.error)}</p>` : ''}
 <form method="post" action="/login">
 <label for="username">Username</label>
-<input id="username" name="username" autocomplete="username" required value="${e(opts.username ?? '')}">
+<input id="username" name="username" autocomplete="username" required autofocus value="${e(opts.username ?? '')}">
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button class="primary" type="submit">Sign in</button>
 </form>
 <h2>Demo users</h2>
-<table>
-<thead><tr><th scope="col">Username</th><th scope="col">Password</th><th scope="col">What happens</th></tr></thead>
-<tbody>${rows}</tbody>
-</table>
+<p class="muted">Each with the password <code>${e(password)}</code>.</p>
+<ul class="users">${list}</ul>
 <p class="muted">${
       opts.mode === 'fake'
         ? 'No SMS leaves this machine: a fake Smstools server runs inside the demo. Open <a href="/phone" target="_blank">the phone</a> in another tab to read the codes.'
@@ -138,27 +147,41 @@ function formatNumber(digits: string): string {
   return parsePhoneNumberFromString(`+${digits}`)?.formatInternational() ?? `+${digits}`;
 }
 
-/** The fake phone's inbox, newest first: what the demo users' phones would have received. */
-export function inboxHtml(messages: readonly FakeSmstoolsMessage[], mode: 'fake' | 'real'): string {
+const STATUS_TEXT: Record<string, string> = {
+  accepted: 'sent',
+  submitted: 'sent',
+  delivered: 'delivered',
+  'not delivered': 'not delivered: this SMS never reached the phone',
+};
+
+/**
+ * The fake phone's inbox, newest first: what the demo users' phones would have received. A
+ * message that never reached the phone shows no code: the user would not have seen it.
+ */
+export function inboxHtml(
+  messages: readonly FakeSmstoolsMessage[],
+  mode: 'fake' | 'real',
+  users: readonly DemoUser[],
+): string {
   if (mode === 'real') {
     return '<p>Real mode: messages go through the Smstools API to your own phone, so nothing appears here.</p>';
   }
   if (messages.length === 0)
     return '<p class="muted">No messages yet. Sign in as a demo user to get one.</p>';
+  const owner = (digits: string) => users.find((u) => u.phone.replace(/\D/g, '') === digits)?.name;
   const items = [...messages]
     .reverse()
     .map((m) => {
       const code = extractCode(m.message) ?? '';
-      const undelivered = m.status === 'not delivered';
-      const status = undelivered
-        ? 'not delivered: this SMS never reached the phone'
-        : m.status === 'delivered'
-          ? 'delivered'
-          : 'sent';
+      const lost = m.status === 'not delivered';
+      const status = m.channel === 'voice' && !lost ? 'called' : (STATUS_TEXT[m.status] ?? m.status);
       const channel = m.channel === 'voice' ? 'Voice call' : 'SMS';
-      return `<li class="msg${undelivered ? ' undelivered' : ''}" data-channel="${e(m.channel)}" data-to="+${e(m.to)}" data-code="${e(code)}" data-status="${e(m.status)}">
-<div class="msg-head"><span class="badge">${channel}</span><span>to ${e(formatNumber(m.to))}</span><span>${e(new Date(m.at).toLocaleTimeString('en-GB'))}</span><span>${e(status)}</span></div>
-${code ? `<p class="msg-code" aria-label="Code ${e(code.split('').join(' '))}">${e(code)}</p>` : ''}
+      const who = owner(m.to);
+      const to = `${who ? `${who}, ` : ''}${formatNumber(m.to)}`;
+      const shown = code && !lost;
+      return `<li class="msg${lost ? ' lost' : ''}" data-channel="${e(m.channel)}" data-to="+${e(m.to)}" data-code="${e(code)}" data-status="${e(m.status)}">
+<div class="msg-head"><span class="badge">${channel}</span><span>to ${e(to)}</span><span>${e(new Date(m.at).toLocaleTimeString('en-GB'))}</span><span>${e(status)}</span></div>
+${shown ? `<p class="msg-code" aria-label="Code ${e(code.split('').join(' '))}">${e(code)}</p>` : ''}
 <p class="msg-text">${m.channel === 'voice' ? 'Spoken: ' : ''}${e(m.message)}</p>
 </li>`;
     })
@@ -184,13 +207,14 @@ export function phonePage(
   nonce: string,
   messages: readonly FakeSmstoolsMessage[],
   mode: 'fake' | 'real',
+  users: readonly DemoUser[],
 ): string {
   return layout(
     nonce,
     'Phone · express-sms-2fa demo',
     `<h1>The phone</h1>
-<p class="muted">Every SMS and voice call the demo's fake Smstools server received, newest first. It updates by itself.</p>
-<div id="inbox">${inboxHtml(messages, mode)}</div>
+<p class="muted">Every SMS and voice call the demo's fake Smstools server received, newest first, with the demo user each number belongs to. It updates by itself.</p>
+<div id="inbox">${inboxHtml(messages, mode, users)}</div>
 <script nonce="${e(nonce)}">${PHONE_SCRIPT}</script>`,
     '<noscript><meta http-equiv="refresh" content="3"></noscript>',
   );

@@ -25,6 +25,10 @@ export interface CookieJar {
   readChallenge(req: Request): string | null;
   writeChallenge(res: Response, challengeId: string, maxAgeMs: number): void;
   clearChallenge(res: Response): void;
+  /** The error of a form post, for the page it redirects to (signed, shown once, no secret in it). */
+  readFlash(req: Request): string | null;
+  writeFlash(res: Response, value: string): void;
+  clearFlash(res: Response): void;
   /** Ends the verified state and any pending challenge in this browser. */
   clear(res: Response): void;
 }
@@ -90,17 +94,25 @@ function decodeClaim(value: string): VerifiedClaim | null {
   }
 }
 
+/** A form error waits this long for its page (the redirect follows at once). */
+const FLASH_MAX_AGE_MS = 60_000;
+
 interface Names {
   verified: string;
   challenge: string;
+  flash: string;
 }
 
 export function createCookieJar(config: Config): CookieJar {
   const { name, secure, sameSite, domain } = config.cookie;
   // `__Host-` pins the cookie to this host over HTTPS (R-34); it needs Secure, Path=/ and no Domain.
   const secureBase = domain ? name : `__Host-${name}`;
-  const secureNames: Names = { verified: secureBase, challenge: `${secureBase}-challenge` };
-  const plainNames: Names = { verified: name, challenge: `${name}-challenge` };
+  const secureNames: Names = {
+    verified: secureBase,
+    challenge: `${secureBase}-challenge`,
+    flash: `${secureBase}-flash`,
+  };
+  const plainNames: Names = { verified: name, challenge: `${name}-challenge`, flash: `${name}-flash` };
   const base: CookieOptions = { httpOnly: true, sameSite, path: '/', ...(domain ? { domain } : {}) };
   const secureOptions: CookieOptions = { ...base, secure: true };
   const plainOptions: CookieOptions = { ...base, secure: false };
@@ -149,6 +161,20 @@ export function createCookieJar(config: Config): CookieJar {
     },
     clearChallenge(res) {
       res.clearCookie(namesFor(res.req).challenge, optionsFor(res.req));
+    },
+    readFlash(req) {
+      const raw = readCookie(req, namesFor(req).flash);
+      return raw === undefined ? null : unsignAny(raw, config.secrets);
+    },
+    writeFlash(res, value) {
+      // Signed, so that no other site or subdomain can put words on the page.
+      res.cookie(namesFor(res.req).flash, sign(value, signer), {
+        ...optionsFor(res.req),
+        maxAge: FLASH_MAX_AGE_MS,
+      });
+    },
+    clearFlash(res) {
+      res.clearCookie(namesFor(res.req).flash, optionsFor(res.req));
     },
     clear(res) {
       const names = namesFor(res.req);

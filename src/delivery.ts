@@ -293,7 +293,21 @@ export function challengeView(rt: Runtime, challenge: Challenge, state: SendStat
     resendIn: canSend ? seconds(nextSendAt(rt, state)) : null,
     voiceIn: canSend && voiceAvailable(rt) ? seconds(nextVoiceAt(rt, state)) : null,
     attemptsLeft: Math.max(0, rt.config.maxAttempts - attempts),
+    fallback: fallbackOf(rt, state),
   };
+}
+
+/**
+ * Why the code comes by a call nobody asked for, for the page to say: no SMS could be sent (every
+ * send of the challenge is a call, or the one that waits to be placed), or the SMS was not
+ * delivered. "Call me instead" unlocks `voice.afterMs` after the SMS, so a first call placed
+ * before then was not asked for. (A call after a missing report comes later and reads as asked.)
+ */
+function fallbackOf(rt: Runtime, state: SendState): 'failed' | 'undelivered' | null {
+  if (state.lastChannel === 'sms') return null;
+  if (state.sends === state.voiceCalls) return 'failed';
+  const afterMs = rt.config.voice === false ? 0 : rt.config.voice.afterMs;
+  return state.voiceCalls === 1 && state.lastSentAt < state.firstSmsAt + afterMs ? 'undelivered' : null;
 }
 
 export type ChallengeView = ReturnType<typeof challengeView>;

@@ -1,19 +1,25 @@
-/** Every error code the HTTP contract can answer with, its status and a generic, safe message. */
+/**
+ * Every error code the HTTP contract can answer with, its status and a generic, safe message in
+ * English. The same words are the challenge page's; other languages: error-messages.ts.
+ */
 export const ERROR_CODES = {
   ERR_2FA_UNAUTHENTICATED: { status: 401, message: 'Sign in first.' },
   ERR_2FA_REQUIRED: { status: 401, message: 'A second factor is required.' },
   ERR_2FA_BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
-  ERR_2FA_NO_CHALLENGE: { status: 409, message: 'No code is pending. Request a new code.' },
+  ERR_2FA_NO_CHALLENGE: { status: 409, message: 'No code is pending. Ask for a new code.' },
   ERR_2FA_CODE_INVALID: { status: 400, message: 'That code is not right.' },
-  ERR_2FA_CODE_EXPIRED: { status: 410, message: 'That code has expired. Request a new code.' },
-  ERR_2FA_TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many wrong codes. Request a new code.' },
-  ERR_2FA_LOCKED: { status: 429, message: 'Too many failed attempts. Try again later.' },
+  ERR_2FA_CODE_EXPIRED: { status: 410, message: 'That code has expired. Ask for a new code.' },
+  ERR_2FA_TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many wrong codes. Ask for a new code.' },
+  ERR_2FA_LOCKED: { status: 429, message: 'Too many wrong codes. Try again later.' },
   ERR_2FA_COOLDOWN: { status: 429, message: 'Please wait before asking again.' },
   ERR_2FA_RATE_LIMITED: { status: 429, message: 'Too many codes were requested. Try again later.' },
   ERR_2FA_DESTINATION_BLOCKED: { status: 422, message: 'Codes cannot be sent to this phone number.' },
   ERR_2FA_NO_PHONE: { status: 422, message: 'No phone number is on file for this account.' },
   ERR_2FA_VOICE_UNAVAILABLE: { status: 409, message: 'Voice calls are not available.' },
-  ERR_2FA_FORBIDDEN_ORIGIN: { status: 403, message: 'Cross-site request refused.' },
+  ERR_2FA_FORBIDDEN_ORIGIN: {
+    status: 403,
+    message: 'This request did not come from this site. Reload the page and try again.',
+  },
   ERR_2FA_SEND_FAILED: { status: 503, message: 'The code could not be sent. Try again in a moment.' },
   ERR_2FA_STORE_UNAVAILABLE: { status: 503, message: 'Verification is unavailable. Try again in a moment.' },
 } as const;

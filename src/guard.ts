@@ -58,7 +58,7 @@ export function createGuard(rt: Runtime, mount: Mount): RequestHandler {
       if (html && config.loginPath) res.redirect(303, config.loginPath);
       else {
         if (htmx && config.loginPath) res.setHeader('HX-Redirect', config.loginPath);
-        sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'));
+        sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'), config.locale);
       }
       return;
     }
@@ -70,7 +70,7 @@ export function createGuard(rt: Runtime, mount: Mount): RequestHandler {
       return;
     }
     if (htmx) res.setHeader('HX-Redirect', verifyUrl);
-    sendError(res, new TwoFactorError('ERR_2FA_REQUIRED', { details: { verifyUrl } }));
+    sendError(res, new TwoFactorError('ERR_2FA_REQUIRED', { details: { verifyUrl } }), config.locale);
   }
 
   /** Lets the request through or answers it; any error fails closed into `next(err)`. */

@@ -1,6 +1,8 @@
 import type { Request, Response } from 'express';
 import { MAX_BODY_BYTES } from './constants.js';
+import { localMessage } from './error-messages.js';
 import { TwoFactorError } from './errors.js';
+import type { Locale } from './messages.js';
 
 export type Body = Record<string, unknown>;
 
@@ -163,13 +165,14 @@ export async function readBody(req: Request): Promise<ParsedBody> {
   return { kind, fields: json as Body, raw };
 }
 
-/** Sends a TwoFactorError as the contract's JSON shape, with Retry-After on 429 and 503. */
-export function sendError(res: Response, error: TwoFactorError): void {
+/** Sends a TwoFactorError as the contract's JSON shape, in `locale`, with Retry-After on 429 and 503. */
+export function sendError(res: Response, error: TwoFactorError, locale: Locale = 'en'): void {
   // Every 429 says when to come back; one without a wait of its own (a burnt challenge, which a
   // new POST /send replaces at once) says 1 s.
   const retryAfter = error.retryAfter ?? (error.status === 429 ? 1 : undefined);
   if (retryAfter !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
-  res.status(error.status).json({ error: { code: error.code, message: error.message, ...error.details } });
+  const message = localMessage(error, locale);
+  res.status(error.status).json({ error: { code: error.code, message, ...error.details } });
 }
 
 export function noStore(res: Response): void {

@@ -25,13 +25,22 @@ export function assertNotHardLocked(rt: Runtime, state: LockState): void {
   if (isHardLocked(rt, state)) throw new TwoFactorError('ERR_2FA_LOCKED', { retryAfter: HARD_LOCK_RETRY_S });
 }
 
-/** Refuses, unevaluated, an attempt made while the account is locked or inside its delay. */
-export function assertNotLocked(rt: Runtime, state: LockState): void {
+/** How long the account must still wait after its last failure (0: not at all; Infinity: hard lock). */
+export function lockWaitMs(rt: Runtime, state: LockState): number {
   const { threshold, baseMs } = rt.config.lockout;
-  assertNotHardLocked(rt, state);
-  if (state.failures < threshold) return;
+  if (isHardLocked(rt, state)) return Number.POSITIVE_INFINITY;
+  if (state.failures < threshold) return 0;
   const delay = Math.min(MAX_DELAY_MS, baseMs * 2 ** (state.failures - threshold));
-  const waitMs = state.failedAt + delay - rt.config.now();
+  return Math.max(0, state.failedAt + delay - rt.config.now());
+}
+
+/**
+ * Refuses, unevaluated, an attempt made while the account is locked or inside its delay; the send
+ * routes refuse too, so no SMS or call goes out for a code that could not be checked.
+ */
+export function assertNotLocked(rt: Runtime, state: LockState): void {
+  assertNotHardLocked(rt, state);
+  const waitMs = lockWaitMs(rt, state);
   if (waitMs > 0) throw new TwoFactorError('ERR_2FA_LOCKED', { retryAfter: waitMs / 1000 });
 }
 

@@ -27,10 +27,12 @@ import { createMetrics } from './metrics/metrics.js';
 import { measuredTransport } from './metrics/transport.js';
 import type { CheckedUser } from './options.js';
 import { parseOptions, type TwoFactorOptions } from './options.js';
-import { liveView, load } from './routes/load.js';
+import { flashError } from './routes/flash.js';
+import { load } from './routes/load.js';
 import { showPage } from './routes/page.js';
 import type { RouteResult } from './routes/result.js';
 import { sendAgain, startChallenge } from './routes/send.js';
+import { browserState, statusBody } from './routes/state.js';
 import { verifyCode } from './routes/verify.js';
 import { receiveReport } from './routes/webhook.js';
 import { checkSmsText } from './sms-length.js';
@@ -153,9 +155,11 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
     } catch (error) {
       if (!(error instanceof TwoFactorError)) throw error;
       if (formMode && error.code !== 'ERR_2FA_UNAUTHENTICATED') {
-        res.redirect(303, `${routes}?error=${error.code}&returnTo=${encodeURIComponent(returnTo)}`);
+        // The error goes to the page in a one-time cookie, not the address: a reload does not repeat it.
+        flashError(rt, res, error);
+        res.redirect(303, `${routes}?returnTo=${encodeURIComponent(returnTo)}`);
       } else {
-        sendError(res, error);
+        sendError(res, error, config.locale);
       }
     }
   }
@@ -165,7 +169,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       const user = await resolveUser(rt, req);
       if (!user) {
         if (sub === '/' && isHtmlClient(req) && config.loginPath) res.redirect(303, config.loginPath);
-        else sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'));
+        else sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'), config.locale);
         return;
       }
       if (sub === '/' && verifiedInfo(rt, req, user)) {
@@ -176,9 +180,10 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
         await showPage(rt, req, res, user, routes);
         return;
       }
-      res.status(200).json(liveView(rt, await load(rt, req, user)) ?? { status: 'none' });
+      const state = browserState(rt, await load(rt, req, user));
+      res.status(200).json(statusBody(state, verifiedInfo(rt, req, user) !== null));
     } catch (error) {
-      if (error instanceof TwoFactorError) sendError(res, error);
+      if (error instanceof TwoFactorError) sendError(res, error, config.locale);
       else throw error;
     }
   }
@@ -200,7 +205,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       await receiveReport(rt, req, raw);
       res.status(204).end();
     } catch (error) {
-      if (error instanceof TwoFactorError) sendError(res, error);
+      if (error instanceof TwoFactorError) sendError(res, error, config.locale);
       else throw error;
     }
   }
@@ -226,6 +231,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       sendError(
         res,
         new TwoFactorError('ERR_2FA_BAD_REQUEST', { status: 405, message: `Use ${allowed[0]}.` }),
+        config.locale,
       );
       return;
     }
@@ -242,7 +248,11 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
     noStore(res);
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'POST');
-      sendError(res, new TwoFactorError('ERR_2FA_BAD_REQUEST', { status: 405, message: 'Use POST.' }));
+      sendError(
+        res,
+        new TwoFactorError('ERR_2FA_BAD_REQUEST', { status: 405, message: 'Use POST.' }),
+        config.locale,
+      );
       return;
     }
     handleWebhook(req, res, req.originalUrl.split('?')[0] ?? '').catch(next);

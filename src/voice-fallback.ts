@@ -4,7 +4,7 @@ import { unseal } from './crypto.js';
 import { deliver, saveDelivery, voiceAvailable } from './delivery.js';
 import { TwoFactorError } from './errors.js';
 import { withSendLock } from './lock.js';
-import { isHardLocked, lockState } from './lockout.js';
+import { lockState, lockWaitMs } from './lockout.js';
 import { parseDestination } from './phone.js';
 
 const LOCK_TRIES = 20;
@@ -37,8 +37,8 @@ export const callPending = (state: SendState): boolean =>
   state.delivery === 'calling' && state.voiceCalls === 0;
 
 /**
- * The automatic call, only for a challenge still worth one: live, not burnt, account not locked,
- * and the number still in an allowed country. Every guard of a manual call applies on top, inside
+ * The automatic call, only for a challenge still worth one: live, not burnt, account neither locked
+ * nor inside its failure delay (no route sends then either), and the number still in an allowed country. Every guard of a manual call applies on top, inside
  * `deliver`: the budgets and `beforeSend`.
  */
 async function callInstead(rt: Runtime, challenge: Challenge, reason: CallReason): Promise<void> {
@@ -60,7 +60,7 @@ async function callInstead(rt: Runtime, challenge: Challenge, reason: CallReason
   const worthIt =
     config.now() < challenge.expiresAt &&
     (Number(rawAttempts) || 0) < config.maxAttempts &&
-    !isHardLocked(rt, lockState(failures, failedAt));
+    lockWaitMs(rt, lockState(failures, failedAt)) <= 0;
   if (!sealed || !dest || !worthIt) {
     await saveState(rt, challenge, { ...state, delivery: 'undelivered' });
     return;

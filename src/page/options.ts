@@ -1,10 +1,15 @@
 import type { ErrorCode } from '../errors.js';
 import type { Locale } from '../messages.js';
+import type { Countable } from './format.js';
+
+export type { Countable, PluralForms } from './format.js';
 
 /**
- * Every text on the challenge page. Placeholders are filled in where they make sense:
- * `{phone}`, `{length}`, `{seconds}`, `{minutes}` and `{attempts}`. Texts are plain text: they
- * are always HTML-escaped, so markup in them is shown as written.
+ * Every text on the challenge page. Placeholders are filled in where they make sense: `{phone}`,
+ * `{length}`, `{attempts}` and `{time}` (a countdown, `m:ss`). A text with a number may instead be
+ * given as its plural forms (`{ one: '{attempts} attempt left.', other: '{attempts} attempts left.' }`),
+ * chosen by `Intl.PluralRules` for the page's language. Texts are plain text: they are always
+ * HTML-escaped, so markup in them is shown as written.
  */
 export interface PageTexts {
   title: string;
@@ -14,35 +19,50 @@ export interface PageTexts {
   introSent: string;
   /** After a voice call was placed. `{phone}` */
   introVoice: string;
+  /** The code comes by call because no SMS could be sent to the number. `{phone}` */
+  introSmsFailed: string;
+  /** The code comes by call because the SMS was reported undelivered. `{phone}` */
+  introUndelivered: string;
   /** The button that starts the first send (the no-JavaScript path, and a retry after a failure). */
   send: string;
+  /**
+   * A button that must wait, counting down: `{label}` is its text (Verify, Send the SMS again, …)
+   * and `{time}` the time left, `m:ss`.
+   */
+  waitIn: string;
   /** Shown while the page sends the first code by itself. */
   sending: string;
   codeLabel: string;
   /** `{length}` */
-  codeHint: string;
+  codeHint: Countable;
+  /** The hint after a voice call. `{length}` */
+  codeHintVoice: Countable;
+  /** A code with too few (or too many) digits; also the API's message for it. `{length}` */
+  codeFormat: Countable;
+  /** After the hint, counting down. `{time}` */
+  expiresIn: string;
   verify: string;
   /** Shown while a code is being checked. */
   verifying: string;
   resend: string;
-  /** The resend button while it counts down. `{seconds}` */
-  resendIn: string;
-  /** After a resend. */
-  resent: string;
   voice: string;
-  /** The "call me instead" button while it counts down. `{seconds}` */
-  voiceIn: string;
+  /** The call button once a call was placed. */
+  voiceAgain: string;
+  /** The delivery states of the latest message. */
+  sent: string;
   delivered: string;
   calling: string;
   /** A voice call reported delivered. */
   called: string;
   undelivered: string;
+  /** A voice call reported undelivered. */
+  callFailed: string;
   /** `{attempts}` */
-  attemptsLeft: string;
-  /** `{minutes}` */
-  expiresIn: string;
-  /** Added to an error that comes with `Retry-After`. `{seconds}` */
-  retryIn: string;
+  attemptsLeft: Countable;
+  /** During the account's delay after too many wrong codes (the buttons say how long). */
+  locked: string;
+  /** When the account is locked until support unlocks it. */
+  lockedHard: string;
   signOutHint: string;
   /** Shown instead of the form when there is no usable number on file. */
   noPhone: string;
@@ -50,7 +70,7 @@ export interface PageTexts {
   signOut: string;
   /** Told to users about SMS codes (SIM swaps, phishing), shown under the form when set. @default '' */
   riskNotice: string;
-  /** One message per error code; codes left out fall back to the error's own message. */
+  /** One message per error code; the defaults are the API's messages in the same language. */
   errors: Partial<Record<ErrorCode, string>>;
 }
 
@@ -66,6 +86,16 @@ export interface PageChallenge {
   /** Seconds until "call me instead" unlocks; `null` without voice or sends left. */
   voiceIn: number | null;
   attemptsLeft: number;
+  /** Why the code comes by a call nobody asked for: no SMS could be sent, or it was not delivered. */
+  fallback: 'failed' | 'undelivered' | null;
+}
+
+/** Why no code is live for this browser: it expired, or wrong codes used it up. */
+export type PageEnded = 'expired' | 'exhausted';
+
+/** The account may not verify or send yet: seconds left, `null` for a lock until support lifts it. */
+export interface PageLock {
+  retryIn: number | null;
 }
 
 /** What the page shows, for a custom `render`. */
@@ -80,8 +110,15 @@ export interface PageView {
   codeLength: number;
   /** The live challenge, or `null` before the first send (and after it expired or was used up). */
   challenge: PageChallenge | null;
-  /** The error a form post was redirected with (`?error=CODE`), with its text. */
-  error: { code: ErrorCode; message: string } | null;
+  /** Why there is no live challenge, for a few minutes after it ended; else `null`. */
+  ended: PageEnded | null;
+  /** Set while the account waits after too many wrong codes (nothing can be verified or sent). */
+  locked: PageLock | null;
+  /**
+   * The error of the form post that led here, shown once (or of an `?error=CODE` link), with its
+   * text and, when it says to come back later, the seconds to wait.
+   */
+  error: { code: ErrorCode; message: string; retryIn?: number } | null;
   /** The package's own form token: the `tfa_csrf` hidden field every form post needs. */
   csrfToken: string;
   /**

@@ -12,7 +12,9 @@ import { errorText, renderPage, resolveTexts, scriptTags } from '../page/render.
 import { PAGE_SCRIPT } from '../page/script.js';
 import { ipKey } from '../phone.js';
 import { missingPhone, phoneOnFile } from './destination.js';
-import { liveView, load } from './load.js';
+import { type Flash, takeFlash } from './flash.js';
+import { load } from './load.js';
+import { browserState } from './state.js';
 
 export function routePaths(path: string) {
   return {
@@ -23,6 +25,14 @@ export function routePaths(path: string) {
     verify: `${path}/verify`,
     status: `${path}/status`,
   };
+}
+
+/** The error to show: the one a form post left (once), or one named by an `?error=CODE` link. */
+function errorOf(rt: Runtime, req: Request, res: Response): Flash | null {
+  const flash = takeFlash(rt, req, res);
+  if (flash) return flash;
+  const query = (req.query as Record<string, unknown>).error;
+  return typeof query === 'string' && Object.hasOwn(ERROR_CODES, query) ? { code: query as ErrorCode } : null;
 }
 
 /**
@@ -38,14 +48,11 @@ export async function showPage(
 ): Promise<void> {
   const { config } = rt;
   const loaded = await load(rt, req, user);
-  const query = req.query as Record<string, unknown>;
-  const errorCode =
-    typeof query.error === 'string' && Object.hasOwn(ERROR_CODES, query.error)
-      ? (query.error as ErrorCode)
-      : null;
+  const state = browserState(rt, loaded);
+  const error = errorOf(rt, req, res);
   const texts = resolveTexts(config.page, config.locale);
   const dest = phoneOnFile(rt, user);
-  // Nothing to send to: the page says so (issue 11's enrollment form will offer to add one).
+  // Nothing to send to: the page says so (an enrollment form will offer to add one).
   if (!dest) missingPhone(rt, user, ipKey(req.ip));
   const nonce = randomBytes(16).toString('base64');
   const base: Omit<PageView, 'script'> = {
@@ -54,17 +61,21 @@ export async function showPage(
     phone: dest?.masked ?? '',
     phoneMissing: !dest,
     codeLength: config.codeLength,
-    challenge: liveView(rt, loaded),
-    error: errorCode ? { code: errorCode, message: errorText(texts, errorCode) } : null,
+    challenge: state.challenge,
+    ended: state.ended,
+    locked: state.locked,
+    error: error ? { ...error, message: errorText(texts, error.code) } : null,
     csrfToken: formToken(config.secrets[0] as string, user.id, user.sessionId ?? ''),
     hostCsrfToken: hostCsrfToken(req, rt.warnOnce),
-    returnTo: safeReturnTo(query.returnTo ?? loaded.challenge?.returnTo),
+    returnTo: safeReturnTo((req.query as Record<string, unknown>).returnTo ?? loaded.challenge?.returnTo),
     paths: routePaths(routes),
     nonce,
     voiceAvailable: voiceAvailable(rt),
-    alternative: config.page.alternative ?? null,
     signOut: config.page.signOut ? { method: 'post', label: texts.signOut, ...config.page.signOut } : null,
-    autoSend: dest !== null && !isCrossSiteByFetchMetadata(req),
+    alternative: config.page.alternative ?? null,
+    // The script sends on load only into a clean state, and only when the page was opened from
+    // this site (or typed in), so that another site cannot spend the user's SMS budget by opening it.
+    autoSend: dest !== null && !isCrossSiteByFetchMetadata(req) && !state.ended && !state.locked && !error,
   };
   const view: PageView = { ...base, script: scriptTags(base, PAGE_SCRIPT) };
   res.setHeader(

@@ -19,7 +19,7 @@ import {
 } from '../delivery.js';
 import { TwoFactorError } from '../errors.js';
 import { withSendLock } from '../lock.js';
-import { assertNotHardLocked } from '../lockout.js';
+import { assertNotHardLocked, assertNotLocked } from '../lockout.js';
 import type { CheckedUser } from '../options.js';
 import type { Destination } from '../phone.js';
 import { ipKey } from '../phone.js';
@@ -60,6 +60,8 @@ export async function startChallenge(
   // A reload or a double click must not send again: the live challenge answers as it is.
   const live = liveView(rt, loaded);
   if (live) return { view: live };
+  // No new code while the account waits after wrong codes: it could not be checked anyway.
+  assertNotLocked(rt, loaded.lock);
   const ip = ipKey(req.ip);
   const dest = destinationOf(rt, user, ip);
   const { config } = rt;
@@ -173,7 +175,7 @@ export async function sendAgain(
     const challenge = requireLive(rt, loaded);
     const state = loaded.state;
     if (!state) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
-    assertNotHardLocked(rt, loaded.lock);
+    assertNotLocked(rt, loaded.lock);
     const sealed = parseSealed(unseal(rt.config.secrets, challenge.id, challenge.sealed));
     if (!sealed) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
     const readyAt = channel === 'voice' ? nextVoiceAt(rt, state) : nextSendAt(rt, state);

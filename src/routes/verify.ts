@@ -2,22 +2,24 @@ import type { Request, Response } from 'express';
 import { parseChallenge } from '../challenge.js';
 import type { Runtime } from '../context.js';
 import { codeMatches } from '../crypto.js';
+import { codeFormatMessage } from '../error-messages.js';
 import { TwoFactorError } from '../errors.js';
 import { userAgentOf } from '../events.js';
 import { withVerifyLock } from '../lock.js';
 import { assertNotLocked, recordFailure, resetFailures } from '../lockout.js';
+import type { Locale } from '../messages.js';
 import type { CheckedUser } from '../options.js';
 import { ipKey } from '../phone.js';
 import { load } from './load.js';
 import type { RouteResult } from './result.js';
 
 /** The typed code: digits only, spaces and dashes forgiven; anything else is not a code at all. */
-export function readCode(value: unknown, length: number): string {
+export function readCode(value: unknown, length: number, locale: Locale = 'en'): string {
   if (typeof value !== 'string')
     throw new TwoFactorError('ERR_2FA_BAD_REQUEST', { message: '`code` must be a string.' });
   const code = value.replace(/[\s-]/g, '');
   if (!/^\d+$/.test(code) || code.length !== length) {
-    throw new TwoFactorError('ERR_2FA_BAD_REQUEST', { message: `Enter the ${length}-digit code.` });
+    throw new TwoFactorError('ERR_2FA_BAD_REQUEST', { message: codeFormatMessage(locale, length) });
   }
   return code;
 }
@@ -34,7 +36,7 @@ export async function verifyCode(
   rawCode: unknown,
 ): Promise<RouteResult> {
   const { config, store, keys, cookies, emit } = rt;
-  const code = readCode(rawCode, config.codeLength);
+  const code = readCode(rawCode, config.codeLength, config.locale);
   const userKey = keys.user(user.id);
   return withVerifyLock(
     rt,

@@ -251,6 +251,20 @@ describe('the automatic call after "not delivered" (item 6)', () => {
     ]);
   });
 
+  it('places no call while the account is in its failure delay (no sends then, as on every route)', async () => {
+    const setup = await reportsApp({}, { lockout: { threshold: 1, baseMs: 60_000 } });
+    const { t, fake, clock } = setup;
+    const { agent, id } = await sendWithoutReports(setup);
+    // One wrong code: with threshold 1 the account now waits a minute before its next attempt.
+    const wrong = fake.lastCode() === '000000' ? '111111' : '000000';
+    await json(agent, '/2fa/verify', { code: wrong }).expect(400);
+    await postReport(t, signedReport(clock, id, USERS.alice.phone.slice(1), 'not delivered')).expect(204);
+    await eventually(async () =>
+      expect((await agent.get('/2fa/status')).body).toMatchObject({ status: 'undelivered' }),
+    );
+    expect(channels(fake)).toEqual(['sms']);
+  });
+
   it('asks beforeSend, and a veto means no call', async () => {
     const asked: string[] = [];
     const setup = await reportsApp(

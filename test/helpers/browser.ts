@@ -1,6 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from 'playwright-core';
 import { describe, vi } from 'vitest';
 import { createDemo, type Demo, type DemoOptions } from '../../demo/app.js';
 
@@ -132,3 +138,84 @@ export const describeViolations = (violations: AxeViolation[]) =>
   violations.map(
     (v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
   );
+
+/**
+ * The two ways the browser suites look at the page: a light desktop, and a phone in the dark
+ * colour scheme at 390×844.
+ */
+export const PROFILES = [
+  {
+    name: 'light, 1280×800',
+    context: { colorScheme: 'light', viewport: { width: 1280, height: 800 } },
+  },
+  {
+    name: 'dark, 390×844',
+    context: {
+      colorScheme: 'dark',
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+      deviceScaleFactor: 2,
+    },
+  },
+] as const satisfies readonly { name: string; context: BrowserContextOptions }[];
+
+/**
+ * A browser context for one test, its pages watched for Content-Security-Policy violations and
+ * for answers of 404 (a missing favicon, a wrong path); `problems()` lists both.
+ */
+export async function openContext(browser: Browser, options: BrowserContextOptions = {}) {
+  const context = await browser.newContext(options);
+  // A wait that fails, fails in 10 s rather than Playwright's 30.
+  context.setDefaultTimeout(10_000);
+  const problems: string[] = [];
+  context.on('page', (page) => watch(page));
+  const watch = (page: Page) => {
+    page.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) problems.push(`CSP: ${message.text()}`);
+    });
+    page.on('response', (response) => {
+      if (response.status() === 404) problems.push(`404: ${response.url()}`);
+    });
+  };
+  return {
+    context,
+    problems: () => [...problems],
+    async newPage(): Promise<Page> {
+      return context.newPage();
+    },
+    close: () => context.close(),
+  };
+}
+
+/** The `/2fa/status` requests a page makes, as they happen. */
+export function countStatusPolls(page: Page): { count: () => number } {
+  let count = 0;
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname === '/2fa/status') count++;
+  });
+  return { count: () => count };
+}
+
+/** Makes the page hidden or visible, as switching tabs does, and fires `visibilitychange`. */
+export async function setHidden(page: Page, hidden: boolean): Promise<void> {
+  await page.evaluate((hide) => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => hide });
+    Object.defineProperty(document, 'visibilityState', {
+      configurable: true,
+      get: () => (hide ? 'hidden' : 'visible'),
+    });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+}
+
+/** A clock for the server side of the demo that a test can move forward. */
+export function serverClock() {
+  let offset = 0;
+  return {
+    now: () => Date.now() + offset,
+    advance: (ms: number) => {
+      offset += ms;
+    },
+  };
+}

@@ -39,14 +39,18 @@ describe('GET /2fa, the challenge page', () => {
       expect(t.transport.messages).toHaveLength(0);
     });
 
-    it('shows the masked number and the "Text me a code" form; the code field waits hidden', async () => {
+    it('shows the masked number and "Text me a code"; the code field is there but waits, disabled', async () => {
       const t = createApp();
       const agent = await signIn(t);
       const res = await page(agent).expect(200);
       expect(res.headers['content-type']).toMatch(/^text\/html/);
       expect(res.text).toContain('we will text a code to <strong>+32 4•• •• •• 01</strong>.');
-      expect(res.text).toMatch(/<form method="post" action="\/2fa\/send" id="tfa-send-form">/);
-      expect(res.text).toContain('<div id="tfa-challenge" hidden>');
+      expect(res.text).toContain(
+        '<button class="tfa-primary" id="tfa-send" formaction="/2fa/send">Text me a code</button>',
+      );
+      expect(res.text).toMatch(/<input class="tfa-code" id="tfa-code"[^>]* disabled[ >]/);
+      expect(res.text).toContain('<button class="tfa-primary" id="tfa-verify" hidden></button>');
+      expect(res.text).toContain('<div class="tfa-actions" id="tfa-actions" hidden>');
       expect(res.text).not.toContain('+32470123401');
     });
   });
@@ -82,19 +86,26 @@ describe('GET /2fa, the challenge page', () => {
       expect(input).toContain('name="code"');
       expect(input).toContain('autocomplete="one-time-code"');
       expect(input).toContain('inputmode="numeric"');
-      expect(input).toContain('pattern="[0-9]{6}"');
       expect(input).toContain('autofocus');
-      expect(res.text).toContain('id="tfa-send-form" hidden>');
+      expect(input).not.toContain('disabled');
+      expect(res.text).toContain('<button class="tfa-primary" id="tfa-send" formaction="/2fa/send" hidden>');
       expect(res.text).toContain('We sent a code by SMS to <strong>+32 4•• •• •• 01</strong>.');
-      expect(res.text).toContain('>Send the SMS again in 30 s</button>');
-      expect(res.text).toContain('>Call me instead in 30 s</button>');
-      expect(res.text).toContain('The code expires in 5 min.');
+      expect(res.text).toContain('Enter the 6-digit code we sent you.');
+      // Without JavaScript the buttons wait in CSS, for as long as the server will refuse them.
+      expect(res.text).toContain(
+        '<button class="tfa-secondary tfa-wait" id="tfa-resend" formaction="/2fa/resend">Send the SMS again</button>',
+      );
+      expect(res.text).toContain(
+        '<button class="tfa-secondary tfa-wait" id="tfa-voice" formaction="/2fa/voice">Call me instead</button>',
+      );
+      expect(res.text).toContain('#tfa-resend{--tfa-w:30}#tfa-voice{--tfa-w:30}');
       expect(res.text).not.toContain(code);
 
       t.clock.advance(30_000);
       const later = await page(agent).expect(200);
-      expect(later.text).toContain('>Send the SMS again</button>');
-      expect(later.text).toContain('>Call me instead</button>');
+      expect(later.text).toContain('id="tfa-resend" formaction="/2fa/resend">Send the SMS again</button>');
+      expect(later.text).toContain('id="tfa-voice" formaction="/2fa/voice">Call me instead</button>');
+      expect(later.text).not.toContain('tfa-secondary tfa-wait');
     });
 
     it('says "Calling you now…" after a voice call', async () => {
@@ -105,7 +116,11 @@ describe('GET /2fa, the challenge page', () => {
       await json(agent, '/2fa/voice').expect(200);
       const res = await page(agent).expect(200);
       expect(res.text).toContain('We are calling <strong>+32 4•• •• •• 01</strong> to read you the code.');
-      expect(res.text).toMatch(/<p class="tfa-status" id="tfa-status" role="status">Calling you now…<\/p>/);
+      expect(res.text).toMatch(
+        /<p class="tfa-status" id="tfa-status" role="status" data-tone="info">Calling you now…<\/p>/,
+      );
+      expect(res.text).toContain('Enter the 6-digit code from the call.');
+      expect(res.text).toContain('id="tfa-voice" formaction="/2fa/voice">Call me again</button>');
     });
 
     it('has no "call me instead" button when voice is off', async () => {
@@ -125,7 +140,7 @@ describe('GET /2fa, the challenge page', () => {
       for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'nope']) {
         const res = await page(agent, `/2fa?error=${name}`).expect(200);
         expect(res.text).not.toContain('native code');
-        expect(pageData(res.text).error).toBeNull();
+        expect(pageData(res.text).error).toBeUndefined();
       }
     });
 
@@ -161,20 +176,19 @@ describe('GET /2fa, the challenge page', () => {
   });
 
   describe('forms', () => {
-    it('puts the tfa_csrf token in every form, and the token is accepted', async () => {
+    it('has one form whose buttons post to their routes, with the tfa_csrf token, and the token is accepted', async () => {
       const t = createApp();
       const agent = await signIn(t);
       await sendCode(t, agent);
       const res = await page(agent).expect(200);
       const forms = res.text.match(/<form [^>]*>/g) ?? [];
-      expect(forms.map((f) => f.match(/id="([^"]+)"/)?.[1])).toEqual([
-        'tfa-send-form',
-        'tfa-verify-form',
-        'tfa-resend-form',
-        'tfa-voice-form',
-      ]);
+      expect(forms).toEqual(['<form method="post" action="/2fa/verify" id="tfa-form" novalidate>']);
+      const targets = (res.text.match(/<button [^>]*>/g) ?? []).map(
+        (b) => b.match(/formaction="([^"]+)"/)?.[1],
+      );
+      expect(targets).toEqual([undefined, '/2fa/send', '/2fa/resend', '/2fa/voice']);
       const tokens = res.text.match(/<input type="hidden" name="tfa_csrf" value="[^"]+">/g) ?? [];
-      expect(tokens).toHaveLength(forms.length);
+      expect(tokens).toHaveLength(1);
       const token = hiddenValue(res.text, 'tfa_csrf');
       t.clock.advance(30_000);
       const resent = await agent
@@ -218,13 +232,13 @@ describe('GET /2fa, the challenge page', () => {
       const res = await page(agent, '/2fa?error=ERR_2FA_LOCKED').expect(200);
       expect(res.text).toContain('<title>Acme check</title>');
       expect(res.text).toContain('<h1 class="tfa-title" id="tfa-title">Acme check</h1>');
-      expect(res.text).toContain('data-tfa="send">Send it</button>');
+      expect(res.text).toContain('id="tfa-send" formaction="/2fa/send">Send it</button>');
       expect(res.text).toContain('role="alert">Locked, sorry</p>');
       expect(res.text).toMatch(/\.tfa-card\{border:3px solid rebeccapurple\}<\/style>/);
-      expect(pageData(res.text).texts).toMatchObject({ title: 'Acme check', send: 'Send it' });
-      expect(pageData(res.text).texts.errors.ERR_2FA_CODE_INVALID).toBe(
-        DEFAULT_TEXTS.errors.ERR_2FA_CODE_INVALID,
-      );
+      expect(pageData(res.text).texts).toMatchObject({ send: 'Send it' });
+      // The script gets the app's own error texts; the others come in the API's answers.
+      expect(pageData(res.text).texts.errors.ERR_2FA_LOCKED).toBe('Locked, sorry');
+      expect(pageData(res.text).texts.errors.ERR_2FA_CODE_INVALID).toBeUndefined();
     });
 
     it('renders with a custom render function, which gets the view, and keeps the CSP', async () => {
@@ -255,7 +269,7 @@ describe('GET /2fa, the challenge page', () => {
   });
 
   describe('in the language of the locale option', () => {
-    it('has every text and every error text in every locale', () => {
+    it('has every text, every plural form the language uses, and every error text in every locale', () => {
       const keys = Object.keys(DEFAULT_TEXTS).sort();
       for (const locale of LOCALES) {
         const texts = PAGE_TEXTS[locale];
@@ -263,6 +277,15 @@ describe('GET /2fa, the challenge page', () => {
         expect(Object.keys(texts.errors).sort(), locale).toEqual(Object.keys(ERROR_CODES).sort());
         for (const [key, value] of Object.entries(texts)) {
           if (key !== 'riskNotice' && key !== 'errors') expect(value, `${locale}.${key}`).not.toBe('');
+        }
+        // A text with plural forms has every form the language's rules choose for 0 to 200.
+        const rules = new Intl.PluralRules(locale);
+        for (const [key, value] of Object.entries(texts)) {
+          if (typeof value !== 'object' || key === 'errors') continue;
+          for (let n = 0; n <= 200; n++) {
+            const form = rules.select(n);
+            if (form !== 'many') expect(value, `${locale}.${key}.${form}`).toHaveProperty(form);
+          }
         }
         // The placeholders each text is filled with survive the translation.
         for (const key of Object.keys(DEFAULT_TEXTS) as (keyof typeof DEFAULT_TEXTS)[]) {
@@ -280,8 +303,9 @@ describe('GET /2fa, the challenge page', () => {
       expect(res.text).toContain('<html lang="nl">');
       expect(res.text).toContain('<title>Verificatie in twee stappen</title>');
       expect(res.text).toContain(escapeHtml(PAGE_TEXTS.nl.errors.ERR_2FA_LOCKED ?? ''));
-      expect(res.text).toContain('data-tfa="send">Code, aub</button>');
-      expect(pageData(res.text).texts.codeLabel).toBe('Verificatiecode');
+      expect(res.text).toContain('id="tfa-send" formaction="/2fa/send">Code, aub</button>');
+      expect(res.text).toContain('<label class="tfa-label" for="tfa-code">Verificatiecode</label>');
+      expect(pageData(res.text).texts.introSent).toBe(PAGE_TEXTS.nl.introSent);
       await sendCode(t, agent);
       expect(t.transport.messages[0]?.text).toMatch(/^Uw verificatiecode/);
     });
@@ -299,7 +323,7 @@ describe('GET /2fa, the challenge page', () => {
       const agent = await signIn(createApp());
       const res = await page(agent).expect(200);
       expect(res.text).not.toContain('class="tfa-alt"');
-      expect(res.text).not.toContain('class="tfa-muted tfa-notice"');
+      expect(res.text).not.toContain('Codes by SMS');
     });
 
     it('links to page.alternative and shows texts.riskNotice, escaped, and gives both to render', async () => {
@@ -311,9 +335,7 @@ describe('GET /2fa, the challenge page', () => {
       expect(res.text).toContain(
         '<p class="tfa-alt"><a href="/login/passkey?from=2fa&amp;x=&quot;y&quot;">Use a passkey &lt;instead&gt;</a></p>',
       );
-      expect(res.text).toContain(
-        '<p class="tfa-muted tfa-notice">Codes by SMS can be intercepted &amp; phished.</p>',
-      );
+      expect(res.text).toContain('<p class="tfa-muted">Codes by SMS can be intercepted &amp; phished.</p>');
 
       let seen: unknown;
       const custom = createApp({
@@ -383,7 +405,7 @@ describe('GET /2fa, the challenge page', () => {
       expect(res.text).toContain(
         '&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp; <strong>+32 4•• •• •• 01</strong>',
       );
-      expect(pageData(res.text).texts.title).toBe(evil);
+      expect(pageData(res.text).texts.send).toBe(evil);
       expect(res.text).toContain('.x{color:red}<\\/style><script>alert(2)<\\/script></style>');
       // Only the data block and the nonce'd script: nothing else can run.
       const outsideStyle = res.text.replace(/<style[^>]*>[\s\S]*?<\/style>/, '');

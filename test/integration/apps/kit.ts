@@ -175,24 +175,24 @@ export async function formFlow(t: MatrixApp, agent: Agent, guarded = '/account')
   const redirect = await agent.get(guarded).set('Accept', 'text/html').expect(303);
   const pageUrl = redirect.headers.location as string;
   const page = await agent.get(pageUrl).set('Accept', 'text/html').expect(200);
-  const sendAction = page.text.match(/<form method="post" action="([^"]+)" id="tfa-send-form"/)?.[1] ?? '';
+  // One form; "Text me a code" posts it to its own route.
+  const sendAction = page.text.match(/id="tfa-send" formaction="([^"]+)"/)?.[1] ?? '';
   const sent = await agent
     .post(sendAction)
     .type('form')
     .set('Accept', 'text/html')
-    .send(formFields(page.text, 'tfa-send-form'));
+    .send(formFields(page.text, 'tfa-form'));
   if (sent.status !== 303) throw new Error(`send answered ${sent.status}: ${sent.text.slice(0, 200)}`);
   const again = await agent
     .get(sent.headers.location as string)
     .set('Accept', 'text/html')
     .expect(200);
-  const verifyAction =
-    again.text.match(/<form method="post" action="([^"]+)" id="tfa-verify-form"/)?.[1] ?? '';
+  const verifyAction = again.text.match(/<form method="post" action="([^"]+)" id="tfa-form"/)?.[1] ?? '';
   const verified = await agent
     .post(verifyAction)
     .type('form')
     .set('Accept', 'text/html')
-    .send({ ...formFields(again.text, 'tfa-verify-form'), code: codeOf(t) });
+    .send({ ...formFields(again.text, 'tfa-form'), code: codeOf(t) });
   if (verified.status !== 303)
     throw new Error(`verify answered ${verified.status}: ${verified.text.slice(0, 200)}`);
   await agent.get(verified.headers.location as string).expect(200);

@@ -49,7 +49,7 @@ describe.each(EXPRESS_MATRIX)('no phone on file, on %s', (_version, express) => 
       expect(page.text).toContain('id="tfa-no-phone"');
       expect(page.text).toContain('There is no mobile number on file for your account');
       expect(page.text).not.toContain('•••');
-      expect(page.text).toMatch(/<form method="post" action="\/2fa\/send" id="tfa-send-form" hidden>/);
+      expect(page.text).toContain('<button class="tfa-primary" id="tfa-send" formaction="/2fa/send" hidden>');
       const data = pageData(page.text);
       expect(data.autoSend).toBe(false);
       expect(data.phoneMissing).toBe(true);
