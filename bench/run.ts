@@ -3,6 +3,7 @@
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { guardCase } from './cases/guard.js';
+import { guardMissCase } from './cases/guard-miss.js';
 import { memoryCase } from './cases/memory.js';
 import { metricsCase } from './cases/metrics.js';
 import { postgresAsyncCase, postgresCase, postgresJsCase } from './cases/postgres.js';
@@ -16,6 +17,7 @@ import { type CaseResult, type Context, machine, table, writeResults } from './r
 
 const CASES: Record<string, (ctx: Context) => Promise<CaseResult>> = {
   guard: guardCase,
+  'guard-miss': guardMissCase,
   verify: verifyCase,
   redis: redisCase,
   postgres: postgresCase,
