@@ -6,6 +6,7 @@ import { guardCase } from './cases/guard.js';
 import { guardMissCase } from './cases/guard-miss.js';
 import { memoryCase } from './cases/memory.js';
 import { metricsCase } from './cases/metrics.js';
+import { peerCase } from './cases/peer.js';
 import { postgresAsyncCase, postgresCase, postgresJsCase } from './cases/postgres.js';
 import { redisCase } from './cases/redis.js';
 import { sendCase } from './cases/send.js';
@@ -27,6 +28,7 @@ const CASES: Record<string, (ctx: Context) => Promise<CaseResult>> = {
   send: sendCase,
   soak: soakCase,
   metrics: metricsCase,
+  peer: peerCase,
 };
 
 interface Args {
@@ -57,7 +59,7 @@ function parseArgs(argv: string[]): Args {
     } else if (key === '--out' && value) args.out = value;
     else if (key === '--help' || key === '-h') {
       console.log(
-        'npm run bench -- [--quick] [--only=guard,verify,redis,postgres,postgres-js,postgres-async,memory,send,soak,metrics] [--soak=SECONDS] [--profile] [--out=FILE]',
+        'npm run bench -- [--quick] [--only=guard,guard-miss,verify,redis,postgres,postgres-js,postgres-async,memory,send,soak,metrics,peer] [--soak=SECONDS] [--profile] [--out=FILE]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg} (try --help)`);

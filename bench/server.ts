@@ -24,6 +24,7 @@ import {
 import { statements } from '../src/stores/postgres/sql.js';
 import { type FakeSmstools, startFakeSmstools } from '../src/testing/index.js';
 import {
+  type AppSpec,
   benchMemoryStore,
   benchMeterProvider,
   buildApp,
@@ -34,6 +35,7 @@ import {
   userId,
 } from './apps.js';
 import { metricsCost } from './metrics-cost.js';
+import { createPeer } from './peer.js';
 
 export interface ServerConfig {
   kind: 'app' | 'fake';
@@ -55,6 +57,8 @@ export interface ServerConfig {
   clockFactor?: number;
   /** Mount a second instance at /m/2fa with an OpenTelemetry SDK meter provider (the metrics case). */
   metrics?: boolean;
+  /** Mount better-auth's twoFactor OTP on PostgreSQL at /ba-pg/api/auth and on its memory adapter at /ba-mem/api/auth. */
+  peer?: boolean;
 }
 
 export interface Counters {
@@ -80,6 +84,8 @@ type Message = {
   on?: boolean;
   cookie?: string;
   user?: number;
+  kind?: string;
+  email?: string;
 };
 
 /**
@@ -242,7 +248,15 @@ async function startApp(): Promise<void> {
   else transport = codeTransport(config.transport === 'silent' ? null : codes);
 
   const metered = config.metrics ? benchMeterProvider() : undefined;
+  const peers = config.peer
+    ? { postgres: await createPeer('postgres', codes), memory: await createPeer('memory', codes) }
+    : undefined;
+  const mountPeers: AppSpec['before'] = (app) => {
+    peers?.postgres.mount(app);
+    peers?.memory.mount(app);
+  };
   const { app, tfa } = buildApp({
+    ...(peers ? { before: mountPeers } : {}),
     auth: config.auth ?? 'session',
     store: memory,
     ...(second ? { second } : {}),
@@ -297,6 +311,11 @@ async function startApp(): Promise<void> {
       reply(msg.id, metered ? await metered.points() : null);
     } else if (msg.type === 'metricscost') {
       reply(msg.id, metered ? metricsCost(metered.meterProvider) : null);
+    } else if (msg.type === 'peer-users') {
+      const peer = msg.kind === 'memory' ? peers?.memory : peers?.postgres;
+      reply(msg.id, peer ? await peer.addUsers(msg.count ?? 0) : []);
+    } else if (msg.type === 'peer-code') {
+      reply(msg.id, codes.get(msg.email ?? '') ?? null);
     } else if (msg.type === 'slotcost') {
       reply(msg.id, slotCost(msg.max ?? 1_000_000));
     } else if (msg.type === 'cleanup') {
@@ -325,6 +344,7 @@ async function startApp(): Promise<void> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (redis?.isOpen) redis.destroy();
       await closePostgres?.();
+      await peers?.postgres.close();
       reply(msg.id, null);
       process.exit(0); // a normal exit writes the --cpu-prof profile
     }
