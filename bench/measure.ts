@@ -95,7 +95,7 @@ export async function fire(
       : variant.rotate
         ? variant.rotate[n % variant.rotate.length]
         : variant.fixed;
-    const headers: Record<string, string> = { ...base, ...variant.perRequest?.(n) };
+    const headers: Record<string, string> = { ...base, ...variant.perRequest?.(n), ...item?.headers };
     if (item?.cookie) headers.cookie = item.cookie;
     req.headers = headers;
     if (variant.method === 'POST') req.body = item?.body ?? '{}';
