@@ -7,6 +7,8 @@ import { type Destination, parseDestination } from '../../phone.js';
 
 /** Longer than any number with spaces, dashes and brackets: refused before parsing. */
 const MAX_TYPED = 40;
+/** What a typed number may hold: digits, a leading `+`, and the separators people type. */
+const TYPED_NUMBER = /^\+?[\d\s()./-]+$/;
 
 /** The country a national number is read in: the one chosen, if allowed, else the first allowed one. */
 export function defaultCountry(rt: Runtime, chosen: unknown): CountryCode | undefined {
@@ -28,7 +30,8 @@ export function readTypedNumber(
   country: unknown,
   ip: string,
 ): Destination {
-  if (typeof typed !== 'string' || typed.trim() === '' || typed.length > MAX_TYPED) {
+  // libphonenumber-js would find a number inside any text; only a number as typed is one.
+  if (typeof typed !== 'string' || typed.length > MAX_TYPED || !TYPED_NUMBER.test(typed.trim())) {
     throw new TwoFactorError('ERR_2FA_PHONE_INVALID');
   }
   const parsed = parsePhoneNumberFromString(typed.trim(), defaultCountry(rt, country));
