@@ -1,13 +1,16 @@
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Demo } from '../../demo/app.js';
 import {
+  axeViolations,
   describeBrowser,
+  describeViolations,
   inboxCode,
   launchChromium,
   openContext,
   PROFILES,
   phoneOf,
+  serverClock,
   signIn,
   startDemo,
 } from '../helpers/browser.js';
@@ -69,6 +72,29 @@ describeBrowser('enrollment and phone change in Chromium', { timeout: 90_000 }, 
     });
   });
 
+  it('passes axe on the number form, the code form and the re-verify state (light and dark)', async () => {
+    demo = await startDemo();
+    for (const colorScheme of ['light', 'dark'] as const) {
+      // axe is injected as an inline script: the page's CSP is bypassed for it only here.
+      harness = await openContext(browser, { colorScheme, bypassCSP: true });
+      const page = await harness.newPage();
+      await signInWithoutPhone(page, demo);
+      expect(describeViolations(await axeViolations(page)), `${colorScheme} number form`).toEqual([]);
+      await page.fill('#tfa-phone', '0470 12 34 99');
+      await Promise.all([page.waitForURL(/\/2fa\/enroll\?returnTo=%2Faccount$/), page.click('#tfa-send')]);
+      expect(describeViolations(await axeViolations(page)), `${colorScheme} code form`).toEqual([]);
+      await harness.close();
+      harness = await openContext(browser, { colorScheme, bypassCSP: true });
+      const alice = await harness.newPage();
+      await signIn(alice, demo, 'alice');
+      await alice.goto(`${demo.url}/2fa/enroll`);
+      expect(await alice.locator('#tfa-reverify-link').count()).toBe(1);
+      expect(describeViolations(await axeViolations(alice)), `${colorScheme} re-verify`).toEqual([]);
+      await harness.close();
+      harness = undefined;
+    }
+  });
+
   it('works without JavaScript: plain forms, a wrong code said on the page', async () => {
     demo = await startDemo();
     harness = await openContext(browser, { javaScriptEnabled: false });
@@ -110,5 +136,30 @@ describeBrowser('enrollment and phone change in Chromium', { timeout: 90_000 }, 
     expect(phoneOf(demo, 'alice')).toBe('+32471556677');
     const inbox = await (await fetch(`${demo.url}/phone/inbox`)).text();
     expect(inbox).toContain('was changed to a number ending in 77');
+  });
+
+  it('step-up: a stale browser opening the sensitive action gets a new code on /2fa (no "verified" loop) and comes back', async () => {
+    const clock = serverClock();
+    demo = await startDemo({ twoFactor: { now: clock.now } });
+    harness = await openContext(browser);
+    const page = await harness.newPage();
+    const phone = phoneOf(demo, 'alice');
+    await signIn(page, demo, 'alice');
+    const first = await inboxCode(demo, phone);
+    await page.fill('#tfa-code', first);
+    await Promise.all([page.waitForURL(`${demo.url}/account`), page.click('#tfa-verify')]);
+    clock.advance(3 * 60_000);
+    await Promise.all([
+      page.waitForURL(/\/2fa\?returnTo=%2Faccount%2Fsensitive&within=120000$/),
+      page.click('#sensitive'),
+    ]);
+    // The page sends by itself, with the hint: a new code, not "verified".
+    await page.locator('#tfa-code:enabled').waitFor();
+    await vi.waitFor(async () => expect(await inboxCode(demo as Demo, phone)).not.toBe(first), {
+      timeout: 10_000,
+    });
+    await page.fill('#tfa-code', await inboxCode(demo, phone));
+    await Promise.all([page.waitForURL(`${demo.url}/account/sensitive`), page.click('#tfa-verify')]);
+    expect(await page.locator('#sensitive-done').textContent()).toContain('Done, Alice');
   });
 });
