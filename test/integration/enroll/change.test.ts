@@ -54,6 +54,17 @@ describe.each(EXPRESS_VERSIONS)('changing the number on %s', (_name, express) =>
     expect(t.transport.messages.at(-1)?.to).toBe(TYPED.be.e164);
   });
 
+  it('texts the notice in the locale, naming appName', async () => {
+    const t = createEnrollApp({ express, options: { locale: 'fr', appName: 'MonApp' } });
+    const agent = await signIn(t, 'alice');
+    await verifiedAgent(t, agent);
+    const code = await enrollCode(t, agent, TYPED.be.national, TYPED.be.e164);
+    await json(agent, '/2fa/enroll/verify', { code }).expect(200);
+    expect(t.transport.messages.at(-1)?.text).toBe(
+      "Le numéro de téléphone de MonApp a été remplacé par un numéro se terminant par 99. Si ce n'était pas vous, contactez le support sans attendre.",
+    );
+  });
+
   it('with notifyOld: false, no notice goes to the old number', async () => {
     const t = createEnrollApp({ express, enroll: { notifyOld: false } });
     const agent = await signIn(t, 'alice');

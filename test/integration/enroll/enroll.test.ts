@@ -185,6 +185,28 @@ describe.each(EXPRESS_VERSIONS)('enrollment on %s', (_name, express) => {
     });
   });
 
+  it('speaks the locale: page, country names and the API message', async () => {
+    const t = createEnrollApp({ express, options: { locale: 'nl' } });
+    const agent = await signIn(t, 'dave');
+    const page = await agent.get('/2fa/enroll').set(html).expect(200);
+    expect(page.text).toContain('<html lang="nl">');
+    expect(page.text).toContain('Voeg uw mobiele nummer toe');
+    expect(page.text).toContain('<option value="BE" selected>België</option>');
+    expect(page.text).toMatch(/Bijvoorbeeld 04\d\d \d\d \d\d \d\d</);
+    const invalid = await json(agent, '/2fa/enroll/send', { phone: '12' }).expect(400);
+    expect(invalid.body.error.message).toBe('Voer een geldig mobiel nummer in.');
+  });
+
+  it("takes the app's own texts for the enrollment page (page.texts)", async () => {
+    const t = createEnrollApp({
+      express,
+      options: { page: { texts: { enrollTitle: 'Your phone, please' } } },
+    });
+    const agent = await signIn(t, 'dave');
+    const page = await agent.get('/2fa/enroll').set(html).expect(200);
+    expect(page.text).toContain('<h1 class="tfa-title" id="tfa-title">Your phone, please</h1>');
+  });
+
   it('is not there without the enroll option', async () => {
     const { createApp } = await import('../../helpers/create-app.js');
     const t = createApp({ express });
