@@ -207,6 +207,35 @@ describe.each(EXPRESS_VERSIONS)('enrollment on %s', (_name, express) => {
     expect(page.text).toContain('<h1 class="tfa-title" id="tfa-title">Your phone, please</h1>');
   });
 
+  it("passes an error of the app's save to its error handler: no cookie, no event, nothing saved", async () => {
+    const t = createEnrollApp({
+      express,
+      enroll: {
+        save: () => {
+          throw new Error('database down');
+        },
+      },
+    });
+    t.app.use(
+      (
+        _error: unknown,
+        _req: unknown,
+        res: { status(n: number): { send(b: string): void } },
+        _next: unknown,
+      ) => res.status(500).send('app error'),
+    );
+    const agent = await signIn(t, 'dave');
+    const code = await enrollCode(t, agent, TYPED.be.national, TYPED.be.e164);
+    const res = await json(agent, '/2fa/enroll/verify', { code }).expect(500);
+    expect(res.text).toBe('app error');
+    expect(res.headers['set-cookie'] ?? []).not.toEqual(
+      expect.arrayContaining([expect.stringMatching(/^2fa=/)]),
+    );
+    expect(t.events.some((e) => e.type === 'phone.changed')).toBe(false);
+    expect(t.db.get(USERS.dave.id)?.phone).toBeNull();
+    await agent.get('/api/data').set('Accept', 'application/json').expect(401);
+  });
+
   it('is not there without the enroll option', async () => {
     const { createApp } = await import('../../helpers/create-app.js');
     const t = createApp({ express });
