@@ -4,13 +4,15 @@ import { claimMatches } from './cookie.js';
 import { TwoFactorError } from './errors.js';
 import type { Mount } from './host/mount.js';
 import { isHtmlClient, noStore, safeReturnTo, sendError } from './http.js';
+import { hasDeviceCookie } from './lifecycle/devices/devices.js';
 import type { CheckedUser } from './options.js';
 
 /** What the guard puts on `req.secondFactor` for a verified request. */
 export interface SecondFactorInfo {
-  /** When the code was verified (ms). */
+  /** When the code was verified (ms); for `device`, when the remembered device let this session in. */
   verifiedAt: number;
-  method: 'sms' | 'voice';
+  /** `recovery`: a recovery code; `device`: a remembered device, no code in this session (never fresh for step-up). */
+  method: 'sms' | 'voice' | 'recovery' | 'device';
 }
 
 declare global {
@@ -45,7 +47,10 @@ function htmxPage(req: Request): string | undefined {
   return path === '/' && url.pathname !== '/' ? undefined : path;
 }
 
-export function createGuard(rt: Runtime, mount: Mount): RequestHandler {
+/** A remembered device's way in when the session has no verified state (src/lifecycle/devices). */
+export type Admit = (req: Request, res: Response, user: CheckedUser) => Promise<SecondFactorInfo | null>;
+
+export function createGuard(rt: Runtime, mount: Mount, admit?: Admit): RequestHandler {
   const { config } = rt;
 
   /** Answers a request that may not pass: no first factor, or no valid verified state. */
@@ -78,12 +83,25 @@ export function createGuard(rt: Runtime, mount: Mount): RequestHandler {
     let info: SecondFactorInfo | null = null;
     try {
       info = user && verifiedInfo(rt, req, user);
+      // Off the verified path: a remembered device gets one store read, then a verified cookie.
+      if (!info && user && admit && hasDeviceCookie(rt, req)) {
+        admit(req, res, user).then(
+          (admitted) => (admitted ? pass(req, next, admitted) : refuse(req, res, user)),
+          () => refuse(req, res, user), // store down: no pass; the page says what it can
+        );
+        return;
+      }
       if (!info) refuse(req, res, user);
     } catch (error) {
       next(error);
       return;
     }
     if (!info) return;
+    req.secondFactor = info;
+    next();
+  }
+
+  function pass(req: Request, next: NextFunction, info: SecondFactorInfo): void {
     req.secondFactor = info;
     next();
   }

@@ -11,6 +11,14 @@ import {
   parseHealth,
   parseMetrics,
 } from './health/options.js';
+import {
+  parseRecovery,
+  parseRememberDevice,
+  type RecoveryConfig,
+  type RecoveryOptions,
+  type RememberConfig,
+  type RememberDeviceOptions,
+} from './lifecycle/options.js';
 import { LOCALES, type Locale, type MessageContext } from './messages.js';
 import type { PageOptions } from './page/options.js';
 import { parseLimits, parseVoice, type SendLimits, type VoiceConfig } from './send-options.js';
@@ -145,6 +153,10 @@ export interface TwoFactorOptions {
   metrics?: MetricsOptions;
   /** `tfa.health()` timeouts and the low-balance warning. @default { timeoutMs: 1_000 } */
   health?: HealthOptions;
+  /** Recovery codes, kept by the app (`load`, `save`): a way in when the phone is lost. Off unless set. */
+  recovery?: RecoveryOptions;
+  /** The page's "Don't ask again on this device" box. @default false */
+  rememberDevice?: RememberDeviceOptions | false;
 }
 
 /** The fully resolved options: every default applied, every value checked. */
@@ -182,6 +194,8 @@ export interface Config {
   page: PageOptions;
   metrics: MetricsOptions;
   health: HealthConfig;
+  recovery: RecoveryConfig | undefined;
+  rememberDevice: RememberConfig | false;
 }
 
 const OPTION_KEYS = [
@@ -216,6 +230,8 @@ const OPTION_KEYS = [
   'page',
   'metrics',
   'health',
+  'recovery',
+  'rememberDevice',
 ] as const satisfies readonly (keyof TwoFactorOptions)[];
 
 export const DEFAULTS = {
@@ -531,5 +547,7 @@ export function parseOptions(input: unknown): Config {
     page: parsePage(options.page),
     metrics: parseMetrics(options.metrics),
     health: parseHealth(options.health),
+    recovery: parseRecovery(options.recovery),
+    rememberDevice: parseRememberDevice(options.rememberDevice),
   };
 }

@@ -22,6 +22,11 @@ import {
   safeReturnTo,
   sendError,
 } from './http.js';
+import { listDevices, revokeAllDevices, revokeDevice } from './lifecycle/devices/devices.js';
+import type { RememberedDevice } from './lifecycle/devices/records.js';
+import { bindFreshness } from './lifecycle/fresh.js';
+import { countRecoveryCodes, generateForApp } from './lifecycle/recovery/recovery.js';
+import { createLifecycle, queryReturnTo } from './lifecycle/routes.js';
 import { resetFailures } from './lockout.js';
 import { createMetrics } from './metrics/metrics.js';
 import { measuredTransport } from './metrics/transport.js';
@@ -54,6 +59,22 @@ export interface TwoFactor extends RequestHandler {
   unlock(userId: string): Promise<void>;
   /** Store and provider reachability and latency, for readiness probes. Never throws; bounded by `health.timeoutMs`. */
   health(): Promise<HealthReport>;
+  /** Recovery codes (the `recovery` option). */
+  recovery: {
+    /** A new set for the user, returned once; `recovery.save` gets only their hashes, and the old set stops working. */
+    generate(userId: string | number): Promise<string[]>;
+    /** How many unused codes the user has left (from `recovery.load`). */
+    count(userId: string | number): Promise<number>;
+  };
+  /** Remembered devices (the `rememberDevice` option). */
+  devices: {
+    /** The user's remembered devices, most recently used first. */
+    list(userId: string | number): Promise<RememberedDevice[]>;
+    /** Forgets one device; resolves `true` when there was one to forget. */
+    revoke(userId: string | number, id: string): Promise<boolean>;
+    /** Forgets every device of the user; resolves how many. */
+    revokeAll(userId: string | number): Promise<number>;
+  };
 }
 
 /** `returnTo` is the body's, already made a safe same-origin path. */
@@ -116,6 +137,8 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
   };
   const checkHostRequest = createProxyChecks(config, rt.warnOnce);
   const mount = createMount(config, rt.warnOnce);
+  // Recovery codes and remembered devices: their routes, when configured (API.md §8).
+  const lifecycle = createLifecycle(rt);
 
   async function handlePost(req: Request, res: Response, { routes, sub }: RouteMatch): Promise<void> {
     let formMode = false;
@@ -124,6 +147,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       // Without a first factor every route answers the same 401, whatever the request looks like.
       const user = await resolveUser(rt, req);
       if (!user) throw new TwoFactorError('ERR_2FA_UNAUTHENTICATED');
+      bindFreshness(req, rt, user);
       if (isCrossSite(req)) throw new TwoFactorError('ERR_2FA_FORBIDDEN_ORIGIN');
       const body = await readBody(req);
       formMode = body.kind === 'form' && isHtmlClient(req);
@@ -140,9 +164,14 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       }
       // Already verified (Back button, a second tab): nothing to send; say where to go instead.
       const verified = sub === '/send' && verifiedInfo(rt, req, user) !== null;
+      const own = lifecycle.posts[sub];
       const result = verified
         ? ({ verified: true, returnTo } as const)
-        : await (POST_ROUTES[sub] as PostRoute)(rt, req, res, user, body.fields, returnTo);
+        : own
+          ? await own({ req, res, user, body: body.fields, returnTo, routes, formMode })
+          : await (POST_ROUTES[sub] as PostRoute)(rt, req, res, user, body.fields, returnTo);
+      if ('answered' in result) return;
+      if (sub === '/verify' && 'verified' in result) await lifecycle.afterVerify(req, res, user, body.fields);
       if ('verified' in result) {
         if (formMode) res.redirect(303, result.returnTo);
         else if (verified) res.status(200).json({ status: 'verified', returnTo: result.returnTo });
@@ -157,7 +186,8 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       if (formMode && error.code !== 'ERR_2FA_UNAUTHENTICATED') {
         // The error goes to the page in a one-time cookie, not the address: a reload does not repeat it.
         flashError(rt, res, error);
-        res.redirect(303, `${routes}?returnTo=${encodeURIComponent(returnTo)}`);
+        const back = lifecycle.formBack(sub, routes, returnTo, error);
+        res.redirect(303, back ?? `${routes}?returnTo=${encodeURIComponent(returnTo)}`);
       } else {
         sendError(res, error, config.locale);
       }
@@ -172,7 +202,14 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
         else sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'), config.locale);
         return;
       }
-      if (sub === '/' && verifiedInfo(rt, req, user)) {
+      bindFreshness(req, rt, user);
+      const own = lifecycle.gets[sub];
+      if (own) {
+        await own({ req, res, user, body: {}, returnTo: queryReturnTo(req), routes, formMode: true });
+        return;
+      }
+      // Verified, or a remembered device that lets this session in (one store read): nothing to do here.
+      if (sub === '/' && (verifiedInfo(rt, req, user) || (await lifecycle.admit?.(req, res, user)))) {
         res.redirect(303, safeReturnTo((req.query as Record<string, unknown>).returnTo));
         return;
       }
@@ -217,8 +254,8 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       return;
     }
     const { sub } = route;
-    const isGet = sub === '/' || sub === '/status';
-    const isPost = sub in POST_ROUTES || sub === '/webhooks/smstools';
+    const isGet = sub === '/' || sub === '/status' || sub in lifecycle.gets;
+    const isPost = sub in POST_ROUTES || sub in lifecycle.posts || sub === '/webhooks/smstools';
     if (!isGet && !isPost) {
       next();
       return;
@@ -243,7 +280,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
     work.catch(next);
   } as TwoFactor;
 
-  router.requireSecondFactor = createGuard(rt, mount);
+  router.requireSecondFactor = createGuard(rt, mount, lifecycle.admit);
   router.webhook = function twoFactorWebhook(req: Request, res: Response, next: NextFunction): void {
     noStore(res);
     if (req.method !== 'POST') {
@@ -261,5 +298,14 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
   router.clear = (res) => rt.cookies.clear(res);
   router.unlock = (userId) => resetFailures(rt, rt.keys.user(String(userId)));
   router.health = health.check;
+  router.recovery = {
+    generate: (userId) => generateForApp(rt, userId),
+    count: (userId) => countRecoveryCodes(rt, userId),
+  };
+  router.devices = {
+    list: (userId) => listDevices(rt, userId),
+    revoke: (userId, id) => revokeDevice(rt, userId, id),
+    revokeAll: (userId) => revokeAllDevices(rt, userId),
+  };
   return router;
 }

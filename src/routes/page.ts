@@ -6,6 +6,7 @@ import { voiceAvailable } from '../delivery.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { hostCsrfToken } from '../host/csrf.js';
 import { isCrossSiteByFetchMetadata, safeReturnTo } from '../http.js';
+import { lifecycleView } from '../lifecycle/page.js';
 import type { CheckedUser } from '../options.js';
 import type { PageView } from '../page/options.js';
 import { errorText, renderPage, resolveTexts, scriptTags } from '../page/render.js';
@@ -55,6 +56,9 @@ export async function showPage(
   // Nothing to send to: the page says so (an enrollment form will offer to add one).
   if (!dest) missingPhone(rt, user, ipKey(req.ip));
   const nonce = randomBytes(16).toString('base64');
+  const returnTo = safeReturnTo(
+    (req.query as Record<string, unknown>).returnTo ?? loaded.challenge?.returnTo,
+  );
   const base: Omit<PageView, 'script'> = {
     texts,
     locale: config.locale,
@@ -67,12 +71,13 @@ export async function showPage(
     error: error ? { ...error, message: errorText(texts, error.code) } : null,
     csrfToken: formToken(config.secrets[0] as string, user.id, user.sessionId ?? ''),
     hostCsrfToken: hostCsrfToken(req, rt.warnOnce),
-    returnTo: safeReturnTo((req.query as Record<string, unknown>).returnTo ?? loaded.challenge?.returnTo),
+    returnTo,
     paths: routePaths(routes),
     nonce,
     voiceAvailable: voiceAvailable(rt),
     signOut: config.page.signOut ? { method: 'post', label: texts.signOut, ...config.page.signOut } : null,
     alternative: config.page.alternative ?? null,
+    ...lifecycleView(config, texts, routes, returnTo),
     // The script sends on load only into a clean state, and only when the page was opened from
     // this site (or typed in), so that another site cannot spend the user's SMS budget by opening it.
     autoSend: dest !== null && !isCrossSiteByFetchMetadata(req) && !state.ended && !state.locked && !error,
