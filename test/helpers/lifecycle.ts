@@ -1,5 +1,7 @@
 // Recovery codes and remembered devices in tests: the app's own code storage, verified browsers.
 import type { RecoveryOptions } from '../../src/lifecycle/options.js';
+import { memoryStore } from '../../src/stores/memory-store.js';
+import type { Store } from '../../src/stores/store.js';
 import {
   type Agent,
   type CreateAppOptions,
@@ -89,4 +91,22 @@ export async function signInAgain(agent: Agent, username: Username = 'alice'): P
   await agent.post('/logout').expect(200);
   const password = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', dave: 'dave-pw' }[username];
   await agent.post('/login').type('form').send({ username, password }).expect(200);
+}
+
+/** A memory store that records the name of every call made to it. */
+export function countingStore(now: () => number): Store & { calls: string[] } {
+  const inner = memoryStore({ now }) as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const calls: string[] = [];
+  const counted =
+    (name: string) =>
+    (...args: unknown[]) => {
+      calls.push(name);
+      return inner[name]?.(...args);
+    };
+  const names = ['get', 'set', 'delete', 'consume', 'increment', 'compareAndSet', 'getMany'];
+  return Object.assign(Object.fromEntries(names.map((n) => [n, counted(n)])), {
+    calls,
+  }) as unknown as Store & {
+    calls: string[];
+  };
 }

@@ -1,29 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { memoryStore } from '../../src/stores/memory-store.js';
-import type { Store } from '../../src/stores/store.js';
 import { createClock, EXPRESS_VERSIONS, json, sendCode, signIn, USERS } from '../helpers/create-app.js';
-import { createLifecycleApp, formTokenOf, signInAgain, verifiedAgent } from '../helpers/lifecycle.js';
-
-/** A memory store that counts the calls made to it. */
-function countingStore(now: () => number): Store & { calls: string[] } {
-  const inner = memoryStore({ now });
-  const calls: string[] = [];
-  const store: Store & { calls: string[] } = {
-    calls,
-    get: (k) => (calls.push('get'), inner.get(k)),
-    set: (k, v, t) => (calls.push('set'), inner.set(k, v, t)),
-    delete: (k) => (calls.push('delete'), inner.delete(k)),
-    consume: (k) => (calls.push('consume'), inner.consume(k)),
-    increment: (k, t) => (calls.push('increment'), inner.increment(k, t)),
-    compareAndSet: (k, e, v, t) => (
-      calls.push('compareAndSet'), inner.compareAndSet?.(k, e, v, t) ?? Promise.resolve(false)
-    ),
-    getMany: (keys) => (
-      calls.push('getMany'), inner.getMany?.(keys) ?? Promise.all(keys.map((k) => inner.get(k)))
-    ),
-  };
-  return store;
-}
+import {
+  countingStore,
+  createLifecycleApp,
+  formTokenOf,
+  signInAgain,
+  verifiedAgent,
+} from '../helpers/lifecycle.js';
 
 const deviceCookie = (res: { headers: Record<string, unknown> }) =>
   ([] as string[])
@@ -35,7 +18,7 @@ describe.each(EXPRESS_VERSIONS)('remembered devices on %s', (_name, express) => 
     it('shows an unchecked "Don\'t ask again on this device for 30 days" box inside the verify form', async () => {
       const t = createLifecycleApp({ express });
       const page = await (await signIn(t)).get('/2fa').set('Accept', 'text/html').expect(200);
-      const box = page.text.match(/<label class="tfa-remember"[^]*?<\/label>/)?.[0] ?? '';
+      const box = page.text.match(/<label class="tfa-remember"[\s\S]*?<\/label>/)?.[0] ?? '';
       expect(box).toContain('<input type="checkbox" id="tfa-remember" name="remember" value="1">');
       expect(box).not.toContain('checked');
       expect(box).toContain('Don&#39;t ask again on this device for 30 days');
