@@ -23,7 +23,11 @@ interface Bound {
 
 type Stamped = Request & { [FRESHNESS]?: Bound };
 
-/** Ties a request to its runtime and checked user, so that `isFresh(req, ms)` can judge it. */
+/**
+ * Ties a request to its runtime and checked user, so that `isFresh(req, ms)` can judge it. The
+ * /2fa routes do it; a middleware of the package outside them (step-up's `within(ms)`) does it
+ * too, or calls `isFreshFor` with what it has.
+ */
 export function bindFreshness(req: Request, rt: Runtime, user: CheckedUser): void {
   (req as Stamped)[FRESHNESS] = { rt, user };
 }
@@ -35,8 +39,11 @@ export function bindFreshness(req: Request, rt: Runtime, user: CheckedUser): voi
  */
 export function isFresh(req: Request, maxAgeMs: number): boolean {
   const bound = (req as Stamped)[FRESHNESS];
-  if (!bound) return false;
-  const { rt, user } = bound;
+  return bound ? isFreshFor(bound.rt, req, bound.user, maxAgeMs) : false;
+}
+
+/** `isFresh`, given the runtime and the checked user outright. */
+export function isFreshFor(rt: Runtime, req: Request, user: CheckedUser, maxAgeMs: number): boolean {
   const now = rt.config.now();
   const claim = rt.cookies.readVerified(req);
   if (!claim || !claimMatches(claim, user, now) || claim.method === 'device') return false;
