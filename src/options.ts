@@ -11,6 +11,7 @@ import {
   parseHealth,
   parseMetrics,
 } from './health/options.js';
+import { type EnrollConfig, type EnrollOptions, parseEnroll } from './lifecycle/enroll/options.js';
 import {
   parseRecovery,
   parseRememberDevice,
@@ -153,6 +154,8 @@ export interface TwoFactorOptions {
   metrics?: MetricsOptions;
   /** `tfa.health()` timeouts and the low-balance warning. @default { timeoutMs: 1_000 } */
   health?: HealthOptions;
+  /** Enrollment and phone change: `GET /2fa/enroll`, `POST /2fa/enroll/send`, `/2fa/enroll/verify`. Off unless set. */
+  enroll?: EnrollOptions;
   /** Recovery codes, kept by the app (`load`, `save`): a way in when the phone is lost. Off unless set. */
   recovery?: RecoveryOptions;
   /** The page's "Don't ask again on this device" box. @default false */
@@ -194,6 +197,7 @@ export interface Config {
   page: PageOptions;
   metrics: MetricsOptions;
   health: HealthConfig;
+  enroll: EnrollConfig | undefined;
   recovery: RecoveryConfig | undefined;
   rememberDevice: RememberConfig | false;
 }
@@ -230,6 +234,7 @@ const OPTION_KEYS = [
   'page',
   'metrics',
   'health',
+  'enroll',
   'recovery',
   'rememberDevice',
 ] as const satisfies readonly (keyof TwoFactorOptions)[];
@@ -547,6 +552,7 @@ export function parseOptions(input: unknown): Config {
     page: parsePage(options.page),
     metrics: parseMetrics(options.metrics),
     health: parseHealth(options.health),
+    enroll: parseEnroll(options.enroll),
     recovery: parseRecovery(options.recovery),
     rememberDevice: parseRememberDevice(options.rememberDevice),
   };

@@ -1,58 +1,61 @@
+// How recent this browser's verification is: for step-up (`requireSecondFactor.within(ms)`), a
+// change of number, and anything else that must ask again before a sensitive action (API.md §8).
 import type { Request } from 'express';
-import { MINUTE } from '../constants.js';
 import type { Runtime } from '../context.js';
 import { claimMatches } from '../cookie.js';
 import type { CheckedUser } from '../options.js';
 
-/*
- * "A verified state no older than `maxAgeMs`" (API.md §8): what a phone change, new recovery codes
- * and step-up (`requireSecondFactor.within(ms)`) ask for. It is read from the verify time signed
- * into this browser's verified cookie, for the request's current user and session. A session that
- * a remembered device let in is never fresh: nobody proved possession of anything in it.
- */
-
-/** The default of `enroll.maxAgeMs`: a verified state at most 5 minutes old is fresh. */
-export const DEFAULT_FRESH_MAX_AGE_MS = 5 * MINUTE;
-
-const FRESHNESS = Symbol('express-sms-2fa freshness');
-
-interface Bound {
-  rt: Runtime;
-  user: CheckedUser;
-}
-
-type Stamped = Request & { [FRESHNESS]?: Bound };
-
 /**
- * Ties a request to its runtime and checked user, so that `isFresh(req, ms)` can judge it. The
- * /2fa routes do it; a middleware of the package outside them (step-up's `within(ms)`) does it
- * too, or calls `isFreshFor` with what it has.
+ * Methods whose `verifiedAt` is the moment a person proved possession in this browser. A claim
+ * restored from a remembered device (or any method not listed) never counts as fresh, whatever
+ * its `verifiedAt` says: a device cookie proves an earlier verification, not a present one.
  */
-export function bindFreshness(req: Request, rt: Runtime, user: CheckedUser): void {
-  (req as Stamped)[FRESHNESS] = { rt, user };
-}
+const FRESH_METHODS: ReadonlySet<string> = new Set(['sms', 'voice', 'recovery']);
 
-/**
- * True when this request carries a verified state for its user that is at most `maxAgeMs` old and
- * came from a code (SMS, voice or recovery), not from a remembered device. False for anything else,
- * including a request the package never saw (fails closed).
- */
-export function isFresh(req: Request, maxAgeMs: number): boolean {
-  const bound = (req as Stamped)[FRESHNESS];
-  return bound ? isFreshFor(bound.rt, req, bound.user, maxAgeMs) : false;
-}
-
-/** `isFresh`, given the runtime and the checked user outright. */
-export function isFreshFor(rt: Runtime, req: Request, user: CheckedUser, maxAgeMs: number): boolean {
-  const now = rt.config.now();
+/** When this browser last proved possession, for its current user; `null` when never (or not valid). */
+export function verifiedAtOf(rt: Runtime, req: Request, user: CheckedUser): number | null {
   const claim = rt.cookies.readVerified(req);
-  if (!claim || !claimMatches(claim, user, now) || claim.method === 'device') return false;
-  return now - claim.verifiedAt <= maxAgeMs;
+  const now = rt.config.now();
+  if (!claim || !claimMatches(claim, user, now) || !FRESH_METHODS.has(claim.method)) return null;
+  return claim.verifiedAt;
 }
 
-/** `enroll.maxAgeMs` when the app set it, else 300 000 ms (5 minutes): the window `isFresh` is asked about. */
-export function freshMaxAgeMs(config: object): number {
-  const enroll = (config as { enroll?: { maxAgeMs?: unknown } | false }).enroll;
-  const value = enroll ? enroll.maxAgeMs : undefined;
-  return typeof value === 'number' ? value : DEFAULT_FRESH_MAX_AGE_MS;
+/**
+ * True when this browser holds a valid verified state for `user` whose code was verified at most
+ * `maxAgeMs` ago (by the verify time signed into the verified cookie, never the cookie's age).
+ */
+export function isFresh(rt: Runtime, req: Request, user: CheckedUser, maxAgeMs: number): boolean {
+  const at = verifiedAtOf(rt, req, user);
+  return at !== null && rt.config.now() - at <= maxAgeMs;
 }
+
+/** The `within` hint of a step-up redirect (`/2fa?within=60000`): a positive whole number of ms, else undefined. */
+export function withinOf(value: unknown): number | undefined {
+  if (typeof value !== 'string' || !/^\d{1,10}$/.test(value)) return undefined;
+  const ms = Number(value);
+  return ms > 0 ? ms : undefined;
+}
+
+/**
+ * Whether `/2fa` may treat this browser as done: verified at all, or, with a step-up's `within`,
+ * verified recently enough. A verified but stale browser is asked for a code again.
+ */
+export function verifiedEnough(
+  rt: Runtime,
+  req: Request,
+  user: CheckedUser,
+  within: number | undefined,
+): boolean {
+  if (within === undefined) {
+    const claim = rt.cookies.readVerified(req);
+    return claim !== null && claimMatches(claim, user, rt.config.now());
+  }
+  return isFresh(rt, req, user, within);
+}
+
+/** The `within` hint of this request's query (`?within=ms`), as `withinOf` reads it. */
+export const withinOfRequest = (req: Request) => withinOf((req.query as Record<string, unknown>).within);
+
+/** A route path with the step-up hint kept on it. */
+export const withWithin = (path: string, within: number | undefined) =>
+  within === undefined ? path : `${path}${path.includes('?') ? '&' : '?'}within=${within}`;

@@ -11,7 +11,8 @@ import { errorText, resolveTexts } from '../page/render.js';
 import { takeFlash } from '../routes/flash.js';
 import type { RouteResult } from '../routes/result.js';
 import { admitDevice, rememberDevice, wantsRemember } from './devices/devices.js';
-import { freshMaxAgeMs, isFresh } from './fresh.js';
+import { DEFAULT_ENROLL_MAX_AGE_MS } from './enroll/options.js';
+import { isFresh, withWithin } from './fresh.js';
 import { renderCodesPage, renderRecoveryForm } from './page.js';
 import { appCall } from './recovery/app-calls.js';
 import { generateRecoveryCodes, verifyRecoveryCode } from './recovery/recovery.js';
@@ -42,14 +43,16 @@ export interface Lifecycle {
   admit: ((req: Request, res: Response, user: CheckedUser) => ReturnType<typeof admitDevice>) | undefined;
 }
 
-const verifyUrlFor = (routes: string, returnTo: string) =>
-  `${routes}?returnTo=${encodeURIComponent(returnTo)}`;
-
 export function createLifecycle(rt: Runtime): Lifecycle {
   const { config } = rt;
   const posts: Lifecycle['posts'] = {};
   const gets: Lifecycle['gets'] = {};
   const recovery = config.recovery;
+  // "A verified state no older than enroll.maxAgeMs" (API.md §8), 5 minutes when enroll is unset.
+  const maxAgeMs = config.enroll?.maxAgeMs ?? DEFAULT_ENROLL_MAX_AGE_MS;
+  /** The challenge page, told to ask for a code again when the browser's is older than `maxAgeMs`. */
+  const verifyUrlFor = (routes: string, returnTo: string) =>
+    withWithin(`${routes}?returnTo=${encodeURIComponent(returnTo)}`, maxAgeMs);
 
   if (recovery) {
     posts['/recovery/verify'] = ({ req, res, user, body, returnTo }) =>
@@ -58,7 +61,7 @@ export function createLifecycle(rt: Runtime): Lifecycle {
     // New codes need a fresh verification (API.md §8): a stolen session, or one a remembered
     // device let in, cannot mint itself a way back in.
     posts['/recovery/generate'] = async ({ req, res, user, returnTo, routes, formMode }) => {
-      if (!isFresh(req, freshMaxAgeMs(config))) {
+      if (!isFresh(rt, req, user, maxAgeMs)) {
         throw new TwoFactorError('ERR_2FA_REQUIRED', {
           details: { verifyUrl: verifyUrlFor(routes, returnTo) },
         });

@@ -76,7 +76,9 @@ const SCRIPT_ERRORS: readonly ErrorCode[] = [
  * own: for the others it shows the answer's message, which is the same text in the same language.
  */
 function scriptTexts(texts: PageTexts, locale: Locale): Partial<PageTexts> {
-  const { title, codeLabel, signOutHint, riskNotice, noPhone, signOut, errors, ...rest } = texts;
+  const { title, codeLabel, signOutHint, riskNotice, noPhone, signOut, errors, ...all } = texts;
+  // The enrollment page's texts stay off the challenge page.
+  const rest = Object.fromEntries(Object.entries(all).filter(([key]) => !key.startsWith('enroll')));
   const api = ERROR_MESSAGES[locale];
   // The recovery and remembered-device texts are the server's to render, not the script's.
   for (const key of Object.keys(LIFECYCLE_TEXTS.en)) delete (rest as Record<string, unknown>)[key];

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
-import { parseChallenge } from '../challenge.js';
+import { type Challenge, parseChallenge } from '../challenge.js';
 import type { Runtime } from '../context.js';
+import { sessionFingerprint } from '../cookie.js';
 import { codeMatches } from '../crypto.js';
 import { codeFormatMessage } from '../error-messages.js';
 import { TwoFactorError } from '../errors.js';
@@ -10,7 +11,7 @@ import { assertNotLocked, recordFailure, resetFailures } from '../lockout.js';
 import type { Locale } from '../messages.js';
 import type { CheckedUser } from '../options.js';
 import { ipKey } from '../phone.js';
-import { load } from './load.js';
+import { type Loaded, load } from './load.js';
 import type { RouteResult } from './result.js';
 
 /** The typed code: digits only, spaces and dashes forgiven; anything else is not a code at all. */
@@ -24,6 +25,25 @@ export function readCode(value: unknown, length: number, locale: Locale = 'en'):
   return code;
 }
 
+/** Which challenge a verify route checks, and what a right code does besides the verified cookie. */
+export interface VerifyFlow {
+  /** This browser's challenge for the route (sign-in: the one bound to the number on file). */
+  load(rt: Runtime, req: Request, user: CheckedUser): Promise<Loaded>;
+  /**
+   * Runs once the challenge is consumed, before the verified cookie is written: returns the user
+   * the cookie is for (enrollment: after `save`, with its new version), or `null` for no cookie.
+   */
+  confirm?(consumed: Challenge): Promise<CheckedUser | null>;
+  /** Ends the route's challenge in this browser. */
+  clear(rt: Runtime, res: Response): void;
+}
+
+/** Sign-in: this browser's challenge, bound to the number on file. */
+const SIGN_IN: VerifyFlow = {
+  load: (rt, req, user) => load(rt, req, user),
+  clear: (rt, res) => rt.cookies.clearChallenge(res),
+};
+
 /**
  * POST /verify. The order is the defence: refuse while locked, count the attempt atomically,
  * only then compare; on success consume the challenge atomically before the cookie is issued.
@@ -34,6 +54,7 @@ export async function verifyCode(
   res: Response,
   user: CheckedUser,
   rawCode: unknown,
+  flow: VerifyFlow = SIGN_IN,
 ): Promise<RouteResult> {
   const { config, store, keys, cookies, emit } = rt;
   const code = readCode(rawCode, config.codeLength, config.locale);
@@ -41,7 +62,7 @@ export async function verifyCode(
   return withVerifyLock(
     rt,
     userKey,
-    () => load(rt, req, user),
+    () => flow.load(rt, req, user),
     async (loaded) => {
       assertNotLocked(rt, loaded.lock);
       const { challenge } = loaded;
@@ -77,17 +98,20 @@ export async function verifyCode(
       if (!consumed) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
       store.delete(keys.state(challenge.id), keys.attempts(challenge.id)).catch(() => {});
 
+      const holder = flow.confirm ? await flow.confirm(consumed) : user;
       const now = config.now();
       const method = loaded.state?.lastChannel === 'voice' ? 'voice' : 'sms';
-      cookies.writeVerified(res, {
-        userId: user.id,
-        session: challenge.session,
-        version: String(user.version ?? ''),
-        verifiedAt: now,
-        expiresAt: now + config.verifiedTtlMs,
-        method,
-      });
-      cookies.clearChallenge(res);
+      if (holder) {
+        cookies.writeVerified(res, {
+          userId: holder.id,
+          session: holder === user ? challenge.session : sessionFingerprint(holder),
+          version: String(holder.version ?? ''),
+          verifiedAt: now,
+          expiresAt: now + config.verifiedTtlMs,
+          method,
+        });
+      }
+      flow.clear(rt, res);
       const sentAt = loaded.state?.firstSmsAt || loaded.state?.lastSentAt;
       emit({ type: 'verify.succeeded', ...who, channel: method, ...(sentAt ? { sentAt } : {}) });
       return { verified: true, returnTo: consumed.returnTo };

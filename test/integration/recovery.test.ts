@@ -99,8 +99,11 @@ describe.each(EXPRESS_VERSIONS)('recovery codes on %s', (_name, express) => {
       const res = await json(agent, '/2fa/recovery/generate', { returnTo: '/settings' }).expect(401);
       expect(res.body.error).toMatchObject({
         code: 'ERR_2FA_REQUIRED',
-        verifyUrl: '/2fa?returnTo=%2Fsettings',
+        verifyUrl: '/2fa?returnTo=%2Fsettings&within=300000',
       });
+      // That page asks this verified-but-stale browser for a code again (step-up), instead of waving it on.
+      const page = await agent.get(res.body.error.verifyUrl).set('Accept', 'text/html').expect(200);
+      expect(page.text).toContain('id="tfa-code"');
       expect(t.vault.saves).toHaveLength(0);
       const fresh = await signIn(t);
       const notVerified = await json(fresh, '/2fa/recovery/generate').expect(401);
@@ -219,7 +222,7 @@ describe.each(EXPRESS_VERSIONS)('recovery codes on %s', (_name, express) => {
         .set('Sec-Fetch-Site', 'same-origin')
         .send({ returnTo: '/account' })
         .expect(303);
-      expect(res.headers.location).toBe('/2fa?returnTo=%2Faccount');
+      expect(res.headers.location).toBe('/2fa?returnTo=%2Faccount&within=300000');
       expect(t.vault.saves).toHaveLength(0);
     });
   });
