@@ -13,7 +13,8 @@ const CSS = `
 .tfa-remember{display:flex;gap:.6rem;align-items:flex-start;margin:.75rem 0 0;font-size:.95rem;cursor:pointer}
 .tfa-remember input{width:1.15rem;height:1.15rem;margin:.15rem 0 0;flex:none;accent-color:var(--tfa-accent)}
 .tfa-rcode{letter-spacing:.08em;text-indent:0;font-size:1.35rem;text-transform:lowercase}
-.tfa-codes{columns:2;gap:1.5rem;padding:1rem 1rem 1rem 2.25rem;margin:1rem 0;border:1px dashed var(--tfa-border);border-radius:10px;font:600 1.05rem/1.9 ui-monospace,monospace}
+.tfa-codes{display:grid;grid-template-columns:repeat(auto-fill,minmax(10.5rem,1fr));gap:.1rem 1rem;list-style:decimal inside;padding:.9rem 1rem;margin:1rem 0;border:1px dashed var(--tfa-border);border-radius:10px;font:600 1rem/1.9 ui-monospace,monospace}
+.tfa-codes li::marker{color:var(--tfa-muted);font-weight:400}
 .tfa-codes-actions{display:grid;grid-template-columns:repeat(3,1fr);gap:.5rem}
 .tfa-codes-actions a{display:grid;place-items:center;border:1px solid var(--tfa-accent);border-radius:10px;color:var(--tfa-accent);text-decoration:none;min-height:2.75rem}
 .tfa-done{display:block;margin-top:1rem;text-align:center;color:var(--tfa-accent);font-weight:600}
