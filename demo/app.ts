@@ -8,6 +8,7 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js';
 // What an app writes as `from 'express-sms-2fa'` and `from 'express-sms-2fa/testing'`.
 import { smstools, type TwoFactorEvent, type TwoFactorOptions, twoFactor } from '../src/index.js';
 import { type FakeSmstools, startFakeSmstools } from '../src/testing/index.js';
+import { demoRecovery, lifecycleSection, mountDeviceRoutes } from './lifecycle.js';
 import { demoStats } from './stats.js';
 import {
   accountPage,
@@ -225,6 +226,9 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
       signOut: { action: '/logout' },
     },
     metrics: { meterProvider: stats.meterProvider },
+    // A way in when the phone is lost, and "Don't ask again on this device" (30 days).
+    recovery: demoRecovery(),
+    rememberDevice: {},
     ...(options.codeTtlMs === undefined ? {} : { codeTtlMs: options.codeTtlMs }),
     ...options.twoFactor,
   });
@@ -270,6 +274,7 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     });
   });
   app.get('/other-ways', (_req, res) => page(res, 200, (nonce) => otherWaysPage(nonce)));
+  mountDeviceRoutes(app, tfa, (req) => userOf(req)?.id, sameSite);
   app.post('/logout', (req, res) => {
     if (!sameSite(req)) return void res.status(403).send('Cross-site request refused.');
     tfa.clear(res);
@@ -288,10 +293,11 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
   });
 
   app.use(tfa); // /2fa, /2fa/send, …, /2fa/webhooks/smstools (before any global body parser)
-  app.get('/account', tfa.requireSecondFactor, (req, res) => {
+  app.get('/account', tfa.requireSecondFactor, async (req, res) => {
     const user = userOf(req) as DemoUser;
     const info = req.secondFactor ?? { method: 'sms', verifiedAt: Date.now() };
-    page(res, 200, (nonce) => accountPage(nonce, user, info));
+    const extra = await lifecycleSection(tfa, user.id); // recovery codes, remembered devices
+    page(res, 200, (nonce) => accountPage(nonce, user, info, extra));
   });
   // A sensitive action: only with a code typed in the last two minutes (step-up).
   app.get('/account/sensitive', tfa.requireSecondFactor.within(DEMO_STEP_UP_MS), (req, res) => {

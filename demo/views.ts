@@ -2,6 +2,7 @@
 // every value escaped, in the same card, at the same place and width, as the challenge page.
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { extractCode, type FakeSmstoolsMessage } from '../src/testing/index.js';
+import { howVerified } from './lifecycle.js';
 
 const ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -119,13 +120,15 @@ export function accountPage(
   nonce: string,
   user: DemoUser,
   info: { method: string; verifiedAt: number },
+  extra = '',
 ): string {
   const at = new Date(info.verifiedAt).toLocaleTimeString('en-GB');
   return layout(
     nonce,
     'Account · express-sms-2fa demo',
     `<h1>Welcome, ${e(user.name)}</h1>
-<p>You passed both factors: your password, and the code sent by ${info.method === 'voice' ? 'voice call' : 'SMS'} at ${e(at)}.</p>
+<p id="verified-by">You passed both factors: your password, and ${howVerified(info.method)} at ${e(at)}.</p>
+${extra}
 <p class="muted">This page is behind <code>tfa.requireSecondFactor</code>. The verified state lives in a signed cookie bound to your session; signing out clears it.</p>
 ${lifecycleLinks()}
 <form method="post" action="/logout"><button class="secondary" type="submit">Sign out</button></form>`,

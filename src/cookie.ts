@@ -4,7 +4,9 @@ import { LRUCache } from 'lru-cache';
 import { fingerprint } from './crypto.js';
 import type { CheckedUser, Config } from './options.js';
 
-export type Method = 'sms' | 'voice';
+/** How the verified state was earned: a code by SMS or call, a recovery code, or a remembered device. */
+export type Method = 'sms' | 'voice' | 'recovery' | 'device';
+const METHODS: readonly unknown[] = ['sms', 'voice', 'recovery', 'device'];
 
 /** What the verified cookie proves; the guard checks every field. */
 export interface VerifiedClaim {
@@ -29,7 +31,11 @@ export interface CookieJar {
   readFlash(req: Request): string | null;
   writeFlash(res: Response, value: string): void;
   clearFlash(res: Response): void;
-  /** Ends the verified state and any pending challenge in this browser. */
+  /** The remembered-device cookie's value, its signature checked, or `null` (see src/lifecycle/devices). */
+  readDevice(req: Request): string | null;
+  writeDevice(res: Response, value: string, maxAgeMs: number): void;
+  clearDevice(res: Response): void;
+  /** Ends the verified state and any pending challenge in this browser (a remembered device stays). */
   clear(res: Response): void;
 }
 
@@ -87,8 +93,8 @@ function decodeClaim(value: string): VerifiedClaim | null {
     const [userId, session, version, verifiedAt, expiresAt, method] = p;
     if (typeof userId !== 'string' || typeof session !== 'string' || typeof version !== 'string') return null;
     if (!Number.isFinite(verifiedAt) || !Number.isFinite(expiresAt)) return null;
-    if (method !== 'sms' && method !== 'voice') return null;
-    return { userId, session, version, verifiedAt, expiresAt, method };
+    if (!METHODS.includes(method)) return null;
+    return { userId, session, version, verifiedAt, expiresAt, method: method as Method };
   } catch {
     return null;
   }
@@ -101,6 +107,7 @@ interface Names {
   verified: string;
   challenge: string;
   flash: string;
+  device: string;
 }
 
 export function createCookieJar(config: Config): CookieJar {
@@ -111,8 +118,14 @@ export function createCookieJar(config: Config): CookieJar {
     verified: secureBase,
     challenge: `${secureBase}-challenge`,
     flash: `${secureBase}-flash`,
+    device: `${secureBase}-device`,
   };
-  const plainNames: Names = { verified: name, challenge: `${name}-challenge`, flash: `${name}-flash` };
+  const plainNames: Names = {
+    verified: name,
+    challenge: `${name}-challenge`,
+    flash: `${name}-flash`,
+    device: `${name}-device`,
+  };
   const base: CookieOptions = { httpOnly: true, sameSite, path: '/', ...(domain ? { domain } : {}) };
   const secureOptions: CookieOptions = { ...base, secure: true };
   const plainOptions: CookieOptions = { ...base, secure: false };
@@ -175,6 +188,16 @@ export function createCookieJar(config: Config): CookieJar {
     },
     clearFlash(res) {
       res.clearCookie(namesFor(res.req).flash, optionsFor(res.req));
+    },
+    readDevice(req) {
+      const raw = readCookie(req, namesFor(req).device);
+      return raw === undefined ? null : unsignAny(raw, config.secrets);
+    },
+    writeDevice(res, value, maxAgeMs) {
+      res.cookie(namesFor(res.req).device, sign(value, signer), { ...optionsFor(res.req), maxAge: maxAgeMs });
+    },
+    clearDevice(res) {
+      res.clearCookie(namesFor(res.req).device, optionsFor(res.req));
     },
     clear(res) {
       const names = namesFor(res.req);

@@ -14,7 +14,11 @@ export type TwoFactorEventType =
   | 'enroll.code_sent'
   | 'phone.changed'
   | 'delivery.failed'
-  | 'provider.balance_low';
+  | 'provider.balance_low'
+  | 'recovery.generated'
+  | 'recovery.used'
+  | 'device.remembered'
+  | 'device.revoked';
 
 /** A monitoring event. It never holds the code, the full number, a secret or a cookie. */
 export interface TwoFactorEvent {
@@ -55,6 +59,10 @@ export interface TwoFactorEvent {
   currency?: string;
   /** The browser's `User-Agent` (at most 256 characters), on verify events: for "was this you?" notices. */
   userAgent?: string;
+  /** On `recovery.generated` and `recovery.used`: the user's unused recovery codes now. */
+  codesLeft?: number;
+  /** On `device.remembered` and `device.revoked`: the device's public id (as `tfa.devices.list` shows it). */
+  deviceId?: string;
 }
 
 const MAX_USER_AGENT = 256;

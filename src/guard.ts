@@ -4,6 +4,7 @@ import { claimMatches } from './cookie.js';
 import { TwoFactorConfigError, TwoFactorError } from './errors.js';
 import type { Mount } from './host/mount.js';
 import { isHtmlClient, noStore, safeReturnTo, sendError } from './http.js';
+import { hasDeviceCookie } from './lifecycle/devices/devices.js';
 import { isFresh } from './lifecycle/fresh.js';
 import type { CheckedUser } from './options.js';
 import { parseDestination } from './phone.js';
@@ -12,7 +13,8 @@ import { parseDestination } from './phone.js';
 export interface SecondFactorInfo {
   /** When the code was verified (ms). */
   verifiedAt: number;
-  method: 'sms' | 'voice';
+  /** `recovery`: a recovery code; `device`: a remembered device, no code in this session (never fresh for step-up). */
+  method: 'sms' | 'voice' | 'recovery' | 'device';
 }
 
 declare global {
@@ -56,7 +58,10 @@ export interface SecondFactorGuard extends RequestHandler {
   within(ms: number): RequestHandler;
 }
 
-export function createGuard(rt: Runtime, mount: Mount): SecondFactorGuard {
+/** A remembered device's way in when the session has no verified state (src/lifecycle/devices). */
+export type Admit = (req: Request, res: Response, user: CheckedUser) => Promise<SecondFactorInfo | null>;
+
+export function createGuard(rt: Runtime, mount: Mount, admit?: Admit): SecondFactorGuard {
   const { config } = rt;
 
   /** Where the user goes to verify: the challenge page, or enrollment for a user with no usable number. */
@@ -101,12 +106,25 @@ export function createGuard(rt: Runtime, mount: Mount): SecondFactorGuard {
     let info: SecondFactorInfo | null = null;
     try {
       info = user && verifiedInfo(rt, req, user);
+      // Off the verified path: a remembered device gets one store read, then a verified cookie.
+      if (!info && user && admit && hasDeviceCookie(rt, req)) {
+        admit(req, res, user).then(
+          (admitted) => (admitted ? pass(req, next, admitted) : refuse(req, res, user)),
+          () => refuse(req, res, user), // store down: no pass; the page says what it can
+        );
+        return;
+      }
       if (!info) refuse(req, res, user);
     } catch (error) {
       next(error);
       return;
     }
     if (!info) return;
+    req.secondFactor = info;
+    next();
+  }
+
+  function pass(req: Request, next: NextFunction, info: SecondFactorInfo): void {
     req.secondFactor = info;
     next();
   }

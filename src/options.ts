@@ -12,6 +12,14 @@ import {
   parseMetrics,
 } from './health/options.js';
 import { type EnrollConfig, type EnrollOptions, parseEnroll } from './lifecycle/enroll/options.js';
+import {
+  parseRecovery,
+  parseRememberDevice,
+  type RecoveryConfig,
+  type RecoveryOptions,
+  type RememberConfig,
+  type RememberDeviceOptions,
+} from './lifecycle/options.js';
 import { LOCALES, type Locale, type MessageContext } from './messages.js';
 import type { PageOptions } from './page/options.js';
 import { parseLimits, parseVoice, type SendLimits, type VoiceConfig } from './send-options.js';
@@ -148,6 +156,10 @@ export interface TwoFactorOptions {
   health?: HealthOptions;
   /** Enrollment and phone change: `GET /2fa/enroll`, `POST /2fa/enroll/send`, `/2fa/enroll/verify`. Off unless set. */
   enroll?: EnrollOptions;
+  /** Recovery codes, kept by the app (`load`, `save`): a way in when the phone is lost. Off unless set. */
+  recovery?: RecoveryOptions;
+  /** The page's "Don't ask again on this device" box. @default false */
+  rememberDevice?: RememberDeviceOptions | false;
 }
 
 /** The fully resolved options: every default applied, every value checked. */
@@ -186,6 +198,8 @@ export interface Config {
   metrics: MetricsOptions;
   health: HealthConfig;
   enroll: EnrollConfig | undefined;
+  recovery: RecoveryConfig | undefined;
+  rememberDevice: RememberConfig | false;
 }
 
 const OPTION_KEYS = [
@@ -221,6 +235,8 @@ const OPTION_KEYS = [
   'metrics',
   'health',
   'enroll',
+  'recovery',
+  'rememberDevice',
 ] as const satisfies readonly (keyof TwoFactorOptions)[];
 
 export const DEFAULTS = {
@@ -537,5 +553,7 @@ export function parseOptions(input: unknown): Config {
     metrics: parseMetrics(options.metrics),
     health: parseHealth(options.health),
     enroll: parseEnroll(options.enroll),
+    recovery: parseRecovery(options.recovery),
+    rememberDevice: parseRememberDevice(options.rememberDevice),
   };
 }

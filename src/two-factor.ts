@@ -22,9 +22,13 @@ import {
   safeReturnTo,
   sendError,
 } from './http.js';
+import { listDevices, revokeAllDevices, revokeDevice } from './lifecycle/devices/devices.js';
+import type { RememberedDevice } from './lifecycle/devices/records.js';
 import { showEnrollPage } from './lifecycle/enroll/page.js';
 import { ENROLL_PAGE, ENROLL_POST_ROUTES } from './lifecycle/enroll/routes.js';
 import { verifiedEnough, withinOfRequest, withWithin } from './lifecycle/fresh.js';
+import { countRecoveryCodes, generateForApp } from './lifecycle/recovery/recovery.js';
+import { createLifecycle, queryReturnTo } from './lifecycle/routes.js';
 import { resetFailures } from './lockout.js';
 import { createMetrics } from './metrics/metrics.js';
 import { measuredTransport } from './metrics/transport.js';
@@ -60,6 +64,22 @@ export interface TwoFactor extends RequestHandler {
   unlock(userId: string): Promise<void>;
   /** Store and provider reachability and latency, for readiness probes. Never throws; bounded by `health.timeoutMs`. */
   health(): Promise<HealthReport>;
+  /** Recovery codes (the `recovery` option). */
+  recovery: {
+    /** A new set for the user, returned once; `recovery.save` gets only their hashes, and the old set stops working. */
+    generate(userId: string | number): Promise<string[]>;
+    /** How many unused codes the user has left (from `recovery.load`). */
+    count(userId: string | number): Promise<number>;
+  };
+  /** Remembered devices (the `rememberDevice` option). */
+  devices: {
+    /** The user's remembered devices, most recently used first. */
+    list(userId: string | number): Promise<RememberedDevice[]>;
+    /** Forgets one device; resolves `true` when there was one to forget. */
+    revoke(userId: string | number, id: string): Promise<boolean>;
+    /** Forgets every device of the user; resolves how many. */
+    revokeAll(userId: string | number): Promise<number>;
+  };
 }
 
 /** `returnTo` is the body's, already made a safe same-origin path; `routes` where the routes answer. */
@@ -129,6 +149,8 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
     sub.startsWith(`${ENROLL_PAGE}/`) ? `${routes}${ENROLL_PAGE}` : routes;
   const checkHostRequest = createProxyChecks(config, rt.warnOnce);
   const mount = createMount(config, rt.warnOnce);
+  // Recovery codes and remembered devices: their routes, when configured (API.md §8).
+  const lifecycle = createLifecycle(rt);
 
   async function handlePost(req: Request, res: Response, { routes, sub }: RouteMatch): Promise<void> {
     let formMode = false;
@@ -156,9 +178,14 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       }
       // Already verified (Back button, a second tab): nothing to send; say where to go instead.
       const verified = sub === '/send' && verifiedEnough(rt, req, user, within);
+      const own = lifecycle.posts[sub];
       const result = verified
         ? ({ verified: true, returnTo } as const)
-        : await (postRoutes[sub] as PostRoute)(rt, req, res, user, body.fields, returnTo, routes);
+        : own
+          ? await own({ req, res, user, body: body.fields, returnTo, routes, formMode })
+          : await (postRoutes[sub] as PostRoute)(rt, req, res, user, body.fields, returnTo, routes);
+      if ('answered' in result) return;
+      if (sub === '/verify' && 'verified' in result) await lifecycle.afterVerify(req, res, user, body.fields);
       if ('verified' in result) {
         if (formMode) res.redirect(303, result.returnTo);
         else if (verified) res.status(200).json({ status: 'verified', returnTo: result.returnTo });
@@ -176,7 +203,8 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       if (formMode && error.code !== 'ERR_2FA_UNAUTHENTICATED') {
         // The error goes to the page in a one-time cookie, not the address: a reload does not repeat it.
         flashError(rt, res, error);
-        res.redirect(303, withWithin(`${page}?returnTo=${encodeURIComponent(returnTo)}`, within));
+        const back = lifecycle.formBack(sub, routes, returnTo, error);
+        res.redirect(303, back ?? withWithin(`${page}?returnTo=${encodeURIComponent(returnTo)}`, within));
       } else {
         sendError(res, error, config.locale);
       }
@@ -191,8 +219,15 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
         else sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'), config.locale);
         return;
       }
+      const own = lifecycle.gets[sub];
+      if (own) {
+        await own({ req, res, user, body: {}, returnTo: queryReturnTo(req), routes, formMode: true });
+        return;
+      }
       const within = withinOfRequest(req);
-      if (sub === '/' && verifiedEnough(rt, req, user, within)) {
+      // Verified, or (not for a step-up) a remembered device that lets this session in: one store read.
+      const admitted = async () => within === undefined && (await lifecycle.admit?.(req, res, user)) != null;
+      if (sub === '/' && (verifiedEnough(rt, req, user, within) || (await admitted()))) {
         res.redirect(303, safeReturnTo((req.query as Record<string, unknown>).returnTo));
         return;
       }
@@ -241,8 +276,12 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       return;
     }
     const { sub } = route;
-    const isGet = sub === '/' || sub === '/status' || (config.enroll !== undefined && sub === ENROLL_PAGE);
-    const isPost = sub in postRoutes || sub === '/webhooks/smstools';
+    const isGet =
+      sub === '/' ||
+      sub === '/status' ||
+      (config.enroll !== undefined && sub === ENROLL_PAGE) ||
+      sub in lifecycle.gets;
+    const isPost = sub in postRoutes || sub in lifecycle.posts || sub === '/webhooks/smstools';
     if (!isGet && !isPost) {
       next();
       return;
@@ -267,7 +306,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
     work.catch(next);
   } as TwoFactor;
 
-  router.requireSecondFactor = createGuard(rt, mount);
+  router.requireSecondFactor = createGuard(rt, mount, lifecycle.admit);
   router.webhook = function twoFactorWebhook(req: Request, res: Response, next: NextFunction): void {
     noStore(res);
     if (req.method !== 'POST') {
@@ -285,5 +324,14 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
   router.clear = (res) => rt.cookies.clear(res);
   router.unlock = (userId) => resetFailures(rt, rt.keys.user(String(userId)));
   router.health = health.check;
+  router.recovery = {
+    generate: (userId) => generateForApp(rt, userId),
+    count: (userId) => countRecoveryCodes(rt, userId),
+  };
+  router.devices = {
+    list: (userId) => listDevices(rt, userId),
+    revoke: (userId, id) => revokeDevice(rt, userId, id),
+    revokeAll: (userId) => revokeAllDevices(rt, userId),
+  };
   return router;
 }

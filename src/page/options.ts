@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors.js';
+import type { LifecycleTexts } from '../lifecycle/texts.js';
 import type { Locale } from '../messages.js';
 import type { Countable } from './format.js';
 
@@ -11,7 +12,7 @@ export type { Countable, PluralForms } from './format.js';
  * chosen by `Intl.PluralRules` for the page's language. Texts are plain text: they are always
  * HTML-escaped, so markup in them is shown as written.
  */
-export interface PageTexts {
+export interface PageTexts extends LifecycleTexts {
   title: string;
   /** Before the first send. `{phone}` */
   intro: string;
@@ -160,6 +161,10 @@ export interface PageView {
   signOut: Required<PageSignOut> | null;
   /** The link to another way to sign in, when `page.alternative` is set. */
   alternative: PageAlternative | null;
+  /** The "Use a recovery code" link (`recovery` option), to the recovery-code form; else `null`. */
+  recovery: { href: string; text: string } | null;
+  /** The unchecked "Don't ask again on this device" box (`rememberDevice` option), its label resolved; else `null`. */
+  rememberDevice: { label: string } | null;
   /**
    * Whether the script may start the send on load: only when the page was opened from this site
    * (or typed in), so that another site cannot spend the user's SMS budget by opening it.

@@ -7,6 +7,7 @@ import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { hostCsrfToken } from '../host/csrf.js';
 import { isCrossSiteByFetchMetadata, safeReturnTo } from '../http.js';
 import { withinOfRequest, withWithin } from '../lifecycle/fresh.js';
+import { lifecycleView } from '../lifecycle/page.js';
 import type { CheckedUser } from '../options.js';
 import type { PageView } from '../page/options.js';
 import { errorText, renderPage, resolveTexts, scriptTags } from '../page/render.js';
@@ -67,6 +68,9 @@ export async function showPage(
   const within = withinOfRequest(req);
   const paths = routePaths(routes);
   const nonce = randomBytes(16).toString('base64');
+  const returnTo = safeReturnTo(
+    (req.query as Record<string, unknown>).returnTo ?? loaded.challenge?.returnTo,
+  );
   const base: Omit<PageView, 'script'> = {
     texts,
     locale: config.locale,
@@ -79,7 +83,7 @@ export async function showPage(
     error: error ? { ...error, message: errorText(texts, error.code) } : null,
     csrfToken: formToken(config.secrets[0] as string, user.id, user.sessionId ?? ''),
     hostCsrfToken: hostCsrfToken(req, rt.warnOnce),
-    returnTo: safeReturnTo((req.query as Record<string, unknown>).returnTo ?? loaded.challenge?.returnTo),
+    returnTo,
     paths: {
       page: paths.page,
       send: withWithin(paths.send, within),
@@ -92,6 +96,7 @@ export async function showPage(
     voiceAvailable: voiceAvailable(rt),
     signOut: config.page.signOut ? { method: 'post', label: texts.signOut, ...config.page.signOut } : null,
     alternative: config.page.alternative ?? null,
+    ...lifecycleView(config, texts, routes, returnTo),
     // The script sends on load only into a clean state, and only when the page was opened from
     // this site (or typed in), so that another site cannot spend the user's SMS budget by opening it.
     autoSend: dest !== null && !isCrossSiteByFetchMetadata(req) && !state.ended && !state.locked && !error,

@@ -1,7 +1,8 @@
+import type { LifecycleTexts } from '../../lifecycle/texts.js';
 import type { PageTexts } from '../options.js';
 
 /** The page in German; the error texts come from error-messages.ts. */
-export const de: Omit<PageTexts, 'errors' | 'codeFormat'> = {
+export const de: Omit<PageTexts, 'errors' | 'codeFormat' | keyof LifecycleTexts> = {
   title: 'Bestätigung in zwei Schritten',
   intro: 'Zum Schutz Ihres Kontos senden wir einen Code per SMS an {phone}.',
   introSent: 'Wir haben einen Code per SMS an {phone} gesendet.',

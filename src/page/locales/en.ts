@@ -1,7 +1,8 @@
+import type { LifecycleTexts } from '../../lifecycle/texts.js';
 import type { PageTexts } from '../options.js';
 
 /** The page in English; the error texts come from error-messages.ts. */
-export const en: Omit<PageTexts, 'errors' | 'codeFormat'> = {
+export const en: Omit<PageTexts, 'errors' | 'codeFormat' | keyof LifecycleTexts> = {
   title: 'Two-step verification',
   intro: 'To keep your account safe, we will text a code to {phone}.',
   introSent: 'We sent a code by SMS to {phone}.',

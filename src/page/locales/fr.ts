@@ -1,7 +1,8 @@
+import type { LifecycleTexts } from '../../lifecycle/texts.js';
 import type { PageTexts } from '../options.js';
 
 /** The page in French; the error texts come from error-messages.ts. */
-export const fr: Omit<PageTexts, 'errors' | 'codeFormat'> = {
+export const fr: Omit<PageTexts, 'errors' | 'codeFormat' | keyof LifecycleTexts> = {
   title: 'Vérification en deux étapes',
   intro: 'Pour protéger votre compte, nous allons envoyer un code par SMS au {phone}.',
   introSent: 'Nous avons envoyé un code par SMS au {phone}.',

@@ -1,7 +1,8 @@
+import type { LifecycleTexts } from '../../lifecycle/texts.js';
 import type { PageTexts } from '../options.js';
 
 /** The page in Dutch; the error texts come from error-messages.ts. */
-export const nl: Omit<PageTexts, 'errors' | 'codeFormat'> = {
+export const nl: Omit<PageTexts, 'errors' | 'codeFormat' | keyof LifecycleTexts> = {
   title: 'Verificatie in twee stappen',
   intro: 'Om uw account te beschermen, sturen we een code per sms naar {phone}.',
   introSent: 'We hebben een code per sms gestuurd naar {phone}.',
