@@ -55,6 +55,8 @@ export interface ServerConfig {
   clockFactor?: number;
   /** Mount a second instance at /m/2fa with an OpenTelemetry SDK meter provider (the metrics case). */
   metrics?: boolean;
+  /** `rememberDevice: {}` on (the guard case's variant: the verified hot path must not notice). */
+  rememberDevice?: boolean;
 }
 
 export interface Counters {
@@ -250,6 +252,7 @@ async function startApp(): Promise<void> {
     transport,
     codes,
     ...(now ? { now } : {}),
+    ...(config.rememberDevice ? { options: { rememberDevice: {} } } : {}),
     onError,
   });
 
