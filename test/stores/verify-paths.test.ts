@@ -26,6 +26,7 @@ import {
   requireRedis,
   uniquePrefix,
 } from '../helpers/redis.js';
+import { runStoreContract } from '../helpers/store-contract.js';
 import { withVerifyAttempt } from '../helpers/verify-attempt.js';
 
 const redisUp = await requireRedis();
@@ -123,6 +124,17 @@ async function scenario(store: Store): Promise<Seen[]> {
   await verify('after unlock', bob, last);
   return seen;
 }
+
+// The test helper's verifyAttempt (the route tests' one-call path on the memory store) keeps the contract.
+runStoreContract('memoryStore() with the test helper verifyAttempt', async () => {
+  let time = 1_000_000;
+  return {
+    store: withVerifyAttempt(memoryStore({ now: () => time })),
+    advance: (ms) => {
+      time += ms;
+    },
+  };
+});
 
 describe('POST /2fa/verify: the one-call path and the generic path answer alike', () => {
   it('on the memory store', async () => {
