@@ -11,6 +11,8 @@ export type TwoFactorEventType =
   | 'send.blocked'
   | 'global_limit.reached'
   | 'destination.missing'
+  | 'enroll.code_sent'
+  | 'phone.changed'
   | 'delivery.failed'
   | 'provider.balance_low';
 
@@ -23,6 +25,10 @@ export interface TwoFactorEvent {
   userId?: string;
   /** Masked, e.g. `+32 4•• •• •• 01`. */
   phone?: string;
+  /** On `phone.changed`: the number it replaced, masked; absent on a first enrollment. */
+  previousPhone?: string;
+  /** On `phone.changed` that replaced a number with `enroll.notifyOld`: whether the old number's notice went out. */
+  notified?: boolean;
   /** ISO 3166 alpha-2 of the destination. */
   country?: string;
   /** The client's rate-limit key: the IPv4 address of `req.ip`, or its IPv6 /64 (`2001:db8:a:b::/64`). */
@@ -31,7 +37,7 @@ export interface TwoFactorEvent {
   /**
    * Why a send was blocked or failed: `phone`, `ip`, `prefix`, `global`, `challenge`, `country`,
    * `vetoed`, or a provider error kind; for `destination.missing`: `none` (no number) or
-   * `invalid-number`. On `voice.sent`, why the call was placed: `requested` (the user asked),
+   * `invalid-number`; for `phone.changed`: `enrolled` (a first number) or `changed`. On `voice.sent`, why the call was placed: `requested` (the user asked),
    * `sms-failed` (the provider refused the number for SMS), `undelivered` (a delivery report said
    * so), `no-report` (no report came in time). On `delivery.failed`: `undelivered` or `no-report`.
    */

@@ -11,6 +11,7 @@ import {
   parseHealth,
   parseMetrics,
 } from './health/options.js';
+import { type EnrollConfig, type EnrollOptions, parseEnroll } from './lifecycle/enroll/options.js';
 import { LOCALES, type Locale, type MessageContext } from './messages.js';
 import type { PageOptions } from './page/options.js';
 import { parseLimits, parseVoice, type SendLimits, type VoiceConfig } from './send-options.js';
@@ -145,6 +146,8 @@ export interface TwoFactorOptions {
   metrics?: MetricsOptions;
   /** `tfa.health()` timeouts and the low-balance warning. @default { timeoutMs: 1_000 } */
   health?: HealthOptions;
+  /** Enrollment and phone change: `GET /2fa/enroll`, `POST /2fa/enroll/send`, `/2fa/enroll/verify`. Off unless set. */
+  enroll?: EnrollOptions;
 }
 
 /** The fully resolved options: every default applied, every value checked. */
@@ -182,6 +185,7 @@ export interface Config {
   page: PageOptions;
   metrics: MetricsOptions;
   health: HealthConfig;
+  enroll: EnrollConfig | undefined;
 }
 
 const OPTION_KEYS = [
@@ -216,6 +220,7 @@ const OPTION_KEYS = [
   'page',
   'metrics',
   'health',
+  'enroll',
 ] as const satisfies readonly (keyof TwoFactorOptions)[];
 
 export const DEFAULTS = {
@@ -531,5 +536,6 @@ export function parseOptions(input: unknown): Config {
     page: parsePage(options.page),
     metrics: parseMetrics(options.metrics),
     health: parseHealth(options.health),
+    enroll: parseEnroll(options.enroll),
   };
 }

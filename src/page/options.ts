@@ -70,6 +70,29 @@ export interface PageTexts {
   signOut: string;
   /** Told to users about SMS codes (SIM swaps, phishing), shown under the form when set. @default '' */
   riskNotice: string;
+  /** The enrollment page (`enroll` option), for a user without a number. */
+  enrollTitle: string;
+  /** The enrollment page for a user who replaces their number. */
+  enrollChangeTitle: string;
+  enrollIntro: string;
+  /** The label of the country list. */
+  enrollCountry: string;
+  /** The label of the number field. */
+  enrollPhone: string;
+  /** Under the number field. `{example}`: a number of the chosen country, as it is written there. */
+  enrollPhoneHint: string;
+  /** The button that sends the code to the typed number. */
+  enrollSend: string;
+  /** Once the code went out. `{phone}` (masked) */
+  enrollSent: string;
+  /** The link back to the number field. */
+  enrollOther: string;
+  /** A change of number without a recent verification: verify on the current number first. `{phone}` (masked) */
+  enrollReverify: string;
+  /** The button that goes to that verification. */
+  enrollReverifyAction: string;
+  /** On a change of number with `enroll.notifyOld`: the old number gets a notice. */
+  enrollNotice: string;
   /** One message per error code; the defaults are the API's messages in the same language. */
   errors: Partial<Record<ErrorCode, string>>;
 }

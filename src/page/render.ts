@@ -74,7 +74,9 @@ const SCRIPT_ERRORS: readonly ErrorCode[] = [
  * own: for the others it shows the answer's message, which is the same text in the same language.
  */
 function scriptTexts(texts: PageTexts, locale: Locale): Partial<PageTexts> {
-  const { title, codeLabel, signOutHint, riskNotice, noPhone, signOut, errors, ...rest } = texts;
+  const { title, codeLabel, signOutHint, riskNotice, noPhone, signOut, errors, ...all } = texts;
+  // The enrollment page's texts stay off the challenge page.
+  const rest = Object.fromEntries(Object.entries(all).filter(([key]) => !key.startsWith('enroll')));
   const api = ERROR_MESSAGES[locale];
   const needed = Object.entries(errors).filter(
     ([code, text]) => SCRIPT_ERRORS.includes(code as ErrorCode) || text !== api[code as ErrorCode],

@@ -11,6 +11,7 @@ import type { CheckedUser } from '../options.js';
 import { parseDestination } from '../phone.js';
 import type { VerifyAttemptInput, VerifyAttemptResult } from '../stores/store.js';
 import type { RouteResult } from './result.js';
+import type { VerifyFlow } from './verify.js';
 import { verified, verifyWho, wrongCode } from './verify-outcome.js';
 
 /**
@@ -26,6 +27,7 @@ export async function verifyInOneCall(
   id: string,
   code: string,
   verifyAttempt: (input: VerifyAttemptInput) => Promise<VerifyAttemptResult>,
+  flow: Pick<VerifyFlow, 'confirm' | 'clear'>,
 ): Promise<RouteResult> {
   const { config, keys } = rt;
   const userKey = keys.user(user.id);
@@ -72,7 +74,7 @@ export async function verifyInOneCall(
       const challenge = parseChallenge(result.challenge, id);
       if (!challenge) break;
       const state = parseSendState(result.state);
-      return verified(rt, res, user, challenge, state, verifyWho(req, user, challenge), challenge.returnTo);
+      return verified(rt, res, user, challenge, state, verifyWho(req, user, challenge), challenge, flow);
     }
   }
   throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');

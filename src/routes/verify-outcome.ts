@@ -1,11 +1,13 @@
 import type { Request, Response } from 'express';
 import type { Challenge, SendState } from '../challenge.js';
 import type { Runtime } from '../context.js';
+import { sessionFingerprint } from '../cookie.js';
 import { TwoFactorError } from '../errors.js';
 import { userAgentOf } from '../events.js';
 import type { CheckedUser } from '../options.js';
 import { ipKey } from '../phone.js';
 import type { RouteResult } from './result.js';
+import type { VerifyFlow } from './verify.js';
 
 /** Who an event of this verify is about (no number, no code: the masked number and the country). */
 export function verifyWho(req: Request, user: CheckedUser, challenge: Challenge) {
@@ -33,29 +35,36 @@ export function wrongCode(
   throw new TwoFactorError('ERR_2FA_CODE_INVALID', { details: { attemptsLeft } });
 }
 
-/** The right code, its challenge consumed: the verified cookie, the event, where to go. */
-export function verified(
+/**
+ * The right code, its challenge consumed: the flow's confirmation (enrollment saves the number),
+ * the verified cookie for whoever it names, the flow's cleanup, the event, where to go.
+ */
+export async function verified(
   rt: Runtime,
   res: Response,
   user: CheckedUser,
   challenge: Challenge,
   state: SendState | null,
   who: ReturnType<typeof verifyWho>,
-  returnTo: string,
-): RouteResult {
+  consumed: Challenge,
+  flow: Pick<VerifyFlow, 'confirm' | 'clear'>,
+): Promise<RouteResult> {
   const { config, cookies, emit } = rt;
+  const holder = flow.confirm ? await flow.confirm(consumed) : user;
   const now = config.now();
   const method = state?.lastChannel === 'voice' ? 'voice' : 'sms';
-  cookies.writeVerified(res, {
-    userId: user.id,
-    session: challenge.session,
-    version: String(user.version ?? ''),
-    verifiedAt: now,
-    expiresAt: now + config.verifiedTtlMs,
-    method,
-  });
-  cookies.clearChallenge(res);
+  if (holder) {
+    cookies.writeVerified(res, {
+      userId: holder.id,
+      session: holder === user ? challenge.session : sessionFingerprint(holder),
+      version: String(holder.version ?? ''),
+      verifiedAt: now,
+      expiresAt: now + config.verifiedTtlMs,
+      method,
+    });
+  }
+  flow.clear(rt, res);
   const sentAt = state?.firstSmsAt || state?.lastSentAt;
   emit({ type: 'verify.succeeded', ...who, channel: method, ...(sentAt ? { sentAt } : {}) });
-  return { verified: true, returnTo };
+  return { verified: true, returnTo: consumed.returnTo };
 }

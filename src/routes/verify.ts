@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { parseChallenge, sharesUserSlot } from '../challenge.js';
+import { type Challenge, parseChallenge, sharesUserSlot } from '../challenge.js';
 import type { Runtime } from '../context.js';
 import { codeMatches } from '../crypto.js';
 import { codeFormatMessage } from '../error-messages.js';
@@ -8,7 +8,7 @@ import { withVerifyLock } from '../lock.js';
 import { assertNotLocked, recordFailure, resetFailures } from '../lockout.js';
 import type { Locale } from '../messages.js';
 import type { CheckedUser } from '../options.js';
-import { load } from './load.js';
+import { type Loaded, load } from './load.js';
 import type { RouteResult } from './result.js';
 import { verifyInOneCall } from './verify-one-call.js';
 import { verified, verifyWho, wrongCode } from './verify-outcome.js';
@@ -24,11 +24,30 @@ export function readCode(value: unknown, length: number, locale: Locale = 'en'):
   return code;
 }
 
+/** Which challenge a verify route checks, and what a right code does besides the verified cookie. */
+export interface VerifyFlow {
+  /** This browser's challenge for the route (sign-in: the one bound to the number on file). */
+  load(rt: Runtime, req: Request, user: CheckedUser): Promise<Loaded>;
+  /**
+   * Runs once the challenge is consumed, before the verified cookie is written: returns the user
+   * the cookie is for (enrollment: after `save`, with its new version), or `null` for no cookie.
+   */
+  confirm?(consumed: Challenge): Promise<CheckedUser | null>;
+  /** Ends the route's challenge in this browser. */
+  clear(rt: Runtime, res: Response): void;
+}
+
+/** Sign-in: this browser's challenge, bound to the number on file. */
+const SIGN_IN: VerifyFlow = {
+  load: (rt, req, user) => load(rt, req, user),
+  clear: (rt, res) => rt.cookies.clearChallenge(res),
+};
+
 /**
  * POST /verify. The order is the defence: refuse while locked, count the attempt atomically,
  * only then compare; on success consume the challenge atomically before the cookie is issued.
- * A store with `verifyAttempt` does all of it in one call (`verify-one-call.ts`); the others
- * take the five-method path below.
+ * A sign-in verify on a store with `verifyAttempt` does all of it in one store call
+ * (`verify-one-call.ts`); other stores and flows take the five-method path below.
  */
 export async function verifyCode(
   rt: Runtime,
@@ -36,19 +55,22 @@ export async function verifyCode(
   res: Response,
   user: CheckedUser,
   rawCode: unknown,
+  flow: VerifyFlow = SIGN_IN,
 ): Promise<RouteResult> {
   const { config, store, keys } = rt;
   const code = readCode(rawCode, config.codeLength, config.locale);
   const userKey = keys.user(user.id);
-  const id = rt.cookies.readChallenge(req);
-  // A challenge from before the hash tags keeps the generic path: its keys may span slots.
-  if (store.verifyAttempt && id && sharesUserSlot(id, userKey)) {
-    return verifyInOneCall(rt, req, res, user, id, code, store.verifyAttempt);
+  if (flow === SIGN_IN && store.verifyAttempt) {
+    const id = rt.cookies.readChallenge(req);
+    // A challenge from before the hash tags keeps the generic path: its keys may span slots.
+    if (id && sharesUserSlot(id, userKey)) {
+      return verifyInOneCall(rt, req, res, user, id, code, store.verifyAttempt, flow);
+    }
   }
   return withVerifyLock(
     rt,
     userKey,
-    () => load(rt, req, user, id),
+    () => flow.load(rt, req, user),
     async (loaded) => {
       assertNotLocked(rt, loaded.lock);
       const { challenge } = loaded;
@@ -72,7 +94,7 @@ export async function verifyCode(
       const consumed = parseChallenge(rawConsumed, challenge.id);
       if (!consumed) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
       store.delete(keys.state(challenge.id), keys.attempts(challenge.id)).catch(() => {});
-      return verified(rt, res, user, challenge, loaded.state, who, consumed.returnTo);
+      return verified(rt, res, user, challenge, loaded.state, who, consumed, flow);
     },
   );
 }

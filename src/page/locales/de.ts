@@ -36,4 +36,18 @@ export const de: Omit<PageTexts, 'errors' | 'codeFormat'> = {
     'Für Ihr Konto ist keine Mobilnummer hinterlegt, daher können wir Ihnen keinen Code senden. Wenden Sie sich an den Support, um eine hinzuzufügen.',
   signOut: 'Abmelden',
   riskNotice: '',
+  enrollTitle: 'Mobilnummer hinzufügen',
+  enrollChangeTitle: 'Mobilnummer ändern',
+  enrollIntro: 'Wir senden einen Code per SMS an diese Nummer, um zu prüfen, dass sie Ihnen gehört.',
+  enrollCountry: 'Land',
+  enrollPhone: 'Mobilnummer',
+  enrollPhoneHint: 'Zum Beispiel {example}',
+  enrollSend: 'Code per SMS senden',
+  enrollSent:
+    'Wir haben einen Code per SMS an {phone} gesendet. Geben Sie ihn ein, um die Nummer zu bestätigen.',
+  enrollOther: 'Eine andere Nummer verwenden',
+  enrollReverify:
+    'Um Ihre Nummer zu ändern, bestätigen Sie zuerst mit einem Code an {phone}, dass Sie es sind.',
+  enrollReverifyAction: 'Code an meine aktuelle Nummer senden',
+  enrollNotice: 'Wir benachrichtigen Ihre aktuelle Nummer per SMS, dass sie ersetzt wurde.',
 };
