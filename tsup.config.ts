@@ -11,6 +11,11 @@ const inlinePageScript = {
       contents: `export const PAGE_SCRIPT = ${JSON.stringify(buildPageScript('src/page/client/index.ts'))};`,
       loader: 'ts',
     }));
+    // The enrollment page's script (number formatting), likewise: the package never loads esbuild.
+    build.onLoad({ filter: /[\\/]src[\\/]lifecycle[\\/]enroll[\\/]script\.ts$/ }, () => ({
+      contents: `const SCRIPT = ${JSON.stringify(buildPageScript('src/lifecycle/enroll/client.ts'))};\nexport function enrollScript() { return SCRIPT; }`,
+      loader: 'ts',
+    }));
   },
 };
 

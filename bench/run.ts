@@ -10,6 +10,7 @@ import { metricsCase } from './cases/metrics.js';
 import { peerCase } from './cases/peer.js';
 import { postgresAsyncCase, postgresCase, postgresJsCase } from './cases/postgres.js';
 import { redisCase } from './cases/redis.js';
+import { redisClusterCase, redisGenericCase, redisOneCallCase } from './cases/redis-one-call.js';
 import { scaleCase } from './cases/scale.js';
 import { sendCase } from './cases/send.js';
 import { soakCase } from './cases/soak.js';
@@ -23,6 +24,9 @@ const CASES: Record<string, (ctx: Context) => Promise<CaseResult>> = {
   'guard-miss': guardMissCase,
   verify: verifyCase,
   redis: redisCase,
+  'redis-one-call': redisOneCallCase,
+  'redis-generic': redisGenericCase,
+  'redis-cluster': redisClusterCase,
   postgres: postgresCase,
   'postgres-js': postgresJsCase,
   'postgres-async': postgresAsyncCase,
@@ -63,7 +67,7 @@ function parseArgs(argv: string[]): Args {
     } else if (key === '--out' && value) args.out = value;
     else if (key === '--help' || key === '-h') {
       console.log(
-        'npm run bench -- [--quick] [--only=guard,guard-miss,verify,redis,postgres,postgres-js,postgres-async,memory,send,soak,metrics,peer,scale,cluster] [--soak=SECONDS] [--profile] [--out=FILE]',
+        'npm run bench -- [--quick] [--only=guard,guard-miss,verify,redis,redis-one-call,redis-generic,redis-cluster,postgres,postgres-js,postgres-async,memory,send,soak,metrics,peer,scale,cluster] [--soak=SECONDS] [--profile] [--out=FILE]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg} (try --help)`);

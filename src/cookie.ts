@@ -2,10 +2,13 @@ import type { KeyObject } from 'node:crypto';
 import { sign } from 'cookie-signature';
 import type { CookieOptions, Request, Response } from 'express';
 import { BoundedCache } from './bounded-cache.js';
+import { CHALLENGE_ID } from './challenge.js';
 import { fingerprint, hmacKeys, unsignWith } from './crypto.js';
 import type { CheckedUser, Config } from './options.js';
 
-export type Method = 'sms' | 'voice';
+/** How the verified state was earned: a code by SMS or call, a recovery code, or a remembered device. */
+export type Method = 'sms' | 'voice' | 'recovery' | 'device';
+const METHODS: readonly unknown[] = ['sms', 'voice', 'recovery', 'device'];
 
 /** What the verified cookie proves; the guard checks every field. */
 export interface VerifiedClaim {
@@ -30,7 +33,11 @@ export interface CookieJar {
   readFlash(req: Request): string | null;
   writeFlash(res: Response, value: string): void;
   clearFlash(res: Response): void;
-  /** Ends the verified state and any pending challenge in this browser. */
+  /** The remembered-device cookie's value, its signature checked, or `null` (see src/lifecycle/devices). */
+  readDevice(req: Request): string | null;
+  writeDevice(res: Response, value: string, maxAgeMs: number): void;
+  clearDevice(res: Response): void;
+  /** Ends the verified state and any pending challenge in this browser (a remembered device stays). */
   clear(res: Response): void;
 }
 
@@ -96,8 +103,8 @@ function decodeClaim(value: string): VerifiedClaim | null {
     const [userId, session, version, verifiedAt, expiresAt, method] = p;
     if (typeof userId !== 'string' || typeof session !== 'string' || typeof version !== 'string') return null;
     if (!Number.isFinite(verifiedAt) || !Number.isFinite(expiresAt)) return null;
-    if (method !== 'sms' && method !== 'voice') return null;
-    return { userId, session, version, verifiedAt, expiresAt, method };
+    if (!METHODS.includes(method)) return null;
+    return { userId, session, version, verifiedAt, expiresAt, method: method as Method };
   } catch {
     return null;
   }
@@ -110,6 +117,7 @@ interface Names {
   verified: string;
   challenge: string;
   flash: string;
+  device: string;
 }
 
 export function createCookieJar(config: Config): CookieJar {
@@ -120,8 +128,14 @@ export function createCookieJar(config: Config): CookieJar {
     verified: secureBase,
     challenge: `${secureBase}-challenge`,
     flash: `${secureBase}-flash`,
+    device: `${secureBase}-device`,
   };
-  const plainNames: Names = { verified: name, challenge: `${name}-challenge`, flash: `${name}-flash` };
+  const plainNames: Names = {
+    verified: name,
+    challenge: `${name}-challenge`,
+    flash: `${name}-flash`,
+    device: `${name}-device`,
+  };
   const base: CookieOptions = { httpOnly: true, sameSite, path: '/', ...(domain ? { domain } : {}) };
   const secureOptions: CookieOptions = { ...base, secure: true };
   const plainOptions: CookieOptions = { ...base, secure: false };
@@ -163,7 +177,7 @@ export function createCookieJar(config: Config): CookieJar {
     readChallenge(req) {
       const raw = readCookie(req, namesFor(req).challenge);
       const id = raw === undefined ? null : unsignAny(raw);
-      return id !== null && /^[A-Za-z0-9_-]{24}$/.test(id) ? id : null;
+      return id !== null && CHALLENGE_ID.test(id) ? id : null;
     },
     writeChallenge(res, challengeId, maxAgeMs) {
       res.cookie(namesFor(res.req).challenge, sign(challengeId, signer), {
@@ -187,6 +201,16 @@ export function createCookieJar(config: Config): CookieJar {
     },
     clearFlash(res) {
       res.clearCookie(namesFor(res.req).flash, optionsFor(res.req));
+    },
+    readDevice(req) {
+      const raw = readCookie(req, namesFor(req).device);
+      return raw === undefined ? null : unsignAny(raw);
+    },
+    writeDevice(res, value, maxAgeMs) {
+      res.cookie(namesFor(res.req).device, sign(value, signer), { ...optionsFor(res.req), maxAge: maxAgeMs });
+    },
+    clearDevice(res) {
+      res.clearCookie(namesFor(res.req).device, optionsFor(res.req));
     },
     clear(res) {
       const names = namesFor(res.req);

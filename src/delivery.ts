@@ -181,6 +181,8 @@ export async function deliver(
   ip: string,
   /** Why a call is placed (on `voice.sent`): `requested`, `sms-failed`, `undelivered`. */
   callReason?: string,
+  /** `enroll`: a code to a number the user typed (the user's budget too, event `enroll.code_sent`). */
+  purpose?: 'enroll',
 ): Promise<Delivered> {
   const { config, emit } = rt;
   const who: SendEventFields = {
@@ -197,7 +199,7 @@ export async function deliver(
       const retryAfter = Math.max(1, (challenge.expiresAt - config.now()) / 1000);
       throw new TwoFactorError('ERR_2FA_RATE_LIMITED', { cause: 'challenge', retryAfter });
     }
-    spent = await spendSendBudgets(rt, dest, ip);
+    spent = await spendSendBudgets(rt, dest, ip, purpose === 'enroll' ? challenge.userId : undefined);
   } catch (error) {
     if (error instanceof TwoFactorError && error.code === 'ERR_2FA_RATE_LIMITED') {
       emit({ type: 'send.blocked', ...who, reason: String(error.cause) });
@@ -255,7 +257,7 @@ export async function deliver(
     messageIds: [...(previous?.messageIds ?? []), ...(messageId ? [messageId] : [])].slice(-10),
   };
   emit({
-    type: channel === 'sms' ? 'code.sent' : 'voice.sent',
+    type: purpose === 'enroll' ? 'enroll.code_sent' : channel === 'sms' ? 'code.sent' : 'voice.sent',
     ...who,
     ...(channel === 'voice' && callReason ? { reason: callReason } : {}),
   });

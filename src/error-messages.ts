@@ -24,6 +24,8 @@ export const ERROR_MESSAGES: Record<Locale, Record<ErrorCode, string>> = {
     ERR_2FA_RATE_LIMITED: 'Er zijn te veel codes aangevraagd. Probeer het later opnieuw.',
     ERR_2FA_DESTINATION_BLOCKED: 'Naar dit telefoonnummer kunnen geen codes worden gestuurd.',
     ERR_2FA_NO_PHONE: 'Er staat geen telefoonnummer op dit account.',
+    ERR_2FA_PHONE_INVALID: 'Voer een geldig mobiel nummer in.',
+    ERR_2FA_REVERIFY_REQUIRED: 'Bevestig eerst dat u het bent met een code naar uw huidige nummer.',
     ERR_2FA_VOICE_UNAVAILABLE: 'Bellen is niet beschikbaar.',
     ERR_2FA_FORBIDDEN_ORIGIN:
       'Dit verzoek kwam niet van deze site. Laad de pagina opnieuw en probeer het nog eens.',
@@ -43,6 +45,8 @@ export const ERROR_MESSAGES: Record<Locale, Record<ErrorCode, string>> = {
     ERR_2FA_RATE_LIMITED: 'Trop de codes ont été demandés. Réessayez plus tard.',
     ERR_2FA_DESTINATION_BLOCKED: 'Impossible d’envoyer des codes à ce numéro.',
     ERR_2FA_NO_PHONE: 'Aucun numéro de téléphone n’est enregistré pour ce compte.',
+    ERR_2FA_PHONE_INVALID: 'Saisissez un numéro de mobile valide.',
+    ERR_2FA_REVERIFY_REQUIRED: 'Confirmez d’abord que c’est vous avec un code envoyé à votre numéro actuel.',
     ERR_2FA_VOICE_UNAVAILABLE: 'Les appels vocaux ne sont pas disponibles.',
     ERR_2FA_FORBIDDEN_ORIGIN: 'Cette requête ne vient pas de ce site. Rechargez la page et réessayez.',
     ERR_2FA_SEND_FAILED: 'Le code n’a pas pu être envoyé. Réessayez dans un instant.',
@@ -61,6 +65,9 @@ export const ERROR_MESSAGES: Record<Locale, Record<ErrorCode, string>> = {
     ERR_2FA_RATE_LIMITED: 'Es wurden zu viele Codes angefordert. Versuchen Sie es später erneut.',
     ERR_2FA_DESTINATION_BLOCKED: 'An diese Telefonnummer können keine Codes gesendet werden.',
     ERR_2FA_NO_PHONE: 'Für dieses Konto ist keine Telefonnummer hinterlegt.',
+    ERR_2FA_PHONE_INVALID: 'Geben Sie eine gültige Mobilnummer ein.',
+    ERR_2FA_REVERIFY_REQUIRED:
+      'Bestätigen Sie zuerst mit einem Code an Ihre aktuelle Nummer, dass Sie es sind.',
     ERR_2FA_VOICE_UNAVAILABLE: 'Sprachanrufe sind nicht verfügbar.',
     ERR_2FA_FORBIDDEN_ORIGIN:
       'Diese Anfrage kam nicht von dieser Website. Laden Sie die Seite neu und versuchen Sie es erneut.',

@@ -15,6 +15,11 @@ export const ERROR_CODES = {
   ERR_2FA_RATE_LIMITED: { status: 429, message: 'Too many codes were requested. Try again later.' },
   ERR_2FA_DESTINATION_BLOCKED: { status: 422, message: 'Codes cannot be sent to this phone number.' },
   ERR_2FA_NO_PHONE: { status: 422, message: 'No phone number is on file for this account.' },
+  ERR_2FA_PHONE_INVALID: { status: 400, message: 'Enter a valid mobile number.' },
+  ERR_2FA_REVERIFY_REQUIRED: {
+    status: 401,
+    message: 'Confirm it is you with a code to your current number first.',
+  },
   ERR_2FA_VOICE_UNAVAILABLE: { status: 409, message: 'Voice calls are not available.' },
   ERR_2FA_FORBIDDEN_ORIGIN: {
     status: 403,

@@ -11,8 +11,14 @@ export type TwoFactorEventType =
   | 'send.blocked'
   | 'global_limit.reached'
   | 'destination.missing'
+  | 'enroll.code_sent'
+  | 'phone.changed'
   | 'delivery.failed'
-  | 'provider.balance_low';
+  | 'provider.balance_low'
+  | 'recovery.generated'
+  | 'recovery.used'
+  | 'device.remembered'
+  | 'device.revoked';
 
 /** A monitoring event. It never holds the code, the full number, a secret or a cookie. */
 export interface TwoFactorEvent {
@@ -23,6 +29,10 @@ export interface TwoFactorEvent {
   userId?: string;
   /** Masked, e.g. `+32 4•• •• •• 01`. */
   phone?: string;
+  /** On `phone.changed`: the number it replaced, masked; absent on a first enrollment. */
+  previousPhone?: string;
+  /** On `phone.changed` that replaced a number with `enroll.notifyOld`: whether the old number's notice went out. */
+  notified?: boolean;
   /** ISO 3166 alpha-2 of the destination. */
   country?: string;
   /** The client's rate-limit key: the IPv4 address of `req.ip`, or its IPv6 /64 (`2001:db8:a:b::/64`). */
@@ -31,7 +41,7 @@ export interface TwoFactorEvent {
   /**
    * Why a send was blocked or failed: `phone`, `ip`, `prefix`, `global`, `challenge`, `country`,
    * `vetoed`, or a provider error kind; for `destination.missing`: `none` (no number) or
-   * `invalid-number`. On `voice.sent`, why the call was placed: `requested` (the user asked),
+   * `invalid-number`; for `phone.changed`: `enrolled` (a first number) or `changed`. On `voice.sent`, why the call was placed: `requested` (the user asked),
    * `sms-failed` (the provider refused the number for SMS), `undelivered` (a delivery report said
    * so), `no-report` (no report came in time). On `delivery.failed`: `undelivered` or `no-report`.
    */
@@ -49,6 +59,10 @@ export interface TwoFactorEvent {
   currency?: string;
   /** The browser's `User-Agent` (at most 256 characters), on verify events: for "was this you?" notices. */
   userAgent?: string;
+  /** On `recovery.generated` and `recovery.used`: the user's unused recovery codes now. */
+  codesLeft?: number;
+  /** On `device.remembered` and `device.revoked`: the device's public id (as `tfa.devices.list` shows it). */
+  deviceId?: string;
 }
 
 const MAX_USER_AGENT = 256;

@@ -1,16 +1,20 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { type Runtime, resolveUser, userFrom } from './context.js';
 import { claimMatches } from './cookie.js';
-import { TwoFactorError } from './errors.js';
+import { TwoFactorConfigError, TwoFactorError } from './errors.js';
 import type { Mount } from './host/mount.js';
 import { isHtmlClient, noStore, safeReturnTo, sendError } from './http.js';
+import { hasDeviceCookie } from './lifecycle/devices/devices.js';
+import { isFresh } from './lifecycle/fresh.js';
 import type { CheckedUser } from './options.js';
+import { parseDestination } from './phone.js';
 
 /** What the guard puts on `req.secondFactor` for a verified request. */
 export interface SecondFactorInfo {
   /** When the code was verified (ms). */
   verifiedAt: number;
-  method: 'sms' | 'voice';
+  /** `recovery`: a recovery code; `device`: a remembered device, no code in this session (never fresh for step-up). */
+  method: 'sms' | 'voice' | 'recovery' | 'device';
 }
 
 declare global {
@@ -45,11 +49,30 @@ function htmxPage(req: Request): string | undefined {
   return path === '/' && url.pathname !== '/' ? undefined : path;
 }
 
-export function createGuard(rt: Runtime, mount: Mount): RequestHandler {
+/** The guard, and its step-up form for sensitive routes. */
+export interface SecondFactorGuard extends RequestHandler {
+  /**
+   * Passes only when this browser verified a code at most `ms` ago (a remembered device does not
+   * count); otherwise the same redirect or 401 as the guard, and `/2fa` asks for a code again.
+   */
+  within(ms: number): RequestHandler;
+}
+
+/** A remembered device's way in when the session has no verified state (src/lifecycle/devices). */
+export type Admit = (req: Request, res: Response, user: CheckedUser) => Promise<SecondFactorInfo | null>;
+
+export function createGuard(rt: Runtime, mount: Mount, admit?: Admit): SecondFactorGuard {
   const { config } = rt;
 
-  /** Answers a request that may not pass: no first factor, or no valid verified state. */
-  function refuse(req: Request, res: Response, user: CheckedUser | null): void {
+  /** Where the user goes to verify: the challenge page, or enrollment for a user with no usable number. */
+  function verifyPath(req: Request, user: CheckedUser): string {
+    const routes = mount.routesFor(req);
+    if (config.enroll && parseDestination(user.phone) === null) return `${routes}/enroll`;
+    return routes;
+  }
+
+  /** Answers a request that may not pass: no first factor, or no valid (or no fresh enough) verified state. */
+  function refuse(req: Request, res: Response, user: CheckedUser | null, within?: number): void {
     // htmx ignores a 401 and would swap a redirected page into its target: it gets HX-Redirect.
     const htmx = req.headers['hx-request'] === 'true';
     const html = !htmx && isHtmlClient(req) && (req.method === 'GET' || req.method === 'HEAD');
@@ -64,7 +87,12 @@ export function createGuard(rt: Runtime, mount: Mount): RequestHandler {
     }
     const returnTo =
       (htmx ? htmxPage(req) : undefined) ?? (req.method === 'GET' ? req.originalUrl : undefined);
-    const verifyUrl = `${mount.routesFor(req)}${returnTo ? `?returnTo=${encodeURIComponent(returnTo)}` : ''}`;
+    const target = verifyPath(req, user);
+    const query = [
+      ...(returnTo ? [`returnTo=${encodeURIComponent(returnTo)}`] : []),
+      ...(within !== undefined && !target.endsWith('/enroll') ? [`within=${within}`] : []),
+    ];
+    const verifyUrl = `${target}${query.length > 0 ? `?${query.join('&')}` : ''}`;
     if (html) {
       res.redirect(303, verifyUrl);
       return;
@@ -78,6 +106,14 @@ export function createGuard(rt: Runtime, mount: Mount): RequestHandler {
     let info: SecondFactorInfo | null = null;
     try {
       info = user && verifiedInfo(rt, req, user);
+      // Off the verified path: a remembered device gets one store read, then a verified cookie.
+      if (!info && user && admit && hasDeviceCookie(rt, req)) {
+        admit(req, res, user).then(
+          (admitted) => (admitted ? pass(req, next, admitted) : refuse(req, res, user)),
+          () => refuse(req, res, user), // store down: no pass; the page says what it can
+        );
+        return;
+      }
       if (!info) refuse(req, res, user);
     } catch (error) {
       next(error);
@@ -88,8 +124,13 @@ export function createGuard(rt: Runtime, mount: Mount): RequestHandler {
     next();
   }
 
+  function pass(req: Request, next: NextFunction, info: SecondFactorInfo): void {
+    req.secondFactor = info;
+    next();
+  }
+
   // Synchronous when getUser is: a verified request costs no promise, no store, at most one HMAC.
-  return function requireSecondFactor(req: Request, res: Response, next: NextFunction) {
+  const guard = function requireSecondFactor(req: Request, res: Response, next: NextFunction) {
     let pending: ReturnType<typeof userFrom>;
     try {
       pending = userFrom(rt, req);
@@ -99,5 +140,34 @@ export function createGuard(rt: Runtime, mount: Mount): RequestHandler {
     }
     if (pending instanceof Promise) pending.then((user) => decide(req, res, next, user), next);
     else decide(req, res, next, pending);
+  } as SecondFactorGuard;
+
+  guard.within = (ms: number): RequestHandler => {
+    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1 || ms > config.verifiedTtlMs) {
+      throw new TwoFactorConfigError(
+        'requireSecondFactor.within',
+        `takes the most a verification may be old for this route, in ms, from 1 to verifiedTtlMs (${config.verifiedTtlMs}), e.g. within(5 * 60_000); got ${String(ms)}`,
+      );
+    }
+    /** Step-up: verified, and by a code this browser verified at most `ms` ago. */
+    function decideFresh(req: Request, res: Response, next: NextFunction, user: CheckedUser | null): void {
+      let info: SecondFactorInfo | null = null;
+      try {
+        info = user && isFresh(rt, req, user, ms) ? verifiedInfo(rt, req, user) : null;
+        if (!info) refuse(req, res, user, ms);
+      } catch (error) {
+        next(error);
+        return;
+      }
+      if (!info) return;
+      req.secondFactor = info;
+      next();
+    }
+    return function requireFreshSecondFactor(req: Request, res: Response, next: NextFunction) {
+      Promise.resolve()
+        .then(() => resolveUser(rt, req))
+        .then((user) => decideFresh(req, res, next, user), next);
+    };
   };
+  return guard;
 }

@@ -4,7 +4,7 @@ import type { Runtime } from './context.js';
 import { TwoFactorError } from './errors.js';
 import type { Destination } from './phone.js';
 
-export type BudgetKind = 'ip' | 'prefix' | 'phone' | 'global';
+export type BudgetKind = 'ip' | 'prefix' | 'phone' | 'global' | 'user';
 
 interface Budget extends Window {
   kind: BudgetKind;
@@ -23,7 +23,11 @@ export interface SpentBudgets {
   giveBack(): Promise<void>;
 }
 
-function budgetsOf(rt: Runtime, dest: Destination, ip: string): Budget[] {
+/**
+ * `userId`: an enrollment send, which goes to a number the user typed: it also spends from the
+ * user's own budget (the number budgets' limits), so one account cannot try number after number.
+ */
+function budgetsOf(rt: Runtime, dest: Destination, ip: string, userId?: string): Budget[] {
   const { limits } = rt.config;
   const { budget } = rt.keys;
   const budgets: Budget[] = [
@@ -32,6 +36,12 @@ function budgetsOf(rt: Runtime, dest: Destination, ip: string): Budget[] {
     { kind: 'phone', key: budget('ph', dest.e164), limit: limits.phonePerHour, ...HOURLY },
     { kind: 'phone', key: budget('pd', dest.e164), limit: limits.phonePerDay, ...DAILY },
   ];
+  if (userId !== undefined) {
+    budgets.push(
+      { kind: 'user', key: budget('uh', userId), limit: limits.phonePerHour, ...HOURLY },
+      { kind: 'user', key: budget('ud', userId), limit: limits.phonePerDay, ...DAILY },
+    );
+  }
   if (limits.globalPerHour !== undefined) {
     budgets.push({ kind: 'global', key: budget('gh', 'app'), limit: limits.globalPerHour, ...HOURLY });
   }
@@ -48,8 +58,13 @@ function budgetsOf(rt: Runtime, dest: Destination, ip: string): Budget[] {
  * minutes), read in one round trip and written with compare-and-set, so parallel sends can never
  * take more than the limit between them.
  */
-export async function spendSendBudgets(rt: Runtime, dest: Destination, ip: string): Promise<SpentBudgets> {
-  const budgets = budgetsOf(rt, dest, ip);
+export async function spendSendBudgets(
+  rt: Runtime,
+  dest: Destination,
+  ip: string,
+  userId?: string,
+): Promise<SpentBudgets> {
+  const budgets = budgetsOf(rt, dest, ip, userId);
   const now = rt.config.now();
   const records = await rt.store.getMany(budgets.map((b) => b.key));
   const refusals = budgets.flatMap((budget, i) => {

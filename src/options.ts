@@ -11,6 +11,15 @@ import {
   parseHealth,
   parseMetrics,
 } from './health/options.js';
+import { type EnrollConfig, type EnrollOptions, parseEnroll } from './lifecycle/enroll/options.js';
+import {
+  parseRecovery,
+  parseRememberDevice,
+  type RecoveryConfig,
+  type RecoveryOptions,
+  type RememberConfig,
+  type RememberDeviceOptions,
+} from './lifecycle/options.js';
 import { LOCALES, type Locale, type MessageContext } from './messages.js';
 import type { PageOptions } from './page/options.js';
 import { parseLimits, parseVoice, type SendLimits, type VoiceConfig } from './send-options.js';
@@ -145,6 +154,12 @@ export interface TwoFactorOptions {
   metrics?: MetricsOptions;
   /** `tfa.health()` timeouts and the low-balance warning. @default { timeoutMs: 1_000 } */
   health?: HealthOptions;
+  /** Enrollment and phone change: `GET /2fa/enroll`, `POST /2fa/enroll/send`, `/2fa/enroll/verify`. Off unless set. */
+  enroll?: EnrollOptions;
+  /** Recovery codes, kept by the app (`load`, `save`): a way in when the phone is lost. Off unless set. */
+  recovery?: RecoveryOptions;
+  /** The page's "Don't ask again on this device" box. @default false */
+  rememberDevice?: RememberDeviceOptions | false;
 }
 
 /** The fully resolved options: every default applied, every value checked. */
@@ -182,6 +197,9 @@ export interface Config {
   page: PageOptions;
   metrics: MetricsOptions;
   health: HealthConfig;
+  enroll: EnrollConfig | undefined;
+  recovery: RecoveryConfig | undefined;
+  rememberDevice: RememberConfig | false;
 }
 
 const OPTION_KEYS = [
@@ -216,6 +234,9 @@ const OPTION_KEYS = [
   'page',
   'metrics',
   'health',
+  'enroll',
+  'recovery',
+  'rememberDevice',
 ] as const satisfies readonly (keyof TwoFactorOptions)[];
 
 export const DEFAULTS = {
@@ -531,5 +552,8 @@ export function parseOptions(input: unknown): Config {
     page: parsePage(options.page),
     metrics: parseMetrics(options.metrics),
     health: parseHealth(options.health),
+    enroll: parseEnroll(options.enroll),
+    recovery: parseRecovery(options.recovery),
+    rememberDevice: parseRememberDevice(options.rememberDevice),
   };
 }

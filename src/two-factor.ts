@@ -5,7 +5,7 @@ import { createCookieJar } from './cookie.js';
 import { formTokenMatches } from './crypto.js';
 import { TwoFactorError } from './errors.js';
 import { createEmitter } from './events.js';
-import { createGuard, isVerified, verifiedInfo } from './guard.js';
+import { createGuard, isVerified, type SecondFactorGuard } from './guard.js';
 import { createHealth, type HealthReport } from './health/health.js';
 import { FORM_TOKEN_FIELD } from './host/csrf.js';
 import { createMount, type RouteMatch } from './host/mount.js';
@@ -22,6 +22,13 @@ import {
   safeReturnTo,
   sendError,
 } from './http.js';
+import { listDevices, revokeAllDevices, revokeDevice } from './lifecycle/devices/devices.js';
+import type { RememberedDevice } from './lifecycle/devices/records.js';
+import { showEnrollPage } from './lifecycle/enroll/page.js';
+import { ENROLL_PAGE, ENROLL_POST_ROUTES } from './lifecycle/enroll/routes.js';
+import { verifiedEnough, withinOfRequest, withWithin } from './lifecycle/fresh.js';
+import { countRecoveryCodes, generateForApp } from './lifecycle/recovery/recovery.js';
+import { createLifecycle, queryReturnTo } from './lifecycle/routes.js';
 import { resetFailures } from './lockout.js';
 import { createMetrics } from './metrics/metrics.js';
 import { measuredTransport } from './metrics/transport.js';
@@ -39,8 +46,11 @@ import { checkSmsText } from './sms-length.js';
 import { guardStore } from './stores/guarded-store.js';
 
 export interface TwoFactor extends RequestHandler {
-  /** Protects a route: verified requests pass; others are sent to the challenge page or get 401. */
-  requireSecondFactor: RequestHandler;
+  /**
+   * Protects a route: verified requests pass; others are sent to the challenge page or get 401.
+   * `requireSecondFactor.within(ms)` protects a sensitive one: only a verification at most `ms` old passes.
+   */
+  requireSecondFactor: SecondFactorGuard;
   /**
    * The delivery-report handler alone, to mount before your body parsers:
    * `app.post('/2fa/webhooks/smstools', tfa.webhook)`.
@@ -54,9 +64,25 @@ export interface TwoFactor extends RequestHandler {
   unlock(userId: string): Promise<void>;
   /** Store and provider reachability and latency, for readiness probes. Never throws; bounded by `health.timeoutMs`. */
   health(): Promise<HealthReport>;
+  /** Recovery codes (the `recovery` option). */
+  recovery: {
+    /** A new set for the user, returned once; `recovery.save` gets only their hashes, and the old set stops working. */
+    generate(userId: string | number): Promise<string[]>;
+    /** How many unused codes the user has left (from `recovery.load`). */
+    count(userId: string | number): Promise<number>;
+  };
+  /** Remembered devices (the `rememberDevice` option). */
+  devices: {
+    /** The user's remembered devices, most recently used first. */
+    list(userId: string | number): Promise<RememberedDevice[]>;
+    /** Forgets one device; resolves `true` when there was one to forget. */
+    revoke(userId: string | number, id: string): Promise<boolean>;
+    /** Forgets every device of the user; resolves how many. */
+    revokeAll(userId: string | number): Promise<number>;
+  };
 }
 
-/** `returnTo` is the body's, already made a safe same-origin path. */
+/** `returnTo` is the body's, already made a safe same-origin path; `routes` where the routes answer. */
 type PostRoute = (
   rt: Runtime,
   req: Request,
@@ -64,6 +90,7 @@ type PostRoute = (
   user: CheckedUser,
   body: Body,
   returnTo: string,
+  routes: string,
 ) => Promise<RouteResult>;
 
 const POST_ROUTES: Record<string, PostRoute> = {
@@ -114,12 +141,23 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
     metrics,
     warnOnce: createWarnOnce(config.logger),
   };
+  const postRoutes: Record<string, PostRoute> = config.enroll
+    ? { ...POST_ROUTES, ...ENROLL_POST_ROUTES }
+    : POST_ROUTES;
+  /** The page a form post of `sub` comes back to: the enrollment page for its routes, else the challenge page. */
+  const pageOf = (routes: string, sub: string) =>
+    sub.startsWith(`${ENROLL_PAGE}/`) ? `${routes}${ENROLL_PAGE}` : routes;
   const checkHostRequest = createProxyChecks(config, rt.warnOnce);
   const mount = createMount(config, rt.warnOnce);
+  // Recovery codes and remembered devices: their routes, when configured (API.md §8).
+  const lifecycle = createLifecycle(rt);
 
   async function handlePost(req: Request, res: Response, { routes, sub }: RouteMatch): Promise<void> {
     let formMode = false;
     let returnTo = '/';
+    // A step-up's hint (`/2fa/send?within=ms`): a browser verified longer ago than that is asked again.
+    const within = withinOfRequest(req);
+    const page = pageOf(routes, sub);
     try {
       // Without a first factor every route answers the same 401, whatever the request looks like.
       const user = await resolveUser(rt, req);
@@ -139,16 +177,24 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
         });
       }
       // Already verified (Back button, a second tab): nothing to send; say where to go instead.
-      const verified = sub === '/send' && verifiedInfo(rt, req, user) !== null;
+      const verified = sub === '/send' && verifiedEnough(rt, req, user, within);
+      const own = lifecycle.posts[sub];
       const result = verified
         ? ({ verified: true, returnTo } as const)
-        : await (POST_ROUTES[sub] as PostRoute)(rt, req, res, user, body.fields, returnTo);
+        : own
+          ? await own({ req, res, user, body: body.fields, returnTo, routes, formMode })
+          : await (postRoutes[sub] as PostRoute)(rt, req, res, user, body.fields, returnTo, routes);
+      if ('answered' in result) return;
+      if (sub === '/verify' && 'verified' in result) await lifecycle.afterVerify(req, res, user, body.fields);
       if ('verified' in result) {
         if (formMode) res.redirect(303, result.returnTo);
         else if (verified) res.status(200).json({ status: 'verified', returnTo: result.returnTo });
         else res.status(200).json({ verified: true, returnTo: result.returnTo });
       } else if (formMode) {
-        res.redirect(303, routes);
+        res.redirect(
+          303,
+          withWithin(page === routes ? page : `${page}?returnTo=${encodeURIComponent(returnTo)}`, within),
+        );
       } else {
         res.status(200).json({ ...result.view, status: 'sent' });
       }
@@ -157,7 +203,8 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       if (formMode && error.code !== 'ERR_2FA_UNAUTHENTICATED') {
         // The error goes to the page in a one-time cookie, not the address: a reload does not repeat it.
         flashError(rt, res, error);
-        res.redirect(303, `${routes}?returnTo=${encodeURIComponent(returnTo)}`);
+        const back = lifecycle.formBack(sub, routes, returnTo, error);
+        res.redirect(303, back ?? withWithin(`${page}?returnTo=${encodeURIComponent(returnTo)}`, within));
       } else {
         sendError(res, error, config.locale);
       }
@@ -172,8 +219,20 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
         else sendError(res, new TwoFactorError('ERR_2FA_UNAUTHENTICATED'), config.locale);
         return;
       }
-      if (sub === '/' && verifiedInfo(rt, req, user)) {
+      const own = lifecycle.gets[sub];
+      if (own) {
+        await own({ req, res, user, body: {}, returnTo: queryReturnTo(req), routes, formMode: true });
+        return;
+      }
+      const within = withinOfRequest(req);
+      // Verified, or (not for a step-up) a remembered device that lets this session in: one store read.
+      const admitted = async () => within === undefined && (await lifecycle.admit?.(req, res, user)) != null;
+      if (sub === '/' && (verifiedEnough(rt, req, user, within) || (await admitted()))) {
         res.redirect(303, safeReturnTo((req.query as Record<string, unknown>).returnTo));
+        return;
+      }
+      if (sub === ENROLL_PAGE) {
+        await showEnrollPage(rt, req, res, user, routes);
         return;
       }
       if (sub === '/') {
@@ -181,7 +240,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
         return;
       }
       const state = browserState(rt, await load(rt, req, user));
-      res.status(200).json(statusBody(state, verifiedInfo(rt, req, user) !== null));
+      res.status(200).json(statusBody(state, verifiedEnough(rt, req, user, within)));
     } catch (error) {
       if (error instanceof TwoFactorError) sendError(res, error, config.locale);
       else throw error;
@@ -217,8 +276,12 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       return;
     }
     const { sub } = route;
-    const isGet = sub === '/' || sub === '/status';
-    const isPost = sub in POST_ROUTES || sub === '/webhooks/smstools';
+    const isGet =
+      sub === '/' ||
+      sub === '/status' ||
+      (config.enroll !== undefined && sub === ENROLL_PAGE) ||
+      sub in lifecycle.gets;
+    const isPost = sub in postRoutes || sub in lifecycle.posts || sub === '/webhooks/smstools';
     if (!isGet && !isPost) {
       next();
       return;
@@ -243,7 +306,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
     work.catch(next);
   } as TwoFactor;
 
-  router.requireSecondFactor = createGuard(rt, mount);
+  router.requireSecondFactor = createGuard(rt, mount, lifecycle.admit);
   router.webhook = function twoFactorWebhook(req: Request, res: Response, next: NextFunction): void {
     noStore(res);
     if (req.method !== 'POST') {
@@ -261,5 +324,14 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
   router.clear = (res) => rt.cookies.clear(res);
   router.unlock = (userId) => resetFailures(rt, rt.keys.user(String(userId)));
   router.health = health.check;
+  router.recovery = {
+    generate: (userId) => generateForApp(rt, userId),
+    count: (userId) => countRecoveryCodes(rt, userId),
+  };
+  router.devices = {
+    list: (userId) => listDevices(rt, userId),
+    revoke: (userId, id) => revokeDevice(rt, userId, id),
+    revokeAll: (userId) => revokeAllDevices(rt, userId),
+  };
   return router;
 }

@@ -27,6 +27,7 @@ const REFUSAL_REASONS = new Set([
   'country',
   'invalid-number',
   'vetoed',
+  'user',
 ]);
 const FAILURE_REASONS = new Set(['http', 'invalid-response', 'timeout', 'network', 'invalid-request']);
 const FALLBACK_REASONS = new Set(['requested', 'sms-failed', 'undelivered', 'no-report']);
@@ -77,9 +78,10 @@ export function createMetrics(meterProvider?: MeterProvider): Metrics {
     const channel = channelOf(event.channel);
     switch (event.type) {
       case 'code.sent':
+      case 'enroll.code_sent':
       case 'voice.sent': {
         const m = use();
-        const sent = event.type === 'code.sent' ? 'sms' : 'voice';
+        const sent = event.type === 'voice.sent' ? 'voice' : 'sms';
         m.sends.add(1, labels({ channel: sent, outcome: 'sent', country }));
         if (sent === 'voice') {
           const reason = oneOf(FALLBACK_REASONS, event.reason, 'other');

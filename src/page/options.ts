@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors.js';
+import type { LifecycleTexts } from '../lifecycle/texts.js';
 import type { Locale } from '../messages.js';
 import type { Countable } from './format.js';
 
@@ -11,7 +12,7 @@ export type { Countable, PluralForms } from './format.js';
  * chosen by `Intl.PluralRules` for the page's language. Texts are plain text: they are always
  * HTML-escaped, so markup in them is shown as written.
  */
-export interface PageTexts {
+export interface PageTexts extends LifecycleTexts {
   title: string;
   /** Before the first send. `{phone}` */
   intro: string;
@@ -70,6 +71,29 @@ export interface PageTexts {
   signOut: string;
   /** Told to users about SMS codes (SIM swaps, phishing), shown under the form when set. @default '' */
   riskNotice: string;
+  /** The enrollment page (`enroll` option), for a user without a number. */
+  enrollTitle: string;
+  /** The enrollment page for a user who replaces their number. */
+  enrollChangeTitle: string;
+  enrollIntro: string;
+  /** The label of the country list. */
+  enrollCountry: string;
+  /** The label of the number field. */
+  enrollPhone: string;
+  /** Under the number field. `{example}`: a number of the chosen country, as it is written there. */
+  enrollPhoneHint: string;
+  /** The button that sends the code to the typed number. */
+  enrollSend: string;
+  /** Once the code went out. `{phone}` (masked) */
+  enrollSent: string;
+  /** The link back to the number field. */
+  enrollOther: string;
+  /** A change of number without a recent verification: verify on the current number first. `{phone}` (masked) */
+  enrollReverify: string;
+  /** The button that goes to that verification. */
+  enrollReverifyAction: string;
+  /** On a change of number with `enroll.notifyOld`: the old number gets a notice. */
+  enrollNotice: string;
   /** One message per error code; the defaults are the API's messages in the same language. */
   errors: Partial<Record<ErrorCode, string>>;
 }
@@ -137,6 +161,10 @@ export interface PageView {
   signOut: Required<PageSignOut> | null;
   /** The link to another way to sign in, when `page.alternative` is set. */
   alternative: PageAlternative | null;
+  /** The "Use a recovery code" link (`recovery` option), to the recovery-code form; else `null`. */
+  recovery: { href: string; text: string } | null;
+  /** The unchecked "Don't ask again on this device" box (`rememberDevice` option), its label resolved; else `null`. */
+  rememberDevice: { label: string } | null;
   /**
    * Whether the script may start the send on load: only when the page was opened from this site
    * (or typed in), so that another site cannot spend the user's SMS budget by opening it.

@@ -1,6 +1,8 @@
 import { ERROR_MESSAGES } from '../error-messages.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { FORM_TOKEN_FIELD, HOST_CSRF_FIELD } from '../host/csrf.js';
+import { LIFECYCLE_CSS, recoveryLink, rememberBox } from '../lifecycle/page.js';
+import { LIFECYCLE_TEXTS } from '../lifecycle/texts.js';
 import type { Locale } from '../messages.js';
 import type { PageOptions, PageTexts, PageView } from './options.js';
 import { countText, type Screen, type Snapshot, screenOf, type Wait } from './screen.js';
@@ -74,8 +76,12 @@ const SCRIPT_ERRORS: readonly ErrorCode[] = [
  * own: for the others it shows the answer's message, which is the same text in the same language.
  */
 function scriptTexts(texts: PageTexts, locale: Locale): Partial<PageTexts> {
-  const { title, codeLabel, signOutHint, riskNotice, noPhone, signOut, errors, ...rest } = texts;
+  const { title, codeLabel, signOutHint, riskNotice, noPhone, signOut, errors, ...all } = texts;
+  // The enrollment page's texts stay off the challenge page.
+  const rest = Object.fromEntries(Object.entries(all).filter(([key]) => !key.startsWith('enroll')));
   const api = ERROR_MESSAGES[locale];
+  // The recovery and remembered-device texts are the server's to render, not the script's.
+  for (const key of Object.keys(LIFECYCLE_TEXTS.en)) delete (rest as Record<string, unknown>)[key];
   const needed = Object.entries(errors).filter(
     ([code, text]) => SCRIPT_ERRORS.includes(code as ErrorCode) || text !== api[code as ErrorCode],
   );
@@ -220,7 +226,7 @@ export function renderPage(view: PageView, options: PageOptions): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(texts.title)}</title>
 <link rel="icon" href="data:,">
-<style nonce="${nonce}">${STYLES}${waits.rules.join('')}${cssText(options.css)}</style>
+<style nonce="${nonce}">${STYLES}${view.rememberDevice || view.recovery ? LIFECYCLE_CSS : ''}${waits.rules.join('')}${cssText(options.css)}</style>
 </head>
 <body>
 <main class="tfa-card" id="tfa" aria-labelledby="tfa-title">
@@ -237,10 +243,12 @@ ${
 <label class="tfa-label" for="tfa-code">${escapeHtml(texts.codeLabel)}</label>
 <input class="tfa-code" id="tfa-code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="${view.codeLength + 4}" required${screen.live ? ' autofocus' : ' disabled'}${invalid && screen.live ? ' aria-invalid="true"' : ''} aria-describedby="tfa-error tfa-code-hint">
 <div class="tfa-slot"><p class="tfa-error${lockEnds ? ' tfa-until' : ''}" id="tfa-error" role="alert">${escapeHtml(message)}</p><p class="tfa-muted" id="tfa-code-hint">${escapeHtml(screen.hint)}</p></div>
+${rememberBox(view)}
 ${verify}
 ${send}
 <div class="tfa-actions" id="tfa-actions"${screen.resend || (view.voiceAvailable && screen.voice) ? '' : ' hidden'}>${resend}${voice}</div>
 </form>
+${recoveryLink(view)}
 ${view.alternative ? `<p class="tfa-alt"><a href="${escapeHtml(view.alternative.href)}">${escapeHtml(view.alternative.text)}</a></p>` : ''}
 ${texts.riskNotice ? `<p class="tfa-muted">${escapeHtml(texts.riskNotice)}</p>` : ''}
 <p class="tfa-muted tfa-foot">${escapeHtml(texts.signOutHint)}</p>

@@ -1,4 +1,5 @@
 import { CODE_FORMAT_MESSAGES, ERROR_MESSAGES } from '../error-messages.js';
+import { LIFECYCLE_TEXTS } from '../lifecycle/texts.js';
 import type { Locale } from '../messages.js';
 import { de } from './locales/de.js';
 import { en } from './locales/en.js';
@@ -17,6 +18,7 @@ export const PAGE_TEXTS: Record<Locale, PageTexts> = Object.fromEntries(
     locale,
     {
       ...texts,
+      ...LIFECYCLE_TEXTS[locale as Locale],
       codeFormat: CODE_FORMAT_MESSAGES[locale as Locale],
       errors: { ...ERROR_MESSAGES[locale as Locale] },
     },

@@ -6,6 +6,8 @@ import { voiceAvailable } from '../delivery.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { hostCsrfToken } from '../host/csrf.js';
 import { isCrossSiteByFetchMetadata, safeReturnTo } from '../http.js';
+import { withinOfRequest, withWithin } from '../lifecycle/fresh.js';
+import { lifecycleView } from '../lifecycle/page.js';
 import type { CheckedUser } from '../options.js';
 import type { PageView } from '../page/options.js';
 import { errorText, renderPage, resolveTexts, scriptTags } from '../page/render.js';
@@ -47,14 +49,28 @@ export async function showPage(
   routes: string,
 ): Promise<void> {
   const { config } = rt;
+  const dest = phoneOnFile(rt, user);
+  const query = req.query as Record<string, unknown>;
+  // Nothing to send to: the page says so, or, with `enroll`, the user adds a number first.
+  if (!dest) {
+    missingPhone(rt, user, ipKey(req.ip));
+    if (config.enroll) {
+      const back = safeReturnTo(query.returnTo);
+      res.redirect(303, `${routes}/enroll${back === '/' ? '' : `?returnTo=${encodeURIComponent(back)}`}`);
+      return;
+    }
+  }
   const loaded = await load(rt, req, user);
   const state = browserState(rt, loaded);
   const error = errorOf(rt, req, res);
   const texts = resolveTexts(config.page, config.locale);
-  const dest = phoneOnFile(rt, user);
-  // Nothing to send to: the page says so (an enrollment form will offer to add one).
-  if (!dest) missingPhone(rt, user, ipKey(req.ip));
+  // A step-up (`within`): the page's posts and polls carry it, so a stale browser is asked again.
+  const within = withinOfRequest(req);
+  const paths = routePaths(routes);
   const nonce = randomBytes(16).toString('base64');
+  const returnTo = safeReturnTo(
+    (req.query as Record<string, unknown>).returnTo ?? loaded.challenge?.returnTo,
+  );
   const base: Omit<PageView, 'script'> = {
     texts,
     locale: config.locale,
@@ -67,12 +83,20 @@ export async function showPage(
     error: error ? { ...error, message: errorText(texts, error.code) } : null,
     csrfToken: formToken(config.secrets[0] as string, user.id, user.sessionId ?? ''),
     hostCsrfToken: hostCsrfToken(req, rt.warnOnce),
-    returnTo: safeReturnTo((req.query as Record<string, unknown>).returnTo ?? loaded.challenge?.returnTo),
-    paths: routePaths(routes),
+    returnTo,
+    paths: {
+      page: paths.page,
+      send: withWithin(paths.send, within),
+      resend: withWithin(paths.resend, within),
+      voice: withWithin(paths.voice, within),
+      verify: withWithin(paths.verify, within),
+      status: withWithin(paths.status, within),
+    },
     nonce,
     voiceAvailable: voiceAvailable(rt),
     signOut: config.page.signOut ? { method: 'post', label: texts.signOut, ...config.page.signOut } : null,
     alternative: config.page.alternative ?? null,
+    ...lifecycleView(config, texts, routes, returnTo),
     // The script sends on load only into a clean state, and only when the page was opened from
     // this site (or typed in), so that another site cannot spend the user's SMS budget by opening it.
     autoSend: dest !== null && !isCrossSiteByFetchMetadata(req) && !state.ended && !state.locked && !error,

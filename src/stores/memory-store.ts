@@ -35,7 +35,16 @@ export interface MemoryStore extends Store {
   compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean>;
 }
 
-const METHODS = ['get', 'getMany', 'set', 'delete', 'consume', 'increment', 'compareAndSet'] as const;
+const METHODS = [
+  'get',
+  'getMany',
+  'set',
+  'delete',
+  'consume',
+  'increment',
+  'compareAndSet',
+  'verifyAttempt',
+] as const;
 /** Each store built by `memoryStore()`, with its own methods as built. */
 const pristine = new WeakMap<object, Record<(typeof METHODS)[number], unknown>>();
 

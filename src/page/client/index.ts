@@ -273,7 +273,9 @@ function start(): void {
       return say(codeFormat());
     }
     stopOtp();
-    const answer = await act('verify', { code: typed });
+    // The "Don't ask again on this device" box (rememberDevice), when the page has one.
+    const remember = ($('remember') as HTMLInputElement | null)?.checked === true;
+    const answer = await act('verify', remember ? { code: typed, remember } : { code: typed });
     if (!answer.body.verified) return failed(answer, 'verify');
     tabs?.postMessage('verified');
     go(answer.body.returnTo);

@@ -1,7 +1,8 @@
+import type { LifecycleTexts } from '../../lifecycle/texts.js';
 import type { PageTexts } from '../options.js';
 
 /** The page in German; the error texts come from error-messages.ts. */
-export const de: Omit<PageTexts, 'errors' | 'codeFormat'> = {
+export const de: Omit<PageTexts, 'errors' | 'codeFormat' | keyof LifecycleTexts> = {
   title: 'Bestätigung in zwei Schritten',
   intro: 'Zum Schutz Ihres Kontos senden wir einen Code per SMS an {phone}.',
   introSent: 'Wir haben einen Code per SMS an {phone} gesendet.',
@@ -36,4 +37,18 @@ export const de: Omit<PageTexts, 'errors' | 'codeFormat'> = {
     'Für Ihr Konto ist keine Mobilnummer hinterlegt, daher können wir Ihnen keinen Code senden. Wenden Sie sich an den Support, um eine hinzuzufügen.',
   signOut: 'Abmelden',
   riskNotice: '',
+  enrollTitle: 'Mobilnummer hinzufügen',
+  enrollChangeTitle: 'Mobilnummer ändern',
+  enrollIntro: 'Wir senden einen Code per SMS an diese Nummer, um zu prüfen, dass sie Ihnen gehört.',
+  enrollCountry: 'Land',
+  enrollPhone: 'Mobilnummer',
+  enrollPhoneHint: 'Zum Beispiel {example}',
+  enrollSend: 'Code per SMS senden',
+  enrollSent:
+    'Wir haben einen Code per SMS an {phone} gesendet. Geben Sie ihn ein, um die Nummer zu bestätigen.',
+  enrollOther: 'Eine andere Nummer verwenden',
+  enrollReverify:
+    'Um Ihre Nummer zu ändern, bestätigen Sie zuerst mit einem Code an {phone}, dass Sie es sind.',
+  enrollReverifyAction: 'Code an meine aktuelle Nummer senden',
+  enrollNotice: 'Wir benachrichtigen Ihre aktuelle Nummer per SMS, dass sie ersetzt wurde.',
 };

@@ -1,7 +1,8 @@
+import type { LifecycleTexts } from '../../lifecycle/texts.js';
 import type { PageTexts } from '../options.js';
 
 /** The page in English; the error texts come from error-messages.ts. */
-export const en: Omit<PageTexts, 'errors' | 'codeFormat'> = {
+export const en: Omit<PageTexts, 'errors' | 'codeFormat' | keyof LifecycleTexts> = {
   title: 'Two-step verification',
   intro: 'To keep your account safe, we will text a code to {phone}.',
   introSent: 'We sent a code by SMS to {phone}.',
@@ -34,4 +35,16 @@ export const en: Omit<PageTexts, 'errors' | 'codeFormat'> = {
     'There is no mobile number on file for your account, so we cannot send you a code. Contact support to add one.',
   signOut: 'Sign out',
   riskNotice: '',
+  enrollTitle: 'Add your mobile number',
+  enrollChangeTitle: 'Change your mobile number',
+  enrollIntro: 'We will text a code to this number to check that it is yours.',
+  enrollCountry: 'Country',
+  enrollPhone: 'Mobile number',
+  enrollPhoneHint: 'For example {example}',
+  enrollSend: 'Text me a code',
+  enrollSent: 'We sent a code by SMS to {phone}. Enter it to confirm the number.',
+  enrollOther: 'Use another number',
+  enrollReverify: 'To change your number, first confirm it is you with a code sent to {phone}.',
+  enrollReverifyAction: 'Send a code to my current number',
+  enrollNotice: 'We will text your current number that it was replaced.',
 };

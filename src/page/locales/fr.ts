@@ -1,7 +1,8 @@
+import type { LifecycleTexts } from '../../lifecycle/texts.js';
 import type { PageTexts } from '../options.js';
 
 /** The page in French; the error texts come from error-messages.ts. */
-export const fr: Omit<PageTexts, 'errors' | 'codeFormat'> = {
+export const fr: Omit<PageTexts, 'errors' | 'codeFormat' | keyof LifecycleTexts> = {
   title: 'Vérification en deux étapes',
   intro: 'Pour protéger votre compte, nous allons envoyer un code par SMS au {phone}.',
   introSent: 'Nous avons envoyé un code par SMS au {phone}.',
@@ -35,4 +36,16 @@ export const fr: Omit<PageTexts, 'errors' | 'codeFormat'> = {
     'Aucun numéro de mobile n’est enregistré pour votre compte : nous ne pouvons pas vous envoyer de code. Contactez le support pour en ajouter un.',
   signOut: 'Se déconnecter',
   riskNotice: '',
+  enrollTitle: 'Ajoutez votre numéro de mobile',
+  enrollChangeTitle: 'Changez votre numéro de mobile',
+  enrollIntro: 'Nous enverrons un code par SMS à ce numéro pour vérifier qu’il est bien le vôtre.',
+  enrollCountry: 'Pays',
+  enrollPhone: 'Numéro de mobile',
+  enrollPhoneHint: 'Par exemple {example}',
+  enrollSend: 'M’envoyer un code',
+  enrollSent: 'Nous avons envoyé un code par SMS au {phone}. Saisissez-le pour confirmer le numéro.',
+  enrollOther: 'Utiliser un autre numéro',
+  enrollReverify: 'Pour changer de numéro, confirmez d’abord que c’est vous avec un code envoyé au {phone}.',
+  enrollReverifyAction: 'Envoyer un code à mon numéro actuel',
+  enrollNotice: 'Nous préviendrons votre numéro actuel par SMS qu’il a été remplacé.',
 };

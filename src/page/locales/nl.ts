@@ -1,7 +1,8 @@
+import type { LifecycleTexts } from '../../lifecycle/texts.js';
 import type { PageTexts } from '../options.js';
 
 /** The page in Dutch; the error texts come from error-messages.ts. */
-export const nl: Omit<PageTexts, 'errors' | 'codeFormat'> = {
+export const nl: Omit<PageTexts, 'errors' | 'codeFormat' | keyof LifecycleTexts> = {
   title: 'Verificatie in twee stappen',
   intro: 'Om uw account te beschermen, sturen we een code per sms naar {phone}.',
   introSent: 'We hebben een code per sms gestuurd naar {phone}.',
@@ -34,4 +35,16 @@ export const nl: Omit<PageTexts, 'errors' | 'codeFormat'> = {
     'Er staat geen mobiel nummer op uw account, dus we kunnen u geen code sturen. Neem contact op met support om er een toe te voegen.',
   signOut: 'Afmelden',
   riskNotice: '',
+  enrollTitle: 'Voeg uw mobiele nummer toe',
+  enrollChangeTitle: 'Wijzig uw mobiele nummer',
+  enrollIntro: 'We sturen een code per sms naar dit nummer om te controleren dat het van u is.',
+  enrollCountry: 'Land',
+  enrollPhone: 'Mobiel nummer',
+  enrollPhoneHint: 'Bijvoorbeeld {example}',
+  enrollSend: 'Stuur mij een code',
+  enrollSent: 'We hebben een code per sms gestuurd naar {phone}. Voer hem in om het nummer te bevestigen.',
+  enrollOther: 'Een ander nummer gebruiken',
+  enrollReverify: 'Om uw nummer te wijzigen, bevestigt u eerst dat u het bent met een code naar {phone}.',
+  enrollReverifyAction: 'Stuur een code naar mijn huidige nummer',
+  enrollNotice: 'We laten uw huidige nummer per sms weten dat het vervangen is.',
 };

@@ -41,12 +41,16 @@ const tfa = twoFactor({
   cookie: { secure: 'auto' },
   page: { signOut: { action: '/logout', method: 'post' } },
   onEvent: (event: TwoFactorEvent) => void event.type,
+  enroll: { save: async (user, phone) => void [user.id, phone], maxAgeMs: 300_000 },
 });
 app.post('/2fa/webhooks/smstools', tfa.webhook);
 app.use(tfa);
 app.get('/account', tfa.requireSecondFactor, (req, res) => {
-  const method: 'sms' | 'voice' | undefined = req.secondFactor?.method;
+  const method: 'sms' | 'voice' | 'recovery' | 'device' | undefined = req.secondFactor?.method;
   res.send(method);
+});
+app.post('/account/delete', tfa.requireSecondFactor.within(5 * 60_000), (_req, res) => {
+  res.send('deleted');
 });
 app.post('/logout', (req, res) => {
   tfa.clear(res);
