@@ -87,7 +87,7 @@ export async function startServer(
     }
   });
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bench server ${label} did not start`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`bench server ${label} did not start`)), 120_000);
     child.once('exit', () => reject(new Error(`bench server ${label} exited before it was ready`)));
     child.on('message', (msg: { type?: string; id?: number; data?: unknown }) => {
       if (msg.type === 'ready') {

@@ -477,10 +477,17 @@ async function guardCost(guard: RequestHandler, cookie: string, user: number) {
   return { guardUs, harnessUs, ownUs: guardUs - harnessUs };
 }
 
-const randomText = (length: number) =>
-  randomBytes(Math.ceil((length * 3) / 4))
-    .toString('base64url')
-    .slice(0, length);
+/** Random base64url text, cut from one large random block at a time (randomBytes per call is slow). */
+let randomPool = '';
+let randomAt = 0;
+function randomText(length: number): string {
+  if (randomAt + length > randomPool.length) {
+    randomPool = randomBytes(3 << 16).toString('base64url');
+    randomAt = 0;
+  }
+  randomAt += length;
+  return randomPool.slice(randomAt - length, randomAt);
+}
 
 /**
  * `count` pending challenges written straight into `store` (the scale case: a million sends through
