@@ -405,6 +405,7 @@ async function fill(tfa: RequestHandler, from: number, count: number) {
         originalUrl: '/2fa/send',
         headers: { 'content-type': 'application/json', host: '127.0.0.1', 'x-user': String(n) },
         body: {},
+        query: {},
         readableEnded: true,
         ip: '127.0.0.1',
       };

@@ -4,7 +4,7 @@ import type { CaseResult, Context, Row } from '../report.js';
 
 const CHALLENGES = 100_000;
 const WARM_UP = 2_000;
-const TARGET_BYTES = 1024;
+const TARGET_BYTES = 512; // issue 14, counting the store's own slots
 
 /**
  * The server calls its own `POST /2fa/send` in-process for 100 000 users (each its own number, so each
