@@ -7,6 +7,7 @@ import { memoryCase } from './cases/memory.js';
 import { metricsCase } from './cases/metrics.js';
 import { postgresAsyncCase, postgresCase, postgresJsCase } from './cases/postgres.js';
 import { redisCase } from './cases/redis.js';
+import { redisClusterCase, redisGenericCase, redisOneCallCase } from './cases/redis-one-call.js';
 import { sendCase } from './cases/send.js';
 import { soakCase } from './cases/soak.js';
 import { verifyCase } from './cases/verify.js';
@@ -18,6 +19,9 @@ const CASES: Record<string, (ctx: Context) => Promise<CaseResult>> = {
   guard: guardCase,
   verify: verifyCase,
   redis: redisCase,
+  'redis-one-call': redisOneCallCase,
+  'redis-generic': redisGenericCase,
+  'redis-cluster': redisClusterCase,
   postgres: postgresCase,
   'postgres-js': postgresJsCase,
   'postgres-async': postgresAsyncCase,
@@ -55,7 +59,7 @@ function parseArgs(argv: string[]): Args {
     } else if (key === '--out' && value) args.out = value;
     else if (key === '--help' || key === '-h') {
       console.log(
-        'npm run bench -- [--quick] [--only=guard,verify,redis,postgres,postgres-js,postgres-async,memory,send,soak,metrics] [--soak=SECONDS] [--profile] [--out=FILE]',
+        'npm run bench -- [--quick] [--only=guard,verify,redis,redis-one-call,redis-generic,redis-cluster,postgres,postgres-js,postgres-async,memory,send,soak,metrics] [--soak=SECONDS] [--profile] [--out=FILE]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg} (try --help)`);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Request, RequestHandler, Response } from 'express';
 import pg from 'pg';
 import postgresJs from 'postgres';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import {
   type MemoryStore,
   type PostgresQuery,
@@ -39,7 +39,11 @@ export interface ServerConfig {
   kind: 'app' | 'fake';
   auth?: 'session' | 'header';
   /** `memory+redis` / `memory+postgres`: the memory store at /2fa and redisStore / postgresStore at /r/2fa, in one app. */
-  store?: 'memory' | 'memory+redis' | 'memory+postgres';
+  store?: 'memory' | 'memory+redis' | 'memory+redis-cluster' | 'memory+postgres';
+  /** `generic`: the Redis store without `verifyAttempt` (a verify as five generic store calls). */
+  redisVerify?: 'one-call' | 'generic';
+  /** The Redis Cluster node `memory+redis-cluster` starts from. @default 7001 */
+  redisClusterPort?: number;
   storeMax?: number;
   /** `memory`: memoryTransport; `codes`: keeps the newest code per number; `silent`: keeps nothing. */
   transport?: 'memory' | 'codes' | 'silent' | 'smstools';
@@ -198,6 +202,7 @@ async function startApp(): Promise<void> {
 
   const memory: MemoryStore = benchMemoryStore(config.storeMax ?? 1_000_000, now);
   let redis: ReturnType<typeof createClient> | undefined;
+  let cluster: ReturnType<typeof createCluster> | undefined;
   let second: Store | undefined;
   let closePostgres: (() => Promise<void>) | undefined;
   let postgres: PostgresStore | undefined;
@@ -207,6 +212,19 @@ async function startApp(): Promise<void> {
     await redis.connect();
     const client = redis;
     const sendCommand = countingSendCommand((...args) => client.sendCommand(args) as Promise<unknown>);
+    second = redisStore({ sendCommand, prefix: config.redisPrefix ?? `bench:${process.pid}:` });
+  } else if (config.store === 'memory+redis-cluster') {
+    // The README's node-redis cluster wiring: route each command by its first key.
+    cluster = createCluster({
+      rootNodes: [{ socket: { host: '127.0.0.1', port: config.redisClusterPort ?? 7001 } }],
+    });
+    cluster.on('error', (error: Error) => onError(`redis cluster: ${error.message}`));
+    await cluster.connect();
+    const client = cluster;
+    const sendCommand = countingSendCommand(
+      (...args) =>
+        client.sendCommand(/^EVAL/i.test(args[0] ?? '') ? args[3] : args[1], false, args) as Promise<unknown>,
+    );
     second = redisStore({ sendCommand, prefix: config.redisPrefix ?? `bench:${process.pid}:` });
   } else if (config.store === 'memory+postgres') {
     const table = config.postgresTable ?? `bench_${process.pid}`;
@@ -235,6 +253,7 @@ async function startApp(): Promise<void> {
     await postgres.migrate();
     second = postgres;
   }
+  if (second && config.redisVerify === 'generic') second = { ...second, verifyAttempt: undefined };
 
   let transport: SmsTransport;
   if (config.transport === 'smstools') {
@@ -311,6 +330,15 @@ async function startApp(): Promise<void> {
           if (list.length > 0) removed += Number(await redis.sendCommand(['UNLINK', ...list]));
         }
       }
+      if (cluster && config.redisPrefix) {
+        for (const master of cluster.masters) {
+          const node = await cluster.nodeClient(master);
+          for await (const keys of node.scanIterator({ MATCH: `${config.redisPrefix}*`, COUNT: 1000 })) {
+            const list = (Array.isArray(keys) ? keys : [keys]) as string[];
+            for (const key of list) removed += Number(await node.sendCommand(['UNLINK', key]));
+          }
+        }
+      }
       if (postgres) {
         await postgres.shutdown();
         const pool = new pg.Client({
@@ -327,6 +355,7 @@ async function startApp(): Promise<void> {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (redis?.isOpen) redis.destroy();
+      cluster?.destroy();
       await closePostgres?.();
       reply(msg.id, null);
       process.exit(0); // a normal exit writes the --cpu-prof profile

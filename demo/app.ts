@@ -18,6 +18,7 @@ import {
   loginPage,
   otherWaysPage,
   phonePage,
+  sensitivePage,
 } from './views.js';
 
 declare module 'express-session' {
@@ -55,7 +56,18 @@ export const DEMO_USERS: DemoUser[] = [
     phone: '+31612345678',
     story: 'The SMS is accepted, then reported undelivered: a voice call follows.',
   },
+  {
+    username: 'dave',
+    password: DEMO_PASSWORD,
+    id: 'u-dave',
+    name: 'Dave',
+    phone: '',
+    story: 'No phone on file yet: he adds one (enrollment) before he gets in.',
+  },
 ];
+
+/** How recent a code must be for the demo's sensitive action (`requireSecondFactor.within`). */
+export const DEMO_STEP_UP_MS = 2 * 60_000;
 
 /** Real Smstools credentials: codes go to `phone`, your own number. */
 export interface RealSmstools {
@@ -134,9 +146,12 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
   const real = options.real;
   const mode = real ? 'real' : 'fake';
   const webhookSecret = real ? real.webhookSecret : randomBytes(24).toString('base64url');
+  // A copy per demo: enrollment and phone changes write to it (`enroll.save`).
   const users = real
     ? [{ ...(DEMO_USERS[0] as DemoUser), phone: real.phone, story: 'Codes go to your phone.' }]
-    : DEMO_USERS;
+    : DEMO_USERS.map((u) => ({ ...u }));
+  /** Bumped on every phone change: every other verified browser of the user then ends. */
+  const versions = new Map<string, number>();
   const realCountry = real ? parsePhoneNumberFromString(real.phone)?.country : undefined;
   if (real && !realCountry)
     throw new Error(`DEMO_PHONE must be a valid international number, e.g. +32470000000`);
@@ -175,7 +190,22 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     secret: randomBytes(32).toString('base64url'),
     getUser: (req) => {
       const user = userOf(req);
-      return user ? { id: user.id, phone: user.phone, sessionId: req.sessionID } : null;
+      return user
+        ? {
+            id: user.id,
+            phone: user.phone || null,
+            sessionId: req.sessionID,
+            version: versions.get(user.id) ?? 0,
+          }
+        : null;
+    },
+    // Adding and changing the number: only after a code sent to it was typed back.
+    enroll: {
+      save: (user, phone) => {
+        const record = users.find((u) => u.id === user.id);
+        if (record) record.phone = phone;
+        versions.set(user.id, (versions.get(user.id) ?? 0) + 1);
+      },
     },
     transport,
     allowedCountries: real ? [realCountry as string] : ['BE', 'NL'],
@@ -268,6 +298,11 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
     const info = req.secondFactor ?? { method: 'sms', verifiedAt: Date.now() };
     const extra = await lifecycleSection(tfa, user.id); // recovery codes, remembered devices
     page(res, 200, (nonce) => accountPage(nonce, user, info, extra));
+  });
+  // A sensitive action: only with a code typed in the last two minutes (step-up).
+  app.get('/account/sensitive', tfa.requireSecondFactor.within(DEMO_STEP_UP_MS), (req, res) => {
+    const info = req.secondFactor ?? { method: 'sms', verifiedAt: Date.now() };
+    page(res, 200, (nonce) => sensitivePage(nonce, userOf(req) as DemoUser, info, DEMO_STEP_UP_MS));
   });
 
   let server: Server;

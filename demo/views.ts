@@ -130,7 +130,32 @@ export function accountPage(
 <p id="verified-by">You passed both factors: your password, and ${howVerified(info.method)} at ${e(at)}.</p>
 ${extra}
 <p class="muted">This page is behind <code>tfa.requireSecondFactor</code>. The verified state lives in a signed cookie bound to your session; signing out clears it.</p>
+${lifecycleLinks()}
 <form method="post" action="/logout"><button class="secondary" type="submit">Sign out</button></form>`,
+  );
+}
+
+/** The account page's way to change the number and its sensitive action (enrollment, step-up). */
+function lifecycleLinks(): string {
+  return `<p><a id="change-phone" href="/2fa/enroll?returnTo=%2Faccount">Change phone</a> · <a id="sensitive" href="/account/sensitive">A sensitive action</a></p>
+<p class="muted">Changing the number needs a code from the last 5 minutes (else one to your current number first), then a code to the new number; the old number is told. The sensitive action asks for a fresh code once yours is more than 2 minutes old (<code>requireSecondFactor.within</code>).</p>`;
+}
+
+/** Behind `tfa.requireSecondFactor.within(ms)`: only a recent code gets here. */
+export function sensitivePage(
+  nonce: string,
+  user: DemoUser,
+  info: { method: string; verifiedAt: number },
+  withinMs: number,
+): string {
+  const at = new Date(info.verifiedAt).toLocaleTimeString('en-GB');
+  return layout(
+    nonce,
+    'Sensitive action · express-sms-2fa demo',
+    `<h1>Sensitive action</h1>
+<p id="sensitive-done">Done, ${e(user.name)}: your code from ${e(at)} is less than ${Math.round(withinMs / 60_000)} minutes old.</p>
+<p class="muted">This route is behind <code>tfa.requireSecondFactor.within(${withinMs})</code>: an older verification is asked for a new code first.</p>
+<p><a href="/account">Back to the account</a></p>`,
   );
 }
 

@@ -1,4 +1,4 @@
-import { fingerprint, keyHash } from './crypto.js';
+import { fingerprint, keyHash, randomId } from './crypto.js';
 import type { Config } from './options.js';
 
 /**
@@ -84,6 +84,16 @@ const STATE_FIELDS = [
   'messageIds',
 ] as const satisfies readonly (keyof SendState)[];
 
+/** Where `verifyAttempt` finds what it reads in a challenge record (one-based, as in Lua). */
+export const CHALLENGE_RECORD_FIELDS = {
+  length: CHALLENGE_FIELDS.length,
+  userId: CHALLENGE_FIELDS.indexOf('userId') + 1,
+  session: CHALLENGE_FIELDS.indexOf('session') + 1,
+  hash: CHALLENGE_FIELDS.indexOf('hash') + 1,
+  expiresAt: CHALLENGE_FIELDS.indexOf('expiresAt') + 1,
+  phone: CHALLENGE_FIELDS.indexOf('phone') + 1,
+};
+
 export function serializeChallenge(challenge: Challenge): string {
   return JSON.stringify(
     CHALLENGE_FIELDS.map((f) => (f === 'masked' ? challenge.masked.replace(/•/g, '*') : challenge[f])),
@@ -154,6 +164,37 @@ export function parseSealed(value: string | undefined): Sealed | null {
   return s && str(s.code) && str(s.to) ? { code: s.code, to: s.to } : null;
 }
 
+/**
+ * Redis Cluster hash tags. The first characters of a user key are that user's tag: every key of
+ * the user (failure count, locks, newest challenge) and of the user's challenges (record, send
+ * state, attempts) carries it in braces, so one script or `MGET` can touch them together (one
+ * hash slot), while different users spread over the slots. Three base64url characters are 18 bits,
+ * more than the 16,384 slots.
+ */
+const TAG_LENGTH = 3;
+/** Random part of a challenge id: 18 bytes, 144 bits (`randomId()`). */
+const RANDOM_ID_LENGTH = 24;
+/** A challenge id: the random part, then its user's tag (ids from before the tags have none). */
+export const CHALLENGE_ID = /^[A-Za-z0-9_-]{24}(?:[A-Za-z0-9_-]{3})?$/;
+
+/** A new challenge id for this user: 144 random bits, then the user's hash tag (not secret). */
+export function newChallengeId(userKey: string): string {
+  return randomId() + userKey.slice(0, TAG_LENGTH);
+}
+
+/** `{tag}rest`: the user's tag in braces; the key's hash slot is the tag's. */
+const userTagged = (userKey: string) => `{${userKey.slice(0, TAG_LENGTH)}}${userKey.slice(TAG_LENGTH)}`;
+/** `random{tag}`: a challenge id with its user's tag in braces (an id without a tag stays as it is). */
+const idTagged = (id: string) =>
+  id.length === RANDOM_ID_LENGTH + TAG_LENGTH
+    ? `${id.slice(0, RANDOM_ID_LENGTH)}{${id.slice(RANDOM_ID_LENGTH)}}`
+    : id;
+
+/** True when the challenge's keys share the user's hash slot (its id carries that user's tag). */
+export function sharesUserSlot(id: string, userKey: string): boolean {
+  return id.length === RANDOM_ID_LENGTH + TAG_LENGTH && id.endsWith(userKey.slice(0, TAG_LENGTH));
+}
+
 /** The prefix of the per-IP send counters' keys. */
 export const IP_BUDGET_KEY = 'b:ip:';
 
@@ -161,14 +202,16 @@ export const IP_BUDGET_KEY = 'b:ip:';
  * Store keys. Numbers and addresses appear only as keyed hashes, under the *last* secret: it stays
  * put while a new one is put first (`[new, old]`), so a rotation does not restart the budgets.
  * Users appear as an unkeyed fingerprint, so that no rotation ever lifts a lockout.
+ * A user's keys and their challenges' keys carry the user's hash tag (`{…}`, see `TAG_LENGTH`);
+ * the others (budgets, messages, reports) hash as a whole and spread over a Redis Cluster.
  */
 export function createKeys(config: Config) {
   const secret = config.secrets.at(-1) as string;
   const hashed = (kind: string, value: string) => keyHash(secret, kind, value);
   return {
-    challenge: (id: string) => `c:${id}`,
-    state: (id: string) => `s:${id}`,
-    attempts: (id: string) => `a:${id}`,
+    challenge: (id: string) => `c:${idTagged(id)}`,
+    state: (id: string) => `s:${idTagged(id)}`,
+    attempts: (id: string) => `a:${idTagged(id)}`,
     message: (messageId: string) => `m:${hashed('message', messageId)}`,
     /** A send to this number waiting for the provider's answer, and the reports that came before it. */
     inFlight: (e164: string) => `i:${hashed('inflight', e164)}`,
@@ -179,12 +222,12 @@ export function createKeys(config: Config) {
     user: (userId: string) => fingerprint(`user:${userId}`),
     /** The number a challenge's code went to, for comparing with the number on file. */
     phone: (e164: string) => hashed('phone', e164),
-    failures: (userKey: string) => `f:${userKey}`,
-    failedAt: (userKey: string) => `fa:${userKey}`,
-    sendLock: (userKey: string) => `l:${userKey}`,
-    verifyLock: (userKey: string) => `v:${userKey}`,
+    failures: (userKey: string) => `f:${userTagged(userKey)}`,
+    failedAt: (userKey: string) => `fa:${userTagged(userKey)}`,
+    sendLock: (userKey: string) => `l:${userTagged(userKey)}`,
+    verifyLock: (userKey: string) => `v:${userTagged(userKey)}`,
     /** The newest challenge of a user in one first-factor session. */
-    recent: (userKey: string, session: string) => `r:${userKey}:${session}`,
+    recent: (userKey: string, session: string) => `r:${userTagged(userKey)}:${session}`,
     /** A send budget's sliding-window record (limits.ts), per client IP, prefix, number, or the app. */
     budget: (kind: string, value: string) => `b:${kind}:${hashed(kind, value)}`,
   };

@@ -1,6 +1,7 @@
 import { sign, unsign } from 'cookie-signature';
 import type { CookieOptions, Request, Response } from 'express';
 import { LRUCache } from 'lru-cache';
+import { CHALLENGE_ID } from './challenge.js';
 import { fingerprint } from './crypto.js';
 import type { CheckedUser, Config } from './options.js';
 
@@ -164,7 +165,7 @@ export function createCookieJar(config: Config): CookieJar {
     readChallenge(req) {
       const raw = readCookie(req, namesFor(req).challenge);
       const id = raw === undefined ? null : unsignAny(raw, config.secrets);
-      return id !== null && /^[A-Za-z0-9_-]{24}$/.test(id) ? id : null;
+      return id !== null && CHALLENGE_ID.test(id) ? id : null;
     },
     writeChallenge(res, challengeId, maxAgeMs) {
       res.cookie(namesFor(res.req).challenge, sign(challengeId, signer), {

@@ -3,10 +3,11 @@ export { DAY, HOUR, MINUTE, SECOND } from './constants.js'; // time units (every
 export type { ErrorCode } from './errors.js';
 export { ERROR_CODES, TwoFactorConfigError, TwoFactorError } from './errors.js'; // error class and code table
 export type { TwoFactorEvent, TwoFactorEventType } from './events.js'; // monitoring events (onEvent)
-export type { SecondFactorInfo } from './guard.js'; // req.secondFactor
+export type { SecondFactorGuard, SecondFactorInfo } from './guard.js'; // tfa.requireSecondFactor (and .within(ms)), req.secondFactor
 export type { HealthReport, ProviderHealth, StoreHealth } from './health/health.js'; // tfa.health()
 export type { HealthOptions, MetricsOptions } from './health/options.js'; // the health and metrics options
 export type { RememberedDevice } from './lifecycle/devices/records.js'; // tfa.devices.list()
+export type { EnrollOptions } from './lifecycle/enroll/options.js'; // the enroll option: enrollment and phone change
 export type { RecoveryOptions, RememberDeviceOptions } from './lifecycle/options.js'; // the recovery and rememberDevice options
 export type { Locale, MessageContext } from './messages.js'; // custom SMS / voice texts
 export { METER_NAME, METRICS } from './metrics/instruments.js'; // OpenTelemetry instrument names, units, descriptions

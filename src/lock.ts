@@ -55,6 +55,14 @@ export function withSendLock<T>(rt: Runtime, userKey: string, work: () => Promis
   return withLock(rt, rt.keys.sendLock(userKey), ttl, busy, work, async () => undefined);
 }
 
+/** The answer to a code check while another one of the same account runs. */
+export function verifyBusy(): TwoFactorError {
+  return new TwoFactorError('ERR_2FA_COOLDOWN', {
+    retryAfter: 1,
+    message: 'A code is being checked. Please wait.',
+  });
+}
+
 /**
  * One code check at a time per account. The account's failure count is read before the compare
  * and written after it; without this, parallel guesses would all read the same count and slip
@@ -66,11 +74,6 @@ export function withVerifyLock<T, P>(
   preload: () => Promise<P>,
   work: (preloaded: P) => Promise<T>,
 ): Promise<T> {
-  const busy = () =>
-    new TwoFactorError('ERR_2FA_COOLDOWN', {
-      retryAfter: 1,
-      message: 'A code is being checked. Please wait.',
-    });
   const ttl = verifyLockTtl(rt.config.storeTimeoutMs);
-  return withLock(rt, rt.keys.verifyLock(userKey), ttl, busy, work, preload);
+  return withLock(rt, rt.keys.verifyLock(userKey), ttl, verifyBusy, work, preload);
 }

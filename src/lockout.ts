@@ -3,7 +3,7 @@ import type { Runtime } from './context.js';
 import { TwoFactorError } from './errors.js';
 
 /** Longest exponential wait between attempts; the hard limit ends the series (NIST SP 800-63B §5.2.2). */
-const MAX_DELAY_MS = HOUR;
+export const MAX_DELAY_MS = HOUR;
 /** A hard lock lasts until `tfa.unlock(userId)`; clients are told to come back tomorrow at the earliest. */
 const HARD_LOCK_RETRY_S = 24 * 3600;
 

@@ -1,9 +1,15 @@
 import type { Request, Response } from 'express';
-import { type Challenge, parseSealed, type SendState, serializeChallenge } from '../challenge.js';
+import {
+  type Challenge,
+  newChallengeId,
+  parseSealed,
+  type SendState,
+  serializeChallenge,
+} from '../challenge.js';
 import { RECENT_CHALLENGE_TTL_MS } from '../constants.js';
 import type { Runtime } from '../context.js';
 import { sessionFingerprint } from '../cookie.js';
-import { generateCode, hashCode, randomId, seal, unseal } from '../crypto.js';
+import { generateCode, hashCode, seal, unseal } from '../crypto.js';
 import {
   type ChallengeView,
   type Channel,
@@ -79,7 +85,7 @@ export async function startChallenge(
         return { view, call: null };
       }
     }
-    const id = randomId();
+    const id = newChallengeId(loaded.userKey);
     const code = generateCode(config.codeLength);
     const secret = config.secrets[0] as string;
     const now = config.now();

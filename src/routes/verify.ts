@@ -1,18 +1,17 @@
 import type { Request, Response } from 'express';
-import { type Challenge, parseChallenge } from '../challenge.js';
+import { type Challenge, parseChallenge, sharesUserSlot } from '../challenge.js';
 import type { Runtime } from '../context.js';
-import { sessionFingerprint } from '../cookie.js';
 import { codeMatches } from '../crypto.js';
 import { codeFormatMessage } from '../error-messages.js';
 import { TwoFactorError } from '../errors.js';
-import { userAgentOf } from '../events.js';
 import { withVerifyLock } from '../lock.js';
 import { assertNotLocked, recordFailure, resetFailures } from '../lockout.js';
 import type { Locale } from '../messages.js';
 import type { CheckedUser } from '../options.js';
-import { ipKey } from '../phone.js';
 import { type Loaded, load } from './load.js';
 import type { RouteResult } from './result.js';
+import { verifyInOneCall } from './verify-one-call.js';
+import { verified, verifyWho, wrongCode } from './verify-outcome.js';
 
 /** The typed code: digits only, spaces and dashes forgiven; anything else is not a code at all. */
 export function readCode(value: unknown, length: number, locale: Locale = 'en'): string {
@@ -47,6 +46,8 @@ const SIGN_IN: VerifyFlow = {
 /**
  * POST /verify. The order is the defence: refuse while locked, count the attempt atomically,
  * only then compare; on success consume the challenge atomically before the cookie is issued.
+ * A sign-in verify on a store with `verifyAttempt` does all of it in one store call
+ * (`verify-one-call.ts`); other stores and flows take the five-method path below.
  */
 export async function verifyCode(
   rt: Runtime,
@@ -56,9 +57,16 @@ export async function verifyCode(
   rawCode: unknown,
   flow: VerifyFlow = SIGN_IN,
 ): Promise<RouteResult> {
-  const { config, store, keys, cookies, emit } = rt;
+  const { config, store, keys } = rt;
   const code = readCode(rawCode, config.codeLength, config.locale);
   const userKey = keys.user(user.id);
+  if (flow === SIGN_IN && store.verifyAttempt) {
+    const id = rt.cookies.readChallenge(req);
+    // A challenge from before the hash tags keeps the generic path: its keys may span slots.
+    if (id && sharesUserSlot(id, userKey)) {
+      return verifyInOneCall(rt, req, res, user, id, code, store.verifyAttempt, flow);
+    }
+  }
   return withVerifyLock(
     rt,
     userKey,
@@ -69,23 +77,12 @@ export async function verifyCode(
       if (!challenge) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
       if (config.now() >= challenge.expiresAt) throw new TwoFactorError('ERR_2FA_CODE_EXPIRED');
 
-      const who = {
-        userId: user.id,
-        phone: challenge.masked,
-        country: challenge.country,
-        ip: ipKey(req.ip),
-        ...userAgentOf(req),
-      };
+      const who = verifyWho(req, user, challenge);
       const attempts = await store.increment(keys.attempts(challenge.id), challenge.expiresAt - config.now());
       if (attempts > config.maxAttempts) throw new TwoFactorError('ERR_2FA_TOO_MANY_ATTEMPTS');
 
       if (!codeMatches(config.secrets, challenge.id, code, challenge.hash)) {
-        const failures = await recordFailure(rt, userKey);
-        const attemptsLeft = config.maxAttempts - attempts;
-        emit({ type: 'verify.failed', ...who, attemptsLeft, failures });
-        if (attemptsLeft === 0) emit({ type: 'challenge.exhausted', ...who, failures });
-        if (failures === config.lockout.hardLimit) emit({ type: 'user.locked', ...who, failures });
-        throw new TwoFactorError('ERR_2FA_CODE_INVALID', { details: { attemptsLeft } });
+        return wrongCode(rt, who, attempts, await recordFailure(rt, userKey));
       }
 
       // Single use: of any number of right answers racing here, exactly one gets the challenge.
@@ -97,24 +94,7 @@ export async function verifyCode(
       const consumed = parseChallenge(rawConsumed, challenge.id);
       if (!consumed) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
       store.delete(keys.state(challenge.id), keys.attempts(challenge.id)).catch(() => {});
-
-      const holder = flow.confirm ? await flow.confirm(consumed) : user;
-      const now = config.now();
-      const method = loaded.state?.lastChannel === 'voice' ? 'voice' : 'sms';
-      if (holder) {
-        cookies.writeVerified(res, {
-          userId: holder.id,
-          session: holder === user ? challenge.session : sessionFingerprint(holder),
-          version: String(holder.version ?? ''),
-          verifiedAt: now,
-          expiresAt: now + config.verifiedTtlMs,
-          method,
-        });
-      }
-      flow.clear(rt, res);
-      const sentAt = loaded.state?.firstSmsAt || loaded.state?.lastSentAt;
-      emit({ type: 'verify.succeeded', ...who, channel: method, ...(sentAt ? { sentAt } : {}) });
-      return { verified: true, returnTo: consumed.returnTo };
+      return verified(rt, res, user, challenge, loaded.state, who, consumed, flow);
     },
   );
 }

@@ -1,5 +1,5 @@
 import { TwoFactorError } from '../errors.js';
-import type { Store } from './store.js';
+import type { Store, VerifyAttemptInput, VerifyAttemptResult } from './store.js';
 
 /**
  * The store as the routes use it: every call bounded by a timeout, every failure turned into
@@ -14,6 +14,8 @@ export interface GuardedStore {
   increment(key: string, ttlMs: number): Promise<number>;
   /** The store's own atomic compare-and-set, or one under a short lock made from `increment`. */
   compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean>;
+  /** The store's one-call verify attempt, when it has one (bounded by the timeout like the rest). */
+  verifyAttempt?: (input: VerifyAttemptInput) => Promise<VerifyAttemptResult>;
 }
 
 /** Store calls made while holding a compare-and-set lock (get, set), with room. */
@@ -77,6 +79,8 @@ export function guardStore(store: Store, timeoutMs: number): GuardedStore {
       return lockedCompareAndSet(guarded, key, expected, value, ttl, LOCKED_ROUNDS * timeoutMs);
     },
   };
+  const verifyAttempt = store.verifyAttempt?.bind(store);
+  if (verifyAttempt) guarded.verifyAttempt = (input) => call(() => verifyAttempt(input));
   return guarded;
 }
 

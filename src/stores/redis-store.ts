@@ -1,5 +1,7 @@
 import { TwoFactorConfigError } from '../errors.js';
-import type { Store } from './store.js';
+import { hashSlot } from './redis/slot.js';
+import { verifyAttemptOn } from './redis/verify-attempt.js';
+import type { Store, VerifyAttemptInput, VerifyAttemptResult } from './store.js';
 
 /**
  * Sends one Redis command and resolves with its reply, e.g. node-redis
@@ -21,6 +23,8 @@ export interface RedisStore extends Store {
   getMany(keys: string[]): Promise<(string | undefined)[]>;
   /** One script: compares and sets atomically on the server. */
   compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean>;
+  /** One script (`EVALSHA`): a whole verify attempt in one round trip. */
+  verifyAttempt(input: VerifyAttemptInput): Promise<VerifyAttemptResult>;
 }
 
 export const DEFAULT_REDIS_PREFIX = '2fa:';
@@ -58,6 +62,11 @@ function errorMessage(error: unknown): string {
  */
 function isUnknownCommand(error: unknown): boolean {
   return /unknown command/i.test(errorMessage(error));
+}
+
+/** `CROSSSLOT Keys in request don't hash to the same slot`: the server is a Redis Cluster node. */
+function isCrossSlot(error: unknown): boolean {
+  return /CROSSSLOT/.test(errorMessage(error));
 }
 
 /** A bulk-string reply as a string; anything else (null, numbers, arrays) is "no value". */
@@ -108,13 +117,17 @@ function toMilliseconds(ttlMs: number): string {
 /**
  * A store in Redis (>= 6.2 for GETDEL; older servers get a Lua fallback) or Valkey, for apps that
  * run several instances: challenges, attempt counters and lockouts are then shared by all of them.
- * Every method is one round trip; `consume` and `increment` are atomic on the server.
+ * Every method is one round trip; `consume` and `increment` are atomic on the server, and a whole
+ * verify attempt is one script (`verifyAttempt`). Runs on Redis Cluster too: every script touches
+ * keys of one hash slot, and `getMany` splits by slot once the server answers CROSSSLOT.
  *
  * @example
  * // node-redis
  * redisStore({ sendCommand: (...args) => client.sendCommand(args) })
- * // ioredis
+ * // ioredis (a Redis or a Cluster client)
  * redisStore({ sendCommand: (cmd, ...args) => client.call(cmd, ...args) })
+ * // node-redis createCluster(): route each command by its first key (a script's is its 4th argument)
+ * redisStore({ sendCommand: (...args) => cluster.sendCommand(/^EVAL/i.test(args[0]) ? args[3] : args[1], false, args) })
  */
 export function redisStore(options: RedisStoreOptions): RedisStore {
   if (options === null || typeof options !== 'object') {
@@ -145,6 +158,20 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
   /** Becomes false the first time the server says it does not know GETDEL. */
   let hasGetDel = true;
+  /**
+   * Becomes true the first time an `MGET` answers CROSSSLOT (a Redis Cluster): from then on
+   * `getMany` sends one `MGET` per hash slot. A user's own keys share a slot (hash tags), so the
+   * verify path still sends one; budgets and delivery reports span slots.
+   */
+  let onCluster = false;
+
+  async function mget(keys: string[]): Promise<(string | undefined)[]> {
+    const reply = await sendCommand('MGET', ...keys);
+    if (!Array.isArray(reply) || reply.length !== keys.length) {
+      throw new TypeError('redisStore: MGET did not answer one reply per key');
+    }
+    return reply.map(toValue);
+  }
 
   /**
    * Always EVAL, never EVALSHA: after a restart or SCRIPT FLUSH, EVALSHA answers NOSCRIPT and the
@@ -162,11 +189,31 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     },
     async getMany(keys) {
       if (keys.length === 0) return [];
-      const reply = await sendCommand('MGET', ...keys.map((key) => prefix + key));
-      if (!Array.isArray(reply) || reply.length !== keys.length) {
-        throw new TypeError('redisStore: MGET did not answer one reply per key');
+      const full = keys.map((key) => prefix + key);
+      if (!onCluster) {
+        try {
+          return await mget(full);
+        } catch (error) {
+          if (!isCrossSlot(error)) throw error;
+          onCluster = true;
+        }
       }
-      return reply.map(toValue);
+      // One MGET per hash slot, all sent together: still one wait.
+      const bySlot = new Map<number, number[]>();
+      full.forEach((key, i) => {
+        const slot = hashSlot(key);
+        bySlot.set(slot, [...(bySlot.get(slot) ?? []), i]);
+      });
+      const values: (string | undefined)[] = new Array(keys.length).fill(undefined);
+      await Promise.all(
+        [...bySlot.values()].map(async (indexes) => {
+          const got = await mget(indexes.map((i) => full[i] as string));
+          indexes.forEach((i, j) => {
+            values[i] = got[j];
+          });
+        }),
+      );
+      return values;
     },
     async set(key, value, ttlMs) {
       const px = toMilliseconds(ttlMs);
@@ -198,5 +245,6 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       const args = expected === undefined ? ['0', ''] : ['1', expected];
       return toCount(await run(COMPARE_AND_SET_SCRIPT, prefix + key, ...args, value, px)) === 1;
     },
+    verifyAttempt: verifyAttemptOn(sendCommand, prefix),
   };
 }

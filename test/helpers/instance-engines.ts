@@ -19,6 +19,7 @@ import {
   type RedisConnection,
   uniquePrefix,
 } from './redis.js';
+import { CLUSTER_PORT, flushClusterPrefix, REDIS_CLUSTER_CLIENTS } from './redis-cluster.js';
 
 /** A shared database the instances use: how to point them at it, and how to empty it between tests. */
 export interface Engine {
@@ -55,6 +56,30 @@ export function redisEngine(up: boolean): Engine {
       if (!raw) return;
       await flushPrefix(raw.sendCommand, prefix);
       await raw.close();
+    },
+  };
+}
+
+/** A Redis Cluster (3 masters), instance A on node-redis `createCluster`, B on ioredis `Cluster`. */
+export function redisClusterEngine(up: boolean): Engine {
+  const prefix = uniquePrefix('multi-instance-cluster');
+  const [nodeRedis, ioredis] = REDIS_CLUSTER_CLIENTS.map((c) => c.instanceClient);
+  const env = (client: string | undefined) => ({
+    TFA_STORE: 'redis',
+    TFA_CLIENT: client ?? '',
+    REDIS_URL: `redis://${REDIS_HOST}:${CLUSTER_PORT}`,
+    TFA_PREFIX: prefix,
+  });
+  return {
+    name: 'Redis Cluster',
+    up,
+    env: [env(nodeRedis), env(ioredis)],
+    setUp: async () => {},
+    reset: async () => {
+      await flushClusterPrefix(prefix);
+    },
+    tearDown: async () => {
+      await flushClusterPrefix(prefix);
     },
   };
 }

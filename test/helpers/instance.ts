@@ -8,7 +8,8 @@
  *
  * Environment:
  * - `TFA_STORE`: `redis` (default) or `postgres`
- * - `TFA_CLIENT`: for Redis `node-redis` (default) or `ioredis`; for PostgreSQL `pg` (default) or
+ * - `TFA_CLIENT`: for Redis `node-redis` (default), `ioredis`, or on a Redis Cluster
+ *   `node-redis-cluster` / `ioredis-cluster`; for PostgreSQL `pg` (default) or
  *   `postgres` (postgres.js), each wired as the README shows
  * - `REDIS_URL`: default `redis://127.0.0.1:6379`
  * - `TFA_PREFIX` (Redis, required): key prefix of this test run; sessions live under
@@ -92,6 +93,26 @@ async function connectRedis(
   url: string,
   kind: string,
 ): Promise<{ sendCommand: SendCommand; close: () => void }> {
+  if (kind === 'ioredis-cluster' || kind === 'node-redis-cluster') {
+    // The README's cluster adapters; REDIS_URL names one node, the client finds the others.
+    const { hostname, port } = new URL(url);
+    if (kind === 'ioredis-cluster') {
+      const { Cluster } = await import('ioredis');
+      const cluster = new Cluster([{ host: hostname, port: Number(port) }], { lazyConnect: true });
+      cluster.on('error', () => {});
+      await cluster.connect();
+      return { sendCommand: (cmd, ...args) => cluster.call(cmd, ...args), close: () => cluster.disconnect() };
+    }
+    const { createCluster } = await import('redis');
+    const cluster = createCluster({ rootNodes: [{ url }] });
+    cluster.on('error', () => {});
+    await cluster.connect();
+    return {
+      sendCommand: (...args) =>
+        cluster.sendCommand(/^EVAL/i.test(args[0] ?? '') ? args[3] : args[1], false, args),
+      close: () => cluster.destroy(),
+    };
+  }
   if (kind === 'ioredis') {
     const { Redis } = await import('ioredis');
     const client = new Redis(url, { lazyConnect: true });

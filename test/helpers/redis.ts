@@ -295,7 +295,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * and resolves once it answers PING. The fault tests kill, pause and restart it.
  */
 export async function startRedisServer(
-  options: { port?: number; startTimeoutMs?: number } = {},
+  options: {
+    port?: number;
+    startTimeoutMs?: number /** More `redis-server` arguments. */;
+    args?: string[];
+  } = {},
 ): Promise<RedisServer> {
   installExitHook();
   const port = options.port ?? (await freePort());
@@ -324,6 +328,7 @@ export async function startRedisServer(
         dir,
         '--daemonize',
         'no',
+        ...(options.args ?? []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

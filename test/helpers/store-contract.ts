@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../../src/stores/store.js';
+import { verifyAttemptContract } from './verify-attempt-contract.js';
 
 export interface StoreUnderTest {
   store: Store;
@@ -165,6 +166,8 @@ export function runStoreContract(name: string, create: () => Promise<StoreUnderT
           expect(await store.get('contract:cas-ttl')).toBeUndefined();
         }));
     });
+
+    verifyAttemptContract((fn) => withStore(({ store }) => fn(store)));
 
     describe('getMany (optional)', () => {
       it('returns values in the order of the keys, undefined for missing ones', () =>

@@ -147,6 +147,6 @@ describe('cookie attributes (R-34)', () => {
     const challenge =
       (res.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith('2fa-challenge=')) ?? '';
     const value = decodeURIComponent(challenge.split(';')[0]?.slice('2fa-challenge='.length) ?? '');
-    expect(value).toMatch(/^[A-Za-z0-9_-]{24}\.[A-Za-z0-9+/]{43}$/);
+    expect(value).toMatch(/^[A-Za-z0-9_-]{27}\.[A-Za-z0-9+/]{43}$/);
   });
 });

@@ -2,15 +2,17 @@
  * Two app processes behind an imaginary load balancer, one database: sessions, challenges, attempt
  * counters, lockouts and send locks are shared, so spreading requests over the instances gains an
  * attacker nothing. The same tests run on every engine, each instance on another client: Redis
- * (node-redis and ioredis) and PostgreSQL (pg and postgres.js).
+ * (node-redis and ioredis), Redis Cluster (node-redis createCluster and ioredis Cluster) and
+ * PostgreSQL (pg and postgres.js). On Redis the verify is one script (`verifyAttempt`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SECRET, SESSION_SECRET, USERS } from '../helpers/create-app.js';
-import { type Engine, postgresEngine, redisEngine } from '../helpers/instance-engines.js';
+import { type Engine, postgresEngine, redisClusterEngine, redisEngine } from '../helpers/instance-engines.js';
 import { requirePostgres } from '../helpers/postgres.js';
 import { requireRedis } from '../helpers/redis.js';
+import { requireRedisCluster } from '../helpers/redis-cluster.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const INSTANCE_SCRIPT = fileURLToPath(new URL('../helpers/instance.ts', import.meta.url));
@@ -18,7 +20,11 @@ const INSTANCE_SCRIPT = fileURLToPath(new URL('../helpers/instance.ts', import.m
 const START_TIMEOUT_MS = 45_000;
 const ALICE = USERS.alice;
 
-const ENGINES: Engine[] = [redisEngine(await requireRedis()), postgresEngine(await requirePostgres())];
+const ENGINES: Engine[] = [
+  redisEngine(await requireRedis()),
+  redisClusterEngine(await requireRedisCluster()),
+  postgresEngine(await requirePostgres()),
+];
 
 interface Instance {
   name: string;

@@ -1,6 +1,6 @@
 // This browser's enrollment challenge: found through a pointer kept per user and first-factor
 // session, so the sign-in challenge cookie stays as it is and the two can never be mixed up.
-import { parseChallenge, parseSendState } from '../../challenge.js';
+import { CHALLENGE_ID, parseChallenge, parseSendState } from '../../challenge.js';
 import type { Runtime } from '../../context.js';
 import { sessionFingerprint } from '../../cookie.js';
 import { challengeView } from '../../delivery.js';
@@ -24,7 +24,7 @@ export async function loadEnroll(rt: Runtime, user: CheckedUser): Promise<Loaded
   const { keys, store } = rt;
   const userKey = keys.user(user.id);
   const id = (await store.get(enrollPointer(rt, user))) ?? null;
-  const valid = id !== null && /^[A-Za-z0-9_-]{24}$/.test(id);
+  const valid = id !== null && CHALLENGE_ID.test(id);
   const challengeKeys = valid ? [keys.challenge(id), keys.state(id), keys.attempts(id)] : [];
   const [failures, failedAt, rawChallenge, rawState, rawAttempts] = await store.getMany([
     keys.failures(userKey),

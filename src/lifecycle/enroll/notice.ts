@@ -3,7 +3,10 @@ import type { Runtime } from '../../context.js';
 import type { Locale } from '../../messages.js';
 import type { Destination } from '../../phone.js';
 
-/** `{app}` is `appName` (or "your account"), `{last}` the new number's last two digits. */
+/**
+ * `{app}` is `appName` (or "your account"), `{last}` the new number's last two digits. Plain GSM-7
+ * characters only (a straight apostrophe in French), so each fits one billed SMS part.
+ */
 const NOTICES: Record<Locale, { account: string; text: string }> = {
   en: {
     account: 'your account',
@@ -15,7 +18,7 @@ const NOTICES: Record<Locale, { account: string; text: string }> = {
   },
   fr: {
     account: 'votre compte',
-    text: 'Le numéro de téléphone de {app} a été remplacé par un numéro se terminant par {last}. Si ce n’était pas vous, contactez le support sans attendre.',
+    text: "Le numéro de téléphone de {app} a été remplacé par un numéro se terminant par {last}. Si ce n'était pas vous, contactez le support sans attendre.",
   },
   de: {
     account: 'Ihr Konto',

@@ -148,7 +148,7 @@ ${script}
 
 /** The number field and the country list, in the look of the code field. */
 const ENROLL_STYLES =
-  '.tfa-select,.tfa-phone{display:block;width:100%;margin:.25rem 0 .75rem;padding:.6rem .75rem;font:inherit;font-size:1.125rem;color:var(--tfa-text);background:var(--tfa-card);border:1px solid var(--tfa-border);border-radius:10px}.tfa-phone[aria-invalid=true]{border-color:var(--tfa-error)}.tfa-link{display:block;text-align:center;text-decoration:none}';
+  '.tfa-select,.tfa-phone{display:block;width:100%;margin:.25rem 0 .75rem;padding:.6rem .75rem;font:inherit;font-size:1.125rem;color:var(--tfa-text);background:var(--tfa-card);border:1px solid var(--tfa-border);border-radius:10px}.tfa-phone[aria-invalid=true]{border-color:var(--tfa-error)}.tfa-link{display:block;margin-top:.75rem;padding:.7rem 1rem;border:2px solid var(--tfa-accent);border-radius:10px;background:var(--tfa-accent);color:var(--tfa-accent-text);font-weight:600;text-align:center;text-decoration:none}.tfa-link:focus-visible{outline:3px solid var(--tfa-accent);outline-offset:2px}';
 
 function scriptTags(nonce: string, data: unknown): string {
   return `<script type="application/json" id="tfa-data" nonce="${nonce}">${scriptJson(data)}</script>

@@ -1,10 +1,16 @@
 // POST /2fa/enroll/send: a code to the number the user typed, through the sign-in's own machinery
 // (delivery.ts: budgets, beforeSend, the provider; lock.ts; lockout.ts; the resend cooldown).
 import type { Request } from 'express';
-import { type Challenge, parseSealed, serializeChallenge, serializeSendState } from '../../challenge.js';
+import {
+  type Challenge,
+  newChallengeId,
+  parseSealed,
+  serializeChallenge,
+  serializeSendState,
+} from '../../challenge.js';
 import type { Runtime } from '../../context.js';
 import { sessionFingerprint } from '../../cookie.js';
-import { generateCode, hashCode, randomId, seal, unseal } from '../../crypto.js';
+import { generateCode, hashCode, seal, unseal } from '../../crypto.js';
 import { challengeTtl, deliver, nextSendAt } from '../../delivery.js';
 import { TwoFactorError } from '../../errors.js';
 import type { Body } from '../../http.js';
@@ -100,7 +106,7 @@ async function start(
   returnTo: string,
 ): Promise<View> {
   const { config } = rt;
-  const id = randomId();
+  const id = newChallengeId(rt.keys.user(user.id)); // the user's hash tag (Redis Cluster)
   const code = generateCode(config.codeLength);
   const secret = config.secrets[0] as string;
   const challenge: Challenge = {

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { EXPRESS_VERSIONS, json, signIn, USERS } from '../../helpers/create-app.js';
 import { createEnrollApp, enrollCode, TYPED, verifiedAgent } from '../../helpers/enroll-app.js';
+import { signInAgain } from '../../helpers/lifecycle.js';
 
 const html = { Accept: 'text/html' };
 const hidden = (text: string, name: string) =>
@@ -52,6 +53,17 @@ describe.each(EXPRESS_VERSIONS)('changing the number on %s', (_name, express) =>
     // Sign-in codes now go to the new number.
     await json(other, '/2fa/send').expect(200);
     expect(t.transport.messages.at(-1)?.to).toBe(TYPED.be.e164);
+  });
+
+  it('texts the notice in the locale, naming appName', async () => {
+    const t = createEnrollApp({ express, options: { locale: 'fr', appName: 'MonApp' } });
+    const agent = await signIn(t, 'alice');
+    await verifiedAgent(t, agent);
+    const code = await enrollCode(t, agent, TYPED.be.national, TYPED.be.e164);
+    await json(agent, '/2fa/enroll/verify', { code }).expect(200);
+    expect(t.transport.messages.at(-1)?.text).toBe(
+      "Le numéro de téléphone de MonApp a été remplacé par un numéro se terminant par 99. Si ce n'était pas vous, contactez le support sans attendre.",
+    );
   });
 
   it('with notifyOld: false, no notice goes to the old number', async () => {
@@ -126,6 +138,27 @@ describe.each(EXPRESS_VERSIONS)('changing the number on %s', (_name, express) =>
     expect(verified.headers.location).toBe('/2fa/enroll');
     const enroll = await agent.get('/2fa/enroll').set(html).expect(200);
     expect(enroll.text).toContain('id="tfa-phone"');
+  });
+
+  it('a remembered device is not a fresh factor for a change, and the change ends it', async () => {
+    const t = createEnrollApp({ express, options: { rememberDevice: {} } });
+    const device = await signIn(t, 'alice');
+    await json(device, '/2fa/send').expect(200);
+    await json(device, '/2fa/verify', {
+      code: t.transport.lastCode(USERS.alice.phone),
+      remember: true,
+    }).expect(200);
+    await signInAgain(device);
+    expect((await device.get('/account').expect(200)).text).toBe('account of u-alice via device');
+    const refused = await json(device, '/2fa/enroll/send', { phone: TYPED.be.national }).expect(401);
+    expect(refused.body.error.code).toBe('ERR_2FA_REVERIFY_REQUIRED');
+
+    const other = await signIn(t, 'alice');
+    await verifiedAgent(t, other);
+    const code = await enrollCode(t, other, TYPED.be.national, TYPED.be.e164);
+    await json(other, '/2fa/enroll/verify', { code }).expect(200);
+    await signInAgain(device);
+    await device.get('/account').set('Accept', 'application/json').expect(401);
   });
 
   it('a first-factor-only browser (never verified) must verify first too', async () => {

@@ -185,6 +185,57 @@ describe.each(EXPRESS_VERSIONS)('enrollment on %s', (_name, express) => {
     });
   });
 
+  it('speaks the locale: page, country names and the API message', async () => {
+    const t = createEnrollApp({ express, options: { locale: 'nl' } });
+    const agent = await signIn(t, 'dave');
+    const page = await agent.get('/2fa/enroll').set(html).expect(200);
+    expect(page.text).toContain('<html lang="nl">');
+    expect(page.text).toContain('Voeg uw mobiele nummer toe');
+    expect(page.text).toContain('<option value="BE" selected>België</option>');
+    expect(page.text).toMatch(/Bijvoorbeeld 04\d\d \d\d \d\d \d\d</);
+    const invalid = await json(agent, '/2fa/enroll/send', { phone: '12' }).expect(400);
+    expect(invalid.body.error.message).toBe('Voer een geldig mobiel nummer in.');
+  });
+
+  it("takes the app's own texts for the enrollment page (page.texts)", async () => {
+    const t = createEnrollApp({
+      express,
+      options: { page: { texts: { enrollTitle: 'Your phone, please' } } },
+    });
+    const agent = await signIn(t, 'dave');
+    const page = await agent.get('/2fa/enroll').set(html).expect(200);
+    expect(page.text).toContain('<h1 class="tfa-title" id="tfa-title">Your phone, please</h1>');
+  });
+
+  it("passes an error of the app's save to its error handler: no cookie, no event, nothing saved", async () => {
+    const t = createEnrollApp({
+      express,
+      enroll: {
+        save: () => {
+          throw new Error('database down');
+        },
+      },
+    });
+    t.app.use(
+      (
+        _error: unknown,
+        _req: unknown,
+        res: { status(n: number): { send(b: string): void } },
+        _next: unknown,
+      ) => res.status(500).send('app error'),
+    );
+    const agent = await signIn(t, 'dave');
+    const code = await enrollCode(t, agent, TYPED.be.national, TYPED.be.e164);
+    const res = await json(agent, '/2fa/enroll/verify', { code }).expect(500);
+    expect(res.text).toBe('app error');
+    expect(res.headers['set-cookie'] ?? []).not.toEqual(
+      expect.arrayContaining([expect.stringMatching(/^2fa=/)]),
+    );
+    expect(t.events.some((e) => e.type === 'phone.changed')).toBe(false);
+    expect(t.db.get(USERS.dave.id)?.phone).toBeNull();
+    await agent.get('/api/data').set('Accept', 'application/json').expect(401);
+  });
+
   it('is not there without the enroll option', async () => {
     const { createApp } = await import('../../helpers/create-app.js');
     const t = createApp({ express });

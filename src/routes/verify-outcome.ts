@@ -1,0 +1,70 @@
+import type { Request, Response } from 'express';
+import type { Challenge, SendState } from '../challenge.js';
+import type { Runtime } from '../context.js';
+import { sessionFingerprint } from '../cookie.js';
+import { TwoFactorError } from '../errors.js';
+import { userAgentOf } from '../events.js';
+import type { CheckedUser } from '../options.js';
+import { ipKey } from '../phone.js';
+import type { RouteResult } from './result.js';
+import type { VerifyFlow } from './verify.js';
+
+/** Who an event of this verify is about (no number, no code: the masked number and the country). */
+export function verifyWho(req: Request, user: CheckedUser, challenge: Challenge) {
+  return {
+    userId: user.id,
+    phone: challenge.masked,
+    country: challenge.country,
+    ip: ipKey(req.ip),
+    ...userAgentOf(req),
+  };
+}
+
+/** A wrong code, counted (`attempts`, `failures` after it): the events, then 400 ERR_2FA_CODE_INVALID. */
+export function wrongCode(
+  rt: Runtime,
+  who: ReturnType<typeof verifyWho>,
+  attempts: number,
+  failures: number,
+): never {
+  const { config, emit } = rt;
+  const attemptsLeft = config.maxAttempts - attempts;
+  emit({ type: 'verify.failed', ...who, attemptsLeft, failures });
+  if (attemptsLeft === 0) emit({ type: 'challenge.exhausted', ...who, failures });
+  if (failures === config.lockout.hardLimit) emit({ type: 'user.locked', ...who, failures });
+  throw new TwoFactorError('ERR_2FA_CODE_INVALID', { details: { attemptsLeft } });
+}
+
+/**
+ * The right code, its challenge consumed: the flow's confirmation (enrollment saves the number),
+ * the verified cookie for whoever it names, the flow's cleanup, the event, where to go.
+ */
+export async function verified(
+  rt: Runtime,
+  res: Response,
+  user: CheckedUser,
+  challenge: Challenge,
+  state: SendState | null,
+  who: ReturnType<typeof verifyWho>,
+  consumed: Challenge,
+  flow: Pick<VerifyFlow, 'confirm' | 'clear'>,
+): Promise<RouteResult> {
+  const { config, cookies, emit } = rt;
+  const holder = flow.confirm ? await flow.confirm(consumed) : user;
+  const now = config.now();
+  const method = state?.lastChannel === 'voice' ? 'voice' : 'sms';
+  if (holder) {
+    cookies.writeVerified(res, {
+      userId: holder.id,
+      session: holder === user ? challenge.session : sessionFingerprint(holder),
+      version: String(holder.version ?? ''),
+      verifiedAt: now,
+      expiresAt: now + config.verifiedTtlMs,
+      method,
+    });
+  }
+  flow.clear(rt, res);
+  const sentAt = state?.firstSmsAt || state?.lastSentAt;
+  emit({ type: 'verify.succeeded', ...who, channel: method, ...(sentAt ? { sentAt } : {}) });
+  return { verified: true, returnTo: consumed.returnTo };
+}
