@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { json } from '../helpers/create-app.js';
-import { createLifecycleApp, generateCodes, verifiedAgent } from '../helpers/lifecycle.js';
+import { createLifecycleApp, formTokenOf, generateCodes, verifiedAgent } from '../helpers/lifecycle.js';
 
 const html = { Accept: 'text/html' };
 
@@ -35,6 +35,19 @@ describe('step-up answered with a recovery code', () => {
       .expect(200);
     expect(form.text).toContain('id="tfa-recovery-form"');
     expect(form.text).toContain('action="/2fa/recovery/verify?within=60000"');
+
+    // A wrong code in the plain form comes back to the form, still asked with `within`.
+    const wrong = await agent
+      .post('/2fa/recovery/verify?within=60000')
+      .type('form')
+      .set(html)
+      .send({ tfa_csrf: formTokenOf(form.text), returnTo: '/sensitive', code: 'aaaa-bbbb-cccc' })
+      .expect(303);
+    expect(wrong.headers.location).toBe('/2fa/recovery?returnTo=%2Fsensitive&within=60000');
+    await agent
+      .get(wrong.headers.location as string)
+      .set(html)
+      .expect(200);
 
     await json(agent, '/2fa/recovery/verify', { code: codes[0] }).expect(200);
     await agent.get('/sensitive').set('Accept', 'application/json').expect(200);
