@@ -1,3 +1,4 @@
+import { BoundedCache } from './bounded-cache.js';
 import { fingerprint, keyHash, randomId } from './crypto.js';
 import type { Config } from './options.js';
 
@@ -208,6 +209,11 @@ export const IP_BUDGET_KEY = 'b:ip:';
 export function createKeys(config: Config) {
   const secret = config.secrets.at(-1) as string;
   const hashed = (kind: string, value: string) => keyHash(secret, kind, value);
+  // Asked on every verify and status for the same few users and numbers: kept, boundedly.
+  const users = new BoundedCache<string, string>(10_000);
+  const phones = new BoundedCache<string, string>(10_000);
+  const userKey = (userId: string) => fingerprint(`user:${userId}`);
+  const phoneKey = (e164: string) => hashed('phone', e164);
   return {
     challenge: (id: string) => `c:${idTagged(id)}`,
     state: (id: string) => `s:${idTagged(id)}`,
@@ -219,9 +225,9 @@ export function createKeys(config: Config) {
     reportsWork: () => 'rw',
     /** A delivery report already acted on, by the hash of its body. */
     webhook: (rawBody: Buffer) => `w:${fingerprint(rawBody)}`,
-    user: (userId: string) => fingerprint(`user:${userId}`),
+    user: (userId: string) => users.memo(userId, userKey),
     /** The number a challenge's code went to, for comparing with the number on file. */
-    phone: (e164: string) => hashed('phone', e164),
+    phone: (e164: string) => phones.memo(e164, phoneKey),
     failures: (userKey: string) => `f:${userTagged(userKey)}`,
     failedAt: (userKey: string) => `fa:${userTagged(userKey)}`,
     sendLock: (userKey: string) => `l:${userTagged(userKey)}`,
