@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { userTagged } from '../../challenge.js';
 import type { Runtime } from '../../context.js';
 import { sessionFingerprint } from '../../cookie.js';
 import { fingerprint } from '../../crypto.js';
@@ -101,7 +102,7 @@ export async function verifyRecoveryCode(
     assertNotLocked(rt, lockState(failures, failedAt));
     const hashes = hashesOf(loaded);
     const index = findRecoveryCode(config.secrets, user.id, code, hashes);
-    const used = index < 0 ? undefined : `ru:${userKey}:${fingerprint(hashes[index] as string)}`;
+    const used = index < 0 ? undefined : `ru:${userTagged(userKey)}:${fingerprint(hashes[index] as string)}`;
     const claimed = used !== undefined && (await store.increment(used, RECOVERY_USED_MARK_MS)) === 1;
     if (!claimed) {
       const failed = await recordFailure(rt, userKey);
