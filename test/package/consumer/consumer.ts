@@ -46,12 +46,16 @@ const tfa = twoFactor({
   recovery,
   rememberDevice: { ttlMs: 7 * 86_400_000 },
   onEvent: (event: TwoFactorEvent) => void event.type,
+  enroll: { save: async (user, phone) => void [user.id, phone], maxAgeMs: 300_000 },
 });
 app.post('/2fa/webhooks/smstools', tfa.webhook);
 app.use(tfa);
 app.get('/account', tfa.requireSecondFactor, (req, res) => {
   const method: 'sms' | 'voice' | 'recovery' | 'device' | undefined = req.secondFactor?.method;
   res.send(method);
+});
+app.post('/account/delete', tfa.requireSecondFactor.within(5 * 60_000), (_req, res) => {
+  res.send('deleted');
 });
 app.get('/devices', tfa.requireSecondFactor, async (req, res) => {
   const id = req.session.user?.id ?? 0;
