@@ -184,7 +184,8 @@ export function newChallengeId(userKey: string): string {
 }
 
 /** `{tag}rest`: the user's tag in braces; the key's hash slot is the tag's. */
-const userTagged = (userKey: string) => `{${userKey.slice(0, TAG_LENGTH)}}${userKey.slice(TAG_LENGTH)}`;
+export const userTagged = (userKey: string) =>
+  `{${userKey.slice(0, TAG_LENGTH)}}${userKey.slice(TAG_LENGTH)}`;
 /** `random{tag}`: a challenge id with its user's tag in braces (an id without a tag stays as it is). */
 const idTagged = (id: string) =>
   id.length === RANDOM_ID_LENGTH + TAG_LENGTH
