@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { STORE_METHODS, type Store } from '../stores/store.js';
+import { checkVerifyAttempt } from './check-verify-attempt.js';
 
 export interface CheckStoreOptions {
   /**
@@ -51,7 +52,8 @@ async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
 /**
  * Checks that a store keeps the `Store` contract: read and write, TTLs in milliseconds, single
  * use under concurrent `consume`, no lost update under concurrent `increment` and a TTL set only
- * on creation, and `getMany` and `compareAndSet` (one winner among concurrent callers) when present. Resolves when it conforms; otherwise rejects with an
+ * on creation, and `getMany`, `compareAndSet` (one winner among concurrent callers) and
+ * `verifyAttempt` (counts, consumes, one winner) when present. Resolves when it conforms; otherwise rejects with an
  * `Error` whose message names the method and what went wrong. Works in any test runner.
  *
  * It uses real time (about half a second), writes only keys under a random prefix, deletes them
@@ -93,6 +95,7 @@ export async function checkStore(
     await checkIncrement(store, key);
     if (store.getMany) await checkGetMany(store, key);
     if (store.compareAndSet) await checkCompareAndSet(store, key);
+    if (store.verifyAttempt) await checkVerifyAttempt(store, key, call, fail);
     await checkExpiry(store, key);
   } catch (error) {
     failure = error;
@@ -116,7 +119,7 @@ function checkShape(store: Store): void {
   for (const method of STORE_METHODS) {
     if (typeof store[method] !== 'function') fail(`store: \`${method}\` is required and is not a function`);
   }
-  for (const method of ['getMany', 'compareAndSet', 'shutdown'] as const) {
+  for (const method of ['getMany', 'compareAndSet', 'verifyAttempt', 'shutdown'] as const) {
     if (store[method] !== undefined && typeof store[method] !== 'function') {
       fail(`store: \`${method}\` is optional, but when present it must be a function`);
     }

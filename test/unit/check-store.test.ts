@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../../src/stores/memory-store.js';
 import { redisStore } from '../../src/stores/redis-store.js';
-import type { Store } from '../../src/stores/store.js';
+import type { Store, VerifyAttemptInput } from '../../src/stores/store.js';
 import { checkStore } from '../../src/testing/index.js';
 import { keysWithPrefix, REDIS_CLIENTS, requireRedis, uniquePrefix, useRedis } from '../helpers/redis.js';
+import { withVerifyAttempt } from '../helpers/verify-attempt.js';
 
 const redisUp = await requireRedis();
 const FILE_PREFIX = uniquePrefix('check-store');
@@ -279,6 +280,43 @@ describe('checkStore()', () => {
         throw new Error('still connected');
       };
       await expect(checkStore(() => store)).rejects.toThrow('checkStore: shutdown threw: still connected');
+    });
+  });
+
+  describe('on a store with verifyAttempt', () => {
+    it('passes the test helper’s verifyAttempt over memoryStore()', async () => {
+      await checkStore(() => withVerifyAttempt(memoryStore()));
+    });
+
+    it('catches a verifyAttempt that lets two of 50 concurrent right answers in', async () => {
+      const inner = withVerifyAttempt(mapStore());
+      let rights = 0;
+      let extra = 0;
+      const broken = Object.assign(Object.create(inner) as Store, {
+        async verifyAttempt(input: VerifyAttemptInput) {
+          const result = await inner.verifyAttempt(input);
+          if (result.outcome === 'right') rights++;
+          // Not atomic: in the race (after the rotation check's success and the race's), one more racer wins.
+          return result.outcome === 'missing' && rights === 2 && ++extra === 1
+            ? { outcome: 'right' as const, challenge: '[]', state: undefined }
+            : result;
+        },
+      });
+      await expect(checkStore(() => broken)).rejects.toThrow(/exactly one must/);
+    });
+
+    it('catches a verifyAttempt that does not consume the challenge', async () => {
+      const inner = withVerifyAttempt(mapStore());
+      const broken = Object.assign(Object.create(inner) as Store, {
+        async verifyAttempt(input: VerifyAttemptInput) {
+          const record = await inner.get(input.keys.challenge);
+          const result = await inner.verifyAttempt(input);
+          if (result.outcome === 'right' && record !== undefined)
+            await inner.set(input.keys.challenge, record, 60_000);
+          return result;
+        },
+      });
+      await expect(checkStore(() => broken)).rejects.toThrow(/challenge key is still there/);
     });
   });
 
