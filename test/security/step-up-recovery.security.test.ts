@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { json } from '../helpers/create-app.js';
-import { createLifecycleApp, formTokenOf, generateCodes, verifiedAgent } from '../helpers/lifecycle.js';
+import { json, signIn } from '../helpers/create-app.js';
+import { createEnrollApp, enrollCode, TYPED } from '../helpers/enroll-app.js';
+import {
+  createLifecycleApp,
+  createVault,
+  formTokenOf,
+  generateCodes,
+  verifiedAgent,
+} from '../helpers/lifecycle.js';
 
 const html = { Accept: 'text/html' };
 
@@ -61,5 +68,31 @@ describe('step-up answered with a recovery code', () => {
     await agent.get('/2fa/recovery?returnTo=%2Fsensitive&within=60000').set(html).expect(200);
     // Without a step-up, a verified browser has nothing to do there.
     await agent.get('/2fa/recovery?returnTo=%2Fsensitive').set(html).expect(303);
+  });
+
+  it('a lost phone: signed in with a recovery code a while ago, the user can still change the number with another one', async () => {
+    const vault = createVault();
+    const t = createEnrollApp({ options: { recovery: vault.options } });
+    const codes = await t.tfa.recovery.generate('u-alice');
+    const agent = await signIn(t, 'alice');
+    await json(agent, '/2fa/recovery/verify', { code: codes[0] }).expect(200);
+    t.clock.advance(10 * 60_000); // past enroll.maxAgeMs: a change needs a fresh factor
+
+    const enroll = await agent.get('/2fa/enroll').set(html).expect(200);
+    const reverify = enroll.text.match(/id="tfa-reverify-link" href="([^"]+)"/)?.[1]?.replace(/&amp;/g, '&');
+    const page = await agent
+      .get(reverify as string)
+      .set(html)
+      .expect(200);
+    const href = page.text.match(/href="([^"]+)" id="tfa-use-recovery"/)?.[1]?.replace(/&amp;/g, '&');
+    // The recovery form, not a 303 back to the enrollment page that asked for a fresh factor.
+    await agent
+      .get(href as string)
+      .set(html)
+      .expect(200);
+    await json(agent, '/2fa/recovery/verify', { code: codes[1] }).expect(200);
+    const code = await enrollCode(t, agent, TYPED.be.national, TYPED.be.e164);
+    await json(agent, '/2fa/enroll/verify', { code }).expect(200);
+    expect(t.saves.map((s) => s.phone)).toEqual([TYPED.be.e164]);
   });
 });
