@@ -178,9 +178,9 @@ describe('a device cookie that is not this user’s own, intact and live is refu
     expect(events).not.toContain(token);
     expect(t.logs.join('\n')).not.toContain(token);
     const [device] = await t.tfa.devices.list(USERS.alice.id);
-    const stored = await t.store.get(
-      `d:${(await import('../../src/crypto.js')).fingerprint(`user:${USERS.alice.id}`)}:${device?.id}`,
-    );
+    const { fingerprint } = await import('../../src/crypto.js');
+    const { deviceKey } = await import('../../src/lifecycle/devices/records.js');
+    const stored = await t.store.get(deviceKey(fingerprint(`user:${USERS.alice.id}`), device?.id ?? ''));
     expect(stored).toBeDefined();
     expect(stored).not.toContain(token);
     expect(JSON.stringify(device)).not.toContain(token);
