@@ -1,4 +1,3 @@
-import { BoundedCache } from './bounded-cache.js';
 import { fingerprint, keyHash, randomId } from './crypto.js';
 import type { Config } from './options.js';
 
@@ -183,8 +182,12 @@ export function newChallengeId(userKey: string): string {
   return randomId() + userKey.slice(0, TAG_LENGTH);
 }
 
-/** `{tag}rest`: the user's tag in braces; the key's hash slot is the tag's. */
-const userTagged = (userKey: string) => `{${userKey.slice(0, TAG_LENGTH)}}${userKey.slice(TAG_LENGTH)}`;
+/**
+ * `{tag}rest`: the user key with its tag in braces, for every key of one user (the key's hash slot
+ * is the tag's). Recovery marks and remembered devices use it too.
+ */
+export const userTagged = (userKey: string) =>
+  `{${userKey.slice(0, TAG_LENGTH)}}${userKey.slice(TAG_LENGTH)}`;
 /** `random{tag}`: a challenge id with its user's tag in braces (an id without a tag stays as it is). */
 const idTagged = (id: string) =>
   id.length === RANDOM_ID_LENGTH + TAG_LENGTH
@@ -209,11 +212,6 @@ export const IP_BUDGET_KEY = 'b:ip:';
 export function createKeys(config: Config) {
   const secret = config.secrets.at(-1) as string;
   const hashed = (kind: string, value: string) => keyHash(secret, kind, value);
-  // Asked on every verify and status for the same few users and numbers: kept, boundedly.
-  const users = new BoundedCache<string, string>(10_000);
-  const phones = new BoundedCache<string, string>(10_000);
-  const userKey = (userId: string) => fingerprint(`user:${userId}`);
-  const phoneKey = (e164: string) => hashed('phone', e164);
   return {
     challenge: (id: string) => `c:${idTagged(id)}`,
     state: (id: string) => `s:${idTagged(id)}`,
@@ -225,9 +223,9 @@ export function createKeys(config: Config) {
     reportsWork: () => 'rw',
     /** A delivery report already acted on, by the hash of its body. */
     webhook: (rawBody: Buffer) => `w:${fingerprint(rawBody)}`,
-    user: (userId: string) => users.memo(userId, userKey),
+    user: (userId: string) => fingerprint(`user:${userId}`),
     /** The number a challenge's code went to, for comparing with the number on file. */
-    phone: (e164: string) => phones.memo(e164, phoneKey),
+    phone: (e164: string) => hashed('phone', e164),
     failures: (userKey: string) => `f:${userTagged(userKey)}`,
     failedAt: (userKey: string) => `fa:${userTagged(userKey)}`,
     sendLock: (userKey: string) => `l:${userTagged(userKey)}`,

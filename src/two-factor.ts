@@ -203,7 +203,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       if (formMode && error.code !== 'ERR_2FA_UNAUTHENTICATED') {
         // The error goes to the page in a one-time cookie, not the address: a reload does not repeat it.
         flashError(rt, res, error);
-        const back = lifecycle.formBack(sub, routes, returnTo, error);
+        const back = lifecycle.formBack(sub, routes, returnTo, error, within);
         res.redirect(303, back ?? withWithin(`${page}?returnTo=${encodeURIComponent(returnTo)}`, within));
       } else {
         sendError(res, error, config.locale);

@@ -8,6 +8,7 @@ import { fillText, plural } from '../page/format.js';
 import type { PageTexts, PageView } from '../page/options.js';
 import { escapeHtml, hiddenTokens } from '../page/render.js';
 import { STYLES } from '../page/styles.js';
+import { withWithin } from './fresh.js';
 
 const CSS = `
 .tfa-remember{display:flex;gap:.6rem;align-items:flex-start;margin:.75rem 0 0;font-size:.95rem;cursor:pointer}
@@ -37,10 +38,15 @@ export function lifecycleView(
   texts: PageTexts,
   routes: string,
   returnTo: string,
+  /** A step-up's `within`: the recovery form keeps it, so a stale browser is asked, not sent back. */
+  within?: number,
 ): Pick<PageView, 'recovery' | 'rememberDevice'> {
   return {
     recovery: config.recovery
-      ? { href: `${routes}/recovery?returnTo=${encodeURIComponent(returnTo)}`, text: texts.useRecoveryCode }
+      ? {
+          href: withWithin(`${routes}/recovery?returnTo=${encodeURIComponent(returnTo)}`, within),
+          text: texts.useRecoveryCode,
+        }
       : null,
     rememberDevice: config.rememberDevice
       ? { label: rememberLabel(texts, config.rememberDevice.ttlMs, config.locale) }
@@ -106,18 +112,20 @@ export interface RecoveryFormView {
   hostCsrfToken: string | null;
   /** The error of the last post, in words. */
   error: string;
+  /** A step-up's `within`, kept on the form's post and its link back. */
+  within?: number;
 }
 
 /** GET /2fa/recovery: one field, one button, a link back; a plain form post. */
 export function renderRecoveryForm(res: Response, config: Config, view: RecoveryFormView): void {
   const { texts, routes, returnTo } = view;
-  const back = `${routes}?returnTo=${encodeURIComponent(returnTo)}`;
+  const back = withWithin(`${routes}?returnTo=${encodeURIComponent(returnTo)}`, view.within);
   shell(
     res,
     config,
     texts.recoveryTitle,
     `<p class="tfa-intro" id="tfa-intro">${escapeHtml(texts.recoveryIntro)}</p>
-<form method="post" action="${escapeHtml(`${routes}/recovery/verify`)}" id="tfa-recovery-form" novalidate>${hiddenTokens(view)}<input type="hidden" name="returnTo" value="${escapeHtml(returnTo)}">
+<form method="post" action="${escapeHtml(withWithin(`${routes}/recovery/verify`, view.within))}" id="tfa-recovery-form" novalidate>${hiddenTokens(view)}<input type="hidden" name="returnTo" value="${escapeHtml(returnTo)}">
 <label class="tfa-label" for="tfa-recovery-code">${escapeHtml(texts.recoveryLabel)}</label>
 <input class="tfa-code tfa-rcode" id="tfa-recovery-code" name="code" autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="24" required autofocus${view.error ? ' aria-invalid="true"' : ''} aria-describedby="tfa-error tfa-recovery-hint">
 <div class="tfa-slot"><p class="tfa-error" id="tfa-error" role="alert">${escapeHtml(view.error)}</p><p class="tfa-muted" id="tfa-recovery-hint">${escapeHtml(texts.recoveryHint)}</p></div>

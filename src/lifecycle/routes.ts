@@ -3,7 +3,6 @@ import type { Request, Response } from 'express';
 import type { Runtime } from '../context.js';
 import { formToken } from '../crypto.js';
 import { TwoFactorError } from '../errors.js';
-import { verifiedInfo } from '../guard.js';
 import { hostCsrfToken } from '../host/csrf.js';
 import { type Body, safeReturnTo } from '../http.js';
 import type { CheckedUser } from '../options.js';
@@ -12,7 +11,7 @@ import { takeFlash } from '../routes/flash.js';
 import type { RouteResult } from '../routes/result.js';
 import { admitDevice, rememberDevice, wantsRemember } from './devices/devices.js';
 import { DEFAULT_ENROLL_MAX_AGE_MS } from './enroll/options.js';
-import { isFresh, withWithin } from './fresh.js';
+import { isFresh, verifiedEnough, withinOfRequest, withWithin } from './fresh.js';
 import { renderCodesPage, renderRecoveryForm } from './page.js';
 import { appCall } from './recovery/app-calls.js';
 import { generateRecoveryCodes, verifyRecoveryCode } from './recovery/recovery.js';
@@ -36,7 +35,13 @@ export interface Lifecycle {
   /** GET routes (`/recovery`). */
   gets: Record<string, (r: LifecycleRequest) => Promise<void>>;
   /** Where a refused form post of these routes goes back to; `undefined` for the challenge page. */
-  formBack(sub: string, routes: string, returnTo: string, error: TwoFactorError): string | undefined;
+  formBack(
+    sub: string,
+    routes: string,
+    returnTo: string,
+    error: TwoFactorError,
+    within?: number,
+  ): string | undefined;
   /** After POST /verify succeeded: remembers the device when the box was checked. */
   afterVerify(req: Request, res: Response, user: CheckedUser, body: Body): Promise<void>;
   /** A remembered device's way past the guard (one store read); `undefined` when `rememberDevice` is off. */
@@ -75,7 +80,10 @@ export function createLifecycle(rt: Runtime): Lifecycle {
     };
 
     gets['/recovery'] = async ({ req, res, user, returnTo, routes }) => {
-      if (verifiedInfo(rt, req, user)) {
+      // Verified (with a step-up's `within`: recently enough) has nothing to do here; a stale
+      // browser asked to step up is shown the form, not sent back to the route that asked.
+      const within = withinOfRequest(req);
+      if (verifiedEnough(rt, req, user, within)) {
         res.redirect(303, returnTo);
         return;
       }
@@ -88,6 +96,7 @@ export function createLifecycle(rt: Runtime): Lifecycle {
         csrfToken: formToken(config.secrets[0] as string, user.id, user.sessionId ?? ''),
         hostCsrfToken: hostCsrfToken(req, rt.warnOnce),
         error: flash ? errorText(texts, flash.code) : '',
+        within,
       });
     };
   }
@@ -95,10 +104,11 @@ export function createLifecycle(rt: Runtime): Lifecycle {
   return {
     posts,
     gets,
-    formBack(sub, routes, returnTo, error) {
+    formBack(sub, routes, returnTo, error, within) {
       if (sub === '/recovery/generate' && error.code === 'ERR_2FA_REQUIRED')
         return verifyUrlFor(routes, returnTo);
-      if (sub.startsWith('/recovery/')) return `${routes}/recovery?returnTo=${encodeURIComponent(returnTo)}`;
+      if (sub.startsWith('/recovery/'))
+        return withWithin(`${routes}/recovery?returnTo=${encodeURIComponent(returnTo)}`, within);
       return undefined;
     },
     async afterVerify(req, res, user, body) {

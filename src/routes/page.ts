@@ -96,7 +96,7 @@ export async function showPage(
     voiceAvailable: voiceAvailable(rt),
     signOut: config.page.signOut ? { method: 'post', label: texts.signOut, ...config.page.signOut } : null,
     alternative: config.page.alternative ?? null,
-    ...lifecycleView(config, texts, routes, returnTo),
+    ...lifecycleView(config, texts, routes, returnTo, within),
     // The script sends on load only into a clean state, and only when the page was opened from
     // this site (or typed in), so that another site cannot spend the user's SMS budget by opening it.
     autoSend: dest !== null && !isCrossSiteByFetchMetadata(req) && !state.ended && !state.locked && !error,

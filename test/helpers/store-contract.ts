@@ -137,9 +137,9 @@ export function runStoreContract(name: string, create: () => Promise<StoreUnderT
     });
 
     describe('compareAndSet (optional)', () => {
-      it('sets only over the expected value (undefined: no key), and answers whether it did', () =>
+      it('sets only over the expected value (undefined: no key), and answers whether it did', (ctx) =>
         withStore(async ({ store }) => {
-          if (!store.compareAndSet) return;
+          if (!store.compareAndSet) return ctx.skip('the store has no compareAndSet');
           expect(await store.compareAndSet('contract:cas', undefined, 'a', 10_000)).toBe(true);
           expect(await store.compareAndSet('contract:cas', undefined, 'b', 10_000)).toBe(false);
           expect(await store.compareAndSet('contract:cas', 'x', 'b', 10_000)).toBe(false);
@@ -147,10 +147,10 @@ export function runStoreContract(name: string, create: () => Promise<StoreUnderT
           expect(await store.compareAndSet('contract:cas', 'a', 'b', 10_000)).toBe(true);
           expect(await store.get('contract:cas')).toBe('b');
         }));
-      it('lets exactly one of 50 concurrent callers win', () =>
+      it('lets exactly one of 50 concurrent callers win', (ctx) =>
         withStore(async ({ store }) => {
           const cas = store.compareAndSet?.bind(store);
-          if (!cas) return;
+          if (!cas) return ctx.skip('the store has no compareAndSet');
           await store.set('contract:cas-race', 'start', 10_000);
           const won = await Promise.all(
             Array.from({ length: 50 }, (_, i) => cas('contract:cas-race', 'start', `r${i}`, 10_000)),
@@ -158,9 +158,9 @@ export function runStoreContract(name: string, create: () => Promise<StoreUnderT
           expect(won.filter(Boolean)).toHaveLength(1);
           expect(await store.get('contract:cas-race')).toBe(`r${won.indexOf(true)}`);
         }));
-      it('sets the TTL it is given', () =>
+      it('sets the TTL it is given', (ctx) =>
         withStore(async ({ store }, pass) => {
-          if (!store.compareAndSet) return;
+          if (!store.compareAndSet) return ctx.skip('the store has no compareAndSet');
           expect(await store.compareAndSet('contract:cas-ttl', undefined, 'v', TTL)).toBe(true);
           await pass(TTL + 100);
           expect(await store.get('contract:cas-ttl')).toBeUndefined();
@@ -170,9 +170,9 @@ export function runStoreContract(name: string, create: () => Promise<StoreUnderT
     verifyAttemptContract((fn) => withStore(({ store }) => fn(store)));
 
     describe('getMany (optional)', () => {
-      it('returns values in the order of the keys, undefined for missing ones', () =>
+      it('returns values in the order of the keys, undefined for missing ones', (ctx) =>
         withStore(async ({ store }) => {
-          if (!store.getMany) return;
+          if (!store.getMany) return ctx.skip('the store has no getMany');
           await store.set('contract:m1', 'one', 10_000);
           await store.set('contract:m3', 'three', 10_000);
           expect(await store.getMany(['contract:m1', 'contract:m2', 'contract:m3'])).toEqual([

@@ -1,3 +1,4 @@
+import { DAY } from '../../constants.js';
 import type { Runtime } from '../../context.js';
 import type { Locale } from '../../messages.js';
 import type { CheckedUser } from '../../options.js';
@@ -28,9 +29,14 @@ export function recoveryNoticeText(locale: Locale, appName: string | undefined):
 
 /**
  * Tells the number on file that a recovery code was used (the owner of a lost phone may still get
- * it on a new SIM; an attacker with a stolen code is found out). Not budgeted: each one costs a
- * valid code. Only to an allowed country. It runs in the background: the sign-in does not wait for
- * the provider, and a failure is logged without the number.
+ * it on a new SIM; an attacker with a stolen code is found out). Only to an allowed country. It
+ * runs in the background: the sign-in does not wait for the provider, and a failure is logged
+ * without the number.
+ *
+ * A code costs nothing to whoever may make a new set (a used code makes the browser fresh, and a
+ * fresh browser may generate), so the notices have a budget of their own: `limits.phonePerDay` per
+ * number and day. Only recovery-code uses spend it, so nobody can spend it first without texting
+ * the number; the sign-in send budgets are not touched.
  */
 export function sendRecoveryNotice(rt: Runtime, user: CheckedUser): void {
   const { config } = rt;
@@ -38,8 +44,17 @@ export function sendRecoveryNotice(rt: Runtime, user: CheckedUser): void {
   if (!dest) return;
   if (config.allowedCountries !== 'all' && !config.allowedCountries.has(dest.country)) return;
   const text = recoveryNoticeText(config.locale, config.appName);
+  const perDay = config.limits.phonePerDay;
   Promise.resolve()
-    .then(() => config.transport.sendSms({ to: dest.e164, text }))
+    .then(async () => {
+      if ((await rt.store.increment(rt.keys.budget('rn', dest.e164), DAY)) > perDay) {
+        config.logger.error(
+          `express-sms-2fa: the recovery-code notice to ${dest.masked} was not sent: ${perDay} were sent to it within a day (limits.phonePerDay)`,
+        );
+        return;
+      }
+      await config.transport.sendSms({ to: dest.e164, text });
+    })
     .catch(() => {
       config.logger.error(`express-sms-2fa: the recovery-code notice to ${dest.masked} could not be sent`);
     });

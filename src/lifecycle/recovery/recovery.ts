@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { userTagged } from '../../challenge.js';
 import type { Runtime } from '../../context.js';
 import { sessionFingerprint } from '../../cookie.js';
 import { fingerprint } from '../../crypto.js';
@@ -35,9 +36,36 @@ export async function generateRecoveryCodes(
   while (codes.size < count) codes.add(generateRecoveryCode());
   const signer = rt.config.secrets[0] as string;
   const list = [...codes];
-  await save(list.map((code) => hashRecoveryCode(signer, userId, normalizeRecoveryCode(code) as string)));
+  const hashes = list.map((code) => hashRecoveryCode(signer, userId, normalizeRecoveryCode(code) as string));
+  // Under the account's verify lock: a code use running meanwhile would otherwise save the old
+  // set (minus its code) over the new one, and the old codes would work again.
+  await underVerifyLock(rt, rt.keys.user(userId), () => save(hashes));
   rt.emit({ type: 'recovery.generated', userId, codesLeft: list.length });
   return list;
+}
+
+/** How long a new set waits for a code check of the same account to finish before answering busy. */
+const GENERATE_WAIT_TRIES = 40;
+const GENERATE_WAIT_MS = 50;
+
+/** `work` under the account's verify lock, waiting a little for a code check that holds it. */
+async function underVerifyLock(rt: Runtime, userKey: string, work: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    let busy = false;
+    try {
+      await withVerifyLock(
+        rt,
+        userKey,
+        async () => undefined,
+        () => work(),
+      );
+      return;
+    } catch (error) {
+      busy = error instanceof TwoFactorError && error.code === 'ERR_2FA_COOLDOWN';
+      if (!busy || attempt >= GENERATE_WAIT_TRIES) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, GENERATE_WAIT_MS));
+  }
 }
 
 /** For `tfa.recovery.generate(userId)`: the app's own `save` errors reach the app as they are. */
@@ -92,16 +120,15 @@ export async function verifyRecoveryCode(
   const code = readRecoveryCode(rawCode);
   const userKey = keys.user(user.id);
   const who = { userId: user.id, ip: ipKey(req.ip), ...userAgentOf(req) };
-  const preload = () =>
-    Promise.all([
-      store.getMany([keys.failures(userKey), keys.failedAt(userKey)]),
-      appCall('load', config.logger, () => recovery.load(user.id)),
-    ]);
-  return withVerifyLock(rt, userKey, preload, async ([[failures, failedAt], loaded]) => {
+  const preload = () => store.getMany([keys.failures(userKey), keys.failedAt(userKey)]);
+  return withVerifyLock(rt, userKey, preload, async ([failures, failedAt]) => {
     assertNotLocked(rt, lockState(failures, failedAt));
-    const hashes = hashesOf(loaded);
+    // Read once the lock is ours, not alongside it: a new set saved before our turn is the one checked.
+    const hashes = hashesOf(await appCall('load', config.logger, () => recovery.load(user.id)));
     const index = findRecoveryCode(config.secrets, user.id, code, hashes);
-    const used = index < 0 ? undefined : `ru:${userKey}:${fingerprint(hashes[index] as string)}`;
+    // With the user's hash tag: one slot with the user's other keys on a Redis Cluster.
+    const usedKey = (hash: string) => `ru:${userTagged(userKey)}:${fingerprint(hash)}`;
+    const used = index < 0 ? undefined : usedKey(hashes[index] as string);
     const claimed = used !== undefined && (await store.increment(used, RECOVERY_USED_MARK_MS)) === 1;
     if (!claimed) {
       const failed = await recordFailure(rt, userKey);
@@ -109,7 +136,10 @@ export async function verifyRecoveryCode(
       if (failed === config.lockout.hardLimit) emit({ type: 'user.locked', ...who, failures: failed });
       throw new TwoFactorError('ERR_2FA_CODE_INVALID');
     }
-    const left = hashes.filter((_, i) => i !== index);
+    // A stale read (a replica, a save still under way) may still list codes used since: they are
+    // marked in the store, and must not be written back, where they would outlive their mark.
+    const marks = await store.getMany(hashes.map(usedKey));
+    const left = hashes.filter((_, i) => i !== index && marks[i] === undefined);
     try {
       await appCall('save', config.logger, () => recovery.save(user.id, left));
     } catch (error) {

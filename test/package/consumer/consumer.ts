@@ -6,6 +6,8 @@ import {
   ERROR_CODES,
   memoryStore,
   memoryTransport,
+  type RecoveryOptions,
+  type RememberedDevice,
   redisStore,
   type Store,
   smstools,
@@ -32,6 +34,7 @@ const getUser: TwoFactorOptions['getUser'] = (req): User | null =>
     : null;
 
 const store: Store = memoryStore();
+const recovery: RecoveryOptions = { load: () => [], save: () => {} };
 const tfa = twoFactor({
   secret: 'x'.repeat(32),
   getUser,
@@ -40,6 +43,8 @@ const tfa = twoFactor({
   allowedCountries: ['BE'],
   cookie: { secure: 'auto' },
   page: { signOut: { action: '/logout', method: 'post' } },
+  recovery,
+  rememberDevice: { ttlMs: 7 * 86_400_000 },
   onEvent: (event: TwoFactorEvent) => void event.type,
   enroll: { save: async (user, phone) => void [user.id, phone], maxAgeMs: 300_000 },
 });
@@ -51,6 +56,12 @@ app.get('/account', tfa.requireSecondFactor, (req, res) => {
 });
 app.post('/account/delete', tfa.requireSecondFactor.within(5 * 60_000), (_req, res) => {
   res.send('deleted');
+});
+app.get('/devices', tfa.requireSecondFactor, async (req, res) => {
+  const id = req.session.user?.id ?? 0;
+  const devices: RememberedDevice[] = await tfa.devices.list(id);
+  const codes: string[] = req.query.fresh ? await tfa.recovery.generate(id) : [];
+  res.json({ devices, codes: codes.length, left: await tfa.recovery.count(id) });
 });
 app.post('/logout', (req, res) => {
   tfa.clear(res);
