@@ -14,7 +14,7 @@ export { METER_NAME, METRICS } from './metrics/instruments.js'; // OpenTelemetry
 export type { Logger, SendAttempt, TwoFactorOptions, User } from './options.js'; // SendAttempt: what beforeSend decides on
 export type { PageAlternative, PageChallenge, PageOptions, PageTexts, PageView } from './page/options.js'; // challenge page customisation
 export type { MemoryStore, MemoryStoreOptions } from './stores/memory-store.js';
-export { memoryStore } from './stores/memory-store.js'; // default store: per-process lru-cache
+export { memoryStore } from './stores/memory-store.js'; // default store: per-process, bounded
 export type { PostgresQuery, PostgresStore, PostgresStoreOptions } from './stores/postgres-store.js';
 export { postgresStore } from './stores/postgres-store.js'; // PostgreSQL store for several instances (app passes query); postgresStore.schema() is its DDL
 export type { RedisStore, RedisStoreOptions, SendCommand } from './stores/redis-store.js';

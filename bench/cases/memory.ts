@@ -45,7 +45,7 @@ export async function memoryCase(ctx: Context): Promise<CaseResult> {
     ctx.log(
       `  ${count} challenges in ${seconds.toFixed(1)} s: heap +${(grow('heapUsed') / 2 ** 20).toFixed(1)} MiB, ` +
         `${entries.toFixed(3)} store entries each, ${Math.round(perChallenge)} B each ` +
-        `(+ ${Math.round(entries * slots.perSlot)} B of preallocated lru-cache slots)`,
+        `(+ ${Math.round(entries * slots.perSlot)} B of slots preallocated for \`max\`)`,
     );
     const rows: Row[] = [
       {
@@ -62,7 +62,7 @@ export async function memoryCase(ctx: Context): Promise<CaseResult> {
         value: `${Math.round(withSlots)} B`,
         target: `≤ ${TARGET_BYTES} B`,
         met: withSlots <= TARGET_BYTES,
-        note: `lru-cache preallocates ${slots.perSlot.toFixed(1)} B per \`max\` slot`,
+        note: `${slots.perSlot.toFixed(1)} B preallocated per \`max\` slot`,
       },
     ];
     return {
