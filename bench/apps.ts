@@ -50,6 +50,8 @@ export interface AppSpec {
   options?: Partial<TwoFactorOptions>;
   /** Called for every error that reaches the app's error handler or the logger. */
   onError: (what: string) => void;
+  /** Mounts routes before every other middleware (the better-auth peer). */
+  before?: (app: express.Express) => void;
 }
 
 /**
@@ -138,6 +140,7 @@ export interface BenchApp {
 export function buildApp(spec: AppSpec): BenchApp {
   const app = express();
   app.disable('x-powered-by');
+  spec.before?.(app);
   const tfa = twoFactor(benchOptions(spec));
   const second = spec.second
     ? twoFactor({
@@ -207,6 +210,9 @@ export function buildApp(spec: AppSpec): BenchApp {
   app.get('/flagged', handRolled, ok);
   // An async middleware that only awaits: the cost of the hop itself, with nothing checked.
   app.get('/awaited', asyncNoop, ok);
+  // The A/A control: the bare route again, registered last (it pays the most non-matching route
+  // tests), to measure what the harness alone makes of two identical routes.
+  app.get('/bare-again', ok);
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     spec.onError(`500: ${error instanceof Error ? error.message : String(error)}`);
     res.status(500).json({ error: 'internal' });

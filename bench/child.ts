@@ -38,6 +38,8 @@ export interface Server {
 export interface StartOptions {
   /** Profile this server's measured runs (bench/profiles/<label>-<time>/run-N.cpuprofile). */
   profile?: boolean;
+  /** The script to run instead of bench/server.ts (bench/cluster.ts: a cluster primary). */
+  entry?: string;
 }
 
 /** Top self-time functions of every profiled server, by label (for bench/results.json). */
@@ -66,7 +68,7 @@ export async function startServer(
 ): Promise<Server & { ready: Record<string, unknown> }> {
   const execArgv = ['--import', 'tsx', '--expose-gc'];
   const profileDir = join(PROFILE_DIR, `${label.replace(/[^a-z0-9-]+/gi, '_')}-${Date.now()}`);
-  const child = fork(join(ROOT, 'bench', 'server.ts'), [JSON.stringify(config)], {
+  const child = fork(join(ROOT, 'bench', options.entry ?? 'server.ts'), [JSON.stringify(config)], {
     cwd: ROOT,
     execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -100,6 +100,8 @@ export async function verifiedUser(server: Server): Promise<{ jar: Jar; user: nu
 export interface PooledRequest {
   cookie: string;
   body: string;
+  /** Extra headers of this request (e.g. `x-user` where the first factor is a header). */
+  headers?: Record<string, string>;
 }
 
 /** Runs `task` for 0..count-1 with `concurrency` at a time. */

@@ -24,6 +24,8 @@ export interface Variant {
   perRequest?: (i: number) => Record<string, string>;
   /** Requests that each consume state (a challenge): `count` of them are built before each run. */
   pool?: (count: number) => Promise<PooledRequest[]>;
+  /** At most this many pooled requests per run (a peer too slow to fill a run in minutes). */
+  maxAmount?: number;
   /** Requests used round-robin, again and again (built once). */
   rotate?: PooledRequest[];
   /** The only status the measured path answers; anything else is counted as unexpected. */
@@ -93,7 +95,7 @@ export async function fire(
       : variant.rotate
         ? variant.rotate[n % variant.rotate.length]
         : variant.fixed;
-    const headers: Record<string, string> = { ...base, ...variant.perRequest?.(n) };
+    const headers: Record<string, string> = { ...base, ...variant.perRequest?.(n), ...item?.headers };
     if (item?.cookie) headers.cookie = item.cookie;
     req.headers = headers;
     if (variant.method === 'POST') req.body = item?.body ?? '{}';
@@ -156,10 +158,11 @@ export type Progress = (line: string) => void;
 export async function measure(variants: Variant[], settings: Settings, log: Progress) {
   const amounts = new Map<string, number>();
   for (const v of variants) {
+    const cap = (n: number) => Math.min(n, v.maxAmount ?? Number.POSITIVE_INFINITY);
     const warm = v.pool
-      ? await fire(v, settings, 0, Math.max(200, Math.round(400 * settings.warmupSeconds)))
+      ? await fire(v, settings, 0, cap(Math.max(200, Math.round(400 * settings.warmupSeconds))))
       : await fire(v, settings, settings.warmupSeconds);
-    if (v.pool) amounts.set(v.name, Math.max(200, Math.round(warm.rps * settings.seconds)));
+    if (v.pool) amounts.set(v.name, cap(Math.max(200, Math.round(warm.rps * settings.seconds))));
     log(`  warm-up ${v.name}: ${Math.round(warm.rps)} req/s`);
   }
   const runs = new Map<string, Run[]>(variants.map((v) => [v.name, []]));

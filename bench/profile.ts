@@ -1,5 +1,6 @@
 // Top self-time functions of V8 CPU profiles (.cpuprofile, as node --cpu-prof writes), e.g. from `npm run bench -- --profile`.
 // Usage: npx tsx bench/profile.ts bench/profiles/<server>-<time>/<variant>[/run-N.cpuprofile] [--top=25] [--focus=fn]
+// --by=file: self time summed per source file or package.
 // --focus=requireSecondFactor: the share of busy time spent inside that function (its inclusive time,
 // without what it hands on to through `next`) and the self time of the functions that ran under it.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -108,10 +109,32 @@ export function formatTop(path: string, count = 20, focus?: string): string {
   return [head, ...lines].join('\n');
 }
 
+/** Self time summed by source file (`src/...`, a package, `node:...`, or V8's own entries). */
+export function formatByFile(path: string, count = 20): string {
+  const { busyMs, top } = selfTimes(path);
+  const files = new Map<string, number>();
+  for (const t of top) {
+    const file = t.where.replace(/:\d+$/, '');
+    const key = file.startsWith('node_modules/')
+      ? (/^node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1] ?? file)
+      : file || t.name;
+    files.set(key, (files.get(key) ?? 0) + t.ms);
+  }
+  const lines = [...files]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(
+      ([file, ms]) =>
+        `${((ms / busyMs) * 100).toFixed(1).padStart(5)} %  ${ms.toFixed(0).padStart(6)} ms  ${file}`,
+    );
+  return [`${path}: ${busyMs.toFixed(0)} ms busy, by file`, ...lines].join('\n');
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
   const top = Number(option('top') ?? 25);
   for (const file of process.argv.slice(2).filter((a) => !a.startsWith('--'))) {
-    console.log(`${formatTop(file, top, option('focus'))}\n`);
+    if (option('by') === 'file') console.log(`${formatByFile(file, top)}\n`);
+    else console.log(`${formatTop(file, top, option('focus'))}\n`);
   }
 }

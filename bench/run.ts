@@ -2,12 +2,16 @@
 // Every case starts its own server processes; autocannon runs here, in this process.
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { clusterCase } from './cases/cluster.js';
 import { guardCase } from './cases/guard.js';
+import { guardMissCase } from './cases/guard-miss.js';
 import { memoryCase } from './cases/memory.js';
 import { metricsCase } from './cases/metrics.js';
+import { peerCase } from './cases/peer.js';
 import { postgresAsyncCase, postgresCase, postgresJsCase } from './cases/postgres.js';
 import { redisCase } from './cases/redis.js';
 import { redisClusterCase, redisGenericCase, redisOneCallCase } from './cases/redis-one-call.js';
+import { scaleCase } from './cases/scale.js';
 import { sendCase } from './cases/send.js';
 import { soakCase } from './cases/soak.js';
 import { verifyCase } from './cases/verify.js';
@@ -17,6 +21,7 @@ import { type CaseResult, type Context, machine, table, writeResults } from './r
 
 const CASES: Record<string, (ctx: Context) => Promise<CaseResult>> = {
   guard: guardCase,
+  'guard-miss': guardMissCase,
   verify: verifyCase,
   redis: redisCase,
   'redis-one-call': redisOneCallCase,
@@ -29,6 +34,9 @@ const CASES: Record<string, (ctx: Context) => Promise<CaseResult>> = {
   send: sendCase,
   soak: soakCase,
   metrics: metricsCase,
+  peer: peerCase,
+  scale: scaleCase,
+  cluster: clusterCase,
 };
 
 interface Args {
@@ -59,7 +67,7 @@ function parseArgs(argv: string[]): Args {
     } else if (key === '--out' && value) args.out = value;
     else if (key === '--help' || key === '-h') {
       console.log(
-        'npm run bench -- [--quick] [--only=guard,verify,redis,redis-one-call,redis-generic,redis-cluster,postgres,postgres-js,postgres-async,memory,send,soak,metrics] [--soak=SECONDS] [--profile] [--out=FILE]',
+        'npm run bench -- [--quick] [--only=guard,guard-miss,verify,redis,redis-one-call,redis-generic,redis-cluster,postgres,postgres-js,postgres-async,memory,send,soak,metrics,peer,scale,cluster] [--soak=SECONDS] [--profile] [--out=FILE]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg} (try --help)`);

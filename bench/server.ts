@@ -1,6 +1,7 @@
 // A benchmark server: one child process per server, driven by bench/run.ts over IPC.
 // Run by bench/child.ts as `node --import tsx --expose-gc bench/server.ts '<json ServerConfig>'`.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { Session } from 'node:inspector';
@@ -24,6 +25,7 @@ import {
 import { statements } from '../src/stores/postgres/sql.js';
 import { type FakeSmstools, startFakeSmstools } from '../src/testing/index.js';
 import {
+  type AppSpec,
   benchMemoryStore,
   benchMeterProvider,
   buildApp,
@@ -34,6 +36,7 @@ import {
   userId,
 } from './apps.js';
 import { metricsCost } from './metrics-cost.js';
+import { createPeer } from './peer.js';
 
 export interface ServerConfig {
   kind: 'app' | 'fake';
@@ -59,6 +62,8 @@ export interface ServerConfig {
   clockFactor?: number;
   /** Mount a second instance at /m/2fa with an OpenTelemetry SDK meter provider (the metrics case). */
   metrics?: boolean;
+  /** Mount better-auth's twoFactor OTP on PostgreSQL at /ba-pg/api/auth and on its memory adapter at /ba-mem/api/auth. */
+  peer?: boolean;
   /** `rememberDevice: {}` on (the guard case's variant: the verified hot path must not notice). */
   rememberDevice?: boolean;
 }
@@ -86,6 +91,8 @@ type Message = {
   on?: boolean;
   cookie?: string;
   user?: number;
+  kind?: string;
+  email?: string;
 };
 
 /**
@@ -263,7 +270,15 @@ async function startApp(): Promise<void> {
   else transport = codeTransport(config.transport === 'silent' ? null : codes);
 
   const metered = config.metrics ? benchMeterProvider() : undefined;
+  const peers = config.peer
+    ? { postgres: await createPeer('postgres', codes), memory: await createPeer('memory', codes) }
+    : undefined;
+  const mountPeers: AppSpec['before'] = (app) => {
+    peers?.postgres.mount(app);
+    peers?.memory.mount(app);
+  };
   const { app, tfa } = buildApp({
+    ...(peers ? { before: mountPeers } : {}),
     auth: config.auth ?? 'session',
     store: memory,
     ...(second ? { second } : {}),
@@ -319,6 +334,15 @@ async function startApp(): Promise<void> {
       reply(msg.id, metered ? await metered.points() : null);
     } else if (msg.type === 'metricscost') {
       reply(msg.id, metered ? metricsCost(metered.meterProvider) : null);
+    } else if (msg.type === 'seed') {
+      reply(msg.id, await seed(msg.kind === 'redis' ? second : memory, msg.count ?? 0));
+    } else if (msg.type === 'peer-users') {
+      const peer = msg.kind === 'memory' ? peers?.memory : peers?.postgres;
+      reply(msg.id, peer ? await peer.addUsers(msg.count ?? 0) : []);
+    } else if (msg.type === 'code') {
+      reply(msg.id, codes.get(phoneOf(msg.user ?? 0)) ?? null);
+    } else if (msg.type === 'peer-code') {
+      reply(msg.id, codes.get(msg.email ?? '') ?? null);
     } else if (msg.type === 'slotcost') {
       reply(msg.id, slotCost(msg.max ?? 1_000_000));
     } else if (msg.type === 'cleanup') {
@@ -357,6 +381,7 @@ async function startApp(): Promise<void> {
       if (redis?.isOpen) redis.destroy();
       cluster?.destroy();
       await closePostgres?.();
+      await peers?.postgres.close();
       reply(msg.id, null);
       process.exit(0); // a normal exit writes the --cpu-prof profile
     }
@@ -450,6 +475,52 @@ async function guardCost(guard: RequestHandler, cookie: string, user: number) {
   const guardUs = await time(guard);
   const harnessUs = await time(handRolled);
   return { guardUs, harnessUs, ownUs: guardUs - harnessUs };
+}
+
+const randomText = (length: number) =>
+  randomBytes(Math.ceil((length * 3) / 4))
+    .toString('base64url')
+    .slice(0, length);
+
+/**
+ * `count` pending challenges written straight into `store` (the scale case: a million sends through
+ * the route would take minutes), each as the send route leaves one: its challenge record, send state,
+ * the session's pointer to it and the number's two budget records, with the same key and value
+ * shapes and sizes (random ids and hashes). Written in batches of 1 000 calls at a time.
+ */
+async function seed(store: Store | undefined, count: number) {
+  if (!store) throw new Error('seed: no such store');
+  const ttl = 3_600_000;
+  const expiresAt = Date.now() + ttl;
+  const t0 = Date.now();
+  for (let from = 0; from < count; from += 1000) {
+    const writes: Promise<unknown>[] = [];
+    for (let n = from; n < Math.min(count, from + 1000); n++) {
+      const id = randomText(24);
+      const record = [
+        `s${n}`,
+        randomText(22),
+        randomText(22),
+        randomText(86),
+        expiresAt,
+        '/',
+        'BE',
+        '+32 4** ** ** 01',
+        '127.0.0.1',
+        randomText(16),
+      ];
+      const state = [1, expiresAt - ttl, expiresAt - ttl, 0, 'sms', 'sent', [`seed-${n}`]];
+      writes.push(
+        store.set(`c:${id}`, JSON.stringify(record), ttl),
+        store.set(`s:${id}`, JSON.stringify(state), ttl),
+        store.set(`r:${randomText(22)}:${randomText(22)}`, id, ttl),
+        store.set(`b:ph:${randomText(16)}`, `${Math.floor(expiresAt / 60_000)}:1`, ttl),
+        store.set(`b:pd:${randomText(16)}`, `${Math.floor(expiresAt / 3_600_000)}:1`, ttl),
+      );
+    }
+    await Promise.all(writes);
+  }
+  return { count, seconds: (Date.now() - t0) / 1000 };
 }
 
 /** Heap and array-buffer bytes a `memoryStore({ max })` holds per slot before any entry (lru-cache preallocates). */

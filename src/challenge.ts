@@ -182,8 +182,12 @@ export function newChallengeId(userKey: string): string {
   return randomId() + userKey.slice(0, TAG_LENGTH);
 }
 
-/** `{tag}rest`: the user's tag in braces; the key's hash slot is the tag's. */
-const userTagged = (userKey: string) => `{${userKey.slice(0, TAG_LENGTH)}}${userKey.slice(TAG_LENGTH)}`;
+/**
+ * `{tag}rest`: the user key with its tag in braces, for every key of one user (the key's hash slot
+ * is the tag's). Recovery marks and remembered devices use it too.
+ */
+export const userTagged = (userKey: string) =>
+  `{${userKey.slice(0, TAG_LENGTH)}}${userKey.slice(TAG_LENGTH)}`;
 /** `random{tag}`: a challenge id with its user's tag in braces (an id without a tag stays as it is). */
 const idTagged = (id: string) =>
   id.length === RANDOM_ID_LENGTH + TAG_LENGTH

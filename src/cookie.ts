@@ -1,8 +1,9 @@
-import { sign, unsign } from 'cookie-signature';
+import type { KeyObject } from 'node:crypto';
+import { sign } from 'cookie-signature';
 import type { CookieOptions, Request, Response } from 'express';
-import { LRUCache } from 'lru-cache';
+import { BoundedCache } from './bounded-cache.js';
 import { CHALLENGE_ID } from './challenge.js';
-import { fingerprint } from './crypto.js';
+import { fingerprint, hmacKeys, unsignWith } from './crypto.js';
 import type { CheckedUser, Config } from './options.js';
 
 /** How the verified state was earned: a code by SMS or call, a recovery code, or a remembered device. */
@@ -40,36 +41,44 @@ export interface CookieJar {
   clear(res: Response): void;
 }
 
-/** Reads one cookie from the header without a cookie parser; garbage reads as absent. */
+/**
+ * Reads one cookie from the header without a cookie parser; garbage reads as absent. The first
+ * pair with that name wins; the value is trimmed and percent-decoded. Scans the header in place:
+ * no array of pairs, no copy of a name that cannot match.
+ */
 export function readCookie(req: Request, name: string): string | undefined {
   const header = req.headers.cookie;
   if (typeof header !== 'string') return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
-    try {
-      return decodeURIComponent(part.slice(eq + 1).trim());
-    } catch {
-      return undefined;
+  for (let from = 0; from < header.length; ) {
+    let end = header.indexOf(';', from);
+    if (end < 0) end = header.length;
+    let start = from;
+    while (start < end && (header.charCodeAt(start) === 32 || header.charCodeAt(start) === 9)) start++;
+    const eq = header.indexOf('=', start);
+    if (
+      eq >= 0 &&
+      eq < end &&
+      header.startsWith(name, start) &&
+      header.slice(start + name.length, eq).trim() === ''
+    ) {
+      const raw = header.slice(eq + 1, end).trim();
+      if (!raw.includes('%')) return raw;
+      try {
+        return decodeURIComponent(raw);
+      } catch {
+        return undefined;
+      }
     }
+    from = end + 1;
   }
   return undefined;
 }
 
-/** cookie-signature (≥ 1.2.0: trailing garbage fails) under each secret: the first signs, all verify. */
-function unsignAny(value: string, secrets: string[]): string | null {
-  for (const secret of secrets) {
-    const unsigned = unsign(value, secret);
-    if (unsigned !== false) return unsigned;
-  }
-  return null;
-}
-
 /** Session ids repeat on every request of a session: their fingerprints are kept, boundedly. */
-const fingerprints = new LRUCache<string, string>({ max: 10_000, memoMethod: (id) => fingerprint(id) });
+const fingerprints = new BoundedCache<string, string>(10_000);
 
 export function sessionFingerprint(user: CheckedUser): string {
-  return user.sessionId ? fingerprints.memo(user.sessionId) : '';
+  return user.sessionId ? fingerprints.memo(user.sessionId, fingerprint) : '';
 }
 
 export function claimMatches(claim: VerifiedClaim, user: CheckedUser, now: number): boolean {
@@ -138,11 +147,14 @@ export function createCookieJar(config: Config): CookieJar {
   const isSecure = (req: Request | undefined) => (secure === 'auto' ? req?.secure === true : secure);
   const namesFor = (req: Request | undefined) => (isSecure(req) ? secureNames : plainNames);
   const optionsFor = (req: Request | undefined) => (isSecure(req) ? secureOptions : plainOptions);
-  const signer = config.secrets[0] as string;
+  // The secrets as prepared HMAC keys: the first signs, all verify (rotation).
+  const keys = hmacKeys(config.secrets);
+  const signer = keys[0] as KeyObject;
+  const unsignAny = (value: string) => unsignWith(value, keys);
   // Cookies whose signature already checked out, by their exact value: a verified browser costs
   // the HMAC once, not on every request. Only verified values go in; the claim is still matched
   // against the user, session, version and clock on every request.
-  const verifiedCookies = new LRUCache<string, VerifiedClaim>({ max: 10_000 });
+  const verifiedCookies = new BoundedCache<string, VerifiedClaim>(10_000);
 
   return {
     readVerified(req) {
@@ -150,7 +162,7 @@ export function createCookieJar(config: Config): CookieJar {
       if (raw === undefined) return null;
       const known = verifiedCookies.get(raw);
       if (known) return known;
-      const value = unsignAny(raw, config.secrets);
+      const value = unsignAny(raw);
       const claim = value === null ? null : decodeClaim(value);
       if (claim) verifiedCookies.set(raw, claim);
       return claim;
@@ -165,7 +177,7 @@ export function createCookieJar(config: Config): CookieJar {
     },
     readChallenge(req) {
       const raw = readCookie(req, namesFor(req).challenge);
-      const id = raw === undefined ? null : unsignAny(raw, config.secrets);
+      const id = raw === undefined ? null : unsignAny(raw);
       return id !== null && CHALLENGE_ID.test(id) ? id : null;
     },
     writeChallenge(res, challengeId, maxAgeMs) {
@@ -179,7 +191,7 @@ export function createCookieJar(config: Config): CookieJar {
     },
     readFlash(req) {
       const raw = readCookie(req, namesFor(req).flash);
-      return raw === undefined ? null : unsignAny(raw, config.secrets);
+      return raw === undefined ? null : unsignAny(raw);
     },
     writeFlash(res, value) {
       // Signed, so that no other site or subdomain can put words on the page.
@@ -193,7 +205,7 @@ export function createCookieJar(config: Config): CookieJar {
     },
     readDevice(req) {
       const raw = readCookie(req, namesFor(req).device);
-      return raw === undefined ? null : unsignAny(raw, config.secrets);
+      return raw === undefined ? null : unsignAny(raw);
     },
     writeDevice(res, value, maxAgeMs) {
       res.cookie(namesFor(res.req).device, sign(value, signer), { ...optionsFor(res.req), maxAge: maxAgeMs });

@@ -19,7 +19,7 @@ export type { PostgresQuery, PostgresStore, PostgresStoreOptions } from './store
 export { postgresStore } from './stores/postgres-store.js'; // PostgreSQL store for several instances (app passes query); postgresStore.schema() is its DDL
 export type { RedisStore, RedisStoreOptions, SendCommand } from './stores/redis-store.js';
 export { redisStore } from './stores/redis-store.js'; // Redis/Valkey store for several instances (app passes sendCommand)
-export type { Store } from './stores/store.js'; // the five-method store interface
+export type { Store, VerifyAttemptInput, VerifyAttemptResult } from './stores/store.js'; // the five-method store interface, and its optional one-call verify
 export type { MemoryTransport, RecordedMessage } from './transports/memory.js';
 export { memoryTransport } from './transports/memory.js'; // records messages (tests, demo)
 export type {

@@ -1,6 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
-import { LRUCache } from 'lru-cache';
+import { BoundedCache } from './bounded-cache.js';
 
 export interface Destination {
   /** E.164, e.g. `+32470123401`. */
@@ -14,15 +14,13 @@ export interface Destination {
 }
 
 /** Numbers on file repeat on every request of their users: parsed once, kept boundedly. */
-const parsedNumbers = new LRUCache<string, Destination | false>({
-  max: 10_000,
-  memoMethod: (phone) => parse(phone) ?? false,
-});
+const parsedNumbers = new BoundedCache<string, Destination | false>(10_000);
+const parseOrFalse = (phone: string) => parse(phone) ?? false;
 
 /** Parses the number on file; `null` when it is not a valid international number. */
 export function parseDestination(phone: unknown): Destination | null {
   if (typeof phone !== 'string' || phone.length > 32) return null;
-  return parsedNumbers.memo(phone) || null;
+  return parsedNumbers.memo(phone, parseOrFalse) || null;
 }
 
 function parse(phone: string): Destination | null {

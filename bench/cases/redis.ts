@@ -7,7 +7,7 @@ import { secondStoreCase } from './second-store.js';
 const REDIS_PORT = Number(process.env.REDIS_PORT || 6379);
 
 /** True when Redis answers PING on 127.0.0.1 within a second. */
-function pingRedis(): Promise<boolean> {
+export function pingRedis(): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port: REDIS_PORT });
     const done = (ok: boolean) => {

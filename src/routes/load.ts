@@ -17,6 +17,21 @@ export interface Loaded {
   attempts: number;
 }
 
+/** A number on file written in E.164 (`+32470123401`) is compared as it is, without parsing. */
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+/**
+ * Whether the number on file is the one the challenge's code went to (`phoneKey`, the keyed hash
+ * of its E.164 form). A number on file already in E.164 form is hashed as it is (kept, boundedly):
+ * equal hashes mean the very number that parsed as valid at send time. Only a number written
+ * otherwise, or one that does not match, goes through libphonenumber.
+ */
+export function sameNumber(rt: Runtime, phoneKey: string, phone: unknown): boolean {
+  if (typeof phone === 'string' && E164.test(phone) && rt.keys.phone(phone) === phoneKey) return true;
+  const onFile = parseDestination(phone);
+  return onFile !== null && rt.keys.phone(onFile.e164) === phoneKey;
+}
+
 /** One round trip: the account's lock state and this browser's challenge (or the one named). */
 export async function load(
   rt: Runtime,
@@ -38,8 +53,7 @@ export async function load(
     challenge = null;
   }
   // And bound to the number on file: after a change of number the old code is worth nothing.
-  const onFile = parseDestination(user.phone);
-  if (challenge && (!onFile || challenge.phone !== keys.phone(onFile.e164))) challenge = null;
+  if (challenge && !sameNumber(rt, challenge.phone, user.phone)) challenge = null;
   return {
     userKey,
     lock: lockState(failures, failedAt),

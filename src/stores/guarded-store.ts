@@ -1,4 +1,5 @@
 import { TwoFactorError } from '../errors.js';
+import { settlesAtOnce } from './memory-store.js';
 import type { Store, VerifyAttemptInput, VerifyAttemptResult } from './store.js';
 
 /**
@@ -23,28 +24,71 @@ const LOCKED_ROUNDS = 4;
 
 const asString = (value: unknown) => (typeof value === 'string' ? value : undefined);
 
+/** The store error the routes answer 503 for, keeping the store's own one as it is. */
+function unavailable(cause: unknown): TwoFactorError {
+  return cause instanceof TwoFactorError && cause.code === 'ERR_2FA_STORE_UNAVAILABLE'
+    ? cause
+    : new TwoFactorError('ERR_2FA_STORE_UNAVAILABLE', { cause });
+}
+
+/**
+ * Deadlines shared by the store calls that start within the same short window: one timer per
+ * window (at most one per `slotMs`), not one `setTimeout` per call. A call's deadline falls between
+ * `timeoutMs - slotMs` and `timeoutMs` after it started, never later, so the locks' TTLs (built from
+ * `timeoutMs` per round) still hold. Returns the function that cancels a call's deadline.
+ */
+export function sharedDeadlines(timeoutMs: number) {
+  const slotMs = Math.max(1, Math.min(10, Math.floor(timeoutMs / 10)));
+  let slot = Number.NaN;
+  let waiting = new Set<() => void>();
+  return function deadline(onTimeout: () => void): () => void {
+    const now = Date.now();
+    const current = Math.floor(now / slotMs);
+    if (current !== slot) {
+      slot = current;
+      const calls = new Set<() => void>();
+      waiting = calls;
+      const timer = setTimeout(
+        () => {
+          for (const fire of calls) fire();
+        },
+        Math.max(0, current * slotMs + timeoutMs - now),
+      );
+      timer.unref?.();
+    }
+    const calls = waiting;
+    calls.add(onTimeout);
+    return () => calls.delete(onTimeout);
+  };
+}
+
 export function guardStore(store: Store, timeoutMs: number): GuardedStore {
+  const deadline = sharedDeadlines(timeoutMs);
+  const timedOut = () => new Error(`store call timed out after ${timeoutMs} ms`);
   function call<T>(operation: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
     let pending: Promise<T>;
     try {
       pending = Promise.resolve(operation());
     } catch (error) {
-      pending = Promise.reject(error);
+      return Promise.reject(unavailable(error));
     }
-    // A late rejection after the timeout must not become an unhandled rejection.
-    pending.catch(() => {});
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`store call timed out after ${timeoutMs} ms`)), timeoutMs);
-      timer.unref?.();
+    // memoryStore() answers within the call (its promises are already settled): it cannot hang,
+    // so it gets no deadline at all. Any other store, or a memory store with a method replaced, does.
+    if (settlesAtOnce(store)) return pending.catch((error: unknown) => Promise.reject(unavailable(error)));
+    return new Promise<T>((resolve, reject) => {
+      const cancel = deadline(() => reject(unavailable(timedOut())));
+      // Handled either way: a late rejection after the deadline is no unhandled rejection.
+      pending.then(
+        (value) => {
+          cancel();
+          resolve(value);
+        },
+        (error: unknown) => {
+          cancel();
+          reject(unavailable(error));
+        },
+      );
     });
-    return Promise.race([pending, timeout])
-      .catch((cause: unknown) => {
-        throw cause instanceof TwoFactorError && cause.code === 'ERR_2FA_STORE_UNAVAILABLE'
-          ? cause
-          : new TwoFactorError('ERR_2FA_STORE_UNAVAILABLE', { cause });
-      })
-      .finally(() => clearTimeout(timer));
   }
 
   const guarded: GuardedStore = {

@@ -1,6 +1,6 @@
-import { LRUCache } from 'lru-cache';
 import { IP_BUDGET_KEY } from '../challenge.js';
 import { TwoFactorError } from '../errors.js';
+import { decodeExpiry, EXPIRY_CHARS, entryOf, entryValue, flat } from './memory-entries.js';
 import type { Store } from './store.js';
 
 export interface MemoryStoreOptions {
@@ -21,13 +21,6 @@ export const DEFAULT_MEMORY_STORE_MAX = 100_000;
 /** When full, stale entries are swept at most this often before a write is refused. */
 const PURGE_INTERVAL_MS = 1000;
 
-/**
- * A flat, one-byte-per-character copy when the text allows it: keys built by concatenation are
- * otherwise kept as trees of pieces, and ASCII that passed through two-byte strings stays two-byte.
- * Halves what a pending challenge costs in memory.
- */
-const compact = (text: string): string => Buffer.from(text, 'utf8').toString('utf8');
-
 /** A per-IP send counter: losing one under a flood lets one address send a little more, nothing else. */
 const isIpBudgetKey = (key: string): boolean => key.startsWith(IP_BUDGET_KEY);
 
@@ -42,10 +35,40 @@ export interface MemoryStore extends Store {
   compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean>;
 }
 
+const METHODS = [
+  'get',
+  'getMany',
+  'set',
+  'delete',
+  'consume',
+  'increment',
+  'compareAndSet',
+  'verifyAttempt',
+] as const;
+/** Each store built by `memoryStore()`, with its own methods as built. */
+const pristine = new WeakMap<object, Record<(typeof METHODS)[number], unknown>>();
+
+/**
+ * True for a store built by `memoryStore()` whose methods are still its own: every call settles
+ * before it returns, so the routes need no timeout around it. A copy (`{ ...store }`) or a store
+ * with a method replaced (a test's fault, a wrapper) is treated like any other store.
+ */
+export function settlesAtOnce(store: Store): boolean {
+  const own = pristine.get(store);
+  if (!own) return false;
+  const methods = store as unknown as Record<string, unknown>;
+  for (const name of METHODS) if (methods[name] !== own[name]) return false;
+  return true;
+}
+
 /**
  * Per-process store for development and single-instance apps. It never evicts a live entry
  * unless `evictable` says so: an LRU that dropped lockout counters under a flood would reset them
  * for an attacker, so when it is full of live entries a new key is refused (503) instead.
+ *
+ * Entries are one string each (expiry + value, see memory-entries.ts) in two Maps: the evictable
+ * keys in least-recently-used order (a read moves a key to the end), every other key in a Map of
+ * its own, expired entries dropped when read or swept when the store is full.
  */
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const max = options.max ?? DEFAULT_MEMORY_STORE_MAX;
@@ -54,71 +77,111 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   }
   const now = options.now ?? Date.now;
   const evictable = options.evictable ?? isIpBudgetKey;
-  // lru-cache reads its clock once per `ttlResolution`; 0 makes every TTL decision use `now()`.
-  const cache = new LRUCache<string, string>({ max, ttlResolution: 0, perf: { now } });
+  const kept = new Map<string, string>();
+  const lru = new Map<string, string>();
   let lastPurge = Number.NEGATIVE_INFINITY;
 
+  const mapOf = (key: string) => (evictable(key) ? lru : kept);
+
+  /** The live entry of `key` (an expired one is dropped), moved to the end if it is evictable. */
+  function read(key: string): string | undefined {
+    const map = mapOf(key);
+    const entry = map.get(key);
+    if (entry === undefined) return undefined;
+    if (decodeExpiry(entry) <= now()) {
+      map.delete(key);
+      return undefined;
+    }
+    if (map === lru) {
+      map.delete(key);
+      map.set(key, entry);
+    }
+    return entry;
+  }
+
+  function purgeStale(): void {
+    const time = now();
+    for (const map of [kept, lru]) {
+      for (const [key, entry] of map) if (decodeExpiry(entry) <= time) map.delete(key);
+    }
+  }
+
   function makeRoomFor(key: string): void {
-    if (cache.size < max || cache.has(key)) return;
+    if (kept.size + lru.size < max || mapOf(key).has(key)) return;
     if (now() - lastPurge >= PURGE_INTERVAL_MS) {
       lastPurge = now();
-      cache.purgeStale();
+      purgeStale();
     }
-    if (cache.size < max) return;
-    for (const candidate of cache.rkeys()) {
-      if (!evictable(candidate)) continue;
-      cache.delete(candidate);
+    if (kept.size + lru.size < max) return;
+    for (const candidate of lru.keys()) {
+      lru.delete(candidate);
       return;
     }
     // Full of live entries that must stay: refuse (the route answers 503) rather than forget one.
     throw new TwoFactorError('ERR_2FA_STORE_UNAVAILABLE', { cause: 'memory store full' });
   }
 
-  function set(key: string, value: string, ttlMs: number): void {
+  function write(key: string, value: string, ttlMs: number): void {
     makeRoomFor(key);
-    cache.set(compact(key), compact(value), { ttl: Math.max(1, Math.ceil(ttlMs)) });
+    const map = mapOf(key);
+    const stored = flat(key);
+    if (map === lru) map.delete(stored); // re-inserted at the end: most recently used
+    map.set(stored, entryOf(value, now() + Math.max(1, Math.ceil(ttlMs))));
+  }
+
+  function take(key: string): string | undefined {
+    const entry = read(key);
+    if (entry !== undefined) mapOf(key).delete(key);
+    return entry === undefined ? undefined : entryValue(entry);
   }
 
   // Each method runs synchronously inside one tick, which is what makes consume and increment atomic.
-  return {
+  const store: MemoryStore = {
     [MEMORY_STORE]: true,
     get size() {
-      return cache.size;
+      return kept.size + lru.size;
     },
     async get(key) {
-      return cache.get(key);
+      const entry = read(key);
+      return entry === undefined ? undefined : entryValue(entry);
     },
     async getMany(keys) {
-      return keys.map((key) => cache.get(key));
+      return keys.map((key) => {
+        const entry = read(key);
+        return entry === undefined ? undefined : entryValue(entry);
+      });
     },
     async set(key, value, ttlMs) {
-      set(key, value, ttlMs);
+      write(key, value, ttlMs);
     },
     async delete(key) {
-      cache.delete(key);
+      mapOf(key).delete(key);
     },
     async consume(key) {
-      const value = cache.get(key);
-      if (value !== undefined) cache.delete(key);
-      return value;
+      return take(key);
     },
     async compareAndSet(key, expected, value, ttlMs) {
-      if (cache.get(key) !== expected) return false;
-      set(key, value, ttlMs);
+      const entry = read(key);
+      if ((entry === undefined ? undefined : entryValue(entry)) !== expected) return false;
+      write(key, value, ttlMs);
       return true;
     },
     async increment(key, ttlMs) {
-      const current = cache.get(key);
-      if (current === undefined) {
-        set(key, '1', ttlMs);
+      const entry = read(key);
+      if (entry === undefined) {
+        write(key, '1', ttlMs);
         return 1;
       }
-      const next = (Number.parseInt(current, 10) || 0) + 1;
-      cache.set(key, String(next), { noUpdateTTL: true });
+      const next = (Number.parseInt(entryValue(entry), 10) || 0) + 1;
+      // The TTL is set on creation only: the expiry prefix is kept as it is.
+      mapOf(key).set(key, flat(entry.slice(0, EXPIRY_CHARS) + next));
       return next;
     },
     async shutdown() {
-      cache.clear();
+      kept.clear();
+      lru.clear();
     },
   };
+  pristine.set(store, Object.fromEntries(METHODS.map((name) => [name, store[name]])) as never);
+  return store;
 }

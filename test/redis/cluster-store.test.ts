@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createKeys, newChallengeId } from '../../src/challenge.js';
+import { deviceIndexKey, deviceKey } from '../../src/lifecycle/devices/records.js';
 import type { Config } from '../../src/options.js';
 import { hashSlot } from '../../src/stores/redis/slot.js';
 import { redisStore, type SendCommand } from '../../src/stores/redis-store.js';
@@ -38,13 +39,15 @@ function verifyKeys(userId: string) {
 }
 
 describe('hash slots of the keys the package builds', () => {
-  it('puts a user’s keys and their challenges’ keys in one slot, with and without a prefix', () => {
+  it('puts a user’s keys, their challenges’ and remembered devices’ keys in one slot, with and without a prefix', () => {
     for (let i = 0; i < 200; i++) {
       const userKey = keys.user(`user-${i}`);
       const all = [
         ...verifyKeys(`user-${i}`),
         keys.sendLock(userKey),
         keys.recent(userKey, 'session-fingerprint'),
+        deviceKey(userKey, 'device-id'),
+        deviceIndexKey(userKey),
       ];
       for (const prefix of ['', '2fa:', 'myapp:2fa:']) {
         expect(new Set(all.map((k) => hashSlot(prefix + k))).size, all.join(' ')).toBe(1);

@@ -2,6 +2,8 @@ import { sign } from 'cookie-signature';
 import type { RequestHandler } from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { fingerprint } from '../../src/crypto.js';
+import { deviceKey } from '../../src/lifecycle/devices/records.js';
 import { json, SECRET, signIn, USERS } from '../helpers/create-app.js';
 import { createLifecycleApp, signInAgain, verifiedAgent } from '../helpers/lifecycle.js';
 
@@ -178,9 +180,7 @@ describe('a device cookie that is not this user’s own, intact and live is refu
     expect(events).not.toContain(token);
     expect(t.logs.join('\n')).not.toContain(token);
     const [device] = await t.tfa.devices.list(USERS.alice.id);
-    const stored = await t.store.get(
-      `d:${(await import('../../src/crypto.js')).fingerprint(`user:${USERS.alice.id}`)}:${device?.id}`,
-    );
+    const stored = await t.store.get(deviceKey(fingerprint(`user:${USERS.alice.id}`), device?.id as string));
     expect(stored).toBeDefined();
     expect(stored).not.toContain(token);
     expect(JSON.stringify(device)).not.toContain(token);

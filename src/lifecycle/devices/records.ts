@@ -1,5 +1,6 @@
 // How remembered devices are kept in the store: one record per device, one index per user.
 import { isIPv4 } from 'node:net';
+import { userTagged } from '../../challenge.js';
 import type { Runtime } from '../../context.js';
 import { TwoFactorError } from '../../errors.js';
 import { ipKey } from '../../phone.js';
@@ -38,8 +39,9 @@ const FIELDS = [
   'expiresAt',
 ] as const satisfies readonly (keyof DeviceRecord)[];
 
-export const deviceKey = (userKey: string, id: string) => `d:${userKey}:${id}`;
-export const deviceIndexKey = (userKey: string) => `dl:${userKey}`;
+// With the user's hash tag, like the user's other keys: one slot on a Redis Cluster.
+export const deviceKey = (userKey: string, id: string) => `d:${userTagged(userKey)}:${id}`;
+export const deviceIndexKey = (userKey: string) => `dl:${userTagged(userKey)}`;
 
 export function serializeRecord(record: DeviceRecord): string {
   return JSON.stringify(FIELDS.map((f) => record[f]));

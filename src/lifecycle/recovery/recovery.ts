@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { userTagged } from '../../challenge.js';
 import type { Runtime } from '../../context.js';
 import { sessionFingerprint } from '../../cookie.js';
 import { fingerprint } from '../../crypto.js';
@@ -125,7 +126,8 @@ export async function verifyRecoveryCode(
     // Read once the lock is ours, not alongside it: a new set saved before our turn is the one checked.
     const hashes = hashesOf(await appCall('load', config.logger, () => recovery.load(user.id)));
     const index = findRecoveryCode(config.secrets, user.id, code, hashes);
-    const usedKey = (hash: string) => `ru:${userKey}:${fingerprint(hash)}`;
+    // With the user's hash tag: one slot with the user's other keys on a Redis Cluster.
+    const usedKey = (hash: string) => `ru:${userTagged(userKey)}:${fingerprint(hash)}`;
     const used = index < 0 ? undefined : usedKey(hashes[index] as string);
     const claimed = used !== undefined && (await store.increment(used, RECOVERY_USED_MARK_MS)) === 1;
     if (!claimed) {

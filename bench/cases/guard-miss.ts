@@ -1,0 +1,144 @@
+// guard-miss: requireSecondFactor when its claim cache misses, in-process, beside one bare HMAC-SHA256.
+import { createHmac, randomBytes } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import { createCookieJar, sessionFingerprint } from '../../src/cookie.js';
+import { memoryStore, twoFactor } from '../../src/index.js';
+import { parseOptions } from '../../src/options.js';
+import { codeTransport, SECRET } from '../apps.js';
+import type { CaseResult, Context, Row } from '../report.js';
+
+/** Verified browsers cycling through the guard: twice the claim cache's 10 000 entries. */
+const BROWSERS = 20_000;
+const flat = (text: string) => Buffer.from(text, 'utf8').toString('utf8');
+const TARGET = 2;
+
+/**
+ * One guard (getUser from a header, as an app with its own session lookup already done), 20 000
+ * verified browsers with cookies written by the middleware's own cookie jar. Each timed pass calls
+ * the guard once per browser in order, so with 10 000 cached claims every call misses (LRU order).
+ * Beside it, in the same process and the same passes, `createHmac('sha256', secret)` of the same
+ * cookie value: the floor of any check of a signed cookie. Each figure is the fastest of 7 passes.
+ */
+export async function guardMissCase(ctx: Context): Promise<CaseResult> {
+  const browsers = ctx.quick ? BROWSERS : BROWSERS;
+  // The user as an app's session middleware hands it over (passport's `req.user`, express-session's
+  // 32-character session id), already looked up: only the guard's own work is timed.
+  const users = Array.from({ length: browsers }, (_, n) => ({
+    id: `u${n}`,
+    phone: `+32470${String(n).padStart(6, '0')}`,
+    sessionId: randomBytes(24).toString('base64url'),
+  }));
+  const options = {
+    secret: SECRET,
+    getUser: (req: Request) => (req as Request & { user?: (typeof users)[number] }).user ?? null,
+    transport: codeTransport(null),
+    store: memoryStore(),
+    allowedCountries: ['BE'],
+    warnings: { memoryStore: false },
+  };
+  const tfa = twoFactor(options);
+  const jar = createCookieJar(parseOptions(options));
+  const now = Date.now();
+  const requests: Request[] = [];
+  const values: string[] = [];
+  for (let n = 0; n < browsers; n++) {
+    let header = '';
+    const res = {
+      req: { secure: false },
+      cookie(name: string, value: string) {
+        // Flat strings, as the HTTP parser hands them over (a template literal makes a rope).
+        header = flat(`other=1; ${name}=${encodeURIComponent(value)}; theme=dark`);
+        values.push(flat(value));
+      },
+    } as unknown as Response;
+    jar.writeVerified(res, {
+      userId: `u${n}`,
+      session: sessionFingerprint(users[n] as never),
+      version: '',
+      verifiedAt: now,
+      expiresAt: now + 3_600_000,
+      method: 'sms',
+    });
+    requests.push({
+      method: 'GET',
+      headers: { cookie: header, accept: 'application/json' },
+      secure: false,
+      user: users[n],
+    } as unknown as Request);
+  }
+  let passed = 0;
+  const res = {
+    setHeader: () => res,
+    status: () => res,
+    json: () => {
+      throw new Error('the guard refused a verified browser');
+    },
+    redirect: () => {
+      throw new Error('the guard redirected a verified browser');
+    },
+  } as unknown as Response;
+  const next: NextFunction = (error?: unknown) => {
+    if (error) throw error;
+    passed++;
+  };
+  const guard = tfa.requireSecondFactor;
+  const guardPass = (count: number) => {
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++) guard(requests[i] as Request, res, next);
+    return ((performance.now() - t0) * 1000) / count;
+  };
+  let sink = 0;
+  const hmacPass = (count: number) => {
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++)
+      sink += createHmac('sha256', SECRET)
+        .update(values[i] as string)
+        .digest()[0] as number;
+    return ((performance.now() - t0) * 1000) / count;
+  };
+  const hitPass = (count: number) => {
+    for (let i = 0; i < count; i++) guard(requests[i] as Request, res, next);
+    const t0 = performance.now();
+    for (let k = 0; k < 4; k++) for (let i = 0; i < count; i++) guard(requests[i] as Request, res, next);
+    return ((performance.now() - t0) * 1000) / (4 * count);
+  };
+  guardPass(browsers);
+  hmacPass(browsers);
+  const miss: number[] = [];
+  const floor: number[] = [];
+  const hit: number[] = [];
+  for (let round = 0; round < 7; round++) {
+    miss.push(guardPass(browsers));
+    floor.push(hmacPass(browsers));
+    hit.push(hitPass(5_000));
+  }
+  if (passed !== browsers * 8 + 7 * 5 * 5_000) throw new Error(`guard-miss: ${passed} calls passed`);
+  const missUs = Math.min(...miss);
+  const hmacUs = Math.min(...floor);
+  const hitUs = Math.min(...hit);
+  const ratio = missUs / hmacUs;
+  ctx.log(
+    `  guard, cache missing: ${missUs.toFixed(2)} µs/call; one HMAC-SHA256 of the cookie: ${hmacUs.toFixed(2)} µs ` +
+      `→ ${ratio.toFixed(2)}×; cache hit: ${hitUs.toFixed(2)} µs (${sink > 0 ? 'ok' : ''})`,
+  );
+  const rows: Row[] = [
+    {
+      case: 'guard-miss',
+      variant: `requireSecondFactor, claim cache missing (${browsers.toLocaleString('en-US')} browsers)`,
+      value: `${missUs.toFixed(2)} µs/call = ${ratio.toFixed(2)}× one HMAC (${hmacUs.toFixed(2)} µs)`,
+      target: `≤ ${TARGET}× one HMAC-SHA256`,
+      met: ratio <= TARGET,
+    },
+    {
+      case: 'guard-miss',
+      variant: 'requireSecondFactor, claim cache hit',
+      value: `${hitUs.toFixed(2)} µs/call`,
+      met: null,
+    },
+  ];
+  return {
+    name: 'guard-miss',
+    rows,
+    details: { browsers, missUs, hmacUs, hitUs, ratio, passes: { miss, floor, hit } },
+  };
+}

@@ -1,0 +1,41 @@
+/*
+ * How the memory store keeps an entry: one flat, one-byte string per value with its expiry in
+ * front, in one Map per kind of key. No per-entry object, no number box, no slot arrays sized for
+ * `max` in advance (lru-cache preallocated about 44 bytes per slot of `max`).
+ */
+
+/** Characters of the expiry prefix: 7 × 6 bits = 42 bits of milliseconds (past the year 2100). */
+export const EXPIRY_CHARS = 7;
+const BASE = 48; // '0': 64 consecutive printable ASCII characters from here, '0'..'o'
+
+/** `expiresAt` (ms, rounded up, clamped to what 42 bits hold) as 7 printable ASCII characters. */
+export function encodeExpiry(expiresAt: number): string {
+  let n = Math.min(Math.max(0, Math.ceil(expiresAt)), 2 ** 42 - 1);
+  let text = '';
+  for (let i = 0; i < EXPIRY_CHARS; i++) {
+    text = String.fromCharCode(BASE + (n % 64)) + text;
+    n = Math.floor(n / 64);
+  }
+  return text;
+}
+
+export function decodeExpiry(entry: string): number {
+  let n = 0;
+  for (let i = 0; i < EXPIRY_CHARS; i++) n = n * 64 + (entry.charCodeAt(i) - BASE);
+  return n;
+}
+
+/**
+ * A flat copy, one byte per character when the text allows it: keys and values built by
+ * concatenation are otherwise kept as trees of pieces (a rope per `+`), and ASCII that passed
+ * through two-byte strings stays two-byte. Text that is not Latin-1 is kept as it is.
+ */
+export function flat(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
+}
+
+/** The entry for `value` expiring at `expiresAt`. */
+export const entryOf = (value: string, expiresAt: number): string => flat(encodeExpiry(expiresAt) + value);
+
+/** The value of an entry. */
+export const entryValue = (entry: string): string => entry.slice(EXPIRY_CHARS);

@@ -1,0 +1,185 @@
+import { sign, unsign } from 'cookie-signature';
+import type { Request, Response } from 'express';
+import { describe, expect, it } from 'vitest';
+import { BoundedCache } from '../../src/bounded-cache.js';
+import { createCookieJar, readCookie, sessionFingerprint } from '../../src/cookie.js';
+import { fingerprint, hmacKeys, unsignWith } from '../../src/crypto.js';
+import { memoryStore, memoryTransport, twoFactor } from '../../src/index.js';
+import { parseOptions } from '../../src/options.js';
+
+const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
+const OLD = 'an-older-secret-that-is-long-enough-987654321';
+
+const reqWith = (cookie: string | undefined, extra: Record<string, string> = {}) =>
+  ({
+    headers: { ...(cookie === undefined ? {} : { cookie }), ...extra },
+    secure: false,
+  }) as unknown as Request;
+
+describe('readCookie (scans the header in place)', () => {
+  const cases: [string, string, string | undefined][] = [
+    ['a=1; b=2', 'b', '2'],
+    ['a=1;b=2', 'b', '2'],
+    ['  b = 2 ; a=1', 'b', '2'],
+    ['ab=1; b=2', 'b', '2'],
+    ['b=first; b=second', 'b', 'first'],
+    ['b=%2Bx%2F', 'b', '+x/'],
+    ['b=%E0%A4%A', 'b', undefined],
+    ['a=1; bb=2', 'b', undefined],
+    ['a=1; b', 'b', undefined],
+    ['', 'b', undefined],
+    ['b=', 'b', ''],
+    ['x=a=b; b=c=d', 'b', 'c=d'],
+    ['\tb=tab', 'b', 'tab'],
+  ];
+  it.each(cases)('%j, %s → %j', (header, name, value) => {
+    expect(readCookie(reqWith(header), name)).toBe(value);
+  });
+
+  it('reads nothing without a cookie header', () => {
+    expect(readCookie(reqWith(undefined), 'b')).toBeUndefined();
+  });
+});
+
+describe('unsignWith (cookie-signature format, prepared keys)', () => {
+  const keys = hmacKeys([SECRET, OLD]);
+
+  it('accepts what cookie-signature signs, under the current and an older secret', () => {
+    for (const value of ['', 'abc', 'a.b.c', 'ünïcode', 'x'.repeat(500)]) {
+      expect(unsignWith(sign(value, SECRET), keys)).toBe(value);
+      expect(unsignWith(sign(value, OLD), keys)).toBe(value);
+      expect(unsign(sign(value, SECRET), SECRET)).toBe(value);
+    }
+  });
+
+  it('signs with a prepared key exactly as with the secret string (cookies stay valid)', () => {
+    const [key] = hmacKeys([SECRET]);
+    expect(sign('value', key as never)).toBe(sign('value', SECRET));
+  });
+
+  it('refuses tampered values, signatures, trailing garbage, other secrets and odd characters', () => {
+    const good = sign('hello', SECRET);
+    const flip = (s: string, i: number) => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
+    expect(unsignWith(flip(good, 0), keys)).toBeNull();
+    expect(unsignWith(flip(good, good.length - 1), keys)).toBeNull();
+    expect(unsignWith(`${good}=`, keys)).toBeNull();
+    expect(unsignWith(`${good}x`, keys)).toBeNull();
+    expect(unsignWith(good.slice(0, -1), keys)).toBeNull();
+    expect(unsignWith('hello', keys)).toBeNull();
+    expect(unsignWith(sign('hello', 'another-secret-that-is-long-enough-00000'), keys)).toBeNull();
+    expect(unsignWith(`${good.slice(0, -1)}é`, keys)).toBeNull();
+  });
+});
+
+describe('fingerprint', () => {
+  it('is the first 128 bits of SHA-256, base64url', async () => {
+    const { createHash } = await import('node:crypto');
+    const expected = createHash('sha256').update('sid').digest().subarray(0, 16).toString('base64url');
+    expect(fingerprint('sid')).toBe(expected);
+    expect(sessionFingerprint({ id: 'u', sessionId: 'sid' } as never)).toBe(expected);
+  });
+});
+
+describe('BoundedCache', () => {
+  it('holds at most max entries and keeps what is used', () => {
+    const cache = new BoundedCache<number, number>(10);
+    for (let i = 0; i < 1000; i++) {
+      cache.set(i, i * 2);
+      expect(cache.get(0) ?? 0).toBe(0); // 0 is touched every time: it stays
+      expect(cache.size).toBeLessThanOrEqual(10);
+    }
+    expect(cache.get(0)).toBe(0);
+    expect(cache.get(999)).toBe(1998);
+    expect(cache.get(1)).toBeUndefined();
+  });
+
+  it('memo computes once per key and does not cache undefined', () => {
+    const cache = new BoundedCache<string, string | undefined>(4);
+    let calls = 0;
+    const make = (k: string) => {
+      calls++;
+      return k === 'none' ? undefined : k.toUpperCase();
+    };
+    expect(cache.memo('a', make)).toBe('A');
+    expect(cache.memo('a', make)).toBe('A');
+    expect(cache.memo('none', make)).toBeUndefined();
+    expect(cache.memo('none', make)).toBeUndefined();
+    expect(calls).toBe(3);
+    cache.clear();
+    expect(cache.size).toBe(0);
+  });
+
+  it('refuses a max below 2', () => {
+    expect(() => new BoundedCache(1)).toThrow(TypeError);
+  });
+});
+
+/** The guard with more verified browsers than its claim cache holds: every check is uncached. */
+describe('the guard, claim cache missing', () => {
+  const browsers = 25_000; // the claim cache holds 10 000
+  const options = {
+    secret: SECRET,
+    getUser: (req: Request) => {
+      const n = Number(req.headers['x-user']);
+      return { id: `u${n}`, phone: '+32470000001', sessionId: `s${n}` };
+    },
+    transport: memoryTransport(),
+    store: memoryStore(),
+    allowedCountries: ['BE'],
+    warnings: { memoryStore: false },
+  };
+  const tfa = twoFactor(options);
+  const jar = createCookieJar(parseOptions(options));
+  const now = Date.now();
+  const cookieOf = (n: number, session = `s${n}`, userId = `u${n}`) => {
+    let value = '';
+    jar.writeVerified(
+      {
+        req: { secure: false },
+        cookie: (_name: string, v: string) => {
+          value = v;
+        },
+      } as unknown as Response,
+      {
+        userId,
+        session: fingerprint(session),
+        version: '',
+        verifiedAt: now,
+        expiresAt: now + 3_600_000,
+        method: 'sms',
+      },
+    );
+    return `theme=dark; 2fa=${encodeURIComponent(value)}`;
+  };
+  const check = (n: number, cookie: string) => {
+    let outcome = 'refused';
+    const res = {
+      setHeader: () => res,
+      status: () => res,
+      json: () => {
+        outcome = 'refused';
+      },
+      redirect: () => {
+        outcome = 'refused';
+      },
+    } as unknown as Response;
+    const req = reqWith(cookie, { 'x-user': String(n), accept: 'application/json' });
+    tfa.requireSecondFactor(req, res, (error?: unknown) => {
+      outcome = error ? 'error' : 'passed';
+    });
+    return outcome;
+  };
+
+  it('lets every verified browser through, twice round, and refuses the wrong ones', () => {
+    const cookies = Array.from({ length: browsers }, (_, n) => cookieOf(n));
+    for (let round = 0; round < 2; round++) {
+      for (let n = 0; n < browsers; n += 7) expect(check(n, cookies[n] as string)).toBe('passed');
+    }
+    // Another user's cookie, another session's, and a tampered one: refused, cached or not.
+    expect(check(1, cookies[2] as string)).toBe('refused');
+    expect(check(3, cookieOf(3, 'other-session'))).toBe('refused');
+    const tampered = (cookies[5] as string).replace(/\.(.)/, (_, c) => `.${c === 'A' ? 'B' : 'A'}`);
+    expect(check(5, tampered)).toBe('refused');
+    expect(check(5, cookies[5] as string)).toBe('passed');
+  });
+});
