@@ -168,7 +168,8 @@ export function createCookieJar(config: Config): CookieJar {
       return claim;
     },
     writeVerified(res, claim) {
-      const maxAge = Math.max(0, claim.expiresAt - claim.verifiedAt);
+      // From now, not from `verifiedAt` (a remembered device's is the day it was remembered).
+      const maxAge = Math.max(0, claim.expiresAt - config.now());
       res.cookie(namesFor(res.req).verified, sign(encodeClaim(claim), signer), {
         ...optionsFor(res.req),
         maxAge,

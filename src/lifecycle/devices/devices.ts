@@ -165,18 +165,21 @@ export async function admitDevice(
     cookies.clearDevice(res);
     return null;
   }
+  // `verifiedAt` is when a code was typed: the one that remembered this device, not this
+  // admission, so that no app reading `req.secondFactor.verifiedAt` takes a device for a fresh code.
+  const verifiedAt = Math.min(now, record.createdAt);
   cookies.writeVerified(res, {
     userId: user.id,
     session: sessionFingerprint(user),
     version: claim.version,
-    verifiedAt: now,
+    verifiedAt,
     expiresAt: Math.min(now + config.verifiedTtlMs, record.expiresAt),
     method: 'device',
   });
   // Last used: compare-and-set, so that a revoke meanwhile is never undone by this write.
   const touched = serializeRecord({ ...record, lastUsedAt: now, ipPrefix: ipPrefix(req.ip) });
   store.compareAndSet(key, stored, touched, record.expiresAt - now).catch(() => {});
-  return { verifiedAt: now, method: 'device' };
+  return { verifiedAt, method: 'device' };
 }
 
 export async function listDevices(rt: Runtime, userId: string | number): Promise<RememberedDevice[]> {
