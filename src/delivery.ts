@@ -47,7 +47,7 @@ export function nextVoiceAt(rt: Runtime, state: SendState): number {
   return state.voiceCalls === 0 ? state.firstSmsAt + afterMs : nextSendAt(rt, state);
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
@@ -109,7 +109,7 @@ export function isDestinationRefusal(error: unknown): boolean {
 }
 
 /** How long the core waits for one provider call: a second past the transport's own deadline. */
-function providerDeadline(rt: Runtime): number {
+export function providerDeadline(rt: Runtime): number {
   const own = rt.config.transport.timeoutMs;
   return typeof own === 'number' && own > 0
     ? Math.min(TRANSPORT_TIMEOUT_MS, own + SECOND)

@@ -1,5 +1,6 @@
 // The SMS to the old number after a change of number (security.md R-42: notify through another channel).
 import type { Runtime } from '../../context.js';
+import { providerDeadline, withTimeout } from '../../delivery.js';
 import type { Locale } from '../../messages.js';
 import type { Destination } from '../../phone.js';
 
@@ -34,7 +35,8 @@ export function noticeText(locale: Locale, appName: string | undefined, next: De
 /**
  * Texts the old number that it was replaced. Nothing in the request decides whether it goes, and
  * no send budget can hold it back (an attacker could otherwise spend the budget first). A failure
- * is logged and does not undo the change, which is already saved.
+ * (or a provider that does not answer in time) is logged and does not undo the change, which is
+ * already saved.
  */
 export async function notifyOldNumber(
   rt: Runtime,
@@ -44,7 +46,11 @@ export async function notifyOldNumber(
 ): Promise<boolean> {
   const { config } = rt;
   try {
-    await config.transport.sendSms({ to: old.e164, text: noticeText(config.locale, config.appName, next) });
+    // Bounded like every provider call: a hung provider must not hold the change's answer.
+    await withTimeout(
+      config.transport.sendSms({ to: old.e164, text: noticeText(config.locale, config.appName, next) }),
+      providerDeadline(rt),
+    );
     return true;
   } catch {
     config.logger.error(

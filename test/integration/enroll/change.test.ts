@@ -1,5 +1,7 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { memoryTransport } from '../../../src/transports/memory.js';
+import type { SmsMessage, VoiceMessage } from '../../../src/transports/transport.js';
 import { EXPRESS_VERSIONS, json, signIn, USERS } from '../../helpers/create-app.js';
 import { createEnrollApp, enrollCode, TYPED, verifiedAgent } from '../../helpers/enroll-app.js';
 import { signInAgain } from '../../helpers/lifecycle.js';
@@ -64,6 +66,28 @@ describe.each(EXPRESS_VERSIONS)('changing the number on %s', (_name, express) =>
     expect(t.transport.messages.at(-1)?.text).toBe(
       "Le numéro de téléphone de MonApp a été remplacé par un numéro se terminant par 99. Si ce n'était pas vous, contactez le support sans attendre.",
     );
+  });
+
+  it('answers the change even when the provider never answers the notice (bounded like every provider call)', async () => {
+    // The app's transport records into t.transport until `hang`, then never answers the old number.
+    let hang = false;
+    const recorder = memoryTransport();
+    const transport = {
+      timeoutMs: 50,
+      sendSms: (msg: SmsMessage) =>
+        hang && msg.to === USERS.alice.phone ? new Promise<never>(() => {}) : t.transport.sendSms(msg),
+      sendVoice: (msg: VoiceMessage) => t.transport.sendVoice(msg),
+      health: () => recorder.health(),
+    };
+    const t = createEnrollApp({ express, transport });
+    const agent = await signIn(t, 'alice');
+    await verifiedAgent(t, agent);
+    const code = await enrollCode(t, agent, TYPED.be.national, TYPED.be.e164);
+    hang = true;
+    await json(agent, '/2fa/enroll/verify', { code }).expect(200);
+    expect(t.saves).toHaveLength(1);
+    expect(t.events.find((e) => e.type === 'phone.changed')).toMatchObject({ notified: false });
+    expect(t.logs.join('\n')).toContain('could not be sent');
   });
 
   it('with notifyOld: false, no notice goes to the old number', async () => {
