@@ -22,6 +22,8 @@ const acts = (button: Locator) =>
 const waitOf = async (page: Page, id: string) =>
   Number((await page.content()).match(new RegExp(`#${id}\\{--tfa-w:(\\d+)\\}`))?.[1]);
 
+// Each form post is awaited with waitForNavigation: the page is already on /2fa, so waiting for
+// that URL returned before the post's navigation ended, and the next reload hit a detached page.
 describeBrowser('the challenge page without JavaScript, in Chromium', { timeout: 90_000 }, () => {
   let browser: Browser;
   beforeAll(async () => {
@@ -60,7 +62,7 @@ describeBrowser('the challenge page without JavaScript, in Chromium', { timeout:
       expect(await waitOf(page, 'tfa-resend')).toBe(30);
 
       // Sent early anyway (by keyboard): the answer says to wait; the button still waits.
-      await Promise.all([page.waitForURL(/\/2fa/), resend.press('Enter')]);
+      await Promise.all([page.waitForNavigation(), resend.press('Enter')]);
       expect(await page.locator('#tfa-error').textContent()).toBe('Please wait before asking again.');
       expect(await acts(resend)).toBe('none dashed');
       expect(demo.fake?.messages).toHaveLength(1);
@@ -70,7 +72,7 @@ describeBrowser('the challenge page without JavaScript, in Chromium', { timeout:
       await page.reload();
       expect(await waitOf(page, 'tfa-resend')).toBeLessThanOrEqual(5);
       await expect.poll(() => acts(resend), { timeout: 15_000 }).toBe('auto solid');
-      await Promise.all([page.waitForURL(/\/2fa/), resend.click()]);
+      await Promise.all([page.waitForNavigation(), resend.click()]);
       expect(demo.fake?.messages).toHaveLength(2);
     });
 
@@ -78,10 +80,10 @@ describeBrowser('the challenge page without JavaScript, in Chromium', { timeout:
       demo = await startDemo();
       const page = await open();
       await signIn(page, demo, 'alice');
-      await Promise.all([page.waitForURL(/\/2fa/), page.click('#tfa-send')]);
+      await Promise.all([page.waitForNavigation(), page.click('#tfa-send')]);
       const code = await inboxCode(demo, phoneOf(demo, 'alice'));
       await page.fill('#tfa-code', wrongCode(code));
-      await Promise.all([page.waitForURL(/\/2fa/), page.click('#tfa-verify')]);
+      await Promise.all([page.waitForNavigation(), page.click('#tfa-verify')]);
       const error = page.locator('#tfa-error');
       expect(await error.textContent()).toBe('That code is not right. 4 attempts left.');
       expect(page.url()).not.toContain('error=');
@@ -95,7 +97,7 @@ describeBrowser('the challenge page without JavaScript, in Chromium', { timeout:
       demo = await startDemo({ twoFactor: { now: clock.now, lockout: { threshold: 10 } } });
       const page = await open();
       await signIn(page, demo, 'alice');
-      await Promise.all([page.waitForURL(/\/2fa/), page.click('#tfa-send')]);
+      await Promise.all([page.waitForNavigation(), page.click('#tfa-send')]);
       clock.advance(5 * 60_000);
       await page.reload();
       const error = page.locator('#tfa-error');
@@ -103,11 +105,11 @@ describeBrowser('the challenge page without JavaScript, in Chromium', { timeout:
       expect(await page.locator('#tfa-send').isVisible()).toBe(true);
       expect(await page.locator('#tfa-verify').isVisible()).toBe(false);
 
-      await Promise.all([page.waitForURL(/\/2fa/), page.click('#tfa-send')]);
+      await Promise.all([page.waitForNavigation(), page.click('#tfa-send')]);
       const code = await inboxCode(demo, phoneOf(demo, 'alice'));
       for (let i = 0; i < 5; i++) {
         await page.fill('#tfa-code', wrongCode(code));
-        await Promise.all([page.waitForURL(/\/2fa/), page.click('#tfa-verify')]);
+        await Promise.all([page.waitForNavigation(), page.click('#tfa-verify')]);
       }
       expect(await error.textContent()).toBe('Too many wrong codes. Ask for a new code.');
       await page.reload();
@@ -119,10 +121,10 @@ describeBrowser('the challenge page without JavaScript, in Chromium', { timeout:
       demo = await startDemo({ twoFactor: { lockout: { threshold: 1, baseMs: 60_000 } } });
       const page = await open();
       await signIn(page, demo, 'alice');
-      await Promise.all([page.waitForURL(/\/2fa/), page.click('#tfa-send')]);
+      await Promise.all([page.waitForNavigation(), page.click('#tfa-send')]);
       const code = await inboxCode(demo, phoneOf(demo, 'alice'));
       await page.fill('#tfa-code', wrongCode(code));
-      await Promise.all([page.waitForURL(/\/2fa/), page.click('#tfa-verify')]);
+      await Promise.all([page.waitForNavigation(), page.click('#tfa-verify')]);
       await page.reload();
       const verify = page.locator('#tfa-verify');
       expect(await page.locator('#tfa-error').textContent()).toBe(

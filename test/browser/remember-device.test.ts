@@ -92,7 +92,7 @@ describeBrowser(
       demo = await startDemo();
       const page = await open(false);
       await signIn(page, demo, 'alice');
-      await Promise.all([page.waitForURL(/\/2fa/), page.click('#tfa-send')]);
+      await Promise.all([page.waitForNavigation(), page.click('#tfa-send')]);
       const code = await readCode(context as BrowserContext, demo, phoneOf(demo, 'alice'));
       await page.fill('#tfa-code', code);
       await page.check('#tfa-remember');
