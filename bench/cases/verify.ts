@@ -57,9 +57,9 @@ export async function verifyCase(ctx: Context): Promise<CaseResult> {
     }
     const summaries = await measure(variants, ctx.settings, ctx.log);
     const rows = throughputRows('verify', summaries, VERIFY_NAMES.bare, {
-      [VERIFY_NAMES.wrong]: 0.5,
-      [VERIFY_NAMES.refused]: 0.5,
-      [VERIFY_NAMES.right]: 0.5,
+      [VERIFY_NAMES.wrong]: 0.8,
+      [VERIFY_NAMES.refused]: 0.8,
+      [VERIFY_NAMES.right]: 0.8,
     });
     return { name: 'verify', rows, details: { summaries: Object.fromEntries(summaries) } };
   } finally {
