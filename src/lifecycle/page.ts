@@ -1,13 +1,12 @@
 // The page parts of recovery codes and remembered devices: the challenge page's box and link, the
 // recovery-code form (GET /2fa/recovery) and the page that shows a new set of codes once.
-import { randomBytes } from 'node:crypto';
 import type { Response } from 'express';
 import { DAY, HOUR } from '../constants.js';
 import type { Config } from '../options.js';
+import { newNonce, sendDocument } from '../page/document.js';
 import { fillText, plural } from '../page/format.js';
 import type { PageTexts, PageView } from '../page/options.js';
 import { escapeHtml, hiddenTokens } from '../page/render.js';
-import { STYLES } from '../page/styles.js';
 import { withWithin } from './fresh.js';
 
 const CSS = `
@@ -73,35 +72,16 @@ const KEY_ICON =
   '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><circle cx="8" cy="15" r="4"/><path d="M10.8 12.2 20 3M16 7l3 3M14 9l2 2"/></svg>';
 
 function shell(res: Response, config: Config, title: string, body: string, script = ''): void {
-  const nonce = randomBytes(16).toString('base64');
-  const css = typeof config.page.css === 'string' ? config.page.css.replace(/<\//g, '<\\/') : '';
-  res.setHeader(
-    'Content-Security-Policy',
-    `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
-  );
-  res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('Referrer-Policy', 'same-origin');
-  res
-    .status(200)
-    .type('html')
-    .send(`<!doctype html>
-<html lang="${escapeHtml(config.locale)}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<link rel="icon" href="data:,">
-<style nonce="${nonce}">${STYLES}${CSS}${css}</style>
-</head>
-<body>
-<main class="tfa-card" id="tfa" aria-labelledby="tfa-title">
-<div class="tfa-icon" aria-hidden="true">${KEY_ICON}</div>
-<h1 class="tfa-title" id="tfa-title">${escapeHtml(title)}</h1>
-${body}
-</main>
-${script ? `<script nonce="${nonce}">${script}</script>` : ''}
-</body>
-</html>`);
+  const nonce = newNonce();
+  sendDocument(res, config, {
+    nonce,
+    title,
+    css: CSS,
+    mainId: 'tfa',
+    top: `<div class="tfa-icon" aria-hidden="true">${KEY_ICON}</div>\n`,
+    body,
+    scripts: script ? `<script nonce="${nonce}">${script}</script>` : '',
+  });
 }
 
 export interface RecoveryFormView {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Runtime } from '../context.js';
 import { formToken } from '../crypto.js';
@@ -9,6 +8,7 @@ import { isCrossSiteByFetchMetadata, safeReturnTo } from '../http.js';
 import { withinOfRequest, withWithin } from '../lifecycle/fresh.js';
 import { lifecycleView } from '../lifecycle/page.js';
 import type { CheckedUser } from '../options.js';
+import { newNonce, setPageHeaders } from '../page/document.js';
 import type { PageView } from '../page/options.js';
 import { errorText, renderPage, resolveTexts, scriptTags } from '../page/render.js';
 import { PAGE_SCRIPT } from '../page/script.js';
@@ -67,7 +67,7 @@ export async function showPage(
   // A step-up (`within`): the page's posts and polls carry it, so a stale browser is asked again.
   const within = withinOfRequest(req);
   const paths = routePaths(routes);
-  const nonce = randomBytes(16).toString('base64');
+  const nonce = newNonce();
   const returnTo = safeReturnTo(
     (req.query as Record<string, unknown>).returnTo ?? loaded.challenge?.returnTo,
   );
@@ -102,12 +102,6 @@ export async function showPage(
     autoSend: dest !== null && !isCrossSiteByFetchMetadata(req) && !state.ended && !state.locked && !error,
   };
   const view: PageView = { ...base, script: scriptTags(base, PAGE_SCRIPT) };
-  res.setHeader(
-    'Content-Security-Policy',
-    `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
-  );
-  res.setHeader('X-Frame-Options', 'DENY');
-  // Not `no-referrer`: with it Chromium sends `Origin: null` on the form posts, which the origin check refuses.
-  res.setHeader('Referrer-Policy', 'same-origin');
+  setPageHeaders(res, nonce, { connect: true });
   res.status(200).type('html').send(renderPage(view, config.page));
 }

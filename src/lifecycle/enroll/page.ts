@@ -1,5 +1,4 @@
 // GET /2fa/enroll: type a number, get a code, type the code. Plain forms; the script only formats.
-import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { CountryCode } from 'libphonenumber-js';
 import type { Runtime } from '../../context.js';
@@ -8,9 +7,9 @@ import { ERROR_CODES, type ErrorCode } from '../../errors.js';
 import { hostCsrfToken } from '../../host/csrf.js';
 import { safeReturnTo } from '../../http.js';
 import type { CheckedUser } from '../../options.js';
+import { newNonce, sendDocument } from '../../page/document.js';
 import { errorText, escapeHtml, fill, hiddenTokens, resolveTexts } from '../../page/render.js';
 import { countText } from '../../page/screen.js';
-import { STYLES } from '../../page/styles.js';
 import { phoneOnFile } from '../../routes/destination.js';
 import { takeFlash } from '../../routes/flash.js';
 import { needsReverify, reverifyUrl } from './fresh-change.js';
@@ -60,7 +59,7 @@ export async function showEnrollPage(
   const flash = takeFlash(rt, req, res);
   const linked = typeof query.error === 'string' && Object.hasOwn(ERROR_CODES, query.error);
   const error = flash?.code ?? (linked ? (query.error as ErrorCode) : null);
-  const nonce = randomBytes(16).toString('base64');
+  const nonce = newNonce();
   const view = {
     csrfToken: formToken(config.secrets[0] as string, user.id, user.sessionId ?? ''),
     hostCsrfToken: hostCsrfToken(req, rt.warnOnce),
@@ -118,32 +117,14 @@ ${onFile && enroll.notifyOld ? `<p class="tfa-muted" id="tfa-notice">${escapeHtm
 </form>`;
     script = scriptTags(nonce, { codeLength: config.codeLength, metadata: metadataFor(countries) });
   }
-  res.setHeader(
-    'Content-Security-Policy',
-    `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
-  );
-  res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('Referrer-Policy', 'same-origin');
-  res
-    .status(200)
-    .type('html')
-    .send(`<!doctype html>
-<html lang="${escapeHtml(config.locale)}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<link rel="icon" href="data:,">
-<style nonce="${nonce}">${STYLES}${ENROLL_STYLES}${waitRule}</style>
-</head>
-<body>
-<main class="tfa-card" id="tfa-enroll" aria-labelledby="tfa-title">
-<h1 class="tfa-title" id="tfa-title">${escapeHtml(title)}</h1>
-${body}
-</main>
-${script}
-</body>
-</html>`);
+  sendDocument(res, config, {
+    nonce,
+    title,
+    css: `${ENROLL_STYLES}${waitRule}`,
+    mainId: 'tfa-enroll',
+    body,
+    scripts: script,
+  });
 }
 
 /** The number field and the country list, in the look of the code field. */

@@ -207,6 +207,26 @@ describe.each(EXPRESS_VERSIONS)('enrollment on %s', (_name, express) => {
     expect(page.text).toContain('<h1 class="tfa-title" id="tfa-title">Your phone, please</h1>');
   });
 
+  it("takes the app's page.css like the challenge page, under the same headers", async () => {
+    const t = createEnrollApp({
+      express,
+      options: {
+        page: { css: '.tfa-card{border:3px solid rebeccapurple}</style><script>alert(1)</script>' },
+      },
+    });
+    const agent = await signIn(t, 'dave');
+    const page = await agent.get('/2fa/enroll').set(html).expect(200);
+    expect(page.text).toContain(
+      '.tfa-card{border:3px solid rebeccapurple}<\\/style><script>alert(1)<\\/script>',
+    );
+    expect(page.text).not.toContain('</style><script>alert(1)');
+    expect(page.headers['content-security-policy']).toMatch(
+      /^default-src 'none'; script-src 'nonce-[^']+'; style-src/,
+    );
+    expect(page.headers['x-frame-options']).toBe('DENY');
+    expect(page.headers['referrer-policy']).toBe('same-origin');
+  });
+
   it("passes an error of the app's save to its error handler: no cookie, no event, nothing saved", async () => {
     const t = createEnrollApp({
       express,
