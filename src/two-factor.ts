@@ -12,7 +12,6 @@ import { createMount, type RouteMatch } from './host/mount.js';
 import { createProxyChecks } from './host/proxies.js';
 import { createWarnOnce } from './host/warn-once.js';
 import {
-  type Body,
   isCrossSite,
   isHtmlClient,
   isProvenSameOrigin,
@@ -32,12 +31,11 @@ import { createLifecycle, queryReturnTo } from './lifecycle/routes.js';
 import { resetFailures } from './lockout.js';
 import { createMetrics } from './metrics/metrics.js';
 import { measuredTransport } from './metrics/transport.js';
-import type { CheckedUser } from './options.js';
 import { parseOptions, type TwoFactorOptions } from './options.js';
 import { flashError } from './routes/flash.js';
 import { load } from './routes/load.js';
 import { showPage } from './routes/page.js';
-import type { RouteResult } from './routes/result.js';
+import type { PostRoute } from './routes/result.js';
 import { sendAgain, startChallenge } from './routes/send.js';
 import { browserState, statusBody } from './routes/state.js';
 import { verifyCode } from './routes/verify.js';
@@ -81,17 +79,6 @@ export interface TwoFactor extends RequestHandler {
     revokeAll(userId: string | number): Promise<number>;
   };
 }
-
-/** `returnTo` is the body's, already made a safe same-origin path; `routes` where the routes answer. */
-type PostRoute = (
-  rt: Runtime,
-  req: Request,
-  res: Response,
-  user: CheckedUser,
-  body: Body,
-  returnTo: string,
-  routes: string,
-) => Promise<RouteResult>;
 
 const POST_ROUTES: Record<string, PostRoute> = {
   '/send': (rt, req, res, user, _body, returnTo) => startChallenge(rt, req, res, user, returnTo),

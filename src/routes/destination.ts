@@ -32,3 +32,28 @@ export function missingPhone(rt: Runtime, user: CheckedUser, ip: string): TwoFac
   rt.emit({ type: 'destination.missing', userId: user.id, ip, reason: missingReason(user.phone) });
   return new TwoFactorError('ERR_2FA_NO_PHONE');
 }
+
+/**
+ * Refuses a number outside `allowedCountries` (422 ERR_2FA_DESTINATION_BLOCKED, `send.blocked`
+ * with reason `country`): the same check for the number on file and a number being enrolled.
+ */
+export function assertAllowedCountry(
+  rt: Runtime,
+  user: CheckedUser,
+  dest: Destination,
+  ip: string,
+  channel?: 'sms',
+): void {
+  const allowed = rt.config.allowedCountries;
+  if (allowed === 'all' || allowed.has(dest.country)) return;
+  rt.emit({
+    type: 'send.blocked',
+    userId: user.id,
+    phone: dest.masked,
+    country: dest.country,
+    ip,
+    ...(channel ? { channel } : {}),
+    reason: 'country',
+  });
+  throw new TwoFactorError('ERR_2FA_DESTINATION_BLOCKED');
+}

@@ -30,7 +30,7 @@ export function routePaths(path: string) {
 }
 
 /** The error to show: the one a form post left (once), or one named by an `?error=CODE` link. */
-function errorOf(rt: Runtime, req: Request, res: Response): Flash | null {
+export function errorOf(rt: Runtime, req: Request, res: Response): Flash | null {
   const flash = takeFlash(rt, req, res);
   if (flash) return flash;
   const query = (req.query as Record<string, unknown>).error;

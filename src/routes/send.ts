@@ -32,7 +32,7 @@ import { ipKey } from '../phone.js';
 import { takeEarlyReports } from '../reports/early.js';
 import { watchForReport } from '../reports/no-report.js';
 import { autoCallEnabled, type CallReason, callInBackground } from '../voice-fallback.js';
-import { missingPhone, phoneOnFile } from './destination.js';
+import { assertAllowedCountry, missingPhone, phoneOnFile } from './destination.js';
 import { type Loaded, liveView, load } from './load.js';
 import type { RouteResult } from './result.js';
 
@@ -40,17 +40,41 @@ import type { RouteResult } from './result.js';
 function destinationOf(rt: Runtime, user: CheckedUser, ip: string): Destination {
   const dest = phoneOnFile(rt, user);
   if (!dest) throw missingPhone(rt, user, ip);
-  const allowed = rt.config.allowedCountries;
-  if (allowed === 'all' || allowed.has(dest.country)) return dest;
-  rt.emit({
-    type: 'send.blocked',
+  assertAllowedCountry(rt, user, dest, ip);
+  return dest;
+}
+
+/**
+ * A new challenge under `id`: a fresh code, its keyed hash, and the code and number sealed for a
+ * later call. `phone` is what the record keeps of the number (its keyed hash, or enrollment's marker).
+ */
+export function newChallenge(
+  rt: Runtime,
+  user: CheckedUser,
+  dest: Destination,
+  id: string,
+  phone: string,
+  returnTo: string,
+  ip: string,
+): { challenge: Challenge; sealed: { code: string; to: string } } {
+  const { config } = rt;
+  const code = generateCode(config.codeLength);
+  const secret = config.secrets[0] as string;
+  const sealed = { code, to: dest.e164 };
+  const challenge: Challenge = {
+    id,
     userId: user.id,
-    phone: dest.masked,
+    session: sessionFingerprint(user),
+    hash: hashCode(secret, id, code),
+    sealed: seal(secret, id, JSON.stringify(sealed)),
+    phone,
+    expiresAt: config.now() + config.codeTtlMs,
+    returnTo,
     country: dest.country,
+    masked: dest.masked,
     ip,
-    reason: 'country',
-  });
-  throw new TwoFactorError('ERR_2FA_DESTINATION_BLOCKED');
+  };
+  return { challenge, sealed };
 }
 
 /** POST /send: starts a challenge for this user in this browser, or reports the live one unchanged. */
@@ -85,24 +109,9 @@ export async function startChallenge(
         return { view, call: null };
       }
     }
-    const id = newChallengeId(loaded.userKey);
-    const code = generateCode(config.codeLength);
-    const secret = config.secrets[0] as string;
     const now = config.now();
-    const challenge: Challenge = {
-      id,
-      userId: user.id,
-      session: sessionFingerprint(user),
-      hash: hashCode(secret, id, code),
-      sealed: seal(secret, id, JSON.stringify({ code, to: dest.e164 })),
-      phone: rt.keys.phone(dest.e164),
-      expiresAt: now + config.codeTtlMs,
-      returnTo,
-      country: dest.country,
-      masked: dest.masked,
-      ip,
-    };
-    const sealed = { code, to: dest.e164 };
+    const id = newChallengeId(loaded.userKey);
+    const { challenge, sealed } = newChallenge(rt, user, dest, id, rt.keys.phone(dest.e164), returnTo, ip);
     let delivered: Delivered;
     let callNow = false;
     try {

@@ -4,6 +4,7 @@ import type { Runtime } from '../../context.js';
 import { TwoFactorError } from '../../errors.js';
 import type { CheckedUser } from '../../options.js';
 import { type Destination, parseDestination } from '../../phone.js';
+import { assertAllowedCountry } from '../../routes/destination.js';
 
 /** Longer than any number with spaces, dashes and brackets: refused before parsing. */
 const MAX_TYPED = 40;
@@ -37,18 +38,6 @@ export function readTypedNumber(
   const parsed = parsePhoneNumberFromString(typed.trim(), defaultCountry(rt, country));
   const dest = parsed?.isValid() ? parseDestination(parsed.number) : null;
   if (!dest) throw new TwoFactorError('ERR_2FA_PHONE_INVALID');
-  const allowed = rt.config.allowedCountries;
-  if (allowed !== 'all' && !allowed.has(dest.country)) {
-    rt.emit({
-      type: 'send.blocked',
-      userId: user.id,
-      phone: dest.masked,
-      country: dest.country,
-      ip,
-      channel: 'sms',
-      reason: 'country',
-    });
-    throw new TwoFactorError('ERR_2FA_DESTINATION_BLOCKED');
-  }
+  assertAllowedCountry(rt, user, dest, ip, 'sms');
   return dest;
 }

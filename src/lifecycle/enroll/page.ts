@@ -3,7 +3,6 @@ import type { Request, Response } from 'express';
 import type { CountryCode } from 'libphonenumber-js';
 import type { Runtime } from '../../context.js';
 import { formToken } from '../../crypto.js';
-import { ERROR_CODES, type ErrorCode } from '../../errors.js';
 import { hostCsrfToken } from '../../host/csrf.js';
 import { safeReturnTo } from '../../http.js';
 import type { CheckedUser } from '../../options.js';
@@ -11,7 +10,7 @@ import { newNonce, sendDocument } from '../../page/document.js';
 import { errorText, escapeHtml, fill, hiddenTokens, resolveTexts } from '../../page/render.js';
 import { countText } from '../../page/screen.js';
 import { phoneOnFile } from '../../routes/destination.js';
-import { takeFlash } from '../../routes/flash.js';
+import { errorOf } from '../../routes/page.js';
 import { needsReverify, reverifyUrl } from './fresh-change.js';
 import { liveEnrollView, loadEnroll } from './load.js';
 import { countriesOf, exampleOf, metadataFor } from './metadata.js';
@@ -56,9 +55,7 @@ export async function showEnrollPage(
   const loaded = await loadEnroll(rt, user);
   const live = query.other === undefined ? liveEnrollView(rt, loaded) : null;
   const returnTo = safeReturnTo(query.returnTo ?? (live ? loaded.challenge?.returnTo : undefined));
-  const flash = takeFlash(rt, req, res);
-  const linked = typeof query.error === 'string' && Object.hasOwn(ERROR_CODES, query.error);
-  const error = flash?.code ?? (linked ? (query.error as ErrorCode) : null);
+  const error = errorOf(rt, req, res)?.code ?? null;
   const nonce = newNonce();
   const view = {
     csrfToken: formToken(config.secrets[0] as string, user.id, user.sessionId ?? ''),

@@ -9,8 +9,7 @@ import {
   serializeSendState,
 } from '../../challenge.js';
 import type { Runtime } from '../../context.js';
-import { sessionFingerprint } from '../../cookie.js';
-import { generateCode, hashCode, seal, unseal } from '../../crypto.js';
+import { unseal } from '../../crypto.js';
 import { challengeTtl, deliver, nextSendAt } from '../../delivery.js';
 import { TwoFactorError } from '../../errors.js';
 import type { Body } from '../../http.js';
@@ -20,7 +19,7 @@ import type { CheckedUser } from '../../options.js';
 import { type Destination, ipKey, parseDestination } from '../../phone.js';
 import type { Loaded } from '../../routes/load.js';
 import type { RouteResult } from '../../routes/result.js';
-import { requireLive } from '../../routes/send.js';
+import { newChallenge, requireLive } from '../../routes/send.js';
 import { requireFreshForChange } from './fresh-change.js';
 import { enrollMarker, enrollPointer, enrollView, liveEnrollView, loadEnroll } from './load.js';
 import { readTypedNumber } from './number.js';
@@ -105,34 +104,9 @@ async function start(
   ip: string,
   returnTo: string,
 ): Promise<View> {
-  const { config } = rt;
   const id = newChallengeId(rt.keys.user(user.id)); // the user's hash tag (Redis Cluster)
-  const code = generateCode(config.codeLength);
-  const secret = config.secrets[0] as string;
-  const challenge: Challenge = {
-    id,
-    userId: user.id,
-    session: sessionFingerprint(user),
-    hash: hashCode(secret, id, code),
-    sealed: seal(secret, id, JSON.stringify({ code, to: dest.e164 })),
-    phone: enrollMarker(rt, dest.e164),
-    expiresAt: config.now() + config.codeTtlMs,
-    returnTo,
-    country: dest.country,
-    masked: dest.masked,
-    ip,
-  };
-  const delivered = await deliver(
-    rt,
-    challenge,
-    null,
-    'sms',
-    { code, to: dest.e164 },
-    dest,
-    ip,
-    undefined,
-    'enroll',
-  );
+  const { challenge, sealed } = newChallenge(rt, user, dest, id, enrollMarker(rt, dest.e164), returnTo, ip);
+  const delivered = await deliver(rt, challenge, null, 'sms', sealed, dest, ip, undefined, 'enroll');
   const ttl = challengeTtl(rt, challenge);
   await Promise.all([
     rt.store.set(rt.keys.challenge(id), serializeChallenge(challenge), ttl),
