@@ -372,6 +372,7 @@ async function startApp(): Promise<void> {
         const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${postgres.table}"`);
         removed += (rows[0] as { n: number }).n;
         await pool.query(`DROP TABLE IF EXISTS "${postgres.table}"`);
+        await pool.query(`DROP FUNCTION IF EXISTS "${postgres.table}_verify"`);
         await pool.end();
       }
       reply(msg.id, removed);

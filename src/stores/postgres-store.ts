@@ -97,8 +97,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
   const { query } = options;
   const table = options.table ?? DEFAULT_POSTGRES_TABLE;
-  const identifier = tableIdentifier(table);
-  const { name } = identifier;
+  const { name, verifyName } = tableIdentifier(table);
   const sql = statements(name);
 
   async function run(text: string, params: unknown[]): Promise<unknown[]> {
@@ -138,7 +137,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
 
   const remove = deleteBatcher(run, sql);
-  const verify = verifyAttemptOn(run, identifier);
+  const verify = verifyAttemptOn(run, sql.verify, verifyName);
 
   // The sweep rides on writes: every SWEEP_EVERY_WRITES-th, and the next one again while batches
   // come back full. One at a time per store; it never delays or fails the write that started it.

@@ -134,3 +134,45 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
     });
   });
 }
+
+describe.skipIf(!postgresUp)('postgresStore().verifyAttempt under a stricter isolation level', () => {
+  for (const level of ['repeatable read', 'serializable']) {
+    it(`stays one success of 50 and at most maxAttempts compared of 50 under ${level} (some fail instead of waiting)`, async () => {
+      const pool = new pg.Pool({
+        connectionString: postgresUrl(),
+        max: 10,
+        options: `-c default_transaction_isolation=${level.replace(' ', '\\ ')}`,
+      });
+      const table = uniqueTable('isolation');
+      const store = postgresStore({ query: (text, params) => pool.query(text, params), table });
+      try {
+        await store.migrate();
+        const { rows } = await pool.query('SHOW transaction_isolation');
+        expect(rows).toEqual([{ transaction_isolation: level }]);
+        const race = async (hashes: string[]) => {
+          await store.set(KEYS.challenge, challengeRecord(), 60_000);
+          const settled = await Promise.allSettled(
+            Array.from({ length: 50 }, () => store.verifyAttempt(input({ hashes }))),
+          );
+          const outcomes = settled.map((s) =>
+            s.status === 'fulfilled' ? s.value.outcome : (s.reason as { code?: string }).code,
+          );
+          // Anything but these is a bug: 40001 is the serialization failure (503 on the route).
+          expect(
+            outcomes.filter(
+              (o) => !['right', 'wrong', 'missing', 'exhausted', '40001'].includes(o as string),
+            ),
+          ).toEqual([]);
+          return outcomes;
+        };
+        expect((await race([RIGHT])).filter((o) => o === 'right')).toHaveLength(1);
+        expect((await race(['wrong-hash'])).filter((o) => o === 'wrong').length).toBeLessThanOrEqual(3);
+        expect(Number(await store.get(KEYS.failures))).toBeLessThanOrEqual(3);
+      } finally {
+        await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+        await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+        await pool.end();
+      }
+    });
+  }
+});
