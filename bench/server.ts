@@ -521,7 +521,7 @@ async function seed(store: Store | undefined, count: number) {
       writes.push(
         store.set(`c:${id}`, JSON.stringify(record), ttl),
         store.set(`s:${id}`, JSON.stringify(state), ttl),
-        store.set(`r:${randomText(22)}:${randomText(22)}`, id, ttl),
+        store.set(`r:{${randomText(3)}}${randomText(22)}`, id, ttl),
         store.set(
           `b:p:${randomText(16)}`,
           `${Math.floor(expiresAt / 60_000)}:1|${Math.floor(expiresAt / 900_000)}:1`,
