@@ -5,7 +5,7 @@
  * challenge, another number on file) must answer the same on both, byte for byte in status, error
  * code, attemptsLeft, Retry-After and events, on the memory store, a real Redis and a real PostgreSQL.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { memoryStore } from '../../src/stores/memory-store.js';
 import { postgresStore } from '../../src/stores/postgres-store.js';
 import { redisStore } from '../../src/stores/redis-store.js';
@@ -29,7 +29,7 @@ import {
   uniquePrefix,
 } from '../helpers/redis.js';
 import { runStoreContract } from '../helpers/store-contract.js';
-import { withVerifyAttempt } from '../helpers/verify-attempt.js';
+import { withoutVerifyAttempt, withVerifyAttempt } from '../helpers/verify-attempt.js';
 
 const redisUp = await requireRedis();
 const postgresUp = await requirePostgres();
@@ -44,12 +44,6 @@ type Seen = {
   retryAfter?: string;
   events: string[];
 };
-
-function without(store: Store): Store {
-  const generic = Object.create(store) as Store;
-  generic.verifyAttempt = undefined;
-  return generic;
-}
 
 /** Counts the one-call verifies, to show which path ran. */
 function counting(store: Store) {
@@ -140,12 +134,14 @@ runStoreContract('memoryStore() with the test helper verifyAttempt', async () =>
 });
 
 describe('POST /2fa/verify: the one-call path and the generic path answer alike', () => {
-  it('on the memory store', async () => {
-    const generic = await scenario(memoryStore({ now: createClock().now }));
-    const { store, counter } = counting(withVerifyAttempt(memoryStore({ now: createClock().now })));
-    const oneCall = await scenario(store);
-    expect(counter.calls).toBeGreaterThanOrEqual(8);
-    expect(oneCall).toEqual(generic);
+  it('on the memory store: its own verifyAttempt, the test helper one, and none', async () => {
+    const generic = await scenario(withoutVerifyAttempt(memoryStore({ now: createClock().now })));
+    const own = counting(memoryStore({ now: createClock().now }));
+    const helper = counting(withVerifyAttempt(memoryStore({ now: createClock().now })));
+    expect(await scenario(own.store)).toEqual(generic);
+    expect(await scenario(helper.store)).toEqual(generic);
+    expect(own.counter.calls).toBeGreaterThanOrEqual(8);
+    expect(helper.counter.calls).toBeGreaterThanOrEqual(8);
     // The run reaches every outcome.
     const codes = new Set(generic.map((s) => s.code ?? String(s.status)));
     for (const code of [
@@ -159,6 +155,21 @@ describe('POST /2fa/verify: the one-call path and the generic path answer alike'
       expect(codes, code).toContain(code);
     }
     expect(generic.flatMap((s) => s.events).join()).toContain('user.locked');
+  });
+
+  it('memoryStore() as built verifies in one call, without the lock and counters of the generic path', async () => {
+    const store = memoryStore();
+    const oneCall = vi.spyOn(store, 'verifyAttempt');
+    const generic = ['get', 'getMany', 'set', 'delete', 'consume', 'increment'] as const;
+    const spies = generic.map((name) => vi.spyOn(store, name));
+    const t = createApp({ store, options: OPTIONS });
+    const alice = await signIn(t);
+    const code = await sendCode(t, alice);
+    for (const spy of spies) spy.mockClear();
+    expect((await json(alice, '/2fa/verify', { code: wrongCode(code) })).status).toBe(400);
+    expect((await json(alice, '/2fa/verify', { code })).status).toBe(200);
+    expect(oneCall).toHaveBeenCalledTimes(2);
+    for (const spy of spies) expect(spy).not.toHaveBeenCalled();
   });
 
   for (const { name, connect } of REDIS_CLIENTS) {
@@ -175,7 +186,9 @@ describe('POST /2fa/verify: the one-call path and the generic path answer alike'
         connection = await connect();
         const { sendCommand } = connection;
         const reference = await scenario(memoryStore({ now: createClock().now }));
-        const generic = await scenario(without(redisStore({ sendCommand, prefix: `${prefix}g:` })));
+        const generic = await scenario(
+          withoutVerifyAttempt(redisStore({ sendCommand, prefix: `${prefix}g:` })),
+        );
         const { store, counter } = counting(redisStore({ sendCommand, prefix: `${prefix}s:` }));
         const script = await scenario(store);
         expect(counter.calls).toBeGreaterThanOrEqual(8);
@@ -197,7 +210,7 @@ describe('POST /2fa/verify: the one-call path and the generic path answer alike'
         await genericStore.migrate();
         await functionStore.migrate();
         const reference = await scenario(memoryStore({ now: createClock().now }));
-        const generic = await scenario(without(genericStore));
+        const generic = await scenario(withoutVerifyAttempt(genericStore));
         const { store, counter } = counting(functionStore);
         const oneCall = await scenario(store);
         expect(counter.calls).toBeGreaterThanOrEqual(8);
