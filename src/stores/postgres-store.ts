@@ -69,10 +69,12 @@ function toValue(row: unknown): string | undefined {
 
 /**
  * A store in PostgreSQL (>= 11), for apps that run several instances and have PostgreSQL but no
- * Redis: one table (`postgresStore.schema()`, created by `await store.migrate()` or the app's
- * migrations). Every call is one statement found by the primary key (the deletes and consumes of
- * one tick share one); `consume` and `increment` are atomic in their statement. Expired rows count as absent at once and are deleted in
- * batches of at most 500 as the store writes: no timer, no separate process.
+ * Redis: one table and its verify function (`postgresStore.schema()`, created by
+ * `await store.migrate()` or the app's migrations). Every call is one statement found by the
+ * primary key (the deletes and consumes of one tick share one); `consume` and `increment` are
+ * atomic in their statement, and a verify attempt is one call of the function. Expired rows count
+ * as absent at once and are deleted in batches of at most 500 as the store writes: no timer, no
+ * separate process.
  *
  * @example
  * // pg
@@ -239,5 +241,8 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   };
 }
 
-/** The DDL of the store's table (default 'tfa_store'), for the app's own migration tool. */
+/**
+ * The DDL of the store's table (default 'tfa_store'), its index and its verify function, for the
+ * app's own migration tool: run it as one script, again after upgrading (it is idempotent).
+ */
 postgresStore.schema = schemaSql;
