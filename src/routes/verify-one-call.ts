@@ -24,13 +24,13 @@ export async function verifyInOneCall(
   req: Request,
   res: Response,
   user: CheckedUser,
+  userKey: string,
   id: string,
   code: string,
   verifyAttempt: (input: VerifyAttemptInput) => Promise<VerifyAttemptResult>,
   flow: Pick<VerifyFlow, 'confirm' | 'clear'>,
 ): Promise<RouteResult> {
   const { config, keys } = rt;
-  const userKey = keys.user(user.id);
   const onFile = parseDestination(user.phone);
   const result = await verifyAttempt({
     keys: {
@@ -68,13 +68,13 @@ export async function verifyInOneCall(
     case 'wrong': {
       const challenge = parseChallenge(result.challenge, id);
       if (!challenge) break;
-      return wrongCode(rt, verifyWho(req, user, challenge), result.attempts, result.failures);
+      return wrongCode(rt, verifyWho(rt, req, user, challenge), result.attempts, result.failures);
     }
     case 'right': {
       const challenge = parseChallenge(result.challenge, id);
       if (!challenge) break;
       const state = parseSendState(result.state);
-      return verified(rt, res, user, challenge, state, verifyWho(req, user, challenge), challenge, flow);
+      return verified(rt, res, user, challenge, state, verifyWho(rt, req, user, challenge), challenge, flow);
     }
   }
   throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');

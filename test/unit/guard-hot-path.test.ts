@@ -159,6 +159,9 @@ describe('the guard, claim cache missing', () => {
       json: () => {
         outcome = 'refused';
       },
+      end: () => {
+        outcome = 'refused';
+      },
       redirect: () => {
         outcome = 'refused';
       },
