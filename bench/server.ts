@@ -494,7 +494,7 @@ function randomText(length: number): string {
 /**
  * `count` pending challenges written straight into `store` (the scale case: a million sends through
  * the route would take minutes), each as the send route leaves one: its challenge record, send state,
- * the session's pointer to it and the number's two budget records, with the same key and value
+ * the session's pointer to it and the number's budget record (its hour and day), with the same key and value
  * shapes and sizes (random ids and hashes). Written in batches of 1 000 calls at a time.
  */
 async function seed(store: Store | undefined, count: number) {
@@ -522,9 +522,12 @@ async function seed(store: Store | undefined, count: number) {
       writes.push(
         store.set(`c:${id}`, JSON.stringify(record), ttl),
         store.set(`s:${id}`, JSON.stringify(state), ttl),
-        store.set(`r:${randomText(22)}:${randomText(22)}`, id, ttl),
-        store.set(`b:ph:${randomText(16)}`, `${Math.floor(expiresAt / 60_000)}:1`, ttl),
-        store.set(`b:pd:${randomText(16)}`, `${Math.floor(expiresAt / 3_600_000)}:1`, ttl),
+        store.set(`r:{${randomText(3)}}${randomText(22)}`, id, ttl),
+        store.set(
+          `b:p:${randomText(16)}`,
+          `${Math.floor(expiresAt / 60_000)}:1|${Math.floor(expiresAt / 900_000)}:1`,
+          ttl,
+        ),
       );
     }
     await Promise.all(writes);

@@ -230,8 +230,9 @@ export function createKeys(config: Config) {
     failedAt: (userKey: string) => `fa:${userTagged(userKey)}`,
     sendLock: (userKey: string) => `l:${userTagged(userKey)}`,
     verifyLock: (userKey: string) => `v:${userTagged(userKey)}`,
-    /** The newest challenge of a user in one first-factor session. */
-    recent: (userKey: string, session: string) => `r:${userTagged(userKey)}:${session}`,
+    /** The newest challenge of a user in one first-factor session (the pair hashed: a short key). */
+    recent: (userKey: string, session: string) =>
+      `r:{${userKey.slice(0, TAG_LENGTH)}}${fingerprint(`${userKey}:${session}`)}`,
     /** A send budget's sliding-window record (limits.ts), per client IP, prefix, number, or the app. */
     budget: (kind: string, value: string) => `b:${kind}:${hashed(kind, value)}`,
   };

@@ -6,9 +6,11 @@ import type { Destination } from './phone.js';
 
 export type BudgetKind = 'ip' | 'prefix' | 'phone' | 'global' | 'user';
 
-interface Budget extends Window {
+/** One record: a number's hourly and daily windows are kept together (see sliding-window.ts). */
+interface Budget {
   kind: BudgetKind;
   key: string;
+  windows: Window[];
 }
 
 /** Hourly budgets count in one-minute slots, daily ones in 15-minute slots (see sliding-window.ts). */
@@ -30,23 +32,27 @@ export interface SpentBudgets {
 function budgetsOf(rt: Runtime, dest: Destination, ip: string, userId?: string): Budget[] {
   const { limits } = rt.config;
   const { budget } = rt.keys;
-  const budgets: Budget[] = [
-    { kind: 'ip', key: budget('ip', ip), limit: limits.ipPerHour, ...HOURLY },
-    { kind: 'prefix', key: budget('pre', dest.prefix), limit: limits.prefixPerHour, ...HOURLY },
-    { kind: 'phone', key: budget('ph', dest.e164), limit: limits.phonePerHour, ...HOURLY },
-    { kind: 'phone', key: budget('pd', dest.e164), limit: limits.phonePerDay, ...DAILY },
+  const numberWindows = [
+    { limit: limits.phonePerHour, ...HOURLY },
+    { limit: limits.phonePerDay, ...DAILY },
   ];
-  if (userId !== undefined) {
-    budgets.push(
-      { kind: 'user', key: budget('uh', userId), limit: limits.phonePerHour, ...HOURLY },
-      { kind: 'user', key: budget('ud', userId), limit: limits.phonePerDay, ...DAILY },
-    );
-  }
+  const budgets: Budget[] = [
+    { kind: 'ip', key: budget('ip', ip), windows: [{ limit: limits.ipPerHour, ...HOURLY }] },
+    {
+      kind: 'prefix',
+      key: budget('pre', dest.prefix),
+      windows: [{ limit: limits.prefixPerHour, ...HOURLY }],
+    },
+    { kind: 'phone', key: budget('p', dest.e164), windows: numberWindows },
+  ];
+  if (userId !== undefined) budgets.push({ kind: 'user', key: budget('u', userId), windows: numberWindows });
   if (limits.globalPerHour !== undefined) {
-    budgets.push({ kind: 'global', key: budget('gh', 'app'), limit: limits.globalPerHour, ...HOURLY });
+    const windows = [{ limit: limits.globalPerHour, ...HOURLY }];
+    budgets.push({ kind: 'global', key: budget('gh', 'app'), windows });
   }
   if (limits.globalPerDay !== undefined) {
-    budgets.push({ kind: 'global', key: budget('gd', 'app'), limit: limits.globalPerDay, ...DAILY });
+    const windows = [{ limit: limits.globalPerDay, ...DAILY }];
+    budgets.push({ kind: 'global', key: budget('gd', 'app'), windows });
   }
   return budgets;
 }
@@ -68,13 +74,13 @@ export async function spendSendBudgets(
   const now = rt.config.now();
   const records = await rt.store.getMany(budgets.map((b) => b.key));
   const refusals = budgets.flatMap((budget, i) => {
-    const decision = admit(budget, records[i], now);
+    const decision = admit(budget.windows, records[i], now);
     return decision.allowed ? [] : [{ budget, retryAfterMs: decision.retryAfterMs }];
   });
   if (refusals.length > 0) throw rateLimited(refusals);
 
   const outcomes = await Promise.allSettled(budgets.map((budget, i) => take(rt, budget, records[i], now)));
-  const taken = outcomes.flatMap((o) => (o.status === 'fulfilled' && 'slot' in o.value ? [o.value] : []));
+  const taken = outcomes.flatMap((o) => (o.status === 'fulfilled' && 'sentAt' in o.value ? [o.value] : []));
   const failed = outcomes.find((o) => o.status === 'rejected');
   const lost = outcomes.flatMap((o) =>
     o.status === 'fulfilled' && 'retryAfterMs' in o.value ? [o.value] : [],
@@ -96,7 +102,8 @@ export async function spendSendBudgets(
 
 interface Taken {
   budget: Budget;
-  slot: number;
+  /** When the send was admitted: the slots it was counted in. */
+  sentAt: number;
 }
 
 /** One budget, by compare-and-set from the value read: a changed value is read again and retried. */
@@ -112,11 +119,11 @@ function take(
     const giveUpAt = Date.now() + rt.config.storeTimeoutMs;
     let current = turn.written ?? record;
     for (let attempt = 1; ; attempt++) {
-      const decision = admit(budget, current, now);
+      const decision = admit(budget.windows, current, now);
       if (!decision.allowed) return { budget, retryAfterMs: decision.retryAfterMs };
       if (await rt.store.compareAndSet(budget.key, current, decision.record, decision.ttlMs)) {
         turn.written = decision.record;
-        return { budget, slot: decision.slot };
+        return { budget, sentAt: now };
       }
       if (Date.now() >= giveUpAt) {
         throw new TwoFactorError('ERR_2FA_STORE_UNAVAILABLE', { retryAfter: 1, cause: 'budget contention' });
@@ -165,12 +172,12 @@ async function giveBackAll(rt: Runtime, taken: Taken[]): Promise<void> {
   await Promise.all(taken.map((t) => giveBackOne(rt, t).catch(() => {})));
 }
 
-function giveBackOne(rt: Runtime, { budget, slot }: Taken): Promise<void> {
+function giveBackOne(rt: Runtime, { budget, sentAt }: Taken): Promise<void> {
   return inTurn(rt, budget.key, async (turn) => {
     for (let attempt = 1; attempt <= GIVE_BACK_TRIES; attempt++) {
       const current = await rt.store.get(budget.key);
       if (current === undefined) return;
-      const back = giveBack(budget, current, slot, rt.config.now());
+      const back = giveBack(budget.windows, current, sentAt, rt.config.now());
       // An empty record is written with the shortest life rather than deleted: only a
       // compare-and-set knows nobody spent in between.
       const next = back ?? { record: '', ttlMs: 1 };

@@ -19,7 +19,7 @@ const label = (n: number) => (n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`);
 /**
  * One server process per size and store, all alive at once, measured round-robin like every case
  * (so the machine's drift hits each alike). Each server gets its pending challenges written into its
- * store before the runs (see `seed` in bench/server.ts: five records per challenge, the shapes the
+ * store before the runs (see `seed` in bench/server.ts: four records per challenge, the shapes the
  * send route writes), then a right-code verify of a fresh challenge is timed against that backdrop.
  * Heap per challenge is the heap's growth over the seeding, after forced GCs, divided by the count.
  */

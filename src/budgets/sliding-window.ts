@@ -3,7 +3,8 @@
  * minute for hourly budgets, 15 minutes for daily ones) and counts every slot that touches the
  * last window. That can only count a send too long, never too short: the limit holds for every
  * window, and a slot frees at most one slot late. The record is one short string, at most one
- * `slot:count` pair per slot of the window, whatever the traffic.
+ * `slot:count` pair per slot of the window, whatever the traffic (per window, when one record
+ * keeps several).
  */
 
 export interface Window {
@@ -42,35 +43,67 @@ function live(window: Window, slots: Slots, now: number): Slots {
 }
 
 export type Decision =
-  | { allowed: true; record: string; ttlMs: number; slot: number }
+  | { allowed: true; record: string; ttlMs: number }
   | { allowed: false; retryAfterMs: number };
 
-/** Whether one more send fits at `now`; if so, the record with it added. */
-export function admit(window: Window, record: string | undefined, now: number): Decision {
-  const slots = live(window, parse(record), now);
-  const sent = slots.reduce((sum, [, count]) => sum + count, 0);
-  if (sent + 1 > window.limit)
-    return { allowed: false, retryAfterMs: waitUntilRoom(window, slots, sent, now) };
-  const slot = Math.floor(now / window.slotMs);
-  const current = slots.find(([s]) => s === slot);
-  if (current) current[1]++;
-  else slots.push([slot, 1]);
-  slots.sort((a, b) => a[0] - b[0]);
-  return { allowed: true, record: serialize(slots), ttlMs: expiresIn(window, slots, now), slot };
+/*
+ * Several windows of one budget (a number's hour and day) share one record: one section per
+ * window, in the windows' order, split by `|`. One window is a record of one section, as before.
+ */
+const sections = (windows: Window[], record: string | undefined) => {
+  const parts = record?.split('|') ?? [];
+  return windows.map((window, i) => ({ window, slots: parse(parts[i]) }));
+};
+
+/** Whether one more send fits every window at `now`; if so, the record with it added. */
+export function admit(windows: Window[], record: string | undefined, now: number): Decision {
+  const all = sections(windows, record).map(({ window, slots }) => ({
+    window,
+    slots: live(window, slots, now),
+  }));
+  let retryAfterMs = 0;
+  for (const { window, slots } of all) {
+    const sent = slots.reduce((sum, [, count]) => sum + count, 0);
+    if (sent + 1 > window.limit) {
+      retryAfterMs = Math.max(retryAfterMs, waitUntilRoom(window, slots, sent, now));
+    }
+  }
+  if (retryAfterMs > 0) return { allowed: false, retryAfterMs };
+  for (const { window, slots } of all) {
+    const slot = Math.floor(now / window.slotMs);
+    const current = slots.find(([s]) => s === slot);
+    if (current) current[1]++;
+    else slots.push([slot, 1]);
+    slots.sort((a, b) => a[0] - b[0]);
+  }
+  return { allowed: true, ...written(all, now) };
 }
 
-/** The record without one send of `slot` (a send that did not go out after all), or undefined if empty. */
+/**
+ * The record without the send admitted at `sentAt` (one that did not go out after all), or
+ * undefined once it counts nothing.
+ */
 export function giveBack(
-  window: Window,
+  windows: Window[],
   record: string | undefined,
-  slot: number,
+  sentAt: number,
   now: number,
 ): { record: string; ttlMs: number } | undefined {
-  const slots = live(window, parse(record), now);
-  const current = slots.find(([s]) => s === slot);
-  if (current) current[1]--;
-  const kept = slots.filter(([, count]) => count > 0);
-  return kept.length === 0 ? undefined : { record: serialize(kept), ttlMs: expiresIn(window, kept, now) };
+  const all = sections(windows, record).map(({ window, slots }) => {
+    const kept = live(window, slots, now);
+    const current = kept.find(([s]) => s === Math.floor(sentAt / window.slotMs));
+    if (current) current[1]--;
+    return { window, slots: kept.filter(([, count]) => count > 0) };
+  });
+  return all.every(({ slots }) => slots.length === 0) ? undefined : written(all, now);
+}
+
+/** The record of these windows, kept until the last of them forgets its newest send. */
+function written(all: { window: Window; slots: Slots }[], now: number) {
+  return {
+    record: all.map(({ slots }) => serialize(slots)).join('|'),
+    ttlMs: Math.max(...all.map(({ window, slots }) => expiresIn(window, slots, now))),
+  };
 }
 
 /** Until the oldest sends leave the window and one more fits. */

@@ -201,8 +201,9 @@ function suite(kind: StoreKind) {
       );
       expect(answers.map((r) => r.status)).toEqual(Array(100).fill(200));
       expect(t.transport.messages).toHaveLength(100);
-      // Five budgets a send (IP, prefix, number per hour and per day, the app): 500 writes, no retry.
-      expect(writes).toBe(500);
+      // Four budget records a send (IP, prefix, the number's hour and day in one record, the app):
+      // 400 writes, no retry.
+      expect(writes).toBe(400);
     });
 
     describe('limits.globalPerHour and globalPerDay', () => {

@@ -1,12 +1,13 @@
 /**
  * POST /2fa/verify takes one of two paths: the store's `verifyAttempt` (one call; one Lua script on
- * Redis) or the five generic methods under a lock. A scripted run through every outcome (wrong
+ * Redis, one SQL function on PostgreSQL) or the five generic methods under a lock. A scripted run through every outcome (wrong
  * codes to exhaustion, the lockout delay, its doubling, the hard lock and unlock, expiry, replay, no
  * challenge, another number on file) must answer the same on both, byte for byte in status, error
- * code, attemptsLeft, Retry-After and events, on the memory store and on a real Redis.
+ * code, attemptsLeft, Retry-After and events, on the memory store, a real Redis and a real PostgreSQL.
  */
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { memoryStore } from '../../src/stores/memory-store.js';
+import { postgresStore } from '../../src/stores/postgres-store.js';
 import { redisStore } from '../../src/stores/redis-store.js';
 import type { Store } from '../../src/stores/store.js';
 import {
@@ -19,6 +20,7 @@ import {
   type TestApp,
   wrongCode,
 } from '../helpers/create-app.js';
+import { POSTGRES_CLIENTS, requirePostgres, uniqueTable, usePostgres } from '../helpers/postgres.js';
 import {
   flushPrefix,
   REDIS_CLIENTS,
@@ -30,6 +32,7 @@ import { runStoreContract } from '../helpers/store-contract.js';
 import { withoutVerifyAttempt, withVerifyAttempt } from '../helpers/verify-attempt.js';
 
 const redisUp = await requireRedis();
+const postgresUp = await requirePostgres();
 const OPTIONS = { maxAttempts: 3, lockout: { threshold: 4, baseMs: 60_000, hardLimit: 6 } };
 
 /** Everything a client and a listener can see of one verify. */
@@ -191,6 +194,28 @@ describe('POST /2fa/verify: the one-call path and the generic path answer alike'
         expect(counter.calls).toBeGreaterThanOrEqual(8);
         expect(generic).toEqual(reference);
         expect(script).toEqual(reference);
+      });
+    });
+  }
+
+  for (const { name, connect } of POSTGRES_CLIENTS) {
+    describe.skipIf(!postgresUp)(`on PostgreSQL (${name})`, () => {
+      const tables = [uniqueTable('verify_paths_generic'), uniqueTable('verify_paths_function')];
+      const query = usePostgres(connect, () => tables);
+
+      it('the PL/pgSQL function answers as the generic path does', async () => {
+        const [genericTable, functionTable] = tables as [string, string];
+        const genericStore = postgresStore({ query, table: genericTable });
+        const functionStore = postgresStore({ query, table: functionTable });
+        await genericStore.migrate();
+        await functionStore.migrate();
+        const reference = await scenario(memoryStore({ now: createClock().now }));
+        const generic = await scenario(withoutVerifyAttempt(genericStore));
+        const { store, counter } = counting(functionStore);
+        const oneCall = await scenario(store);
+        expect(counter.calls).toBeGreaterThanOrEqual(8);
+        expect(generic).toEqual(reference);
+        expect(oneCall).toEqual(reference);
       });
     });
   }
