@@ -419,6 +419,7 @@ async function fill(tfa: RequestHandler, from: number, count: number) {
           return res;
         },
         json: () => resolve(res.statusCode),
+        end: () => resolve(res.statusCode),
         cookie: () => res,
         clearCookie: () => res,
         redirect: () => resolve(303),
