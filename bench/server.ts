@@ -327,8 +327,7 @@ async function startApp(): Promise<void> {
       const heap = fullHeap();
       await quiet();
       reply(msg.id, heap);
-    }
-    else if (msg.type === 'cpu') {
+    } else if (msg.type === 'cpu') {
       const { user, system } = process.cpuUsage();
       reply(msg.id, user + system);
     } else if (msg.type === 'heap') reply(msg.id, { ...fullHeap(), storeSize: memory.size });
@@ -529,7 +528,7 @@ async function seed(store: Store | undefined, count: number) {
         `s${n}`,
         randomText(22),
         randomText(22),
-        randomText(86),
+        randomText(63),
         expiresAt,
         '/',
         'BE',
