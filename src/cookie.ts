@@ -5,26 +5,18 @@ import { BoundedCache } from './bounded-cache.js';
 import { CHALLENGE_ID } from './challenge.js';
 import { fingerprint, hmacKeys, unsignWith } from './crypto.js';
 import type { CheckedUser, Config } from './options.js';
+import { bindingOf, openClaim, signClaim, type VerifiedClaim } from './verified-claim.js';
 
-/** How the verified state was earned: a code by SMS or call, a recovery code, or a remembered device. */
-export type Method = 'sms' | 'voice' | 'recovery' | 'device';
-const METHODS: readonly unknown[] = ['sms', 'voice', 'recovery', 'device'];
-
-/** What the verified cookie proves; the guard checks every field. */
-export interface VerifiedClaim {
-  userId: string;
-  /** Fingerprint of the first-factor session id ('' when the app gives none). */
-  session: string;
-  version: string;
-  verifiedAt: number;
-  expiresAt: number;
-  method: Method;
-}
+export type { Method, VerifiedClaim } from './verified-claim.js';
 
 export interface CookieJar {
-  /** The verified claim, or `null` for a missing, tampered, foreign or malformed cookie. */
-  readVerified(req: Request): VerifiedClaim | null;
-  writeVerified(res: Response, claim: VerifiedClaim): void;
+  /**
+   * The verified claim of this browser for `user` (its id, session and version), live now; `null`
+   * for a missing, tampered, foreign, expired or malformed cookie (or one of an earlier format).
+   */
+  readVerified(req: Request, user: CheckedUser): VerifiedClaim | null;
+  /** Sets the verified cookie: `claim`, bound to `user`'s id, session and version. */
+  writeVerified(res: Response, user: CheckedUser, claim: VerifiedClaim): void;
   /** The challenge id from the signed challenge cookie, or `null`. */
   readChallenge(req: Request): string | null;
   writeChallenge(res: Response, challengeId: string, maxAgeMs: number): void;
@@ -81,34 +73,8 @@ export function sessionFingerprint(user: CheckedUser): string {
   return user.sessionId ? fingerprints.memo(user.sessionId, fingerprint) : '';
 }
 
-export function claimMatches(claim: VerifiedClaim, user: CheckedUser, now: number): boolean {
-  return (
-    claim.userId === String(user.id) &&
-    claim.session === sessionFingerprint(user) &&
-    claim.version === String(user.version ?? '') &&
-    claim.verifiedAt <= now + 60_000 &&
-    now < claim.expiresAt
-  );
-}
-
-function encodeClaim(c: VerifiedClaim): string {
-  const payload = [c.userId, c.session, c.version, c.verifiedAt, c.expiresAt, c.method];
-  return Buffer.from(JSON.stringify(payload)).toString('base64url');
-}
-
-function decodeClaim(value: string): VerifiedClaim | null {
-  try {
-    const p: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
-    if (!Array.isArray(p) || p.length !== 6) return null;
-    const [userId, session, version, verifiedAt, expiresAt, method] = p;
-    if (typeof userId !== 'string' || typeof session !== 'string' || typeof version !== 'string') return null;
-    if (!Number.isFinite(verifiedAt) || !Number.isFinite(expiresAt)) return null;
-    if (!METHODS.includes(method)) return null;
-    return { userId, session, version, verifiedAt, expiresAt, method: method as Method };
-  } catch {
-    return null;
-  }
-}
+/** A verify time this far ahead of our clock is refused (clocks of several instances differ a little). */
+const CLOCK_SKEW_MS = 60_000;
 
 /** A form error waits this long for its page (the redirect follows at once). */
 const FLASH_MAX_AGE_MS = 60_000;
@@ -151,26 +117,33 @@ export function createCookieJar(config: Config): CookieJar {
   const keys = hmacKeys(config.secrets);
   const signer = keys[0] as KeyObject;
   const unsignAny = (value: string) => unsignWith(value, keys);
-  // Cookies whose signature already checked out, by their exact value: a verified browser costs
-  // the HMAC once, not on every request. Only verified values go in; the claim is still matched
-  // against the user, session, version and clock on every request.
-  const verifiedCookies = new BoundedCache<string, VerifiedClaim>(10_000);
+  // Cookies whose signature already checked out, by their exact value, with the binding it was
+  // checked for: a verified browser costs the HMAC once, not on every request. Another user,
+  // session or version presenting the same value is refused without one; the clock is checked on
+  // every request.
+  const verifiedCookies = new BoundedCache<string, { claim: VerifiedClaim; binding: string }>(10_000);
 
   return {
-    readVerified(req) {
+    readVerified(req, user) {
       const raw = readCookie(req, namesFor(req).verified);
       if (raw === undefined) return null;
-      const known = verifiedCookies.get(raw);
-      if (known) return known;
-      const value = unsignAny(raw);
-      const claim = value === null ? null : decodeClaim(value);
-      if (claim) verifiedCookies.set(raw, claim);
-      return claim;
+      const binding = bindingOf(user);
+      let known = verifiedCookies.get(raw);
+      if (!known) {
+        const claim = openClaim(raw, binding, keys);
+        if (!claim) return null;
+        known = { claim, binding };
+        verifiedCookies.set(raw, known);
+      }
+      const { claim } = known;
+      const now = config.now();
+      const live = claim.verifiedAt <= now + CLOCK_SKEW_MS && now < claim.expiresAt;
+      return live && known.binding === binding ? claim : null;
     },
-    writeVerified(res, claim) {
+    writeVerified(res, user, claim) {
       // From now, not from `verifiedAt` (a remembered device's is the day it was remembered).
       const maxAge = Math.max(0, claim.expiresAt - config.now());
-      res.cookie(namesFor(res.req).verified, sign(encodeClaim(claim), signer), {
+      res.cookie(namesFor(res.req).verified, signClaim(claim, bindingOf(user), signer), {
         ...optionsFor(res.req),
         maxAge,
       });

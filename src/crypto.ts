@@ -47,11 +47,19 @@ export function unsignWith(input: string, keys: KeyObject[]): string | null {
   for (const key of keys) {
     // 44 characters ending in one `=`: the 43 before it are compared.
     const expected = createHmac('sha256', key).update(value).digest('base64');
-    let diff = 0;
-    for (let i = 0; i < SIGNATURE_LENGTH; i++) diff |= expected.charCodeAt(i) ^ input.charCodeAt(dot + 1 + i);
-    if (diff === 0) return value;
+    if (textMatches(expected, input, dot + 1, SIGNATURE_LENGTH)) return value;
   }
   return null;
+}
+
+/**
+ * Whether `length` characters of `expected` equal those of `input` from `at`: compared in place, in
+ * time independent of where they differ.
+ */
+export function textMatches(expected: string, input: string, at: number, length: number): boolean {
+  let diff = 0;
+  for (let i = 0; i < length; i++) diff |= expected.charCodeAt(i) ^ input.charCodeAt(at + i);
+  return diff === 0;
 }
 
 /** Constant-time equality for strings whose length is not secret. */

@@ -1,6 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { type Runtime, resolveUser, userFrom } from './context.js';
-import { claimMatches } from './cookie.js';
 import { TwoFactorConfigError, TwoFactorError } from './errors.js';
 import type { Mount } from './host/mount.js';
 import { isHtmlClient, noStore, safeReturnTo, sendError } from './http.js';
@@ -28,9 +27,8 @@ declare global {
 
 /** The verified claim of this request, checked against the current user: one HMAC, no store. */
 export function verifiedInfo(rt: Runtime, req: Request, user: CheckedUser): SecondFactorInfo | null {
-  const claim = rt.cookies.readVerified(req);
-  if (!claim || !claimMatches(claim, user, rt.config.now())) return null;
-  return { verifiedAt: claim.verifiedAt, method: claim.method };
+  const claim = rt.cookies.readVerified(req, user);
+  return claim && { verifiedAt: claim.verifiedAt, method: claim.method };
 }
 
 /** For `tfa.isVerified(req)`: the guard's check, without answering. */

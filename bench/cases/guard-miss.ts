@@ -1,7 +1,7 @@
 // guard-miss: requireSecondFactor when its claim cache misses, in-process, beside one bare HMAC-SHA256.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { createCookieJar, sessionFingerprint } from '../../src/cookie.js';
+import { createCookieJar } from '../../src/cookie.js';
 import { memoryStore, twoFactor } from '../../src/index.js';
 import { parseOptions } from '../../src/options.js';
 import { codeTransport, SECRET } from '../apps.js';
@@ -51,14 +51,15 @@ export async function guardMissCase(ctx: Context): Promise<CaseResult> {
         values.push(flat(value));
       },
     } as unknown as Response;
-    jar.writeVerified(res, {
-      userId: `u${n}`,
-      session: sessionFingerprint(users[n] as never),
-      version: '',
-      verifiedAt: now,
-      expiresAt: now + 3_600_000,
-      method: 'sms',
-    });
+    jar.writeVerified(
+      res,
+      { ...(users[n] as (typeof users)[number]) },
+      {
+        verifiedAt: now,
+        expiresAt: now + 3_600_000,
+        method: 'sms',
+      },
+    );
     requests.push({
       method: 'GET',
       headers: { cookie: header, accept: 'application/json' },

@@ -2,7 +2,6 @@
 // change of number, and anything else that must ask again before a sensitive action (API.md §8).
 import type { Request } from 'express';
 import type { Runtime } from '../context.js';
-import { claimMatches } from '../cookie.js';
 import type { CheckedUser } from '../options.js';
 
 /**
@@ -14,10 +13,8 @@ const FRESH_METHODS: ReadonlySet<string> = new Set(['sms', 'voice', 'recovery'])
 
 /** When this browser last proved possession, for its current user; `null` when never (or not valid). */
 export function verifiedAtOf(rt: Runtime, req: Request, user: CheckedUser): number | null {
-  const claim = rt.cookies.readVerified(req);
-  const now = rt.config.now();
-  if (!claim || !claimMatches(claim, user, now) || !FRESH_METHODS.has(claim.method)) return null;
-  return claim.verifiedAt;
+  const claim = rt.cookies.readVerified(req, user);
+  return claim && FRESH_METHODS.has(claim.method) ? claim.verifiedAt : null;
 }
 
 /**
@@ -46,10 +43,7 @@ export function verifiedEnough(
   user: CheckedUser,
   within: number | undefined,
 ): boolean {
-  if (within === undefined) {
-    const claim = rt.cookies.readVerified(req);
-    return claim !== null && claimMatches(claim, user, rt.config.now());
-  }
+  if (within === undefined) return rt.cookies.readVerified(req, user) !== null;
   return isFresh(rt, req, user, within);
 }
 

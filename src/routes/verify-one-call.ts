@@ -74,7 +74,7 @@ export async function verifyInOneCall(
       const challenge = parseChallenge(result.challenge, id);
       if (!challenge) break;
       const state = parseSendState(result.state);
-      return verified(rt, res, user, challenge, state, verifyWho(req, user, challenge), challenge, flow);
+      return verified(rt, res, user, state, verifyWho(req, user, challenge), challenge, flow);
     }
   }
   throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');

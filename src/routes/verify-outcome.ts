@@ -1,7 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Challenge, SendState } from '../challenge.js';
 import type { Runtime } from '../context.js';
-import { sessionFingerprint } from '../cookie.js';
 import { TwoFactorError } from '../errors.js';
 import { userAgentOf } from '../events.js';
 import type { CheckedUser } from '../options.js';
@@ -43,7 +42,6 @@ export async function verified(
   rt: Runtime,
   res: Response,
   user: CheckedUser,
-  challenge: Challenge,
   state: SendState | null,
   who: ReturnType<typeof verifyWho>,
   consumed: Challenge,
@@ -54,10 +52,7 @@ export async function verified(
   const now = config.now();
   const method = state?.lastChannel === 'voice' ? 'voice' : 'sms';
   if (holder) {
-    cookies.writeVerified(res, {
-      userId: holder.id,
-      session: holder === user ? challenge.session : sessionFingerprint(holder),
-      version: String(holder.version ?? ''),
+    cookies.writeVerified(res, holder, {
       verifiedAt: now,
       expiresAt: now + config.verifiedTtlMs,
       method,

@@ -94,7 +94,7 @@ export async function verifyCode(
       const consumed = parseChallenge(rawConsumed, challenge.id);
       if (!consumed) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
       store.delete(keys.state(challenge.id), keys.attempts(challenge.id)).catch(() => {});
-      return verified(rt, res, user, challenge, loaded.state, who, consumed, flow);
+      return verified(rt, res, user, loaded.state, who, consumed, flow);
     },
   );
 }

@@ -1,7 +1,8 @@
 import { IP_BUDGET_KEY } from '../challenge.js';
 import { TwoFactorError } from '../errors.js';
 import { decodeExpiry, EXPIRY_CHARS, entryOf, entryValue, flat } from './memory-entries.js';
-import type { Store } from './store.js';
+import { verifyAttemptNow } from './memory-verify.js';
+import type { Store, VerifyAttemptInput, VerifyAttemptResult } from './store.js';
 
 export interface MemoryStoreOptions {
   /** Most entries held at once. @default 100_000 */
@@ -33,6 +34,7 @@ export interface MemoryStore extends Store {
   readonly size: number;
   getMany(keys: string[]): Promise<(string | undefined)[]>;
   compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean>;
+  verifyAttempt(input: VerifyAttemptInput): Promise<VerifyAttemptResult>;
 }
 
 const METHODS = [
@@ -135,6 +137,31 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return entry === undefined ? undefined : entryValue(entry);
   }
 
+  function add(key: string, ttlMs: number): number {
+    const entry = read(key);
+    if (entry === undefined) {
+      write(key, '1', ttlMs);
+      return 1;
+    }
+    const next = (Number.parseInt(entryValue(entry), 10) || 0) + 1;
+    // The TTL is set on creation only: the expiry prefix is kept as it is.
+    mapOf(key).set(key, flat(entry.slice(0, EXPIRY_CHARS) + next));
+    return next;
+  }
+
+  /** The store's operations without their promises, for `verifyAttempt`. */
+  const sync = {
+    get: (key: string) => {
+      const entry = read(key);
+      return entry === undefined ? undefined : entryValue(entry);
+    },
+    set: write,
+    delete: (key: string) => {
+      mapOf(key).delete(key);
+    },
+    increment: add,
+  };
+
   // Each method runs synchronously inside one tick, which is what makes consume and increment atomic.
   const store: MemoryStore = {
     [MEMORY_STORE]: true,
@@ -167,15 +194,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       return true;
     },
     async increment(key, ttlMs) {
-      const entry = read(key);
-      if (entry === undefined) {
-        write(key, '1', ttlMs);
-        return 1;
-      }
-      const next = (Number.parseInt(entryValue(entry), 10) || 0) + 1;
-      // The TTL is set on creation only: the expiry prefix is kept as it is.
-      mapOf(key).set(key, flat(entry.slice(0, EXPIRY_CHARS) + next));
-      return next;
+      return add(key, ttlMs);
+    },
+    // The whole attempt in one synchronous run: atomic, one call (see VerifyAttemptInput).
+    async verifyAttempt(input) {
+      return verifyAttemptNow(sync, input);
     },
     async shutdown() {
       kept.clear();

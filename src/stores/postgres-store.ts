@@ -9,7 +9,8 @@ import {
   statements,
   tableIdentifier,
 } from './postgres/sql.js';
-import type { Store } from './store.js';
+import { verifyAttemptOn } from './postgres/verify-attempt.js';
+import type { Store, VerifyAttemptInput, VerifyAttemptResult } from './store.js';
 
 /**
  * Runs one parameterised statement on the app's own client and resolves with its rows, e.g. pg
@@ -32,7 +33,12 @@ export interface PostgresStore extends Store {
   getMany(keys: string[]): Promise<(string | undefined)[]>;
   /** One statement: sets `value` only over `expected` (`undefined`: absent or expired); true when it did. */
   compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean>;
-  /** Creates the table and its index if they are missing (`postgresStore.schema()`); safe to run at every start. */
+  /**
+   * One verify attempt in one statement: the table's function `<table>_verify`, which `migrate()`
+   * creates (a database migrated before it existed answers with an error that says so).
+   */
+  verifyAttempt(input: VerifyAttemptInput): Promise<VerifyAttemptResult>;
+  /** Creates the table, its index and its verify function if missing (`postgresStore.schema()`); safe at every start. */
   migrate(): Promise<void>;
   /** Deletes one batch (at most 500) of expired rows and resolves with how many. Writes call it by themselves. */
   sweep(): Promise<number>;
@@ -91,7 +97,8 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
   const { query } = options;
   const table = options.table ?? DEFAULT_POSTGRES_TABLE;
-  const { name } = tableIdentifier(table);
+  const identifier = tableIdentifier(table);
+  const { name } = identifier;
   const sql = statements(name);
 
   async function run(text: string, params: unknown[]): Promise<unknown[]> {
@@ -131,6 +138,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
 
   const remove = deleteBatcher(run, sql);
+  const verify = verifyAttemptOn(run, identifier);
 
   // The sweep rides on writes: every SWEEP_EVERY_WRITES-th, and the next one again while batches
   // come back full. One at a time per store; it never delays or fails the write that started it.
@@ -216,6 +224,11 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       }
       sweepSoon();
       return rows.length > 0;
+    },
+    async verifyAttempt(input) {
+      const result = await verify(input);
+      sweepSoon();
+      return result;
     },
     async migrate() {
       await run(migrateSql(name), []);

@@ -9,7 +9,7 @@ import type { Store } from '../../src/stores/store.js';
 import { type MemoryTransport, memoryTransport } from '../../src/transports/memory.js';
 import { type TwoFactor, twoFactor } from '../../src/two-factor.js';
 import { type CapturedResponse, captureResponses } from './capture.js';
-import { ONE_CALL_VERIFY, withVerifyAttempt } from './verify-attempt.js';
+import { ONE_CALL_VERIFY, withoutVerifyAttempt } from './verify-attempt.js';
 
 /** Both Express majors the package supports; integration suites run once per entry. */
 export const EXPRESS_VERSIONS = [
@@ -89,9 +89,10 @@ export function createApp(opts: CreateAppOptions = {}): TestApp {
   const express = opts.express ?? express5;
   const clock = opts.clock ?? createClock();
   const transport = memoryTransport({ now: clock.now });
-  // TFA_TEST_VERIFY=one-call: the default store verifies in one call (the path Redis takes).
-  const defaultStore = () => memoryStore({ now: clock.now });
-  const store = opts.store ?? (ONE_CALL_VERIFY ? withVerifyAttempt(defaultStore()) : defaultStore());
+  // The default store verifies through the five generic methods (a custom store's path), or with
+  // TFA_TEST_VERIFY=one-call through memoryStore()'s own verifyAttempt (the path Redis takes too).
+  const defaultStore = memoryStore({ now: clock.now });
+  const store = opts.store ?? (ONE_CALL_VERIFY ? defaultStore : withoutVerifyAttempt(defaultStore));
   const events: TwoFactorEvent[] = [];
   const logs: string[] = [];
   const versions = new Map<string, number>();

@@ -134,10 +134,11 @@ export function uniqueTable(label: string): string {
   return `test_${label}_${process.pid}_${randomBytes(4).toString('hex')}`;
 }
 
-/** Drops `table` (quoted: the names `uniqueTable` makes are plain identifiers). */
+/** Drops `table` and its verify function (quoted: the names `uniqueTable` makes are plain identifiers). */
 export async function dropTable(query: PostgresQuery, table: string): Promise<void> {
   if (!/^[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`dropTable: refusing ${table}`);
   await query(`DROP TABLE IF EXISTS "${table}"`, []);
+  await query(`DROP FUNCTION IF EXISTS "${table}_verify"`, []);
 }
 
 /**

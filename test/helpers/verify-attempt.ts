@@ -1,9 +1,9 @@
 /**
  * `verifyAttempt` written over the five generic methods, one attempt at a time (a promise queue):
  * the steps of `VerifyAttemptInput` (src/stores/store.ts) in plain TypeScript. It is atomic only
- * against other `verifyAttempt` calls of this process, which is all a test app needs; it lets the
- * route tests that run on the memory store take the one-call path (`TFA_TEST_VERIFY=one-call`),
- * and the verify contract (`verify-attempt-contract.ts`) checks it and the Redis script alike.
+ * against other `verifyAttempt` calls of this process, which is all a test needs: a reference the
+ * verify contract (`verify-attempt-contract.ts`) checks like memoryStore()'s own and the Redis script,
+ * and a one-call path over stores that have none (check-store's tests).
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Store, VerifyAttemptInput, VerifyAttemptResult } from '../../src/stores/store.js';
@@ -68,6 +68,13 @@ export function withVerifyAttempt<S extends Store>(store: S): S & Required<Pick<
     return run;
   };
   return Object.assign(Object.create(store) as S, { verifyAttempt });
+}
+
+/** `store` without `verifyAttempt`: a verify takes the five generic methods, as on a custom store. */
+export function withoutVerifyAttempt<S extends Store>(store: S): S {
+  const generic = Object.create(store) as S;
+  generic.verifyAttempt = undefined;
+  return generic;
 }
 
 /** The route tests take the one-call verify when `TFA_TEST_VERIFY=one-call` (see `.ci/run`). */

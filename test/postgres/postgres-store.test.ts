@@ -4,9 +4,12 @@
  * sweep, and query plans that never scan the table.
  */
 import { inspect } from 'node:util';
+import pg from 'pg';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
+import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
 import { postgresStore } from '../../src/stores/postgres-store.js';
+import type { VerifyAttemptInput } from '../../src/stores/store.js';
 import { checkStore } from '../../src/testing/check-store.js';
 import {
   POSTGRES_CLIENTS,
@@ -19,6 +22,20 @@ import {
 import { runStoreContract } from '../helpers/store-contract.js';
 
 const postgresUp = await requirePostgres();
+
+/** A verify attempt with no challenge stored: the function is there, and answers `missing`. */
+const verifyInput: VerifyAttemptInput = {
+  keys: { lock: 'l', challenge: 'c', state: 's', attempts: 'a', failures: 'f', failedAt: 'fa' },
+  challengeFields: CHALLENGE_RECORD_FIELDS,
+  userId: 'u1',
+  session: 'sess',
+  phone: 'phone-hash',
+  hashes: ['hash'],
+  now: Date.now(),
+  maxAttempts: 3,
+  lockout: { threshold: 5, baseMs: 1000, maxDelayMs: 3_600_000, hardLimit: 10 },
+  failureTtlMs: 60_000,
+};
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The rejection reason, or the string 'resolved'. */
@@ -94,15 +111,19 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
       it('creates exactly what postgresStore.schema() says, so a migration tool can run that instead', async () => {
         const table = uniqueTable(`${name}_schema`);
         tables.push(table);
-        for (const statement of postgresStore
-          .schema(table)
-          .split(';')
-          .filter((s) => s.trim())) {
-          await query(statement, []);
+        // As a migration tool runs a file: one script (simple query protocol), twice over.
+        const tool = new pg.Client({ connectionString: postgresUrl() });
+        await tool.connect();
+        try {
+          await tool.query(postgresStore.schema(table));
+          await tool.query(postgresStore.schema(table));
+        } finally {
+          await tool.end();
         }
         const store = postgresStore({ query, table });
         await store.set('k', 'v', 10_000);
         expect(await store.get('k')).toBe('v');
+        expect(await store.verifyAttempt(verifyInput)).toEqual({ outcome: 'missing' });
       });
 
       it('works in a schema of its own', async () => {
@@ -113,6 +134,13 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
           await store.migrate();
           await store.set('k', 'v', 10_000);
           expect(await store.get('k')).toBe('v');
+          // The verify function lives in the table's schema, whatever the search_path says.
+          const { rows } = await query(
+            'SELECT n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = $1',
+            ['tfa_verify'],
+          );
+          expect(rows).toContainEqual({ nspname: schema });
+          expect(await store.verifyAttempt(verifyInput)).toEqual({ outcome: 'missing' });
         } finally {
           await query(`DROP SCHEMA "${schema}" CASCADE`, []);
         }

@@ -8,8 +8,10 @@ import {
   sendCode,
   signIn,
   type TestApp,
+  USERS,
   type Username,
 } from '../helpers/create-app.js';
+import { sessionIdOf, verifiedCookie } from '../helpers/verified-cookie.js';
 
 /** A verified browser, with its session cookie and its verified cookie (raw, URL-decoded). */
 async function verifiedBrowser(t: TestApp, who: Username = 'alice') {
@@ -22,7 +24,7 @@ async function verifiedBrowser(t: TestApp, who: Username = 'alice') {
   const session = (await agent.get('/api/data').expect(200)).request.cookies
     .split('; ')
     .find((c: string) => c.startsWith('connect.sid='));
-  expect(raw).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9+/]+$/);
+  expect(raw).toMatch(/^v2\.sms\.\d+\.\d+\.[A-Za-z0-9_-]{43}$/);
   expect(session).toBeTruthy();
   return { agent, raw, session: session as string };
 }
@@ -40,12 +42,12 @@ describe('the verified cookie (R-32, R-33)', () => {
   });
 
   const tampered: [string, (raw: string) => string][] = [
-    ['a flipped payload character', (raw) => (raw[0] === 'A' ? 'B' : 'A') + raw.slice(1)],
+    ['a flipped payload character', (raw) => raw.replace(/\.(\d)/, (_, d) => `.${(Number(d) + 1) % 10}`)],
     ['a flipped signature character', (raw) => raw.slice(0, -1) + (raw.endsWith('A') ? 'B' : 'A')],
     ['a truncated signature', (raw) => raw.slice(0, -3)],
     ['trailing garbage after the signature', (raw) => `${raw}xyz`],
-    ['an extra signature segment', (raw) => `${raw}.${raw.split('.')[1]}`],
-    ['the payload alone', (raw) => raw.split('.')[0] ?? ''],
+    ['an extra signature segment', (raw) => `${raw}.${raw.slice(-43)}`],
+    ['the payload alone', (raw) => raw.slice(0, raw.lastIndexOf('.'))],
     ['an empty value', () => ''],
     ['garbage', () => '%%%not-a-cookie\u0000'],
   ];
@@ -58,11 +60,19 @@ describe('the verified cookie (R-32, R-33)', () => {
     });
   }
 
-  it('refuses a payload signed with another secret', async () => {
+  it('refuses the same text signed with another secret, or for another session', async () => {
     const t = createApp();
     const { raw, session } = await verifiedBrowser(t);
-    const payload = raw.slice(0, raw.lastIndexOf('.'));
-    await withCookie(t, session, sign(payload, 'another-secret-of-sufficient-length-0000')).expect(401);
+    const [, method, verifiedAt, expiresAt] = raw.split('.');
+    const claim = { method: method as 'sms', verifiedAt: Number(verifiedAt), expiresAt: Number(expiresAt) };
+    const alice = { id: USERS.alice.id, sessionId: sessionIdOf(session), version: 0 };
+    expect(verifiedCookie(SECRET, alice, claim)).toBe(raw);
+    const other = 'another-secret-of-sufficient-length-0000';
+    await withCookie(t, session, verifiedCookie(other, alice, claim)).expect(401);
+    await withCookie(t, session, verifiedCookie(SECRET, { ...alice, sessionId: 'another' }, claim)).expect(
+      401,
+    );
+    await withCookie(t, session, verifiedCookie(SECRET, { ...alice, version: 1 }, claim)).expect(401);
   });
 
   it("refuses Alice's verified cookie in Bob's session", async () => {
@@ -76,27 +86,50 @@ describe('the verified cookie (R-32, R-33)', () => {
     await withCookie(t, bobSession as string, alice.raw).expect(401);
   });
 
-  it('refuses a forged payload for another user, even when signed with the real secret but a stale session', async () => {
+  it("refuses a cookie signed with the real secret for Bob's id in Alice's session", async () => {
     const t = createApp();
     const { raw, session } = await verifiedBrowser(t);
-    const [userId, sid, version, at, exp, method] = JSON.parse(
-      Buffer.from(raw.split('.')[0] ?? '', 'base64url').toString(),
+    const [, , verifiedAt, expiresAt] = raw.split('.');
+    const claim = { method: 'sms' as const, verifiedAt: Number(verifiedAt), expiresAt: Number(expiresAt) };
+    const forged = verifiedCookie(
+      SECRET,
+      { id: USERS.bob.id, sessionId: sessionIdOf(session), version: 0 },
+      claim,
     );
-    expect(userId).toBe('u-alice');
-    const forged = Buffer.from(JSON.stringify(['u-bob', sid, version, at, exp, method])).toString(
-      'base64url',
-    );
-    // Signed with the real secret, it names Bob while the session belongs to Alice.
-    await withCookie(t, session, sign(forged, SECRET)).expect(401);
+    await withCookie(t, session, forged).expect(401);
   });
 
-  it('refuses a non-array or oddly typed payload signed with the real secret', async () => {
+  it('refuses a cookie of the earlier format (cookie-signature over JSON), even correctly signed', async () => {
     const t = createApp();
-    const { session } = await verifiedBrowser(t);
-    for (const payload of [{ u: 'u-alice' }, ['u-alice', '', '0', 'x', 'y', 'sms'], 'string', null]) {
-      const value = Buffer.from(JSON.stringify(payload)).toString('base64url');
-      await withCookie(t, session, sign(value, SECRET)).expect(401);
-    }
+    const { raw, session } = await verifiedBrowser(t);
+    const [, , verifiedAt, expiresAt] = raw.split('.');
+    const payload = ['u-alice', 'a-session-fingerprint', '0', Number(verifiedAt), Number(expiresAt), 'sms'];
+    const old = sign(Buffer.from(JSON.stringify(payload)).toString('base64url'), SECRET);
+    const res = await withCookie(t, session, old).expect(401);
+    expect(res.body.error.code).toBe('ERR_2FA_REQUIRED');
+  });
+});
+
+describe('a browser holding a cookie of the earlier format', () => {
+  it('is asked to verify once, then passes with the new cookie that replaces it', async () => {
+    const t = createApp();
+    const agent = await signIn(t);
+    const session = (await agent.get('/2fa/status')).request.cookies
+      .split('; ')
+      .find((c: string) => c.startsWith('connect.sid=')) as string;
+    const now = t.clock.now();
+    const payload = ['u-alice', 'a-session-fingerprint', '0', now, now + 3_600_000, 'sms'];
+    const old = sign(Buffer.from(JSON.stringify(payload)).toString('base64url'), SECRET);
+    const refused = await withCookie(t, session, old).expect(401);
+    expect(refused.body.error.code).toBe('ERR_2FA_REQUIRED');
+    const code = await sendCode(t, agent);
+    const res = await json(agent, '/2fa/verify', { code }).expect(200);
+    const fresh = ((res.headers['set-cookie'] as unknown as string[]) ?? []).find((c) =>
+      c.startsWith('2fa='),
+    );
+    const raw = decodeURIComponent(fresh?.split(';')[0]?.slice('2fa='.length) ?? '');
+    expect(raw.startsWith('v2.')).toBe(true);
+    await withCookie(t, session, raw).expect(200);
   });
 });
 
@@ -106,11 +139,17 @@ describe('secret rotation (F-13)', () => {
     const newSecret = 'the-new-secret-after-rotation-0123456789';
     const t = createApp({ options: { secret: [newSecret, oldSecret] } });
     const { raw, session } = await verifiedBrowser(t);
-    const payload = raw.slice(0, raw.lastIndexOf('.'));
-    expect(raw).toBe(sign(payload, newSecret));
-    // A browser verified before the rotation holds the same payload signed with the old secret.
-    await withCookie(t, session, sign(payload, oldSecret)).expect(200);
-    await withCookie(t, session, sign(payload, 'a-secret-that-was-never-listed-000000000')).expect(401);
+    const [, , verifiedAt, expiresAt] = raw.split('.');
+    const claim = { method: 'sms' as const, verifiedAt: Number(verifiedAt), expiresAt: Number(expiresAt) };
+    const alice = { id: USERS.alice.id, sessionId: sessionIdOf(session), version: 0 };
+    expect(raw).toBe(verifiedCookie(newSecret, alice, claim));
+    // A browser verified before the rotation holds the same claim signed with the old secret.
+    await withCookie(t, session, verifiedCookie(oldSecret, alice, claim)).expect(200);
+    await withCookie(
+      t,
+      session,
+      verifiedCookie('a-secret-that-was-never-listed-000000000', alice, claim),
+    ).expect(401);
   });
 });
 

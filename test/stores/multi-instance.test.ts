@@ -3,7 +3,8 @@
  * counters, lockouts and send locks are shared, so spreading requests over the instances gains an
  * attacker nothing. The same tests run on every engine, each instance on another client: Redis
  * (node-redis and ioredis), Redis Cluster (node-redis createCluster and ioredis Cluster) and
- * PostgreSQL (pg and postgres.js). On Redis the verify is one script (`verifyAttempt`).
+ * PostgreSQL (pg and postgres.js). On Redis the verify is one script
+ * and on PostgreSQL one function call (`verifyAttempt`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -1,12 +1,13 @@
 /**
  * POST /2fa/verify takes one of two paths: the store's `verifyAttempt` (one call; one Lua script on
- * Redis) or the five generic methods under a lock. A scripted run through every outcome (wrong
+ * Redis, one SQL function on PostgreSQL) or the five generic methods under a lock. A scripted run through every outcome (wrong
  * codes to exhaustion, the lockout delay, its doubling, the hard lock and unlock, expiry, replay, no
  * challenge, another number on file) must answer the same on both, byte for byte in status, error
- * code, attemptsLeft, Retry-After and events, on the memory store and on a real Redis.
+ * code, attemptsLeft, Retry-After and events, on the memory store, a real Redis and a real PostgreSQL.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { memoryStore } from '../../src/stores/memory-store.js';
+import { postgresStore } from '../../src/stores/postgres-store.js';
 import { redisStore } from '../../src/stores/redis-store.js';
 import type { Store } from '../../src/stores/store.js';
 import {
@@ -19,6 +20,7 @@ import {
   type TestApp,
   wrongCode,
 } from '../helpers/create-app.js';
+import { POSTGRES_CLIENTS, requirePostgres, uniqueTable, usePostgres } from '../helpers/postgres.js';
 import {
   flushPrefix,
   REDIS_CLIENTS,
@@ -27,9 +29,10 @@ import {
   uniquePrefix,
 } from '../helpers/redis.js';
 import { runStoreContract } from '../helpers/store-contract.js';
-import { withVerifyAttempt } from '../helpers/verify-attempt.js';
+import { withoutVerifyAttempt, withVerifyAttempt } from '../helpers/verify-attempt.js';
 
 const redisUp = await requireRedis();
+const postgresUp = await requirePostgres();
 const OPTIONS = { maxAttempts: 3, lockout: { threshold: 4, baseMs: 60_000, hardLimit: 6 } };
 
 /** Everything a client and a listener can see of one verify. */
@@ -41,12 +44,6 @@ type Seen = {
   retryAfter?: string;
   events: string[];
 };
-
-function without(store: Store): Store {
-  const generic = Object.create(store) as Store;
-  generic.verifyAttempt = undefined;
-  return generic;
-}
 
 /** Counts the one-call verifies, to show which path ran. */
 function counting(store: Store) {
@@ -137,12 +134,14 @@ runStoreContract('memoryStore() with the test helper verifyAttempt', async () =>
 });
 
 describe('POST /2fa/verify: the one-call path and the generic path answer alike', () => {
-  it('on the memory store', async () => {
-    const generic = await scenario(memoryStore({ now: createClock().now }));
-    const { store, counter } = counting(withVerifyAttempt(memoryStore({ now: createClock().now })));
-    const oneCall = await scenario(store);
-    expect(counter.calls).toBeGreaterThanOrEqual(8);
-    expect(oneCall).toEqual(generic);
+  it('on the memory store: its own verifyAttempt, the test helper one, and none', async () => {
+    const generic = await scenario(withoutVerifyAttempt(memoryStore({ now: createClock().now })));
+    const own = counting(memoryStore({ now: createClock().now }));
+    const helper = counting(withVerifyAttempt(memoryStore({ now: createClock().now })));
+    expect(await scenario(own.store)).toEqual(generic);
+    expect(await scenario(helper.store)).toEqual(generic);
+    expect(own.counter.calls).toBeGreaterThanOrEqual(8);
+    expect(helper.counter.calls).toBeGreaterThanOrEqual(8);
     // The run reaches every outcome.
     const codes = new Set(generic.map((s) => s.code ?? String(s.status)));
     for (const code of [
@@ -156,6 +155,21 @@ describe('POST /2fa/verify: the one-call path and the generic path answer alike'
       expect(codes, code).toContain(code);
     }
     expect(generic.flatMap((s) => s.events).join()).toContain('user.locked');
+  });
+
+  it('memoryStore() as built verifies in one call, without the lock and counters of the generic path', async () => {
+    const store = memoryStore();
+    const oneCall = vi.spyOn(store, 'verifyAttempt');
+    const generic = ['get', 'getMany', 'set', 'delete', 'consume', 'increment'] as const;
+    const spies = generic.map((name) => vi.spyOn(store, name));
+    const t = createApp({ store, options: OPTIONS });
+    const alice = await signIn(t);
+    const code = await sendCode(t, alice);
+    for (const spy of spies) spy.mockClear();
+    expect((await json(alice, '/2fa/verify', { code: wrongCode(code) })).status).toBe(400);
+    expect((await json(alice, '/2fa/verify', { code })).status).toBe(200);
+    expect(oneCall).toHaveBeenCalledTimes(2);
+    for (const spy of spies) expect(spy).not.toHaveBeenCalled();
   });
 
   for (const { name, connect } of REDIS_CLIENTS) {
@@ -172,12 +186,36 @@ describe('POST /2fa/verify: the one-call path and the generic path answer alike'
         connection = await connect();
         const { sendCommand } = connection;
         const reference = await scenario(memoryStore({ now: createClock().now }));
-        const generic = await scenario(without(redisStore({ sendCommand, prefix: `${prefix}g:` })));
+        const generic = await scenario(
+          withoutVerifyAttempt(redisStore({ sendCommand, prefix: `${prefix}g:` })),
+        );
         const { store, counter } = counting(redisStore({ sendCommand, prefix: `${prefix}s:` }));
         const script = await scenario(store);
         expect(counter.calls).toBeGreaterThanOrEqual(8);
         expect(generic).toEqual(reference);
         expect(script).toEqual(reference);
+      });
+    });
+  }
+
+  for (const { name, connect } of POSTGRES_CLIENTS) {
+    describe.skipIf(!postgresUp)(`on PostgreSQL (${name})`, () => {
+      const tables = [uniqueTable('verify_paths_generic'), uniqueTable('verify_paths_function')];
+      const query = usePostgres(connect, () => tables);
+
+      it('the PL/pgSQL function answers as the generic path does', async () => {
+        const [genericTable, functionTable] = tables as [string, string];
+        const genericStore = postgresStore({ query, table: genericTable });
+        const functionStore = postgresStore({ query, table: functionTable });
+        await genericStore.migrate();
+        await functionStore.migrate();
+        const reference = await scenario(memoryStore({ now: createClock().now }));
+        const generic = await scenario(withoutVerifyAttempt(genericStore));
+        const { store, counter } = counting(functionStore);
+        const oneCall = await scenario(store);
+        expect(counter.calls).toBeGreaterThanOrEqual(8);
+        expect(generic).toEqual(reference);
+        expect(oneCall).toEqual(reference);
       });
     });
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { memoryStore } from '../../src/stores/memory-store.js';
+import { memoryStore, settlesAtOnce } from '../../src/stores/memory-store.js';
+import { checkStore } from '../../src/testing/index.js';
 import { runStoreContract } from '../helpers/store-contract.js';
 
 runStoreContract('memoryStore()', async () => {
@@ -13,6 +14,13 @@ runStoreContract('memoryStore()', async () => {
 });
 
 describe('memoryStore()', () => {
+  it('has its own verifyAttempt, settled within the call (no timeout needed)', async () => {
+    const store = memoryStore();
+    expect(store.verifyAttempt).toBeTypeOf('function');
+    expect(settlesAtOnce(store)).toBe(true);
+    await checkStore(() => memoryStore());
+  });
+
   it('throws at construction for a max that is not a positive integer', () => {
     expect(() => memoryStore({ max: 0 })).toThrow(/`max` must be a positive integer/);
     expect(() => memoryStore({ max: 1.5 })).toThrow(/`max` must be a positive integer/);

@@ -2,7 +2,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Runtime } from '../../context.js';
-import { sessionFingerprint } from '../../cookie.js';
 import { fingerprint, randomId, safeEqual } from '../../crypto.js';
 import { userAgentOf } from '../../events.js';
 import type { SecondFactorInfo } from '../../guard.js';
@@ -168,10 +167,7 @@ export async function admitDevice(
   // `verifiedAt` is when a code was typed: the one that remembered this device, not this
   // admission, so that no app reading `req.secondFactor.verifiedAt` takes a device for a fresh code.
   const verifiedAt = Math.min(now, record.createdAt);
-  cookies.writeVerified(res, {
-    userId: user.id,
-    session: sessionFingerprint(user),
-    version: claim.version,
+  cookies.writeVerified(res, user, {
     verifiedAt,
     expiresAt: Math.min(now + config.verifiedTtlMs, record.expiresAt),
     method: 'device',

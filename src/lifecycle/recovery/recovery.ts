@@ -1,7 +1,6 @@
 import type { Request, Response } from 'express';
 import { userTagged } from '../../challenge.js';
 import type { Runtime } from '../../context.js';
-import { sessionFingerprint } from '../../cookie.js';
 import { fingerprint } from '../../crypto.js';
 import { TwoFactorError } from '../../errors.js';
 import { userAgentOf } from '../../events.js';
@@ -149,10 +148,7 @@ export async function verifyRecoveryCode(
     }
     await resetFailures(rt, userKey);
     const now = config.now();
-    cookies.writeVerified(res, {
-      userId: user.id,
-      session: sessionFingerprint(user),
-      version: String(user.version ?? ''),
+    cookies.writeVerified(res, user, {
       verifiedAt: now,
       expiresAt: now + config.verifiedTtlMs,
       method: 'recovery',

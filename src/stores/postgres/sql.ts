@@ -1,18 +1,26 @@
 import { TwoFactorConfigError } from '../../errors.js';
+import { verifyFunctionSql } from './verify-function.js';
 
 export const DEFAULT_POSTGRES_TABLE = 'tfa_store';
 
 /** Rows one sweep deletes at most: a short statement however large the backlog. */
 export const SWEEP_BATCH = 500;
 
-/** One part of a table name: what PostgreSQL takes unquoted, lower case, with room for `_expires_at`. */
+/** One part of a table name: what PostgreSQL takes unquoted, lower case, with room for `_expires_at` and `_verify`. */
 const NAME_PART = /^[a-z_][a-z0-9_]{0,47}$/;
 
 /**
  * `table` (or `schema.table`) checked and quoted. Only plain lower-case names pass, so the quoted
  * name is the one a person types unquoted in psql, and nothing can break out of the quotes.
  */
-export function tableIdentifier(table: unknown): { name: string; quoted: string; indexName: string } {
+export function tableIdentifier(table: unknown): {
+  name: string;
+  quoted: string;
+  indexName: string;
+  /** The verify function, `<table>_verify`, in the table's schema: as typed, and quoted. */
+  verifyName: string;
+  verifyQuoted: string;
+} {
   const parts = typeof table === 'string' ? table.split('.') : [];
   if (parts.length < 1 || parts.length > 2 || !parts.every((part) => NAME_PART.test(part))) {
     throw new TwoFactorConfigError(
@@ -21,19 +29,25 @@ export function tableIdentifier(table: unknown): { name: string; quoted: string;
     );
   }
   const name = parts.join('.');
+  const quote = (names: string[]) => names.map((part) => `"${part}"`).join('.');
+  const last = parts.length - 1;
+  const verifyParts = parts.map((part, i) => (i === last ? `${part}_verify` : part));
   return {
     name,
-    quoted: parts.map((part) => `"${part}"`).join('.'),
-    indexName: `${parts[parts.length - 1]}_expires_at`,
+    quoted: quote(parts),
+    indexName: `${parts[last]}_expires_at`,
+    verifyName: verifyParts.join('.'),
+    verifyQuoted: quote(verifyParts),
   };
 }
 
 /**
- * The DDL of the store's one table, for `migrate()` or the app's own migration tool.
+ * The DDL of the store's one table and its verify function, for `migrate()` or the app's own
+ * migration tool (which must run it as one script: the function's body holds semicolons).
  * `key` sorts as bytes (COLLATE "C"): cheaper comparisons than a locale's, and keys are not words.
  */
 export function schemaSql(table: string = DEFAULT_POSTGRES_TABLE): string {
-  const { quoted, indexName } = tableIdentifier(table);
+  const { quoted, indexName, verifyQuoted } = tableIdentifier(table);
   return `CREATE TABLE IF NOT EXISTS ${quoted} (
   key text COLLATE "C" PRIMARY KEY,
   value text NOT NULL,
@@ -41,6 +55,7 @@ export function schemaSql(table: string = DEFAULT_POSTGRES_TABLE): string {
 );
 CREATE INDEX IF NOT EXISTS "${indexName}" ON ${quoted} (expires_at);
 COMMENT ON TABLE ${quoted} IS 'express-sms-2fa: challenges, counters and locks. Rows past expires_at count as absent and are deleted in batches as the store writes.';
+${verifyFunctionSql(quoted, verifyQuoted)}
 `;
 }
 

@@ -1,0 +1,113 @@
+import type { VerifyAttemptInput, VerifyAttemptResult } from '../store.js';
+
+/** Runs one statement and resolves with its rows. */
+type Run = (text: string, params: unknown[]) => Promise<unknown[]>;
+
+interface Reply {
+  outcome?: unknown;
+  clock_ms?: unknown;
+  attempts?: unknown;
+  failures?: unknown;
+  failed_at?: unknown;
+  challenge?: unknown;
+  state?: unknown;
+}
+
+/** A bigint column (pg and postgres.js hand them over as strings) as a number. */
+function count(value: unknown): number {
+  const n = typeof value === 'number' || typeof value === 'string' ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n))
+    throw new TypeError('postgresStore: the verify function did not answer a count');
+  return n;
+}
+
+/** The function's row as a result, and the database's clock when it ran; anything else is thrown. */
+export function readVerifyRow(row: unknown): { result: VerifyAttemptResult; serverMs: number } {
+  const r = (row ?? {}) as Reply;
+  const serverMs = count(r.clock_ms);
+  const challenge = typeof r.challenge === 'string' ? r.challenge : undefined;
+  const result = ((): VerifyAttemptResult | undefined => {
+    switch (r.outcome) {
+      case 'late':
+      case 'busy':
+      case 'missing':
+      case 'expired':
+      case 'exhausted':
+        return { outcome: r.outcome };
+      case 'locked':
+        return { outcome: 'locked', failures: count(r.failures), failedAt: count(r.failed_at) };
+      case 'wrong':
+        return challenge === undefined
+          ? undefined
+          : { outcome: 'wrong', attempts: count(r.attempts), failures: count(r.failures), challenge };
+      case 'right':
+        return challenge === undefined
+          ? undefined
+          : { outcome: 'right', challenge, state: typeof r.state === 'string' ? r.state : undefined };
+    }
+    return undefined;
+  })();
+  if (!result) throw new TypeError('postgresStore: the verify function answered something else');
+  return { result, serverMs };
+}
+
+/**
+ * `verifyAttempt` for one `postgresStore()`: one `SELECT` of the table's verify function
+ * (verify-function.ts), so one round trip and one commit per attempt.
+ *
+ * The deadline, as redisStore does it: a call that waited past the app's store timeout (in the
+ * pool's queue, behind a hung connection, or on another verify of the account) has been answered
+ * 503 already and must change nothing when it finally runs (security F-08). The function compares
+ * the database's clock, after it holds the account, with the deadline moved into that clock by the
+ * offset seen so far (database time minus send time: the clock difference plus the trip there; the
+ * smallest seen). A `late` answer that comes back before the deadline means the offset was off (a
+ * clock jumped): it is measured again and the call retried.
+ */
+export function verifyAttemptOn(run: Run, names: { verifyName: string; verifyQuoted: string }) {
+  const text = `SELECT * FROM ${names.verifyQuoted}($1::text[], $2::text, $3::text, $4::text, $5::text[], $6::bigint, $7::int, $8::float8[], $9::bigint, $10::int[], $11::bigint)`;
+  let offsetMs: number | undefined;
+
+  async function send(input: VerifyAttemptInput) {
+    const { keys, challengeFields: f, lockout } = input;
+    const sentAt = Date.now();
+    const deadline =
+      input.deadline === undefined || offsetMs === undefined ? 0 : Math.floor(input.deadline + offsetMs);
+    const params = [
+      [keys.lock, keys.challenge, keys.state, keys.attempts, keys.failures, keys.failedAt],
+      input.userId,
+      input.session,
+      input.phone,
+      [...input.hashes],
+      Math.floor(input.now),
+      input.maxAttempts,
+      [lockout.threshold, lockout.baseMs, lockout.maxDelayMs, lockout.hardLimit],
+      Math.max(1, Math.ceil(input.failureTtlMs)),
+      [f.length, f.userId, f.session, f.hash, f.expiresAt, f.phone],
+      deadline,
+    ];
+    let rows: unknown[];
+    try {
+      rows = await run(text, params);
+    } catch (error) {
+      // 42883: no such function (or one of another signature): a schema from before it existed.
+      if ((error as { code?: unknown } | null)?.code === '42883') {
+        throw new Error(
+          `postgresStore: function "${names.verifyName}" does not exist: create it with \`await store.migrate()\` or run \`postgresStore.schema()\` in your migrations`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    const { result, serverMs } = readVerifyRow(rows[0]);
+    const observed = serverMs - sentAt;
+    const measuredAgain =
+      result.outcome === 'late' && input.deadline !== undefined && Date.now() < input.deadline;
+    if (offsetMs === undefined || observed < offsetMs || measuredAgain) offsetMs = observed;
+    return { result, measuredAgain };
+  }
+
+  return async function verifyAttempt(input: VerifyAttemptInput): Promise<VerifyAttemptResult> {
+    const first = await send(input);
+    return first.measuredAgain ? (await send(input)).result : first.result;
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * `verifyAttempt` on PostgreSQL: one PL/pgSQL function, so a verify is one statement and one
+ * commit (see `VerifyAttemptInput` in ../store.ts for the steps). It is part of the schema
+ * (`postgresStore.schema()`, `migrate()`), named after the table: `tfa_store_verify`.
+ *
+ * Atomicity: the function first takes a transaction-scoped advisory lock on the account (a hash of
+ * its lock key), so the verifies of one account run one at a time across every instance, held until
+ * the commit. In READ COMMITTED (PostgreSQL's default) every statement of a function takes a fresh
+ * snapshot, so each one reads what the previous holder committed: of 50 parallel right codes one
+ * consumes the challenge, of 50 wrong ones at most maxAttempts are compared. The consume is a
+ * DELETE … RETURNING, so a store call outside this function that takes the challenge (the generic
+ * path of an older instance) still leaves exactly one winner. (Under REPEATABLE READ a contested
+ * attempt fails with a serialization error instead: closed, never twice.)
+ *
+ * The hash compare is a plain text `=` over keyed hashes: HMAC(secret, challenge id + code). An
+ * attacker who timed it could at best learn a prefix of an HMAC they cannot compute for any other
+ * code without the secret, so the early exit of `=` leaks nothing usable (unlike a compare of codes).
+ *
+ * Times: `now_ms` and `expiresAt` are the app's clock, as on the generic path; TTLs and "expired
+ * row" run on the database's clock taken after the lock (`clock_timestamp()`), like every other
+ * statement of the store. `deadline_ms` is the app's deadline moved into the database's clock by
+ * the caller (0: none); the reply carries the database's clock so the caller can learn the offset.
+ */
+export function verifyFunctionSql(quoted: string, functionName: string): string {
+  const t = quoted;
+  // The counters' upsert, as `increment` does it: an expired row starts again at 1 with the new TTL,
+  // a live one keeps its TTL; a value that is not a count is kept and comes back NULL (never cast).
+  const count = (key: string, ttlMs: string, into: string, indent: string) =>
+    `INSERT INTO ${t} AS s (key, value, expires_at)
+  VALUES (${key}, '1', db_now + (${ttlMs})::float8 * interval '1 millisecond')
+  ON CONFLICT (key) DO UPDATE SET
+    value = CASE WHEN s.expires_at <= db_now THEN '1'
+                 WHEN s.value ~ '^[0-9]{1,15}$' THEN (s.value::bigint + 1)::text
+                 ELSE s.value END,
+    expires_at = CASE WHEN s.expires_at <= db_now THEN excluded.expires_at ELSE s.expires_at END
+  RETURNING CASE WHEN value ~ '^[0-9]{1,15}$' THEN value::bigint END INTO ${into};
+IF ${into} IS NULL THEN RAISE EXCEPTION 'postgresStore: the ${into} key holds a value that is not a counter'; END IF;`
+      .split('\n')
+      .join(`\n${indent}`);
+  return `CREATE OR REPLACE FUNCTION ${functionName}(
+  keys text[],       -- lock, challenge, state, attempts, failures, failed-at
+  user_id text,
+  session_id text,
+  phone text,        -- '' when there is no number on file: no challenge matches
+  hashes text[],     -- HMAC(secret, id + code), one per secret
+  now_ms bigint,     -- the app's clock
+  max_attempts int,
+  lockout float8[],  -- threshold, baseMs, maxDelayMs, hardLimit
+  failure_ttl_ms bigint,
+  fields int[],      -- one-based positions in the record: length, userId, session, hash, expiresAt, phone
+  deadline_ms bigint, -- in the database's clock; 0: none
+  OUT outcome text, OUT clock_ms bigint, OUT attempts bigint, OUT failures bigint,
+  OUT failed_at bigint, OUT challenge text, OUT state text
+) LANGUAGE plpgsql AS $verify$
+DECLARE
+  db_now timestamptz;
+  locked boolean;
+  failures_text text;
+  failed_at_text text;
+  c jsonb;
+  expires_at_ms numeric;
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtextextended(keys[1], 0));
+  db_now := clock_timestamp();
+  clock_ms := floor(extract(epoch FROM db_now) * 1000);
+  IF deadline_ms > 0 AND clock_ms > deadline_ms THEN outcome := 'late'; RETURN; END IF;
+
+  SELECT bool_or(key = keys[1]), max(value) FILTER (WHERE key = keys[2]),
+         max(value) FILTER (WHERE key = keys[5]), max(value) FILTER (WHERE key = keys[6])
+    INTO locked, challenge, failures_text, failed_at_text
+    FROM ${t} WHERE key = ANY(ARRAY[keys[1], keys[2], keys[5], keys[6]]) AND expires_at > db_now;
+  IF locked THEN outcome := 'busy'; challenge := NULL; RETURN; END IF;
+
+  failures := CASE WHEN failures_text ~ '^[0-9]{1,15}$' THEN failures_text::bigint ELSE 0 END;
+  failed_at := CASE WHEN failed_at_text ~ '^[0-9]{1,15}$' THEN failed_at_text::bigint ELSE 0 END;
+  -- 2^60 ms outlasts any maxDelayMs: the cap only keeps power() in range.
+  IF failures >= lockout[4] OR (failures >= lockout[1] AND failed_at
+      + least(lockout[3], lockout[2] * power(2::float8, least(failures - lockout[1], 60))) - now_ms > 0) THEN
+    outcome := 'locked'; challenge := NULL; RETURN;
+  END IF;
+
+  outcome := 'missing';
+  IF challenge IS NULL OR phone = '' THEN challenge := NULL; RETURN; END IF;
+  BEGIN
+    c := challenge::jsonb;
+  EXCEPTION WHEN invalid_text_representation THEN
+    challenge := NULL; RETURN;
+  END;
+  IF jsonb_typeof(c) IS DISTINCT FROM 'array' THEN challenge := NULL; RETURN; END IF;
+  IF jsonb_array_length(c) <> fields[1]
+      OR c -> (fields[2] - 1) IS DISTINCT FROM to_jsonb(user_id)
+      OR c -> (fields[3] - 1) IS DISTINCT FROM to_jsonb(session_id)
+      OR c -> (fields[6] - 1) IS DISTINCT FROM to_jsonb(phone)
+      OR jsonb_typeof(c -> (fields[4] - 1)) IS DISTINCT FROM 'string'
+      OR jsonb_typeof(c -> (fields[5] - 1)) IS DISTINCT FROM 'number' THEN
+    challenge := NULL; RETURN;
+  END IF;
+  expires_at_ms := (c ->> (fields[5] - 1))::numeric;
+  IF now_ms >= expires_at_ms THEN outcome := 'expired'; challenge := NULL; RETURN; END IF;
+
+  ${count('keys[4]', 'greatest(1, ceil(expires_at_ms - now_ms))', 'attempts', '  ')}
+  IF attempts > max_attempts THEN outcome := 'exhausted'; challenge := NULL; RETURN; END IF;
+
+  IF NOT ((c ->> (fields[4] - 1)) = ANY(hashes)) THEN
+    ${count('keys[5]', 'failure_ttl_ms', 'failures', '    ')}
+    INSERT INTO ${t} (key, value, expires_at) VALUES (keys[6], now_ms::text, db_now + failure_ttl_ms * interval '1 millisecond')
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at;
+    -- The hard lock gets a full TTL again, as on the generic path.
+    IF failures = lockout[4] THEN
+      UPDATE ${t} SET expires_at = db_now + failure_ttl_ms * interval '1 millisecond' WHERE key = keys[5];
+    END IF;
+    outcome := 'wrong'; failed_at := NULL; RETURN;
+  END IF;
+
+  -- Right: take the challenge (one taker, whoever else deletes it), then its state and the counters.
+  DELETE FROM ${t} WHERE key = keys[2] AND expires_at > db_now RETURNING value INTO challenge;
+  IF challenge IS NULL THEN outcome := 'missing'; RETURN; END IF;
+  WITH gone AS (
+    DELETE FROM ${t} WHERE key = ANY(ARRAY[keys[3], keys[4], keys[5], keys[6]]) RETURNING key, value, expires_at
+  ) SELECT max(value) FILTER (WHERE key = keys[3] AND expires_at > db_now) INTO state FROM gone;
+  outcome := 'right'; attempts := NULL; failures := NULL; failed_at := NULL;
+END
+$verify$;
+COMMENT ON FUNCTION ${functionName} IS 'express-sms-2fa: one verify attempt in one statement (postgresStore().verifyAttempt).';`;
+}

@@ -1,0 +1,136 @@
+/**
+ * postgresStore().verifyAttempt on a real PostgreSQL, through both clients: one statement per
+ * verify (the PL/pgSQL function `<table>_verify` that `migrate()` creates), the deadline on the
+ * database's clock, and a clear failure on a database migrated before the function existed. The
+ * outcomes themselves, and one winner of 50, are the store contract's (postgres-store.test.ts).
+ */
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
+import { postgresStore } from '../../src/stores/postgres-store.js';
+import type { VerifyAttemptInput } from '../../src/stores/store.js';
+import {
+  POSTGRES_CLIENTS,
+  postgresUrl,
+  recordQueries,
+  requirePostgres,
+  uniqueTable,
+  usePostgres,
+} from '../helpers/postgres.js';
+import { challengeRecord } from '../helpers/verify-attempt-contract.js';
+
+const postgresUp = await requirePostgres();
+
+const NOW = Date.UTC(2026, 10, 30, 12, 0, 0);
+const RIGHT = 'right-hash-aaaaaaaaaaaa';
+const KEYS = {
+  lock: 'v:{u1}',
+  challenge: 'c:x{u1}',
+  state: 's:x{u1}',
+  attempts: 'a:x{u1}',
+  failures: 'f:{u1}',
+  failedAt: 'fa:{u1}',
+};
+
+function input(over: Partial<VerifyAttemptInput> = {}): VerifyAttemptInput {
+  return {
+    keys: KEYS,
+    challengeFields: CHALLENGE_RECORD_FIELDS,
+    userId: 'u1',
+    session: 'sess',
+    phone: 'phone-hash',
+    hashes: ['wrong-hash-bbbbbbbbbbbb'],
+    now: NOW,
+    maxAttempts: 3,
+    lockout: { threshold: 5, baseMs: 1000, maxDelayMs: 3_600_000, hardLimit: 10 },
+    failureTtlMs: 60_000,
+    ...over,
+  };
+}
+
+for (const { name, connect } of POSTGRES_CLIENTS) {
+  describe.skipIf(!postgresUp)(`postgresStore().verifyAttempt on ${name}`, () => {
+    const tables: string[] = [];
+    const query = usePostgres(connect, () => tables);
+    async function freshStore(label: string) {
+      const table = uniqueTable(`${name}_${label}`);
+      tables.push(table);
+      const rec = recordQueries(query);
+      const store = postgresStore({ query: rec.query, table });
+      await store.migrate();
+      rec.reset();
+      return { table, rec, store };
+    }
+
+    it('is one statement per verify, whatever the outcome', async () => {
+      const { store, rec } = await freshStore('one');
+      const perCall = async (over: Partial<VerifyAttemptInput>) => {
+        rec.reset();
+        const { outcome } = await store.verifyAttempt(input(over));
+        return { outcome, statements: rec.calls.length };
+      };
+      expect(await perCall({})).toEqual({ outcome: 'missing', statements: 1 });
+      await store.set(KEYS.challenge, challengeRecord(), 60_000);
+      expect(await perCall({})).toEqual({ outcome: 'wrong', statements: 1 });
+      expect(await perCall({ hashes: [RIGHT] })).toEqual({ outcome: 'right', statements: 1 });
+      expect(rec.verbs()).toEqual(['SELECT']);
+    });
+
+    it('counts the attempt with a TTL to the challenge’s expiry, on the database clock', async () => {
+      const { table, store } = await freshStore('ttl');
+      await store.set(KEYS.challenge, challengeRecord({ expiresAt: NOW + 30_000 }), 60_000);
+      expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
+      const { rows } = await query(
+        `SELECT key, (extract(epoch FROM expires_at - now()) * 1000)::float8 AS ms FROM "${table}" WHERE key = ANY($1::text[]) ORDER BY key`,
+        [[KEYS.attempts, KEYS.failures]],
+      );
+      const ms = Object.fromEntries(rows.map((r) => [(r as { key: string }).key, (r as { ms: number }).ms]));
+      expect(ms[KEYS.attempts]).toBeGreaterThan(25_000);
+      expect(ms[KEYS.attempts]).toBeLessThanOrEqual(30_000);
+      expect(ms[KEYS.failures]).toBeGreaterThan(55_000);
+    });
+
+    it('answers late and changes nothing when it runs after the deadline (a wait on the account)', async () => {
+      const { store } = await freshStore('late');
+      await store.set(KEYS.challenge, challengeRecord(), 60_000);
+      // One call first: the store learns the database's clock from its answer.
+      expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
+      // Another verify of the same account holds it (the function's lock) until after the deadline.
+      const holder = new pg.Client({ connectionString: postgresUrl() });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [KEYS.lock]);
+        const attempt = store.verifyAttempt(input({ hashes: [RIGHT], deadline: Date.now() + 200 }));
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        await holder.query('COMMIT');
+        expect(await attempt).toEqual({ outcome: 'late' });
+      } finally {
+        await holder.end();
+      }
+      expect(await store.get(KEYS.attempts)).toBe('1');
+      expect(await store.get(KEYS.challenge)).toBe(challengeRecord());
+      // Without a deadline in the way, the right code still verifies.
+      expect(
+        (await store.verifyAttempt(input({ hashes: [RIGHT], deadline: Date.now() + 5_000 }))).outcome,
+      ).toBe('right');
+    });
+
+    it('says how to create the function when the database was migrated before it existed', async () => {
+      const { table, store } = await freshStore('old');
+      await query(`DROP FUNCTION "${table}_verify"`, []);
+      const error = await store.verifyAttempt(input()).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(error?.message).toContain(`function "${table}_verify" does not exist`);
+      expect(error?.message).toContain('await store.migrate()');
+      expect(error?.message).toContain('postgresStore.schema()');
+      // The rest of the store still works, and migrate() puts the function back.
+      await store.set('k', 'v', 10_000);
+      expect(await store.get('k')).toBe('v');
+      await store.migrate();
+      expect((await store.verifyAttempt(input())).outcome).toBe('missing');
+    });
+  });
+}

@@ -1,0 +1,253 @@
+import { sign } from 'cookie-signature';
+import type { Request, Response } from 'express';
+import { describe, expect, it } from 'vitest';
+import { createCookieJar, type VerifiedClaim } from '../../src/cookie.js';
+import { memoryStore, memoryTransport } from '../../src/index.js';
+import { type CheckedUser, parseOptions } from '../../src/options.js';
+import { verifiedCookie } from '../helpers/verified-cookie.js';
+
+const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
+const OLD = 'an-older-secret-that-is-long-enough-987654321';
+const NOW = Date.UTC(2026, 10, 30, 12, 0, 0);
+const HOUR = 3_600_000;
+
+function jarFor(secret: string | string[], clock = { now: NOW }) {
+  return createCookieJar(
+    parseOptions({
+      secret,
+      getUser: () => null,
+      transport: memoryTransport(),
+      store: memoryStore(),
+      allowedCountries: ['BE'],
+      warnings: { memoryStore: false },
+      now: () => clock.now,
+    }),
+  );
+}
+
+type Jar = ReturnType<typeof jarFor>;
+const alice: CheckedUser = { id: 'u-alice', phone: '+32470123401', sessionId: 'sid-alice-1', version: 3 };
+const claim: VerifiedClaim = { verifiedAt: NOW, expiresAt: NOW + HOUR, method: 'sms' };
+
+/** The value `writeVerified` hands to `res.cookie`, as the browser will send it back. */
+function write(jar: Jar, user: CheckedUser, what: VerifiedClaim = claim): string {
+  let value = '';
+  const res = {
+    req: { secure: false },
+    cookie: (_name: string, v: string) => {
+      value = v;
+    },
+  } as unknown as Response;
+  jar.writeVerified(res, user, what);
+  return value;
+}
+
+const reqWith = (value: string) =>
+  ({
+    headers: { cookie: `theme=dark; 2fa=${encodeURIComponent(value)}` },
+    secure: false,
+  }) as unknown as Request;
+const read = (jar: Jar, user: CheckedUser, value: string) => jar.readVerified(reqWith(value), user);
+
+describe('the verified cookie (format v2)', () => {
+  it('is v2.<method>.<verifiedAt>.<expiresAt>.<signature>, URL-safe, naming no user and no session', () => {
+    const value = write(jarFor(SECRET), alice);
+    expect(value).toMatch(/^v2\.sms\.\d+\.\d+\.[A-Za-z0-9_-]{43}$/);
+    expect(value).toBe(verifiedCookie(SECRET, alice, claim));
+    expect(encodeURIComponent(value)).toBe(value);
+    expect(value).not.toContain('alice');
+    expect(value).not.toContain('sid-alice');
+  });
+
+  it('reads back what it wrote, for every method', () => {
+    const jar = jarFor(SECRET);
+    for (const method of ['sms', 'voice', 'recovery', 'device'] as const) {
+      const c = { ...claim, method };
+      expect(read(jar, alice, write(jar, alice, c))).toEqual(c);
+      // And from a fresh jar (no cache): the signature alone proves it.
+      expect(read(jarFor(SECRET), alice, write(jar, alice, c))).toEqual(c);
+    }
+  });
+
+  it('refuses every single-character change, truncation and extension', () => {
+    const value = write(jarFor(SECRET), alice);
+    const jar = jarFor(SECRET);
+    for (let i = 0; i < value.length; i++) {
+      for (const c of ['A', 'b', '0', '9', '.', '-', '_']) {
+        if (value[i] === c) continue;
+        expect(read(jar, alice, value.slice(0, i) + c + value.slice(i + 1))).toBeNull();
+      }
+      expect(read(jar, alice, value.slice(0, i))).toBeNull();
+    }
+    for (const extra of ['x', '.', '=', `.${value.slice(-43)}`])
+      expect(read(jar, alice, value + extra)).toBeNull();
+    expect(read(jar, alice, value)).toEqual(claim);
+  });
+
+  it('refuses another expiry, verify time or method signed for nobody (the text is what is signed)', () => {
+    const jar = jarFor(SECRET);
+    const signature = write(jar, alice).slice(-43);
+    for (const text of [
+      `v2.sms.${NOW}.${NOW + 100 * HOUR}`,
+      `v2.sms.${NOW + 1}.${NOW + HOUR}`,
+      `v2.voice.${NOW}.${NOW + HOUR}`,
+      `v2.sms.0${NOW}.${NOW + HOUR}`,
+    ]) {
+      expect(read(jar, alice, `${text}.${signature}`)).toBeNull();
+    }
+  });
+
+  it('refuses it in another session of the same user, or in a session when it was issued for none', () => {
+    const jar = jarFor(SECRET);
+    const value = write(jar, alice);
+    expect(read(jar, { ...alice, sessionId: 'sid-alice-2' }, value)).toBeNull();
+    const { sessionId: _, ...noSession } = alice;
+    expect(read(jar, noSession, value)).toBeNull();
+    const sessionless = write(jar, noSession);
+    expect(read(jar, noSession, sessionless)).toEqual(claim);
+    expect(read(jar, alice, sessionless)).toBeNull();
+  });
+
+  it('refuses it for another user, even one holding the same session id', () => {
+    const jar = jarFor(SECRET);
+    const value = write(jar, alice);
+    expect(read(jar, { ...alice, id: 'u-bob' }, value)).toBeNull();
+    expect(read(jar, { ...alice, id: 'u-alicE' }, value)).toBeNull();
+  });
+
+  it('refuses it once the user’s version moved on; a number and its text are the same version', () => {
+    const jar = jarFor(SECRET);
+    const value = write(jar, alice);
+    expect(read(jar, { ...alice, version: 4 }, value)).toBeNull();
+    expect(read(jar, { ...alice, version: '3' }, value)).toEqual(claim);
+    const { version: _, ...unversioned } = alice;
+    expect(read(jar, unversioned, value)).toBeNull();
+    expect(read(jar, { ...alice, version: '' }, write(jar, unversioned))).toEqual(claim);
+  });
+
+  it('refuses it from its expiry on, and when its verify time is more than a minute ahead', () => {
+    const clock = { now: NOW };
+    const jar = jarFor(SECRET, clock);
+    const value = write(jar, alice);
+    clock.now = NOW + HOUR - 1;
+    expect(read(jar, alice, value)).toEqual(claim);
+    clock.now = NOW + HOUR;
+    expect(read(jar, alice, value)).toBeNull();
+    clock.now = NOW;
+    const ahead = write(jar, alice, { ...claim, verifiedAt: NOW + 60_001 });
+    expect(read(jar, alice, ahead)).toBeNull();
+    expect(read(jar, alice, write(jar, alice, { ...claim, verifiedAt: NOW + 60_000 }))).not.toBeNull();
+  });
+
+  it('signs with the first secret and reads under any listed one (rotation)', () => {
+    const before = write(jarFor(OLD), alice);
+    const rotated = jarFor([SECRET, OLD]);
+    expect(read(rotated, alice, before)).toEqual(claim);
+    const after = write(rotated, alice);
+    expect(after).toBe(verifiedCookie(SECRET, alice, claim));
+    expect(read(jarFor(SECRET), alice, after)).toEqual(claim);
+    expect(read(jarFor(SECRET), alice, before)).toBeNull();
+    expect(read(jarFor([SECRET, OLD]), { ...alice, id: 'u-bob' }, before)).toBeNull();
+  });
+
+  it('keeps user ids, sessions and versions apart whatever characters they hold (no delimiter injection)', () => {
+    // Pairs that a plain join with a delimiter, or a join without one, would confuse.
+    const pairs: [Partial<CheckedUser>, Partial<CheckedUser>][] = [
+      [
+        { id: 'a.b', sessionId: 'c' },
+        { id: 'a', sessionId: 'b.c' },
+      ],
+      [
+        { id: 'ab', sessionId: 'c' },
+        { id: 'a', sessionId: 'bc' },
+      ],
+      [
+        { id: 'a:b', sessionId: 'c' },
+        { id: 'a', sessionId: 'b:c' },
+      ],
+      [
+        { id: '1:a', sessionId: '' },
+        { id: '', sessionId: 'a' },
+      ],
+      [
+        { id: 'a1:b', sessionId: '1:c' },
+        { id: 'a', sessionId: 'b1:c' },
+      ],
+      [
+        { id: 'a\0b', sessionId: 'c' },
+        { id: 'a', sessionId: 'b\0c' },
+      ],
+      [
+        { id: 'u', sessionId: 's', version: 'v' },
+        { id: 'u', sessionId: 's1:v', version: '' },
+      ],
+      [
+        { id: 'u;2fa=x', sessionId: 's' },
+        { id: 'u', sessionId: ';2fa=x' },
+      ],
+      // Lone surrogates: UTF-8 would turn both into U+FFFD.
+      [
+        { id: 'a\uD800', sessionId: 's' },
+        { id: 'a\uFFFD', sessionId: 's' },
+      ],
+      [
+        { id: 'a\uDC00', sessionId: 's' },
+        { id: 'a\uD800', sessionId: 's' },
+      ],
+    ];
+    const jar = jarFor(SECRET);
+    for (const [a, b] of pairs) {
+      const userA = { ...alice, sessionId: undefined, version: undefined, ...a } as CheckedUser;
+      const userB = { ...alice, sessionId: undefined, version: undefined, ...b } as CheckedUser;
+      const ofA = write(jar, userA);
+      const ofB = write(jar, userB);
+      expect(encodeURIComponent(ofA)).toBe(ofA);
+      expect(read(jar, userA, ofA), JSON.stringify(a)).toEqual(claim);
+      expect(read(jarFor(SECRET), userB, ofA), JSON.stringify([a, b])).toBeNull();
+      expect(read(jarFor(SECRET), userA, ofB), JSON.stringify([b, a])).toBeNull();
+    }
+  });
+
+  it('refuses an old-format cookie (cookie-signature over base64url JSON), even correctly signed', () => {
+    const payload = Buffer.from(
+      JSON.stringify(['u-alice', 'fingerprint', '3', NOW, NOW + HOUR, 'sms']),
+    ).toString('base64url');
+    const jar = jarFor(SECRET);
+    expect(read(jar, alice, sign(payload, SECRET))).toBeNull();
+    // Nor is a v2 text signed the way the other cookies are (cookie-signature, no binding).
+    const text = `v2.sms.${NOW}.${NOW + HOUR}`;
+    expect(read(jar, alice, sign(text, SECRET))).toBeNull();
+    expect(
+      read(jar, alice, `${text}.${sign(text, SECRET).slice(-43).replace(/\+/g, '-').replace(/\//g, '_')}`),
+    ).toBeNull();
+  });
+
+  it('refuses a cached cookie for another user, session or version, and once expired', () => {
+    const clock = { now: NOW };
+    const jar = jarFor(SECRET, clock);
+    const value = write(jar, alice);
+    expect(read(jar, alice, value)).toEqual(claim);
+    expect(read(jar, alice, value)).toEqual(claim);
+    expect(read(jar, { ...alice, id: 'u-bob' }, value)).toBeNull();
+    expect(read(jar, { ...alice, sessionId: 'other' }, value)).toBeNull();
+    expect(read(jar, { ...alice, version: 4 }, value)).toBeNull();
+    expect(read(jar, alice, value)).toEqual(claim);
+    clock.now = NOW + HOUR;
+    expect(read(jar, alice, value)).toBeNull();
+  });
+
+  it('reads garbage as absent, never throwing', () => {
+    const jar = jarFor(SECRET);
+    for (const value of [
+      '',
+      '.',
+      'v2',
+      'v2....',
+      `v2.sms.${NOW}.${NOW + HOUR}.`,
+      '%E0%A4%A',
+      'v2.sms.1e3.2e3.x',
+    ]) {
+      expect(read(jar, alice, value)).toBeNull();
+    }
+  });
+});
