@@ -13,8 +13,13 @@ describe('the sealed code and number of a challenge', () => {
   });
 
   it('reads anything else as no code at all', () => {
-    for (const bad of [undefined, '', '042917', ' +32470123401', '042917 ', '{"code":"1","to":"+3"}']) {
+    for (const bad of [undefined, '', '042917', ' +32470123401', '042917 ', '{"code":1,"to":"+3"}', '{']) {
       expect(parseSealed(bad)).toBeNull();
     }
+  });
+
+  it('reads the JSON an earlier release sealed (a challenge pending across the upgrade)', () => {
+    const old = JSON.stringify({ code: '042917', to: '+32470123401' });
+    expect(parseSealed(old)).toEqual({ code: '042917', to: '+32470123401' });
   });
 });
