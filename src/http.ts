@@ -103,6 +103,8 @@ function readRaw(req: Request): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (declared > MAX_BODY_BYTES) return Promise.reject(bad('The request body is too large.', 413));
   if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  // Gone before we got here (the client left while `getUser` ran): no event will ever come.
+  if (req.destroyed) return Promise.reject(new Error('the request was closed before its body was read'));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
