@@ -121,6 +121,8 @@ function readRaw(req: Request): Promise<Buffer> {
     const onEnd = () => done(null);
     const onClose = () => done(new Error('the request was closed before its body was read'));
     req.on('data', onData).on('end', onEnd).on('error', done).on('close', onClose);
+    // A `data` listener does not start a request that a middleware before us paused.
+    req.resume();
   });
 }
 

@@ -15,9 +15,18 @@ async function abortedRequest(): Promise<Request> {
   return req as unknown as Request;
 }
 
-describe('reading a body whose request is gone', () => {
+describe('reading a body the app has not read', () => {
   it('fails at once instead of waiting for events that already fired', async () => {
     await expect(readBody(await abortedRequest())).rejects.toThrow();
     await expect(readRawBody(await abortedRequest())).rejects.toThrow();
+  });
+
+  it('reads a body whose request a middleware before it paused', async () => {
+    const req = new IncomingMessage(new Socket());
+    req.headers['content-type'] = 'application/json';
+    req.pause();
+    req.push(Buffer.from('{"code":"123456"}'));
+    req.push(null);
+    expect((await readBody(req as unknown as Request)).fields).toEqual({ code: '123456' });
   });
 });
