@@ -159,9 +159,13 @@ export function parseSendState(value: string | undefined): SendState | null {
   };
 }
 
+/** What a challenge seals: `code number` (digits, a space, E.164), no JSON around it. */
+export const serializeSealed = (sealed: Sealed): string => `${sealed.code} ${sealed.to}`;
+
 export function parseSealed(value: string | undefined): Sealed | null {
-  const s = parseJson(value) as Record<string, unknown> | null;
-  return s && str(s.code) && str(s.to) ? { code: s.code, to: s.to } : null;
+  const space = value?.indexOf(' ') ?? -1;
+  if (value === undefined || space < 1 || space === value.length - 1) return null;
+  return { code: value.slice(0, space), to: value.slice(space + 1) };
 }
 
 /**

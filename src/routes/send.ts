@@ -5,6 +5,7 @@ import {
   parseSealed,
   type SendState,
   serializeChallenge,
+  serializeSealed,
 } from '../challenge.js';
 import { RECENT_CHALLENGE_TTL_MS } from '../constants.js';
 import type { Runtime } from '../context.js';
@@ -66,7 +67,7 @@ export function newChallenge(
     userId: user.id,
     session: sessionFingerprint(user),
     hash: hashCode(secret, id, code),
-    sealed: seal(secret, id, JSON.stringify(sealed)),
+    sealed: seal(secret, id, serializeSealed(sealed)),
     phone,
     expiresAt: config.now() + config.codeTtlMs,
     returnTo,
