@@ -55,11 +55,16 @@ export function partOf(key: string): { home: string; part: number } | undefined 
 
 /** The entry of `part` in a shared entry, or undefined. */
 export function memberOf(shared: string, part: number): string | undefined {
-  const head = shared.indexOf(';');
-  const lengths = shared.slice(0, head).split(',').map(Number);
-  let at = head + 1;
-  for (let i = 0; i < part; i++) at += lengths[i] ?? 0;
-  const length = lengths[part] ?? 0;
+  let at = shared.indexOf(';') + 1; // the entries start after the header
+  let length = 0;
+  for (let i = 0, index = 0; index <= part; i++) {
+    const code = shared.charCodeAt(i);
+    if (code >= 48 && code <= 57) length = length * 10 + code - 48;
+    else if (index++ < part) {
+      at += length;
+      length = 0;
+    }
+  }
   return length > 0 ? shared.slice(at, at + length) : undefined;
 }
 
