@@ -391,6 +391,7 @@ async function startApp(): Promise<void> {
         const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${postgres.table}"`);
         removed += (rows[0] as { n: number }).n;
         await pool.query(`DROP TABLE IF EXISTS "${postgres.table}"`);
+        await pool.query(`DROP FUNCTION IF EXISTS "${postgres.table}_verify"`);
         await pool.end();
       }
       reply(msg.id, removed);
@@ -437,6 +438,7 @@ async function fill(tfa: RequestHandler, from: number, count: number) {
           return res;
         },
         json: () => resolve(res.statusCode),
+        end: () => resolve(res.statusCode),
         cookie: () => res,
         clearCookie: () => res,
         redirect: () => resolve(303),

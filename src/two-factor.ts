@@ -20,6 +20,7 @@ import {
   readRawBody,
   safeReturnTo,
   sendError,
+  sendJson,
 } from './http.js';
 import { listDevices, revokeAllDevices, revokeDevice } from './lifecycle/devices/devices.js';
 import type { RememberedDevice } from './lifecycle/devices/records.js';
@@ -175,15 +176,15 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       if (sub === '/verify' && 'verified' in result) await lifecycle.afterVerify(req, res, user, body.fields);
       if ('verified' in result) {
         if (formMode) res.redirect(303, result.returnTo);
-        else if (verified) res.status(200).json({ status: 'verified', returnTo: result.returnTo });
-        else res.status(200).json({ verified: true, returnTo: result.returnTo });
+        else if (verified) sendJson(res, 200, { status: 'verified', returnTo: result.returnTo });
+        else sendJson(res, 200, { verified: true, returnTo: result.returnTo });
       } else if (formMode) {
         res.redirect(
           303,
           withWithin(page === routes ? page : `${page}?returnTo=${encodeURIComponent(returnTo)}`, within),
         );
       } else {
-        res.status(200).json({ ...result.view, status: 'sent' });
+        sendJson(res, 200, { ...result.view, status: 'sent' });
       }
     } catch (error) {
       if (!(error instanceof TwoFactorError)) throw error;

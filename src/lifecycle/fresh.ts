@@ -47,8 +47,12 @@ export function verifiedEnough(
   return isFresh(rt, req, user, within);
 }
 
-/** The `within` hint of this request's query (`?within=ms`), as `withinOf` reads it. */
-export const withinOfRequest = (req: Request) => withinOf((req.query as Record<string, unknown>).within);
+/**
+ * The `within` hint of this request's query (`?within=ms`), as `withinOf` reads it. A URL without
+ * a query has none: Express would still parse one for `req.query` on every POST.
+ */
+export const withinOfRequest = (req: Request) =>
+  req.url?.includes('?') ? withinOf((req.query as Record<string, unknown>).within) : undefined;
 
 /** A route path with the step-up hint kept on it. */
 export const withWithin = (path: string, within: number | undefined) =>

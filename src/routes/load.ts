@@ -18,7 +18,7 @@ export interface Loaded {
 }
 
 /** A number on file written in E.164 (`+32470123401`) is compared as it is, without parsing. */
-const E164 = /^\+[1-9]\d{6,14}$/;
+export const E164 = /^\+[1-9]\d{6,14}$/;
 
 /**
  * Whether the number on file is the one the challenge's code went to (`phoneKey`, the keyed hash

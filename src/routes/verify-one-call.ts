@@ -10,6 +10,7 @@ import { assertNotLocked, MAX_DELAY_MS } from '../lockout.js';
 import type { CheckedUser } from '../options.js';
 import { parseDestination } from '../phone.js';
 import type { VerifyAttemptInput, VerifyAttemptResult } from '../stores/store.js';
+import { E164 } from './load.js';
 import type { RouteResult } from './result.js';
 import type { VerifyFlow } from './verify.js';
 import { verified, verifyWho, wrongCode } from './verify-outcome.js';
@@ -24,15 +25,20 @@ export async function verifyInOneCall(
   req: Request,
   res: Response,
   user: CheckedUser,
+  userKey: string,
   id: string,
   code: string,
   verifyAttempt: (input: VerifyAttemptInput) => Promise<VerifyAttemptResult>,
   flow: Pick<VerifyFlow, 'confirm' | 'clear'>,
 ): Promise<RouteResult> {
   const { config, keys } = rt;
-  const userKey = keys.user(user.id);
-  const onFile = parseDestination(user.phone);
-  const result = await verifyAttempt({
+  // A number on file in E.164 is hashed as written, like `sameNumber` does, without libphonenumber.
+  const asWritten = typeof user.phone === 'string' && E164.test(user.phone);
+  const parsedKey = () => {
+    const onFile = parseDestination(user.phone);
+    return onFile ? keys.phone(onFile.e164) : '';
+  };
+  const input: VerifyAttemptInput = {
     keys: {
       lock: keys.verifyLock(userKey),
       challenge: keys.challenge(id),
@@ -44,14 +50,21 @@ export async function verifyInOneCall(
     challengeFields: CHALLENGE_RECORD_FIELDS,
     userId: user.id,
     session: sessionFingerprint(user),
-    phone: onFile ? keys.phone(onFile.e164) : '',
+    phone: asWritten ? keys.phone(user.phone as string) : parsedKey(),
     hashes: config.secrets.map((secret) => hashCode(secret, id, code)),
     now: config.now(),
     maxAttempts: config.maxAttempts,
     lockout: { ...config.lockout, maxDelayMs: MAX_DELAY_MS },
     failureTtlMs: FAILURE_MEMORY_MS,
     deadline: Date.now() + config.storeTimeoutMs,
-  });
+  };
+  let result = await verifyAttempt(input);
+  // E.164 in shape but not as libphonenumber writes it (`+320470…`): `missing` changed nothing in
+  // the store, so the attempt is made once more with the parsed number's hash.
+  if (result.outcome === 'missing' && asWritten) {
+    const phone = parsedKey();
+    if (phone !== input.phone) result = await verifyAttempt({ ...input, phone });
+  }
   switch (result.outcome) {
     case 'late':
       throw new TwoFactorError('ERR_2FA_STORE_UNAVAILABLE');
@@ -68,13 +81,13 @@ export async function verifyInOneCall(
     case 'wrong': {
       const challenge = parseChallenge(result.challenge, id);
       if (!challenge) break;
-      return wrongCode(rt, verifyWho(req, user, challenge), result.attempts, result.failures);
+      return wrongCode(rt, verifyWho(rt, req, user, challenge), result.attempts, result.failures);
     }
     case 'right': {
       const challenge = parseChallenge(result.challenge, id);
       if (!challenge) break;
       const state = parseSendState(result.state);
-      return verified(rt, res, user, state, verifyWho(req, user, challenge), challenge, flow);
+      return verified(rt, res, user, state, verifyWho(rt, req, user, challenge), challenge, flow);
     }
   }
   throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');

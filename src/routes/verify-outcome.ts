@@ -8,15 +8,14 @@ import { ipKey } from '../phone.js';
 import type { RouteResult } from './result.js';
 import type { VerifyFlow } from './verify.js';
 
-/** Who an event of this verify is about (no number, no code: the masked number and the country). */
-export function verifyWho(req: Request, user: CheckedUser, challenge: Challenge) {
-  return {
-    userId: user.id,
-    phone: challenge.masked,
-    country: challenge.country,
-    ip: ipKey(req.ip),
-    ...userAgentOf(req),
-  };
+/**
+ * Who an event of this verify is about (no number, no code: the masked number and the country).
+ * The address and the browser go only to `onEvent` (the metrics read neither): without a listener
+ * they are not worked out (`req.ip` walks the proxy headers).
+ */
+export function verifyWho(rt: Runtime, req: Request, user: CheckedUser, challenge: Challenge) {
+  const who = { userId: user.id, phone: challenge.masked, country: challenge.country };
+  return rt.config.onEvent ? { ...who, ip: ipKey(req.ip), ...userAgentOf(req) } : who;
 }
 
 /** A wrong code, counted (`attempts`, `failures` after it): the events, then 400 ERR_2FA_CODE_INVALID. */

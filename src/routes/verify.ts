@@ -64,7 +64,7 @@ export async function verifyCode(
     const id = rt.cookies.readChallenge(req);
     // A challenge from before the hash tags keeps the generic path: its keys may span slots.
     if (id && sharesUserSlot(id, userKey)) {
-      return verifyInOneCall(rt, req, res, user, id, code, store.verifyAttempt, flow);
+      return verifyInOneCall(rt, req, res, user, userKey, id, code, store.verifyAttempt, flow);
     }
   }
   return withVerifyLock(
@@ -77,7 +77,7 @@ export async function verifyCode(
       if (!challenge) throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');
       if (config.now() >= challenge.expiresAt) throw new TwoFactorError('ERR_2FA_CODE_EXPIRED');
 
-      const who = verifyWho(req, user, challenge);
+      const who = verifyWho(rt, req, user, challenge);
       const attempts = await store.increment(keys.attempts(challenge.id), challenge.expiresAt - config.now());
       if (attempts > config.maxAttempts) throw new TwoFactorError('ERR_2FA_TOO_MANY_ATTEMPTS');
 

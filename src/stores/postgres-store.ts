@@ -69,10 +69,12 @@ function toValue(row: unknown): string | undefined {
 
 /**
  * A store in PostgreSQL (>= 11), for apps that run several instances and have PostgreSQL but no
- * Redis: one table (`postgresStore.schema()`, created by `await store.migrate()` or the app's
- * migrations). Every call is one statement found by the primary key (the deletes and consumes of
- * one tick share one); `consume` and `increment` are atomic in their statement. Expired rows count as absent at once and are deleted in
- * batches of at most 500 as the store writes: no timer, no separate process.
+ * Redis: one table and its verify function (`postgresStore.schema()`, created by
+ * `await store.migrate()` or the app's migrations). Every call is one statement found by the
+ * primary key (the deletes and consumes of one tick share one); `consume` and `increment` are
+ * atomic in their statement, and a verify attempt is one call of the function. Expired rows count
+ * as absent at once and are deleted in batches of at most 500 as the store writes: no timer, no
+ * separate process.
  *
  * @example
  * // pg
@@ -97,8 +99,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
   const { query } = options;
   const table = options.table ?? DEFAULT_POSTGRES_TABLE;
-  const identifier = tableIdentifier(table);
-  const { name } = identifier;
+  const { name, verifyName } = tableIdentifier(table);
   const sql = statements(name);
 
   async function run(text: string, params: unknown[]): Promise<unknown[]> {
@@ -138,7 +139,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
 
   const remove = deleteBatcher(run, sql);
-  const verify = verifyAttemptOn(run, identifier);
+  const verify = verifyAttemptOn(run, sql.verify, verifyName);
 
   // The sweep rides on writes: every SWEEP_EVERY_WRITES-th, and the next one again while batches
   // come back full. One at a time per store; it never delays or fails the write that started it.
@@ -240,5 +241,8 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   };
 }
 
-/** The DDL of the store's table (default 'tfa_store'), for the app's own migration tool. */
+/**
+ * The DDL of the store's table (default 'tfa_store'), its index and its verify function, for the
+ * app's own migration tool: run it as one script, again after upgrading (it is idempotent).
+ */
 postgresStore.schema = schemaSql;

@@ -134,3 +134,85 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
     });
   });
 }
+
+describe.skipIf(!postgresUp)('postgresStore().verifyAttempt under a stricter isolation level', () => {
+  for (const level of ['repeatable read', 'serializable']) {
+    it(`stays one success of 50 and at most maxAttempts compared of 50 under ${level} (some fail instead of waiting)`, async () => {
+      const pool = new pg.Pool({
+        connectionString: postgresUrl(),
+        max: 10,
+        options: `-c default_transaction_isolation=${level.replace(' ', '\\ ')}`,
+      });
+      const table = uniqueTable('isolation');
+      const store = postgresStore({ query: (text, params) => pool.query(text, params), table });
+      try {
+        await store.migrate();
+        const { rows } = await pool.query('SHOW transaction_isolation');
+        expect(rows).toEqual([{ transaction_isolation: level }]);
+        const race = async (hashes: string[]) => {
+          await store.set(KEYS.challenge, challengeRecord(), 60_000);
+          const settled = await Promise.allSettled(
+            Array.from({ length: 50 }, () => store.verifyAttempt(input({ hashes }))),
+          );
+          const outcomes = settled.map((s) =>
+            s.status === 'fulfilled' ? s.value.outcome : (s.reason as { code?: string }).code,
+          );
+          // Anything but these is a bug: 40001 is the serialization failure (503 on the route).
+          expect(
+            outcomes.filter(
+              (o) => !['right', 'wrong', 'missing', 'exhausted', '40001'].includes(o as string),
+            ),
+          ).toEqual([]);
+          return outcomes;
+        };
+        expect((await race([RIGHT])).filter((o) => o === 'right')).toHaveLength(1);
+        expect((await race(['wrong-hash'])).filter((o) => o === 'wrong').length).toBeLessThanOrEqual(3);
+        expect(Number(await store.get(KEYS.failures))).toBeLessThanOrEqual(3);
+      } finally {
+        await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+        await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+        await pool.end();
+      }
+    });
+  }
+});
+
+describe.skipIf(!postgresUp)('postgresStore().verifyAttempt with 20,000 rows', () => {
+  it('plans every statement inside the function on an index, never a sequential scan', async () => {
+    const client = new pg.Client({ connectionString: postgresUrl() });
+    const plans: string[] = [];
+    client.on('notice', (notice) => plans.push(String(notice.message)));
+    await client.connect();
+    const table = uniqueTable('verify_plans');
+    const store = postgresStore({ query: (text, params) => client.query(text, params), table });
+    try {
+      await store.migrate();
+      await client.query(
+        `INSERT INTO "${table}" (key, value, expires_at)
+         SELECT 'k:' || i, 'v', now() + (i % 100 - 50) * interval '1 minute' FROM generate_series(1, 20000) AS i`,
+      );
+      await client.query(`ANALYZE "${table}"`);
+      await store.set(KEYS.challenge, challengeRecord(), 60_000);
+      // auto_explain prints the plan of every statement the function runs, as a notice to this session.
+      await client.query("LOAD 'auto_explain'");
+      for (const setting of ['log_min_duration = 0', 'log_nested_statements = on', 'log_level = notice']) {
+        await client.query(`SET auto_explain.${setting}`);
+      }
+      expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
+      expect((await store.verifyAttempt(input({ hashes: [RIGHT] }))).outcome).toBe('right');
+      const nested = plans.filter((plan) => !plan.includes(`_verify"(`));
+      // The reads, the three upserts of the wrong code, the two deletes of the right one (and the lock).
+      expect(nested.length).toBeGreaterThanOrEqual(8);
+      expect(
+        nested.filter((plan) => /Index (Only )?Scan|Bitmap Index Scan/.test(plan)).length,
+      ).toBeGreaterThanOrEqual(3);
+      for (const plan of nested) expect(plan).not.toMatch(/Seq Scan/);
+    } finally {
+      await client.query("LOAD 'auto_explain'").catch(() => undefined);
+      await client.query('SET auto_explain.log_min_duration = -1').catch(() => undefined);
+      await client.query(`DROP TABLE IF EXISTS "${table}"`);
+      await client.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+      await client.end();
+    }
+  });
+});

@@ -104,6 +104,16 @@ describe('bad input never crashes anything', () => {
     expectContractError(res, 413, 'ERR_2FA_BAD_REQUEST');
   });
 
+  it('refuses a huge body sent without a length (chunked) with 413', async () => {
+    const t = createApp();
+    const agent = await signIn(t);
+    const req = agent.post('/2fa/verify').set('Content-Type', 'application/json');
+    req.write('{"code":"');
+    for (let i = 0; i < 32; i++) req.write('1'.repeat(65_536));
+    req.write('"}');
+    expectContractError(await req, 413, 'ERR_2FA_BAD_REQUEST');
+  });
+
   it('refuses a repeated form field (parameter pollution, R-49)', async () => {
     const t = createApp();
     const agent = await signIn(t);

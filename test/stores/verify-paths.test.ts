@@ -157,6 +157,18 @@ describe('POST /2fa/verify: the one-call path and the generic path answer alike'
     expect(generic.flatMap((s) => s.events).join()).toContain('user.locked');
   });
 
+  it('verifies a number on file spelt in E.164 shape but not canonically (+320…), on both paths', async () => {
+    for (const store of [memoryStore(), withoutVerifyAttempt(memoryStore())]) {
+      const t = createApp({ store });
+      t.phones.set('u-alice', '+320470123401'); // libphonenumber: +32470123401
+      const alice = await signIn(t);
+      expect((await json(alice, '/2fa/send')).status).toBe(200);
+      const code = t.transport.lastCode('+32470123401') as string;
+      expect((await json(alice, '/2fa/verify', { code: wrongCode(code) })).status).toBe(400);
+      expect((await json(alice, '/2fa/verify', { code })).status).toBe(200);
+    }
+  });
+
   it('memoryStore() as built verifies in one call, without the lock and counters of the generic path', async () => {
     const store = memoryStore();
     const oneCall = vi.spyOn(store, 'verifyAttempt');

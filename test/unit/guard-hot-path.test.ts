@@ -157,6 +157,9 @@ describe('the guard, claim cache missing', () => {
       json: () => {
         outcome = 'refused';
       },
+      end: () => {
+        outcome = 'refused';
+      },
       redirect: () => {
         outcome = 'refused';
       },

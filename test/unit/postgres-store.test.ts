@@ -1,8 +1,10 @@
 /** postgresStore() without a database: options, answers in odd shapes, errors, ordering. */
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
 import { TwoFactorConfigError } from '../../src/errors.js';
 import { type PostgresQuery, postgresStore } from '../../src/stores/postgres-store.js';
+import type { VerifyAttemptInput } from '../../src/stores/store.js';
 import { recordQueries } from '../helpers/postgres.js';
 
 /** The rejection reason, or the string 'resolved'. */
@@ -227,6 +229,74 @@ describe('postgresStore()', () => {
         /table "tfa_store" does not exist: create it with `await store\.migrate\(\)` or run `postgresStore\.schema\(\)`/,
       );
       expect((error as Error).cause).toMatchObject({ code: '42P01' });
+    });
+  });
+
+  describe('verifyAttempt, as the app sees the database', () => {
+    const input = (deadline?: number): VerifyAttemptInput => ({
+      keys: { lock: 'l', challenge: 'c', state: 's', attempts: 'a', failures: 'f', failedAt: 'fa' },
+      challengeFields: CHALLENGE_RECORD_FIELDS,
+      userId: 'u1',
+      session: 'sess',
+      phone: 'p',
+      hashes: ['h'],
+      now: 1_000,
+      maxAttempts: 5,
+      lockout: { threshold: 5, baseMs: 1000, maxDelayMs: 3_600_000, hardLimit: 10 },
+      failureTtlMs: 60_000,
+      ...(deadline === undefined ? {} : { deadline }),
+    });
+    /** A database whose clock runs `skewMs` ahead, answering each call with the next outcome. */
+    function database(skewMs: number, outcomes: string[]) {
+      const deadlines: unknown[] = [];
+      const query: PostgresQuery = async (_text, params) => {
+        deadlines.push(params[10]);
+        return { rows: [{ outcome: outcomes.shift(), clock_ms: String(Date.now() + skewMs) }] };
+      };
+      return { store: postgresStore({ query }), deadlines };
+    }
+
+    it('sends no deadline until it has seen the database clock, then the deadline in that clock', async () => {
+      const { store, deadlines } = database(3_600_000, ['missing', 'missing']);
+      await store.verifyAttempt(input(Date.now() + 60_000));
+      const deadline = Date.now() + 60_000;
+      await store.verifyAttempt(input(deadline));
+      expect(deadlines[0]).toBe(0);
+      expect(deadlines[1]).toBeGreaterThanOrEqual(deadline + 3_600_000);
+      expect(deadlines[1]).toBeLessThan(deadline + 3_600_000 + 5_000);
+    });
+
+    it('measures again and retries once when it hears late before the deadline (a clock jumped)', async () => {
+      const { store, deadlines } = database(0, ['missing', 'late', 'expired', 'late']);
+      await store.verifyAttempt(input());
+      // 'late' well before the deadline: measured again and sent again, whose answer counts.
+      expect(await store.verifyAttempt(input(Date.now() + 60_000))).toEqual({ outcome: 'expired' });
+      expect(deadlines).toHaveLength(3);
+      // 'late' after the deadline is the answer.
+      expect(await store.verifyAttempt(input(Date.now() - 1))).toEqual({ outcome: 'late' });
+      expect(deadlines).toHaveLength(4);
+    });
+
+    it('rejects rows that are not an answer, and names the fix for a database without the function', async () => {
+      for (const rows of [
+        [],
+        [{ outcome: 'right', clock_ms: '1' }],
+        [{ outcome: 'locked', clock_ms: '1' }],
+      ]) {
+        const store = postgresStore({ query: async () => ({ rows }) });
+        await expect(store.verifyAttempt(input())).rejects.toThrow(/postgresStore: the verify function/);
+      }
+      const store = postgresStore({
+        table: 'auth.tfa',
+        query: async () => {
+          throw Object.assign(new Error('function auth.tfa_verify(...) does not exist'), { code: '42883' });
+        },
+      });
+      const error = await rejection(store.verifyAttempt(input()));
+      expect((error as Error).message).toContain(
+        'function "auth.tfa_verify" does not exist: create it with `await store.migrate()` or run `postgresStore.schema()`',
+      );
+      expect((error as Error).cause).toMatchObject({ code: '42883' });
     });
   });
 });

@@ -83,8 +83,10 @@ const expiry = (n: number) => `now() + $${n}::bigint * interval '1 millisecond'`
  * the expiry index). Time is the database's `now()`, the same for every app instance.
  */
 export function statements(table: string) {
-  const { quoted: t } = tableIdentifier(table);
+  const { quoted: t, verifyQuoted } = tableIdentifier(table);
   return {
+    // verifyAttempt: the table's function (verify-function.ts), one row back.
+    verify: `SELECT * FROM ${verifyQuoted}($1::text[], $2::text, $3::text, $4::text, $5::text[], $6::bigint, $7::int, $8::float8[], $9::bigint, $10::int[], $11::bigint)`,
     get: `SELECT value FROM ${t} WHERE key = $1 AND expires_at > now()`,
     getMany: `SELECT key, value FROM ${t} WHERE key = ANY($1::text[]) AND expires_at > now()`,
     set: `INSERT INTO ${t} AS s (key, value, expires_at) VALUES ($1, $2, ${expiry(3)})

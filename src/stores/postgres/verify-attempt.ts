@@ -63,8 +63,7 @@ export function readVerifyRow(row: unknown): { result: VerifyAttemptResult; serv
  * smallest seen). A `late` answer that comes back before the deadline means the offset was off (a
  * clock jumped): it is measured again and the call retried.
  */
-export function verifyAttemptOn(run: Run, names: { verifyName: string; verifyQuoted: string }) {
-  const text = `SELECT * FROM ${names.verifyQuoted}($1::text[], $2::text, $3::text, $4::text, $5::text[], $6::bigint, $7::int, $8::float8[], $9::bigint, $10::int[], $11::bigint)`;
+export function verifyAttemptOn(run: Run, text: string, verifyName: string) {
   let offsetMs: number | undefined;
 
   async function send(input: VerifyAttemptInput) {
@@ -92,7 +91,7 @@ export function verifyAttemptOn(run: Run, names: { verifyName: string; verifyQuo
       // 42883: no such function (or one of another signature): a schema from before it existed.
       if ((error as { code?: unknown } | null)?.code === '42883') {
         throw new Error(
-          `postgresStore: function "${names.verifyName}" does not exist: create it with \`await store.migrate()\` or run \`postgresStore.schema()\` in your migrations`,
+          `postgresStore: function "${verifyName}" does not exist: create it with \`await store.migrate()\` or run \`postgresStore.schema()\` in your migrations`,
           { cause: error },
         );
       }

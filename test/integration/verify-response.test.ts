@@ -1,0 +1,57 @@
+/**
+ * What POST /2fa/verify puts on the wire, on both Express versions: the status, `Cache-Control:
+ * no-store`, the JSON with its length, and nothing else of ours. No ETag (an answer that must not
+ * be cached needs no validator), no Set-Cookie unless the verify changed a cookie.
+ */
+import { describe, expect, it } from 'vitest';
+import { createApp, EXPRESS_VERSIONS, json, sendCode, signIn, wrongCode } from '../helpers/create-app.js';
+
+const OURS = ['cache-control', 'content-type', 'content-length', 'set-cookie', 'etag', 'retry-after'];
+
+/** The headers of ours (and Express's) in an answer, without the ones Node adds to every one. */
+const oursOf = (headers: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(headers).filter(([name]) => OURS.includes(name)));
+
+describe.each(EXPRESS_VERSIONS)('POST /2fa/verify on the wire (%s)', (_name, express) => {
+  it('answers a wrong code with no-store JSON, no ETag and no cookie', async () => {
+    const t = createApp({ express });
+    const agent = await signIn(t);
+    const code = await sendCode(t, agent);
+    const res = await json(agent, '/2fa/verify', { code: wrongCode(code) }).expect(400);
+    const body =
+      '{"error":{"code":"ERR_2FA_CODE_INVALID","message":"That code is not right.","attemptsLeft":4}}';
+    expect(res.text).toBe(body);
+    expect(oursOf(res.headers)).toEqual({
+      'cache-control': 'no-store',
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(body.length),
+    });
+  });
+
+  it('answers a refused code with its Retry-After, no ETag and no cookie', async () => {
+    const t = createApp({ express, options: { maxAttempts: 2 } });
+    const agent = await signIn(t);
+    const code = await sendCode(t, agent);
+    for (let i = 0; i < 2; i++) await json(agent, '/2fa/verify', { code: wrongCode(code) }).expect(400);
+    const res = await json(agent, '/2fa/verify', { code }).expect(429);
+    expect(res.body.error.code).toBe('ERR_2FA_TOO_MANY_ATTEMPTS');
+    expect(oursOf(res.headers)).toEqual({
+      'cache-control': 'no-store',
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(res.text)),
+      'retry-after': '1',
+    });
+  });
+
+  it('answers the right code with the verified cookie, the challenge cookie cleared, and no ETag', async () => {
+    const t = createApp({ express });
+    const agent = await signIn(t);
+    const code = await sendCode(t, agent);
+    const res = await json(agent, '/2fa/verify', { code }).expect(200);
+    expect(res.text).toBe('{"verified":true,"returnTo":"/"}');
+    expect(res.headers.etag).toBeUndefined();
+    expect(res.headers['content-length']).toBe(String(res.text.length));
+    const cookies = (res.headers['set-cookie'] as unknown as string[]).map((c) => c.split('=')[0]);
+    expect(cookies).toEqual(['2fa', '2fa-challenge']);
+  });
+});
