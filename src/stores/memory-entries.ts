@@ -39,3 +39,40 @@ export const entryOf = (value: string, expiresAt: number): string => flat(encode
 
 /** The value of an entry. */
 export const entryValue = (entry: string): string => entry.slice(EXPIRY_CHARS);
+
+/*
+ * A challenge's record, send state and attempt counter (`c:`, `s:` and `a:` + its id) share one Map
+ * entry, under the record's key: one key string and one Map slot instead of three. The shared entry
+ * is the three entries' lengths (0: absent), then the entries: `226,65,0;` + the two.
+ */
+const PARTS = 'csa';
+
+/** Where `key` lives when it is a challenge's: the shared entry's key and its part, else undefined. */
+export function partOf(key: string): { home: string; part: number } | undefined {
+  const part = key.charCodeAt(1) === 58 /* ':' */ ? PARTS.indexOf(key.charAt(0)) : -1;
+  return part < 0 ? undefined : { home: part === 0 ? key : `c${key.slice(1)}`, part };
+}
+
+/** The entry of `part` in a shared entry, or undefined. */
+export function memberOf(shared: string, part: number): string | undefined {
+  let at = shared.indexOf(';') + 1; // the entries start after the header
+  let length = 0;
+  for (let i = 0, index = 0; index <= part; i++) {
+    const code = shared.charCodeAt(i);
+    if (code >= 48 && code <= 57) length = length * 10 + code - 48;
+    else if (index++ < part) {
+      at += length;
+      length = 0;
+    }
+  }
+  return length > 0 ? shared.slice(at, at + length) : undefined;
+}
+
+/** The shared entry with `part` replaced (undefined: removed), or undefined once it holds nothing. */
+export function withMember(shared: string | undefined, part: number, entry: string | undefined) {
+  const members = [0, 1, 2].map((i) =>
+    i === part ? entry : shared === undefined ? undefined : memberOf(shared, i),
+  );
+  if (members.every((member) => member === undefined)) return undefined;
+  return flat(`${members.map((member) => member?.length ?? 0).join(',')};${members.join('')}`);
+}

@@ -1,6 +1,15 @@
 import { IP_BUDGET_KEY } from '../challenge.js';
 import { TwoFactorError } from '../errors.js';
-import { decodeExpiry, EXPIRY_CHARS, entryOf, entryValue, flat } from './memory-entries.js';
+import {
+  decodeExpiry,
+  EXPIRY_CHARS,
+  entryOf,
+  entryValue,
+  flat,
+  memberOf,
+  partOf,
+  withMember,
+} from './memory-entries.js';
 import { verifyAttemptNow } from './memory-verify.js';
 import type { Store, VerifyAttemptInput, VerifyAttemptResult } from './store.js';
 
@@ -70,7 +79,8 @@ export function settlesAtOnce(store: Store): boolean {
  *
  * Entries are one string each (expiry + value, see memory-entries.ts) in two Maps: the evictable
  * keys in least-recently-used order (a read moves a key to the end), every other key in a Map of
- * its own, expired entries dropped when read or swept when the store is full.
+ * its own, expired entries dropped when read or swept when the store is full. A challenge's record,
+ * send state and attempt counter share one Map entry (and count as one towards `max`).
  */
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const max = options.max ?? DEFAULT_MEMORY_STORE_MAX;
@@ -84,32 +94,65 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   let lastPurge = Number.NEGATIVE_INFINITY;
 
   const mapOf = (key: string) => (evictable(key) ? lru : kept);
+  /** The Map key `key` is kept under (a challenge's keys share one entry, see memory-entries.ts). */
+  const homeOf = (key: string) => partOf(key)?.home ?? key;
+
+  /** The entry of `key` (expiry + value), live or not. */
+  function stored(key: string): string | undefined {
+    const shared = partOf(key);
+    if (!shared) return mapOf(key).get(key);
+    const entry = mapOf(shared.home).get(shared.home);
+    return entry === undefined ? undefined : memberOf(entry, shared.part);
+  }
+
+  /** Keeps `entry` for `key`, or drops the key (undefined); an evictable key moves to the end. */
+  function put(key: string, entry: string | undefined): void {
+    const shared = partOf(key);
+    const home = shared?.home ?? key;
+    const map = mapOf(home);
+    const next = shared ? withMember(map.get(home), shared.part, entry) : entry;
+    if (map === lru || next === undefined) map.delete(home); // re-inserted at the end: most recently used
+    if (next !== undefined) map.set(flat(home), next);
+  }
 
   /** The live entry of `key` (an expired one is dropped), moved to the end if it is evictable. */
   function read(key: string): string | undefined {
-    const map = mapOf(key);
-    const entry = map.get(key);
+    const entry = stored(key);
     if (entry === undefined) return undefined;
     if (decodeExpiry(entry) <= now()) {
-      map.delete(key);
+      put(key, undefined);
       return undefined;
     }
-    if (map === lru) {
-      map.delete(key);
-      map.set(key, entry);
+    const home = homeOf(key);
+    if (mapOf(home) === lru) {
+      const shared = lru.get(home) as string;
+      lru.delete(home);
+      lru.set(home, shared);
     }
     return entry;
   }
 
   function purgeStale(): void {
     const time = now();
+    const live = (entry: string | undefined) => (entry && decodeExpiry(entry) > time ? entry : undefined);
     for (const map of [kept, lru]) {
-      for (const [key, entry] of map) if (decodeExpiry(entry) <= time) map.delete(key);
+      for (const [home, entry] of map) {
+        let next: string | undefined = entry;
+        if (partOf(home)) {
+          for (let part = 0; part < 3 && next !== undefined; part++) {
+            const member = memberOf(next, part);
+            if (member !== undefined && !live(member)) next = withMember(next, part, undefined);
+          }
+        } else next = live(entry);
+        if (next === undefined) map.delete(home);
+        else if (next !== entry) map.set(home, next);
+      }
     }
   }
 
   function makeRoomFor(key: string): void {
-    if (kept.size + lru.size < max || mapOf(key).has(key)) return;
+    const home = homeOf(key);
+    if (kept.size + lru.size < max || mapOf(home).has(home)) return;
     if (now() - lastPurge >= PURGE_INTERVAL_MS) {
       lastPurge = now();
       purgeStale();
@@ -125,15 +168,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
   function write(key: string, value: string, ttlMs: number): void {
     makeRoomFor(key);
-    const map = mapOf(key);
-    const stored = flat(key);
-    if (map === lru) map.delete(stored); // re-inserted at the end: most recently used
-    map.set(stored, entryOf(value, now() + Math.max(1, Math.ceil(ttlMs))));
+    put(key, entryOf(value, now() + Math.max(1, Math.ceil(ttlMs))));
   }
 
   function take(key: string): string | undefined {
     const entry = read(key);
-    if (entry !== undefined) mapOf(key).delete(key);
+    if (entry !== undefined) put(key, undefined);
     return entry === undefined ? undefined : entryValue(entry);
   }
 
@@ -145,7 +185,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     }
     const next = (Number.parseInt(entryValue(entry), 10) || 0) + 1;
     // The TTL is set on creation only: the expiry prefix is kept as it is.
-    mapOf(key).set(key, flat(entry.slice(0, EXPIRY_CHARS) + next));
+    put(key, flat(entry.slice(0, EXPIRY_CHARS) + next));
     return next;
   }
 
@@ -156,9 +196,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       return entry === undefined ? undefined : entryValue(entry);
     },
     set: write,
-    delete: (key: string) => {
-      mapOf(key).delete(key);
-    },
+    delete: (key: string) => put(key, undefined),
     increment: add,
   };
 
@@ -182,7 +220,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       write(key, value, ttlMs);
     },
     async delete(key) {
-      mapOf(key).delete(key);
+      put(key, undefined);
     },
     async consume(key) {
       return take(key);

@@ -68,6 +68,55 @@ describe('memoryStore() without lru-cache', () => {
     expect(store.size).toBe(0);
   });
 
+  it("keeps a challenge's record, send state and attempt counter in one entry, each with its own life", async () => {
+    let time = 1_000;
+    const store = memoryStore({ max: 2, now: () => time });
+    const id = 'AbCdEfGhIjKlMnOpQrStUvWx{Ab_}';
+    await store.set(`c:${id}`, '["u1",";,|",1]', 60_000);
+    await store.set(`s:${id}`, '[1,2,"sms"]', 30_000);
+    expect(await store.increment(`a:${id}`, 10_000)).toBe(1);
+    expect(await store.increment(`a:${id}`, 10_000)).toBe(2);
+    await store.set('other', 'x', 60_000);
+    expect(store.size).toBe(2);
+    expect(await store.getMany([`c:${id}`, `s:${id}`, `a:${id}`])).toEqual([
+      '["u1",";,|",1]',
+      '[1,2,"sms"]',
+      '2',
+    ]);
+    time += 10_000; // the attempt counter expires first, then the send state
+    expect(await store.getMany([`c:${id}`, `s:${id}`, `a:${id}`])).toEqual([
+      '["u1",";,|",1]',
+      '[1,2,"sms"]',
+      undefined,
+    ]);
+    time += 20_000;
+    expect(await store.get(`s:${id}`)).toBeUndefined();
+    expect(await store.consume(`c:${id}`)).toBe('["u1",";,|",1]');
+    expect(await store.get(`c:${id}`)).toBeUndefined();
+    expect(store.size).toBe(1);
+    await store.set(`s:${id}`, 'late', 60_000); // a late write of the state alone
+    expect(await store.getMany([`c:${id}`, `s:${id}`])).toEqual([undefined, 'late']);
+    await store.delete(`s:${id}`);
+    expect(store.size).toBe(1);
+  });
+
+  it("sweeps a challenge's expired parts when full, and the entry once all are gone", async () => {
+    let time = 1_000;
+    const store = memoryStore({ max: 2, now: () => time });
+    await store.set('c:one', 'record', 10_000);
+    await store.set('s:one', 'state', 60_000);
+    await store.set('c:two', 'record', 10_000);
+    time += 10_000;
+    await store.set('third', 'x', 60_000); // full: the sweep drops c:two's entry, keeps one's state
+    expect(store.size).toBe(2);
+    expect(await store.getMany(['c:one', 's:one', 'c:two', 'third'])).toEqual([
+      undefined,
+      'state',
+      undefined,
+      'x',
+    ]);
+  });
+
   it('evicts only evictable keys, least recently used first', async () => {
     const store = memoryStore({ max: 3, now: () => 1_000, evictable: (k) => k.startsWith('ip:') });
     await store.set('ip:a', '1', 60_000);
