@@ -2,6 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Demo } from '../../demo/app.js';
 import {
+  closeContext,
   describeBrowser,
   inboxCode,
   launchChromium,
@@ -25,7 +26,7 @@ describeBrowser('the challenge page in Chromium, against the demo', { timeout: 6
     await browser?.close();
   });
   afterEach(async () => {
-    await context?.close();
+    await closeContext(context);
     await demo?.close();
     context = undefined;
     demo = undefined;

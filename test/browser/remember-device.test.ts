@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { Demo } from '../../demo/app.js';
 import {
   axeViolations,
+  closeContext,
   describeBrowser,
   describeViolations,
   launchChromium,
@@ -28,7 +29,7 @@ describeBrowser(
       await browser?.close();
     });
     afterEach(async () => {
-      await context?.close();
+      await closeContext(context);
       await demo?.close();
       context = undefined;
       demo = undefined;

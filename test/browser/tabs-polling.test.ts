@@ -86,6 +86,52 @@ describeBrowser('tabs that agree, and polling that knows when to stop', { timeou
       expect(demo.fake?.messages).toHaveLength(1);
     });
 
+    it('a status check still out when the code is accepted does not send the browser on a second time', async () => {
+      // No delivery report within the test: the page keeps checking the status while the user types.
+      demo = await startDemo({ deliveryReportDelayMs: 60 * 60_000 });
+      harness = await openContext(browser, profile);
+      const page = await harness.newPage();
+      await signIn(page, demo, 'alice');
+      // The order a loaded server can give: the check the page started before the click is answered
+      // after the verify ("verified"), and before the account page the verify led to has come.
+      let verifyAnswered!: () => void;
+      const verifyAnswer = new Promise<void>((resolve) => {
+        verifyAnswered = resolve;
+      });
+      let statusAnswered!: () => void;
+      const statusAnswer = new Promise<void>((resolve) => {
+        statusAnswered = resolve;
+      });
+      page.on('response', (response) => {
+        if (response.url().endsWith('/2fa/verify')) verifyAnswered();
+      });
+      const isStatus = (request: Request) => request.url().endsWith('/2fa/status');
+      page.on('requestfinished', (request) => isStatus(request) && statusAnswered());
+      page.on('requestfailed', (request) => isStatus(request) && statusAnswered());
+      let statusAsked!: () => void;
+      const statusAsk = new Promise<void>((resolve) => {
+        statusAsked = resolve;
+      });
+      await page.route('**/2fa/status', async (route) => {
+        statusAsked();
+        await verifyAnswer;
+        await route.continue().catch(() => {});
+      });
+      const accountLoads: string[] = [];
+      await page.route(`${demo.url}/account`, async (route) => {
+        accountLoads.push(route.request().url());
+        await statusAnswer;
+        await route.continue().catch(() => {});
+      });
+
+      await page.fill('#tfa-code', await inboxCode(demo, phoneOf(demo, 'alice')));
+      await statusAsk;
+      await Promise.all([page.waitForURL(`${demo.url}/account`), page.click('#tfa-verify')]);
+      expect(await page.locator('h1').textContent()).toBe('Welcome, Alice');
+      // One navigation: a second one would abort the first (net::ERR_ABORTED) and load the page twice.
+      expect(accountLoads).toHaveLength(1);
+    });
+
     it('after "Call me instead" in one tab, the other says the same, with no stale "SMS delivered."', async () => {
       demo = await startDemo({ voiceAfterMs: 0 });
       harness = await openContext(browser, profile);

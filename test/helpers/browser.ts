@@ -184,8 +184,31 @@ export async function openContext(browser: Browser, options: BrowserContextOptio
     async newPage(): Promise<Page> {
       return context.newPage();
     },
-    close: () => context.close(),
+    close: () => closeContext(context),
   };
+}
+
+/**
+ * Closes a test's browser context without letting the close take the hook down. Under load, a page
+ * the test gave up on in the middle of a navigation (a wait that failed) has kept Chromium's context
+ * close from answering, and the hook's timeout then buried the test's own error under its own.
+ * Gives up waiting after the same 10 s as any other wait, says so, and leaves what is left to the
+ * browser's close at the end of the file.
+ */
+export async function closeContext(context: BrowserContext | undefined): Promise<void> {
+  if (!context) return;
+  // Route handlers a failed test left waiting would throw into the close; they are moot now.
+  await context.unrouteAll({ behavior: 'ignoreErrors' }).catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const gaveUp = new Promise<'hung'>((resolve) => {
+    timer = setTimeout(() => resolve('hung'), 10_000);
+  });
+  const result = await Promise.race([context.close().then(() => 'closed' as const), gaveUp]).finally(() =>
+    clearTimeout(timer),
+  );
+  if (result === 'hung') {
+    console.warn('  a browser context did not close within 10 s; the browser closes it with itself');
+  }
 }
 
 /** The `/2fa/status` requests a page makes, as they happen. */

@@ -75,6 +75,8 @@ function start(): void {
   let sending = false;
   let blockedUntil = 0;
   let pending: Action | null = null;
+  /** The page is on its way to the app (see `go`). */
+  let leaving = false;
   let message = '';
   let otp: AbortController | null = null;
   const now = () => performance.now();
@@ -97,7 +99,7 @@ function start(): void {
     node.hidden = !w;
     if (!w) return;
     node.classList.remove('tfa-wait');
-    node.disabled = pending !== null || w.wait > 0;
+    node.disabled = pending !== null || leaving || w.wait > 0;
     const counting = w.wait > 0 && w.wait < Infinity;
     setText(node, busy ?? (counting ? fillText(T.waitIn, { label: w.now, ...timeValues(w.wait) }) : w.now));
   }
@@ -171,14 +173,27 @@ function start(): void {
     return changed;
   }
 
-  const go = (path: unknown = data.returnTo) => window.location.assign(safePath(path));
+  /**
+   * Leaves for `path`, once. A verify's answer, a status check that was still out, a sibling tab's
+   * "verified": each may say so, and a second navigation would abort the first (net::ERR_ABORTED)
+   * and load the page again. From here on, answers that still come change nothing, and the
+   * buttons stay off (a second click would post a code already used).
+   */
+  const go = (path: unknown = data.returnTo) => {
+    if (leaving) return;
+    leaving = true;
+    poller.stop();
+    stopOtp();
+    render();
+    window.location.assign(safePath(path));
+  };
 
   /** GET /status: the truth for this browser, whatever another tab or the provider did. */
   async function refresh(): Promise<boolean> {
-    if (pending) return false;
+    if (pending || leaving) return false;
     const answer = await call(P.status);
     const body = answer.body;
-    if (!answer.ok || pending) return false;
+    if (!answer.ok || pending || leaving) return false;
     if (body.status === 'verified') {
       go();
       return false;
@@ -198,7 +213,10 @@ function start(): void {
     return changed;
   }
 
-  const poller = createPoller(refresh, () => view?.status === 'sent' || view?.status === 'calling');
+  const poller = createPoller(
+    refresh,
+    () => !leaving && (view?.status === 'sent' || view?.status === 'calling'),
+  );
 
   // Other tabs of this browser: a change there is checked here at once; a verify there ends this one.
   const tabs = window.BroadcastChannel ? new BroadcastChannel(`tfa:${P.page}`) : null;
@@ -249,7 +267,7 @@ function start(): void {
   }
 
   async function send(action: 'send' | 'resend' | 'voice'): Promise<void> {
-    if (pending) return;
+    if (pending || leaving) return;
     sending = action === 'send' && !view;
     const answer = await act(action, { returnTo: data.returnTo });
     if (answer.body.status === 'verified') return go();
@@ -265,7 +283,7 @@ function start(): void {
   }
 
   async function verify(): Promise<void> {
-    if (pending || !view) return;
+    if (pending || leaving || !view) return;
     const typed = code.value.replace(/[\s-]/g, '');
     if (typed.length !== L || !/^\d+$/.test(typed)) {
       code.setAttribute('aria-invalid', 'true');
@@ -312,6 +330,13 @@ function start(): void {
   });
   keepDigits(code, L, () => code.removeAttribute('aria-invalid'));
   window.addEventListener('pagehide', stopOtp);
+  // Back from the app through the back/forward cache: the page is live again, and asks where it stands.
+  window.addEventListener('pageshow', (event) => {
+    if (!event.persisted || !leaving) return;
+    leaving = false;
+    render();
+    poller.now();
+  });
   // The script keeps every wait and message itself: the no-JavaScript timer steps aside.
   alert.classList.remove('tfa-until');
 
