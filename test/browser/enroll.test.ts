@@ -61,7 +61,10 @@ describeBrowser('enrollment and phone change in Chromium', { timeout: 90_000 }, 
       await page.selectOption('#tfa-country', 'NL');
       await page.locator('#tfa-phone').pressSequentially('0612345679');
       expect(await page.locator('#tfa-phone').inputValue()).toBe('06 12345679');
-      await Promise.all([page.waitForURL(/\/2fa\/enroll\?returnTo=%2Faccount$/), page.click('#tfa-send')]);
+      // The form posts back to the page's own URL: wait for the click's navigation, not for a URL
+      // the page already has (that wait returned at once, and the next step raced the post).
+      await Promise.all([page.waitForNavigation(), page.click('#tfa-send')]);
+      expect(page.url()).toMatch(/\/2fa\/enroll\?returnTo=%2Faccount$/);
       expect(await page.locator('#tfa-intro').textContent()).toContain('+31 6 ••••••79');
 
       const code = await inboxCode(demo, '+31612345679');
@@ -81,7 +84,10 @@ describeBrowser('enrollment and phone change in Chromium', { timeout: 90_000 }, 
       await signInWithoutPhone(page, demo);
       expect(describeViolations(await axeViolations(page)), `${colorScheme} number form`).toEqual([]);
       await page.fill('#tfa-phone', '0470 12 34 99');
-      await Promise.all([page.waitForURL(/\/2fa\/enroll\?returnTo=%2Faccount$/), page.click('#tfa-send')]);
+      // The form posts back to the page's own URL: wait for the click's navigation, not for a URL
+      // the page already has (that wait returned at once, and the next step raced the post).
+      await Promise.all([page.waitForNavigation(), page.click('#tfa-send')]);
+      expect(page.url()).toMatch(/\/2fa\/enroll\?returnTo=%2Faccount$/);
       expect(describeViolations(await axeViolations(page)), `${colorScheme} code form`).toEqual([]);
       await harness.close();
       harness = await openContext(browser, { colorScheme, bypassCSP: true });
@@ -131,7 +137,10 @@ describeBrowser('enrollment and phone change in Chromium', { timeout: 90_000 }, 
     await Promise.all([page.waitForURL(/\/2fa\/enroll\?returnTo=%2Faccount$/), page.click('#change-phone')]);
     expect(await page.locator('h1').textContent()).toBe('Change your mobile number');
     await page.locator('#tfa-phone').pressSequentially('0471556677');
-    await Promise.all([page.waitForURL(/\/2fa\/enroll\?returnTo=%2Faccount$/), page.click('#tfa-send')]);
+    // The form posts back to the page's own URL: wait for the click's navigation, not for a URL
+    // the page already has (that wait returned at once, and the next step raced the post).
+    await Promise.all([page.waitForNavigation(), page.click('#tfa-send')]);
+    expect(page.url()).toMatch(/\/2fa\/enroll\?returnTo=%2Faccount$/);
     await page.fill('#tfa-code', await inboxCode(demo, '+32471556677'));
     await Promise.all([page.waitForURL(`${demo.url}/account`), page.click('#tfa-verify')]);
     expect(phoneOf(demo, 'alice')).toBe('+32471556677');
