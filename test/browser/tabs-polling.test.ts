@@ -185,9 +185,10 @@ describeBrowser('tabs that agree, and polling that knows when to stop', { timeou
       const gaps = seen.slice(1).map((at, i) => at - (seen[i] as number));
       expect(seen.length, `polls at ${seen.join(', ')} s`).toBeGreaterThanOrEqual(4);
       expect(seen.length, `polls at ${seen.join(', ')} s`).toBeLessThanOrEqual(20);
-      // The gaps only grow (a second of slack for where an answer landed).
+      // The gaps only grow. Each poll is seen at the whole second the test had stepped to, up to one
+      // late under load, so a gap reads up to one second long and the next one up to one short.
       gaps.slice(1).forEach((gap, i) => {
-        expect(gap, `gaps ${gaps.join(', ')} s`).toBeGreaterThanOrEqual((gaps[i] as number) - 1);
+        expect(gap, `gaps ${gaps.join(', ')} s`).toBeGreaterThanOrEqual((gaps[i] as number) - 2);
       });
       expect(gaps.at(-1)).toBeGreaterThanOrEqual(15);
 
