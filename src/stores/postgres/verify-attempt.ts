@@ -1,5 +1,6 @@
 import { withServerDeadline } from '../server-deadline.js';
 import type { VerifyAttemptResult } from '../store.js';
+import { VerifyAttemptUnavailable } from '../verify-unavailable.js';
 
 /** Runs one statement and resolves with its rows. */
 type Run = (text: string, params: unknown[]) => Promise<unknown[]>;
@@ -79,8 +80,9 @@ export function verifyAttemptOn(run: Run, text: string, verifyName: string) {
       rows = await run(text, params);
     } catch (error) {
       // 42883: no such function (or one of another signature): a schema from before it existed.
+      // Nothing ran, so the route may verify on the five-method path instead (and says so once).
       if ((error as { code?: unknown } | null)?.code === '42883') {
-        throw new Error(
+        throw new VerifyAttemptUnavailable(
           `postgresStore: function "${verifyName}" does not exist: create it with \`await store.migrate()\` or run \`postgresStore.schema()\` in your migrations`,
           { cause: error },
         );
