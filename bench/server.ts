@@ -170,7 +170,7 @@ function countingSendCommand(inner: SendCommand): SendCommand {
 /** Counts every query, named by the store method it runs (`increment`, `getMany`, `sweep`...). */
 function countingQuery(inner: PostgresQuery, table: string): PostgresQuery {
   const names = new Map(Object.entries(statements(table)).map(([method, text]) => [text, method]));
-  return (text, params) => counted(names.get(text) ?? 'other', () => inner(text, params));
+  return (text, params, name) => counted(names.get(text) ?? 'other', () => inner(text, params, name));
 }
 
 function fullHeap() {
@@ -266,11 +266,11 @@ async function startApp(): Promise<void> {
         rows: await sql.unsafe(text, params as never[], { prepare: true }),
       });
     } else {
-      // The README's wiring: a pg.Pool (10 connections, its default) and its query.
+      // The README's wiring: a pg.Pool (10 connections, its default) and its query, statements prepared by name.
       const client = new pg.Pool({ connectionString: database, ...(options ? { options } : {}) });
       client.on('error', (error: Error) => onError(`postgres: ${error.message}`));
       closePostgres = () => client.end();
-      query = (text, params) => client.query(text, params);
+      query = (text, params, name) => client.query({ name, text, values: params });
     }
     postgres = postgresStore({ query: countingQuery(query, table), table });
     await postgres.migrate();
