@@ -35,7 +35,7 @@ export function flat(text: string): string {
 }
 
 /** The entry for `value` expiring at `expiresAt`. */
-export const entryOf = (value: string, expiresAt: number): string => flat(encodeExpiry(expiresAt) + value);
+export const entryOf = (value: string, expiresAt: number): string => encodeExpiry(expiresAt) + value;
 
 /** The value of an entry. */
 export const entryValue = (entry: string): string => entry.slice(EXPIRY_CHARS);
@@ -74,5 +74,5 @@ export function withMember(shared: string | undefined, part: number, entry: stri
     i === part ? entry : shared === undefined ? undefined : memberOf(shared, i),
   );
   if (members.every((member) => member === undefined)) return undefined;
-  return flat(`${members.map((member) => member?.length ?? 0).join(',')};${members.join('')}`);
+  return `${members.map((member) => member?.length ?? 0).join(',')};${members.join('')}`;
 }
