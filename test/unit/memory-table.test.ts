@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../../src/index.js';
+import { pack, unpack } from '../../src/stores/memory-entries.js';
 import { EntryTable } from '../../src/stores/memory-table.js';
 
 /** A small deterministic generator (mulberry32), so a failure replays. */
@@ -129,5 +130,48 @@ describe('memoryStore() on the table', () => {
     }
     expect(store.size).toBe(5000);
     expect(await store.get('r:{u}4999')).toBe('id4999');
+  });
+});
+
+describe("a challenge's shared entry, packed", () => {
+  it('gives back exactly what was packed, control characters, quotes and non-ASCII included', () => {
+    const next = random(15);
+    const alphabet = ['"', ',', '[', ']', '\u0001', '\u0005', '\u0006', 'a', '1', '€', '\\'];
+    const values = ['', '\u0006', '\u0006x', '["","",""]', '[1,"a",["b"]]', '"]","['];
+    for (let i = 0; i < 2000; i++) {
+      values.push(
+        Array.from(
+          { length: Math.floor(next() * 12) },
+          () => alphabet[Math.floor(next() * alphabet.length)],
+        ).join(''),
+      );
+    }
+    const wrong = values.filter((value) => unpack(pack(value)) !== value);
+    expect(wrong).toEqual([]);
+    expect(pack('["u1","abc",17,"/"]').length).toBe('["u1","abc",17,"/"]'.length - 6);
+  });
+
+  it("keeps the send state's own expiry when it was the record's and the record goes first", async () => {
+    let time = 1_000;
+    const store = memoryStore({ now: () => time });
+    const id = 'AbCdEfGhIjKlMnOpQrStUvWx{Ab_}';
+    await store.set(`c:${id}`, '["u1","s",1]', 60_000);
+    await store.set(`s:${id}`, '[1,"sms","sent",["m1"]]', 60_000); // same expiry: not repeated
+    await store.set(`a:${id}`, '', 60_000); // an empty value with the same expiry is still there
+    expect(await store.getMany([`c:${id}`, `s:${id}`, `a:${id}`])).toEqual([
+      '["u1","s",1]',
+      '[1,"sms","sent",["m1"]]',
+      '',
+    ]);
+    expect(await store.consume(`c:${id}`)).toBe('["u1","s",1]');
+    time += 59_999;
+    expect(await store.getMany([`c:${id}`, `s:${id}`, `a:${id}`])).toEqual([
+      undefined,
+      '[1,"sms","sent",["m1"]]',
+      '',
+    ]);
+    time += 1;
+    expect(await store.getMany([`s:${id}`, `a:${id}`])).toEqual([undefined, undefined]);
+    expect(store.size).toBe(0);
   });
 });
