@@ -99,6 +99,20 @@ export function createGuard(rt: Runtime, mount: Mount, admit?: Admit): SecondFac
     sendError(res, new TwoFactorError('ERR_2FA_REQUIRED', { details: { verifyUrl } }), config.locale);
   }
 
+  /**
+   * A remembered device the store could not check: no pass, and no 401 either, which would send a
+   * device that needs no SMS to the SMS page: 503 with Retry-After, as the routes answer a store
+   * failure. Anything but the store's error (a bug) fails closed into `next(err)`.
+   */
+  function unavailable(res: Response, next: NextFunction, error: unknown): void {
+    if (!(error instanceof TwoFactorError)) {
+      next(error);
+      return;
+    }
+    noStore(res);
+    sendError(res, error, config.locale);
+  }
+
   /** Lets the request through or answers it; any error fails closed into `next(err)`. */
   function decide(req: Request, res: Response, next: NextFunction, user: CheckedUser | null): void {
     let info: SecondFactorInfo | null = null;
@@ -108,7 +122,7 @@ export function createGuard(rt: Runtime, mount: Mount, admit?: Admit): SecondFac
       if (!info && user && admit && hasDeviceCookie(rt, req)) {
         admit(req, res, user).then(
           (admitted) => (admitted ? pass(req, next, admitted) : refuse(req, res, user)),
-          () => refuse(req, res, user), // store down: no pass; the page says what it can
+          (error: unknown) => unavailable(res, next, error),
         );
         return;
       }

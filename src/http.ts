@@ -197,9 +197,9 @@ export function sendJson(res: Response, status: number, body: unknown): void {
 
 /** Sends a TwoFactorError as the contract's JSON shape, in `locale`, with Retry-After on 429 and 503. */
 export function sendError(res: Response, error: TwoFactorError, locale: Locale = 'en'): void {
-  // Every 429 says when to come back; one without a wait of its own (a burnt challenge, which a
-  // new POST /send replaces at once) says 1 s.
-  const retryAfter = error.retryAfter ?? (error.status === 429 ? 1 : undefined);
+  // Every 429 and 503 says when to come back; one without a wait of its own (a burnt challenge,
+  // which a new POST /send replaces at once; a store that failed or timed out) says 1 s.
+  const retryAfter = error.retryAfter ?? (error.status === 429 || error.status === 503 ? 1 : undefined);
   if (retryAfter !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
   const message = localMessage(error, locale);
   sendJson(res, error.status, { error: { code: error.code, message, ...error.details } });

@@ -8,6 +8,7 @@ import { withVerifyLock } from '../lock.js';
 import { assertNotLocked, recordFailure, resetFailures } from '../lockout.js';
 import type { Locale } from '../messages.js';
 import type { CheckedUser } from '../options.js';
+import { verifyAttemptUnavailable } from '../stores/verify-unavailable.js';
 import { type Loaded, load } from './load.js';
 import type { RouteResult } from './result.js';
 import { verifyInOneCall } from './verify-one-call.js';
@@ -64,7 +65,18 @@ export async function verifyCode(
     const id = rt.cookies.readChallenge(req);
     // A challenge from before the hash tags keeps the generic path: its keys may span slots.
     if (id && sharesUserSlot(id, userKey)) {
-      return verifyInOneCall(rt, req, res, user, userKey, id, code, store.verifyAttempt, flow);
+      try {
+        return await verifyInOneCall(rt, req, res, user, userKey, id, code, store.verifyAttempt, flow);
+      } catch (error) {
+        // The store could not run it and changed nothing (a PostgreSQL schema from the previous
+        // release, without the verify function): this verify takes the generic path below.
+        const unavailable = verifyAttemptUnavailable(error);
+        if (!unavailable) throw error;
+        rt.warnOnce(
+          'verifyAttempt:unavailable',
+          `${unavailable.message}; until then every verify takes the slower generic path`,
+        );
+      }
     }
   }
   return withVerifyLock(

@@ -40,6 +40,7 @@ export async function expectEveryRouteUnavailable(agent: Agent, code: string): P
     expect(res.status, `${route}: ${res.text}`).toBe(503);
     expect(res.body.error.code, route).toBe('ERR_2FA_STORE_UNAVAILABLE');
     expect(res.headers['cache-control'], route).toBe('no-store');
+    expect(Number(res.headers['retry-after']), route).toBeGreaterThan(0);
     expect(verifiedCookie(res), route).toBe(false);
     expect(ms, `${route} answered after ${Math.round(ms)} ms`).toBeLessThan(ANSWER_BOUND_MS);
   }

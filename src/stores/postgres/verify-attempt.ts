@@ -1,4 +1,6 @@
-import type { VerifyAttemptInput, VerifyAttemptResult } from '../store.js';
+import { withServerDeadline } from '../server-deadline.js';
+import type { VerifyAttemptResult } from '../store.js';
+import { VerifyAttemptUnavailable } from '../verify-unavailable.js';
 
 /** Runs one statement and resolves with its rows. */
 type Run = (text: string, params: unknown[]) => Promise<unknown[]>;
@@ -53,24 +55,13 @@ export function readVerifyRow(row: unknown): { result: VerifyAttemptResult; serv
 
 /**
  * `verifyAttempt` for one `postgresStore()`: one `SELECT` of the table's verify function
- * (verify-function.ts), so one round trip and one commit per attempt.
- *
- * The deadline, as redisStore does it: a call that waited past the app's store timeout (in the
- * pool's queue, behind a hung connection, or on another verify of the account) has been answered
- * 503 already and must change nothing when it finally runs (security F-08). The function compares
- * the database's clock, after it holds the account, with the deadline moved into that clock by the
- * offset seen so far (database time minus send time: the clock difference plus the trip there; the
- * smallest seen). A `late` answer that comes back before the deadline means the offset was off (a
- * clock jumped): it is measured again and the call retried.
+ * (verify-function.ts), so one round trip and one commit per attempt. The deadline (a call that
+ * waited in the pool's queue, behind a hung connection, or on another verify of the account;
+ * security F-08) is server-deadline.ts's, as redisStore's.
  */
 export function verifyAttemptOn(run: Run, text: string, verifyName: string) {
-  let offsetMs: number | undefined;
-
-  async function send(input: VerifyAttemptInput) {
+  return withServerDeadline(async (input, deadline) => {
     const { keys, challengeFields: f, lockout } = input;
-    const sentAt = Date.now();
-    const deadline =
-      input.deadline === undefined || offsetMs === undefined ? 0 : Math.floor(input.deadline + offsetMs);
     const params = [
       [keys.lock, keys.challenge, keys.state, keys.attempts, keys.failures, keys.failedAt],
       input.userId,
@@ -89,24 +80,15 @@ export function verifyAttemptOn(run: Run, text: string, verifyName: string) {
       rows = await run(text, params);
     } catch (error) {
       // 42883: no such function (or one of another signature): a schema from before it existed.
+      // Nothing ran, so the route may verify on the five-method path instead (and says so once).
       if ((error as { code?: unknown } | null)?.code === '42883') {
-        throw new Error(
+        throw new VerifyAttemptUnavailable(
           `postgresStore: function "${verifyName}" does not exist: create it with \`await store.migrate()\` or run \`postgresStore.schema()\` in your migrations`,
           { cause: error },
         );
       }
       throw error;
     }
-    const { result, serverMs } = readVerifyRow(rows[0]);
-    const observed = serverMs - sentAt;
-    const measuredAgain =
-      result.outcome === 'late' && input.deadline !== undefined && Date.now() < input.deadline;
-    if (offsetMs === undefined || observed < offsetMs || measuredAgain) offsetMs = observed;
-    return { result, measuredAgain };
-  }
-
-  return async function verifyAttempt(input: VerifyAttemptInput): Promise<VerifyAttemptResult> {
-    const first = await send(input);
-    return first.measuredAgain ? (await send(input)).result : first.result;
-  };
+    return readVerifyRow(rows[0]);
+  });
 }

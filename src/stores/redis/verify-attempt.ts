@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { VerifyAttemptInput, VerifyAttemptResult } from '../store.js';
+import { withServerDeadline } from '../server-deadline.js';
+import type { VerifyAttemptResult } from '../store.js';
 import { VERIFY_SCRIPT } from './verify-script.js';
 
 type SendCommand = (...args: string[]) => Promise<unknown>;
@@ -61,25 +62,11 @@ export function readVerifyReply(reply: unknown): { result: VerifyAttemptResult; 
  * `verifyAttempt` for one `redisStore()`. The script runs by its hash (`EVALSHA`: 40 bytes on the
  * wire instead of the script), and as `EVAL` when the server does not have it yet (`NOSCRIPT`: a
  * restart, a new cluster node, SCRIPT FLUSH), which also caches it there. Nothing of this request
- * is queued behind the `EVALSHA` it retries.
- *
- * The deadline: a call that waited in the client's queue past the app's store timeout (Redis hung,
- * or down with an offline queue) has been answered 503 already and must change nothing when it
- * finally runs (security F-08). The script compares the server's clock with the deadline moved
- * into that clock by the offset seen so far (server time minus send time: the clock difference
- * plus the trip there; the smallest seen). A `late` answer that comes back before the deadline
- * means the offset was off (the server's clock jumped): it is measured again and the call retried.
+ * is queued behind the `EVALSHA` it retries. The deadline (security F-08) is server-deadline.ts's.
  */
 export function verifyAttemptOn(sendCommand: SendCommand, prefix: string) {
-  let offsetMs: number | undefined;
-
-  async function send(input: VerifyAttemptInput) {
+  return withServerDeadline(async (input, deadline) => {
     const { keys, challengeFields: f, lockout } = input;
-    const sentAt = Date.now();
-    const deadline =
-      input.deadline === undefined || offsetMs === undefined
-        ? '0'
-        : String(Math.floor(input.deadline + offsetMs));
     const args = [
       '6',
       ...[keys.lock, keys.challenge, keys.state, keys.attempts, keys.failures, keys.failedAt].map(
@@ -96,7 +83,7 @@ export function verifyAttemptOn(sendCommand: SendCommand, prefix: string) {
       String(lockout.hardLimit),
       String(Math.max(1, Math.ceil(input.failureTtlMs))),
       [f.length, f.userId, f.session, f.hash, f.expiresAt, f.phone].join(','),
-      deadline,
+      String(deadline),
       ...input.hashes,
     ];
     let reply: unknown;
@@ -106,16 +93,6 @@ export function verifyAttemptOn(sendCommand: SendCommand, prefix: string) {
       if (!/NOSCRIPT/i.test(message(error))) throw error;
       reply = await sendCommand('EVAL', VERIFY_SCRIPT, ...args);
     }
-    const { result, serverMs } = readVerifyReply(reply);
-    const observed = serverMs - sentAt;
-    const measuredAgain =
-      result.outcome === 'late' && input.deadline !== undefined && Date.now() < input.deadline;
-    if (offsetMs === undefined || observed < offsetMs || measuredAgain) offsetMs = observed;
-    return { result, measuredAgain };
-  }
-
-  return async function verifyAttempt(input: VerifyAttemptInput): Promise<VerifyAttemptResult> {
-    const first = await send(input);
-    return first.measuredAgain ? (await send(input)).result : first.result;
-  };
+    return readVerifyReply(reply);
+  });
 }

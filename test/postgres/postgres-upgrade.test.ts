@@ -1,0 +1,74 @@
+/**
+ * Upgrading the package over a database migrated by the previous release: the table is there but
+ * not its verify function (`<table>_verify`) until the app runs `migrate()` or the new
+ * `postgresStore.schema()`. Verify keeps working on the five-method path meanwhile, and the app
+ * is told once how to get the one-statement verify; once the function exists it is used again.
+ */
+import { describe, expect, it } from 'vitest';
+import { postgresStore } from '../../src/stores/postgres-store.js';
+import { createApp, json, sendCode, signIn, wrongCode } from '../helpers/create-app.js';
+import {
+  POSTGRES_CLIENTS,
+  recordQueries,
+  requirePostgres,
+  uniqueTable,
+  usePostgres,
+} from '../helpers/postgres.js';
+
+const postgresUp = await requirePostgres();
+
+for (const { name, connect } of POSTGRES_CLIENTS) {
+  describe.skipIf(!postgresUp)(`postgresStore() on ${name} over the previous release's schema`, () => {
+    const tables: string[] = [];
+    const query = usePostgres(connect, () => tables);
+
+    /** The previous release's schema: the table and its index, no verify function. */
+    async function previousSchema() {
+      const table = uniqueTable(`${name}_upgrade`);
+      tables.push(table);
+      const rec = recordQueries(query);
+      const store = postgresStore({ query: rec.query, table });
+      await store.migrate();
+      await query(`DROP FUNCTION "${table}_verify"`, []);
+      return { table, rec, store };
+    }
+
+    it('verifies on the generic path, counts wrong codes, and warns once naming the fix', async () => {
+      const { store } = await previousSchema();
+      const t = createApp({ store });
+      const alice = await signIn(t, 'alice');
+      const code = await sendCode(t, alice);
+      const wrong = await json(alice, '/2fa/verify', { code: wrongCode(code) });
+      expect(wrong.status).toBe(400);
+      expect(wrong.body.error.code).toBe('ERR_2FA_CODE_INVALID');
+      expect((await alice.get('/2fa/status').expect(200)).body).toMatchObject({ attemptsLeft: 4 });
+      await json(alice, '/2fa/verify', { code }).expect(200);
+      await alice.get('/api/data').expect(200);
+      // A second user, a second verify: still no second warning.
+      const bob = await signIn(t, 'bob');
+      await json(bob, '/2fa/verify', { code: await sendCode(t, bob, 'bob') }).expect(200);
+
+      const warnings = t.logs.filter((m) => m.includes('_verify'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('await store.migrate()');
+      expect(warnings[0]).toContain('postgresStore.schema()');
+      expect(t.logs).toHaveLength(1);
+    });
+
+    it('takes the one-statement verify again once the function exists', async () => {
+      const { store, rec } = await previousSchema();
+      const t = createApp({ store });
+      const alice = await signIn(t, 'alice');
+      await json(alice, '/2fa/verify', { code: await sendCode(t, alice) }).expect(200);
+      await store.migrate();
+      const bob = await signIn(t, 'bob');
+      const code = await sendCode(t, bob, 'bob');
+      rec.reset();
+      await json(bob, '/2fa/verify', { code }).expect(200);
+      // One statement, the function's: no failed call first, no generic path after.
+      expect(rec.calls).toHaveLength(1);
+      expect(rec.calls[0]?.text).toContain('_verify');
+      expect(t.logs.filter((m) => m.includes('_verify'))).toHaveLength(1);
+    });
+  });
+}
