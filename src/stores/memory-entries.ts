@@ -110,26 +110,65 @@ export function memberOf(shared: string, part: number): string | undefined {
   return shared.slice(shared.indexOf(';') + 1, shared.indexOf(';') + 1 + EXPIRY_CHARS) + unpack(stored);
 }
 
-/** The shared entry with `part` replaced (undefined: removed), or undefined once it holds nothing. */
+/** A part as stored: its text, and whether its expiry is the record's (left out of the text). */
+type Stored = { text: string; same: boolean } | undefined;
+
+/** The three parts of a shared entry as stored (no unpacking). */
+function storedParts(shared: string): Stored[] {
+  const header = shared.indexOf(';');
+  const parts: Stored[] = [undefined, undefined, undefined];
+  let at = header + 1;
+  let index = 0;
+  let length = 0;
+  let same = false;
+  for (let i = 0; i <= header; i++) {
+    const code = shared.charCodeAt(i);
+    if (code >= 48 && code <= 57) length = length * 10 + code - 48;
+    else if (code === 61 /* = */) same = true;
+    else {
+      if (length > 0) parts[index] = { text: shared.slice(at, at + length), same };
+      at += length;
+      length = 0;
+      same = false;
+      index++;
+    }
+  }
+  return parts;
+}
+
+/**
+ * The shared entry with `part` replaced (undefined: removed), or undefined once it holds nothing.
+ * Only the part written is packed: the others are kept as they are stored.
+ */
 export function withMember(shared: string | undefined, part: number, entry: string | undefined) {
-  const members = [0, 1, 2].map((i) =>
-    i === part ? entry : shared === undefined ? undefined : memberOf(shared, i),
-  );
+  const parts = shared === undefined ? [undefined, undefined, undefined] : storedParts(shared);
+  const oldExpiry = parts[0]?.text.slice(0, EXPIRY_CHARS);
+  parts[part] =
+    entry === undefined
+      ? undefined
+      : { text: entry.slice(0, EXPIRY_CHARS) + pack(entry.slice(EXPIRY_CHARS)), same: false };
+  const expiry = parts[0]?.text.slice(0, EXPIRY_CHARS);
   let last = 2;
-  while (last >= 0 && members[last] === undefined) last--;
+  while (last >= 0 && parts[last] === undefined) last--;
   if (last < 0) return undefined;
-  const expiry = members[0]?.slice(0, EXPIRY_CHARS);
   let header = '';
   let body = '';
   for (let i = 0; i <= last; i++) {
-    const member = members[i];
+    let stored = parts[i];
     if (i > 0) header += ',';
-    if (member === undefined) continue;
-    const value = pack(member.slice(EXPIRY_CHARS));
-    const same = i > 0 && value !== '' && member.slice(0, EXPIRY_CHARS) === expiry;
-    const stored = same ? value : member.slice(0, EXPIRY_CHARS) + value;
-    header += same ? `${stored.length}=` : String(stored.length);
-    body += stored;
+    if (stored === undefined) continue;
+    // The record's expiry changed or it is gone: a part that shared it gets it back in full.
+    if (stored.same && expiry !== oldExpiry) stored = { text: oldExpiry + stored.text, same: false };
+    if (
+      i > 0 &&
+      !stored.same &&
+      stored.text.length > EXPIRY_CHARS &&
+      stored.text.startsWith(expiry ?? '\0', 0)
+    ) {
+      stored = { text: stored.text.slice(EXPIRY_CHARS), same: true };
+    }
+    header += stored.same ? `${stored.text.length}=` : String(stored.text.length);
+    body += stored.text;
   }
   return `${header};${body}`;
 }
