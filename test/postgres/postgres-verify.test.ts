@@ -273,6 +273,51 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt under a stricter iso
   }
 });
 
+describe.skipIf(!postgresUp)('postgresStore().verifyAttempt on a snapshot older than the lock', () => {
+  it('never compares on a stale attempt count under repeatable read: the right code fails closed', async () => {
+    const pool = new pg.Pool({ connectionString: postgresUrl(), max: 2 });
+    const table = uniqueTable('stale');
+    const store = postgresStore({ query: (text, params) => pool.query(text, params), table });
+    const early = new pg.Client({ connectionString: postgresUrl() });
+    await early.connect();
+    try {
+      await store.migrate();
+      await store.set(KEYS.challenge, challengeRecord(), 60_000);
+      // A verify whose transaction took its snapshot before the others counted (it waited on the lock).
+      await early.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await early.query('SELECT 1');
+      for (let i = 1; i <= 3; i++) expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
+      const late = await early
+        .query(`SELECT outcome FROM "${table}_verify"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
+          Object.values(KEYS),
+          'u1',
+          'sess',
+          'phone-hash',
+          [RIGHT],
+          NOW,
+          3,
+          [5, 1000, 3_600_000, 10],
+          60_000,
+          Object.values(CHALLENGE_RECORD_FIELDS),
+          0,
+        ])
+        .then(
+          (r) => (r.rows[0] as { outcome: string }).outcome,
+          (e: { code?: string }) => e.code,
+        );
+      await early.query('ROLLBACK');
+      // 40001 (or exhausted): never right after three counted wrong codes.
+      expect(['40001', 'exhausted']).toContain(late);
+      expect(await store.get(KEYS.challenge)).toBe(challengeRecord());
+    } finally {
+      await early.end();
+      await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+      await pool.end();
+    }
+  });
+});
+
 describe.skipIf(!postgresUp)('postgresStore().verifyAttempt with 20,000 rows', () => {
   it('plans every statement inside the function on an index, never a sequential scan', async () => {
     const client = new pg.Client({ connectionString: postgresUrl() });

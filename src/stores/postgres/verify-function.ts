@@ -20,7 +20,9 @@
  * refused without counting one more (the answer is the same however many more there are). A wrong
  * code writes its three counters (attempts, failures, failed-at) in one upsert. A right code
  * writes no attempt it would delete at once: one statement takes the challenge and, only when it
- * did, deletes its state and the counters.
+ * did, deletes its state and the counters. Under REPEATABLE READ or SERIALIZABLE the snapshot
+ * predates the lock, so there the attempt is counted (written) before the compare as before: a
+ * count another verify changed since fails the attempt (40001) instead of comparing on a stale one.
  *
  * The hash compare is a plain text `=` over keyed hashes: HMAC(secret, challenge id + code). An
  * attacker who timed it could at best learn a prefix of an HMAC they cannot compute for any other
@@ -34,6 +36,20 @@
 export function verifyFunctionSql(quoted: string, functionName: string): string {
   const t = quoted;
   const counter = `'^[0-9]{1,15}$'`;
+  // The counter's upsert, as `increment` does it: an expired row starts again at 1 with the new TTL,
+  // a live one keeps its TTL; a value that is not a count is kept and comes back NULL (never cast).
+  const count = (key: string, ttlMs: string, into: string, indent: string) =>
+    `INSERT INTO ${t} AS s (key, value, expires_at)
+  VALUES (${key}, '1', db_now + (${ttlMs})::float8 * interval '1 millisecond')
+  ON CONFLICT (key) DO UPDATE SET
+    value = CASE WHEN s.expires_at <= db_now THEN '1'
+                 WHEN s.value ~ ${counter} THEN (s.value::bigint + 1)::text
+                 ELSE s.value END,
+    expires_at = CASE WHEN s.expires_at <= db_now THEN excluded.expires_at ELSE s.expires_at END
+  RETURNING CASE WHEN value ~ ${counter} THEN value::bigint END INTO ${into};
+IF ${into} IS NULL THEN RAISE EXCEPTION 'postgresStore: the ${into} key holds a value that is not a counter'; END IF;`
+      .split('\n')
+      .join(`\n${indent}`);
   return `CREATE OR REPLACE FUNCTION ${functionName}(
   keys text[],       -- lock, challenge, state, attempts, failures, failed-at
   user_id text,
@@ -57,6 +73,7 @@ DECLARE
   failed_at_text text;
   c jsonb;
   expires_at_ms numeric;
+  counted boolean;
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtextextended(keys[1], 0));
   db_now := clock_timestamp();
@@ -105,6 +122,14 @@ BEGIN
   attempts := coalesce(attempts_text::bigint, 0);
   -- Used up: refused as the counter stands, without counting one more.
   IF attempts >= max_attempts THEN outcome := 'exhausted'; challenge := NULL; attempts := NULL; RETURN; END IF;
+  -- Under REPEATABLE READ or SERIALIZABLE the snapshot was taken before the lock, so the count just
+  -- read may be stale: count this attempt first, a write that fails (40001) when another verify
+  -- counted since, so no code is compared on a stale count. (READ COMMITTED reads after the lock.)
+  counted := current_setting('transaction_isolation') <> 'read committed';
+  IF counted THEN
+    ${count('keys[4]', 'greatest(1, ceil(expires_at_ms - now_ms))', 'attempts', '    ')}
+    IF attempts > max_attempts THEN outcome := 'exhausted'; challenge := NULL; attempts := NULL; RETURN; END IF;
+  END IF;
 
   IF (c ->> (fields[4] - 1)) = ANY(hashes) THEN
     -- Right: take the challenge (one taker, whoever else deletes it), and only when this statement
@@ -132,6 +157,7 @@ BEGIN
       (keys[6], now_ms::text, db_now + failure_ttl_ms * interval '1 millisecond')
     ON CONFLICT (key) DO UPDATE SET
       value = CASE WHEN s.key = keys[6] OR s.expires_at <= db_now THEN excluded.value
+                   WHEN s.key = keys[4] AND counted THEN s.value
                    WHEN s.value ~ ${counter} THEN (s.value::bigint + 1)::text
                    ELSE s.value END,
       expires_at = CASE WHEN s.key = keys[6] OR s.expires_at <= db_now
