@@ -112,7 +112,7 @@ async function main() {
   const info = machine();
   log(`express-sms-2fa bench: ${info.cores} × ${info.cpuModel}, Node ${info.node}, ${info.ramGiB} GiB`);
   log(
-    `${settings.runs} rounds (ABBA pairs) × ${settings.seconds} s per variant after a ${settings.warmupSeconds} s warm-up` +
+    `${settings.runs} rounds × ${settings.seconds} s per variant (ABBA pairs, or between two runs of its baseline) after a ${settings.warmupSeconds} s warm-up` +
       `${args.pin ? ', client on CPU 0, servers on CPU 1' : ''}; load average ${loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')}\n`,
