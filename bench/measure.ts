@@ -48,6 +48,11 @@ export interface Run {
   cpuUs: number;
   /** Whatever `afterRun` recorded (e.g. Redis commands per request). */
   extra?: Record<string, number>;
+  /**
+   * With neighbour pairing (`measure`'s `baselines`): the baseline's runs right before and right
+   * after this one, pooled (their requests over their time, their CPU over their requests).
+   */
+  neighbour?: { baseline: string; rps: number; cpuUs: number };
 }
 
 export interface Summary {
@@ -151,32 +156,118 @@ function toRun(result: Result, expect: number, elapsed: number, cpu: number): Ru
 export type Progress = (line: string) => void;
 
 /**
- * Warms every variant up, then runs them round-robin (the order rotates each round), so that a
- * noisy neighbour slows every variant alike. Pooled variants run a fixed `amount` sized from their
- * warm-up rate, so the pool never runs dry and no request falls back onto another code path.
+ * The order of every variant in round `round`: rounds come in pairs, the second the first reversed
+ * (ABBA for two variants, ABC CBA for three), and each pair starts one variant further on. Every
+ * variant's mean position within a pair is then the same, so a load that drifts linearly over a
+ * pair slows every variant alike, and two variants are each other's neighbour in every pair.
  */
-export async function measure(variants: Variant[], settings: Settings, log: Progress) {
-  const amounts = new Map<string, number>();
-  for (const v of variants) {
-    const cap = (n: number) => Math.min(n, v.maxAmount ?? Number.POSITIVE_INFINITY);
-    const warm = v.pool
-      ? await fire(v, settings, 0, cap(Math.max(200, Math.round(400 * settings.warmupSeconds))))
-      : await fire(v, settings, settings.warmupSeconds);
-    if (v.pool) amounts.set(v.name, cap(Math.max(200, Math.round(warm.rps * settings.seconds))));
-    log(`  warm-up ${v.name}: ${Math.round(warm.rps)} req/s`);
+export function roundOrder<T>(variants: T[], round: number): T[] {
+  const pair = Math.floor(round / 2);
+  const order = variants.map((_, k) => variants[(k + pair) % variants.length] as T);
+  return round % 2 === 0 ? order : order.reverse();
+}
+
+/**
+ * The rounds paired into blocks (rounds 2k and 2k+1, one ABBA block): per block, the variant's and
+ * the baseline's requests per second over both rounds, and their CPU per request over both rounds.
+ * The ratio of a block is robust to a drift within it; the median over blocks to a bad block.
+ */
+export function blocks(runs: Run[]): { rps: number; cpuUs: number }[] {
+  const out: { rps: number; cpuUs: number }[] = [];
+  for (let k = 0; k < runs.length; k += 2) {
+    const block = runs.slice(k, k + 2);
+    const requests = block.reduce((sum, r) => sum + r.requests, 0);
+    const seconds = block.reduce((sum, r) => sum + r.seconds, 0);
+    const cpu = block.reduce((sum, r) => sum + r.cpuUs * r.requests, 0);
+    out.push({ rps: requests / Math.max(seconds, 0.001), cpuUs: cpu / Math.max(requests, 1) });
   }
-  const runs = new Map<string, Run[]>(variants.map((v) => [v.name, []]));
-  for (let round = 0; round < settings.runs; round++) {
-    const order = variants.map((_, k) => variants[(k + round) % variants.length] as Variant);
-    for (const v of order) {
-      const run = await fire(v, settings, settings.seconds, amounts.get(v.name), true);
-      runs.get(v.name)?.push(run);
-      const bad = run.unexpected ? ` (${run.unexpected} unexpected: ${JSON.stringify(run.statuses)})` : '';
-      log(
-        `  run ${round + 1}/${settings.runs} ${v.name}: ${Math.round(run.rps)} req/s, p99 ${run.p99} ms, ` +
-          `${Math.round(run.cpuUs)} µs CPU/req${bad}`,
-      );
+  return out;
+}
+
+/**
+ * Warms every variant up equally (two passes of half the warm-up each, the second in reverse
+ * order), then measures them in rounds, so that a noisy neighbour slows every variant alike.
+ *
+ * Without `baselines`, a round runs every variant once, in ABBA pairs of rounds (`roundOrder`).
+ * With `baselines` (variant name → the name of its baseline), a round runs each baseline between
+ * every two of its variants (B V1 B V2 B …, the variants' order rotating each round), and each
+ * variant's run is paired with the baseline's two runs around it: a drift that is linear over those
+ * three runs cancels out exactly (`Run.neighbour`; `throughputRows` then uses these pairs).
+ *
+ * Pooled variants run a fixed `amount` sized from their warm-up rate, so the pool never runs dry
+ * and no request falls back onto another code path.
+ */
+export async function measure(
+  variants: Variant[],
+  settings: Settings,
+  log: Progress,
+  baselines?: Record<string, string>,
+) {
+  const amounts = new Map<string, number>();
+  const half = settings.warmupSeconds / 2;
+  for (const pass of [0, 1]) {
+    for (const v of pass === 0 ? variants : [...variants].reverse()) {
+      const cap = (n: number) => Math.min(n, v.maxAmount ?? Number.POSITIVE_INFINITY);
+      const warm = v.pool
+        ? await fire(v, settings, 0, cap(Math.max(100, Math.round(400 * half))))
+        : await fire(v, settings, half);
+      if (v.pool && pass === 1) {
+        amounts.set(v.name, cap(Math.max(100, Math.round(warm.rps * settings.seconds))));
+      }
+      if (pass === 1) log(`  warm-up ${v.name}: ${Math.round(warm.rps)} req/s`);
     }
+  }
+  const byName = new Map(variants.map((v) => [v.name, v]));
+  const runs = new Map<string, Run[]>(variants.map((v) => [v.name, []]));
+  const show = (v: Variant, run: Run) => {
+    const bad = run.unexpected ? ` (${run.unexpected} unexpected: ${JSON.stringify(run.statuses)})` : '';
+    return `${v.name} ${Math.round(run.rps)}/s ${Math.round(run.cpuUs)} µs${bad}`;
+  };
+  const one = async (v: Variant) => {
+    const run = await fire(v, settings, settings.seconds, amounts.get(v.name), true);
+    runs.get(v.name)?.push(run);
+    return run;
+  };
+  // Groups: a baseline and the variants paired with it (without `baselines`: none).
+  const groups = new Map<string, Variant[]>();
+  for (const v of variants) {
+    const base = baselines?.[v.name];
+    if (base === undefined || base === v.name) continue;
+    if (!byName.has(base)) throw new Error(`measure: no baseline variant ${base} for ${v.name}`);
+    groups.set(base, [...(groups.get(base) ?? []), v]);
+  }
+  const loose = variants.filter((v) => !groups.has(v.name) && !baselines?.[v.name]);
+  for (let round = 0; round < settings.runs; round++) {
+    const line: string[] = [];
+    if (groups.size === 0) {
+      for (const v of roundOrder(variants, round)) line.push(show(v, await one(v)));
+    } else {
+      for (const [baseName, members] of roundOrder([...groups], round)) {
+        const base = byName.get(baseName) as Variant;
+        let before = await one(base);
+        line.push(show(base, before));
+        for (const v of roundOrder(members, round)) {
+          const run = await one(v);
+          const after = await one(base);
+          const both = [before, after];
+          const requests = both.reduce((sum, r) => sum + r.requests, 0);
+          run.neighbour = {
+            baseline: baseName,
+            rps:
+              requests /
+              Math.max(
+                both.reduce((sum, r) => sum + r.seconds, 0),
+                0.001,
+              ),
+            cpuUs: both.reduce((sum, r) => sum + r.cpuUs * r.requests, 0) / Math.max(requests, 1),
+          };
+          line.push(show(v, run), show(base, after));
+          before = after;
+        }
+      }
+      for (const v of roundOrder(loose, round)) line.push(show(v, await one(v)));
+    }
+    log(`  round ${round + 1}/${settings.runs}: ${line.join('; ')}`);
   }
   const summaries = new Map<string, Summary>();
   for (const [name, list] of runs) {

@@ -1,7 +1,7 @@
 // What a case hands back, the printed table, and bench/results.json.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { median, type Progress, quantile, type Run, type Settings, type Summary } from './measure.js';
+import { blocks, median, type Progress, quantile, type Settings, type Summary } from './measure.js';
 
 export interface Row {
   case: string;
@@ -11,16 +11,18 @@ export interface Row {
   /** Median of the runs' p99 latency, in ms. */
   p99?: number;
   /**
-   * rps / the baseline's rps: the median over rounds of the ratio to the baseline's run of the same
-   * round (variants run round-robin), so slow drift in the machine's load cancels out.
+   * rps / the baseline's rps: the median over ABBA blocks (two rounds, the second in reverse order)
+   * of the ratio to the baseline's rate in the same block, so drift in the machine's load cancels out.
    */
   ratio?: number;
-  /** The 25th and 75th percentiles of those per-round ratios: how noisy the machine was. */
+  /** The 25th and 75th percentiles of those per-block ratios: how noisy the machine was. */
   ratioIqr?: [number, number];
   /** Median server CPU time per request, in µs. */
   cpuUs?: number;
-  /** The baseline's CPU per request / this one's (paired per round like `ratio`). */
+  /** The baseline's CPU per request / this one's (paired per block like `ratio`). */
   cpuRatio?: number;
+  /** The 25th and 75th percentiles of the per-block CPU ratios. */
+  cpuRatioIqr?: [number, number];
   baseline?: string;
   /** A measured value that is not a throughput (bytes, connections, heap growth). */
   value?: string;
@@ -45,7 +47,12 @@ export interface Context {
   log: Progress;
 }
 
-/** Rows for throughput variants against `baseline`; `targets` maps a variant to its minimum ratio. */
+/**
+ * Rows for throughput variants against `baseline`; `targets` maps a variant to its minimum ratio.
+ * Ratios are paired: per ABBA block of two rounds (see `blocks` in measure.ts) the variant's rate
+ * over the baseline's in the same block, then the median and IQR over the blocks; or, for runs
+ * measured between two runs of the baseline (`Run.neighbour`), per run against those two.
+ */
 export function throughputRows(
   name: string,
   summaries: Map<string, Summary>,
@@ -53,11 +60,19 @@ export function throughputRows(
   targets: Record<string, number>,
 ): Row[] {
   const base = summaries.get(baseline);
-  const pairs = (s: Summary, pick: (r: Run, b: Run) => number) =>
-    s.runs.map((r, i) => (base?.runs[i] ? pick(r, base.runs[i] as Run) : Number.NaN));
-  const paired = (s: Summary, pick: (r: Run, b: Run) => number) => median(pairs(s, pick));
+  const baseBlocks = base ? blocks(base.runs) : [];
+  const pairs = (s: Summary, pick: (r: Block, b: Block) => number) =>
+    blocks(s.runs).map((r, i) => (baseBlocks[i] ? pick(r, baseBlocks[i] as Block) : Number.NaN));
   return [...summaries].map(([variant, s]) => {
-    const ratios = pairs(s, (r, b) => r.rps / b.rps);
+    // Runs measured between two runs of this baseline (measure's `baselines`) pair with those.
+    const near = s.runs.filter((r) => r.neighbour?.baseline === baseline);
+    const neighbours = near.length > 0 && near.length === s.runs.length;
+    const ratios = neighbours
+      ? near.map((r) => r.rps / (r.neighbour?.rps ?? Number.NaN))
+      : pairs(s, (r, b) => r.rps / b.rps);
+    const cpuRatios = neighbours
+      ? near.map((r) => (r.neighbour?.cpuUs ?? Number.NaN) / r.cpuUs)
+      : pairs(s, (r, b) => b.cpuUs / r.cpuUs);
     const ratio = median(ratios);
     const min = targets[variant];
     const row: Row = {
@@ -68,7 +83,8 @@ export function throughputRows(
       ratio,
       ratioIqr: [quantile(ratios, 0.25), quantile(ratios, 0.75)],
       cpuUs: s.cpuUs,
-      cpuRatio: paired(s, (r, b) => b.cpuUs / r.cpuUs),
+      cpuRatio: median(cpuRatios),
+      cpuRatioIqr: [quantile(cpuRatios, 0.25), quantile(cpuRatios, 0.75)],
       baseline,
       met: min === undefined ? null : ratio >= min && s.unexpected === 0,
     };
@@ -77,6 +93,8 @@ export function throughputRows(
     return row;
   });
 }
+
+type Block = ReturnType<typeof blocks>[number];
 
 export function machine() {
   let model = cpus()[0]?.model ?? 'unknown';
@@ -108,7 +126,7 @@ export function table(rows: Row[]): string {
     'p99 ms',
     'ratio [IQR]',
     'CPU µs/req',
-    'CPU ratio',
+    'CPU ratio [IQR]',
     'value',
     'target',
     'met?',
@@ -127,7 +145,9 @@ export function table(rows: Row[]): string {
     fmt(r.p99),
     ratio(r),
     fmt(r.cpuUs),
-    times(r.cpuRatio),
+    r.cpuRatio === undefined || r.variant === r.baseline
+      ? times(r.cpuRatio)
+      : `${times(r.cpuRatio)} [${fmt(r.cpuRatioIqr?.[0], 2)}–${fmt(r.cpuRatioIqr?.[1], 2)}]`,
     r.value ?? '',
     r.target ?? '',
     r.met === null ? '—' : r.met ? 'yes' : 'NO',

@@ -1,6 +1,6 @@
 // `npm run bench [-- --quick] [-- --only=guard,verify,postgres] [-- --soak=300] [-- --profile]`
 // Every case starts its own server processes; autocannon runs here, in this process.
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { clusterCase } from './cases/cluster.js';
 import { guardCase } from './cases/guard.js';
@@ -15,7 +15,7 @@ import { scaleCase } from './cases/scale.js';
 import { sendCase } from './cases/send.js';
 import { soakCase } from './cases/soak.js';
 import { verifyCase } from './cases/verify.js';
-import { profiles, ROOT } from './child.js';
+import { pinTo, profiles, ROOT } from './child.js';
 import type { Settings } from './measure.js';
 import { type CaseResult, type Context, machine, table, writeResults } from './report.js';
 
@@ -45,6 +45,7 @@ interface Args {
   soakSeconds: number;
   profile: boolean;
   out: string | undefined;
+  pin: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -54,12 +55,14 @@ function parseArgs(argv: string[]): Args {
     soakSeconds: 300,
     profile: false,
     out: undefined,
+    pin: false,
   };
   let soakGiven = false;
   for (const arg of argv) {
     const [key, value] = arg.split('=', 2) as [string, string | undefined];
     if (key === '--quick') args.quick = true;
     else if (key === '--profile') args.profile = true;
+    else if (key === '--pin') args.pin = true;
     else if (key === '--only' && value) args.only = value.split(',').map((s) => s.trim());
     else if (key === '--soak' && value !== undefined) {
       args.soakSeconds = Number(value);
@@ -67,7 +70,7 @@ function parseArgs(argv: string[]): Args {
     } else if (key === '--out' && value) args.out = value;
     else if (key === '--help' || key === '-h') {
       console.log(
-        'npm run bench -- [--quick] [--only=guard,guard-miss,verify,redis,redis-one-call,redis-generic,redis-cluster,postgres,postgres-js,postgres-async,memory,send,soak,metrics,peer,scale,cluster] [--soak=SECONDS] [--profile] [--out=FILE]',
+        'npm run bench -- [--quick] [--only=guard,guard-miss,verify,redis,redis-one-call,redis-generic,redis-cluster,postgres,postgres-js,postgres-async,memory,send,soak,metrics,peer,scale,cluster] [--soak=SECONDS] [--profile] [--pin] [--out=FILE]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg} (try --help)`);
@@ -81,10 +84,16 @@ function parseArgs(argv: string[]): Args {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
+  // Many short rounds in ABBA pairs (see measure.ts): the ratios are medians over pairs of rounds.
   const settings: Settings = args.quick
-    ? { runs: 3, seconds: 1, warmupSeconds: 1, connections: 10 }
-    : { runs: 7, seconds: 2, warmupSeconds: 3, connections: 10 };
+    ? { runs: 8, seconds: 0.5, warmupSeconds: 1, connections: 10 }
+    : { runs: 16, seconds: 1, warmupSeconds: 3, connections: 10 };
   settings.profile = args.profile;
+  if (args.pin) {
+    // The client (autocannon, here) on CPU 0, every server on CPU 1 (bench/child.ts reads BENCH_PIN).
+    if (!pinTo(process.pid, '0')) throw new Error('--pin needs taskset (util-linux)');
+    process.env.BENCH_PIN = '1';
+  }
   const started = Date.now();
   const log = (line: string) => console.log(line);
   let unhandled = 0;
@@ -103,9 +112,17 @@ async function main() {
   const info = machine();
   log(`express-sms-2fa bench: ${info.cores} × ${info.cpuModel}, Node ${info.node}, ${info.ramGiB} GiB`);
   log(
-    `${settings.runs} runs × ${settings.seconds} s per variant after a ${settings.warmupSeconds} s warm-up\n`,
+    `${settings.runs} rounds (ABBA pairs) × ${settings.seconds} s per variant after a ${settings.warmupSeconds} s warm-up` +
+      `${args.pin ? ', client on CPU 0, servers on CPU 1' : ''}; load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}\n`,
   );
   let crashed = false;
+  const loads: Record<string, string> = {
+    start: loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' '),
+  };
   for (const name of args.only) {
     log(`# ${name}`);
     const t0 = Date.now();
@@ -122,7 +139,11 @@ async function main() {
         details: { error: message },
       });
     }
-    log(`  (${Math.round((Date.now() - t0) / 1000)} s)\n`);
+    const load = loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+    loads[name] = load;
+    log(`  (${Math.round((Date.now() - t0) / 1000)} s; load average ${load})\n`);
   }
   const rows = results.flatMap((r) => r.rows);
   log(table(rows));
@@ -137,9 +158,17 @@ async function main() {
   const data = {
     date: new Date().toISOString(),
     machine: info,
-    settings: { ...settings, quick: args.quick, soakSeconds: args.soakSeconds, only: args.only },
+    settings: {
+      ...settings,
+      quick: args.quick,
+      pin: args.pin,
+      soakSeconds: args.soakSeconds,
+      only: args.only,
+    },
     durationSeconds: Math.round((Date.now() - started) / 1000),
     clientUnhandledRejections: unhandled,
+    /** `uptime`'s load averages (1, 5, 15 min) at the start and after each case. */
+    loadAverage: loads,
     table: rows,
     cases: Object.fromEntries(results.map((r) => [r.name, r.details])),
     ...(args.profile ? { profiles } : {}),

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { Session } from 'node:inspector';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
 import type { Request, RequestHandler, Response } from 'express';
 import pg from 'pg';
@@ -170,7 +170,7 @@ function countingSendCommand(inner: SendCommand): SendCommand {
 /** Counts every query, named by the store method it runs (`increment`, `getMany`, `sweep`...). */
 function countingQuery(inner: PostgresQuery, table: string): PostgresQuery {
   const names = new Map(Object.entries(statements(table)).map(([method, text]) => [text, method]));
-  return (text, params) => counted(names.get(text) ?? 'other', () => inner(text, params));
+  return (text, params, name) => counted(names.get(text) ?? 'other', () => inner(text, params, name));
 }
 
 function fullHeap() {
@@ -266,11 +266,11 @@ async function startApp(): Promise<void> {
         rows: await sql.unsafe(text, params as never[], { prepare: true }),
       });
     } else {
-      // The README's wiring: a pg.Pool (10 connections, its default) and its query.
+      // The README's wiring: a pg.Pool (10 connections, its default) and its query, statements prepared by name.
       const client = new pg.Pool({ connectionString: database, ...(options ? { options } : {}) });
       client.on('error', (error: Error) => onError(`postgres: ${error.message}`));
       closePostgres = () => client.end();
-      query = (text, params) => client.query(text, params);
+      query = (text, params, name) => client.query({ name, text, values: params });
     }
     postgres = postgresStore({ query: countingQuery(query, table), table });
     await postgres.migrate();
@@ -353,8 +353,12 @@ async function startApp(): Promise<void> {
       reply(msg.id, metered ? await metered.points() : null);
     } else if (msg.type === 'metricscost') {
       reply(msg.id, metered ? metricsCost(metered.meterProvider) : null);
+    } else if (msg.type === 'record') {
+      if (msg.on) recordStart((msg.kind === 'redis' ? second : memory) as Store);
+      reply(msg.id, msg.on ? null : recordStop());
     } else if (msg.type === 'seed') {
-      reply(msg.id, await seed(msg.kind === 'redis' ? second : memory, msg.count ?? 0));
+      const redisPrefix = msg.kind === 'redis' ? (config.redisPrefix ?? `bench:${process.pid}:`) : undefined;
+      reply(msg.id, await seed(msg.kind === 'redis' ? second : memory, redisPrefix, msg.count ?? 0));
     } else if (msg.type === 'peer-users') {
       const peer = msg.kind === 'memory' ? peers?.memory : peers?.postgres;
       reply(msg.id, peer ? await peer.addUsers(msg.count ?? 0) : []);
@@ -368,7 +372,7 @@ async function startApp(): Promise<void> {
       // Deletes this server's Redis keys (SCAN + UNLINK under its own prefix only) or its PostgreSQL table.
       let removed = 0;
       if (redis && config.redisPrefix) {
-        for await (const keys of redis.scanIterator({ MATCH: `${config.redisPrefix}*`, COUNT: 1000 })) {
+        for await (const keys of redis.scanIterator({ MATCH: `${config.redisPrefix}*`, COUNT: 10_000 })) {
           const list = (Array.isArray(keys) ? keys : [keys]) as string[];
           if (list.length > 0) removed += Number(await redis.sendCommand(['UNLINK', ...list]));
         }
@@ -499,60 +503,233 @@ async function guardCost(guard: RequestHandler, cookie: string, user: number) {
   return { guardUs, harnessUs, ownUs: guardUs - harnessUs };
 }
 
-/** Random base64url text, cut from one large random block at a time (randomBytes per call is slow). */
-let randomPool = '';
-let randomAt = 0;
-function randomText(length: number): string {
-  if (randomAt + length > randomPool.length) {
-    randomPool = randomBytes(3 << 16).toString('base64url');
-    randomAt = 0;
+/** What one real send left in a store: every key it wrote and did not remove, with how it wrote it. */
+interface Written {
+  op: 'set' | 'increment';
+  key: string;
+  /** The value passed to `set`/`compareAndSet`; `increment` leaves the count 1 behind. */
+  value: string;
+  ttlMs: number;
+}
+
+const WRITES = ['set', 'increment', 'compareAndSet', 'delete', 'consume'] as const;
+let recording: { store: Store; methods: Record<string, unknown>; writes: Map<string, Written> } | undefined;
+
+/**
+ * Records every write `store` takes until `recordStop` (the methods replaced on the object itself,
+ * so the routes' store stays the same object; while recording, a memory store counts as any other
+ * store and gets deadlines). Used around one real `POST /2fa/send` over HTTP: the scale case's
+ * template of a pending challenge, read from the route itself rather than written out by hand.
+ */
+function recordStart(store: Store): void {
+  if (recording) throw new Error('already recording');
+  const target = store as unknown as Record<string, unknown>;
+  const methods = Object.fromEntries(WRITES.map((name) => [name, target[name]]));
+  const writes = new Map<string, Written>();
+  recording = { store, methods, writes };
+  const inner = methods as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  target.set = (key: string, value: string, ttlMs: number) => {
+    writes.set(key, { op: 'set', key, value, ttlMs });
+    return inner.set?.call(store, key, value, ttlMs);
+  };
+  target.increment = async (key: string, ttlMs: number) => {
+    const count = await inner.increment?.call(store, key, ttlMs);
+    if (count === 1) writes.set(key, { op: 'increment', key, value: '1', ttlMs });
+    return count;
+  };
+  if (inner.compareAndSet) {
+    target.compareAndSet = async (key: string, expected: unknown, value: string, ttlMs: number) => {
+      const done = await inner.compareAndSet?.call(store, key, expected, value, ttlMs);
+      if (done === true) writes.set(key, { op: 'set', key, value, ttlMs });
+      return done;
+    };
   }
-  randomAt += length;
-  return randomPool.slice(randomAt - length, randomAt);
+  for (const name of ['delete', 'consume'] as const) {
+    target[name] = (key: string) => {
+      writes.delete(key);
+      return inner[name]?.call(store, key);
+    };
+  }
+}
+
+/** Budgets every client shares (per IP, per number prefix, the app's): written once, not per challenge. */
+const SHARED = /^b:(?:ip|pre|gh|gd):/;
+
+/** Restores the store's own methods and compiles what it recorded into `template`. */
+function recordStop(): { keys: { key: string; op: string; valueLength: number; ttlMs: number }[] } {
+  if (!recording) throw new Error('not recording');
+  const { store, methods, writes } = recording;
+  Object.assign(store, methods);
+  recording = undefined;
+  const own = [...writes.values()].filter((w) => !SHARED.test(w.key));
+  if (own.length === 0) throw new Error('the recorded send wrote nothing of its own');
+  template = compileTemplate(own);
+  // Shapes only (a key's kind and lengths): a value may hold a sealed code, and is never printed.
+  return {
+    keys: own.map((w) => ({
+      key: w.key.replace(/[\w-]{8,}/g, (t) => `<${t.length}>`),
+      op: w.op,
+      valueLength: w.value.length,
+      ttlMs: w.ttlMs,
+    })),
+  };
+}
+
+/**
+ * The recorded writes as text with holes: every run of 8+ id characters that holds a letter (ids,
+ * hashes, sealed data; never a timestamp or a TTL) is a token, replaced in each copy by fresh random
+ * text of the same length and alphabet, the same token by the same text in every key and value of
+ * one copy (a challenge's record and send state stay one challenge). A token that starts with another
+ * (a challenge id followed by its user's tag) keeps that one's replacement and its own tail.
+ */
+interface Template {
+  writes: { op: 'set' | 'increment'; ttlMs: number; key: (string | number)[]; value: (string | number)[] }[];
+  tokens: { length: number; hex: boolean; base: number; tail: string }[];
+}
+let template: Template | undefined;
+
+function compileTemplate(writes: Written[]): Template {
+  const TOKEN = /[\w-]{8,}/g;
+  const found = new Set<string>();
+  for (const w of writes)
+    for (const text of [w.key, w.value])
+      for (const m of text.matchAll(TOKEN)) if (/[A-Za-z_-]/.test(m[0])) found.add(m[0]);
+  const sorted = [...found].sort((x, y) => x.length - y.length);
+  const tokens = sorted.map((t) => {
+    const base = sorted.findIndex((p) => p.length < t.length && t.startsWith(p));
+    return {
+      length: base >= 0 ? (sorted[base] as string).length : t.length,
+      hex: /^[0-9a-f]+$/.test(t),
+      base,
+      tail: base >= 0 ? t.slice((sorted[base] as string).length) : '',
+    };
+  });
+  const index = new Map(sorted.map((t, i) => [t, i]));
+  const split = (text: string) => {
+    const parts: (string | number)[] = [];
+    let at = 0;
+    for (const m of text.matchAll(TOKEN)) {
+      const i = index.get(m[0]);
+      if (i === undefined) continue;
+      parts.push(text.slice(at, m.index), i);
+      at = (m.index ?? 0) + m[0].length;
+    }
+    parts.push(text.slice(at));
+    return parts;
+  };
+  return {
+    writes: writes.map((w) => ({ op: w.op, ttlMs: w.ttlMs, key: split(w.key), value: split(w.value) })),
+    tokens,
+  };
+}
+
+/** Random base64url / hex text, cut from one large random block at a time (randomBytes per call is slow). */
+const pools = { b64: { text: '', at: 0 }, hex: { text: '', at: 0 } };
+function randomText(length: number, hex: boolean): string {
+  const pool = hex ? pools.hex : pools.b64;
+  if (pool.at + length > pool.text.length) {
+    const bytes = randomBytes(3 << 16);
+    pool.text = hex ? bytes.toString('hex') : bytes.toString('base64url');
+    pool.at = 0;
+  }
+  pool.at += length;
+  return pool.text.slice(pool.at - length, pool.at);
+}
+
+/** A copy of a flat string, sharing nothing with the random block it was cut from (as the route's are). */
+const flat = (text: string) => Buffer.from(text, 'latin1').toString('latin1');
+
+/** One more pending challenge's writes from the template: fresh ids, hashes and sealed data. */
+function copyWrites(t: Template): { op: 'set' | 'increment'; key: string; value: string; ttlMs: number }[] {
+  const fresh: string[] = [];
+  for (const token of t.tokens) {
+    fresh.push(
+      token.base >= 0 ? (fresh[token.base] as string) + token.tail : randomText(token.length, token.hex),
+    );
+  }
+  const fill = (parts: (string | number)[]) =>
+    flat(parts.map((p) => (typeof p === 'number' ? (fresh[p] as string) : p)).join(''));
+  return t.writes.map((w) => ({ op: w.op, key: fill(w.key), value: fill(w.value), ttlMs: w.ttlMs }));
 }
 
 /**
  * `count` pending challenges written straight into `store` (the scale case: a million sends through
- * the route would take minutes), each as the send route leaves one: its challenge record, send state,
- * the session's pointer to it and the number's budget record (its hour and day), with the same key and value
- * shapes and sizes (random ids and hashes). Written in batches of 1 000 calls at a time.
+ * the route would take minutes), each a copy of the one real send recorded before (`record`): the
+ * same keys, value lengths, TTLs and store methods, with fresh random ids, hashes and sealed data.
+ * The memory store takes them through its own methods, in-process, 1 000 challenges per batch.
+ * Redis takes them as raw `SET key value PX ttl` commands pipelined on a socket of their own
+ * (an `increment` of a fresh key leaves the count 1 with that TTL: `SET key 1 PX ttl`), 2 000
+ * challenges per batch, each batch's replies all read before the next.
  */
-async function seed(store: Store | undefined, count: number) {
+async function seed(store: Store | undefined, redisPrefix: string | undefined, count: number) {
   if (!store) throw new Error('seed: no such store');
-  const ttl = 3_600_000;
-  const expiresAt = Date.now() + ttl;
+  if (!template) throw new Error('seed: record one real send first');
+  const t = template;
   const t0 = Date.now();
-  for (let from = 0; from < count; from += 1000) {
-    const writes: Promise<unknown>[] = [];
-    for (let n = from; n < Math.min(count, from + 1000); n++) {
-      const id = randomText(24);
-      const record = [
-        `s${n}`,
-        randomText(22),
-        randomText(22),
-        randomText(63),
-        expiresAt,
-        '/',
-        'BE',
-        '+32 4** ** ** 01',
-        '127.0.0.1',
-        randomText(16),
-      ];
-      const state = [1, expiresAt - ttl, expiresAt - ttl, 0, 'sms', 'sent', [`seed-${n}`]];
-      writes.push(
-        store.set(`c:${id}`, JSON.stringify(record), ttl),
-        store.set(`s:${id}`, JSON.stringify(state), ttl),
-        store.set(`r:{${randomText(3)}}${randomText(22)}`, id, ttl),
-        store.set(
-          `b:p:${randomText(16)}`,
-          `${Math.floor(expiresAt / 60_000)}:1|${Math.floor(expiresAt / 900_000)}:1`,
-          ttl,
-        ),
-      );
+  let writes = 0;
+  if (redisPrefix === undefined) {
+    for (let from = 0; from < count; from += 1000) {
+      const pending: Promise<unknown>[] = [];
+      for (let n = from; n < Math.min(count, from + 1000); n++) {
+        for (const w of copyWrites(t)) {
+          pending.push(w.op === 'set' ? store.set(w.key, w.value, w.ttlMs) : store.increment(w.key, w.ttlMs));
+          writes++;
+        }
+      }
+      await Promise.all(pending);
     }
-    await Promise.all(writes);
+  } else {
+    writes = await seedRedis(t, redisPrefix, count);
   }
-  return { count, seconds: (Date.now() - t0) / 1000 };
+  return { count, writes, seconds: (Date.now() - t0) / 1000 };
+}
+
+async function seedRedis(t: Template, prefix: string, count: number): Promise<number> {
+  const socket = connect(Number(process.env.REDIS_PORT || 6379), '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.setNoDelay(true);
+  const bulk = (text: string) => `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
+  let waiting = 0;
+  let onDone: ((error?: Error) => void) | undefined;
+  let rest = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => {
+    const text = rest + chunk;
+    let at = 0;
+    for (let end = text.indexOf('\r\n'); end >= 0; end = text.indexOf('\r\n', at)) {
+      if (text.charCodeAt(at) !== 43) onDone?.(new Error(`redis: ${text.slice(at, end)}`)); // '+'
+      at = end + 2;
+      waiting--;
+    }
+    rest = text.slice(at);
+    if (waiting === 0) onDone?.();
+  });
+  let writes = 0;
+  try {
+    for (let from = 0; from < count; from += 2000) {
+      let batch = '';
+      let commands = 0;
+      for (let n = from; n < Math.min(count, from + 2000); n++) {
+        for (const w of copyWrites(t)) {
+          const ttl = String(Math.max(1, Math.ceil(w.ttlMs)));
+          batch += `*5\r\n$3\r\nSET\r\n${bulk(prefix + w.key)}${bulk(w.value)}$2\r\nPX\r\n${bulk(ttl)}`;
+          commands++;
+        }
+      }
+      waiting += commands;
+      await new Promise<void>((resolve, reject) => {
+        onDone = (error) => (error ? reject(error) : resolve());
+        socket.write(batch);
+      });
+      writes += commands;
+    }
+  } finally {
+    socket.destroy();
+  }
+  return writes;
 }
 
 /** Heap and array-buffer bytes a `memoryStore({ max })` holds per slot before any entry (lru-cache preallocates). */

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { sign } from 'cookie-signature';
-import type { CookieOptions, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import { BoundedCache } from './bounded-cache.js';
 import { CHALLENGE_ID } from './challenge.js';
 import { fingerprint, hmacKeys, unsignWith } from './crypto.js';
@@ -79,6 +79,49 @@ const CLOCK_SKEW_MS = 60_000;
 /** A form error waits this long for its page (the redirect follows at once). */
 const FLASH_MAX_AGE_MS = 60_000;
 
+/** Expires of a cleared cookie, as Express's `res.clearCookie` writes it (`new Date(1)`). */
+const CLEARED = '; Expires=Thu, 01 Jan 1970 00:00:00 GMT';
+
+/**
+ * Adds a Set-Cookie line after the ones already set, as Express's `res.append` does (a single line
+ * stays a string, more become an array).
+ */
+export function appendSetCookie(res: Response, line: string): void {
+  const prev = res.getHeader('Set-Cookie');
+  res.setHeader('Set-Cookie', !prev ? line : Array.isArray(prev) ? [...prev, line] : [String(prev), line]);
+}
+
+/**
+ * The attributes of this package's cookies, in the `cookie` package's order, once per scheme:
+ * every Set-Cookie line is then two concatenations instead of `res.cookie`'s option copy,
+ * validation and `Date` objects. The lines are byte for byte what `res.cookie(name, value,
+ * { httpOnly, sameSite, path: '/', domain, secure, maxAge })` and `res.clearCookie(name, same)` write
+ * (test/unit/cookie-lines.test.ts compares them); the name and domain were checked at construction.
+ */
+export interface CookieLines {
+  /** `name=value; Max-Age=…; [Domain=…; ]Path=/; Expires=…; HttpOnly[; Secure]; SameSite=…`, expiring `maxAgeMs` from now. */
+  set(name: string, value: string, maxAgeMs: number): string;
+  /** The line that deletes `name` (empty value, expired in 1970). */
+  clear(name: string): string;
+}
+
+export function cookieLines(options: {
+  secure: boolean;
+  sameSite: 'lax' | 'strict';
+  domain: string | undefined;
+}): CookieLines {
+  const where = `${options.domain ? `; Domain=${options.domain}` : ''}; Path=/`;
+  const flags = `; HttpOnly${options.secure ? '; Secure' : ''}; SameSite=${options.sameSite === 'strict' ? 'Strict' : 'Lax'}`;
+  return {
+    set(name, value, maxAgeMs) {
+      // Express: `expires = new Date(Date.now() + maxAge)`, `Max-Age = floor(maxAge / 1000)`.
+      const expires = new Date(Date.now() + maxAgeMs).toUTCString();
+      return `${name}=${encodeURIComponent(value)}; Max-Age=${Math.floor(maxAgeMs / 1000)}${where}; Expires=${expires}${flags}`;
+    },
+    clear: (name) => `${name}=${where}${CLEARED}${flags}`,
+  };
+}
+
 interface Names {
   verified: string;
   challenge: string;
@@ -102,9 +145,10 @@ export function createCookieJar(config: Config): CookieJar {
     flash: `${name}-flash`,
     device: `${name}-device`,
   };
-  const base: CookieOptions = { httpOnly: true, sameSite, path: '/', ...(domain ? { domain } : {}) };
-  const secureOptions: CookieOptions = { ...base, secure: true };
-  const plainOptions: CookieOptions = { ...base, secure: false };
+  const secureLines = cookieLines({ secure: true, sameSite, domain });
+  const plainLines = cookieLines({ secure: false, sameSite, domain });
+  const secureJar = { names: secureNames, lines: secureLines };
+  const plainJar = { names: plainNames, lines: plainLines };
   /**
    * 'auto': Secure (and `__Host-`) when Express sees HTTPS, which follows `trust proxy`; plain on
    * HTTP, where a browser would drop a Secure cookie. Names differ, so a cookie set over HTTP is
@@ -112,7 +156,16 @@ export function createCookieJar(config: Config): CookieJar {
    */
   const isSecure = (req: Request | undefined) => (secure === 'auto' ? req?.secure === true : secure);
   const namesFor = (req: Request | undefined) => (isSecure(req) ? secureNames : plainNames);
-  const optionsFor = (req: Request | undefined) => (isSecure(req) ? secureOptions : plainOptions);
+  /** The names and Set-Cookie lines for this response's scheme (`req.secure` read once). */
+  const jarFor = (res: Response) => (isSecure(res.req) ? secureJar : plainJar);
+  const setCookie = (res: Response, pick: (names: Names) => string, value: string, maxAgeMs: number) => {
+    const { names, lines } = jarFor(res);
+    appendSetCookie(res, lines.set(pick(names), value, maxAgeMs));
+  };
+  const clearCookie = (res: Response, pick: (names: Names) => string) => {
+    const { names, lines } = jarFor(res);
+    appendSetCookie(res, lines.clear(pick(names)));
+  };
   // The secrets as prepared HMAC keys: the first signs, all verify (rotation).
   const keys = hmacKeys(config.secrets);
   const signer = keys[0] as KeyObject;
@@ -143,10 +196,7 @@ export function createCookieJar(config: Config): CookieJar {
     writeVerified(res, user, claim) {
       // From now, not from `verifiedAt` (a remembered device's is the day it was remembered).
       const maxAge = Math.max(0, claim.expiresAt - config.now());
-      res.cookie(namesFor(res.req).verified, signClaim(claim, bindingOf(user), signer), {
-        ...optionsFor(res.req),
-        maxAge,
-      });
+      setCookie(res, (n) => n.verified, signClaim(claim, bindingOf(user), signer), maxAge);
     },
     readChallenge(req) {
       const raw = readCookie(req, namesFor(req).challenge);
@@ -154,13 +204,10 @@ export function createCookieJar(config: Config): CookieJar {
       return id !== null && CHALLENGE_ID.test(id) ? id : null;
     },
     writeChallenge(res, challengeId, maxAgeMs) {
-      res.cookie(namesFor(res.req).challenge, sign(challengeId, signer), {
-        ...optionsFor(res.req),
-        maxAge: maxAgeMs,
-      });
+      setCookie(res, (n) => n.challenge, sign(challengeId, signer), maxAgeMs);
     },
     clearChallenge(res) {
-      res.clearCookie(namesFor(res.req).challenge, optionsFor(res.req));
+      clearCookie(res, (n) => n.challenge);
     },
     readFlash(req) {
       const raw = readCookie(req, namesFor(req).flash);
@@ -168,28 +215,25 @@ export function createCookieJar(config: Config): CookieJar {
     },
     writeFlash(res, value) {
       // Signed, so that no other site or subdomain can put words on the page.
-      res.cookie(namesFor(res.req).flash, sign(value, signer), {
-        ...optionsFor(res.req),
-        maxAge: FLASH_MAX_AGE_MS,
-      });
+      setCookie(res, (n) => n.flash, sign(value, signer), FLASH_MAX_AGE_MS);
     },
     clearFlash(res) {
-      res.clearCookie(namesFor(res.req).flash, optionsFor(res.req));
+      clearCookie(res, (n) => n.flash);
     },
     readDevice(req) {
       const raw = readCookie(req, namesFor(req).device);
       return raw === undefined ? null : unsignAny(raw);
     },
     writeDevice(res, value, maxAgeMs) {
-      res.cookie(namesFor(res.req).device, sign(value, signer), { ...optionsFor(res.req), maxAge: maxAgeMs });
+      setCookie(res, (n) => n.device, sign(value, signer), maxAgeMs);
     },
     clearDevice(res) {
-      res.clearCookie(namesFor(res.req).device, optionsFor(res.req));
+      clearCookie(res, (n) => n.device);
     },
     clear(res) {
-      const names = namesFor(res.req);
-      res.clearCookie(names.verified, optionsFor(res.req));
-      res.clearCookie(names.challenge, optionsFor(res.req));
+      const { names, lines } = jarFor(res);
+      appendSetCookie(res, lines.clear(names.verified));
+      appendSetCookie(res, lines.clear(names.challenge));
     },
   };
 }

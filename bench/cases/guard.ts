@@ -1,5 +1,6 @@
 // guard: a verified GET through requireSecondFactor vs the bare route vs a hand-rolled session flag.
-import { startServer } from '../child.js';
+import { connect } from 'node:net';
+import { type Server, startServer } from '../child.js';
 import { call, login, sendCode, verifiedUser } from '../client.js';
 import { measure, type Variant } from '../measure.js';
 import { type CaseResult, type Context, throughputRows } from '../report.js';
@@ -19,6 +20,34 @@ const ROUTES = [
 const TARGET = 0.98;
 
 /**
+ * The raw bytes of one keep-alive GET with `cookie`, as autocannon's connections receive them
+ * (status line, headers, body), with the Date header's value blanked.
+ */
+function rawGet(server: Server, path: string, cookie: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(server.port, '127.0.0.1');
+    let data = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`GET ${path}: no complete answer`));
+    }, 5000);
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      data += chunk;
+      const end = data.indexOf('\r\n\r\n');
+      const length = Number(/\r\ncontent-length: (\d+)/i.exec(data)?.[1] ?? Number.NaN);
+      if (end >= 0 && data.length >= end + 4 + length) {
+        clearTimeout(timer);
+        socket.end();
+        resolve(data.replace(/\r\nDate: [^\r]*/i, '\r\nDate: -'));
+      }
+    });
+    socket.on('error', reject);
+    socket.write(`GET ${path} HTTP/1.1\r\nhost: 127.0.0.1:${server.port}\r\ncookie: ${cookie}\r\n\r\n`);
+  });
+}
+
+/**
  * One app, express-session (default MemoryStore) in front of all three routes, one verified browser:
  * only the guard differs. The browser went through the real flow once (sign in, send, the code from
  * the memory transport, verify) and set the app's own session flag; autocannon replays its cookies.
@@ -34,6 +63,20 @@ export async function guardCase(ctx: Context): Promise<CaseResult> {
     const { jar, user } = await verifiedUser(server);
     const marked = await call(server, jar, 'POST', '/__bench/mark');
     if (marked.status !== 204) throw new Error(`mark answered ${marked.status}`);
+    // A real difference would show here first: the guard adding a header (Vary, Cache-Control), a
+    // cookie re-set, another body. Every verified answer must be byte for byte the bare route's.
+    const bare = await rawGet(server, '/bare', jar.header());
+    for (const { path, name } of ROUTES) {
+      const answer = await rawGet(server, path, jar.header());
+      if (answer !== bare) {
+        throw new Error(
+          `${name}: the verified answer differs from the bare route's:\n${answer}\n---\n${bare}`,
+        );
+      }
+    }
+    ctx.log(
+      `  every route's verified answer is byte for byte the bare route's (${bare.length} bytes, Date aside)`,
+    );
     const variants: Variant[] = [];
     for (const { path, name } of ROUTES) {
       const verified = await call(server, jar, 'GET', path);
@@ -73,18 +116,30 @@ export async function guardCase(ctx: Context): Promise<CaseResult> {
       const fixed = { cookie: box.jar.header(), body: '' };
       variants.push({ name, server: remembering, method: 'GET', path, fixed, expect: 200 });
     }
-    const all = await measure(variants, ctx.settings, ctx.log);
+    // Each variant runs between two runs of its process's bare route and is compared with those.
+    const baselines: Record<string, string> = { [REMEMBER_VARIANT]: REMEMBER_BARE };
+    for (const { name } of ROUTES) if (name !== 'bare route') baselines[name] = 'bare route';
+    const all = await measure(variants, ctx.settings, ctx.log, baselines);
     const isRemember = (name: string) => name === REMEMBER_BARE || name === REMEMBER_VARIANT;
     const summaries = new Map([...all].filter(([name]) => !isRemember(name)));
     const rows = throughputRows('guard', summaries, 'bare route', {
       requireSecondFactor: TARGET,
       'bare route again (A/A)': TARGET,
     });
-    // The guard's target holds by throughput and by CPU per request; the A/A row shows the bias.
+    // The guard's target holds by throughput and by CPU per request; the A/A row shows what the
+    // harness makes of two identical routes in the same run, and the guard's row says it too.
+    const aa = rows.find((r) => r.variant === 'bare route again (A/A)');
+    const span = (iqr: [number, number] | undefined) =>
+      iqr ? `[${iqr[0].toFixed(2)}–${iqr[1].toFixed(2)}]` : '';
     for (const row of rows) {
       if (row.met === null || row.cpuRatio === undefined) continue;
       row.met = row.met && row.cpuRatio >= TARGET;
       row.target = `≥ ${TARGET}× bare route (req/s and CPU/req)`;
+      if (row !== aa && aa?.ratio !== undefined && aa.cpuRatio !== undefined) {
+        row.note =
+          `${row.note ? `${row.note}; ` : ''}A/A in this run: ${aa.ratio.toFixed(3)}× ${span(aa.ratioIqr)}, ` +
+          `CPU ${aa.cpuRatio.toFixed(3)}× ${span(aa.cpuRatioIqr)}`;
+      }
     }
     const remember = new Map([...all].filter(([name]) => isRemember(name)));
     rows.push(...throughputRows('guard', remember, REMEMBER_BARE, {}));

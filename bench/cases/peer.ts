@@ -1,7 +1,9 @@
 // peer: our right-code verify against better-auth's twoFactor verify-otp, on PostgreSQL and in memory.
+
+import { readdirSync, readFileSync } from 'node:fs';
 import { type Server, startServer } from '../child.js';
 import { call, Jar, type PooledRequest, parallel } from '../client.js';
-import { measure, type Variant } from '../measure.js';
+import { measure, median, type Run, type Variant } from '../measure.js';
 import { PEER_PASSWORD } from '../peer.js';
 import { type CaseResult, type Context, type Row, throughputRows } from '../report.js';
 import { verifyVariant } from './verify.js';
@@ -45,6 +47,64 @@ async function peerPool(server: Server, kind: 'postgres' | 'memory', count: numb
   return pool;
 }
 
+/**
+ * CPU time (user + system, in µs) of every PostgreSQL process on this machine so far, the backends
+ * that exited included (the postmaster's reaped children); undefined without Linux's /proc or a
+ * local PostgreSQL. Other clients of the same server count too: read it in a quiet run.
+ */
+export function postgresServerCpuUs(): number | undefined {
+  const processes = new Map<number, { ppid: number; own: number; reaped: number }>();
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // exited meanwhile
+      }
+      const close = stat.lastIndexOf(')');
+      if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
+      // After the name: state, ppid, … utime and stime (fields 14, 15), cutime and cstime (16, 17).
+      const f = stat
+        .slice(close + 2)
+        .split(' ')
+        .map(Number);
+      processes.set(Number(entry), {
+        ppid: f[1] ?? 0,
+        own: (f[11] ?? 0) + (f[12] ?? 0),
+        reaped: (f[13] ?? 0) + (f[14] ?? 0),
+      });
+    }
+  } catch {
+    return undefined;
+  }
+  if (processes.size === 0) return undefined;
+  let ticks = 0;
+  for (const p of processes.values()) {
+    ticks += p.own;
+    // The postmaster (its parent is no postgres process) holds what its exited backends used.
+    if (!processes.has(p.ppid)) ticks += p.reaped;
+  }
+  return ticks * 10_000; // USER_HZ: 100 ticks per second
+}
+
+/** Records the PostgreSQL server's CPU per request of each measured run (`run.extra.serverCpuUs`). */
+function withServerCpu(variant: Variant): Variant {
+  let before: number | undefined;
+  return {
+    ...variant,
+    beforeRun: async () => {
+      before = postgresServerCpuUs();
+    },
+    afterRun: async (run: Run) => {
+      const after = postgresServerCpuUs();
+      if (before === undefined || after === undefined || run.requests === 0) return;
+      run.extra = { ...run.extra, serverCpuUs: (after - before) / run.requests };
+    },
+  };
+}
+
 function peerVariant(name: string, server: Server, kind: 'postgres' | 'memory'): Variant {
   const path = kind === 'postgres' ? '/ba-pg/api/auth' : '/ba-mem/api/auth';
   return {
@@ -83,9 +143,9 @@ export async function peerCase(ctx: Context): Promise<CaseResult> {
   try {
     const variants: Variant[] = [
       await verifyVariant(NAMES.oursMemory, server, 'right', '/2fa'),
-      await verifyVariant(NAMES.oursPostgres, server, 'right', '/r/2fa'),
+      withServerCpu(await verifyVariant(NAMES.oursPostgres, server, 'right', '/r/2fa')),
       peerVariant(NAMES.peerMemory, server, 'memory'),
-      peerVariant(NAMES.peerPostgres, server, 'postgres'),
+      withServerCpu(peerVariant(NAMES.peerPostgres, server, 'postgres')),
     ];
     const summaries = await measure(variants, ctx.settings, ctx.log);
     const pick = (rows: Row[], variant: string) => rows.find((r) => r.variant === variant) as Row;
@@ -93,6 +153,19 @@ export async function peerCase(ctx: Context): Promise<CaseResult> {
       [NAMES.oursPostgres]: TARGET_POSTGRES,
     });
     const overMemory = throughputRows('peer', summaries, NAMES.peerMemory, {});
+    // The app's CPU and the database's, per request: on one machine both share its cores.
+    const serverCpu = (variant: string) =>
+      median((summaries.get(variant)?.runs ?? []).map((r) => r.extra?.serverCpuUs ?? Number.NaN));
+    const [peerServer, oursServer] = [serverCpu(NAMES.peerPostgres), serverCpu(NAMES.oursPostgres)];
+    for (const row of overPg) {
+      const server = row.variant === NAMES.peerPostgres ? peerServer : oursServer;
+      if (Number.isNaN(server) || row.cpuUs === undefined) continue;
+      row.value = `PostgreSQL ${Math.round(server)} µs/req, app + PostgreSQL ${Math.round(row.cpuUs + server)} µs/req`;
+      if (row.variant === NAMES.oursPostgres && !Number.isNaN(peerServer)) {
+        const peerCpu = summaries.get(NAMES.peerPostgres)?.cpuUs ?? Number.NaN;
+        row.value += ` (${((peerCpu + peerServer) / (row.cpuUs + server)).toFixed(2)}× less)`;
+      }
+    }
     const rows: Row[] = [
       pick(overPg, NAMES.peerPostgres),
       pick(overPg, NAMES.oursPostgres),

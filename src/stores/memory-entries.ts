@@ -35,15 +35,17 @@ export function flat(text: string): string {
 }
 
 /** The entry for `value` expiring at `expiresAt`. */
-export const entryOf = (value: string, expiresAt: number): string => flat(encodeExpiry(expiresAt) + value);
+export const entryOf = (value: string, expiresAt: number): string => encodeExpiry(expiresAt) + value;
 
 /** The value of an entry. */
 export const entryValue = (entry: string): string => entry.slice(EXPIRY_CHARS);
 
 /*
- * A challenge's record, send state and attempt counter (`c:`, `s:` and `a:` + its id) share one Map
- * entry, under the record's key: one key string and one Map slot instead of three. The shared entry
- * is the three entries' lengths (0: absent), then the entries: `226,65,0;` + the two.
+ * A challenge's record, send state and attempt counter (`c:`, `s:` and `a:` + its id) share one
+ * entry, under the record's key: one key string and one slot instead of three. The shared entry is
+ * a header, the three parts' stored lengths (empty: absent; `=` after a length: the part expires
+ * with the record and its expiry is not repeated), then the parts: `214,38=;` + the two. Each part
+ * is kept packed (`pack`): the JSON records lose most of their quotes.
  */
 const PARTS = 'csa';
 
@@ -53,19 +55,59 @@ export function partOf(key: string): { home: string; part: number } | undefined 
   return part < 0 ? undefined : { home: part === 0 ? key : `c${key.slice(1)}`, part };
 }
 
-/** The entry of `part` in a shared entry, or undefined. */
+/*
+ * `pack`: the punctuation JSON repeats between strings as one control character each (JSON.stringify
+ * writes none of these raw). A value that already holds one of them is kept as it is behind \x06.
+ */
+const PACKED: Record<string, string> = {
+  '","': '\x01',
+  '",': '\x02',
+  ',"': '\x03',
+  '["': '\x04',
+  '"]': '\x05',
+};
+const UNPACKED = ['', '","', '",', ',"', '["', '"]'];
+const PACKABLE = /","|",|,"|\["|"\]/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the packing codes are control characters on purpose
+const CODES = /[\x01-\x06]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the packing codes are control characters on purpose
+const PACKED_RUN = /[\x01-\x05]/g;
+const VERBATIM = '\x06';
+
+/** `value` with JSON's quote-and-comma runs as single characters; `unpack` gives it back exactly. */
+export function pack(value: string): string {
+  if (CODES.test(value)) return VERBATIM + value;
+  return value.replace(PACKABLE, (run) => PACKED[run] as string);
+}
+
+export function unpack(text: string): string {
+  if (text.charCodeAt(0) === 6) return text.slice(1);
+  return CODES.test(text) ? text.replace(PACKED_RUN, (code) => UNPACKED[code.charCodeAt(0)] as string) : text;
+}
+
+/** The entry of `part` in a shared entry (expiry + value), or undefined. */
 export function memberOf(shared: string, part: number): string | undefined {
-  let at = shared.indexOf(';') + 1; // the entries start after the header
+  let at = shared.indexOf(';') + 1; // the parts start after the header
+  let index = 0;
   let length = 0;
-  for (let i = 0, index = 0; index <= part; i++) {
+  let same = false;
+  for (let i = 0; ; i++) {
     const code = shared.charCodeAt(i);
     if (code >= 48 && code <= 57) length = length * 10 + code - 48;
-    else if (index++ < part) {
+    else if (code === 61 /* = */) same = true;
+    else {
+      if (index === part) break;
+      if (code === 59 /* ; */) return undefined; // fewer parts than `part`
       at += length;
       length = 0;
+      same = false;
+      index++;
     }
   }
-  return length > 0 ? shared.slice(at, at + length) : undefined;
+  if (length === 0) return undefined;
+  const stored = shared.slice(at, at + length);
+  if (!same) return stored.slice(0, EXPIRY_CHARS) + unpack(stored.slice(EXPIRY_CHARS));
+  return shared.slice(shared.indexOf(';') + 1, shared.indexOf(';') + 1 + EXPIRY_CHARS) + unpack(stored);
 }
 
 /** The shared entry with `part` replaced (undefined: removed), or undefined once it holds nothing. */
@@ -73,6 +115,21 @@ export function withMember(shared: string | undefined, part: number, entry: stri
   const members = [0, 1, 2].map((i) =>
     i === part ? entry : shared === undefined ? undefined : memberOf(shared, i),
   );
-  if (members.every((member) => member === undefined)) return undefined;
-  return flat(`${members.map((member) => member?.length ?? 0).join(',')};${members.join('')}`);
+  let last = 2;
+  while (last >= 0 && members[last] === undefined) last--;
+  if (last < 0) return undefined;
+  const expiry = members[0]?.slice(0, EXPIRY_CHARS);
+  let header = '';
+  let body = '';
+  for (let i = 0; i <= last; i++) {
+    const member = members[i];
+    if (i > 0) header += ',';
+    if (member === undefined) continue;
+    const value = pack(member.slice(EXPIRY_CHARS));
+    const same = i > 0 && value !== '' && member.slice(0, EXPIRY_CHARS) === expiry;
+    const stored = same ? value : member.slice(0, EXPIRY_CHARS) + value;
+    header += same ? `${stored.length}=` : String(stored.length);
+    body += stored;
+  }
+  return `${header};${body}`;
 }

@@ -10,6 +10,7 @@ import {
   partOf,
   withMember,
 } from './memory-entries.js';
+import { EntryTable } from './memory-table.js';
 import { verifyAttemptNow } from './memory-verify.js';
 import type { Store, VerifyAttemptInput, VerifyAttemptResult } from './store.js';
 
@@ -90,9 +91,10 @@ export function ownsVerifyAttempt(store: Store): boolean {
  * unless `evictable` says so: an LRU that dropped lockout counters under a flood would reset them
  * for an attacker, so when it is full of live entries a new key is refused (503) instead.
  *
- * Entries are one string each (expiry + value, see memory-entries.ts) in two Maps: the evictable
- * keys in least-recently-used order (a read moves a key to the end), every other key in a Map of
- * its own, expired entries dropped when read or swept when the store is full. A challenge's record,
+ * Entries are one string each (expiry + value, see memory-entries.ts): the evictable keys in a Map
+ * in least-recently-used order (a read moves a key to the end), every other key in a table of its
+ * own that keeps key and entry as one string (memory-table.ts), expired entries dropped when read
+ * or swept when the store is full. A challenge's record,
  * send state and attempt counter share one Map entry (and count as one towards `max`).
  */
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
@@ -102,7 +104,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   }
   const now = options.now ?? Date.now;
   const evictable = options.evictable ?? isIpBudgetKey;
-  const kept = new Map<string, string>();
+  const kept = new EntryTable();
   const lru = new Map<string, string>();
   let lastPurge = Number.NEGATIVE_INFINITY;
 
@@ -124,8 +126,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     const home = shared?.home ?? key;
     const map = mapOf(home);
     const next = shared ? withMember(map.get(home), shared.part, entry) : entry;
-    if (map === lru || next === undefined) map.delete(home); // re-inserted at the end: most recently used
-    if (next !== undefined) map.set(flat(home), next);
+    if (map === lru) {
+      lru.delete(home); // re-inserted at the end: most recently used
+      if (next !== undefined) lru.set(flat(home), flat(next));
+    } else if (next === undefined) kept.delete(home);
+    else kept.set(home, next); // the table keeps key and entry as one flat string
   }
 
   /** The live entry of `key` (an expired one is dropped), moved to the end if it is evictable. */
@@ -198,7 +203,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     }
     const next = (Number.parseInt(entryValue(entry), 10) || 0) + 1;
     // The TTL is set on creation only: the expiry prefix is kept as it is.
-    put(key, flat(entry.slice(0, EXPIRY_CHARS) + next));
+    put(key, entry.slice(0, EXPIRY_CHARS) + next);
     return next;
   }
 

@@ -6,6 +6,7 @@ import {
   migrateSql,
   SWEEP_BATCH,
   schemaSql,
+  statementName,
   statements,
   tableIdentifier,
 } from './postgres/sql.js';
@@ -14,10 +15,14 @@ import type { Store, VerifyAttemptInput, VerifyAttemptResult } from './store.js'
 
 /**
  * Runs one parameterised statement on the app's own client and resolves with its rows, e.g. pg
- * `(text, params) => pool.query(text, params)` or postgres.js
+ * `(text, params, name) => pool.query({ name, text, values: params })` or postgres.js
  * `async (text, params) => ({ rows: await sql.unsafe(text, params, { prepare: true }) })`.
+ * `name` is a name to prepare the statement under (the same for the same text; none for `migrate()`):
+ * a prepared statement is parsed and planned once per connection instead of on every call. A
+ * `query` may ignore it and run every statement unnamed (e.g. behind a pooler that cannot keep
+ * prepared statements).
  */
-export type PostgresQuery = (text: string, params: unknown[]) => Promise<{ rows: unknown[] }>;
+export type PostgresQuery = (text: string, params: unknown[], name?: string) => Promise<{ rows: unknown[] }>;
 
 export interface PostgresStoreOptions {
   /** Required. Runs one statement on the app's own pool; the package depends on no PostgreSQL client. */
@@ -52,7 +57,7 @@ export const SWEEP_EVERY_WRITES = 100;
 const OPTION_NAMES = new Set(['query', 'table']);
 
 const QUERY_HELP =
-  'e.g. pg `(text, params) => pool.query(text, params)` or postgres.js `async (text, params) => ({ rows: await sql.unsafe(text, params, { prepare: true }) })`';
+  'e.g. pg `(text, params, name) => pool.query({ name, text, values: params })` or postgres.js `async (text, params) => ({ rows: await sql.unsafe(text, params, { prepare: true }) })`';
 
 function toMilliseconds(ttlMs: number): number {
   if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs)) {
@@ -78,7 +83,7 @@ function toValue(row: unknown): string | undefined {
  *
  * @example
  * // pg
- * postgresStore({ query: (text, params) => pool.query(text, params) })
+ * postgresStore({ query: (text, params, name) => pool.query({ name, text, values: params }) })
  * // postgres.js
  * postgresStore({ query: async (text, params) => ({ rows: await sql.unsafe(text, params, { prepare: true }) }) })
  */
@@ -101,11 +106,13 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const table = options.table ?? DEFAULT_POSTGRES_TABLE;
   const { name, verifyName } = tableIdentifier(table);
   const sql = statements(name);
+  const prepared = new Map(Object.values(sql).map((text) => [text, statementName(text)]));
 
   async function run(text: string, params: unknown[]): Promise<unknown[]> {
     let result: { rows?: unknown } | undefined;
     try {
-      result = await query(text, params);
+      const statement = prepared.get(text);
+      result = await (statement === undefined ? query(text, params) : query(text, params, statement));
     } catch (error) {
       if ((error as { code?: unknown } | null)?.code === '42P01') {
         throw new Error(

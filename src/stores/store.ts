@@ -45,6 +45,8 @@ export interface Store {
  * 3. No challenge record, or not a JSON array of `challengeFields` whose `userId`, `session` and
  *    `phone` fields equal those given: `missing`. Its `expiresAt` field ≤ `now`: `expired`.
  * 4. Increment `keys.attempts` (TTL `expiresAt − now` on creation); above `maxAttempts`: `exhausted`.
+ *    (A store may leave a counter already at `maxAttempts` as it is, and need not write the count
+ *    of a right code it consumes in the same step: the answers are the same.)
  * 5. The record's `hash` equals none of `hashes` (compare in constant time): increment
  *    `keys.failures` (TTL `failureTtlMs` on creation; at exactly `hardLimit` set again with a
  *    full `failureTtlMs`), set `keys.failedAt` to `now` (`failureTtlMs`): `wrong`.

@@ -92,7 +92,7 @@ export const POSTGRES_CLIENTS: {
       // An idle client whose connection drops emits 'error' on the pool; unhandled, it ends the process.
       pool.on('error', () => {});
       return {
-        query: (text, params) => pool.query(text, params),
+        query: (text, params, name) => pool.query({ name, text, values: params }),
         close: () => pool.end(),
       };
     },
@@ -113,10 +113,10 @@ export const POSTGRES_CLIENTS: {
 
 /** Wraps `query` and records every statement sent through it, to count round trips. */
 export function recordQueries(query: PostgresQuery) {
-  const calls: { text: string; params: unknown[] }[] = [];
-  const wrapped: PostgresQuery = (text, params) => {
-    calls.push({ text, params: [...(params ?? [])] });
-    return query(text, params);
+  const calls: { text: string; params: unknown[]; name: string | undefined }[] = [];
+  const wrapped: PostgresQuery = (text, params, name) => {
+    calls.push({ text, params: [...(params ?? [])], name });
+    return query(text, params, name);
   };
   return {
     query: wrapped,
@@ -161,9 +161,9 @@ export function usePostgres(
       await connection.close();
     }
   });
-  return (text, params) => {
+  return (text, params, name) => {
     if (!connection) throw new Error('usePostgres: not connected yet (call query inside a test)');
-    return connection.query(text, params);
+    return connection.query(text, params, name);
   };
 }
 

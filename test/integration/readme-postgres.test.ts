@@ -42,7 +42,7 @@ describe('the README PostgreSQL section', () => {
 
   it('shows the adapters the tests use, for pg and for postgres.js', () => {
     const code = blocks('js').join('\n');
-    expect(code).toContain('query: (text, params) => pool.query(text, params)');
+    expect(code).toContain('query: (text, params, name) => pool.query({ name, text, values: params })');
     expect(code).toContain(
       'query: async (text, params) => ({ rows: await sql.unsafe(text, params, { prepare: true }) })',
     );

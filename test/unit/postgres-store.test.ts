@@ -35,7 +35,7 @@ describe('postgresStore()', () => {
         expect(error).toBeInstanceOf(TypeError);
         expect(error.option).toBe('query');
         expect(error.message).toContain('`query`');
-        expect(error.message).toContain('(text, params) => pool.query(text, params)');
+        expect(error.message).toContain('(text, params, name) => pool.query({ name, text, values: params })');
         expect(error.message).toContain('sql.unsafe(text, params');
       }
     });
@@ -119,6 +119,52 @@ describe('postgresStore()', () => {
       await expect(store.set('d', 'v', Number.NaN)).rejects.toThrow(/`ttlMs` must be a finite number/);
       await expect(store.increment('d', Number.POSITIVE_INFINITY)).rejects.toThrow(/finite number/);
       expect(rec.calls).toHaveLength(2);
+    });
+  });
+
+  describe('prepared statements', () => {
+    it('names every statement but the migration, the same for the same text, another for another table', async () => {
+      const run = async (table: string) => {
+        const rec = recordQueries(async (text) => ({
+          rows: text.includes('_verify"(') ? [{ outcome: 'missing', clock_ms: '1' }] : [{ value: '1' }],
+        }));
+        const store = postgresStore({ query: rec.query, table });
+        await store.migrate();
+        await store.get('k');
+        await store.getMany(['k', 'l']);
+        await store.set('k', 'v', 1000);
+        await store.increment('n', 1000);
+        await store.compareAndSet('k', undefined, 'v', 1000);
+        await store.compareAndSet('k', 'v', 'w', 1000);
+        await Promise.all([store.delete('k'), store.consume('l')]);
+        await store.sweep();
+        await store.verifyAttempt({
+          keys: { lock: 'l', challenge: 'c', state: 's', attempts: 'a', failures: 'f', failedAt: 'fa' },
+          challengeFields: CHALLENGE_RECORD_FIELDS,
+          userId: 'u',
+          session: 's',
+          phone: 'p',
+          hashes: ['h'],
+          now: 1,
+          maxAttempts: 3,
+          lockout: { threshold: 5, baseMs: 1000, maxDelayMs: 60_000, hardLimit: 10 },
+          failureTtlMs: 60_000,
+        });
+        return rec.calls;
+      };
+      const [first, again, other] = [await run('tfa_a'), await run('tfa_a'), await run('tfa_b')];
+      expect(first[0]?.name).toBeUndefined();
+      const named = first.slice(1);
+      // get, getMany, set, increment, the two compareAndSets, one DELETE for the delete and the
+      // consume of one tick, sweep, verify.
+      expect(named).toHaveLength(9);
+      for (const call of named) expect(call.name).toMatch(/^tfa_[0-9a-f]{16}$/);
+      // One name per text, and one text per name.
+      const byName = new Map(named.map((call) => [call.name, call.text]));
+      expect(byName.size).toBe(new Set(named.map((call) => call.text)).size);
+      expect(again.map((call) => call.name)).toEqual(first.map((call) => call.name));
+      const otherNames = new Set(other.map((call) => call.name));
+      for (const call of named) expect(otherNames.has(call.name)).toBe(false);
     });
   });
 

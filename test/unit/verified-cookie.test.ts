@@ -29,17 +29,18 @@ type Jar = ReturnType<typeof jarFor>;
 const alice: CheckedUser = { id: 'u-alice', phone: '+32470123401', sessionId: 'sid-alice-1', version: 3 };
 const claim: VerifiedClaim = { verifiedAt: NOW, expiresAt: NOW + HOUR, method: 'sms' };
 
-/** The value `writeVerified` hands to `res.cookie`, as the browser will send it back. */
+/** The value `writeVerified` sets (its Set-Cookie line), as the browser will send it back. */
 function write(jar: Jar, user: CheckedUser, what: VerifiedClaim = claim): string {
-  let value = '';
+  let line = '';
   const res = {
     req: { secure: false },
-    cookie: (_name: string, v: string) => {
-      value = v;
+    getHeader: () => undefined,
+    setHeader: (_name: string, v: string) => {
+      line = v;
     },
   } as unknown as Response;
   jar.writeVerified(res, user, what);
-  return value;
+  return decodeURIComponent(line.slice(line.indexOf('=') + 1, line.indexOf(';')));
 }
 
 const reqWith = (value: string) =>

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { TwoFactorConfigError } from '../../errors.js';
 import { verifyFunctionSql } from './verify-function.js';
 
@@ -75,6 +76,15 @@ END
 $migrate$`;
 }
 
+/**
+ * The name a statement is prepared under (`tfa_` and 16 hex digits of its text's SHA-256): the same
+ * for the same text in every instance, another for another table or another version of the text,
+ * so a connection never holds two texts under one name.
+ */
+export function statementName(text: string): string {
+  return `tfa_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+}
+
 /** A TTL as a parameter: `$n::bigint * interval '1 millisecond'` past the database's `now()`. */
 const expiry = (n: number) => `now() + $${n}::bigint * interval '1 millisecond'`;
 
@@ -86,7 +96,8 @@ export function statements(table: string) {
   const { quoted: t, verifyQuoted } = tableIdentifier(table);
   return {
     // verifyAttempt: the table's function (verify-function.ts), one row back.
-    verify: `SELECT * FROM ${verifyQuoted}($1::text[], $2::text, $3::text, $4::text, $5::text[], $6::bigint, $7::int, $8::float8[], $9::bigint, $10::int[], $11::bigint)`,
+    // The columns named, so a prepared statement's result type stays the same if the function grows one.
+    verify: `SELECT outcome, clock_ms, attempts, failures, failed_at, challenge, state FROM ${verifyQuoted}($1::text[], $2::text, $3::text, $4::text, $5::text[], $6::bigint, $7::int, $8::float8[], $9::bigint, $10::int[], $11::bigint)`,
     get: `SELECT value FROM ${t} WHERE key = $1 AND expires_at > now()`,
     getMany: `SELECT key, value FROM ${t} WHERE key = ANY($1::text[]) AND expires_at > now()`,
     set: `INSERT INTO ${t} AS s (key, value, expires_at) VALUES ($1, $2, ${expiry(3)})

@@ -10,7 +10,17 @@
  * consumes the challenge, of 50 wrong ones at most maxAttempts are compared. The consume is a
  * DELETE … RETURNING, so a store call outside this function that takes the challenge (the generic
  * path of an older instance) still leaves exactly one winner. (Under REPEATABLE READ a contested
- * attempt fails with a serialization error instead: closed, never twice.)
+ * attempt fails with a serialization error instead: closed, never twice.) The advisory lock lives
+ * in shared memory only; a row lock (`FOR UPDATE`) would write the row (its xmax, a WAL record),
+ * and the lockout counters it must serialize belong to the account, not to one challenge row.
+ *
+ * Writes: only what the outcome changes, so an attempt that changes nothing commits nothing (no WAL,
+ * no flush). A refused attempt (busy, locked out, used up, expired, missing) writes nothing: the
+ * attempt counter is read with the other keys, and a challenge whose attempts are used up is
+ * refused without counting one more (the answer is the same however many more there are). A wrong
+ * code writes its three counters (attempts, failures, failed-at) in one upsert. A right code
+ * writes no attempt it would delete at once: one statement takes the challenge and, only when it
+ * did, deletes its state and the counters.
  *
  * The hash compare is a plain text `=` over keyed hashes: HMAC(secret, challenge id + code). An
  * attacker who timed it could at best learn a prefix of an HMAC they cannot compute for any other
@@ -23,20 +33,7 @@
  */
 export function verifyFunctionSql(quoted: string, functionName: string): string {
   const t = quoted;
-  // The counters' upsert, as `increment` does it: an expired row starts again at 1 with the new TTL,
-  // a live one keeps its TTL; a value that is not a count is kept and comes back NULL (never cast).
-  const count = (key: string, ttlMs: string, into: string, indent: string) =>
-    `INSERT INTO ${t} AS s (key, value, expires_at)
-  VALUES (${key}, '1', db_now + (${ttlMs})::float8 * interval '1 millisecond')
-  ON CONFLICT (key) DO UPDATE SET
-    value = CASE WHEN s.expires_at <= db_now THEN '1'
-                 WHEN s.value ~ '^[0-9]{1,15}$' THEN (s.value::bigint + 1)::text
-                 ELSE s.value END,
-    expires_at = CASE WHEN s.expires_at <= db_now THEN excluded.expires_at ELSE s.expires_at END
-  RETURNING CASE WHEN value ~ '^[0-9]{1,15}$' THEN value::bigint END INTO ${into};
-IF ${into} IS NULL THEN RAISE EXCEPTION 'postgresStore: the ${into} key holds a value that is not a counter'; END IF;`
-      .split('\n')
-      .join(`\n${indent}`);
+  const counter = `'^[0-9]{1,15}$'`;
   return `CREATE OR REPLACE FUNCTION ${functionName}(
   keys text[],       -- lock, challenge, state, attempts, failures, failed-at
   user_id text,
@@ -55,6 +52,7 @@ IF ${into} IS NULL THEN RAISE EXCEPTION 'postgresStore: the ${into} key holds a 
 DECLARE
   db_now timestamptz;
   locked boolean;
+  attempts_text text;
   failures_text text;
   failed_at_text text;
   c jsonb;
@@ -66,13 +64,14 @@ BEGIN
   IF deadline_ms > 0 AND clock_ms > deadline_ms THEN outcome := 'late'; RETURN; END IF;
 
   SELECT bool_or(key = keys[1]), max(value) FILTER (WHERE key = keys[2]),
-         max(value) FILTER (WHERE key = keys[5]), max(value) FILTER (WHERE key = keys[6])
-    INTO locked, challenge, failures_text, failed_at_text
-    FROM ${t} WHERE key = ANY(ARRAY[keys[1], keys[2], keys[5], keys[6]]) AND expires_at > db_now;
+         max(value) FILTER (WHERE key = keys[4]), max(value) FILTER (WHERE key = keys[5]),
+         max(value) FILTER (WHERE key = keys[6])
+    INTO locked, challenge, attempts_text, failures_text, failed_at_text
+    FROM ${t} WHERE key = ANY(ARRAY[keys[1], keys[2], keys[4], keys[5], keys[6]]) AND expires_at > db_now;
   IF locked THEN outcome := 'busy'; challenge := NULL; RETURN; END IF;
 
-  failures := CASE WHEN failures_text ~ '^[0-9]{1,15}$' THEN failures_text::bigint ELSE 0 END;
-  failed_at := CASE WHEN failed_at_text ~ '^[0-9]{1,15}$' THEN failed_at_text::bigint ELSE 0 END;
+  failures := CASE WHEN failures_text ~ ${counter} THEN failures_text::bigint ELSE 0 END;
+  failed_at := CASE WHEN failed_at_text ~ ${counter} THEN failed_at_text::bigint ELSE 0 END;
   -- 2^60 ms outlasts any maxDelayMs: the cap only keeps power() in range.
   IF failures >= lockout[4] OR (failures >= lockout[1] AND failed_at
       + least(lockout[3], lockout[2] * power(2::float8, least(failures - lockout[1], 60))) - now_ms > 0) THEN
@@ -98,27 +97,54 @@ BEGIN
   expires_at_ms := (c ->> (fields[5] - 1))::numeric;
   IF now_ms >= expires_at_ms THEN outcome := 'expired'; challenge := NULL; RETURN; END IF;
 
-  ${count('keys[4]', 'greatest(1, ceil(expires_at_ms - now_ms))', 'attempts', '  ')}
-  IF attempts > max_attempts THEN outcome := 'exhausted'; challenge := NULL; RETURN; END IF;
+  -- The attempts so far (an expired row counts as none, as increment does); a value that is not a
+  -- count is kept and never cast.
+  IF attempts_text IS NOT NULL AND attempts_text !~ ${counter} THEN
+    RAISE EXCEPTION 'postgresStore: the attempts key holds a value that is not a counter';
+  END IF;
+  attempts := coalesce(attempts_text::bigint, 0);
+  -- Used up: refused as the counter stands, without counting one more.
+  IF attempts >= max_attempts THEN outcome := 'exhausted'; challenge := NULL; attempts := NULL; RETURN; END IF;
 
-  IF NOT ((c ->> (fields[4] - 1)) = ANY(hashes)) THEN
-    ${count('keys[5]', 'failure_ttl_ms', 'failures', '    ')}
-    INSERT INTO ${t} (key, value, expires_at) VALUES (keys[6], now_ms::text, db_now + failure_ttl_ms * interval '1 millisecond')
-      ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at;
-    -- The hard lock gets a full TTL again, as on the generic path.
-    IF failures = lockout[4] THEN
-      UPDATE ${t} SET expires_at = db_now + failure_ttl_ms * interval '1 millisecond' WHERE key = keys[5];
-    END IF;
-    outcome := 'wrong'; failed_at := NULL; RETURN;
+  IF (c ->> (fields[4] - 1)) = ANY(hashes) THEN
+    -- Right: take the challenge (one taker, whoever else deletes it), and only when this statement
+    -- took it, its state and the counters. (attempts + 1 <= max_attempts: counting it would only
+    -- write a row deleted in the same statement.)
+    WITH taken AS (
+      DELETE FROM ${t} WHERE key = keys[2] AND expires_at > db_now RETURNING value
+    ), gone AS (
+      DELETE FROM ${t} WHERE key = ANY(ARRAY[keys[3], keys[4], keys[5], keys[6]]) AND EXISTS (SELECT FROM taken)
+        RETURNING key, value, expires_at
+    ) SELECT (SELECT value FROM taken), (SELECT max(value) FILTER (WHERE key = keys[3] AND expires_at > db_now) FROM gone)
+      INTO challenge, state;
+    IF challenge IS NULL THEN outcome := 'missing'; state := NULL; RETURN; END IF;
+    outcome := 'right'; attempts := NULL; failures := NULL; failed_at := NULL; RETURN;
   END IF;
 
-  -- Right: take the challenge (one taker, whoever else deletes it), then its state and the counters.
-  DELETE FROM ${t} WHERE key = keys[2] AND expires_at > db_now RETURNING value INTO challenge;
-  IF challenge IS NULL THEN outcome := 'missing'; RETURN; END IF;
-  WITH gone AS (
-    DELETE FROM ${t} WHERE key = ANY(ARRAY[keys[3], keys[4], keys[5], keys[6]]) RETURNING key, value, expires_at
-  ) SELECT max(value) FILTER (WHERE key = keys[3] AND expires_at > db_now) INTO state FROM gone;
-  outcome := 'right'; attempts := NULL; failures := NULL; failed_at := NULL;
+  -- Wrong: the attempt, the failure and when, in one upsert, as increment and set do them: a
+  -- counter's expired row starts again at 1 with the new TTL, a live one keeps its TTL (but the
+  -- failure that reaches the hard limit gets a full TTL again, as on the generic path); a value that
+  -- is not a count is kept and comes back NULL.
+  WITH counted AS (
+    INSERT INTO ${t} AS s (key, value, expires_at) VALUES
+      (keys[4], '1', db_now + greatest(1, ceil(expires_at_ms - now_ms))::float8 * interval '1 millisecond'),
+      (keys[5], '1', db_now + failure_ttl_ms * interval '1 millisecond'),
+      (keys[6], now_ms::text, db_now + failure_ttl_ms * interval '1 millisecond')
+    ON CONFLICT (key) DO UPDATE SET
+      value = CASE WHEN s.key = keys[6] OR s.expires_at <= db_now THEN excluded.value
+                   WHEN s.value ~ ${counter} THEN (s.value::bigint + 1)::text
+                   ELSE s.value END,
+      expires_at = CASE WHEN s.key = keys[6] OR s.expires_at <= db_now
+                          OR (s.key = keys[5] AND s.value ~ ${counter} AND s.value::bigint + 1 = lockout[4])
+                        THEN excluded.expires_at ELSE s.expires_at END
+    RETURNING key, CASE WHEN value ~ ${counter} THEN value::bigint END AS n
+  ) SELECT max(n) FILTER (WHERE key = keys[4]), max(n) FILTER (WHERE key = keys[5])
+      INTO attempts, failures FROM counted;
+  IF attempts IS NULL THEN RAISE EXCEPTION 'postgresStore: the attempts key holds a value that is not a counter'; END IF;
+  IF failures IS NULL THEN RAISE EXCEPTION 'postgresStore: the failures key holds a value that is not a counter'; END IF;
+  -- Past the limit only when another writer counted in between (an older instance's generic path).
+  IF attempts > max_attempts THEN outcome := 'exhausted'; challenge := NULL; attempts := NULL; failures := NULL; failed_at := NULL; RETURN; END IF;
+  outcome := 'wrong'; failed_at := NULL;
 END
 $verify$;
 COMMENT ON FUNCTION ${functionName} IS 'express-sms-2fa: one verify attempt in one statement (postgresStore().verifyAttempt).';`;

@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { memoryStore } from '../../src/index.js';
+import { pack, unpack } from '../../src/stores/memory-entries.js';
+import { EntryTable } from '../../src/stores/memory-table.js';
+
+/** A small deterministic generator (mulberry32), so a failure replays. */
+function random(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sorted = (pairs: Iterable<[string, string]>) =>
+  [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+describe('EntryTable (the memory store table: key and entry in one string)', () => {
+  it('answers like a Map over 20,000 random sets, replacements and deletes, growing and shrinking', () => {
+    const next = random(14);
+    const table = new EntryTable();
+    const model = new Map<string, string>();
+    const mismatches: number[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      // Few distinct keys at first and at the end (shrinking), many in the middle (growing).
+      const spread = i < 15_000 ? 40 + i : 200;
+      const key = `k:${Math.floor(next() * spread)}`;
+      const roll = next();
+      if (roll < 0.55 || i >= 15_000) {
+        if (roll < 0.8 && i < 15_000) {
+          const value = `v${i}${roll < 0.1 ? '€' : ''}`;
+          table.set(key, value);
+          model.set(key, value);
+        } else if (table.delete(key) !== model.delete(key)) mismatches.push(i);
+      }
+      if (i % 997 === 0) {
+        expect(table.size).toBe(model.size);
+        expect(sorted(table.entries())).toEqual(sorted(model));
+      }
+      if (table.get(key) !== model.get(key) || table.has(key) !== model.has(key)) mismatches.push(i);
+    }
+    expect(mismatches).toEqual([]);
+    expect(table.size).toBe(model.size);
+    expect(sorted(table)).toEqual(sorted(model));
+  });
+
+  it('keeps a key apart from its prefixes and extensions, and keys holding a NUL apart from the rest', () => {
+    const table = new EntryTable();
+    table.set('c:ab', 'x');
+    table.set('c:a', 'b\u0000c');
+    table.set('c:a\u0000b', 'y'); // would read as `c:a`'s entry if it were stored as `key NUL entry`
+    table.set('', 'empty key');
+    expect(table.get('c:a')).toBe('b\u0000c');
+    expect(table.get('c:ab')).toBe('x');
+    expect(table.get('c:a\u0000b')).toBe('y');
+    expect(table.get('c:a\u0000')).toBeUndefined();
+    expect(table.get('c:')).toBeUndefined();
+    expect(table.get('')).toBe('empty key');
+    expect(table.size).toBe(4);
+    expect(table.delete('c:a\u0000b')).toBe(true);
+    expect(table.get('c:a')).toBe('b\u0000c');
+    expect(sorted(table)).toEqual([
+      ['', 'empty key'],
+      ['c:a', 'b\u0000c'],
+      ['c:ab', 'x'],
+    ]);
+    table.clear();
+    expect(table.size).toBe(0);
+    expect(table.get('c:a')).toBeUndefined();
+  });
+
+  it('lets entries be deleted and replaced while iterating (each live entry seen once)', () => {
+    const table = new EntryTable();
+    for (let i = 0; i < 1000; i++) table.set(`k${i}`, String(i));
+    const seen: string[] = [];
+    for (const [key, value] of table) {
+      seen.push(key);
+      if (Number(value) % 3 === 0)
+        table.delete(key); // shrinks the table on the way
+      else table.set(key, `${value}!`);
+    }
+    expect(new Set(seen).size).toBe(1000);
+    expect(table.size).toBe(666);
+    expect(table.get('k1')).toBe('1!');
+    expect(table.get('k3')).toBeUndefined();
+  });
+});
+
+describe('memoryStore() on the table', () => {
+  it('keeps keys that are prefixes of each other, or hold a NUL, apart', async () => {
+    const store = memoryStore();
+    await store.set('r:{ab}c', 'one', 60_000);
+    await store.set('r:{ab}', 'c\u0000two', 60_000);
+    await store.set('r:{ab}\u0000c', 'three', 60_000);
+    expect(await store.getMany(['r:{ab}c', 'r:{ab}', 'r:{ab}\u0000c', 'r:{a'])).toEqual([
+      'one',
+      'c\u0000two',
+      'three',
+      undefined,
+    ]);
+    await store.delete('r:{ab}');
+    expect(await store.getMany(['r:{ab}c', 'r:{ab}', 'r:{ab}\u0000c'])).toEqual(['one', undefined, 'three']);
+    expect(store.size).toBe(2);
+  });
+
+  it('holds 5,000 challenges (record, state, attempts) and loses none as the table grows', async () => {
+    const store = memoryStore({ max: 20_000 });
+    for (let i = 0; i < 5000; i++) {
+      await store.set(`c:id${i}`, `["record ${i}"]`, 60_000);
+      await store.set(`s:id${i}`, `[${i}]`, 60_000);
+      await store.increment(`a:id${i}`, 60_000);
+      await store.set(`r:{u}${i}`, `id${i}`, 60_000);
+    }
+    expect(store.size).toBe(10_000);
+    for (let i = 0; i < 5000; i += 7) {
+      expect(await store.getMany([`c:id${i}`, `s:id${i}`, `a:id${i}`, `r:{u}${i}`])).toEqual([
+        `["record ${i}"]`,
+        `[${i}]`,
+        '1',
+        `id${i}`,
+      ]);
+    }
+    for (let i = 0; i < 5000; i++) await store.consume(`c:id${i}`);
+    expect(store.size).toBe(10_000); // the state and the attempt counter still share the entry
+    for (let i = 0; i < 5000; i++) {
+      await store.delete(`s:id${i}`);
+      await store.delete(`a:id${i}`);
+    }
+    expect(store.size).toBe(5000);
+    expect(await store.get('r:{u}4999')).toBe('id4999');
+  });
+});
+
+describe("a challenge's shared entry, packed", () => {
+  it('gives back exactly what was packed, control characters, quotes and non-ASCII included', () => {
+    const next = random(15);
+    const alphabet = ['"', ',', '[', ']', '\u0001', '\u0005', '\u0006', 'a', '1', '€', '\\'];
+    const values = ['', '\u0006', '\u0006x', '["","",""]', '[1,"a",["b"]]', '"]","['];
+    for (let i = 0; i < 2000; i++) {
+      values.push(
+        Array.from(
+          { length: Math.floor(next() * 12) },
+          () => alphabet[Math.floor(next() * alphabet.length)],
+        ).join(''),
+      );
+    }
+    const wrong = values.filter((value) => unpack(pack(value)) !== value);
+    expect(wrong).toEqual([]);
+    expect(pack('["u1","abc",17,"/"]').length).toBe('["u1","abc",17,"/"]'.length - 6);
+  });
+
+  it("keeps the send state's own expiry when it was the record's and the record goes first", async () => {
+    let time = 1_000;
+    const store = memoryStore({ now: () => time });
+    const id = 'AbCdEfGhIjKlMnOpQrStUvWx{Ab_}';
+    await store.set(`c:${id}`, '["u1","s",1]', 60_000);
+    await store.set(`s:${id}`, '[1,"sms","sent",["m1"]]', 60_000); // same expiry: not repeated
+    await store.set(`a:${id}`, '', 60_000); // an empty value with the same expiry is still there
+    expect(await store.getMany([`c:${id}`, `s:${id}`, `a:${id}`])).toEqual([
+      '["u1","s",1]',
+      '[1,"sms","sent",["m1"]]',
+      '',
+    ]);
+    expect(await store.consume(`c:${id}`)).toBe('["u1","s",1]');
+    time += 59_999;
+    expect(await store.getMany([`c:${id}`, `s:${id}`, `a:${id}`])).toEqual([
+      undefined,
+      '[1,"sms","sent",["m1"]]',
+      '',
+    ]);
+    time += 1;
+    expect(await store.getMany([`s:${id}`, `a:${id}`])).toEqual([undefined, undefined]);
+    expect(store.size).toBe(0);
+  });
+});
