@@ -1,5 +1,5 @@
 import { TwoFactorError } from '../errors.js';
-import { settlesAtOnce } from './memory-store.js';
+import { ownsVerifyAttempt, settlesAtOnce } from './memory-store.js';
 import type { Store, VerifyAttemptInput, VerifyAttemptResult } from './store.js';
 
 /**
@@ -123,7 +123,8 @@ export function guardStore(store: Store, timeoutMs: number): GuardedStore {
       return lockedCompareAndSet(guarded, key, expected, value, ttl, LOCKED_ROUNDS * timeoutMs);
     },
   };
-  const verifyAttempt = store.verifyAttempt?.bind(store);
+  // A memoryStore()'s own verifyAttempt on a copy of it would bypass the copy's wrapped methods.
+  const verifyAttempt = ownsVerifyAttempt(store) ? store.verifyAttempt?.bind(store) : undefined;
   if (verifyAttempt) guarded.verifyAttempt = (input) => call(() => verifyAttempt(input));
   return guarded;
 }

@@ -73,6 +73,19 @@ export function settlesAtOnce(store: Store): boolean {
   return true;
 }
 
+/** Every memoryStore()'s own verifyAttempt, by the store it belongs to. */
+const verifiers = new WeakMap<object, object>();
+
+/**
+ * False for memoryStore()'s own verifyAttempt on anything but that store with its methods unreplaced:
+ * it reads the store's Maps directly, so on a copy (`{ ...store, get: wrapped }`: a namespace, a
+ * fault injected by a test) it would bypass the methods the app wrapped. True for any other store.
+ */
+export function ownsVerifyAttempt(store: Store): boolean {
+  const verify = store.verifyAttempt;
+  return verify === undefined || !verifiers.has(verify) || settlesAtOnce(store);
+}
+
 /**
  * Per-process store for development and single-instance apps. It never evicts a live entry
  * unless `evictable` says so: an LRU that dropped lockout counters under a flood would reset them
@@ -249,5 +262,6 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
   };
   pristine.set(store, Object.fromEntries(METHODS.map((name) => [name, store[name]])) as never);
+  verifiers.set(store.verifyAttempt, store);
   return store;
 }

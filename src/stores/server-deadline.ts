@@ -13,23 +13,34 @@ export type SendWithDeadline = (
  * The deadline logic redisStore's script and postgresStore's function share: a call that waited
  * past the app's store timeout (in a client's queue, behind a hung connection) has been answered
  * 503 already and must change nothing when it finally runs (security F-08). The server compares
- * its own clock with the deadline moved into that clock by the offset seen so far (server time
- * minus send time: the clock difference plus the trip there; the smallest seen). A `late` answer
- * that comes back before the deadline means the offset was off (a clock jumped): it is measured
- * again and the call retried once.
+ * its own clock with the deadline moved into that clock by the offset (server clock minus ours).
+ *
+ * The offset is never overestimated, so the server never runs a call the app has given up on: each
+ * reply bounds it from below by the server's time minus the time the reply was back here (the
+ * clock difference less the trip back) and from above by the server's time minus the send time
+ * (the difference plus the trip there). It is the largest lower bound seen; an upper bound below it
+ * means the server's clock went back, and the offset starts again from that reply's lower bound.
+ * (The smallest upper bound, used before, counted the trip there into the offset: one slow first
+ * trip under CPU load let a call queued behind a hung server run that much after the deadline.)
+ * Before any reply the clocks are taken to agree, so even the first call of a process has a
+ * deadline. A `late` that comes back before the deadline means the server's clock is ahead of
+ * what was assumed (the first call, or a jump forward): the reply has measured it, and the call is
+ * sent once more.
  */
 export function withServerDeadline(send: SendWithDeadline) {
+  /** Server clock minus ours, at most (see above); undefined before the first reply (taken as 0). */
   let offsetMs: number | undefined;
 
   async function attempt(input: VerifyAttemptInput) {
     const sentAt = Date.now();
     const deadline =
-      input.deadline === undefined || offsetMs === undefined ? 0 : Math.floor(input.deadline + offsetMs);
+      input.deadline === undefined ? 0 : Math.max(1, Math.floor(input.deadline + (offsetMs ?? 0)));
     const { result, serverMs } = await send(input, deadline);
-    const observed = serverMs - sentAt;
+    const backAt = Date.now();
+    const atMost = serverMs - backAt;
+    if (offsetMs === undefined || atMost > offsetMs || serverMs - sentAt < offsetMs) offsetMs = atMost;
     const measuredAgain =
-      result.outcome === 'late' && input.deadline !== undefined && Date.now() < input.deadline;
-    if (offsetMs === undefined || observed < offsetMs || measuredAgain) offsetMs = observed;
+      result.outcome === 'late' && input.deadline !== undefined && backAt < input.deadline;
     return { result, measuredAgain };
   }
 

@@ -126,7 +126,8 @@ describeBrowser('the challenge page in every state, in Chromium', { timeout: 90_
       const page = await open();
       await page.clock.install();
       await signIn(page, demo, 'alice');
-      await page.locator('#tfa-code:enabled').waitFor();
+      // Delivered: the page polls no more, so no status check of its own is out when the clocks move.
+      await page.locator('#tfa-status', { hasText: 'SMS delivered.' }).waitFor();
       const code = await inboxCode(demo, phoneOf(demo, 'alice'));
       await typeWrong(page, code);
       await page.locator('#tfa-error', { hasText: '4 attempts left.' }).waitFor();
@@ -146,16 +147,25 @@ describeBrowser('the challenge page in every state, in Chromium', { timeout: 90_
       expect(await error.textContent()).toBe('Too many wrong codes. Please wait before trying again.');
 
       // No sends while the account waits: the buttons wait as long, and a forced post is refused.
+      // Each refusal makes the page check the status; both answers are in before the clocks move
+      // below: one the server gave before the move but the page read after it would hold a wait
+      // the jump already ended (Verify then stays off for the rest of the delay, in real time).
       expect(await page.locator('#tfa-resend').isDisabled()).toBe(true);
       expect(await page.locator('#tfa-voice').isDisabled()).toBe(true);
       for (const button of ['tfa-resend', 'tfa-voice']) {
-        await page.evaluate(
-          (id) =>
-            (document.getElementById('tfa-form') as HTMLFormElement).requestSubmit(
-              document.getElementById(id) as HTMLButtonElement,
-            ),
-          button,
-        );
+        const path = `/2fa/${button.slice(4)}`;
+        const [refused] = await Promise.all([
+          page.waitForResponse((r) => r.url().endsWith(path)),
+          page.waitForResponse((r) => r.url().endsWith('/2fa/status')).then((r) => r.finished()),
+          page.evaluate(
+            (id) =>
+              (document.getElementById('tfa-form') as HTMLFormElement).requestSubmit(
+                document.getElementById(id) as HTMLButtonElement,
+              ),
+            button,
+          ),
+        ]);
+        expect(refused.status()).toBe(429);
       }
       const refused = await page.evaluate(async () => {
         const res = await fetch('/2fa/voice', {

@@ -1,0 +1,123 @@
+/**
+ * The deadline redisStore's script and postgresStore's function check on the server's clock
+ * (security F-08): a verify that runs after the app answered 503 must change nothing. The server
+ * here is simulated with a fake `Date`: each call takes a trip there, reads the server's clock,
+ * answers `late` past the deadline it was given, and takes a trip back.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
+import { withServerDeadline } from '../../src/stores/server-deadline.js';
+import type { VerifyAttemptInput } from '../../src/stores/store.js';
+
+const input = (deadline?: number): VerifyAttemptInput => ({
+  keys: { lock: 'l', challenge: 'c', state: 's', attempts: 'a', failures: 'f', failedAt: 'fa' },
+  challengeFields: CHALLENGE_RECORD_FIELDS,
+  userId: 'u1',
+  session: 'sess',
+  phone: 'p',
+  hashes: ['h'],
+  now: 1_000,
+  maxAttempts: 5,
+  lockout: { threshold: 5, baseMs: 1000, maxDelayMs: 3_600_000, hardLimit: 10 },
+  failureTtlMs: 60_000,
+  ...(deadline === undefined ? {} : { deadline }),
+});
+
+/** A server whose clock is `aheadMs` ahead of the app's; each call's trips are the next of `trips`. */
+function server(aheadMs: number) {
+  const trips: { there: number; back: number }[] = [];
+  const sent: number[] = [];
+  let ahead = aheadMs;
+  const verifyAttempt = withServerDeadline(async (_input, serverDeadline) => {
+    sent.push(serverDeadline);
+    const trip = trips.shift() ?? { there: 1, back: 1 };
+    vi.setSystemTime(Date.now() + trip.there);
+    const serverMs = Date.now() + ahead;
+    const late = serverDeadline !== 0 && serverMs > serverDeadline;
+    vi.setSystemTime(Date.now() + trip.back);
+    return { result: late ? { outcome: 'late' } : { outcome: 'missing' }, serverMs };
+  });
+  return {
+    verifyAttempt,
+    /** The deadlines sent, in the server's clock (0: none). */
+    sent,
+    next: (there: number, back = 1) => trips.push({ there, back }),
+    jump: (ms: number) => {
+      ahead += ms;
+    },
+  };
+}
+
+describe('withServerDeadline()', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.UTC(2026, 10, 30, 12) });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('refuses a call that runs after the deadline even when the call that measured the clock was slow to arrive', async () => {
+    const s = server(0);
+    // Under CPU pressure the first call took 400 ms to reach the server, and 1 ms to come back.
+    s.next(400);
+    expect(await s.verifyAttempt(input(Date.now() + 5_000))).toEqual({ outcome: 'missing' });
+    // The server hangs: this call runs 500 ms after it was sent, 200 ms after the app answered 503.
+    s.next(500);
+    expect(await s.verifyAttempt(input(Date.now() + 300))).toEqual({ outcome: 'late' });
+  });
+
+  it('refuses a late first call of a process, before it has seen the server clock', async () => {
+    const s = server(0);
+    s.next(500);
+    expect(await s.verifyAttempt(input(Date.now() + 300))).toEqual({ outcome: 'late' });
+  });
+
+  it('a server clock an hour ahead: the first call is late before the deadline, measured again and retried', async () => {
+    const s = server(3_600_000);
+    const deadline = Date.now() + 300;
+    expect(await s.verifyAttempt(input(deadline))).toEqual({ outcome: 'missing' });
+    expect(s.sent).toHaveLength(2);
+    // The retry's deadline is in the server's clock, never later than the app's deadline there.
+    expect(s.sent[1]).toBeLessThanOrEqual(deadline + 3_600_000);
+    expect(s.sent[1]).toBeGreaterThan(deadline + 3_600_000 - 100);
+    // From then on, one call each.
+    expect(await s.verifyAttempt(input(Date.now() + 300))).toEqual({ outcome: 'missing' });
+    expect(s.sent).toHaveLength(3);
+  });
+
+  it('never sends a deadline later than the app’s in the server clock, whatever the trips', async () => {
+    const s = server(250);
+    for (const [there, back] of [
+      [3, 1],
+      [200, 1],
+      [1, 200],
+      [50, 50],
+      [0, 0],
+    ] as const) {
+      s.next(there, back);
+      const deadline = Date.now() + 1_000;
+      await s.verifyAttempt(input(deadline));
+      expect(s.sent.at(-1)).toBeLessThanOrEqual(deadline + 250);
+    }
+  });
+
+  it('follows the server clock when it jumps back or forth, and answers late only after the deadline', async () => {
+    const s = server(0);
+    await s.verifyAttempt(input(Date.now() + 300));
+    s.jump(-60_000);
+    await s.verifyAttempt(input(Date.now() + 300));
+    s.next(500);
+    expect(await s.verifyAttempt(input(Date.now() + 300))).toEqual({ outcome: 'late' });
+    s.jump(120_000);
+    expect(await s.verifyAttempt(input(Date.now() + 300))).toEqual({ outcome: 'missing' });
+    s.next(500);
+    expect(await s.verifyAttempt(input(Date.now() + 300))).toEqual({ outcome: 'late' });
+  });
+
+  it('sends no deadline when the call has none', async () => {
+    const s = server(0);
+    await s.verifyAttempt(input());
+    await s.verifyAttempt(input());
+    expect(s.sent).toEqual([0, 0]);
+  });
+});
