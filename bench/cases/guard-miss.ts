@@ -45,9 +45,13 @@ export async function guardMissCase(ctx: Context): Promise<CaseResult> {
     let header = '';
     const res = {
       req: { secure: false },
-      cookie(name: string, value: string) {
+      getHeader: () => undefined,
+      setHeader(_name: string, line: string) {
+        // The Set-Cookie line's `name=value` pair, already percent-encoded as a browser sends it back.
+        const pair = line.slice(0, line.indexOf(';'));
+        const value = decodeURIComponent(pair.slice(pair.indexOf('=') + 1));
         // Flat strings, as the HTTP parser hands them over (a template literal makes a rope).
-        header = flat(`other=1; ${name}=${encodeURIComponent(value)}; theme=dark`);
+        header = flat(`other=1; ${pair}; theme=dark`);
         values.push(flat(value));
       },
     } as unknown as Response;
