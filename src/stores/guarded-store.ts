@@ -126,8 +126,11 @@ export function guardStore(store: Store, timeoutMs: number): GuardedStore {
       return lockedCompareAndSet(guarded, key, expected, value, ttl, LOCKED_ROUNDS * timeoutMs);
     },
   };
-  // A memoryStore()'s own verifyAttempt on a copy of it would bypass the copy's wrapped methods.
-  const verifyAttempt = ownsVerifyAttempt(store) ? store.verifyAttempt?.bind(store) : undefined;
+  // A memoryStore()'s own verifyAttempt on a copy of it, or on the store once a method of it was
+  // replaced (a fault a test injects after the app was built), would bypass the methods the app
+  // gave: checked on every read of `guarded.verifyAttempt`, not once here.
+  const own = store.verifyAttempt;
+  const verifyAttempt = own?.bind(store);
   // Security F-08: once the call has timed out (503), a verify that runs late must change nothing.
   // The route's deadline is now + timeoutMs, but the shared timer answers 503 up to one window
   // earlier (its window's start + timeoutMs): the store is given the earlier of the two, less 1 ms
@@ -136,7 +139,13 @@ export function guardStore(store: Store, timeoutMs: number): GuardedStore {
     input.deadline === undefined
       ? input
       : { ...input, deadline: Math.min(input.deadline, deadline.firesAt() - 1) };
-  if (verifyAttempt) guarded.verifyAttempt = (input) => call(() => verifyAttempt(atTimeout(input)));
+  if (verifyAttempt) {
+    const attempt = (input: VerifyAttemptInput) => call(() => verifyAttempt(atTimeout(input)));
+    Object.defineProperty(guarded, 'verifyAttempt', {
+      enumerable: true,
+      get: () => (store.verifyAttempt === own && ownsVerifyAttempt(store) ? attempt : undefined),
+    });
+  }
   return guarded;
 }
 
