@@ -41,7 +41,7 @@ export function sharedDeadlines(timeoutMs: number) {
   const slotMs = Math.max(1, Math.min(10, Math.floor(timeoutMs / 10)));
   let slot = Number.NaN;
   let waiting = new Set<() => void>();
-  return function deadline(onTimeout: () => void): () => void {
+  function deadline(onTimeout: () => void): () => void {
     const now = Date.now();
     const current = Math.floor(now / slotMs);
     if (current !== slot) {
@@ -59,7 +59,10 @@ export function sharedDeadlines(timeoutMs: number) {
     const calls = waiting;
     calls.add(onTimeout);
     return () => calls.delete(onTimeout);
-  };
+  }
+  /** When a call that starts now times out: its window's start plus `timeoutMs`. */
+  deadline.firesAt = (): number => Math.floor(Date.now() / slotMs) * slotMs + timeoutMs;
+  return deadline;
 }
 
 export function guardStore(store: Store, timeoutMs: number): GuardedStore {
@@ -123,9 +126,26 @@ export function guardStore(store: Store, timeoutMs: number): GuardedStore {
       return lockedCompareAndSet(guarded, key, expected, value, ttl, LOCKED_ROUNDS * timeoutMs);
     },
   };
-  // A memoryStore()'s own verifyAttempt on a copy of it would bypass the copy's wrapped methods.
-  const verifyAttempt = ownsVerifyAttempt(store) ? store.verifyAttempt?.bind(store) : undefined;
-  if (verifyAttempt) guarded.verifyAttempt = (input) => call(() => verifyAttempt(input));
+  // A memoryStore()'s own verifyAttempt on a copy of it, or on the store once a method of it was
+  // replaced (a fault a test injects after the app was built), would bypass the methods the app
+  // gave: checked on every read of `guarded.verifyAttempt`, not once here.
+  const own = store.verifyAttempt;
+  const verifyAttempt = own?.bind(store);
+  // Security F-08: once the call has timed out (503), a verify that runs late must change nothing.
+  // The route's deadline is now + timeoutMs, but the shared timer answers 503 up to one window
+  // earlier (its window's start + timeoutMs): the store is given the earlier of the two, less 1 ms
+  // for the timer's clock (libuv's, whole milliseconds) against Date.now().
+  const atTimeout = (input: VerifyAttemptInput): VerifyAttemptInput =>
+    input.deadline === undefined
+      ? input
+      : { ...input, deadline: Math.min(input.deadline, deadline.firesAt() - 1) };
+  if (verifyAttempt) {
+    const attempt = (input: VerifyAttemptInput) => call(() => verifyAttempt(atTimeout(input)));
+    Object.defineProperty(guarded, 'verifyAttempt', {
+      enumerable: true,
+      get: () => (store.verifyAttempt === own && ownsVerifyAttempt(store) ? attempt : undefined),
+    });
+  }
   return guarded;
 }
 

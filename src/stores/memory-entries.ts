@@ -28,10 +28,15 @@ export function decodeExpiry(entry: string): number {
 /**
  * A flat copy, one byte per character when the text allows it: keys and values built by
  * concatenation are otherwise kept as trees of pieces (a rope per `+`), and ASCII that passed
- * through two-byte strings stays two-byte. Text that is not Latin-1 is kept as it is.
+ * through two-byte strings stays two-byte. Text that is not Latin-1 is kept as it is. Text with a
+ * lone surrogate is returned unchanged: UTF-8 cannot hold one, so the copy would hold U+FFFD
+ * instead, a key that no later lookup of the same key finds (the table would add it again on
+ * every write) and a value that reads back changed.
  */
 export function flat(text: string): string {
-  return Buffer.from(text, 'utf8').toString('utf8');
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed()
+    ? Buffer.from(text, 'utf8').toString('utf8')
+    : text;
 }
 
 /** The entry for `value` expiring at `expiresAt`. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { flat } from './memory-entries.js';
 
 /*
  * The memory store's table for the keys it keeps (everything but the evictable ones): an
@@ -20,9 +21,6 @@ const SEPARATOR = '\u0000';
 const MIN_CAPACITY = 16;
 
 type Slot = string | typeof EMPTY | typeof GONE;
-
-/** A flat, one-byte-when-possible copy (see memory-entries.ts `flat`). */
-const flatten = (text: string): string => Buffer.from(text, 'utf8').toString('utf8');
 
 export class EntryTable {
   #slots: Slot[] = new Array(MIN_CAPACITY).fill(EMPTY);
@@ -76,7 +74,7 @@ export class EntryTable {
       this.#odd.set(key, entry);
       return;
     }
-    const text = flatten(key + SEPARATOR + entry);
+    const text = flat(key + SEPARATOR + entry); // one-byte when possible (memory-entries.ts)
     const at = this.#find(key);
     if (at >= 0) {
       this.#slots[at] = text;

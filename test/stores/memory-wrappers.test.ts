@@ -56,6 +56,21 @@ describe('a memoryStore() whose methods an app object wraps', () => {
     await json(alice, '/2fa/verify', { code }).expect(200);
   });
 
+  it('sees a fault injected into the memoryStore() itself after the app was built', async () => {
+    const clock = createClock();
+    const store = memoryStore({ now: clock.now });
+    const t = createApp({ clock, store });
+    const alice = await signIn(t);
+    const code = await sendCode(t, alice);
+    const increment = store.increment;
+    store.increment = () => Promise.reject(new Error('injected'));
+    const res = await json(alice, '/2fa/verify', { code });
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('ERR_2FA_STORE_UNAVAILABLE');
+    store.increment = increment;
+    await json(alice, '/2fa/verify', { code }).expect(200);
+  });
+
   it('keeps the one-call verify for the memoryStore() itself, and for other stores’ own verifyAttempt', () => {
     const store = memoryStore();
     expect(guardStore(store, 1_000).verifyAttempt).toBeTypeOf('function');

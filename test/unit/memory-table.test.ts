@@ -71,6 +71,19 @@ describe('EntryTable (the memory store table: key and entry in one string)', () 
     expect(table.get('c:a')).toBeUndefined();
   });
 
+  it('finds, replaces and deletes a key holding a lone surrogate, and keeps its entry exactly', () => {
+    // UTF-8 cannot hold a lone surrogate: a flat copy through it would store U+FFFD in its place, a
+    // key no lookup finds, added again on every write.
+    const table = new EntryTable();
+    const key = 'r:{ab}\ud800c';
+    for (let i = 0; i < 3; i++) table.set(key, `v${i}\udc00`);
+    expect(table.size).toBe(1);
+    expect(table.get(key)).toBe('v2\udc00');
+    expect(table.get('r:{ab}\ufffdc')).toBeUndefined();
+    expect(table.delete(key)).toBe(true);
+    expect(table.size).toBe(0);
+  });
+
   it('lets entries be deleted and replaced while iterating (each live entry seen once)', () => {
     const table = new EntryTable();
     for (let i = 0; i < 1000; i++) table.set(`k${i}`, String(i));
@@ -103,6 +116,18 @@ describe('memoryStore() on the table', () => {
     await store.delete('r:{ab}');
     expect(await store.getMany(['r:{ab}c', 'r:{ab}', 'r:{ab}\u0000c'])).toEqual(['one', undefined, 'three']);
     expect(store.size).toBe(2);
+  });
+
+  it('keeps writing one key holding a lone surrogate as one entry (no copy per write filling `max`)', async () => {
+    const store = memoryStore({ max: 1 });
+    for (let i = 0; i < 3; i++) await store.set('u:\udfff', `value ${i} \ud800`, 60_000);
+    expect(store.size).toBe(1);
+    expect(await store.get('u:\udfff')).toBe('value 2 \ud800');
+    expect(await store.increment('n:\ud800', 60_000).catch((e: unknown) => e)).toMatchObject({
+      code: 'ERR_2FA_STORE_UNAVAILABLE', // full: the one entry is the surrogate key's
+    });
+    await store.delete('u:\udfff');
+    expect(store.size).toBe(0);
   });
 
   it('holds 5,000 challenges (record, state, attempts) and loses none as the table grows', async () => {
