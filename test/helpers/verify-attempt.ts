@@ -6,6 +6,7 @@
  * and a one-call path over stores that have none (check-store's tests).
  */
 import { timingSafeEqual } from 'node:crypto';
+import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
 import type { Store, VerifyAttemptInput, VerifyAttemptResult } from '../../src/stores/store.js';
 
 function equal(a: string, b: string): boolean {
@@ -79,3 +80,18 @@ export function withoutVerifyAttempt<S extends Store>(store: S): S {
 
 /** The route tests take the one-call verify when `TFA_TEST_VERIFY=one-call` (see `.ci/run`). */
 export const ONE_CALL_VERIFY = process.env.TFA_TEST_VERIFY === 'one-call';
+
+/** A minimal verifyAttempt input for unit tests of the stores' deadline handling (no real keys). */
+export const verifyAttemptInput = (deadline?: number): VerifyAttemptInput => ({
+  keys: { lock: 'l', challenge: 'c', state: 's', attempts: 'a', failures: 'f', failedAt: 'fa' },
+  challengeFields: CHALLENGE_RECORD_FIELDS,
+  userId: 'u1',
+  session: 'sess',
+  phone: 'p',
+  hashes: ['h'],
+  now: 1_000,
+  maxAttempts: 5,
+  lockout: { threshold: 5, baseMs: 1000, maxDelayMs: 3_600_000, hardLimit: 10 },
+  failureTtlMs: 60_000,
+  ...(deadline === undefined ? {} : { deadline }),
+});

@@ -5,23 +5,11 @@
  * start + storeTimeoutMs, up to one window (10 ms) earlier.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
 import { guardStore } from '../../src/stores/guarded-store.js';
-import type { Store, VerifyAttemptInput } from '../../src/stores/store.js';
+import type { Store } from '../../src/stores/store.js';
+import { verifyAttemptInput } from '../helpers/verify-attempt.js';
 
-const input = (deadline?: number): VerifyAttemptInput => ({
-  keys: { lock: 'l', challenge: 'c', state: 's', attempts: 'a', failures: 'f', failedAt: 'fa' },
-  challengeFields: CHALLENGE_RECORD_FIELDS,
-  userId: 'u1',
-  session: 'sess',
-  phone: 'p',
-  hashes: ['h'],
-  now: 1_000,
-  maxAttempts: 5,
-  lockout: { threshold: 5, baseMs: 1000, maxDelayMs: 3_600_000, hardLimit: 10 },
-  failureTtlMs: 60_000,
-  ...(deadline === undefined ? {} : { deadline }),
-});
+const input = verifyAttemptInput;
 
 /** A store whose verifyAttempt never answers (a hung server), keeping the deadlines it was given. */
 function hangingStore() {

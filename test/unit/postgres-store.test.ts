@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
 import { TwoFactorConfigError } from '../../src/errors.js';
 import { type PostgresQuery, postgresStore } from '../../src/stores/postgres-store.js';
-import type { VerifyAttemptInput } from '../../src/stores/store.js';
 import { recordQueries } from '../helpers/postgres.js';
+import { verifyAttemptInput } from '../helpers/verify-attempt.js';
 
 /** The rejection reason, or the string 'resolved'. */
 const rejection = (promise: Promise<unknown>) =>
@@ -279,19 +279,7 @@ describe('postgresStore()', () => {
   });
 
   describe('verifyAttempt, as the app sees the database', () => {
-    const input = (deadline?: number): VerifyAttemptInput => ({
-      keys: { lock: 'l', challenge: 'c', state: 's', attempts: 'a', failures: 'f', failedAt: 'fa' },
-      challengeFields: CHALLENGE_RECORD_FIELDS,
-      userId: 'u1',
-      session: 'sess',
-      phone: 'p',
-      hashes: ['h'],
-      now: 1_000,
-      maxAttempts: 5,
-      lockout: { threshold: 5, baseMs: 1000, maxDelayMs: 3_600_000, hardLimit: 10 },
-      failureTtlMs: 60_000,
-      ...(deadline === undefined ? {} : { deadline }),
-    });
+    const input = verifyAttemptInput;
     /** A database whose clock runs `skewMs` ahead, answering each call with the next outcome. */
     function database(skewMs: number, outcomes: string[]) {
       const deadlines: unknown[] = [];

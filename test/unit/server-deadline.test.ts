@@ -5,23 +5,10 @@
  * answers `late` past the deadline it was given, and takes a trip back.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
 import { withServerDeadline } from '../../src/stores/server-deadline.js';
-import type { VerifyAttemptInput } from '../../src/stores/store.js';
+import { verifyAttemptInput } from '../helpers/verify-attempt.js';
 
-const input = (deadline?: number): VerifyAttemptInput => ({
-  keys: { lock: 'l', challenge: 'c', state: 's', attempts: 'a', failures: 'f', failedAt: 'fa' },
-  challengeFields: CHALLENGE_RECORD_FIELDS,
-  userId: 'u1',
-  session: 'sess',
-  phone: 'p',
-  hashes: ['h'],
-  now: 1_000,
-  maxAttempts: 5,
-  lockout: { threshold: 5, baseMs: 1000, maxDelayMs: 3_600_000, hardLimit: 10 },
-  failureTtlMs: 60_000,
-  ...(deadline === undefined ? {} : { deadline }),
-});
+const input = verifyAttemptInput;
 
 /** A server whose clock is `aheadMs` ahead of the app's; each call's trips are the next of `trips`. */
 function server(aheadMs: number) {
