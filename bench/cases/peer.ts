@@ -89,20 +89,72 @@ export function postgresServerCpuUs(): number | undefined {
   return ticks * 10_000; // USER_HZ: 100 ticks per second
 }
 
-/** Records the PostgreSQL server's CPU per request of each measured run (`run.extra.serverCpuUs`). */
-function withServerCpu(variant: Variant): Variant {
+/**
+ * What the kernel counts for one process (Linux /proc; undefined elsewhere): its user and system CPU
+ * in µs (clock ticks, 10 ms each: sum them over many requests), its read-like and write-like system
+ * calls (all threads), and its main thread's context switches: voluntary (it slept, e.g. in
+ * epoll_wait with nothing to do) and involuntary (pre-empted).
+ */
+export function processStats(pid: number): Record<string, number> | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (text: string, name: string) =>
+      Number(new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(text)?.[1]);
+    return {
+      userUs: (f[11] ?? 0) * 10_000,
+      sysUs: (f[12] ?? 0) * 10_000,
+      reads: field(io, 'syscr'),
+      writes: field(io, 'syscw'),
+      voluntary: field(status, 'voluntary_ctxt_switches'),
+      involuntary: field(status, 'nonvoluntary_ctxt_switches'),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Records, per measured run, the app process's kernel counts (processStats) as totals
+ * (`run.extra.node_*`, summed over runs by the case) and, with `postgres`, the PostgreSQL server's
+ * CPU per request (`run.extra.serverCpuUs`).
+ */
+function withServerCpu(variant: Variant, postgres = true): Variant {
   let before: number | undefined;
+  let stats: Record<string, number> | undefined;
   return {
     ...variant,
     beforeRun: async () => {
-      before = postgresServerCpuUs();
+      stats = processStats(variant.server.pid);
+      if (postgres) before = postgresServerCpuUs();
     },
     afterRun: async (run: Run) => {
-      const after = postgresServerCpuUs();
-      if (before === undefined || after === undefined || run.requests === 0) return;
+      const after = postgres ? postgresServerCpuUs() : undefined;
+      const now = processStats(variant.server.pid);
+      if (run.requests === 0) return;
+      if (stats && now) {
+        for (const [key, value] of Object.entries(now)) {
+          run.extra = { ...run.extra, [`node_${key}`]: value - (stats[key] ?? 0) };
+        }
+      }
+      if (before === undefined || after === undefined) return;
       run.extra = { ...run.extra, serverCpuUs: (after - before) / run.requests };
     },
   };
+}
+
+/** Per request, over all measured runs of a variant: the app's user and system CPU, syscalls, context switches. */
+export function nodeSplit(runs: Run[]): string | undefined {
+  const requests = runs.reduce((sum, r) => sum + r.requests, 0);
+  const total = (key: string) => runs.reduce((sum, r) => sum + (r.extra?.[`node_${key}`] ?? Number.NaN), 0);
+  if (requests === 0 || Number.isNaN(total('userUs'))) return undefined;
+  const per = (key: string, digits = 0) => (total(key) / requests).toFixed(digits);
+  return `Node user ${per('userUs')} + sys ${per('sysUs')} µs/req, ${per('reads', 2)} reads + ${per('writes', 2)} writes, ${per('voluntary', 2)} sleeps + ${per('involuntary', 2)} preemptions /req`;
 }
 
 function peerVariant(name: string, server: Server, kind: 'postgres' | 'memory'): Variant {
@@ -142,9 +194,9 @@ export async function peerCase(ctx: Context): Promise<CaseResult> {
   );
   try {
     const variants: Variant[] = [
-      await verifyVariant(NAMES.oursMemory, server, 'right', '/2fa'),
+      withServerCpu(await verifyVariant(NAMES.oursMemory, server, 'right', '/2fa'), false),
       withServerCpu(await verifyVariant(NAMES.oursPostgres, server, 'right', '/r/2fa')),
-      peerVariant(NAMES.peerMemory, server, 'memory'),
+      withServerCpu(peerVariant(NAMES.peerMemory, server, 'memory'), false),
       withServerCpu(peerVariant(NAMES.peerPostgres, server, 'postgres')),
     ];
     const summaries = await measure(variants, ctx.settings, ctx.log);
@@ -165,6 +217,10 @@ export async function peerCase(ctx: Context): Promise<CaseResult> {
         const peerCpu = summaries.get(NAMES.peerPostgres)?.cpuUs ?? Number.NaN;
         row.value += ` (${((peerCpu + peerServer) / (row.cpuUs + server)).toFixed(2)}× less)`;
       }
+    }
+    for (const name of Object.values(NAMES)) {
+      const split = nodeSplit(summaries.get(name)?.runs ?? []);
+      if (split) ctx.log(`  ${name}: ${split}`);
     }
     const rows: Row[] = [
       pick(overPg, NAMES.peerPostgres),

