@@ -290,16 +290,18 @@ describe('postgresStore()', () => {
       return { store: postgresStore({ query }), deadlines };
     }
 
-    it('sends the deadline as if the clocks agreed until it has seen the database clock, then in that clock', async () => {
-      const { store, deadlines } = database(3_600_000, ['missing', 'missing']);
+    it('probes the database clock first (a deadline every clock is past), then sends the deadline in that clock', async () => {
+      const { store, deadlines } = database(3_600_000, ['late', 'missing', 'missing']);
       const first = Date.now() + 60_000;
-      await store.verifyAttempt(input(first));
+      expect(await store.verifyAttempt(input(first))).toEqual({ outcome: 'missing' });
       const deadline = Date.now() + 60_000;
       await store.verifyAttempt(input(deadline));
-      expect(deadlines[0]).toBe(first);
+      expect(deadlines).toHaveLength(3);
+      expect(deadlines[0]).toBe(1);
       // Never later than the app's deadline in the database's clock (server-deadline.test.ts).
-      expect(deadlines[1]).toBeLessThanOrEqual(deadline + 3_600_000);
-      expect(deadlines[1]).toBeGreaterThan(deadline + 3_600_000 - 5_000);
+      expect(deadlines[1]).toBeLessThanOrEqual(first + 3_600_000);
+      expect(deadlines[2]).toBeLessThanOrEqual(deadline + 3_600_000);
+      expect(deadlines[2]).toBeGreaterThan(deadline + 3_600_000 - 5_000);
     });
 
     it('measures again and retries once when it hears late before the deadline (a clock jumped)', async () => {
