@@ -55,6 +55,19 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
       expect(t.logs).toHaveLength(1);
     });
 
+    it('pays the failed call of the missing function once, not on every verify', async () => {
+      const { store, rec } = await previousSchema();
+      const t = createApp({ store });
+      const alice = await signIn(t, 'alice');
+      const code = await sendCode(t, alice);
+      await json(alice, '/2fa/verify', { code: wrongCode(code) }).expect(400);
+      rec.reset();
+      await json(alice, '/2fa/verify', { code: wrongCode(code) }).expect(400);
+      await json(alice, '/2fa/verify', { code }).expect(200);
+      expect(rec.calls.filter((call) => call.text.includes('_verify'))).toEqual([]);
+      expect(t.logs.filter((m) => m.includes('_verify'))).toHaveLength(1);
+    });
+
     it('takes the one-statement verify again once the function exists', async () => {
       const { store, rec } = await previousSchema();
       const t = createApp({ store });

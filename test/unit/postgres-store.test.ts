@@ -1,6 +1,6 @@
 /** postgresStore() without a database: options, answers in odd shapes, errors, ordering. */
 import { inspect } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
 import { TwoFactorConfigError } from '../../src/errors.js';
 import { type PostgresQuery, postgresStore } from '../../src/stores/postgres-store.js';
@@ -335,6 +335,52 @@ describe('postgresStore()', () => {
         'function "auth.tfa_verify" does not exist: create it with `await store.migrate()` or run `postgresStore.schema()`',
       );
       expect((error as Error).cause).toMatchObject({ code: '42883' });
+    });
+
+    describe('while the verify function is missing', () => {
+      afterEach(() => {
+        vi.useRealTimers();
+      });
+
+      /** A database without the function until `create()`; counts the calls of the function. */
+      function withoutFunction() {
+        let exists = false;
+        const calls = { verify: 0 };
+        const query: PostgresQuery = async (text) => {
+          if (!/^SELECT .*_verify/.test(text)) return { rows: [] };
+          calls.verify++;
+          if (!exists)
+            throw Object.assign(new Error('function tfa_store_verify(...) does not exist'), {
+              code: '42883',
+            });
+          return { rows: [{ outcome: 'missing', clock_ms: String(Date.now()) }] };
+        };
+        return { store: postgresStore({ query }), calls, create: () => (exists = true) };
+      }
+
+      it('calls it once, then answers unavailable at once until a minute has passed', async () => {
+        vi.useFakeTimers({ toFake: ['Date'], now: Date.UTC(2026, 10, 30, 12) });
+        const { store, calls, create } = withoutFunction();
+        for (let i = 0; i < 3; i++) {
+          const error = await rejection(store.verifyAttempt(input()));
+          expect((error as Error).message).toContain('function "tfa_store_verify" does not exist');
+        }
+        expect(calls.verify).toBe(1);
+        // The app's own migration tool creates it: picked up once the minute has passed.
+        create();
+        vi.setSystemTime(Date.now() + 60_000);
+        expect(await store.verifyAttempt(input())).toEqual({ outcome: 'missing' });
+        expect(calls.verify).toBe(2);
+      });
+
+      it('tries it again at once after migrate()', async () => {
+        const { store, calls, create } = withoutFunction();
+        await rejection(store.verifyAttempt(input()));
+        create();
+        await store.migrate();
+        expect(await store.verifyAttempt(input())).toEqual({ outcome: 'missing' });
+        expect(calls.verify).toBe(2);
+      });
     });
   });
 });
