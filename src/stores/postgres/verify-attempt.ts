@@ -101,7 +101,7 @@ export function verifyAttemptOn(run: Run, text: string, verifyName: string) {
     );
   const send = withServerDeadline(async (input, deadline) => {
     const { keys, challengeFields: f, lockout } = input;
-    // The four arrays as literals (textArray): about 4 µs less of pg's JS per verify.
+    // The four arrays as literals (textArray): pg's bind of these params takes ~1-1.5 µs less.
     const params = [
       textArray([keys.lock, keys.challenge, keys.state, keys.attempts, keys.failures, keys.failedAt]),
       input.userId,
