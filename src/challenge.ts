@@ -1,4 +1,6 @@
-import { fingerprint, keyHash, randomId } from './crypto.js';
+import type { KeyObject } from 'node:crypto';
+import { BoundedCache } from './bounded-cache.js';
+import { fingerprint, hashCode, hmacKeys, keyHash, randomId } from './crypto.js';
 import type { Config } from './options.js';
 
 /**
@@ -219,9 +221,19 @@ export const IP_BUDGET_KEY = 'b:ip:';
  * the others (budgets, messages, reports) hash as a whole and spread over a Redis Cluster.
  */
 export function createKeys(config: Config) {
-  const secret = config.secrets.at(-1) as string;
+  // The secrets as HMAC keys prepared once (hmacKeys): the key hashes under the last, the code under each.
+  const secretKeys = hmacKeys(config.secrets);
+  const secret = secretKeys.at(-1) as KeyObject;
   const hashed = (kind: string, value: string) => keyHash(secret, kind, value);
+  // A user's key and the keyed hash of a number repeat on every request of that user (the send, each
+  // verify): kept, boundedly, like the session fingerprints. Both are pure functions of their input.
+  const users = new BoundedCache<string, string>(10_000);
+  const phones = new BoundedCache<string, string>(10_000);
+  const userKeyOf = (userId: string) => fingerprint(`user:${userId}`);
+  const phoneKeyOf = (e164: string) => hashed('phone', e164);
   return {
+    /** HMAC(secret, challenge id + typed code) under every secret, the first first (rotation). */
+    codeHashes: (id: string, code: string) => secretKeys.map((key) => hashCode(key, id, code)),
     challenge: (id: string) => `c:${idTagged(id)}`,
     state: (id: string) => `s:${idTagged(id)}`,
     attempts: (id: string) => `a:${idTagged(id)}`,
@@ -232,9 +244,9 @@ export function createKeys(config: Config) {
     reportsWork: () => 'rw',
     /** A delivery report already acted on, by the hash of its body. */
     webhook: (rawBody: Buffer) => `w:${fingerprint(rawBody)}`,
-    user: (userId: string) => fingerprint(`user:${userId}`),
+    user: (userId: string) => users.memo(userId, userKeyOf),
     /** The number a challenge's code went to, for comparing with the number on file. */
-    phone: (e164: string) => hashed('phone', e164),
+    phone: (e164: string) => phones.memo(e164, phoneKeyOf),
     failures: (userKey: string) => `f:${userTagged(userKey)}`,
     failedAt: (userKey: string) => `fa:${userTagged(userKey)}`,
     sendLock: (userKey: string) => `l:${userTagged(userKey)}`,

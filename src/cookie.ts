@@ -175,6 +175,9 @@ export function createCookieJar(config: Config): CookieJar {
   // session or version presenting the same value is refused without one; the clock is checked on
   // every request.
   const verifiedCookies = new BoundedCache<string, { claim: VerifiedClaim; binding: string }>(10_000);
+  // Challenge cookies whose signature checked out (or that this jar signed), by their exact value:
+  // each verify of a challenge reads the same cookie, and its HMAC is paid once, not on every attempt.
+  const challengeCookies = new BoundedCache<string, string>(10_000);
 
   return {
     readVerified(req, user) {
@@ -200,11 +203,18 @@ export function createCookieJar(config: Config): CookieJar {
     },
     readChallenge(req) {
       const raw = readCookie(req, namesFor(req).challenge);
-      const id = raw === undefined ? null : unsignAny(raw);
-      return id !== null && CHALLENGE_ID.test(id) ? id : null;
+      if (raw === undefined) return null;
+      const known = challengeCookies.get(raw);
+      if (known !== undefined) return known;
+      const id = unsignAny(raw);
+      if (id === null || !CHALLENGE_ID.test(id)) return null;
+      challengeCookies.set(raw, id);
+      return id;
     },
     writeChallenge(res, challengeId, maxAgeMs) {
-      setCookie(res, (n) => n.challenge, sign(challengeId, signer), maxAgeMs);
+      const signed = sign(challengeId, signer);
+      if (CHALLENGE_ID.test(challengeId)) challengeCookies.set(signed, challengeId);
+      setCookie(res, (n) => n.challenge, signed, maxAgeMs);
     },
     clearChallenge(res) {
       clearCookie(res, (n) => n.challenge);

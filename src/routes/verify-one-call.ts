@@ -3,7 +3,6 @@ import { CHALLENGE_RECORD_FIELDS, parseChallenge, parseSendState } from '../chal
 import { FAILURE_MEMORY_MS } from '../constants.js';
 import type { Runtime } from '../context.js';
 import { sessionFingerprint } from '../cookie.js';
-import { hashCode } from '../crypto.js';
 import { TwoFactorError } from '../errors.js';
 import { verifyBusy } from '../lock.js';
 import { assertNotLocked, MAX_DELAY_MS } from '../lockout.js';
@@ -51,7 +50,7 @@ export async function verifyInOneCall(
     userId: user.id,
     session: sessionFingerprint(user),
     phone: asWritten ? keys.phone(user.phone as string) : parsedKey(),
-    hashes: config.secrets.map((secret) => hashCode(secret, id, code)),
+    hashes: keys.codeHashes(id, code),
     now: config.now(),
     maxAttempts: config.maxAttempts,
     lockout: { ...config.lockout, maxDelayMs: MAX_DELAY_MS },
