@@ -14,6 +14,17 @@ import type { RouteResult } from './result.js';
 import type { VerifyFlow } from './verify.js';
 import { verified, verifyWho, wrongCode } from './verify-outcome.js';
 
+/** The lockout rule as `verifyAttempt` takes it, made once per configuration (stores only read it). */
+const lockouts = new WeakMap<Runtime['config'], VerifyAttemptInput['lockout']>();
+function lockoutOf(config: Runtime['config']): VerifyAttemptInput['lockout'] {
+  let lockout = lockouts.get(config);
+  if (!lockout) {
+    lockout = Object.freeze({ ...config.lockout, maxDelayMs: MAX_DELAY_MS });
+    lockouts.set(config, lockout);
+  }
+  return lockout;
+}
+
 /**
  * POST /verify on a store with `verifyAttempt`: the lock check, the attempt count, the compare and
  * the failure count or the consume happen in the store as one operation (one round trip on
@@ -53,7 +64,7 @@ export async function verifyInOneCall(
     hashes: keys.codeHashes(id, code),
     now: config.now(),
     maxAttempts: config.maxAttempts,
-    lockout: { ...config.lockout, maxDelayMs: MAX_DELAY_MS },
+    lockout: lockoutOf(config),
     failureTtlMs: FAILURE_MEMORY_MS,
     deadline: Date.now() + config.storeTimeoutMs,
   };
