@@ -213,6 +213,9 @@ export function sharesUserSlot(id: string, userKey: string): boolean {
 /** The prefix of the per-IP send counters' keys. */
 export const IP_BUDGET_KEY = 'b:ip:';
 
+/** Users whose key and number hash are kept: the ones signing in right now. */
+const HOT_USERS = 1_000;
+
 /**
  * Store keys. Numbers and addresses appear only as keyed hashes, under the *last* secret: it stays
  * put while a new one is put first (`[new, old]`), so a rotation does not restart the budgets.
@@ -226,9 +229,10 @@ export function createKeys(config: Config) {
   const secret = secretKeys.at(-1) as KeyObject;
   const hashed = (kind: string, value: string) => keyHash(secret, kind, value);
   // A user's key and the keyed hash of a number repeat on every request of that user (the send, each
-  // verify): kept, boundedly, like the session fingerprints. Both are pure functions of their input.
-  const users = new BoundedCache<string, string>(10_000);
-  const phones = new BoundedCache<string, string>(10_000);
+  // verify): the most recent are kept, like the session fingerprints. Both are pure functions of their
+  // input. Small (about 100 B an entry), so that they add next to nothing per pending challenge.
+  const users = new BoundedCache<string, string>(HOT_USERS);
+  const phones = new BoundedCache<string, string>(HOT_USERS);
   const userKeyOf = (userId: string) => fingerprint(`user:${userId}`);
   const phoneKeyOf = (e164: string) => hashed('phone', e164);
   return {
