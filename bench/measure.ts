@@ -13,9 +13,11 @@ export interface Settings {
   connections: number;
   /**
    * Seconds of unmeasured load on the variant itself between the forced GC and each measured run
-   * (default: half a run; `BENCH_REWARM=0` turns it off). The forced GC throws away optimized code
-   * (V8 deoptimizes code whose embedded maps died with the previous run's requests: "weak
-   * objects"), so without it every run measures the JIT tiering the variant's own code up again.
+   * (default 0; `BENCH_REWARM=0.25` sets it). The forced GC throws away optimized code (V8
+   * deoptimizes code whose embedded maps died with the previous run's requests: "weak objects",
+   * 26-88 functions per GC in the guard case), so every run re-tiers its code; see BENCHMARKS.md,
+   * "guard: ... (fourth session)". Off by default: a quarter second re-tiers the code every route
+   * shares, not a middleware that only one route calls (the guard needs thousands of calls).
    */
   rewarmSeconds?: number;
 }
@@ -24,7 +26,7 @@ export interface Settings {
 export function rewarmOf(settings: Settings): number {
   const env = process.env.BENCH_REWARM;
   if (env !== undefined && env !== '') return Math.max(0, Number(env) || 0);
-  return settings.rewarmSeconds ?? settings.seconds / 2;
+  return settings.rewarmSeconds ?? 0;
 }
 
 export interface Variant {
