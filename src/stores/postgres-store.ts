@@ -240,6 +240,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     },
     async migrate() {
       await run(migrateSql(name), []);
+      verify.recheck();
     },
     sweep,
     async shutdown() {

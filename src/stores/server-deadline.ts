@@ -9,6 +9,9 @@ export type SendWithDeadline = (
   serverDeadline: number,
 ) => Promise<{ result: VerifyAttemptResult; serverMs: number }>;
 
+/** A deadline in the server's clock that every server clock is past: the probe's. */
+const PROBE_DEADLINE = 1;
+
 /**
  * The deadline logic redisStore's script and postgresStore's function share: a call that waited
  * past the app's store timeout (in a client's queue, behind a hung connection) has been answered
@@ -22,19 +25,26 @@ export type SendWithDeadline = (
  * means the server's clock went back, and the offset starts again from that reply's lower bound.
  * (The smallest upper bound, used before, counted the trip there into the offset: one slow first
  * trip under CPU load let a call queued behind a hung server run that much after the deadline.)
- * Before any reply the clocks are taken to agree, so even the first call of a process has a
- * deadline. A `late` that comes back before the deadline means the server's clock is ahead of
- * what was assumed (the first call, or a jump forward): the reply has measured it, and the call is
- * sent once more.
+ * Before the first reply the offset is unknown, and taking the clocks to agree is not safe: a server
+ * clock behind ours would let the first call run after the deadline by that much. So a call with a
+ * deadline that finds no offset yet first sends a probe: the same call with a deadline long past in
+ * any clock (1 ms after the epoch), which the server answers `late` before it reads or changes
+ * anything, with its clock. (Should a server ever evaluate the probe, its answer is the call's.)
+ * A `late` that comes back before the deadline means the server's clock is ahead of what was
+ * measured (a jump forward): the reply has measured it, and the call is sent once more.
  */
 export function withServerDeadline(send: SendWithDeadline) {
-  /** Server clock minus ours, at most (see above); undefined before the first reply (taken as 0). */
+  /** Server clock minus ours, at most (see above); undefined before the first reply. */
   let offsetMs: number | undefined;
 
-  async function attempt(input: VerifyAttemptInput) {
+  async function attempt(input: VerifyAttemptInput, probe = false) {
     const sentAt = Date.now();
     const deadline =
-      input.deadline === undefined ? 0 : Math.max(1, Math.floor(input.deadline + (offsetMs ?? 0)));
+      input.deadline === undefined
+        ? 0
+        : probe || offsetMs === undefined
+          ? PROBE_DEADLINE
+          : Math.max(PROBE_DEADLINE, Math.floor(input.deadline + offsetMs));
     const { result, serverMs } = await send(input, deadline);
     const backAt = Date.now();
     const atMost = serverMs - backAt;
@@ -45,6 +55,10 @@ export function withServerDeadline(send: SendWithDeadline) {
   }
 
   return async function verifyAttempt(input: VerifyAttemptInput): Promise<VerifyAttemptResult> {
+    if (offsetMs === undefined && input.deadline !== undefined) {
+      const probe = await attempt(input, true);
+      if (probe.result.outcome !== 'late') return probe.result;
+    }
     const first = await attempt(input);
     return first.measuredAgain ? (await attempt(input)).result : first.result;
   };

@@ -165,21 +165,16 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
       }
     });
 
-    it('writes nothing for a right code but the deletes: no attempt counted and deleted at once', async () => {
+    it('leaves no row behind for a right code: its count, the challenge, its state and the counters go', async () => {
       const { table, store } = await freshStore('right');
       await store.set(KEYS.challenge, challengeRecord(), 60_000);
       await store.set(KEYS.state, '["state"]', 60_000);
       expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
-      const allowed = await refuseWrites(table, 'INSERT OR UPDATE');
-      try {
-        expect(await store.verifyAttempt(input({ hashes: [RIGHT] }))).toEqual({
-          outcome: 'right',
-          challenge: challengeRecord(),
-          state: '["state"]',
-        });
-      } finally {
-        await allowed();
-      }
+      expect(await store.verifyAttempt(input({ hashes: [RIGHT] }))).toEqual({
+        outcome: 'right',
+        challenge: challengeRecord(),
+        state: '["state"]',
+      });
       const { rows } = await query(`SELECT key FROM "${table}"`, []);
       expect(rows).toEqual([]);
     });
@@ -207,7 +202,8 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
         await query(`DROP FUNCTION "${table}_keep"()`, []);
       }
       expect(await store.get(KEYS.state)).toBe('["state"]');
-      expect(await store.get(KEYS.attempts)).toBe('1');
+      // The wrong code's attempt and the right one's (it was compared: counted before the take).
+      expect(await store.get(KEYS.attempts)).toBe('2');
       expect(await store.get(KEYS.failures)).toBe('1');
       expect(await store.get(KEYS.failedAt)).toBe(String(NOW));
     });
@@ -271,6 +267,59 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt under a stricter iso
       }
     });
   }
+});
+
+/** How many statements on the table wait for a row lock. */
+async function lockWaits(pool: pg.Pool, table: string): Promise<number> {
+  const { rows } = await pool.query(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`,
+    [`%${table}%`],
+  );
+  return (rows[0] as { n: number }).n;
+}
+
+describe.skipIf(!postgresUp)('postgresStore().verifyAttempt racing the generic path (read committed)', () => {
+  it('compares at most maxAttempts codes when an older instance counts an attempt while a right code is being taken', async () => {
+    const pool = new pg.Pool({ connectionString: postgresUrl(), max: 4 });
+    const table = uniqueTable('mixed');
+    const store = postgresStore({ query: (text, params) => pool.query(text, params), table });
+    const holder = new pg.Client({ connectionString: postgresUrl() });
+    await holder.connect();
+    try {
+      await store.migrate();
+      await store.set(KEYS.challenge, challengeRecord(), 60_000);
+      // Two of the three attempts used.
+      for (let i = 1; i <= 2; i++) expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
+      // Hold the challenge row, so the function stops at its take of the challenge (after it read the
+      // count and compared the code) until the older instance has counted.
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM "${table}" WHERE key = $1 FOR UPDATE`, [KEYS.challenge]);
+      const right = store.verifyAttempt(input({ hashes: [RIGHT] }));
+      await expect.poll(() => lockWaits(pool, table)).toBe(1);
+      // An instance of the previous release verifies a code on the generic path: it counts the
+      // attempt (`increment`) and compares the code if the count is within maxAttempts.
+      let done = false;
+      const generic = store
+        .increment(KEYS.attempts, 60_000)
+        .then(async (n) => ({ n, challenge: await store.get(KEYS.challenge) }))
+        .finally(() => {
+          done = true;
+        });
+      // Counted, or waiting for the function's count of the same attempt row.
+      await expect.poll(async () => done || (await lockWaits(pool, table)) === 2).toBe(true);
+      await holder.query('COMMIT');
+      const [verdict, counted] = await Promise.all([right, generic]);
+      // The older instance compares when its count is within the limit and there is a challenge.
+      const genericCompared = counted.n <= 3 && counted.challenge !== undefined;
+      const compared = 2 + (genericCompared ? 1 : 0) + (['right', 'wrong'].includes(verdict.outcome) ? 1 : 0);
+      expect({ verdict: verdict.outcome, counted: counted.n, compared }).toMatchObject({ compared: 3 });
+    } finally {
+      await holder.end();
+      await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+      await pool.end();
+    }
+  });
 });
 
 describe.skipIf(!postgresUp)('postgresStore().verifyAttempt on a snapshot older than the lock', () => {
@@ -348,12 +397,13 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt with 20,000 rows', (
       const right = await nestedOf([RIGHT]);
       expect(wrong.outcome).toBe('wrong');
       expect(right.outcome).toBe('right');
-      // The lock, the one read, then one write statement: the three counters' upsert, or the delete
-      // of the challenge with its state and counters.
+      // The lock, the one read, then the writes: the three counters' upsert; or the attempt's count
+      // and the delete of the challenge with its state and counters.
       expect(wrong.nested).toHaveLength(3);
       expect(wrong.nested[2]).toMatch(/INSERT INTO/);
-      expect(right.nested).toHaveLength(3);
-      expect(right.nested[2]).toMatch(/DELETE FROM/);
+      expect(right.nested).toHaveLength(4);
+      expect(right.nested[2]).toMatch(/INSERT INTO/);
+      expect(right.nested[3]).toMatch(/DELETE FROM/);
       const nested = [...wrong.nested, ...right.nested];
       expect(
         nested.filter((plan) => /Index (Only )?Scan|Bitmap Index Scan/.test(plan)).length,

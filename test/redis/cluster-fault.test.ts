@@ -42,6 +42,14 @@ import {
 const canStartServer = requireRedisServerBinary();
 const PREFIX = uniquePrefix('cluster-fault');
 const STORE_TIMEOUT_MS = 300;
+/**
+ * Each test waits on the cluster itself: for cluster_state:fail and :ok (`waitFor`, up to 20 s
+ * each) and for the app to answer again (polled, up to 15 s). At load 10 on this machine that is
+ * about 5 s of the killed-master test (failure detected 1.5 s after the kill, ok 2 s after the
+ * restart), but redis-server is starved too under heavy load, and vitest's 20 s default then ends
+ * a test whose cluster is only slow. The test's own bound is the sum of its waits.
+ */
+const CLUSTER_TEST_TIMEOUT_MS = 90_000;
 const keys = createKeys({ secrets: [SECRET] } as Config);
 
 /** The master that holds a user's keys (CLUSTER SLOTS asked of a live node). */
@@ -60,7 +68,8 @@ async function masterOf(cluster: DedicatedCluster, userId: string): Promise<Redi
 }
 
 for (const { name, connect } of REDIS_CLUSTER_CLIENTS) {
-  describe.skipIf(!canStartServer)(`with a Redis Cluster on ${name} losing a master mid-flow`, () => {
+  const title = `with a Redis Cluster on ${name} losing a master mid-flow`;
+  describe.skipIf(!canStartServer)(title, { timeout: CLUSTER_TEST_TIMEOUT_MS }, () => {
     let cluster: DedicatedCluster;
     let connection: RedisConnection;
     let t: TestApp;
@@ -99,7 +108,7 @@ for (const { name, connect } of REDIS_CLUSTER_CLIENTS) {
       }
       await cluster.waitFor('ok');
       await connection?.close();
-    });
+    }, CLUSTER_TEST_TIMEOUT_MS);
 
     it('answers 503 everywhere once a killed master fails the cluster, lets nobody in, and recovers when it is back', async () => {
       // A user whose keys live on another master (slots follow the user's tag, not the prefix).

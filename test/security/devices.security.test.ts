@@ -74,6 +74,26 @@ describe('a remembered device stops working', () => {
     ]);
   });
 
+  it('after a revoke, a session it already let in keeps its verified state until verifiedTtlMs or a version bump (as documented)', async () => {
+    // README "Remembered devices" and API.md section 8: the revoke stops the cookie from opening new
+    // sessions; the guard reads no store on a verified request, so an admitted session lasts until
+    // its verified state ends, and a version bump ends it at once.
+    const t = createLifecycleApp();
+    const admitted = await rememberedThenNewSession(t);
+    await admitted.get('/api/data').expect(200);
+    const [device] = await t.tfa.devices.list(USERS.alice.id);
+    expect(await t.tfa.devices.revoke(USERS.alice.id, device?.id as string)).toBe(true);
+    await admitted.get('/api/data').expect(200);
+    // Past verifiedTtlMs (12 h by default) the revoked device cannot let it in again.
+    t.clock.advance(12 * 3_600_000);
+    await admitted.get('/api/data').set('Accept', 'application/json').expect(401);
+    // A version bump ends an admitted session at once.
+    const other = await rememberedThenNewSession(t);
+    await other.get('/api/data').expect(200);
+    t.versions.set(USERS.alice.id, 1);
+    await other.get('/api/data').set('Accept', 'application/json').expect(401);
+  });
+
   it('after tfa.devices.revokeAll', async () => {
     const t = createLifecycleApp();
     const one = await rememberedThenNewSession(t);

@@ -1,6 +1,6 @@
 /** postgresStore() without a database: options, answers in odd shapes, errors, ordering. */
 import { inspect } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
 import { TwoFactorConfigError } from '../../src/errors.js';
 import { type PostgresQuery, postgresStore } from '../../src/stores/postgres-store.js';
@@ -290,16 +290,18 @@ describe('postgresStore()', () => {
       return { store: postgresStore({ query }), deadlines };
     }
 
-    it('sends the deadline as if the clocks agreed until it has seen the database clock, then in that clock', async () => {
-      const { store, deadlines } = database(3_600_000, ['missing', 'missing']);
+    it('probes the database clock first (a deadline every clock is past), then sends the deadline in that clock', async () => {
+      const { store, deadlines } = database(3_600_000, ['late', 'missing', 'missing']);
       const first = Date.now() + 60_000;
-      await store.verifyAttempt(input(first));
+      expect(await store.verifyAttempt(input(first))).toEqual({ outcome: 'missing' });
       const deadline = Date.now() + 60_000;
       await store.verifyAttempt(input(deadline));
-      expect(deadlines[0]).toBe(first);
+      expect(deadlines).toHaveLength(3);
+      expect(deadlines[0]).toBe(1);
       // Never later than the app's deadline in the database's clock (server-deadline.test.ts).
-      expect(deadlines[1]).toBeLessThanOrEqual(deadline + 3_600_000);
-      expect(deadlines[1]).toBeGreaterThan(deadline + 3_600_000 - 5_000);
+      expect(deadlines[1]).toBeLessThanOrEqual(first + 3_600_000);
+      expect(deadlines[2]).toBeLessThanOrEqual(deadline + 3_600_000);
+      expect(deadlines[2]).toBeGreaterThan(deadline + 3_600_000 - 5_000);
     });
 
     it('measures again and retries once when it hears late before the deadline (a clock jumped)', async () => {
@@ -333,6 +335,52 @@ describe('postgresStore()', () => {
         'function "auth.tfa_verify" does not exist: create it with `await store.migrate()` or run `postgresStore.schema()`',
       );
       expect((error as Error).cause).toMatchObject({ code: '42883' });
+    });
+
+    describe('while the verify function is missing', () => {
+      afterEach(() => {
+        vi.useRealTimers();
+      });
+
+      /** A database without the function until `create()`; counts the calls of the function. */
+      function withoutFunction() {
+        let exists = false;
+        const calls = { verify: 0 };
+        const query: PostgresQuery = async (text) => {
+          if (!/^SELECT .*_verify/.test(text)) return { rows: [] };
+          calls.verify++;
+          if (!exists)
+            throw Object.assign(new Error('function tfa_store_verify(...) does not exist'), {
+              code: '42883',
+            });
+          return { rows: [{ outcome: 'missing', clock_ms: String(Date.now()) }] };
+        };
+        return { store: postgresStore({ query }), calls, create: () => (exists = true) };
+      }
+
+      it('calls it once, then answers unavailable at once until a minute has passed', async () => {
+        vi.useFakeTimers({ toFake: ['Date'], now: Date.UTC(2026, 10, 30, 12) });
+        const { store, calls, create } = withoutFunction();
+        for (let i = 0; i < 3; i++) {
+          const error = await rejection(store.verifyAttempt(input()));
+          expect((error as Error).message).toContain('function "tfa_store_verify" does not exist');
+        }
+        expect(calls.verify).toBe(1);
+        // The app's own migration tool creates it: picked up once the minute has passed.
+        create();
+        vi.setSystemTime(Date.now() + 60_000);
+        expect(await store.verifyAttempt(input())).toEqual({ outcome: 'missing' });
+        expect(calls.verify).toBe(2);
+      });
+
+      it('tries it again at once after migrate()', async () => {
+        const { store, calls, create } = withoutFunction();
+        await rejection(store.verifyAttempt(input()));
+        create();
+        await store.migrate();
+        expect(await store.verifyAttempt(input())).toEqual({ outcome: 'missing' });
+        expect(calls.verify).toBe(2);
+      });
     });
   });
 });

@@ -59,6 +59,17 @@ describe('withServerDeadline()', () => {
     expect(await s.verifyAttempt(input(Date.now() + 300))).toEqual({ outcome: 'late' });
   });
 
+  it('refuses a late first call of a process when the server clock is behind the app’s', async () => {
+    const s = server(-60_000);
+    // The first call of the process reaches the server 200 ms after the app answered 503.
+    s.next(500);
+    expect(await s.verifyAttempt(input(Date.now() + 300))).toEqual({ outcome: 'late' });
+    // Nor does any later deadline sent reach past the app's in the server clock.
+    const deadline = Date.now() + 300;
+    expect(await s.verifyAttempt(input(deadline))).toEqual({ outcome: 'missing' });
+    expect(s.sent.at(-1)).toBeLessThanOrEqual(deadline - 60_000);
+  });
+
   it('a server clock an hour ahead: the first call is late before the deadline, measured again and retried', async () => {
     const s = server(3_600_000);
     const deadline = Date.now() + 300;

@@ -1,5 +1,5 @@
 import { withServerDeadline } from '../server-deadline.js';
-import type { VerifyAttemptResult } from '../store.js';
+import type { VerifyAttemptInput, VerifyAttemptResult } from '../store.js';
 import { VerifyAttemptUnavailable } from '../verify-unavailable.js';
 
 /** Runs one statement and resolves with its rows. */
@@ -53,14 +53,30 @@ export function readVerifyRow(row: unknown): { result: VerifyAttemptResult; serv
   return { result, serverMs };
 }
 
+/** How long a verify function found missing is taken as missing before it is called again (ms). */
+export const MISSING_FUNCTION_RECHECK_MS = 60_000;
+
 /**
  * `verifyAttempt` for one `postgresStore()`: one `SELECT` of the table's verify function
  * (verify-function.ts), so one round trip and one commit per attempt. The deadline (a call that
  * waited in the pool's queue, behind a hung connection, or on another verify of the account;
  * security F-08) is server-deadline.ts's, as redisStore's.
+ *
+ * A database migrated before the function existed answers 42883: nothing ran, and the route
+ * verifies on the five-method path instead. That is remembered for a minute, so the verifies in
+ * between take the five-method path at once instead of paying the failed call first; then the
+ * function is called again (the app's own migrations may have created it), and at once after the
+ * store's `migrate()` (`recheck()`).
  */
 export function verifyAttemptOn(run: Run, text: string, verifyName: string) {
-  return withServerDeadline(async (input, deadline) => {
+  /** Why the function was found missing, and until when that is believed (Date.now()). */
+  let missing: { cause: unknown; until: number } | undefined;
+  const unavailable = (cause: unknown) =>
+    new VerifyAttemptUnavailable(
+      `postgresStore: function "${verifyName}" does not exist: create it with \`await store.migrate()\` or run \`postgresStore.schema()\` in your migrations`,
+      { cause },
+    );
+  const send = withServerDeadline(async (input, deadline) => {
     const { keys, challengeFields: f, lockout } = input;
     const params = [
       [keys.lock, keys.challenge, keys.state, keys.attempts, keys.failures, keys.failedAt],
@@ -82,13 +98,21 @@ export function verifyAttemptOn(run: Run, text: string, verifyName: string) {
       // 42883: no such function (or one of another signature): a schema from before it existed.
       // Nothing ran, so the route may verify on the five-method path instead (and says so once).
       if ((error as { code?: unknown } | null)?.code === '42883') {
-        throw new VerifyAttemptUnavailable(
-          `postgresStore: function "${verifyName}" does not exist: create it with \`await store.migrate()\` or run \`postgresStore.schema()\` in your migrations`,
-          { cause: error },
-        );
+        missing = { cause: error, until: Date.now() + MISSING_FUNCTION_RECHECK_MS };
+        throw unavailable(error);
       }
       throw error;
     }
+    missing = undefined;
     return readVerifyRow(rows[0]);
   });
+  function verifyAttempt(input: VerifyAttemptInput): Promise<VerifyAttemptResult> {
+    if (missing && Date.now() < missing.until) return Promise.reject(unavailable(missing.cause));
+    return send(input);
+  }
+  /** Calls the function again on the next verify (it may exist now: `migrate()` has run). */
+  verifyAttempt.recheck = (): void => {
+    missing = undefined;
+  };
+  return verifyAttempt;
 }

@@ -18,9 +18,14 @@
  * no flush). A refused attempt (busy, locked out, used up, expired, missing) writes nothing: the
  * attempt counter is read with the other keys, and a challenge whose attempts are used up is
  * refused without counting one more (the answer is the same however many more there are). A wrong
- * code writes its three counters (attempts, failures, failed-at) in one upsert. A right code
- * writes no attempt it would delete at once: one statement takes the challenge and, only when it
- * did, deletes its state and the counters. Under REPEATABLE READ or SERIALIZABLE the snapshot
+ * code writes its three counters (attempts, failures, failed-at) in one upsert, after the compare:
+ * one that comes back past the limit answers `exhausted`, whatever the compare said. A right code
+ * counts its attempt before it takes the challenge (an upsert, then one statement takes the
+ * challenge and, only when it did, deletes its state and the counters): the count read at the start
+ * does not stop a writer outside this lock (an older instance's generic path counts with
+ * `increment` and compares in the app) from counting and comparing before the take, and without
+ * its own count a right code could be the (maxAttempts + 1)-th compared (test/postgres/
+ * postgres-verify.test.ts, "racing the generic path"). Under REPEATABLE READ or SERIALIZABLE the snapshot
  * predates the lock, so there the attempt is counted (written) before the compare as before: a
  * count another verify changed since fails the attempt (40001) instead of comparing on a stale one.
  *
@@ -132,9 +137,17 @@ BEGIN
   END IF;
 
   IF (c ->> (fields[4] - 1)) = ANY(hashes) THEN
-    -- Right: take the challenge (one taker, whoever else deletes it), and only when this statement
-    -- took it, its state and the counters. (attempts + 1 <= max_attempts: counting it would only
-    -- write a row deleted in the same statement.)
+    -- Right: count it first, even under READ COMMITTED. The count read above may be stale by now:
+    -- another writer of the counter that does not take this lock (an older instance's generic path,
+    -- or this one's while the function was missing) may have counted and compared since, and its
+    -- attempt must not share a place with this one (the upsert waits for such a writer's row and
+    -- reads its count). Past the limit, nothing is taken.
+    IF NOT counted THEN
+      ${count('keys[4]', 'greatest(1, ceil(expires_at_ms - now_ms))', 'attempts', '      ')}
+      IF attempts > max_attempts THEN outcome := 'exhausted'; challenge := NULL; attempts := NULL; RETURN; END IF;
+    END IF;
+    -- Then take the challenge (one taker, whoever else deletes it), and only when this statement
+    -- took it, its state and the counters.
     WITH taken AS (
       DELETE FROM ${t} WHERE key = keys[2] AND expires_at > db_now RETURNING value
     ), gone AS (
