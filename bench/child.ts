@@ -66,7 +66,13 @@ export async function startServer(
   config: ServerConfig,
   options: StartOptions = {},
 ): Promise<Server & { ready: Record<string, unknown> }> {
-  const execArgv = ['--import', 'tsx', '--expose-gc'];
+  // BENCH_NODE_FLAGS: extra Node/V8 flags for every server, e.g. "--trace-opt --trace-deopt".
+  const execArgv = [
+    '--import',
+    'tsx',
+    '--expose-gc',
+    ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+  ];
   const profileDir = join(PROFILE_DIR, `${label.replace(/[^a-z0-9-]+/gi, '_')}-${Date.now()}`);
   const child = fork(join(ROOT, 'bench', options.entry ?? 'server.ts'), [JSON.stringify(config)], {
     cwd: ROOT,

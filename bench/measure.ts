@@ -11,6 +11,22 @@ export interface Settings {
   seconds: number;
   warmupSeconds: number;
   connections: number;
+  /**
+   * Seconds of unmeasured load on the variant itself between the forced GC and each measured run
+   * (default 0; `BENCH_REWARM=0.25` sets it). The forced GC throws away optimized code (V8
+   * deoptimizes code whose embedded maps died with the previous run's requests: "weak objects",
+   * 26-88 functions per GC in the guard case), so every run re-tiers its code; see BENCHMARKS.md,
+   * "guard: ... (fourth session)". Off by default: a quarter second re-tiers the code every route
+   * shares, not a middleware that only one route calls (the guard needs thousands of calls).
+   */
+  rewarmSeconds?: number;
+}
+
+/** The re-warm before each measured run, in seconds (see `Settings.rewarmSeconds`). */
+export function rewarmOf(settings: Settings): number {
+  const env = process.env.BENCH_REWARM;
+  if (env !== undefined && env !== '') return Math.max(0, Number(env) || 0);
+  return settings.rewarmSeconds ?? 0;
 }
 
 export interface Variant {
@@ -88,7 +104,6 @@ export async function fire(
 ) {
   const pool = amount !== undefined && variant.pool ? await variant.pool(amount) : undefined;
   await variant.server.gc(); // every run starts from a collected heap, setup garbage included
-  if (measured) await variant.beforeRun?.();
   let i = 0;
   const base: Record<string, string> =
     variant.method === 'POST' ? { 'content-type': 'application/json' } : {};
@@ -106,6 +121,20 @@ export async function fire(
     if (variant.method === 'POST') req.body = item?.body ?? '{}';
     return req;
   };
+  // After the GC, the variant's own code is tiered up again before the measured window (not for
+  // pooled variants, whose requests each consume state built for exactly this run).
+  const rewarm = measured && !pool ? rewarmOf(settings) : 0;
+  if (rewarm > 0) {
+    await autocannon({
+      url: variant.server.url,
+      connections: settings.connections,
+      pipelining: 1,
+      timeout: 10,
+      duration: rewarm,
+      requests: [{ method: variant.method, path: variant.path, setupRequest }],
+    });
+  }
+  if (measured) await variant.beforeRun?.();
   const profiling = measured && settings.profile;
   if (profiling) await variant.server.request('profile-start');
   const cpu0 = await variant.server.cpu();

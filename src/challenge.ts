@@ -1,4 +1,6 @@
-import { fingerprint, keyHash, randomId } from './crypto.js';
+import type { KeyObject } from 'node:crypto';
+import { BoundedCache } from './bounded-cache.js';
+import { fingerprint, hashCode, hmacKeys, keyHash, randomId } from './crypto.js';
 import type { Config } from './options.js';
 
 /**
@@ -211,6 +213,9 @@ export function sharesUserSlot(id: string, userKey: string): boolean {
 /** The prefix of the per-IP send counters' keys. */
 export const IP_BUDGET_KEY = 'b:ip:';
 
+/** Users whose key and number hash are kept: the ones signing in right now. */
+const HOT_USERS = 1_000;
+
 /**
  * Store keys. Numbers and addresses appear only as keyed hashes, under the *last* secret: it stays
  * put while a new one is put first (`[new, old]`), so a rotation does not restart the budgets.
@@ -219,9 +224,20 @@ export const IP_BUDGET_KEY = 'b:ip:';
  * the others (budgets, messages, reports) hash as a whole and spread over a Redis Cluster.
  */
 export function createKeys(config: Config) {
-  const secret = config.secrets.at(-1) as string;
+  // The secrets as HMAC keys prepared once (hmacKeys): the key hashes under the last, the code under each.
+  const secretKeys = hmacKeys(config.secrets);
+  const secret = secretKeys.at(-1) as KeyObject;
   const hashed = (kind: string, value: string) => keyHash(secret, kind, value);
+  // A user's key and the keyed hash of a number repeat on every request of that user (the send, each
+  // verify): the most recent are kept, like the session fingerprints. Both are pure functions of their
+  // input. Small (about 100 B an entry), so that they add next to nothing per pending challenge.
+  const users = new BoundedCache<string, string>(HOT_USERS);
+  const phones = new BoundedCache<string, string>(HOT_USERS);
+  const userKeyOf = (userId: string) => fingerprint(`user:${userId}`);
+  const phoneKeyOf = (e164: string) => hashed('phone', e164);
   return {
+    /** HMAC(secret, challenge id + typed code) under every secret, the first first (rotation). */
+    codeHashes: (id: string, code: string) => secretKeys.map((key) => hashCode(key, id, code)),
     challenge: (id: string) => `c:${idTagged(id)}`,
     state: (id: string) => `s:${idTagged(id)}`,
     attempts: (id: string) => `a:${idTagged(id)}`,
@@ -232,9 +248,9 @@ export function createKeys(config: Config) {
     reportsWork: () => 'rw',
     /** A delivery report already acted on, by the hash of its body. */
     webhook: (rawBody: Buffer) => `w:${fingerprint(rawBody)}`,
-    user: (userId: string) => fingerprint(`user:${userId}`),
+    user: (userId: string) => users.memo(userId, userKeyOf),
     /** The number a challenge's code went to, for comparing with the number on file. */
-    phone: (e164: string) => hashed('phone', e164),
+    phone: (e164: string) => phones.memo(e164, phoneKeyOf),
     failures: (userKey: string) => `f:${userTagged(userKey)}`,
     failedAt: (userKey: string) => `fa:${userTagged(userKey)}`,
     sendLock: (userKey: string) => `l:${userTagged(userKey)}`,

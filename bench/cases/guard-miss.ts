@@ -1,5 +1,5 @@
 // guard-miss: requireSecondFactor when its claim cache misses, in-process, beside one bare HMAC-SHA256.
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { createCookieJar } from '../../src/cookie.js';
 import { memoryStore, twoFactor } from '../../src/index.js';
@@ -17,7 +17,9 @@ const TARGET = 2;
  * verified browsers with cookies written by the middleware's own cookie jar. Each timed pass calls
  * the guard once per browser in order, so with 10 000 cached claims every call misses (LRU order).
  * Beside it, in the same process and the same passes, `createHmac('sha256', secret)` of the same
- * cookie value: the floor of any check of a signed cookie. Each figure is the fastest of 7 passes.
+ * cookie value, with the secret as a string, as a KeyObject made once (as the guard holds it), and
+ * that KeyObject's HMAC as base64url text: the floor of any check of a signed cookie is the
+ * cheapest of the three. Each figure is the fastest of 7 passes.
  */
 export async function guardMissCase(ctx: Context): Promise<CaseResult> {
   const browsers = ctx.quick ? BROWSERS : BROWSERS;
@@ -93,10 +95,30 @@ export async function guardMissCase(ctx: Context): Promise<CaseResult> {
     return ((performance.now() - t0) * 1000) / count;
   };
   let sink = 0;
+  // Three honest floors: the secret as a string (the key prepared on every call), as a KeyObject
+  // made once (as the guard holds it), and that KeyObject's HMAC as base64url text (the guard's
+  // own output form, cheaper than a Buffer here). The ratio is taken against the cheapest.
+  const key = createSecretKey(Buffer.from(SECRET, 'utf8'));
   const hmacPass = (count: number) => {
     const t0 = performance.now();
     for (let i = 0; i < count; i++)
       sink += createHmac('sha256', SECRET)
+        .update(values[i] as string)
+        .digest()[0] as number;
+    return ((performance.now() - t0) * 1000) / count;
+  };
+  const textPass = (count: number) => {
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++)
+      sink += createHmac('sha256', key)
+        .update(values[i] as string)
+        .digest('base64url').length;
+    return ((performance.now() - t0) * 1000) / count;
+  };
+  const keyedPass = (count: number) => {
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++)
+      sink += createHmac('sha256', key)
         .update(values[i] as string)
         .digest()[0] as number;
     return ((performance.now() - t0) * 1000) / count;
@@ -109,28 +131,39 @@ export async function guardMissCase(ctx: Context): Promise<CaseResult> {
   };
   guardPass(browsers);
   hmacPass(browsers);
+  keyedPass(browsers);
+  textPass(browsers);
   const miss: number[] = [];
   const floor: number[] = [];
+  const keyed: number[] = [];
+  const text: number[] = [];
   const hit: number[] = [];
   for (let round = 0; round < 7; round++) {
     miss.push(guardPass(browsers));
     floor.push(hmacPass(browsers));
+    keyed.push(keyedPass(browsers));
+    text.push(textPass(browsers));
     hit.push(hitPass(5_000));
   }
   if (passed !== browsers * 8 + 7 * 5 * 5_000) throw new Error(`guard-miss: ${passed} calls passed`);
   const missUs = Math.min(...miss);
-  const hmacUs = Math.min(...floor);
+  const stringUs = Math.min(...floor);
+  const keyedUs = Math.min(...keyed);
+  const textUs = Math.min(...text);
+  const hmacUs = Math.min(stringUs, keyedUs, textUs);
   const hitUs = Math.min(...hit);
   const ratio = missUs / hmacUs;
   ctx.log(
-    `  guard, cache missing: ${missUs.toFixed(2)} µs/call; one HMAC-SHA256 of the cookie: ${hmacUs.toFixed(2)} µs ` +
-      `→ ${ratio.toFixed(2)}×; cache hit: ${hitUs.toFixed(2)} µs (${sink > 0 ? 'ok' : ''})`,
+    `  guard, cache missing: ${missUs.toFixed(2)} µs/call; one HMAC-SHA256 of the cookie: ${stringUs.toFixed(2)} µs ` +
+      `(secret as a string), ${keyedUs.toFixed(2)} µs (KeyObject), ${textUs.toFixed(2)} µs (KeyObject, base64url) ` +
+      `→ ${ratio.toFixed(2)}× the cheapest; ` +
+      `cache hit: ${hitUs.toFixed(2)} µs (${sink > 0 ? 'ok' : ''})`,
   );
   const rows: Row[] = [
     {
       case: 'guard-miss',
       variant: `requireSecondFactor, claim cache missing (${browsers.toLocaleString('en-US')} browsers)`,
-      value: `${missUs.toFixed(2)} µs/call = ${ratio.toFixed(2)}× one HMAC (${hmacUs.toFixed(2)} µs)`,
+      value: `${missUs.toFixed(2)} µs/call = ${ratio.toFixed(2)}× one HMAC (${hmacUs.toFixed(2)} µs, the cheapest of string ${stringUs.toFixed(2)} / KeyObject ${keyedUs.toFixed(2)} / KeyObject to base64url ${textUs.toFixed(2)} µs)`,
       target: `≤ ${TARGET}× one HMAC-SHA256`,
       met: ratio <= TARGET,
     },
@@ -144,6 +177,16 @@ export async function guardMissCase(ctx: Context): Promise<CaseResult> {
   return {
     name: 'guard-miss',
     rows,
-    details: { browsers, missUs, hmacUs, hitUs, ratio, passes: { miss, floor, hit } },
+    details: {
+      browsers,
+      missUs,
+      hmacUs,
+      stringUs,
+      keyedUs,
+      textUs,
+      hitUs,
+      ratio,
+      passes: { miss, floor, keyed, text, hit },
+    },
   };
 }

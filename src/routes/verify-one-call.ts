@@ -3,7 +3,6 @@ import { CHALLENGE_RECORD_FIELDS, parseChallenge, parseSendState } from '../chal
 import { FAILURE_MEMORY_MS } from '../constants.js';
 import type { Runtime } from '../context.js';
 import { sessionFingerprint } from '../cookie.js';
-import { hashCode } from '../crypto.js';
 import { TwoFactorError } from '../errors.js';
 import { verifyBusy } from '../lock.js';
 import { assertNotLocked, MAX_DELAY_MS } from '../lockout.js';
@@ -14,6 +13,17 @@ import { E164 } from './load.js';
 import type { RouteResult } from './result.js';
 import type { VerifyFlow } from './verify.js';
 import { verified, verifyWho, wrongCode } from './verify-outcome.js';
+
+/** The lockout rule as `verifyAttempt` takes it, made once per configuration (stores only read it). */
+const lockouts = new WeakMap<Runtime['config'], VerifyAttemptInput['lockout']>();
+function lockoutOf(config: Runtime['config']): VerifyAttemptInput['lockout'] {
+  let lockout = lockouts.get(config);
+  if (!lockout) {
+    lockout = Object.freeze({ ...config.lockout, maxDelayMs: MAX_DELAY_MS });
+    lockouts.set(config, lockout);
+  }
+  return lockout;
+}
 
 /**
  * POST /verify on a store with `verifyAttempt`: the lock check, the attempt count, the compare and
@@ -51,10 +61,10 @@ export async function verifyInOneCall(
     userId: user.id,
     session: sessionFingerprint(user),
     phone: asWritten ? keys.phone(user.phone as string) : parsedKey(),
-    hashes: config.secrets.map((secret) => hashCode(secret, id, code)),
+    hashes: keys.codeHashes(id, code),
     now: config.now(),
     maxAttempts: config.maxAttempts,
-    lockout: { ...config.lockout, maxDelayMs: MAX_DELAY_MS },
+    lockout: lockoutOf(config),
     failureTtlMs: FAILURE_MEMORY_MS,
     deadline: Date.now() + config.storeTimeoutMs,
   };

@@ -61,12 +61,14 @@ export async function verifyCode(
   const { config, store, keys } = rt;
   const code = readCode(rawCode, config.codeLength, config.locale);
   const userKey = keys.user(user.id);
-  if (flow === SIGN_IN && store.verifyAttempt) {
+  // Read once: the getter checks on every read that the store's methods are still its own.
+  const verifyAttempt = flow === SIGN_IN ? store.verifyAttempt : undefined;
+  if (verifyAttempt) {
     const id = rt.cookies.readChallenge(req);
     // A challenge from before the hash tags keeps the generic path: its keys may span slots.
     if (id && sharesUserSlot(id, userKey)) {
       try {
-        return await verifyInOneCall(rt, req, res, user, userKey, id, code, store.verifyAttempt, flow);
+        return await verifyInOneCall(rt, req, res, user, userKey, id, code, verifyAttempt, flow);
       } catch (error) {
         // The store could not run it and changed nothing (a PostgreSQL schema from the previous
         // release, without the verify function): this verify takes the generic path below.

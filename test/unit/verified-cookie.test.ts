@@ -237,6 +237,47 @@ describe('the verified cookie (format v2)', () => {
     expect(read(jar, alice, value)).toBeNull();
   });
 
+  it('reads exactly the v2 shape: a known method, 1 to 15 ASCII digits twice, 43 base64url characters', async () => {
+    const { createHmac } = await import('node:crypto');
+    const jar = jarFor(SECRET);
+    const binding = `${alice.id.length}:${alice.id}${alice.sessionId?.length}:${alice.sessionId}1:3`;
+    // Signed correctly whatever the text: only the shape can refuse these.
+    const signed = (text: string) =>
+      `${text}.${createHmac('sha256', SECRET).update(`2fa-verified\0${binding}${text}`).digest('base64url')}`;
+    const later = String(NOW + HOUR);
+    for (const method of ['sms', 'voice', 'recovery', 'device'] as const) {
+      expect(read(jar, alice, signed(`v2.${method}.${NOW}.${later}`))).toEqual({
+        method,
+        verifiedAt: NOW,
+        expiresAt: NOW + HOUR,
+      });
+    }
+    // Leading zeros are digits like any other (the value read is the number).
+    expect(read(jar, alice, signed(`v2.sms.0${NOW}.${later}`))?.verifiedAt).toBe(NOW);
+    for (const text of [
+      `v2.sm.${NOW}.${later}`,
+      `v2.smss.${NOW}.${later}`,
+      `v2.SMS.${NOW}.${later}`,
+      `v2.email.${NOW}.${later}`,
+      `v3.sms.${NOW}.${later}`,
+      `v2.sms..${later}`,
+      `v2.sms.${NOW}.`,
+      `v2.sms.${NOW}`,
+      `v2.sms.1234567890123456.${later}`,
+      `v2.sms.${NOW}.1234567890123456`,
+      `v2.sms.+${NOW}.${later}`,
+      `v2.sms.${NOW}.${later}.1`,
+      `v2.sms.${NOW}.${later}x`,
+      `v2.sms.١٢٣.${later}`,
+      `x2.sms.${NOW}.${later}`,
+    ]) {
+      expect(read(jar, alice, signed(text)), text).toBeNull();
+    }
+    // 15 digits is the most a number may have.
+    const big = '999999999999999';
+    expect(read(jar, alice, signed(`v2.sms.${NOW}.${big}`))?.expiresAt).toBe(999999999999999);
+  });
+
   it('reads garbage as absent, never throwing', () => {
     const jar = jarFor(SECRET);
     for (const value of [

@@ -1,0 +1,84 @@
+import { sign } from 'cookie-signature';
+import type { Request, Response } from 'express';
+import { describe, expect, it } from 'vitest';
+import { createKeys } from '../../src/challenge.js';
+import { createCookieJar } from '../../src/cookie.js';
+import { fingerprint, hashCode, keyHash } from '../../src/crypto.js';
+import { memoryStore, memoryTransport } from '../../src/index.js';
+import { parseOptions } from '../../src/options.js';
+
+const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
+const OLD = 'an-older-secret-that-is-long-enough-987654321';
+const ID = 'abcdefghijklmnopqrstuvwxABC'; // 24 random characters and a 3-character user tag
+
+function configFor(secret: string | string[]) {
+  return parseOptions({
+    secret,
+    getUser: () => null,
+    transport: memoryTransport(),
+    store: memoryStore(),
+    allowedCountries: ['BE'],
+    warnings: { memoryStore: false },
+  });
+}
+
+const requestWith = (value: string) =>
+  ({
+    headers: { cookie: `2fa-challenge=${encodeURIComponent(value)}` },
+    secure: false,
+  }) as unknown as Request;
+
+/** The value `writeChallenge` sets, as the browser sends it back. */
+function written(jar: ReturnType<typeof createCookieJar>, id: string): string {
+  let line = '';
+  const res = {
+    req: { secure: false },
+    getHeader: () => undefined,
+    setHeader: (_name: string, value: string) => {
+      line = value;
+    },
+  } as unknown as Response;
+  jar.writeChallenge(res, id, 60_000);
+  return decodeURIComponent(line.slice(line.indexOf('=') + 1, line.indexOf(';')));
+}
+
+describe('the challenge cookie, read on every verify attempt', () => {
+  it('reads the id of a cookie it wrote, of one signed with an older secret, again and again', () => {
+    const jar = createCookieJar(configFor([SECRET, OLD]));
+    const value = written(jar, ID);
+    for (let i = 0; i < 3; i++) expect(jar.readChallenge(requestWith(value))).toBe(ID);
+    const old = sign(ID, OLD);
+    for (let i = 0; i < 3; i++) expect(jar.readChallenge(requestWith(old))).toBe(ID);
+  });
+
+  it('refuses a tampered or foreign copy of a cookie it has already read', () => {
+    const jar = createCookieJar(configFor(SECRET));
+    const value = written(jar, ID);
+    expect(jar.readChallenge(requestWith(value))).toBe(ID);
+    const other = `${ID.slice(0, -1)}D`;
+    expect(jar.readChallenge(requestWith(`${other}${value.slice(ID.length)}`))).toBeNull();
+    expect(jar.readChallenge(requestWith(`${value.slice(0, -1)}x`))).toBeNull();
+    expect(jar.readChallenge(requestWith(sign(ID, OLD)))).toBeNull();
+    expect(jar.readChallenge(requestWith(ID))).toBeNull();
+  });
+
+  it('refuses a signed value that is no challenge id, every time', () => {
+    const jar = createCookieJar(configFor(SECRET));
+    for (let i = 0; i < 2; i++) expect(jar.readChallenge(requestWith(sign('not-an-id', SECRET)))).toBeNull();
+  });
+});
+
+describe('createKeys, with prepared secrets and kept user and number keys', () => {
+  it('gives the same keys and code hashes as the plain functions, every time', () => {
+    const keys = createKeys(configFor([SECRET, OLD]));
+    for (let i = 0; i < 2; i++) {
+      expect(keys.user('u-1')).toBe(fingerprint('user:u-1'));
+      expect(keys.phone('+32470123401')).toBe(keyHash(OLD, 'phone', '+32470123401'));
+      expect(keys.budget('phone', '+32470123401')).toBe(`b:phone:${keyHash(OLD, 'phone', '+32470123401')}`);
+      expect(keys.codeHashes(ID, '123456')).toEqual([
+        hashCode(SECRET, ID, '123456'),
+        hashCode(OLD, ID, '123456'),
+      ]);
+    }
+  });
+});
