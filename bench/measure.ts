@@ -103,7 +103,9 @@ export async function fire(
   measured = false,
 ) {
   const pool = amount !== undefined && variant.pool ? await variant.pool(amount) : undefined;
-  await variant.server.gc(); // every run starts from a collected heap, setup garbage included
+  // Every run starts from a collected heap, setup garbage included (`BENCH_GC=0` skips it, `minor`
+  // collects the young generation only: see collectBeforeRun in bench/server.ts).
+  if (process.env.BENCH_GC !== '0') await variant.server.gc();
   let i = 0;
   const base: Record<string, string> =
     variant.method === 'POST' ? { 'content-type': 'application/json' } : {};

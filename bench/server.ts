@@ -173,11 +173,26 @@ function countingQuery(inner: PostgresQuery, table: string): PostgresQuery {
   return (text, params, name) => counted(names.get(text) ?? 'other', () => inner(text, params, name));
 }
 
+function heapNow() {
+  const m = process.memoryUsage();
+  return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, rss: m.rss, external: m.external };
+}
+
 function fullHeap() {
   gc?.();
   gc?.();
-  const m = process.memoryUsage();
-  return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, rss: m.rss, external: m.external };
+  return heapNow();
+}
+
+/**
+ * The collection before each measured run: a full GC by default. `BENCH_GC=minor` collects only the
+ * young generation: a full GC also lets V8 throw away optimized code, so each run starts partly cold
+ * (BENCHMARKS.md, "The forced GC"). `BENCH_GC=0` skips it (bench/measure.ts).
+ */
+function collectBeforeRun() {
+  if (process.env.BENCH_GC !== 'minor') return fullHeap();
+  (gc as ((options: { type: 'minor' }) => void) | undefined)?.({ type: 'minor' });
+  return heapNow();
 }
 
 /**
@@ -324,7 +339,7 @@ async function startApp(): Promise<void> {
 
   process.on('message', async (msg: Message) => {
     if (msg.type === 'gc') {
-      const heap = fullHeap();
+      const heap = collectBeforeRun();
       await quiet();
       reply(msg.id, heap);
     } else if (msg.type === 'cpu') {
