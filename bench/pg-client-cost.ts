@@ -4,10 +4,9 @@
 // store as the route calls it. Variants interleaved round by round; the median CPU µs/op of each.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { CHALLENGE_RECORD_FIELDS } from '../src/challenge.js';
 import { guardStore } from '../src/stores/guarded-store.js';
 import { postgresStore } from '../src/stores/postgres-store.js';
-import type { VerifyAttemptInput } from '../src/stores/store.js';
+import { challengeRecord, verifyInput } from './pg-verify-fixture.js';
 
 const TCP = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const UNIX = 'postgres://postgres@%2Fvar%2Frun%2Fpostgresql/test';
@@ -21,9 +20,9 @@ interface Variant {
   prepare(n: number): Promise<(i: number) => Promise<unknown>>;
 }
 
-function input(id: string): VerifyAttemptInput {
-  return {
-    keys: {
+const input = (id: string) =>
+  verifyInput(
+    {
       lock: `l:${id}`,
       challenge: `c:${id}`,
       state: `s:${id}`,
@@ -31,46 +30,9 @@ function input(id: string): VerifyAttemptInput {
       failures: `f:${id}`,
       failedAt: `fa:${id}`,
     },
-    challengeFields: CHALLENGE_RECORD_FIELDS,
-    userId: `u${id}`,
-    session: 'sess-fingerprint-0123456789abcdef',
-    phone: 'phone-hash-0123456789abcdef0123456789abcdef',
-    hashes: ['hash-0123456789abcdef0123456789abcdef0123456789ab'],
-    now: Date.now(),
-    maxAttempts: 5,
-    lockout: { threshold: 5, baseMs: 1000, maxDelayMs: 3_600_000, hardLimit: 10 },
-    failureTtlMs: 3_600_000,
-    deadline: Date.now() + 60_000,
-  };
-}
-
-function record(id: string): string {
-  const fields = [
-    'userId',
-    'session',
-    'hash',
-    'sealed',
-    'expiresAt',
-    'returnTo',
-    'country',
-    'masked',
-    'ip',
-    'phone',
-  ];
-  const values: Record<string, unknown> = {
-    userId: `u${id}`,
-    session: 'sess-fingerprint-0123456789abcdef',
-    hash: 'hash-0123456789abcdef0123456789abcdef0123456789ab',
-    sealed: randomBytes(48).toString('base64url'),
-    expiresAt: Date.now() + 600_000,
-    returnTo: '/',
-    country: 'DE',
-    masked: '+49 *** *** 12',
-    ip: '127.0.0.1',
-    phone: 'phone-hash-0123456789abcdef0123456789abcdef',
-  };
-  return JSON.stringify(fields.map((f) => values[f]));
-}
+    `u${id}`,
+  );
+const record = (id: string) => challengeRecord(`u${id}`, randomBytes(48).toString('base64url'));
 
 const admin = new pg.Pool({ connectionString: TCP, max: 2 });
 

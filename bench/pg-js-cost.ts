@@ -3,29 +3,21 @@
 // that answer the verify statement with a canned right-code row; 10 verifies in flight. Prints the
 // CPU µs per op of each variant (median of rounds): the store as the route calls it, and pg alone.
 import pg from 'pg';
-import { CHALLENGE_RECORD_FIELDS } from '../src/challenge.js';
 import { guardStore } from '../src/stores/guarded-store.js';
 import { statements } from '../src/stores/postgres/sql.js';
+import { textArray } from '../src/stores/postgres/verify-attempt.js';
 import { postgresStore } from '../src/stores/postgres-store.js';
-import type { VerifyAttemptInput } from '../src/stores/store.js';
 import { type CannedResult, FakePgStream, TYPES } from './pg-fake-stream.js';
+import { challengeRecord, verifyInput } from './pg-verify-fixture.js';
 
 const rounds = Number(process.argv[2] ?? 7);
 const perRound = Number(process.argv[3] ?? 20_000);
 const table = 'tfa_store';
 
-const CHALLENGE = JSON.stringify([
+const CHALLENGE = challengeRecord(
   'u1',
-  'sess-fingerprint-0123456789abcdef',
-  'hash-0123456789abcdef0123456789abcdef0123456789ab',
   'sealed-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234567',
-  Date.now() + 600_000,
-  '/',
-  'DE',
-  '+49 *** *** 12',
-  '127.0.0.1',
-  'phone-hash-0123456789abcdef0123456789abcdef',
-]);
+);
 const STATE = JSON.stringify([1, Date.now(), Date.now(), 0, 'sms', 'sent', ['id-0123456789']]);
 
 /** What the verify statement answers: the function's row for a right code. */
@@ -50,42 +42,34 @@ export function verifyAnswer(text: string): CannedResult | undefined {
   return text.includes('_verify') ? VERIFY_ROW : undefined;
 }
 
-function input(): VerifyAttemptInput {
-  return {
-    keys: {
-      lock: '2fa:{u:abcdefghijkl}:vlock',
-      challenge: '2fa:{u:abcdefghijkl}:c:0123456789abcdef0123',
-      state: '2fa:{u:abcdefghijkl}:s:0123456789abcdef0123',
-      attempts: '2fa:{u:abcdefghijkl}:a:0123456789abcdef0123',
-      failures: '2fa:{u:abcdefghijkl}:f',
-      failedAt: '2fa:{u:abcdefghijkl}:fa',
-    },
-    challengeFields: CHALLENGE_RECORD_FIELDS,
-    userId: 'u1',
-    session: 'sess-fingerprint-0123456789abcdef',
-    phone: 'phone-hash-0123456789abcdef0123456789abcdef',
-    hashes: ['hash-0123456789abcdef0123456789abcdef0123456789ab'],
-    now: Date.now(),
-    maxAttempts: 5,
-    lockout: { threshold: 5, baseMs: 1000, maxDelayMs: 3_600_000, hardLimit: 10 },
-    failureTtlMs: 3_600_000,
-    deadline: Date.now() + 60_000,
-  };
-}
+const KEYS = {
+  lock: '2fa:{u:abcdefghijkl}:vlock',
+  challenge: '2fa:{u:abcdefghijkl}:c:0123456789abcdef0123',
+  state: '2fa:{u:abcdefghijkl}:s:0123456789abcdef0123',
+  attempts: '2fa:{u:abcdefghijkl}:a:0123456789abcdef0123',
+  failures: '2fa:{u:abcdefghijkl}:f',
+  failedAt: '2fa:{u:abcdefghijkl}:fa',
+};
+const input = () => verifyInput(KEYS, 'u1');
 
 function fakePool(answer: (text: string) => CannedResult | undefined) {
   return new pg.Pool({ stream: () => new FakePgStream(answer) } as unknown as pg.PoolConfig);
 }
 
-const QUOTE = /["\\]/;
-function literal(items: string[]): string {
-  let out = '{';
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i] as string;
-    out += `${i ? ',' : ''}"${QUOTE.test(item) ? item.replace(/["\\]/g, '\\$&') : item}"`;
-  }
-  return `${out}}`;
-}
+/** The statement's parameters with the arrays written as literals, as the store sends them. */
+const literalParams = () => [
+  textArray(['l', 'c', 's', 'a', 'f', 'fa']),
+  'u1',
+  'sess',
+  'phone',
+  textArray(['hash']),
+  Date.now(),
+  5,
+  '{5,1000,3600000,10}',
+  3_600_000,
+  '{10,1,2,3,5,10}',
+  Date.now() + 60_000,
+];
 
 type Op = () => Promise<unknown>;
 
@@ -127,35 +111,11 @@ function variants(): Record<string, Op> {
     'q 1 json param': () =>
       pool.query({ name: 'vj', text: `/*json*/${text}`, values: [JSON.stringify(params)] }),
     'q literal arrays': () => {
-      const p = [
-        literal(['l', 'c', 's', 'a', 'f', 'fa']),
-        'u1',
-        'sess',
-        'phone',
-        literal(['hash']),
-        Date.now(),
-        5,
-        '{5,1000,3600000,10}',
-        3_600_000,
-        '{10,1,2,3,5,10}',
-        Date.now() + 60_000,
-      ];
+      const p = literalParams();
       return pool.query({ name: 'v', text, values: p });
     },
     'q 1col+literal': () => {
-      const p = [
-        literal(['l', 'c', 's', 'a', 'f', 'fa']),
-        'u1',
-        'sess',
-        'phone',
-        literal(['hash']),
-        Date.now(),
-        5,
-        '{5,1000,3600000,10}',
-        3_600_000,
-        '{10,1,2,3,5,10}',
-        Date.now() + 60_000,
-      ];
+      const p = literalParams();
       return pool
         .query({ name: 'v1', text: `/*1col*/${text}`, values: p })
         .then((r) => JSON.parse(r.rows[0].r));
