@@ -1,11 +1,12 @@
 import { sign } from 'cookie-signature';
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
 import { createKeys } from '../../src/challenge.js';
 import { createCookieJar } from '../../src/cookie.js';
 import { fingerprint, hashCode, keyHash } from '../../src/crypto.js';
 import { memoryStore, memoryTransport } from '../../src/index.js';
 import { parseOptions } from '../../src/options.js';
+import { cookieValue, setCookieLine } from '../helpers/cookie-jar.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 const OLD = 'an-older-secret-that-is-long-enough-987654321';
@@ -30,16 +31,7 @@ const requestWith = (value: string) =>
 
 /** The value `writeChallenge` sets, as the browser sends it back. */
 function written(jar: ReturnType<typeof createCookieJar>, id: string): string {
-  let line = '';
-  const res = {
-    req: { secure: false },
-    getHeader: () => undefined,
-    setHeader: (_name: string, value: string) => {
-      line = value;
-    },
-  } as unknown as Response;
-  jar.writeChallenge(res, id, 60_000);
-  return decodeURIComponent(line.slice(line.indexOf('=') + 1, line.indexOf(';')));
+  return cookieValue(setCookieLine((res) => jar.writeChallenge(res, id, 60_000)));
 }
 
 describe('the challenge cookie, read on every verify attempt', () => {

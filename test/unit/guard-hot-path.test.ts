@@ -6,6 +6,7 @@ import { createCookieJar, readCookie, sessionFingerprint } from '../../src/cooki
 import { fingerprint, hmacKeys, unsignWith } from '../../src/crypto.js';
 import { memoryStore, memoryTransport, twoFactor } from '../../src/index.js';
 import { parseOptions } from '../../src/options.js';
+import { setCookieLine } from '../helpers/cookie-jar.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 const OLD = 'an-older-secret-that-is-long-enough-987654321';
@@ -132,21 +133,16 @@ describe('the guard, claim cache missing', () => {
   const jar = createCookieJar(parseOptions(options));
   const now = Date.now();
   const cookieOf = (n: number, session = `s${n}`, userId = `u${n}`) => {
-    let line = '';
-    jar.writeVerified(
-      {
-        req: { secure: false },
-        getHeader: () => undefined,
-        setHeader: (_name: string, v: string) => {
-          line = v;
+    const line = setCookieLine((res) =>
+      jar.writeVerified(
+        res,
+        { id: userId, phone: '+32470000001', sessionId: session },
+        {
+          verifiedAt: now,
+          expiresAt: now + 3_600_000,
+          method: 'sms',
         },
-      } as unknown as Response,
-      { id: userId, phone: '+32470000001', sessionId: session },
-      {
-        verifiedAt: now,
-        expiresAt: now + 3_600_000,
-        method: 'sms',
-      },
+      ),
     );
     return `theme=dark; ${line.slice(0, line.indexOf(';'))}`;
   };

@@ -1,9 +1,10 @@
 import { sign } from 'cookie-signature';
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
 import { createCookieJar, type VerifiedClaim } from '../../src/cookie.js';
 import { memoryStore, memoryTransport } from '../../src/index.js';
 import { type CheckedUser, parseOptions } from '../../src/options.js';
+import { cookieValue, setCookieLine } from '../helpers/cookie-jar.js';
 import { verifiedCookie } from '../helpers/verified-cookie.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
@@ -31,16 +32,7 @@ const claim: VerifiedClaim = { verifiedAt: NOW, expiresAt: NOW + HOUR, method: '
 
 /** The value `writeVerified` sets (its Set-Cookie line), as the browser will send it back. */
 function write(jar: Jar, user: CheckedUser, what: VerifiedClaim = claim): string {
-  let line = '';
-  const res = {
-    req: { secure: false },
-    getHeader: () => undefined,
-    setHeader: (_name: string, v: string) => {
-      line = v;
-    },
-  } as unknown as Response;
-  jar.writeVerified(res, user, what);
-  return decodeURIComponent(line.slice(line.indexOf('=') + 1, line.indexOf(';')));
+  return cookieValue(setCookieLine((res) => jar.writeVerified(res, user, what)));
 }
 
 const reqWith = (value: string) =>
