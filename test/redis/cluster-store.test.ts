@@ -19,6 +19,7 @@ import {
   requireRedisCluster,
 } from '../helpers/redis-cluster.js';
 import { runStoreContract } from '../helpers/store-contract.js';
+import { verifyAttemptInput } from '../helpers/verify-attempt.js';
 
 const clusterUp = await requireRedisCluster();
 const FILE_PREFIX = uniquePrefix('cluster-store');
@@ -126,6 +127,38 @@ for (const { name, connect } of REDIS_CLUSTER_CLIENTS) {
       } finally {
         await connection.close();
         await flushClusterPrefix(`${clientPrefix}check:`);
+      }
+    });
+
+    it('measures the clock of each slot’s node before it sends a deadline there: one probe per slot', async () => {
+      const connection = await connect();
+      const prefix = `${clientPrefix}probe:`;
+      // The deadline is the script's 12th argument, after the command, the script, 6 and six keys;
+      // counted when the script ran (not an EVALSHA answered NOSCRIPT).
+      const deadlines: string[] = [];
+      const counted: SendCommand = async (...args) => {
+        const reply = await connection.sendCommand(...args);
+        if (/^EVAL/.test(args[0] ?? '')) deadlines.push(args[20] ?? '');
+        return reply;
+      };
+      try {
+        const store = redisStore({ sendCommand: counted, prefix });
+        const users = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'].filter(
+          (u, i, all) =>
+            all.findIndex((o) => hashSlot(`${prefix}v:{${o}}`) === hashSlot(`${prefix}v:{${u}}`)) === i,
+        );
+        const verify = (user: string) => {
+          const call = verifyAttemptInput(Date.now() + 5_000);
+          const keys = Object.fromEntries(Object.entries(call.keys).map(([k, v]) => [k, `${v}:{${user}}`]));
+          return store.verifyAttempt({ ...call, keys: keys as typeof call.keys });
+        };
+        for (const user of [...users, ...users]) expect((await verify(user)).outcome).toBe('missing');
+        // A probe ('1': long past in any clock) before the first call of each slot, none after.
+        expect(deadlines.filter((d) => d === '1')).toHaveLength(users.length);
+        expect(deadlines).toHaveLength(3 * users.length);
+      } finally {
+        await connection.close();
+        await flushClusterPrefix(prefix);
       }
     });
 

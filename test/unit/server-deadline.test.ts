@@ -35,6 +35,38 @@ function server(aheadMs: number) {
   };
 }
 
+/**
+ * A Redis Cluster: each call runs on the node that owns its slot (the input's lock key names it
+ * here), each node with its own clock `aheadMs[node]` ahead of the app's. Its `late` replies say
+ * it is one of several, as the script's do.
+ */
+function cluster(aheadMs: Record<string, number>) {
+  const trips: { there: number; back: number }[] = [];
+  /** Each call's node and whether it evaluated the code there (ran without answering late). */
+  const runs: { node: string; serverMs: number; deadline: number; evaluated: boolean }[] = [];
+  const slots = Object.keys(aheadMs);
+  const verifyAttempt = withServerDeadline(
+    async (call, serverDeadline) => {
+      const node = call.keys.lock;
+      const trip = trips.shift() ?? { there: 1, back: 1 };
+      vi.setSystemTime(Date.now() + trip.there);
+      const serverMs = Date.now() + (aheadMs[node] ?? 0);
+      const late = serverDeadline !== 0 && serverMs > serverDeadline;
+      runs.push({ node, serverMs, deadline: serverDeadline, evaluated: !late });
+      vi.setSystemTime(Date.now() + trip.back);
+      return late
+        ? { result: { outcome: 'late' as const }, serverMs, sharded: true }
+        : { result: { outcome: 'missing' as const }, serverMs };
+    },
+    (call) => slots.indexOf(call.keys.lock),
+  );
+  const on = (node: string, deadline: number) => {
+    const call = input(deadline);
+    return verifyAttempt({ ...call, keys: { ...call.keys, lock: node } });
+  };
+  return { on, runs, next: (there: number, back = 1) => trips.push({ there, back }) };
+}
+
 describe('withServerDeadline()', () => {
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['Date'], now: Date.UTC(2026, 10, 30, 12) });
@@ -117,5 +149,45 @@ describe('withServerDeadline()', () => {
     await s.verifyAttempt(input());
     await s.verifyAttempt(input());
     expect(s.sent).toEqual([0, 0]);
+  });
+
+  it('on a Redis Cluster, never lets a node whose clock is behind another’s run a call after the deadline', async () => {
+    // Node a's clock is 2 s ahead of the app's, node b's agrees with it.
+    const c = cluster({ a: 2_000, b: 0 });
+    expect(await c.on('a', Date.now() + 1_000)).toEqual({ outcome: 'missing' });
+    // b hangs: the call reaches it 1.5 s after it was sent, 0.5 s after the app answered 503.
+    c.next(1_500);
+    const deadline = Date.now() + 1_000;
+    expect(await c.on('b', deadline)).toEqual({ outcome: 'late' });
+    // b never evaluated a code after the deadline in its own clock.
+    expect(c.runs.filter((r) => r.node === 'b' && r.evaluated && r.serverMs > deadline)).toEqual([]);
+    // And no deadline sent to b reaches past the app's in b's clock.
+    for (const run of c.runs.filter((r) => r.node === 'b'))
+      expect(run.deadline).toBeLessThanOrEqual(deadline);
+  });
+
+  it('on a Redis Cluster, measures each slot’s node once (one probe per slot), then one call each', async () => {
+    const c = cluster({ a: 2_000, b: -3_000 });
+    for (const node of ['a', 'b', 'a', 'b', 'a']) {
+      expect(await c.on(node, Date.now() + 1_000)).toEqual({ outcome: 'missing' });
+    }
+    expect(c.runs.map((r) => `${r.node}${r.evaluated ? '' : ' probe'}`)).toEqual([
+      'a probe',
+      'a',
+      'b probe',
+      'b',
+      'a',
+      'b',
+      'a',
+    ]);
+  });
+
+  it('on one server, probes once whatever the slot: one offset, as before', async () => {
+    const s = server(500);
+    const call = input(Date.now() + 1_000);
+    await s.verifyAttempt({ ...call, keys: { ...call.keys, lock: 'a' } });
+    await s.verifyAttempt({ ...call, deadline: Date.now() + 1_000, keys: { ...call.keys, lock: 'b' } });
+    expect(s.sent.filter((d) => d === 1)).toHaveLength(1);
+    expect(s.sent).toHaveLength(3);
   });
 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { withServerDeadline } from '../server-deadline.js';
+import { type ServerReply, withServerDeadline } from '../server-deadline.js';
 import type { VerifyAttemptResult } from '../store.js';
+import { hashSlot } from './slot.js';
 import { VERIFY_SCRIPT } from './verify-script.js';
 
 type SendCommand = (...args: string[]) => Promise<unknown>;
@@ -59,40 +60,58 @@ export function readVerifyReply(reply: unknown): { result: VerifyAttemptResult; 
 }
 
 /**
+ * Whether a `late` reply came from a Redis Cluster node (its third element, verify-script.ts). Only
+ * 0 says no: a reply that says nothing (a script from before it said) counts as one server, as
+ * before; anything else counts as a cluster, whose nodes' clocks are then measured one by one.
+ */
+function sharded(reply: unknown): boolean {
+  if (!Array.isArray(reply) || reply.length < 3) return false;
+  const flag = reply[2];
+  return !(flag === 0 || flag === '0' || flag === 0n);
+}
+
+/**
  * `verifyAttempt` for one `redisStore()`. The script runs by its hash (`EVALSHA`: 40 bytes on the
  * wire instead of the script), and as `EVAL` when the server does not have it yet (`NOSCRIPT`: a
  * restart, a new cluster node, SCRIPT FLUSH), which also caches it there. Nothing of this request
- * is queued behind the `EVALSHA` it retries. The deadline (security F-08) is server-deadline.ts's.
+ * is queued behind the `EVALSHA` it retries. The deadline (security F-08) is server-deadline.ts's,
+ * with the clock of each hash slot's node measured on its own on a cluster (the slot of the keys'
+ * user tag: all six keys share it).
  */
 export function verifyAttemptOn(sendCommand: SendCommand, prefix: string) {
-  return withServerDeadline(async (input, deadline) => {
-    const { keys, challengeFields: f, lockout } = input;
-    const args = [
-      '6',
-      ...[keys.lock, keys.challenge, keys.state, keys.attempts, keys.failures, keys.failedAt].map(
-        (k) => prefix + k,
-      ),
-      input.userId,
-      input.session,
-      input.phone,
-      String(input.now),
-      String(input.maxAttempts),
-      String(lockout.threshold),
-      String(lockout.baseMs),
-      String(lockout.maxDelayMs),
-      String(lockout.hardLimit),
-      String(Math.max(1, Math.ceil(input.failureTtlMs))),
-      [f.length, f.userId, f.session, f.hash, f.expiresAt, f.phone].join(','),
-      String(deadline),
-      ...input.hashes,
-    ];
-    let reply: unknown;
-    try {
-      reply = await sendCommand('EVALSHA', VERIFY_SHA, ...args);
-    } catch (error) {
-      if (!/NOSCRIPT/i.test(message(error))) throw error;
-      reply = await sendCommand('EVAL', VERIFY_SCRIPT, ...args);
-    }
-    return readVerifyReply(reply);
-  });
+  return withServerDeadline(
+    async (input, deadline): Promise<ServerReply> => {
+      const { keys, challengeFields: f, lockout } = input;
+      const args = [
+        '6',
+        ...[keys.lock, keys.challenge, keys.state, keys.attempts, keys.failures, keys.failedAt].map(
+          (k) => prefix + k,
+        ),
+        input.userId,
+        input.session,
+        input.phone,
+        String(input.now),
+        String(input.maxAttempts),
+        String(lockout.threshold),
+        String(lockout.baseMs),
+        String(lockout.maxDelayMs),
+        String(lockout.hardLimit),
+        String(Math.max(1, Math.ceil(input.failureTtlMs))),
+        [f.length, f.userId, f.session, f.hash, f.expiresAt, f.phone].join(','),
+        String(deadline),
+        ...input.hashes,
+      ];
+      let reply: unknown;
+      try {
+        reply = await sendCommand('EVALSHA', VERIFY_SHA, ...args);
+      } catch (error) {
+        if (!/NOSCRIPT/i.test(message(error))) throw error;
+        reply = await sendCommand('EVAL', VERIFY_SCRIPT, ...args);
+      }
+      const read: ServerReply = readVerifyReply(reply);
+      if (read.result.outcome === 'late') read.sharded = sharded(reply);
+      return read;
+    },
+    (input) => hashSlot(prefix + input.keys.lock),
+  );
 }
