@@ -1,14 +1,18 @@
 import type { VerifyAttemptInput, VerifyAttemptResult } from './store.js';
 
+/** A Redis Cluster's hash slots and their owners: (first slot, last slot, node id) ranges. */
+export type SlotOwners = readonly (readonly [number, number, string])[];
+
 /** What the server answered, and its clock when it ran. */
 export interface ServerReply {
   result: VerifyAttemptResult;
   serverMs: number;
   /**
-   * Said by a `late` reply of a server that may be one node of several (Redis Cluster): true when
-   * it is, so each node's clock is measured on its own. Undefined: this reply does not say.
+   * Said by a `late` reply of a server that may be one node of several (Redis Cluster), each with
+   * its own clock: false when it is not, else the node's id (undefined: it could not say) and the
+   * slots' owners (when it could read them). Undefined: this reply does not say.
    */
-  sharded?: boolean;
+  node?: false | { id?: string; owners?: SlotOwners };
 }
 
 /**
@@ -50,47 +54,65 @@ function learnt(before: number | undefined, serverMs: number, sentAt: number, ba
  * A `late` that comes back before the deadline means the server's clock is ahead of what was
  * measured (a jump forward): the reply has measured it, and the call is sent once more.
  *
- * Several servers (`shardOf`, Redis): a Redis Cluster runs each call on the node that owns its
- * hash slot, and every node has its own clock. One offset learnt from a node ahead of another
- * would let the one behind run a call after the deadline, so once a `late` reply says the server
- * is one of several, each slot (`shardOf(input)`) has its own offset and its own probe: the first
- * verify of a slot costs one round trip more, once per process. Until a `late` reply has said
- * which, a call with a deadline probes. A slot that moves to a node whose clock is behind its old
- * node's is measured by the first reply from there, like a clock that went back.
+ * Several servers (`slotOf`, Redis): a Redis Cluster runs each call on the node that owns its hash
+ * slot, and every node has its own clock. One offset learnt from a node ahead of another would let
+ * the one behind run a call after the deadline, so once a `late` reply says the server is a cluster
+ * node, each node has its own offset and its own probe (one round trip more on the first verify
+ * that reaches it, once per process), found by the slot owners the late reply lists (without them,
+ * each slot counts as a node of its own). Until a `late` reply has said which, a call with a
+ * deadline probes. A reply whose clock is behind what its node was measured at (the node's clock
+ * went back, or the slot moved to another node) sets that offset back, as on one server, and
+ * drops the owners, so the next call probes and reads them again.
  */
-export function withServerDeadline(send: SendWithDeadline, shardOf?: (input: VerifyAttemptInput) => number) {
+export function withServerDeadline(send: SendWithDeadline, slotOf?: (input: VerifyAttemptInput) => number) {
   /** Server clock minus ours, at most (see above); undefined before the first reply. */
   let offsetMs: number | undefined;
-  /** The same per slot, once a reply said the server is one of several. */
-  let shards: Map<number, number> | undefined;
-  /** Whether it is known if the server is one of several (never a question without `shardOf`). */
-  let topologyKnown = shardOf === undefined;
+  /** The same per node (by id, or `#slot` without owners), once a reply said it is a cluster's. */
+  let nodes: Map<string, number> | undefined;
+  let owners: SlotOwners | undefined;
+  /** Whether it is known if the server is one of several (never a question without `slotOf`). */
+  let topologyKnown = slotOf === undefined;
 
-  const offsetOf = (input: VerifyAttemptInput) => (shards && shardOf ? shards.get(shardOf(input)) : offsetMs);
+  /** The node a call goes to (undefined: the one server). */
+  function nodeOf(input: VerifyAttemptInput): string | undefined {
+    if (!nodes || !slotOf) return undefined;
+    const slot = slotOf(input);
+    for (const [first, last, id] of owners ?? []) if (slot >= first && slot <= last) return id;
+    return `#${slot}`;
+  }
+  const offsetOf = (node: string | undefined) => (node === undefined ? offsetMs : nodes?.get(node));
 
   async function attempt(input: VerifyAttemptInput, probe = false) {
     const sentAt = Date.now();
-    const offset = offsetOf(input);
+    const to = nodeOf(input);
+    const offset = offsetOf(to);
     const deadline =
       input.deadline === undefined
         ? 0
         : probe || offset === undefined
           ? PROBE_DEADLINE
           : Math.max(PROBE_DEADLINE, Math.floor(input.deadline + offset));
-    const { result, serverMs, sharded } = await send(input, deadline);
+    const { result, serverMs, node } = await send(input, deadline);
     const backAt = Date.now();
-    if (shardOf && sharded !== undefined) {
+    if (slotOf && node !== undefined) {
       topologyKnown = true;
-      if (sharded && !shards) {
-        shards = new Map();
-        offsetMs = undefined;
+      if (node) {
+        if (!nodes) {
+          nodes = new Map();
+          offsetMs = undefined;
+        }
+        if (node.owners) owners = node.owners;
       }
     }
-    if (shards && shardOf) {
-      const shard = shardOf(input);
-      shards.set(shard, learnt(shards.get(shard), serverMs, sentAt, backAt));
-    } else {
+    // Whose clock answered: the node that said so (when its slots are known), else the one the call
+    // was sent to.
+    const answered = node && node.id !== undefined && owners ? node.id : (to ?? nodeOf(input));
+    if (answered === undefined || !nodes) {
       offsetMs = learnt(offsetMs, serverMs, sentAt, backAt);
+    } else {
+      const before = nodes.get(answered);
+      if (!node && before !== undefined && serverMs - sentAt < before) owners = undefined;
+      nodes.set(answered, learnt(before, serverMs, sentAt, backAt));
     }
     const measuredAgain =
       result.outcome === 'late' && input.deadline !== undefined && backAt < input.deadline;
@@ -98,7 +120,7 @@ export function withServerDeadline(send: SendWithDeadline, shardOf?: (input: Ver
   }
 
   return async function verifyAttempt(input: VerifyAttemptInput): Promise<VerifyAttemptResult> {
-    if (input.deadline !== undefined && (!topologyKnown || offsetOf(input) === undefined)) {
+    if (input.deadline !== undefined && (!topologyKnown || offsetOf(nodeOf(input)) === undefined)) {
       const probe = await attempt(input, true);
       if (probe.result.outcome !== 'late') return probe.result;
     }

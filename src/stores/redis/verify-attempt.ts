@@ -60,14 +60,24 @@ export function readVerifyReply(reply: unknown): { result: VerifyAttemptResult; 
 }
 
 /**
- * Whether a `late` reply came from a Redis Cluster node (its third element, verify-script.ts). Only
- * 0 says no: a reply that says nothing (a script from before it said) counts as one server, as
- * before; anything else counts as a cluster, whose nodes' clocks are then measured one by one.
+ * Who answered a `late` reply (its third and fourth elements, verify-script.ts): 0 is one server,
+ * as is a reply that says nothing (a script from before it said); anything else a cluster node,
+ * with its id and the slots' owners when the reply carries them.
  */
-function sharded(reply: unknown): boolean {
-  if (!Array.isArray(reply) || reply.length < 3) return false;
+function nodeOf(reply: unknown[]): ServerReply['node'] {
   const flag = reply[2];
-  return !(flag === 0 || flag === '0' || flag === 0n);
+  if (reply.length < 3 || flag === 0 || flag === '0' || flag === 0n) return false;
+  const id = text(flag);
+  if (id === undefined || id.length === 0) return {};
+  const flat = Array.isArray(reply[3]) ? reply[3] : [];
+  const owners: [number, number, string][] = [];
+  for (let i = 0; i + 2 < flat.length; i += 3) {
+    const first = Number(flat[i]);
+    const last = Number(flat[i + 1]);
+    const owner = text(flat[i + 2]);
+    if (Number.isSafeInteger(first) && Number.isSafeInteger(last) && owner) owners.push([first, last, owner]);
+  }
+  return owners.length > 0 ? { id, owners } : { id };
 }
 
 /**
@@ -109,7 +119,7 @@ export function verifyAttemptOn(sendCommand: SendCommand, prefix: string) {
         reply = await sendCommand('EVAL', VERIFY_SCRIPT, ...args);
       }
       const read: ServerReply = readVerifyReply(reply);
-      if (read.result.outcome === 'late') read.sharded = sharded(reply);
+      if (read.result.outcome === 'late') read.node = nodeOf(reply as unknown[]);
       return read;
     },
     (input) => hashSlot(prefix + input.keys.lock),
