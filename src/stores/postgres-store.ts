@@ -51,6 +51,13 @@ export interface PostgresStore extends Store {
   shutdown(): Promise<void>;
 }
 
+/**
+ * What `increment` answers, without counting, while a verify function of the account holds the
+ * key's advisory lock (only the account's verify lock key is ever held so): a lock taken by someone
+ * else (`withLock` refuses, busy), and past every limit should any other key's hash ever meet it.
+ */
+const HELD_BY_VERIFY = Number.MAX_SAFE_INTEGER;
+
 /** Every this-many writes (set, increment) of one store, one sweep; sooner while there is a backlog. */
 export const SWEEP_EVERY_WRITES = 100;
 
@@ -210,6 +217,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     },
     async increment(key, ttlMs) {
       const rows = await tracked(key, run(sql.increment, [key, toMilliseconds(ttlMs)]));
+      if (rows.length === 0) return HELD_BY_VERIFY;
       const count = Number(toValue(rows[0]) ?? Number.NaN);
       // The stored value itself stays out of the message.
       if (!Number.isSafeInteger(count) || count < 1) {

@@ -19,6 +19,7 @@ import {
   requireRedisCluster,
 } from '../helpers/redis-cluster.js';
 import { runStoreContract } from '../helpers/store-contract.js';
+import { verifyAttemptInput } from '../helpers/verify-attempt.js';
 
 const clusterUp = await requireRedisCluster();
 const FILE_PREFIX = uniquePrefix('cluster-store');
@@ -126,6 +127,49 @@ for (const { name, connect } of REDIS_CLUSTER_CLIENTS) {
       } finally {
         await connection.close();
         await flushClusterPrefix(`${clientPrefix}check:`);
+      }
+    });
+
+    it('measures the clock of each node before it sends a deadline there: one probe per node', async () => {
+      const connection = await connect();
+      const prefix = `${clientPrefix}probe:`;
+      // The deadline is the script's 12th argument, after the command, the script, 6 and six keys;
+      // counted when the script ran (not an EVALSHA answered NOSCRIPT), with the node that ran it.
+      const { Redis } = await import('ioredis');
+      const probe = new Redis({ host: '127.0.0.1', port: CLUSTER_PORT });
+      const slots = (await probe.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, string]][];
+      probe.disconnect();
+      const ownerOf = (key: string) => {
+        const slot = hashSlot(key);
+        return slots.find(([a, b]) => slot >= a && slot <= b)?.[2][2];
+      };
+      const probed: (string | undefined)[] = [];
+      let calls = 0;
+      const counted: SendCommand = async (...args) => {
+        const reply = await connection.sendCommand(...args);
+        if (/^EVAL/.test(args[0] ?? '')) {
+          calls++;
+          if (args[20] === '1') probed.push(ownerOf(args[3] ?? ''));
+        }
+        return reply;
+      };
+      try {
+        const store = redisStore({ sendCommand: counted, prefix });
+        const users = Array.from({ length: 12 }, (_, i) => `u${i}`);
+        const verify = (user: string) => {
+          const call = verifyAttemptInput(Date.now() + 5_000);
+          const keys = Object.fromEntries(Object.entries(call.keys).map(([k, v]) => [k, `${v}:{${user}}`]));
+          return store.verifyAttempt({ ...call, keys: keys as typeof call.keys });
+        };
+        for (const user of [...users, ...users]) expect((await verify(user)).outcome).toBe('missing');
+        // A probe ('1': long past in any clock) before the first call that reaches each node, none after.
+        const nodes = new Set(users.map((u) => ownerOf(`${prefix}v:{${u}}`)));
+        expect(nodes.size).toBeGreaterThan(1);
+        expect(probed.sort()).toEqual([...nodes].sort());
+        expect(calls).toBe(2 * users.length + nodes.size);
+      } finally {
+        await connection.close();
+        await flushClusterPrefix(prefix);
       }
     });
 

@@ -35,6 +35,49 @@ function server(aheadMs: number) {
   };
 }
 
+/**
+ * A Redis Cluster: each call runs on the node that owns its slot, each node with its own clock
+ * `aheadMs[node]` ahead of the app's. A call's slot is its lock key (a number here); `owners` lists
+ * which node owns which slot, and can change (a slot moves). Its `late` replies say which node
+ * answered and the owners, as the script's do.
+ */
+function cluster(aheadMs: Record<string, number>, owners: [number, number, string][]) {
+  const trips: { there: number; back: number }[] = [];
+  /** Each call's node and whether it evaluated the code there (ran without answering late). */
+  const runs: { node: string; serverMs: number; deadline: number; evaluated: boolean }[] = [];
+  const ownerOf = (slot: number) => owners.find(([a, b]) => slot >= a && slot <= b)?.[2] ?? '?';
+  const verifyAttempt = withServerDeadline(
+    async (call, serverDeadline) => {
+      const node = ownerOf(Number(call.keys.lock));
+      const trip = trips.shift() ?? { there: 1, back: 1 };
+      vi.setSystemTime(Date.now() + trip.there);
+      const serverMs = Date.now() + (aheadMs[node] ?? 0);
+      const late = serverDeadline !== 0 && serverMs > serverDeadline;
+      runs.push({ node, serverMs, deadline: serverDeadline, evaluated: !late });
+      vi.setSystemTime(Date.now() + trip.back);
+      return late
+        ? {
+            result: { outcome: 'late' as const },
+            serverMs,
+            node: { id: node, owners: owners.map((o) => [...o] as const) },
+          }
+        : { result: { outcome: 'missing' as const }, serverMs };
+    },
+    (call) => Number(call.keys.lock),
+  );
+  const on = (slot: number, deadline: number) => {
+    const call = input(deadline);
+    return verifyAttempt({ ...call, keys: { ...call.keys, lock: String(slot) } });
+  };
+  return {
+    on,
+    runs,
+    owners,
+    next: (there: number, back = 1) => trips.push({ there, back }),
+    probes: () => runs.filter((r) => r.deadline === 1).map((r) => r.node),
+  };
+}
+
 describe('withServerDeadline()', () => {
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['Date'], now: Date.UTC(2026, 10, 30, 12) });
@@ -117,5 +160,85 @@ describe('withServerDeadline()', () => {
     await s.verifyAttempt(input());
     await s.verifyAttempt(input());
     expect(s.sent).toEqual([0, 0]);
+  });
+
+  it('on a Redis Cluster, never lets a node whose clock is behind another’s run a call after the deadline', async () => {
+    // Node a's clock is 2 s ahead of the app's, node b's agrees with it.
+    const c = cluster({ a: 2_000, b: 0 }, [
+      [0, 9, 'a'],
+      [10, 19, 'b'],
+    ]);
+    expect(await c.on(1, Date.now() + 1_000)).toEqual({ outcome: 'missing' });
+    // b hangs: the call reaches it 1.5 s after it was sent, 0.5 s after the app answered 503.
+    c.next(1_500);
+    const deadline = Date.now() + 1_000;
+    expect(await c.on(11, deadline)).toEqual({ outcome: 'late' });
+    // b never evaluated a code after the deadline in its own clock, nor got a later deadline.
+    expect(c.runs.filter((r) => r.node === 'b' && r.evaluated && r.serverMs > deadline)).toEqual([]);
+    for (const run of c.runs.filter((r) => r.node === 'b'))
+      expect(run.deadline).toBeLessThanOrEqual(deadline);
+  });
+
+  it('on a Redis Cluster, measures each node once (one probe per node, whatever the slot), then one call each', async () => {
+    const c = cluster({ a: 2_000, b: -3_000 }, [
+      [0, 9, 'a'],
+      [10, 19, 'b'],
+    ]);
+    for (const slot of [1, 2, 11, 3, 12, 13, 4]) {
+      expect(await c.on(slot, Date.now() + 1_000)).toEqual({ outcome: 'missing' });
+    }
+    expect(c.probes()).toEqual(['a', 'b']);
+    expect(c.runs).toHaveLength(9);
+  });
+
+  it('on a Redis Cluster, a slot that moves to a node whose clock is behind is measured again', async () => {
+    const c = cluster({ a: 2_000, b: 0 }, [
+      [0, 9, 'a'],
+      [10, 19, 'b'],
+    ]);
+    await c.on(1, Date.now() + 1_000);
+    await c.on(11, Date.now() + 1_000);
+    // Slot 5 moves to b: the first call there still goes with a's offset (as a clock that went
+    // back would); its reply shows a clock behind a's, so the owners are read again.
+    c.owners.splice(0, 2, [0, 4, 'a'], [5, 19, 'b']);
+    await c.on(5, Date.now() + 1_000);
+    // b hangs: no call to slot 5 runs after the deadline from now on.
+    c.next(1_500);
+    const deadline = Date.now() + 1_000;
+    expect(await c.on(5, deadline)).toEqual({ outcome: 'late' });
+    expect(c.runs.at(-1)).toMatchObject({ node: 'b', evaluated: false });
+    // And a's slots keep a's offset: a call there runs at once.
+    expect(await c.on(1, Date.now() + 1_000)).toEqual({ outcome: 'missing' });
+  });
+
+  it('on a Redis Cluster node that cannot list the owners, measures each slot on its own', async () => {
+    const sent: number[] = [];
+    const verifyAttempt = withServerDeadline(
+      async (_call, serverDeadline) => {
+        sent.push(serverDeadline);
+        const serverMs = Date.now() + 2_000;
+        return serverMs > serverDeadline
+          ? { result: { outcome: 'late' as const }, serverMs, node: {} }
+          : { result: { outcome: 'missing' as const }, serverMs };
+      },
+      (call) => Number(call.keys.lock),
+    );
+    for (const slot of [1, 2, 1]) {
+      const call = input(Date.now() + 1_000);
+      expect(await verifyAttempt({ ...call, keys: { ...call.keys, lock: String(slot) } })).toEqual({
+        outcome: 'missing',
+      });
+    }
+    expect(sent.filter((d) => d === 1)).toHaveLength(2);
+    expect(sent).toHaveLength(5);
+  });
+
+  it('on one server, probes once whatever the slot: one offset, as before', async () => {
+    const s = server(500);
+    const call = input(Date.now() + 1_000);
+    await s.verifyAttempt({ ...call, keys: { ...call.keys, lock: 'a' } });
+    await s.verifyAttempt({ ...call, deadline: Date.now() + 1_000, keys: { ...call.keys, lock: 'b' } });
+    expect(s.sent.filter((d) => d === 1)).toHaveLength(1);
+    expect(s.sent).toHaveLength(3);
   });
 });

@@ -109,8 +109,11 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.ex
 RETURNING key, CASE WHEN expires_at > now() THEN value END AS value`,
     // An expired row counts as absent: back to 1 with the new TTL. A live one keeps its TTL. A value
     // that is not a count stays as it is and comes back as NULL: never cast (the cast's error would
-    // quote it), never returned.
-    increment: `INSERT INTO ${t} AS s (key, value, expires_at) VALUES ($1, '1', ${expiry(2)})
+    // quote it), never returned. No row at all while a verify function holds the key's advisory lock
+    // (verify-function.ts: the account's lock key): the generic path's lock refuses, as the function
+    // refuses while the generic lock row exists. (Shared: increments never wait for each other.)
+    increment: `INSERT INTO ${t} AS s (key, value, expires_at)
+SELECT $1::text, '1', ${expiry(2)} WHERE pg_try_advisory_xact_lock_shared(hashtextextended($1::text, 0))
 ON CONFLICT (key) DO UPDATE SET
   value = CASE WHEN s.expires_at <= now() THEN '1'
                WHEN s.value ~ '^[0-9]{1,15}$' THEN (s.value::bigint + 1)::text

@@ -89,7 +89,8 @@ export const MISSING_FUNCTION_RECHECK_MS = 60_000;
  * verifies on the five-method path instead. That is remembered for a minute, so the verifies in
  * between take the five-method path at once instead of paying the failed call first; then the
  * function is called again (the app's own migrations may have created it), and at once after the
- * store's `migrate()` (`recheck()`).
+ * store's `migrate()` (`recheck()`). Meanwhile other instances may verify through the function:
+ * the account's lock keeps the two paths apart (verify-function.ts), so the minute costs speed only.
  */
 export function verifyAttemptOn(run: Run, text: string, verifyName: string) {
   /** Why the function was found missing, and until when that is believed (Date.now()). */

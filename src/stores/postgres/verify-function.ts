@@ -9,7 +9,12 @@
  * snapshot, so each one reads what the previous holder committed: of 50 parallel right codes one
  * consumes the challenge, of 50 wrong ones at most maxAttempts are compared. The consume is a
  * DELETE … RETURNING, so a store call outside this function that takes the challenge (the generic
- * path of an older instance) still leaves exactly one winner. (Under REPEATABLE READ a contested
+ * path of an older instance) still leaves exactly one winner. The generic path's lock of the account
+ * (the same lock key, `increment`, sql.ts) and this one exclude each other: the function answers
+ * `busy` while that lock's row exists, and the `increment` takes this advisory lock shared, without
+ * waiting, and answers "taken" while a function holds it (test/postgres/postgres-mixed-paths.test.ts):
+ * an instance on the generic path (the function missing, an enrollment verify) and one here never
+ * check codes of one account at once. (Under REPEATABLE READ a contested
  * attempt fails with a serialization error instead: closed, never twice.) The advisory lock lives
  * in shared memory only; a row lock (`FOR UPDATE`) would write the row (its xmax, a WAL record),
  * and the lockout counters it must serialize belong to the account, not to one challenge row.

@@ -4,12 +4,31 @@
  * attempts, failures, failed-at. ARGV: userId, session, phone, now, maxAttempts, threshold,
  * baseMs, maxDelayMs, hardLimit, failureTtlMs, the record's field positions
  * ("length,userId,session,hash,expiresAt,phone"), the deadline in the server's clock (ms; '0':
- * none), then one hash per secret. Every reply is {outcome, server time in ms, ...}.
+ * none), then one hash per secret. Every reply is {outcome, server time in ms, ...}; `late` adds
+ * who answered (each Redis Cluster node has its own clock, server-deadline.ts): 0 when cluster
+ * support is disabled, else the node's id and the slot owners as flat (first, last, node id)
+ * triples (1 when it cannot say). Asked only on that path: a verify that runs pays nothing for it.
  * The hash compare runs over every byte of every candidate (no early exit), like timingSafeEqual.
  */
 export const VERIFY_SCRIPT = `local t = redis.call('TIME')
 local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if ARGV[12] ~= '0' and clock > tonumber(ARGV[12]) then return {'late', clock} end
+if ARGV[12] ~= '0' and clock > tonumber(ARGV[12]) then
+  local me = redis.pcall('CLUSTER', 'MYID')
+  if type(me) ~= 'string' then
+    local single = type(me) == 'table' and me.err and string.find(me.err, 'disabled', 1, true)
+    return {'late', clock, single and 0 or 1}
+  end
+  local owners = {}
+  local slots = redis.pcall('CLUSTER', 'SLOTS')
+  if type(slots) == 'table' and not slots.err then
+    for _, r in ipairs(slots) do
+      owners[#owners + 1] = r[1]
+      owners[#owners + 1] = r[2]
+      owners[#owners + 1] = r[3][3]
+    end
+  end
+  return {'late', clock, me, owners}
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'busy', clock} end
 local now = tonumber(ARGV[4])
 local threshold = tonumber(ARGV[6])
