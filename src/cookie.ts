@@ -151,24 +151,6 @@ export function cookieLines(options: {
   };
 }
 
-/** `req.secure` of a response's request, once worked out (Express's getter walks the proxy settings). */
-const SECURE = Symbol('express-sms-2fa.secure');
-type SchemeOf = Response & { [SECURE]?: boolean };
-
-/**
- * Whether this response's cookies are the Secure ones: `secure` itself, or for 'auto' its request's
- * `req.secure`, read once per response (the right code writes two cookies) and kept on it.
- */
-function isSecureResponse(res: SchemeOf, secure: boolean | 'auto'): boolean {
-  if (secure !== 'auto') return secure;
-  let known = res[SECURE];
-  if (known === undefined) {
-    known = res.req?.secure === true;
-    res[SECURE] = known;
-  }
-  return known;
-}
-
 interface Names {
   verified: string;
   challenge: string;
@@ -203,8 +185,8 @@ export function createCookieJar(config: Config): CookieJar {
    */
   const isSecure = (req: Request | undefined) => (secure === 'auto' ? req?.secure === true : secure);
   const namesFor = (req: Request | undefined) => (isSecure(req) ? secureNames : plainNames);
-  /** The names and Set-Cookie lines for this response's scheme (`req.secure` read once per response). */
-  const jarFor = (res: Response) => (isSecureResponse(res, secure) ? secureJar : plainJar);
+  /** The names and Set-Cookie lines for this response's scheme (`req.secure` read once). */
+  const jarFor = (res: Response) => (isSecure(res.req) ? secureJar : plainJar);
   const setCookie = (res: Response, pick: (names: Names) => string, value: string, maxAgeMs: number) => {
     const { names, lines } = jarFor(res);
     appendSetCookie(res, lines.set(pick(names), value, maxAgeMs));
