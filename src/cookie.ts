@@ -115,11 +115,16 @@ const CLEARED = '; Expires=Thu, 01 Jan 1970 00:00:00 GMT';
 
 /**
  * Adds a Set-Cookie line after the ones already set, as Express's `res.append` does (a single line
- * stays a string, more become an array).
+ * stays a string, more become an array). After one line (the right code's second), Node's
+ * `appendHeader` checks only the new line and makes the array itself; an array already set may be
+ * the app's own, which `appendHeader` would extend in place: it is copied, as `res.append` does.
  */
 export function appendSetCookie(res: Response, line: string): void {
   const prev = res.getHeader('Set-Cookie');
-  res.setHeader('Set-Cookie', !prev ? line : Array.isArray(prev) ? [...prev, line] : [String(prev), line]);
+  if (!prev) res.setHeader('Set-Cookie', line);
+  else if (typeof prev === 'string' && typeof res.appendHeader === 'function')
+    res.appendHeader('Set-Cookie', line);
+  else res.setHeader('Set-Cookie', Array.isArray(prev) ? [...prev, line] : [String(prev), line]);
 }
 
 /**
@@ -143,13 +148,34 @@ export function cookieLines(options: {
 }): CookieLines {
   const where = `${options.domain ? `; Domain=${options.domain}` : ''}; Path=/`;
   const flags = `; HttpOnly${options.secure ? '; Secure' : ''}; SameSite=${options.sameSite === 'strict' ? 'Strict' : 'Lax'}`;
+  // The last Expires written, by its whole second (an HTTP date has no milliseconds): the cookies
+  // of one second share it instead of a `Date` and its formatting each.
+  let lastSecond = Number.NaN;
+  let lastExpires = '';
+  const expiresAt = (ms: number) => {
+    const second = Math.floor(ms / 1000);
+    if (second !== lastSecond) {
+      lastExpires = new Date(ms).toUTCString();
+      lastSecond = second;
+    }
+    return lastExpires;
+  };
+  // A cleared cookie's line never changes: made once per name (the jar has four).
+  const cleared = new Map<string, string>();
   return {
     set(name, value, maxAgeMs) {
       // Express: `expires = new Date(Date.now() + maxAge)`, `Max-Age = floor(maxAge / 1000)`.
-      const expires = new Date(Date.now() + maxAgeMs).toUTCString();
+      const expires = expiresAt(Date.now() + maxAgeMs);
       return `${name}=${encodeURIComponent(value)}; Max-Age=${Math.floor(maxAgeMs / 1000)}${where}; Expires=${expires}${flags}`;
     },
-    clear: (name) => `${name}=${where}${CLEARED}${flags}`,
+    clear(name) {
+      let line = cleared.get(name);
+      if (line === undefined) {
+        line = `${name}=${where}${CLEARED}${flags}`;
+        cleared.set(name, line);
+      }
+      return line;
+    },
   };
 }
 

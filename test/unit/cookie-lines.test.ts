@@ -25,6 +25,15 @@ function expressResponse(secure = false): Response {
   return res;
 }
 
+/** A response with only getHeader and setHeader (no Node `appendHeader`), as outside Node's http. */
+function plainResponse(): Response {
+  const headers = new Map<string, unknown>();
+  return {
+    getHeader: (name: string) => headers.get(name.toLowerCase()),
+    setHeader: (name: string, value: unknown) => headers.set(name.toLowerCase(), value),
+  } as unknown as Response;
+}
+
 const setCookies = (res: Response) => [res.getHeader('Set-Cookie')].flat().filter(Boolean);
 
 const OPTION_SETS = [
@@ -78,6 +87,48 @@ describe('cookieLines: what res.cookie and res.clearCookie wrote', () => {
     other.setHeader('Set-Cookie', 'sid=s');
     appendSetCookie(other, 'a=1');
     expect(other.getHeader('Set-Cookie')).toEqual(['sid=s', 'a=1']);
+  });
+
+  it('leaves what res.append leaves, whatever was set before, with or without appendHeader', () => {
+    for (const prev of [undefined, '', 'sid=s', ['a=1', 'b=2'], 5]) {
+      // One array for all three responses, as an app's constant would be: it must stay as it was.
+      const before = structuredClone(prev);
+      const expected = expressResponse();
+      const ours = expressResponse();
+      const bare = plainResponse();
+      for (const res of [expected, ours, bare]) if (prev !== undefined) res.setHeader('Set-Cookie', prev);
+      expected.append('Set-Cookie', 'c=3');
+      appendSetCookie(ours, 'c=3');
+      appendSetCookie(bare, 'c=3');
+      expect(ours.getHeader('Set-Cookie')).toEqual(expected.getHeader('Set-Cookie'));
+      expect(bare.getHeader('Set-Cookie')).toEqual(expected.getHeader('Set-Cookie'));
+      appendSetCookie(ours, 'd=4');
+      expected.append('Set-Cookie', 'd=4');
+      expect(ours.getHeader('Set-Cookie')).toEqual(expected.getHeader('Set-Cookie'));
+      expect(prev).toEqual(before);
+    }
+  });
+
+  it('writes the Expires of res.cookie across second boundaries, for alternating lifetimes', () => {
+    const lines = cookieLines(OPTION_SETS[0]);
+    const now = vi.spyOn(Date, 'now');
+    // The same second twice, its last millisecond, the next second, back and forth between lifetimes.
+    for (const [at, maxAge] of [
+      [NOW, 43_200_000],
+      [NOW + 500, 43_200_000],
+      [NOW + 876, 43_200_000],
+      [NOW + 877, 43_200_000],
+      [NOW + 877, 600_000],
+      [NOW + 878, 43_200_000],
+      [NOW + 1_877, 1_500],
+      [NOW + 1_877, 43_200_000],
+      [NOW - 5_000, 43_200_000],
+    ] as const) {
+      now.mockReturnValue(at);
+      const res = expressResponse();
+      res.cookie('2fa', 'v', { httpOnly: true, sameSite: 'lax', path: '/', secure: false, maxAge });
+      expect(lines.set('2fa', 'v', maxAge)).toBe(setCookies(res)[0]);
+    }
   });
 });
 
