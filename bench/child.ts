@@ -27,7 +27,8 @@ export interface Server {
   /** Next unused user number on this server (users are never shared between flows). */
   nextUser(): number;
   request<T>(type: string, extra?: Record<string, unknown>): Promise<T>;
-  gc(): Promise<Heap>;
+  /** Collects before a run: a scavenge, or a full GC when `full` (see collectBeforeRun in bench/server.ts). */
+  gc(full?: boolean): Promise<Heap>;
   heap(): Promise<Heap>;
   counters(reset?: boolean): Promise<Counters>;
   /** The server process's CPU time so far (user + system), in µs. */
@@ -127,7 +128,7 @@ export async function startServer(
     profileDir: options.profile ? profileDir : undefined,
     nextUser: () => users++,
     request,
-    gc: () => request<Heap>('gc'),
+    gc: (full = false) => request<Heap>('gc', { full }),
     heap: () => request<Heap>('heap'),
     counters: (reset = false) => request<Counters>('counters', { reset }),
     cpu: () => request<number>('cpu'),

@@ -12,21 +12,36 @@ export interface Settings {
   warmupSeconds: number;
   connections: number;
   /**
-   * Seconds of unmeasured load on the variant itself between the forced GC and each measured run
-   * (default 0; `BENCH_REWARM=0.25` sets it). The forced GC throws away optimized code (V8
-   * deoptimizes code whose embedded maps died with the previous run's requests: "weak objects",
-   * 26-88 functions per GC in the guard case), so every run re-tiers its code; see BENCHMARKS.md,
-   * "guard: ... (fourth session)". Off by default: a quarter second re-tiers the code every route
-   * shares, not a middleware that only one route calls (the guard needs thousands of calls).
+   * Seconds of unmeasured load on the variant itself right before each measured run (default 0;
+   * `BENCH_REWARM=0.5` sets it; 0.5 with `BENCH_GC=loaded`). A pooled variant's pool is built with
+   * that many extra entries (at the run's rate) for it, before the collection. Off by default since
+   * the fifth session: after a scavenge the code is still hot. With `BENCH_GC=full` it re-tiers the
+   * code the full GC threw away, but 0.5 s is not enough (BENCHMARKS.md, "Steady state by default").
    */
   rewarmSeconds?: number;
+}
+
+/**
+ * The collection before each measured run, from `BENCH_GC`: `minor` (default: a scavenge; the
+ * first warm-up pass collects fully, after the case's setup), `full` (two full GCs before every run,
+ * warm-ups included: the harness up to the fourth session), `loaded` (the full GC in the middle of
+ * an unmeasured re-warm on the variant itself, under its own traffic, then a scavenge), `0` (none).
+ */
+export type Collection = 'minor' | 'full' | 'loaded' | 'none';
+
+export function collectionOf(): Collection {
+  const env = process.env.BENCH_GC ?? '';
+  if (env === '0' || env === 'none') return 'none';
+  if (env === 'full' || env === 'loaded') return env;
+  if (env === '' || env === 'minor') return 'minor';
+  throw new Error(`BENCH_GC=${env}: expected minor, full, loaded or 0`);
 }
 
 /** The re-warm before each measured run, in seconds (see `Settings.rewarmSeconds`). */
 export function rewarmOf(settings: Settings): number {
   const env = process.env.BENCH_REWARM;
   if (env !== undefined && env !== '') return Math.max(0, Number(env) || 0);
-  return settings.rewarmSeconds ?? 0;
+  return settings.rewarmSeconds ?? (collectionOf() === 'loaded' ? 0.5 : 0);
 }
 
 export interface Variant {
@@ -94,48 +109,86 @@ export function quantile(values: number[], q: number): number {
 
 export const median = (values: number[]) => quantile(values, 0.5);
 
-/** One autocannon run against `variant`: for `seconds`, or exactly `amount` requests when given. */
+/**
+ * One autocannon run against `variant`: for `seconds`, or exactly `amount` requests when given.
+ * `fullGc` collects everything before it whatever `BENCH_GC` says (the first warm-up pass).
+ */
 export async function fire(
   variant: Variant,
   settings: Settings,
   seconds: number,
   amount?: number,
   measured = false,
+  fullGc = false,
 ) {
-  const pool = amount !== undefined && variant.pool ? await variant.pool(amount) : undefined;
-  // Every run starts from a collected heap, setup garbage included (`BENCH_GC=0` skips it, `minor`
-  // collects the young generation only: see collectBeforeRun in bench/server.ts).
-  if (process.env.BENCH_GC !== '0') await variant.server.gc();
-  let i = 0;
+  const collection = collectionOf();
+  const rewarm = measured ? rewarmOf(settings) : 0;
+  // A pooled variant's re-warm consumes extra entries of the same pool, built before the GC (the
+  // run's rate, `amount / seconds`, over the re-warm's length), so its garbage is collected too.
+  const extra =
+    rewarm > 0 && amount !== undefined && variant.pool
+      ? Math.max(20, Math.round((amount * rewarm) / Math.max(seconds, 0.001)))
+      : 0;
+  const pool = amount !== undefined && variant.pool ? await variant.pool(amount + extra) : undefined;
+  // Every run starts from a collected young generation, setup garbage included (see
+  // `Collection`); with `loaded`, a measured run's full GC happens in the middle of its re-warm.
+  const underLoad = rewarm > 0 && collection === 'loaded';
+  if (collection !== 'none' && !underLoad) await variant.server.gc(fullGc);
   const base: Record<string, string> =
     variant.method === 'POST' ? { 'content-type': 'application/json' } : {};
   // Every variant builds its request per call, so autocannon's own cost is the same for all of them.
-  const setupRequest = (req: { headers?: Record<string, string>; body?: string | Buffer }) => {
-    const n = i++;
-    const item = pool
-      ? pool[Math.min(n, pool.length - 1)]
-      : variant.rotate
-        ? variant.rotate[n % variant.rotate.length]
-        : variant.fixed;
-    const headers: Record<string, string> = { ...base, ...variant.perRequest?.(n), ...item?.headers };
-    if (item?.cookie) headers.cookie = item.cookie;
-    req.headers = headers;
-    if (variant.method === 'POST') req.body = item?.body ?? '{}';
-    return req;
+  // Request n of the measured run takes pool entry `extra + n` (the re-warm takes 0..extra-1).
+  const requestsFrom = (first: number) => {
+    let i = first;
+    return (req: { headers?: Record<string, string>; body?: string | Buffer }) => {
+      const n = i++;
+      const item = pool
+        ? pool[Math.min(n, pool.length - 1)]
+        : variant.rotate
+          ? variant.rotate[n % variant.rotate.length]
+          : variant.fixed;
+      const headers: Record<string, string> = { ...base, ...variant.perRequest?.(n), ...item?.headers };
+      if (item?.cookie) headers.cookie = item.cookie;
+      req.headers = headers;
+      if (variant.method === 'POST') req.body = item?.body ?? '{}';
+      return req;
+    };
   };
-  // After the GC, the variant's own code is tiered up again before the measured window (not for
-  // pooled variants, whose requests each consume state built for exactly this run).
-  const rewarm = measured && !pool ? rewarmOf(settings) : 0;
+  // After the GC, the variant's own code is tiered up again, unmeasured, before the measured window.
   if (rewarm > 0) {
-    await autocannon({
+    const warming = autocannon({
       url: variant.server.url,
       connections: settings.connections,
       pipelining: 1,
       timeout: 10,
-      duration: rewarm,
-      requests: [{ method: variant.method, path: variant.path, setupRequest }],
+      ...(pool ? { amount: extra } : { duration: rewarm }),
+      requests: [{ method: variant.method, path: variant.path, setupRequest: requestsFrom(0) }],
     });
+    if (underLoad) {
+      // Halfway through (by time, or by pool entries answered), collect everything while the
+      // variant's own requests are in flight, as a server under steady load is collected.
+      let answered = 0;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, rewarm * 500);
+        warming.on('response', () => {
+          if (pool && ++answered >= extra / 2) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        warming.on('done', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await variant.server.request('gc-now');
+    }
+    await warming;
+    if (underLoad || collection === 'minor') {
+      await variant.server.request('gc-minor', { quiet: underLoad });
+    }
   }
+  const setupRequest = requestsFrom(extra);
   if (measured) await variant.beforeRun?.();
   const profiling = measured && settings.profile;
   if (profiling) await variant.server.request('profile-start');
@@ -240,8 +293,8 @@ export async function measure(
     for (const v of pass === 0 ? variants : [...variants].reverse()) {
       const cap = (n: number) => Math.min(n, v.maxAmount ?? Number.POSITIVE_INFINITY);
       const warm = v.pool
-        ? await fire(v, settings, 0, cap(Math.max(100, Math.round(400 * half))))
-        : await fire(v, settings, half);
+        ? await fire(v, settings, 0, cap(Math.max(100, Math.round(400 * half))), false, pass === 0)
+        : await fire(v, settings, half, undefined, false, pass === 0);
       if (v.pool && pass === 1) {
         amounts.set(v.name, cap(Math.max(100, Math.round(warm.rps * settings.seconds))));
       }

@@ -89,6 +89,8 @@ type Message = {
   max?: number;
   dir?: string;
   on?: boolean;
+  quiet?: boolean;
+  full?: boolean;
   cookie?: string;
   user?: number;
   kind?: string;
@@ -185,12 +187,15 @@ function fullHeap() {
 }
 
 /**
- * The collection before each measured run: a full GC by default. `BENCH_GC=minor` collects only the
- * young generation: a full GC also lets V8 throw away optimized code, so each run starts partly cold
- * (BENCHMARKS.md, "The forced GC"). `BENCH_GC=0` skips it (bench/measure.ts).
+ * The collection before a run: the young generation only (a scavenge) by default, a full GC when
+ * `full` is asked (the first warm-up pass, after the case's setup) or with `BENCH_GC=full` (the
+ * harness before the fifth session). A full GC lets V8 throw away optimized code whose embedded
+ * objects died with the previous run's requests ("weak objects"), and ages the bytecode of every
+ * function the run does not call, so a run after it starts partly cold; a server under steady load
+ * is scavenged often and fully collected seldom (BENCHMARKS.md, "Steady state by default").
  */
-function collectBeforeRun() {
-  if (process.env.BENCH_GC !== 'minor') return fullHeap();
+function collectBeforeRun(full: boolean) {
+  if (full || process.env.BENCH_GC === 'full' || process.env.BENCH_GC === 'loaded') return fullHeap();
   (gc as ((options: { type: 'minor' }) => void) | undefined)?.({ type: 'minor' });
   return heapNow();
 }
@@ -339,10 +344,18 @@ async function startApp(): Promise<void> {
 
   process.on('message', async (msg: Message) => {
     if (msg.type === 'gc') {
-      const heap = collectBeforeRun();
+      const heap = collectBeforeRun(msg.full === true);
       await quiet();
       reply(msg.id, heap);
+    } else if (msg.type === 'gc-now') {
+      reply(msg.id, fullHeap());
+    } else if (msg.type === 'gc-minor') {
+      (gc as ((options: { type: 'minor' }) => void) | undefined)?.({ type: 'minor' });
+      if (msg.quiet) await quiet();
+      reply(msg.id, heapNow());
     } else if (msg.type === 'cpu') {
+      // Read right before and after each measured run: marks its window in V8's traces.
+      if (process.env.BENCH_MARK_RUNS === '1') process.stdout.write('@@run-edge\n');
       const { user, system } = process.cpuUsage();
       reply(msg.id, user + system);
     } else if (msg.type === 'heap') reply(msg.id, { ...fullHeap(), storeSize: memory.size });
