@@ -108,7 +108,11 @@ export function serializeSendState(state: SendState): string {
 
 /** A stored challenge, or `null` for anything that is not exactly one (a buggy store reads as "none"). */
 export function parseChallenge(value: string | undefined, id: string): Challenge | null {
-  const c = parseJson(value);
+  return challengeOf(parseJson(value), id);
+}
+
+/** The same from the record already parsed (`JSON.parse` of what is stored), e.g. by `verifyAttempt`. */
+export function challengeOf(c: unknown, id: string): Challenge | null {
   if (!Array.isArray(c) || c.length !== CHALLENGE_FIELDS.length) return null;
   const [userId, session, hash, sealed, expiresAt, returnTo, country, masked, ip, phone] = c;
   if (!str(userId) || !str(session) || !str(hash) || !str(sealed) || !str(returnTo) || !str(phone))

@@ -82,9 +82,9 @@ export type Emit = (event: Omit<TwoFactorEvent, 'at'>) => void;
 export function createEmitter(config: Config, listen: (event: TwoFactorEvent) => void = () => {}): Emit {
   const { onEvent, logger, now } = config;
   return (event) => {
-    // Every caller hands over a fresh literal: `at` is added to it, not to a copy (a spread of the
-    // many event shapes took V8's slow path, ~2 µs per event).
-    const timed = event as TwoFactorEvent;
+    // Copied with Object.assign, then `at` set: on Node 20, `{ ...event, at }` (and a spread copy
+    // given a property afterwards) takes a slow path in V8 on every call, 3–6 µs against 0.3 µs.
+    const timed = Object.assign({}, event) as TwoFactorEvent;
     timed.at = now();
     try {
       listen(timed);

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { CHALLENGE_RECORD_FIELDS, parseChallenge, parseSendState } from '../challenge.js';
+import { CHALLENGE_RECORD_FIELDS, challengeOf, parseChallenge, parseSendState } from '../challenge.js';
 import { FAILURE_MEMORY_MS } from '../constants.js';
 import type { Runtime } from '../context.js';
 import { sessionFingerprint } from '../cookie.js';
@@ -23,6 +23,11 @@ function lockoutOf(config: Runtime['config']): VerifyAttemptInput['lockout'] {
     lockouts.set(config, lockout);
   }
   return lockout;
+}
+
+/** The challenge a wrong or right attempt read: the store's parsed record when it handed it back. */
+function recordOf(result: { challenge: string; record?: readonly unknown[] }, id: string) {
+  return result.record === undefined ? parseChallenge(result.challenge, id) : challengeOf(result.record, id);
 }
 
 /**
@@ -89,12 +94,12 @@ export async function verifyInOneCall(
     case 'exhausted':
       throw new TwoFactorError('ERR_2FA_TOO_MANY_ATTEMPTS');
     case 'wrong': {
-      const challenge = parseChallenge(result.challenge, id);
+      const challenge = recordOf(result, id);
       if (!challenge) break;
       return wrongCode(rt, verifyWho(rt, req, user, challenge), result.attempts, result.failures);
     }
     case 'right': {
-      const challenge = parseChallenge(result.challenge, id);
+      const challenge = recordOf(result, id);
       if (!challenge) break;
       const state = parseSendState(result.state);
       return verified(rt, res, user, state, verifyWho(rt, req, user, challenge), challenge, flow);

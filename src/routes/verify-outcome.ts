@@ -8,23 +8,31 @@ import { ipKey } from '../phone.js';
 import type { RouteResult } from './result.js';
 import type { VerifyFlow } from './verify.js';
 
+export interface VerifyWho {
+  userId: string;
+  phone: string;
+  country: string;
+  ip?: string;
+  userAgent?: string;
+}
+
 /**
  * Who an event of this verify is about (no number, no code: the masked number and the country).
  * The address and the browser go only to `onEvent` (the metrics read neither): without a listener
  * they are not worked out (`req.ip` walks the proxy headers).
  */
-export function verifyWho(rt: Runtime, req: Request, user: CheckedUser, challenge: Challenge) {
-  const who = { userId: user.id, phone: challenge.masked, country: challenge.country };
-  return rt.config.onEvent ? { ...who, ip: ipKey(req.ip), ...userAgentOf(req) } : who;
+export function verifyWho(rt: Runtime, req: Request, user: CheckedUser, challenge: Challenge): VerifyWho {
+  const who: VerifyWho = { userId: user.id, phone: challenge.masked, country: challenge.country };
+  if (!rt.config.onEvent) return who;
+  // Set one by one: `{ ...who, ip }` takes a slow path in V8 on Node 20 (see events.ts).
+  who.ip = ipKey(req.ip);
+  const { userAgent } = userAgentOf(req);
+  if (userAgent !== undefined) who.userAgent = userAgent;
+  return who;
 }
 
 /** A wrong code, counted (`attempts`, `failures` after it): the events, then 400 ERR_2FA_CODE_INVALID. */
-export function wrongCode(
-  rt: Runtime,
-  who: ReturnType<typeof verifyWho>,
-  attempts: number,
-  failures: number,
-): never {
+export function wrongCode(rt: Runtime, who: VerifyWho, attempts: number, failures: number): never {
   const { config, emit } = rt;
   const attemptsLeft = config.maxAttempts - attempts;
   emit({ type: 'verify.failed', ...who, attemptsLeft, failures });
@@ -42,7 +50,7 @@ export async function verified(
   res: Response,
   user: CheckedUser,
   state: SendState | null,
-  who: ReturnType<typeof verifyWho>,
+  who: VerifyWho,
   consumed: Challenge,
   flow: Pick<VerifyFlow, 'confirm' | 'clear'>,
 ): Promise<RouteResult> {

@@ -11,7 +11,7 @@ import {
   withMember,
 } from './memory-entries.js';
 import { EntryTable } from './memory-table.js';
-import { verifyAttemptNow } from './memory-verify.js';
+import { type EntryStore, verifyAttemptNow } from './memory-verify.js';
 import type { Store, VerifyAttemptInput, VerifyAttemptResult } from './store.js';
 
 export interface MemoryStoreOptions {
@@ -207,15 +207,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return next;
   }
 
-  /** The store's operations without their promises, for `verifyAttempt`. */
-  const sync = {
-    get: (key: string) => {
-      const entry = read(key);
-      return entry === undefined ? undefined : entryValue(entry);
+  /** The store's entries without promises, for `verifyAttempt`. */
+  const entries: EntryStore = {
+    entry: read,
+    put(key, entry) {
+      makeRoomFor(key);
+      put(key, entry);
     },
-    set: write,
-    delete: (key: string) => put(key, undefined),
-    increment: add,
+    delete: (key) => put(key, undefined),
+    now,
   };
 
   // Each method runs synchronously inside one tick, which is what makes consume and increment atomic.
@@ -254,7 +254,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
     // The whole attempt in one synchronous run: atomic, one call (see VerifyAttemptInput).
     async verifyAttempt(input) {
-      return verifyAttemptNow(sync, input);
+      return verifyAttemptNow(entries, input);
     },
     async shutdown() {
       kept.clear();

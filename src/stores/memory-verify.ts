@@ -1,16 +1,31 @@
 import { safeEqual } from '../crypto.js';
+import { decodeExpiry, EXPIRY_CHARS, entryOf, entryValue } from './memory-entries.js';
 import type { VerifyAttemptInput, VerifyAttemptResult } from './store.js';
 
-/** A store's own operations as plain synchronous calls (memoryStore's, before its promises). */
-export interface SyncStore {
-  get(key: string): string | undefined;
-  set(key: string, value: string, ttlMs: number): void;
+/**
+ * The memory store's entries (expiry + value, memory-entries.ts) as plain synchronous calls, for
+ * `verifyAttemptNow`: it reads each key once and writes the counters from what it read, instead of
+ * the generic methods' read-again in every increment.
+ */
+export interface EntryStore {
+  /** The live entry of `key`, or undefined (an expired one is dropped, as a read does). */
+  entry(key: string): string | undefined;
+  /** Keeps `entry` for `key`; a new key needs room (the store refuses with 503 when it is full). */
+  put(key: string, entry: string): void;
   delete(key: string): void;
-  increment(key: string, ttlMs: number): number;
+  /** The store's clock (its TTLs run on it, not on the app's `now`). */
+  now(): number;
 }
 
-/** The fields of a challenge record `verifyAttempt` reads, when it is this user's, session's and number's. */
-function readRecord(raw: string, input: VerifyAttemptInput): { hash: string; expiresAt: number } | null {
+/** A challenge record's fields `verifyAttempt` reads, and the record itself (already parsed). */
+interface ChallengeRecord {
+  hash: string;
+  expiresAt: number;
+  fields: unknown[];
+}
+
+/** The record when it is this user's, session's and number's; null for anything else. */
+function readRecord(raw: string, input: VerifyAttemptInput): ChallengeRecord | null {
   let record: unknown;
   try {
     record = JSON.parse(raw);
@@ -24,41 +39,81 @@ function readRecord(raw: string, input: VerifyAttemptInput): { hash: string; exp
   if (field(f.phone) !== input.phone) return null;
   const hash = field(f.hash);
   const expiresAt = field(f.expiresAt);
-  return typeof hash === 'string' && typeof expiresAt === 'number' ? { hash, expiresAt } : null;
+  return typeof hash === 'string' && typeof expiresAt === 'number'
+    ? { hash, expiresAt, fields: record }
+    : null;
+}
+
+/** A counter's value as `increment` reads it (anything else counts as 0). */
+const countOf = (entry: string | undefined): number =>
+  entry === undefined ? 0 : Number.parseInt(entryValue(entry), 10) || 0;
+
+/** An entry written now with a TTL of `ttlMs` (at least 1 ms, rounded up), as `set` writes it. */
+const fresh = (store: EntryStore, value: string, ttlMs: number): string =>
+  entryOf(value, store.now() + Math.max(1, Math.ceil(ttlMs)));
+
+/**
+ * `increment` of a counter whose entry was read earlier in this attempt, without reading it again:
+ * the TTL is set on creation only; one that expired since (the store's clock moved on) starts at 1.
+ */
+function increment(store: EntryStore, key: string, entry: string | undefined, ttlMs: number): number {
+  if (entry === undefined || decodeExpiry(entry) <= store.now()) {
+    store.put(key, fresh(store, '1', ttlMs));
+    return 1;
+  }
+  const next = countOf(entry) + 1;
+  store.put(key, entry.slice(0, EXPIRY_CHARS) + next);
+  return next;
 }
 
 /**
- * `verifyAttempt` over a store that answers synchronously: the steps of `VerifyAttemptInput`
- * (store.ts) run to the end within one call, so nothing can come between them (atomic in-process).
- * An in-process store cannot run late: the `deadline` is not consulted.
+ * `verifyAttempt` over the memory store's entries: the steps of `VerifyAttemptInput` (store.ts) run
+ * to the end within one call, so nothing can come between them (atomic in-process). An in-process
+ * store cannot run late: the `deadline` is not consulted. A counter already at `maxAttempts` is
+ * left as it is (store.ts allows it): a refused attempt writes nothing.
  */
-export function verifyAttemptNow(store: SyncStore, input: VerifyAttemptInput): VerifyAttemptResult {
+export function verifyAttemptNow(store: EntryStore, input: VerifyAttemptInput): VerifyAttemptResult {
   const { keys, lockout, now } = input;
-  if (store.get(keys.lock) !== undefined) return { outcome: 'busy' };
-  const failures = Number(store.get(keys.failures)) || 0;
-  const failedAt = Number(store.get(keys.failedAt)) || 0;
+  if (store.entry(keys.lock) !== undefined) return { outcome: 'busy' };
+  const failuresEntry = store.entry(keys.failures);
+  const failures = failuresEntry === undefined ? 0 : Number(entryValue(failuresEntry)) || 0;
+  const failedAtEntry = store.entry(keys.failedAt);
+  const failedAt = failedAtEntry === undefined ? 0 : Number(entryValue(failedAtEntry)) || 0;
   if (failures >= lockout.hardLimit) return { outcome: 'locked', failures, failedAt };
   if (failures >= lockout.threshold) {
     const delay = Math.min(lockout.maxDelayMs, lockout.baseMs * 2 ** (failures - lockout.threshold));
     if (failedAt + delay - now > 0) return { outcome: 'locked', failures, failedAt };
   }
-  const raw = store.get(keys.challenge);
-  const record = raw === undefined ? null : readRecord(raw, input);
-  if (raw === undefined || !record) return { outcome: 'missing' };
+  const challengeEntry = store.entry(keys.challenge);
+  if (challengeEntry === undefined) return { outcome: 'missing' };
+  const raw = entryValue(challengeEntry);
+  const record = readRecord(raw, input);
+  if (!record) return { outcome: 'missing' };
   if (now >= record.expiresAt) return { outcome: 'expired' };
-  const attempts = store.increment(keys.attempts, Math.max(1, Math.ceil(record.expiresAt - now)));
-  if (attempts > input.maxAttempts) return { outcome: 'exhausted' };
+
+  // The attempt is counted before any compare; the TTL is set when the counter is created.
+  const attemptsEntry = store.entry(keys.attempts);
+  const before = countOf(attemptsEntry);
+  if (before >= input.maxAttempts) return { outcome: 'exhausted' };
+  const attempts = increment(store, keys.attempts, attemptsEntry, record.expiresAt - now);
+
   let match = false;
   for (const hash of input.hashes) match = safeEqual(hash, record.hash) || match;
   if (!match) {
-    const count = store.increment(keys.failures, input.failureTtlMs);
-    store.set(keys.failedAt, String(now), input.failureTtlMs);
-    if (count === lockout.hardLimit) store.set(keys.failures, String(count), input.failureTtlMs);
-    return { outcome: 'wrong', challenge: raw, attempts, failures: count };
+    const count = increment(store, keys.failures, failuresEntry, input.failureTtlMs);
+    store.put(keys.failedAt, fresh(store, String(now), input.failureTtlMs));
+    if (count === lockout.hardLimit)
+      store.put(keys.failures, fresh(store, String(count), input.failureTtlMs));
+    return { outcome: 'wrong', challenge: raw, record: record.fields, attempts, failures: count };
   }
-  const state = store.get(keys.state);
+  const stateEntry = store.entry(keys.state);
   for (const key of [keys.challenge, keys.state, keys.attempts, keys.failures, keys.failedAt]) {
     store.delete(key);
   }
-  return { outcome: 'right', challenge: raw, state };
+  return {
+    outcome: 'right',
+    challenge: raw,
+    record: record.fields,
+    state: stateEntry === undefined ? undefined : entryValue(stateEntry),
+  };
 }

@@ -89,12 +89,17 @@ export interface VerifyAttemptInput {
   deadline?: number;
 }
 
+/**
+ * What `verifyAttempt` answers. A store that parsed the challenge record to compare its fields may
+ * hand it back as `record` (`JSON.parse(challenge)`, not to be changed afterwards): the route then
+ * does not parse it again. Without `record` the route parses `challenge`, as before it existed.
+ */
 export type VerifyAttemptResult =
   | { outcome: 'late' | 'busy' | 'missing' | 'expired' | 'exhausted' }
   | { outcome: 'locked'; failures: number; failedAt: number }
   /** `challenge`: the record as stored; `attempts` and `failures`: the counts after this one. */
-  | { outcome: 'wrong'; challenge: string; attempts: number; failures: number }
+  | { outcome: 'wrong'; challenge: string; record?: readonly unknown[]; attempts: number; failures: number }
   /** `challenge` and `state`: the records as they were before the delete. */
-  | { outcome: 'right'; challenge: string; state: string | undefined };
+  | { outcome: 'right'; challenge: string; record?: readonly unknown[]; state: string | undefined };
 
 export const STORE_METHODS = ['get', 'set', 'delete', 'consume', 'increment'] as const;

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
+import { memoryStore } from '../../src/stores/memory-store.js';
+import type { VerifyAttemptInput } from '../../src/stores/store.js';
+import { withVerifyAttempt } from '../helpers/verify-attempt.js';
+import { challengeRecord } from '../helpers/verify-attempt-contract.js';
+
+// memoryStore()'s verifyAttempt reads each entry once and writes the counters from what it read
+// (a speed change). Against the reference written over the five generic methods
+// (test/helpers/verify-attempt.ts), on the package's key layout (a challenge's record, state and
+// attempts in one shared entry), every answer and every key afterwards must be the same, except that
+// a refused attempt may leave a used-up counter as it is (store.ts allows it).
+
+const NOW = Date.UTC(2026, 10, 30, 12, 0, 0);
+const RIGHT = 'right-hash-aaaaaaaaaaaa';
+
+const keysOf = (user: number, challenge: number) => ({
+  lock: `v:{u${user}}rest`,
+  challenge: `c:challenge${challenge}{u${user}}`,
+  state: `s:challenge${challenge}{u${user}}`,
+  attempts: `a:challenge${challenge}{u${user}}`,
+  failures: `f:{u${user}}rest`,
+  failedAt: `fa:{u${user}}rest`,
+});
+
+function input(keys: VerifyAttemptInput['keys'], over: Partial<VerifyAttemptInput> = {}): VerifyAttemptInput {
+  return {
+    keys,
+    challengeFields: CHALLENGE_RECORD_FIELDS,
+    userId: 'u1',
+    session: 'sess',
+    phone: 'phone-hash',
+    hashes: ['wrong-hash-bbbbbbbbbbbb'],
+    now: NOW,
+    maxAttempts: 4,
+    lockout: { threshold: 6, baseMs: 1000, maxDelayMs: 3_600_000, hardLimit: 9 },
+    failureTtlMs: 60_000,
+    ...over,
+  };
+}
+
+/** A small deterministic generator, so a failure can be replayed. */
+function random(seed: number) {
+  let s = seed;
+  return (n: number) => {
+    s = (Math.imul(s, 1_103_515_245) + 12_345) >>> 0;
+    return (s >>> 8) % n;
+  };
+}
+
+describe("memoryStore()'s verifyAttempt", () => {
+  it('answers and leaves the store as the generic reference does, over 3,000 random steps', async () => {
+    const seen = new Set<string>();
+    for (const seed of [1, 2, 3]) {
+      let time = NOW;
+      const clock = () => time;
+      const fused = memoryStore({ now: clock });
+      const reference = withVerifyAttempt(memoryStore({ now: clock }));
+      const pick = random(seed);
+      const all: string[] = [];
+      for (let step = 0; step < 1000; step++) {
+        const user = pick(2);
+        const keys = keysOf(user, pick(3));
+        all.push(...Object.values(keys));
+        const action = pick(20);
+        const same = async (fn: (store: typeof fused) => Promise<unknown>) => {
+          await fn(fused);
+          await fn(reference);
+        };
+        if (action === 0) {
+          const record = challengeRecord({ expiresAt: time + 1000 + pick(20_000) });
+          const ttl = 5000 + pick(20_000);
+          await same((s) => s.set(keys.challenge, record, ttl));
+          const state = pick(2) ? `["state",${step}]` : undefined;
+          const stateTtl = ttl - pick(3000);
+          if (state) await same((s) => s.set(keys.state, state, stateTtl));
+        } else if (action === 1) {
+          const ttl = 100 + pick(2000);
+          await same((s) => s.set(keys.lock, '1', ttl));
+        } else if (action === 2) {
+          time += pick(3000);
+        } else if (action === 3) {
+          await same((s) => s.delete(keys.lock));
+        } else {
+          const hashes = pick(4) === 0 ? ['other-hash', RIGHT] : ['wrong-hash-bbbbbbbbbbbb'];
+          const attempt = input(keys, {
+            hashes,
+            now: time,
+            userId: pick(15) === 0 ? 'u2' : 'u1',
+          });
+          const mine = await fused.verifyAttempt(attempt);
+          const theirs = await reference.verifyAttempt(attempt);
+          seen.add(theirs.outcome);
+          const { record, ...answer } = mine as typeof mine & { record?: unknown };
+          expect(answer, `seed ${seed} step ${step}`).toEqual(theirs);
+          if (mine.outcome === 'wrong' || mine.outcome === 'right') {
+            expect(record).toEqual(JSON.parse(mine.challenge));
+          }
+        }
+        for (const key of new Set(all)) {
+          const a = await fused.get(key);
+          const b = await reference.get(key);
+          // A used-up counter: the reference counts every refused attempt, memoryStore() stops at the limit.
+          if (key.startsWith('a:') && a !== b && Number(a) === 4 && Number(b) > 4) continue;
+          expect(a, `seed ${seed} step ${step} ${key}`).toBe(b);
+        }
+      }
+    }
+    expect([...seen].sort()).toEqual(['busy', 'exhausted', 'expired', 'locked', 'missing', 'right', 'wrong']);
+  });
+
+  it('writes nothing for an attempt refused after the last one, and still refuses the right code', async () => {
+    const store = memoryStore({ now: () => NOW });
+    const keys = keysOf(1, 1);
+    const record = challengeRecord();
+    await store.set(keys.challenge, record, 60_000);
+    for (let i = 1; i <= 4; i++) expect((await store.verifyAttempt(input(keys))).outcome).toBe('wrong');
+    const before = await store.getMany(Object.values(keys));
+    expect(await store.verifyAttempt(input(keys, { hashes: [RIGHT] }))).toEqual({ outcome: 'exhausted' });
+    expect(await store.getMany(Object.values(keys))).toEqual(before);
+    expect(await store.get(keys.attempts)).toBe('4');
+    expect(await store.get(keys.challenge)).toBe(record);
+  });
+
+  it('hands back the record it parsed, equal to the stored one, on a wrong and on the right code', async () => {
+    const store = memoryStore({ now: () => NOW });
+    const keys = keysOf(1, 1);
+    const record = challengeRecord();
+    await store.set(keys.challenge, record, 60_000);
+    await store.set(keys.state, '["state"]', 60_000);
+    const wrong = await store.verifyAttempt(input(keys));
+    expect(wrong).toEqual({
+      outcome: 'wrong',
+      challenge: record,
+      record: JSON.parse(record),
+      attempts: 1,
+      failures: 1,
+    });
+    const right = await store.verifyAttempt(input(keys, { hashes: [RIGHT] }));
+    expect(right).toEqual({
+      outcome: 'right',
+      challenge: record,
+      record: JSON.parse(record),
+      state: '["state"]',
+    });
+  });
+});
