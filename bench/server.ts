@@ -35,6 +35,7 @@ import {
   phoneOf,
   userId,
 } from './apps.js';
+import { guardCost as realGuardCost } from './guard-cost.js';
 import { metricsCost } from './metrics-cost.js';
 import { createPeer } from './peer.js';
 
@@ -376,7 +377,10 @@ async function startApp(): Promise<void> {
     } else if (msg.type === 'fill') {
       reply(msg.id, await fill(tfa, msg.from ?? 0, msg.count ?? 0));
     } else if (msg.type === 'guardcost') {
-      reply(msg.id, await guardCost(tfa.requireSecondFactor, msg.cookie ?? '', msg.user ?? 0));
+      // On real requests kept from live traffic (bench/guard-cost.ts), and on the old fake request.
+      const fake = await guardCost(tfa.requireSecondFactor, msg.cookie ?? '', msg.user ?? 0);
+      const real = await realGuardCost(server, tfa.requireSecondFactor, handRolled, msg.cookie ?? '');
+      reply(msg.id, { ...real, fakeUs: fake.ownUs });
     } else if (msg.type === 'metrics') {
       reply(msg.id, metered ? await metered.points() : null);
     } else if (msg.type === 'metricscost') {

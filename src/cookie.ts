@@ -5,6 +5,7 @@ import { BoundedCache } from './bounded-cache.js';
 import { CHALLENGE_ID } from './challenge.js';
 import { fingerprint, hmacKeys, unsignWith } from './crypto.js';
 import type { CheckedUser, Config } from './options.js';
+import { isHttps } from './request-scheme.js';
 import { bindingOf, openClaim, signClaim, type VerifiedClaim } from './verified-claim.js';
 
 export type { Method, VerifiedClaim } from './verified-claim.js';
@@ -64,6 +65,33 @@ export function readCookie(req: Request, name: string): string | undefined {
     from = end + 1;
   }
   return undefined;
+}
+
+/**
+ * A claim whose signature checked out, with whom it was checked for: the three parts of its
+ * binding (`bindingOf` frames them injectively, so equal parts are an equal binding and the
+ * other way round). A cached claim is compared part by part, without building the binding again.
+ */
+interface CheckedClaim {
+  claim: VerifiedClaim;
+  id: string;
+  session: string;
+  version: string | number;
+}
+
+const checkedFor = (claim: VerifiedClaim, user: CheckedUser): CheckedClaim => ({
+  claim,
+  id: user.id,
+  session: user.sessionId ?? '',
+  version: user.version ?? '',
+});
+
+/** `bindingOf(user) === bindingOf(<the user the claim was checked for>)`, part by part. */
+function sameBinding(known: CheckedClaim, user: CheckedUser): boolean {
+  if (known.id !== user.id || known.session !== (user.sessionId ?? '')) return false;
+  const version = user.version ?? '';
+  // bindingOf writes the version as `String(version)`: 7 and '7' bind the same.
+  return known.version === version || String(known.version) === String(version);
 }
 
 /** Session ids repeat on every request of a session: their fingerprints are kept, boundedly. */
@@ -155,9 +183,10 @@ export function createCookieJar(config: Config): CookieJar {
   /**
    * 'auto': Secure (and `__Host-`) when Express sees HTTPS, which follows `trust proxy`; plain on
    * HTTP, where a browser would drop a Secure cookie. Names differ, so a cookie set over HTTP is
-   * never read over HTTPS. A request without `secure` (outside Express) counts as plain.
+   * never read over HTTPS. A request outside Express counts as plain unless its `secure` is true.
    */
-  const isSecure = (req: Request | undefined) => (secure === 'auto' ? req?.secure === true : secure);
+  const isSecure = (req: Request | undefined) =>
+    secure === 'auto' ? req !== undefined && isHttps(req) : secure;
   const namesFor = (req: Request | undefined) => (isSecure(req) ? secureNames : plainNames);
   /** The names and Set-Cookie lines for this response's scheme (`req.secure` read once). */
   const jarFor = (res: Response) => (isSecure(res.req) ? secureJar : plainJar);
@@ -177,7 +206,7 @@ export function createCookieJar(config: Config): CookieJar {
   // checked for: a verified browser costs the HMAC once, not on every request. Another user,
   // session or version presenting the same value is refused without one; the clock is checked on
   // every request.
-  const verifiedCookies = new BoundedCache<string, { claim: VerifiedClaim; binding: string }>(10_000);
+  const verifiedCookies = new BoundedCache<string, CheckedClaim>(10_000);
   // Challenge cookies whose signature checked out, by their exact value: the attempts of one
   // challenge read the same cookie, and its HMAC is paid once, not on every attempt. Small and filled
   // by reads only (not by the send), so it adds nothing to the memory a pending challenge holds.
@@ -187,18 +216,17 @@ export function createCookieJar(config: Config): CookieJar {
     readVerified(req, user) {
       const raw = readCookie(req, namesFor(req).verified);
       if (raw === undefined) return null;
-      const binding = bindingOf(user);
       let known = verifiedCookies.get(raw);
       if (!known) {
-        const claim = openClaim(raw, binding, keys);
+        const claim = openClaim(raw, bindingOf(user), keys);
         if (!claim) return null;
-        known = { claim, binding };
+        known = checkedFor(claim, user);
         verifiedCookies.set(raw, known);
       }
       const { claim } = known;
       const now = config.now();
       const live = claim.verifiedAt <= now + CLOCK_SKEW_MS && now < claim.expiresAt;
-      return live && known.binding === binding ? claim : null;
+      return live && sameBinding(known, user) ? claim : null;
     },
     writeVerified(res, user, claim) {
       // From now, not from `verifiedAt` (a remembered device's is the day it was remembered).

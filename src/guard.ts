@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { type Runtime, resolveUser, userFrom } from './context.js';
+import { ownUser, type Runtime, resolveUser, userFrom } from './context.js';
 import { TwoFactorConfigError, TwoFactorError } from './errors.js';
 import type { Mount } from './host/mount.js';
 import { isHtmlClient, noStore, safeReturnTo, sendError } from './http.js';
@@ -119,9 +119,11 @@ export function createGuard(rt: Runtime, mount: Mount, admit?: Admit): SecondFac
     try {
       info = user && verifiedInfo(rt, req, user);
       // Off the verified path: a remembered device gets one store read, then a verified cookie.
+      // The user is copied first: the app's own object may change while the store answers.
       if (!info && user && admit && hasDeviceCookie(rt, req)) {
-        admit(req, res, user).then(
-          (admitted) => (admitted ? pass(req, next, admitted) : refuse(req, res, user)),
+        const own = ownUser(user);
+        admit(req, res, own).then(
+          (admitted) => (admitted ? pass(req, next, admitted) : refuse(req, res, own)),
           (error: unknown) => unavailable(res, next, error),
         );
         return;

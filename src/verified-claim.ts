@@ -58,41 +58,52 @@ function methodAt(value: string, from: number): Method | null {
 }
 
 /**
- * The number of 1 to 15 ASCII digits from `from` up to the next `.`, and where that `.` is; else
- * `null`. 15 digits stay below 2^53, so the value is exact.
+ * Where the `.` after 1 to 15 ASCII digits from `from` is, else -1. 15 digits stay below 2^53, so
+ * `numberAt` reads them exactly.
  */
-function digitsAt(value: string, from: number): { n: number; end: number } | null {
-  let n = 0;
+function digitsEnd(value: string, from: number): number {
   let i = from;
   for (; i < value.length && i - from <= 15; i++) {
     const c = value.charCodeAt(i);
     if (c === DOT) break;
-    if (c < 48 || c > 57) return null;
-    n = n * 10 + (c - 48);
+    if (c < 48 || c > 57) return -1;
   }
   const length = i - from;
-  return length >= 1 && length <= 15 && value.charCodeAt(i) === DOT ? { n, end: i } : null;
+  return length >= 1 && length <= 15 && value.charCodeAt(i) === DOT ? i : -1;
+}
+
+/** The number the ASCII digits from `from` to `end` write (checked by `digitsEnd`). */
+function numberAt(value: string, from: number, end: number): number {
+  let n = 0;
+  for (let i = from; i < end; i++) n = n * 10 + (value.charCodeAt(i) - 48);
+  return n;
 }
 
 /**
  * The claim of a cookie value signed under one of `keys` for `binding`, else `null` (expiry not
  * checked). The value must be `v2.<method>.<1-15 digits>.<1-15 digits>.<43 base64url characters>`:
- * parsed in place (no regular expression, no match array), then one HMAC per key. A signature
- * with a character outside base64url cannot equal a computed one, so it fails the comparison.
+ * parsed in place (no regular expression, no match array, no object before the signature checks
+ * out), then one HMAC per key. A signature with a character outside base64url cannot equal a
+ * computed one, so it fails the comparison.
  */
 export function openClaim(value: string, binding: string, keys: KeyObject[]): VerifiedClaim | null {
   const at = value.length - SIGNATURE_LENGTH;
   if (at < 10 || !value.startsWith('v2.')) return null;
   const method = methodAt(value, 3);
   if (method === null) return null;
-  const verified = digitsAt(value, 4 + method.length);
-  if (verified === null) return null;
-  const expires = digitsAt(value, verified.end + 1);
-  if (expires === null || expires.end !== at - 1) return null;
+  const verifiedFrom = 4 + method.length;
+  const verifiedEnd = digitsEnd(value, verifiedFrom);
+  if (verifiedEnd < 0) return null;
+  const expiresEnd = digitsEnd(value, verifiedEnd + 1);
+  if (expiresEnd !== at - 1) return null;
   const text = value.slice(0, at - 1);
   for (const key of keys) {
     if (textMatches(signatureOf(key, binding, text), value, at, SIGNATURE_LENGTH)) {
-      return { method, verifiedAt: verified.n, expiresAt: expires.n };
+      return {
+        method,
+        verifiedAt: numberAt(value, verifiedFrom, verifiedEnd),
+        expiresAt: numberAt(value, verifiedEnd + 1, expiresEnd),
+      };
     }
   }
   return null;

@@ -5,7 +5,8 @@ import { BoundedCache } from '../../src/bounded-cache.js';
 import { createCookieJar, readCookie, sessionFingerprint } from '../../src/cookie.js';
 import { fingerprint, hmacKeys, unsignWith } from '../../src/crypto.js';
 import { memoryStore, memoryTransport, twoFactor } from '../../src/index.js';
-import { parseOptions } from '../../src/options.js';
+import { type CheckedUser, parseOptions } from '../../src/options.js';
+import { bindingOf } from '../../src/verified-claim.js';
 import { setCookieLine } from '../helpers/cookie-jar.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
@@ -179,5 +180,121 @@ describe('the guard, claim cache missing', () => {
     const tampered = (cookies[5] as string).replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
     expect(check(5, tampered)).toBe('refused');
     expect(check(5, cookies[5] as string)).toBe('passed');
+  });
+});
+
+/** The claim cache keeps whom a claim was checked for as parts: the same answers as the binding. */
+describe('the guard, claim cached: the binding compared part by part', () => {
+  type Who = { id: string; sessionId?: string; version?: string | number };
+  const people: Who[] = [
+    { id: 'u1' },
+    { id: 'u1', sessionId: '' },
+    { id: 'u1', version: '' },
+    { id: 'u1', sessionId: 's' },
+    { id: 'u1', sessionId: 's', version: 7 },
+    { id: 'u1', sessionId: 's', version: '7' },
+    { id: 'u1', sessionId: 's', version: 8 },
+    { id: 'u1', sessionId: 's', version: '07' },
+    { id: 'u1s', version: 7 },
+    { id: 'u', sessionId: '1s' },
+    { id: 'u1', sessionId: '\uD800' },
+    { id: 'u1', sessionId: '\uDC00' },
+    { id: 'u2', sessionId: 's', version: 7 },
+  ];
+  const now = Date.now();
+  const claim = { verifiedAt: now, expiresAt: now + 3_600_000, method: 'sms' as const };
+  const options = {
+    secret: SECRET,
+    getUser: () => null,
+    transport: memoryTransport(),
+    store: memoryStore(),
+    allowedCountries: ['BE'],
+    warnings: { memoryStore: false },
+  };
+  const user = (who: Who) => ({ ...who, phone: '+32470000001' });
+
+  it.each(people.map((who, n) => [n, who] as const))(
+    'a cookie of user %i, cached, then read by each user',
+    (_n, who) => {
+      const jar = createCookieJar(parseOptions(options));
+      const line = setCookieLine((res) => jar.writeVerified(res, user(who), claim));
+      const req = reqWith(line.slice(0, line.indexOf(';')));
+      expect(jar.readVerified(req, user(who))).toEqual(claim); // now cached
+      for (const other of people) {
+        const expected = bindingOf(user(other)) === bindingOf(user(who));
+        // Cached (checked for `who`) and uncached (a jar that never saw it): the same answer.
+        expect(jar.readVerified(req, user(other)) !== null).toBe(expected);
+        const fresh = createCookieJar(parseOptions(options));
+        expect(fresh.readVerified(req, user(other)) !== null).toBe(expected);
+      }
+    },
+  );
+});
+
+/** getUser's answer goes uncopied through the guard only when a copy would read the same. */
+describe('the guard reads the user getUser returns as the routes read their copy', () => {
+  const now = Date.now();
+  const claim = { verifiedAt: now, expiresAt: now + 3_600_000, method: 'sms' as const };
+  class AppUser {
+    id = 'u-class';
+    phone = '+32470000001';
+    sessionId = 's1';
+    // On the prototype: the routes' copy (`{ ...user }`) does not carry it, so neither does the binding.
+    get version() {
+      return 3;
+    }
+  }
+  const guardWith = (getUser: () => unknown) => {
+    const options = {
+      secret: SECRET,
+      getUser: getUser as never,
+      transport: memoryTransport(),
+      store: memoryStore(),
+      allowedCountries: ['BE'],
+      warnings: { memoryStore: false },
+    };
+    return { tfa: twoFactor(options), jar: createCookieJar(parseOptions(options)) };
+  };
+  const passes = (tfa: ReturnType<typeof twoFactor>, cookie: string) => {
+    let passed = false;
+    const res = {
+      setHeader: () => res,
+      status: () => res,
+      json: () => res,
+      redirect: () => res,
+    } as unknown as Response;
+    tfa.requireSecondFactor(reqWith(cookie, { accept: 'application/json' }), res, (error?: unknown) => {
+      passed = !error;
+    });
+    return passed;
+  };
+  const cookieFor = (jar: ReturnType<typeof createCookieJar>, who: CheckedUser) => {
+    const line = setCookieLine((res) => jar.writeVerified(res, who, claim));
+    return line.slice(0, line.indexOf(';'));
+  };
+
+  it('a class instance: bound as its copy, without the prototype getter', () => {
+    const { tfa, jar } = guardWith(() => new AppUser());
+    const copy = { ...new AppUser() } as CheckedUser;
+    expect(copy.version).toBeUndefined();
+    expect(passes(tfa, cookieFor(jar, copy))).toBe(true);
+    expect(passes(tfa, cookieFor(jar, { ...copy, version: 3 }))).toBe(false);
+  });
+
+  it('a number id and session id: bound as strings', () => {
+    const { tfa, jar } = guardWith(() => ({ id: 42, phone: '+32470000001', sessionId: 7 }));
+    expect(passes(tfa, cookieFor(jar, { id: '42', phone: '+32470000001', sessionId: '7' }))).toBe(true);
+    expect(passes(tfa, cookieFor(jar, { id: '42', phone: '+32470000001', sessionId: '8' }))).toBe(false);
+  });
+
+  it('a plain object without a prototype: read as is', () => {
+    const who = Object.assign(Object.create(null) as object, {
+      id: 'u-null',
+      phone: '+32470000001',
+      version: 2,
+    });
+    const { tfa, jar } = guardWith(() => who);
+    expect(passes(tfa, cookieFor(jar, { id: 'u-null', phone: '+32470000001', version: 2 }))).toBe(true);
+    expect(passes(tfa, cookieFor(jar, { id: 'u-null', phone: '+32470000001' }))).toBe(false);
   });
 });
