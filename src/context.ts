@@ -99,9 +99,14 @@ function checkUser(rt: Runtime, user: User | null | undefined, copy = true): Che
     const proto: unknown = Object.getPrototypeOf(user);
     if (proto === Object.prototype || proto === null) return user as CheckedUser;
   }
+  // The fields are copied by name too: `...` leaves out a class's getters (an ORM entity's
+  // `version` or `phone`), and a version left out would not invalidate the verified state.
+  const { phone } = user;
   return {
     ...user,
     id: String(id),
+    ...(phone === undefined ? {} : { phone }),
     ...(sessionId === undefined ? {} : { sessionId: String(sessionId) }),
+    ...(version === undefined ? {} : { version }),
   };
 }

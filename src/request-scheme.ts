@@ -10,14 +10,17 @@ type TrustProxy = (address: string | undefined, hop: number) => unknown;
  * `app.get` → `req.get`), a third of the guard's cost on a real request. `trust proxy` is read on
  * every call, so a setting changed at run time counts at once, and a custom function is called
  * with the same arguments, once. A request outside Express (no app), or with a `secure` property
- * of its own, is read as `req.secure === true`; a `secure` redefined on Express's request
- * prototype is not followed.
+ * of its own, or whose app redefined `secure` or `protocol` (on `app.request`), is read as
+ * `req.secure === true`.
  * test/unit/request-scheme.test.ts compares both on real sockets under every setting.
  */
 export function isHttps(req: Request): boolean {
   const { app } = req;
-  // Outside Express, or a request given its own `secure` (a test's, a middleware's): that value.
-  if (typeof app !== 'function' || Object.hasOwn(req, 'secure')) return req.secure === true;
+  // Outside Express, a request given its own `secure` (a test's, a middleware's), or an app that
+  // redefined the getters: their value.
+  if (typeof app !== 'function' || Object.hasOwn(req, 'secure') || !expressGetters(req)) {
+    return req.secure === true;
+  }
   const socket = req.socket as TLSSocket;
   const proto = socket.encrypted ? 'https' : 'http';
   const trust = app.get('trust proxy fn') as TrustProxy;
@@ -26,4 +29,30 @@ export function isHttps(req: Request): boolean {
   const header = (req.headers['x-forwarded-proto'] as string | undefined) || proto;
   const comma = header.indexOf(',');
   return (comma !== -1 ? header.substring(0, comma) : header).trim() === 'https';
+}
+
+/** Per request prototype: whether `secure` and `protocol` are still Express's own getters. */
+const ownGetters = new WeakMap<object, boolean>();
+
+/**
+ * Express defines `secure`, `protocol` and `xhr` together on its base request object; an app that
+ * redefines one of the first two (on `app.request`, say) defines it on another object of the chain.
+ */
+function expressGetters(req: Request): boolean {
+  const proto = Object.getPrototypeOf(req) as object | null;
+  if (proto === null) return false;
+  let known = ownGetters.get(proto);
+  if (known === undefined) {
+    const owner = ownerOf(proto, 'secure');
+    known = owner !== undefined && owner === ownerOf(proto, 'protocol') && owner === ownerOf(proto, 'xhr');
+    ownGetters.set(proto, known);
+  }
+  return known;
+}
+
+function ownerOf(start: object, name: string): object | undefined {
+  for (let at: object | null = start; at !== null; at = Object.getPrototypeOf(at) as object | null) {
+    if (Object.hasOwn(at, name)) return at;
+  }
+  return undefined;
 }

@@ -112,7 +112,10 @@ export function withServerDeadline(send: SendWithDeadline, slotOf?: (input: Veri
     } else {
       const before = nodes.get(answered);
       if (!node && before !== undefined && serverMs - sentAt < before) owners = undefined;
-      nodes.set(answered, learnt(before, serverMs, sentAt, backAt));
+      const measured = learnt(before, serverMs, sentAt, backAt);
+      // A reply that does not say who answered may come from a node its slot moved to, whose clock
+      // is ahead: it may lower the offset of the node we sent to, never raise it.
+      nodes.set(answered, !node && before !== undefined ? Math.min(before, measured) : measured);
     }
     const measuredAgain =
       result.outcome === 'late' && input.deadline !== undefined && backAt < input.deadline;

@@ -157,6 +157,17 @@ describe.each(VERSIONS)('isHttps equals req.secure on %s', (_name, express) => {
     }
   }
 
+  it.each(['secure', 'protocol'])('follows `%s` redefined on the app’s request prototype', async (name) => {
+    // An app behind TLS that says so with its own getter instead of `trust proxy`.
+    const app = answering(express, undefined, 'app');
+    Object.defineProperty(app.request, name, {
+      configurable: true,
+      get: name === 'secure' ? () => true : () => 'https',
+    });
+    const server = await listen(app, false);
+    expect(await get(server, false, '/', undefined)).toMatchObject({ ours: true, express: true });
+  });
+
   it('sees the answer change when the app changes trust proxy while running', async () => {
     const app = answering(express, undefined, 'app');
     const server = await listen(app, false);

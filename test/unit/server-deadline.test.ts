@@ -211,6 +211,24 @@ describe('withServerDeadline()', () => {
     expect(await c.on(1, Date.now() + 1_000)).toEqual({ outcome: 'missing' });
   });
 
+  it('on a Redis Cluster, a slot that moves to a node whose clock is ahead does not raise the old owner’s offset', async () => {
+    // a agrees with the app's clock; b is 0.5 s ahead (less than the store timeout).
+    const c = cluster({ a: 0, b: 500 }, [
+      [0, 9, 'a'],
+      [10, 19, 'b'],
+    ]);
+    await c.on(1, Date.now() + 1_000);
+    await c.on(11, Date.now() + 1_000);
+    // Slot 5 moves to b; its on-time reply does not say who answered (only late replies do).
+    c.owners.splice(0, 2, [0, 4, 'a'], [5, 19, 'b']);
+    expect(await c.on(5, Date.now() + 1_000)).toEqual({ outcome: 'missing' });
+    // a hangs: the call reaches it 1.4 s after it was sent, 0.4 s after the app answered 503.
+    c.next(1_400);
+    const deadline = Date.now() + 1_000;
+    await c.on(1, deadline);
+    expect(c.runs.filter((r) => r.node === 'a' && r.evaluated && r.serverMs > deadline)).toEqual([]);
+  });
+
   it('on a Redis Cluster node that cannot list the owners, measures each slot on its own', async () => {
     const sent: number[] = [];
     const verifyAttempt = withServerDeadline(
