@@ -6,7 +6,7 @@ import { CHALLENGE_ID } from './challenge.js';
 import { fingerprint, hmacKeys, unsignWith } from './crypto.js';
 import type { CheckedUser, Config } from './options.js';
 import { isHttps } from './request-scheme.js';
-import { bindingOf, openClaim, signClaim, type VerifiedClaim } from './verified-claim.js';
+import { bindingOf, bindingOfParts, openClaim, signClaim, type VerifiedClaim } from './verified-claim.js';
 
 export type { Method, VerifiedClaim } from './verified-claim.js';
 
@@ -78,13 +78,6 @@ interface CheckedClaim {
   session: string;
   version: string | number;
 }
-
-const checkedFor = (claim: VerifiedClaim, user: CheckedUser): CheckedClaim => ({
-  claim,
-  id: user.id,
-  session: user.sessionId ?? '',
-  version: user.version ?? '',
-});
 
 /** `bindingOf(user) === bindingOf(<the user the claim was checked for>)`, part by part. */
 function sameBinding(known: CheckedClaim, user: CheckedUser): boolean {
@@ -244,9 +237,14 @@ export function createCookieJar(config: Config): CookieJar {
       if (raw === undefined) return null;
       let known = verifiedCookies.get(raw);
       if (!known) {
-        const claim = openClaim(raw, bindingOf(user), keys);
+        // The user's parts are read once: the cache keeps exactly those the signature was checked
+        // for (an app's getter answering differently on a later read then fails `sameBinding`).
+        const id = user.id;
+        const session = user.sessionId ?? '';
+        const version = user.version ?? '';
+        const claim = openClaim(raw, bindingOfParts(id, session, version), keys);
         if (!claim) return null;
-        known = checkedFor(claim, user);
+        known = { claim, id, session, version };
         verifiedCookies.set(raw, known);
       }
       const { claim } = known;

@@ -31,9 +31,12 @@ const SURROGATE = /[\uD800-\uDFFF]/;
  * `[`, never a digit).
  */
 export function bindingOf(user: CheckedUser): string {
-  const { id } = user;
-  const session = user.sessionId ?? '';
-  const version = String(user.version ?? '');
+  return bindingOfParts(user.id, user.sessionId ?? '', user.version ?? '');
+}
+
+/** `bindingOf` of a user's parts already read (`sessionId ?? ''`, `version ?? ''`). */
+export function bindingOfParts(id: string, session: string, versionPart: string | number): string {
+  const version = String(versionPart);
   const framed = `${id.length}:${id}${session.length}:${session}${version.length}:${version}`;
   return SURROGATE.test(framed) ? JSON.stringify([id, session, version]) : framed;
 }

@@ -282,6 +282,25 @@ describe('the guard reads the user getUser returns as the routes read their copy
     expect(passes(tfa, cookieFor(jar, { ...fields, version: 4 }))).toBe(false);
   });
 
+  it('a getter that answers differently on a later read never leaves a claim cached for another version', () => {
+    let reads = 0;
+    const shifty = {
+      id: 'u-shifty',
+      phone: '+32470000001',
+      get version() {
+        reads += 1;
+        return reads <= 2 ? 1 : 2; // getUser's check reads it first
+      },
+    };
+    let current: unknown = shifty;
+    const { tfa, jar } = guardWith(() => current);
+    const cookie = cookieFor(jar, { id: 'u-shifty', phone: '+32470000001', version: 1 });
+    passes(tfa, cookie);
+    // The same cookie, now for a user whose version is 2: its signature was checked for version 1.
+    current = { id: 'u-shifty', phone: '+32470000001', version: 2 };
+    expect(passes(tfa, cookie)).toBe(false);
+  });
+
   it('a number id and session id: bound as strings', () => {
     const { tfa, jar } = guardWith(() => ({ id: 42, phone: '+32470000001', sessionId: 7 }));
     expect(passes(tfa, cookieFor(jar, { id: '42', phone: '+32470000001', sessionId: '7' }))).toBe(true);
