@@ -35,7 +35,7 @@ import {
   phoneOf,
   userId,
 } from './apps.js';
-import { guardCost as realGuardCost } from './guard-cost.js';
+import { guardCost as realGuardCost, refusingResponse } from './guard-cost.js';
 import { metricsCost } from './metrics-cost.js';
 import { createPeer } from './peer.js';
 
@@ -505,16 +505,7 @@ async function guardCost(guard: RequestHandler, cookie: string, user: number) {
     session: { user: { id: userId(user), phone: phoneOf(user) }, twoFactorOk: true },
     sessionID,
   } as unknown as Request;
-  const res = {
-    setHeader: () => res,
-    status: () => res,
-    json: () => {
-      throw new Error('the guard refused the verified request');
-    },
-    redirect: () => {
-      throw new Error('the guard redirected the verified request');
-    },
-  } as unknown as Response;
+  const res = refusingResponse;
   const time = async (handler: RequestHandler) => {
     const once = () =>
       new Promise<void>((resolve, reject) => {
