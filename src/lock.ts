@@ -4,8 +4,9 @@ import { TwoFactorError } from './errors.js';
 
 /**
  * Runs `work` while holding a per-user lock in the store (an atomic counter: whoever makes it 1
- * holds it). Others are refused with `busy`, never queued. `preload` runs alongside the lock's
- * round trip and hands its result to `work`.
+ * holds it). Others are refused with `busy`, never queued. `preload` runs once the lock is held and
+ * hands its result to `work`: read alongside the lock's round trip, it could see the state from
+ * before a holder that committed in between (a failure count one behind).
  */
 async function withLock<T, P>(
   rt: Runtime,
@@ -15,8 +16,6 @@ async function withLock<T, P>(
   work: (preloaded: P) => Promise<T>,
   preload: () => Promise<P>,
 ): Promise<T> {
-  const preloading = preload();
-  preloading.catch(() => {}); // awaited below only when the lock is ours
   let holders: number;
   try {
     holders = await rt.store.increment(key, ttlMs);
@@ -28,7 +27,7 @@ async function withLock<T, P>(
   }
   if (holders > 1) throw busy();
   try {
-    return await work(await preloading);
+    return await work(await preload());
   } finally {
     await rt.store.delete(key).catch(() => {}); // the lock's TTL frees it if the store is down
   }

@@ -37,8 +37,7 @@ describe.skipIf(!postgresUp)(
       await pool.end();
     });
 
-    // Fails today (the count is 4): remove `.fails` once the lock is taken before the failures are read.
-    it.fails('is the count a verify that committed before the lock was taken left', async () => {
+    it('is the count a verify that committed before the lock was taken left', async () => {
       const real = postgresStore({ query: (text, params) => pool.query(text, params), table });
       await real.migrate();
       await real.set(KEYS.failures, '4', 60_000);
