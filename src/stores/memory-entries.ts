@@ -52,13 +52,26 @@ export const entryValue = (entry: string): string => entry.slice(EXPIRY_CHARS);
  * with the record and its expiry is not repeated), then the parts: `214,38=;` + the two. Each part
  * is kept packed (`pack`): the JSON records lose most of their quotes.
  */
-const PARTS = 'csa';
+
+/** The part `key` is in a challenge's shared entry (0 record, 1 state, 2 attempts), or -1. */
+export function partIndex(key: string): number {
+  if (key.charCodeAt(1) !== 58 /* ':' */) return -1;
+  const kind = key.charCodeAt(0);
+  return kind === 99 /* c */ ? 0 : kind === 115 /* s */ ? 1 : kind === 97 /* a */ ? 2 : -1;
+}
+
+/** The shared entry's key for `key`, in part `part` (from `partIndex`). */
+export const homeKey = (key: string, part: number): string => (part === 0 ? key : `c${key.slice(1)}`);
 
 /** Where `key` lives when it is a challenge's: the shared entry's key and its part, else undefined. */
 export function partOf(key: string): { home: string; part: number } | undefined {
-  const part = key.charCodeAt(1) === 58 /* ':' */ ? PARTS.indexOf(key.charAt(0)) : -1;
-  return part < 0 ? undefined : { home: part === 0 ? key : `c${key.slice(1)}`, part };
+  const part = partIndex(key);
+  return part < 0 ? undefined : { home: homeKey(key, part), part };
 }
+
+/** True when `a` and `b` are parts of the same challenge's shared entry (`c:X`, `s:X`, `a:X`). */
+export const sameHome = (a: string, b: string): boolean =>
+  a.length === b.length && partIndex(a) >= 0 && partIndex(b) >= 0 && a.startsWith(b.slice(1), 1);
 
 /*
  * `pack`: the punctuation JSON repeats between strings as one control character each (JSON.stringify
@@ -146,6 +159,52 @@ function storedParts(shared: string): Stored[] {
  * Only the part written is packed: the others are kept as they are stored.
  */
 export function withMember(shared: string | undefined, part: number, entry: string | undefined) {
+  if (shared !== undefined && entry !== undefined && part > 0) {
+    const swapped = swappedMember(shared, part, entry);
+    if (swapped !== undefined) return swapped;
+  }
+  return rebuiltWithMember(shared, part, entry);
+}
+
+/**
+ * `withMember` for the common write, a state or a counter replaced by one of the same stored
+ * length and the same expiry sharing (an attempt counter going from 1 to 2): the header stays, and
+ * only that part's characters change. Undefined when the write needs the header rebuilt. Gives
+ * what `rebuiltWithMember` gives (a shared entry it wrote is canonical: a part after the record
+ * that starts with the record's expiry is always stored without it).
+ */
+function swappedMember(shared: string, part: number, entry: string): string | undefined {
+  const header = shared.indexOf(';');
+  let at = header + 1;
+  let index = 0;
+  let length = 0;
+  let same = false;
+  let recordLength = -1;
+  for (let i = 0; i <= header; i++) {
+    const code = shared.charCodeAt(i);
+    if (code >= 48 && code <= 57) length = length * 10 + code - 48;
+    else if (code === 61 /* = */) same = true;
+    else {
+      if (index === 0) recordLength = length;
+      if (index === part) break;
+      at += length;
+      length = 0;
+      same = false;
+      index++;
+    }
+  }
+  if (index !== part || length === 0 || entry.length <= EXPIRY_CHARS) return undefined;
+  // The record's expiry, when there is a record: a part with the same one is stored without it.
+  const shares = recordLength > 0 && shared.startsWith(entry.slice(0, EXPIRY_CHARS), header + 1);
+  if (shares !== same) return undefined;
+  const value = pack(entry.slice(EXPIRY_CHARS));
+  const text = same ? value : entry.slice(0, EXPIRY_CHARS) + value;
+  if (text.length !== length) return undefined;
+  return shared.slice(0, at) + text + shared.slice(at + length);
+}
+
+/** `withMember` by taking the entry apart and writing it again (any change of the header). */
+function rebuiltWithMember(shared: string | undefined, part: number, entry: string | undefined) {
   const parts = shared === undefined ? [undefined, undefined, undefined] : storedParts(shared);
   const oldExpiry = parts[0]?.text.slice(0, EXPIRY_CHARS);
   parts[part] =

@@ -6,8 +6,10 @@ import {
   entryOf,
   entryValue,
   flat,
+  homeKey,
   memberOf,
-  partOf,
+  partIndex,
+  sameHome,
   withMember,
 } from './memory-entries.js';
 import { EntryTable } from './memory-table.js';
@@ -110,42 +112,43 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
   const mapOf = (key: string) => (evictable(key) ? lru : kept);
   /** The Map key `key` is kept under (a challenge's keys share one entry, see memory-entries.ts). */
-  const homeOf = (key: string) => partOf(key)?.home ?? key;
+  const homeOf = (key: string) => {
+    const part = partIndex(key);
+    return part < 0 ? key : homeKey(key, part);
+  };
 
-  /** The entry of `key` (expiry + value), live or not. */
-  function stored(key: string): string | undefined {
-    const shared = partOf(key);
-    if (!shared) return mapOf(key).get(key);
-    const entry = mapOf(shared.home).get(shared.home);
-    return entry === undefined ? undefined : memberOf(entry, shared.part);
-  }
-
-  /** Keeps `entry` for `key`, or drops the key (undefined); an evictable key moves to the end. */
-  function put(key: string, entry: string | undefined): void {
-    const shared = partOf(key);
-    const home = shared?.home ?? key;
+  /**
+   * Keeps `entry` for `key`, or drops the key (undefined); an evictable key moves to the end.
+   * `narrow`: `entry` is made of stored pieces and digits (see `EntryTable.set`).
+   */
+  function put(key: string, entry: string | undefined, narrow = false): void {
+    const part = partIndex(key);
+    const home = part < 0 ? key : homeKey(key, part);
     const map = mapOf(home);
-    const next = shared ? withMember(map.get(home), shared.part, entry) : entry;
+    const next = part < 0 ? entry : withMember(map.get(home), part, entry);
     if (map === lru) {
       lru.delete(home); // re-inserted at the end: most recently used
       if (next !== undefined) lru.set(flat(home), flat(next));
     } else if (next === undefined) kept.delete(home);
-    else kept.set(home, next); // the table keeps key and entry as one flat string
+    else kept.set(home, next, narrow); // the table keeps key and entry as one flat string
   }
 
   /** The live entry of `key` (an expired one is dropped), moved to the end if it is evictable. */
   function read(key: string): string | undefined {
-    const entry = stored(key);
+    const part = partIndex(key);
+    const home = part < 0 ? key : homeKey(key, part);
+    const map = mapOf(home);
+    const held = map.get(home);
+    if (held === undefined) return undefined;
+    const entry = part < 0 ? held : memberOf(held, part);
     if (entry === undefined) return undefined;
     if (decodeExpiry(entry) <= now()) {
       put(key, undefined);
       return undefined;
     }
-    const home = homeOf(key);
-    if (mapOf(home) === lru) {
-      const shared = lru.get(home) as string;
+    if (map === lru) {
       lru.delete(home);
-      lru.set(home, shared);
+      lru.set(home, held);
     }
     return entry;
   }
@@ -156,7 +159,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     for (const map of [kept, lru]) {
       for (const [home, entry] of map) {
         let next: string | undefined = entry;
-        if (partOf(home)) {
+        if (partIndex(home) >= 0) {
           for (let part = 0; part < 3 && next !== undefined; part++) {
             const member = memberOf(next, part);
             if (member !== undefined && !live(member)) next = withMember(next, part, undefined);
@@ -212,9 +215,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     entry: read,
     put(key, entry) {
       makeRoomFor(key);
-      put(key, entry);
+      put(key, entry, true); // verifyAttempt writes counters and expiries made from what it read
     },
     delete: (key) => put(key, undefined),
+    consume(challenge, state, attempts) {
+      // One challenge's three parts are its whole shared entry: one delete, not three rewrites of it.
+      const whole = partIndex(challenge) === 0 && partIndex(state) === 1 && partIndex(attempts) === 2;
+      if (whole && sameHome(challenge, state) && sameHome(challenge, attempts)) {
+        mapOf(challenge).delete(challenge);
+        return;
+      }
+      put(challenge, undefined);
+      put(state, undefined);
+      put(attempts, undefined);
+    },
     now,
   };
 

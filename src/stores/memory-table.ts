@@ -69,17 +69,27 @@ export class EntryTable {
     return key.includes(SEPARATOR) ? this.#odd.has(key) : this.#find(key) >= 0;
   }
 
-  set(key: string, entry: string): void {
+  /**
+   * Keeps `entry` for `key`. `narrow`: the entry is made only of pieces already stored or of digits
+   * (a counter written from the entry read, an expiry): on a key already held it is joined to the
+   * slot's own key in one native copy instead of the UTF-8 round trip of `flat` (3–5× cheaper on a
+   * challenge's ~300 characters), and comes out one-byte whenever its pieces are.
+   */
+  set(key: string, entry: string, narrow = false): void {
     if (key.includes(SEPARATOR)) {
       this.#odd.set(key, entry);
       return;
     }
-    const text = flat(key + SEPARATOR + entry); // one-byte when possible (memory-entries.ts)
     const at = this.#find(key);
     if (at >= 0) {
-      this.#slots[at] = text;
+      const slot = this.#slots[at] as string;
+      // A join writes its pieces into one flat string (a `+` would make a rope to flatten later).
+      this.#slots[at] = narrow
+        ? [slot.slice(0, key.length + 1), entry].join('')
+        : flat(key + SEPARATOR + entry);
       return;
     }
+    const text = flat(key + SEPARATOR + entry); // one-byte when possible (memory-entries.ts)
     this.#insert(key, text);
     if ((this.#count + this.#gone) * 4 > this.#slots.length * 3) this.#resize();
   }

@@ -13,6 +13,8 @@ export interface EntryStore {
   /** Keeps `entry` for `key`; a new key needs room (the store refuses with 503 when it is full). */
   put(key: string, entry: string): void;
   delete(key: string): void;
+  /** Deletes a challenge's record, state and attempts (one write where they share one entry). */
+  consume(challenge: string, state: string, attempts: string): void;
   /** The store's clock (its TTLs run on it, not on the app's `now`). */
   now(): number;
 }
@@ -34,11 +36,11 @@ function readRecord(raw: string, input: VerifyAttemptInput): ChallengeRecord | n
   }
   const f = input.challengeFields;
   if (!Array.isArray(record) || record.length !== f.length || input.phone === '') return null;
-  const field = (position: number): unknown => record[position - 1];
-  if (field(f.userId) !== input.userId || field(f.session) !== input.session) return null;
-  if (field(f.phone) !== input.phone) return null;
-  const hash = field(f.hash);
-  const expiresAt = field(f.expiresAt);
+  // Positions are one-based (as in Lua). Indexed in place: no closure made per attempt.
+  if (record[f.userId - 1] !== input.userId || record[f.session - 1] !== input.session) return null;
+  if (record[f.phone - 1] !== input.phone) return null;
+  const hash: unknown = record[f.hash - 1];
+  const expiresAt: unknown = record[f.expiresAt - 1];
   return typeof hash === 'string' && typeof expiresAt === 'number'
     ? { hash, expiresAt, fields: record }
     : null;
@@ -95,21 +97,23 @@ export function verifyAttemptNow(store: EntryStore, input: VerifyAttemptInput): 
   const attemptsEntry = store.entry(keys.attempts);
   const before = countOf(attemptsEntry);
   if (before >= input.maxAttempts) return { outcome: 'exhausted' };
-  const attempts = increment(store, keys.attempts, attemptsEntry, record.expiresAt - now);
 
   let match = false;
   for (const hash of input.hashes) match = safeEqual(hash, record.hash) || match;
   if (!match) {
+    const attempts = increment(store, keys.attempts, attemptsEntry, record.expiresAt - now);
     const count = increment(store, keys.failures, failuresEntry, input.failureTtlMs);
     store.put(keys.failedAt, fresh(store, String(now), input.failureTtlMs));
     if (count === lockout.hardLimit)
       store.put(keys.failures, fresh(store, String(count), input.failureTtlMs));
     return { outcome: 'wrong', challenge: raw, record: record.fields, attempts, failures: count };
   }
+  // A right code's attempt is not written: the counter goes with the challenge (store.ts allows it).
   const stateEntry = store.entry(keys.state);
-  for (const key of [keys.challenge, keys.state, keys.attempts, keys.failures, keys.failedAt]) {
-    store.delete(key);
-  }
+  store.consume(keys.challenge, keys.state, keys.attempts);
+  // Read live above (an expired one was dropped then): nothing to delete when there was none.
+  if (failuresEntry !== undefined) store.delete(keys.failures);
+  if (failedAtEntry !== undefined) store.delete(keys.failedAt);
   return {
     outcome: 'right',
     challenge: raw,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../../src/index.js';
-import { pack, unpack } from '../../src/stores/memory-entries.js';
+import { entryOf, memberOf, pack, unpack, withMember } from '../../src/stores/memory-entries.js';
 import { EntryTable } from '../../src/stores/memory-table.js';
 
 /** A small deterministic generator (mulberry32), so a failure replays. */
@@ -44,6 +44,24 @@ describe('EntryTable (the memory store table: key and entry in one string)', () 
     expect(mismatches).toEqual([]);
     expect(table.size).toBe(model.size);
     expect(sorted(table)).toEqual(sorted(model));
+  });
+
+  it('keeps the same entries with `narrow` writes (one native join) as with plain ones', () => {
+    const next = random(16);
+    const plain = new EntryTable();
+    const narrow = new EntryTable();
+    for (let i = 0; i < 5_000; i++) {
+      const key = `k:${Math.floor(next() * 300)}${next() < 0.01 ? '\u0000' : ''}`;
+      const roll = next();
+      if (roll < 0.1) expect(narrow.delete(key)).toBe(plain.delete(key));
+      else {
+        const entry = `${'0123456'.slice(0, 1 + Math.floor(next() * 7))}${i}${roll < 0.12 ? '€' : ''}`;
+        plain.set(key, entry);
+        narrow.set(key, entry, true);
+      }
+      expect(narrow.get(key)).toBe(plain.get(key));
+    }
+    expect(sorted(narrow)).toEqual(sorted(plain));
   });
 
   it('keeps a key apart from its prefixes and extensions, and keys holding a NUL apart from the rest', () => {
@@ -174,6 +192,40 @@ describe("a challenge's shared entry, packed", () => {
     const wrong = values.filter((value) => unpack(pack(value)) !== value);
     expect(wrong).toEqual([]);
     expect(pack('["u1","abc",17,"/"]').length).toBe('["u1","abc",17,"/"]'.length - 6);
+  });
+
+  it('writes one part as a rebuild from scratch would, when only its characters change too', () => {
+    // withMember swaps a part of the same stored length in place (an attempt counter going 1 -> 2);
+    // the result must be the canonical entry the full rebuild gives for the same parts.
+    const next = random(17);
+    const expiries = [1_000, 2_000, 3_000];
+    const values = [
+      '1',
+      '2',
+      '9',
+      '10',
+      '',
+      '["u1","s",1]',
+      '["u2","t",2]',
+      '[1,"sms","sent",["m1"]]',
+      '\u0001',
+    ];
+    const pick = <T>(list: T[]) => list[Math.floor(next() * list.length)] as T;
+    const fromScratch = (parts: (string | undefined)[]) =>
+      parts.reduce<string | undefined>(
+        (shared, entry, part) => (entry === undefined ? shared : withMember(shared, part, entry)),
+        undefined,
+      );
+    let parts: (string | undefined)[] = [undefined, undefined, undefined];
+    let shared: string | undefined;
+    for (let i = 0; i < 20_000; i++) {
+      const part = Math.floor(next() * 3);
+      const entry = next() < 0.1 ? undefined : entryOf(pick(values), pick(expiries));
+      shared = withMember(shared, part, entry);
+      parts = parts.map((old, at) => (at === part ? entry : old));
+      expect(shared, `step ${i}`).toBe(fromScratch(parts));
+      for (let at = 0; at < 3; at++) expect(shared && memberOf(shared, at)).toBe(parts[at]);
+    }
   });
 
   it("keeps the send state's own expiry when it was the record's and the record goes first", async () => {

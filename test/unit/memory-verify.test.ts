@@ -40,65 +40,82 @@ function random(seed: number) {
 }
 
 describe("memoryStore()'s verifyAttempt", () => {
-  it('answers and leaves the store as the generic reference does, over 3,000 random steps', async () => {
-    const seen = new Set<string>();
-    for (const seed of [1, 2, 3]) {
-      let time = NOW;
-      const clock = () => time;
-      const fused = memoryStore({ now: clock });
-      const reference = withVerifyAttempt(memoryStore({ now: clock }));
-      const pick = random(seed);
-      const all: string[] = [];
-      for (let step = 0; step < 1000; step++) {
-        const user = pick(2);
-        const keys = keysOf(user, pick(3));
-        all.push(...Object.values(keys));
-        const action = pick(20);
-        const same = async (fn: (store: typeof fused) => Promise<unknown>) => {
-          await fn(fused);
-          await fn(reference);
-        };
-        if (action === 0) {
-          const record = challengeRecord({ expiresAt: time + 1000 + pick(20_000) });
-          const ttl = 5000 + pick(20_000);
-          await same((s) => s.set(keys.challenge, record, ttl));
-          const state = pick(2) ? `["state",${step}]` : undefined;
-          const stateTtl = ttl - pick(3000);
-          if (state) await same((s) => s.set(keys.state, state, stateTtl));
-        } else if (action === 1) {
-          const ttl = 100 + pick(2000);
-          await same((s) => s.set(keys.lock, '1', ttl));
-        } else if (action === 2) {
-          time += pick(3000);
-        } else if (action === 3) {
-          await same((s) => s.delete(keys.lock));
-        } else {
-          const hashes = pick(4) === 0 ? ['other-hash', RIGHT] : ['wrong-hash-bbbbbbbbbbbb'];
-          const attempt = input(keys, {
-            hashes,
-            now: time,
-            userId: pick(15) === 0 ? 'u2' : 'u1',
-          });
-          const mine = await fused.verifyAttempt(attempt);
-          const theirs = await reference.verifyAttempt(attempt);
-          seen.add(theirs.outcome);
-          const { record, ...answer } = mine as typeof mine & { record?: unknown };
-          expect(answer, `seed ${seed} step ${step}`).toEqual(theirs);
-          if (mine.outcome === 'wrong' || mine.outcome === 'right') {
-            expect(record).toEqual(JSON.parse(mine.challenge));
+  // Also with the challenges' shared entries and the failure counts evictable: they then live in the
+  // LRU Map instead of the table (a right code deletes the shared entry from whichever holds it).
+  const evictables = {
+    default: undefined,
+    'challenges and failures evictable': (key: string) => /^(c:|f)/.test(key),
+  };
+  it.each(Object.entries(evictables))(
+    'answers and leaves the store as the generic reference does, over 3,000 random steps (%s)',
+    async (_, evictable) => {
+      const seen = new Set<string>();
+      for (const seed of [1, 2, 3]) {
+        let time = NOW;
+        const clock = () => time;
+        const fused = memoryStore({ now: clock, evictable });
+        const reference = withVerifyAttempt(memoryStore({ now: clock, evictable }));
+        const pick = random(seed);
+        const all: string[] = [];
+        for (let step = 0; step < 1000; step++) {
+          const user = pick(2);
+          const keys = keysOf(user, pick(3));
+          all.push(...Object.values(keys));
+          const action = pick(20);
+          const same = async (fn: (store: typeof fused) => Promise<unknown>) => {
+            await fn(fused);
+            await fn(reference);
+          };
+          if (action === 0) {
+            const record = challengeRecord({ expiresAt: time + 1000 + pick(20_000) });
+            const ttl = 5000 + pick(20_000);
+            await same((s) => s.set(keys.challenge, record, ttl));
+            const state = pick(2) ? `["state",${step}]` : undefined;
+            const stateTtl = ttl - pick(3000);
+            if (state) await same((s) => s.set(keys.state, state, stateTtl));
+          } else if (action === 1) {
+            const ttl = 100 + pick(2000);
+            await same((s) => s.set(keys.lock, '1', ttl));
+          } else if (action === 2) {
+            time += pick(3000);
+          } else if (action === 3) {
+            await same((s) => s.delete(keys.lock));
+          } else {
+            const hashes = pick(4) === 0 ? ['other-hash', RIGHT] : ['wrong-hash-bbbbbbbbbbbb'];
+            const attempt = input(keys, {
+              hashes,
+              now: time,
+              userId: pick(15) === 0 ? 'u2' : 'u1',
+            });
+            const mine = await fused.verifyAttempt(attempt);
+            const theirs = await reference.verifyAttempt(attempt);
+            seen.add(theirs.outcome);
+            const { record, ...answer } = mine as typeof mine & { record?: unknown };
+            expect(answer, `seed ${seed} step ${step}`).toEqual(theirs);
+            if (mine.outcome === 'wrong' || mine.outcome === 'right') {
+              expect(record).toEqual(JSON.parse(mine.challenge));
+            }
+          }
+          for (const key of new Set(all)) {
+            const a = await fused.get(key);
+            const b = await reference.get(key);
+            // A used-up counter: the reference counts every refused attempt, memoryStore() stops at the limit.
+            if (key.startsWith('a:') && a !== b && Number(a) === 4 && Number(b) > 4) continue;
+            expect(a, `seed ${seed} step ${step} ${key}`).toBe(b);
           }
         }
-        for (const key of new Set(all)) {
-          const a = await fused.get(key);
-          const b = await reference.get(key);
-          // A used-up counter: the reference counts every refused attempt, memoryStore() stops at the limit.
-          if (key.startsWith('a:') && a !== b && Number(a) === 4 && Number(b) > 4) continue;
-          expect(a, `seed ${seed} step ${step} ${key}`).toBe(b);
-        }
       }
-    }
-    expect([...seen].sort()).toEqual(['busy', 'exhausted', 'expired', 'locked', 'missing', 'right', 'wrong']);
-  });
+      expect([...seen].sort()).toEqual([
+        'busy',
+        'exhausted',
+        'expired',
+        'locked',
+        'missing',
+        'right',
+        'wrong',
+      ]);
+    },
+  );
 
   it('writes nothing for an attempt refused after the last one, and still refuses the right code', async () => {
     const store = memoryStore({ now: () => NOW });
@@ -111,6 +128,29 @@ describe("memoryStore()'s verifyAttempt", () => {
     expect(await store.getMany(Object.values(keys))).toEqual(before);
     expect(await store.get(keys.attempts)).toBe('4');
     expect(await store.get(keys.challenge)).toBe(record);
+  });
+
+  it("deletes a right code's challenge, state, attempts and failures, and nothing of another challenge", async () => {
+    const store = memoryStore({ now: () => NOW });
+    const keys = keysOf(1, 1);
+    const other = keysOf(1, 2);
+    for (const k of [keys, other]) {
+      await store.set(k.challenge, challengeRecord(), 60_000);
+      await store.set(k.state, '["state"]', 60_000);
+    }
+    expect((await store.verifyAttempt(input(keys))).outcome).toBe('wrong');
+    expect(store.size).toBe(4); // two shared entries, the failure count and its time
+    expect((await store.verifyAttempt(input(keys, { hashes: [RIGHT] }))).outcome).toBe('right');
+    expect(await store.getMany(Object.values(keys))).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(await store.getMany([other.challenge, other.state])).toEqual([challengeRecord(), '["state"]']);
+    expect(store.size).toBe(1);
   });
 
   it('hands back the record it parsed, equal to the stored one, on a wrong and on the right code', async () => {
