@@ -216,6 +216,10 @@ export function sendJson(res: Response, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** The JSON text of an error without details, and its length, by code and message (a few dozen pairs). */
+const errorBodies = new Map<string, { text: string; length: number }>();
+const MAX_ERROR_BODIES = 200;
+
 /** Sends a TwoFactorError as the contract's JSON shape, in `locale`, with Retry-After on 429 and 503. */
 export function sendError(res: Response, error: TwoFactorError, locale: Locale = 'en'): void {
   // Every 429 and 503 says when to come back; one without a wait of its own (a burnt challenge,
@@ -223,7 +227,23 @@ export function sendError(res: Response, error: TwoFactorError, locale: Locale =
   const retryAfter = error.retryAfter ?? (error.status === 429 || error.status === 503 ? 1 : undefined);
   if (retryAfter !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
   const message = localMessage(error, locale);
-  sendJson(res, error.status, { error: { code: error.code, message, ...error.details } });
+  if (error.details !== undefined) {
+    sendJson(res, error.status, { error: { code: error.code, message, ...error.details } });
+    return;
+  }
+  // Most refusals carry no details: their text is made once (messages come from fixed tables,
+  // bar a few that name a field; past the cap they are serialized each time, as before).
+  const key = `${error.code}\n${message}`;
+  let body = errorBodies.get(key);
+  if (body === undefined) {
+    const text = JSON.stringify({ error: { code: error.code, message } });
+    body = { text, length: Buffer.byteLength(text) };
+    if (errorBodies.size < MAX_ERROR_BODIES) errorBodies.set(key, body);
+  }
+  res.statusCode = error.status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', body.length);
+  res.end(body.text);
 }
 
 export function noStore(res: Response): void {
