@@ -16,7 +16,7 @@ export interface Settings {
    * `BENCH_REWARM=0.5` sets it; 0.5 with `BENCH_GC=loaded`). A pooled variant's pool is built with
    * that many extra entries (at the run's rate) for it, before the collection. Off by default since
    * the fifth session: after a scavenge the code is still hot. With `BENCH_GC=full` it re-tiers the
-   * code the full GC threw away, but 0.5 s is not enough (BENCHMARKS.md, "Steady state by default").
+   * code the full GC threw away, but 0.5 s is not enough (docs/benchmarks-history.md, "Steady state by default").
    */
   rewarmSeconds?: number;
 }

@@ -193,7 +193,7 @@ function fullHeap() {
  * harness before the fifth session). A full GC lets V8 throw away optimized code whose embedded
  * objects died with the previous run's requests ("weak objects"), and ages the bytecode of every
  * function the run does not call, so a run after it starts partly cold; a server under steady load
- * is scavenged often and fully collected seldom (BENCHMARKS.md, "Steady state by default").
+ * is scavenged often and fully collected seldom (docs/benchmarks-history.md, "Steady state by default").
  */
 function collectBeforeRun(full: boolean) {
   if (full || process.env.BENCH_GC === 'full' || process.env.BENCH_GC === 'loaded') return fullHeap();

@@ -73,6 +73,22 @@ function toMilliseconds(ttlMs: number): number {
   return Math.max(1, Math.ceil(ttlMs));
 }
 
+/** Times a statement that failed with a serialization failure is sent again before its error is thrown. */
+const SERIALIZATION_RETRIES = 3;
+
+function isSerializationFailure(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '40001';
+}
+
+function rowsOf(result: { rows?: unknown } | undefined): unknown[] {
+  if (result === null || typeof result !== 'object' || !Array.isArray(result.rows)) {
+    throw new TypeError(
+      `postgresStore: \`query\` must resolve to { rows }, as pg's pool.query does; ${QUERY_HELP}`,
+    );
+  }
+  return result.rows;
+}
+
 /** A text column as a string; NULL (or anything else) is "no value". */
 function toValue(row: unknown): string | undefined {
   const value = (row as { value?: unknown } | undefined)?.value;
@@ -116,25 +132,25 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const prepared = new Map(Object.values(sql).map((text) => [text, statementName(text)]));
 
   async function run(text: string, params: unknown[]): Promise<unknown[]> {
-    let result: { rows?: unknown } | undefined;
-    try {
-      const statement = prepared.get(text);
-      result = await (statement === undefined ? query(text, params) : query(text, params, statement));
-    } catch (error) {
-      if ((error as { code?: unknown } | null)?.code === '42P01') {
-        throw new Error(
-          `postgresStore: table "${name}" does not exist: create it with \`await store.migrate()\` or run \`postgresStore.schema()\` in your migrations`,
-          { cause: error },
-        );
+    const statement = prepared.get(text);
+    for (let retries = 0; ; retries++) {
+      try {
+        return rowsOf(await (statement === undefined ? query(text, params) : query(text, params, statement)));
+      } catch (error) {
+        // 40001 (REPEATABLE READ or SERIALIZABLE as the pool's default isolation): the statement, its
+        // own transaction, changed nothing; sent again it takes a fresh snapshot and reads what the
+        // other writer committed, as under READ COMMITTED. (Thrown, it broke the generic lock: the
+        // route deletes a lock whose increment failed, and that lock was another request's.)
+        if (isSerializationFailure(error) && retries < SERIALIZATION_RETRIES) continue;
+        if ((error as { code?: unknown } | null)?.code === '42P01') {
+          throw new Error(
+            `postgresStore: table "${name}" does not exist: create it with \`await store.migrate()\` or run \`postgresStore.schema()\` in your migrations`,
+            { cause: error },
+          );
+        }
+        throw error;
       }
-      throw error;
     }
-    if (result === null || typeof result !== 'object' || !Array.isArray(result.rows)) {
-      throw new TypeError(
-        `postgresStore: \`query\` must resolve to { rows }, as pg's pool.query does; ${QUERY_HELP}`,
-      );
-    }
-    return result.rows;
   }
 
   // Writes (set, increment) still on their way, by key. A pool sends each statement on whichever

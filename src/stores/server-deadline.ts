@@ -62,7 +62,12 @@ function learnt(before: number | undefined, serverMs: number, sentAt: number, ba
  * each slot counts as a node of its own). Until a `late` reply has said which, a call with a
  * deadline probes. A reply whose clock is behind what its node was measured at (the node's clock
  * went back, or the slot moved to another node) sets that offset back, as on one server, and
- * drops the owners, so the next call probes and reads them again.
+ * drops the owners, so the next call probes and reads them again. That first call to a moved slot
+ * still carries the old owner's offset: on a new owner whose clock is behind, it can run at most
+ * the two clocks' difference after the app's deadline, once per moved slot and process. Kept, as
+ * nothing worse follows: a code's expiry is checked on the app's clock (`now`) and the lock and
+ * counters where the call runs (test/unit/server-deadline.test.ts, "the clocks' difference late");
+ * refusing it would take a `CLUSTER MYID` in every verify.
  */
 export function withServerDeadline(send: SendWithDeadline, slotOf?: (input: VerifyAttemptInput) => number) {
   /** Server clock minus ours, at most (see above); undefined before the first reply. */

@@ -6,17 +6,9 @@
 import { describe, expect, it, type TestContext } from 'vitest';
 import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
 import type { Store, VerifyAttemptInput, VerifyAttemptResult } from '../../src/stores/store.js';
+import { VERIFY_NOW as NOW, RIGHT, verifyInput, verifyKeys } from './verify-attempt.js';
 
-const NOW = Date.UTC(2026, 10, 30, 12, 0, 0);
-const RIGHT = 'right-hash-aaaaaaaaaaaa';
-const KEYS = {
-  lock: 'contract:v:{u1}',
-  challenge: 'contract:c:x{u1}',
-  state: 'contract:s:x{u1}',
-  attempts: 'contract:a:x{u1}',
-  failures: 'contract:f:{u1}',
-  failedAt: 'contract:fa:{u1}',
-};
+const KEYS = verifyKeys('contract:');
 
 /** A challenge record as the package writes it: a JSON array with the fields where it says. */
 export function challengeRecord(
@@ -35,21 +27,7 @@ export function challengeRecord(
   return JSON.stringify(record);
 }
 
-function input(over: Partial<VerifyAttemptInput> = {}): VerifyAttemptInput {
-  return {
-    keys: KEYS,
-    challengeFields: CHALLENGE_RECORD_FIELDS,
-    userId: 'u1',
-    session: 'sess',
-    phone: 'phone-hash',
-    hashes: ['wrong-hash-bbbbbbbbbbbb'],
-    now: NOW,
-    maxAttempts: 3,
-    lockout: { threshold: 5, baseMs: 1000, maxDelayMs: 3_600_000, hardLimit: 10 },
-    failureTtlMs: 60_000,
-    ...over,
-  };
-}
+const input = (over: Partial<VerifyAttemptInput> = {}) => verifyInput({ keys: KEYS, ...over });
 
 /**
  * The result without `record`, after checking that a store which hands the parsed record back

@@ -95,3 +95,40 @@ export const verifyAttemptInput = (deadline?: number): VerifyAttemptInput => ({
   failureTtlMs: 60_000,
   ...(deadline === undefined ? {} : { deadline }),
 });
+
+/** The clock of the verify tests' inputs, and the hash the challenge record of those tests holds. */
+export const VERIFY_NOW = Date.UTC(2026, 10, 30, 12, 0, 0);
+export const RIGHT = 'right-hash-aaaaaaaaaaaa';
+
+/** One account's keys (one hash tag, `{u1}`, as the package's), with an optional prefix. */
+export function verifyKeys(prefix = ''): VerifyAttemptInput['keys'] {
+  return {
+    lock: `${prefix}v:{u1}`,
+    challenge: `${prefix}c:x{u1}`,
+    state: `${prefix}s:x{u1}`,
+    attempts: `${prefix}a:x{u1}`,
+    failures: `${prefix}f:{u1}`,
+    failedAt: `${prefix}fa:{u1}`,
+  };
+}
+export const VERIFY_KEYS = verifyKeys();
+
+/**
+ * A verify of user u1's challenge (sess, phone-hash) with a wrong hash, at VERIFY_NOW, 3 attempts,
+ * lockout after 5 failures and for good after 10; `over` replaces any of it.
+ */
+export function verifyInput(over: Partial<VerifyAttemptInput> = {}): VerifyAttemptInput {
+  return {
+    keys: VERIFY_KEYS,
+    challengeFields: CHALLENGE_RECORD_FIELDS,
+    userId: 'u1',
+    session: 'sess',
+    phone: 'phone-hash',
+    hashes: ['wrong-hash-bbbbbbbbbbbb'],
+    now: VERIFY_NOW,
+    maxAttempts: 3,
+    lockout: { threshold: 5, baseMs: 1000, maxDelayMs: 3_600_000, hardLimit: 10 },
+    failureTtlMs: 60_000,
+    ...over,
+  };
+}

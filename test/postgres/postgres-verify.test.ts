@@ -17,36 +17,12 @@ import {
   uniqueTable,
   usePostgres,
 } from '../helpers/postgres.js';
+import { VERIFY_KEYS as KEYS, VERIFY_NOW as NOW, RIGHT, verifyInput } from '../helpers/verify-attempt.js';
 import { challengeRecord } from '../helpers/verify-attempt-contract.js';
 
 const postgresUp = await requirePostgres();
 
-const NOW = Date.UTC(2026, 10, 30, 12, 0, 0);
-const RIGHT = 'right-hash-aaaaaaaaaaaa';
-const KEYS = {
-  lock: 'v:{u1}',
-  challenge: 'c:x{u1}',
-  state: 's:x{u1}',
-  attempts: 'a:x{u1}',
-  failures: 'f:{u1}',
-  failedAt: 'fa:{u1}',
-};
-
-function input(over: Partial<VerifyAttemptInput> = {}): VerifyAttemptInput {
-  return {
-    keys: KEYS,
-    challengeFields: CHALLENGE_RECORD_FIELDS,
-    userId: 'u1',
-    session: 'sess',
-    phone: 'phone-hash',
-    hashes: ['wrong-hash-bbbbbbbbbbbb'],
-    now: NOW,
-    maxAttempts: 3,
-    lockout: { threshold: 5, baseMs: 1000, maxDelayMs: 3_600_000, hardLimit: 10 },
-    failureTtlMs: 60_000,
-    ...over,
-  };
-}
+const input = verifyInput;
 
 for (const { name, connect } of POSTGRES_CLIENTS) {
   describe.skipIf(!postgresUp)(`postgresStore().verifyAttempt on ${name}`, () => {

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
 import { memoryStore } from '../../src/stores/memory-store.js';
 import type { VerifyAttemptInput } from '../../src/stores/store.js';
-import { withVerifyAttempt } from '../helpers/verify-attempt.js';
+import { verifyInput, withVerifyAttempt } from '../helpers/verify-attempt.js';
 import { challengeRecord } from '../helpers/verify-attempt-contract.js';
 
 // memoryStore()'s verifyAttempt reads each entry once and writes the counters from what it read
@@ -23,21 +22,13 @@ const keysOf = (user: number, challenge: number) => ({
   failedAt: `fa:{u${user}}rest`,
 });
 
-function input(keys: VerifyAttemptInput['keys'], over: Partial<VerifyAttemptInput> = {}): VerifyAttemptInput {
-  return {
+const input = (keys: VerifyAttemptInput['keys'], over: Partial<VerifyAttemptInput> = {}) =>
+  verifyInput({
     keys,
-    challengeFields: CHALLENGE_RECORD_FIELDS,
-    userId: 'u1',
-    session: 'sess',
-    phone: 'phone-hash',
-    hashes: ['wrong-hash-bbbbbbbbbbbb'],
-    now: NOW,
     maxAttempts: 4,
     lockout: { threshold: 6, baseMs: 1000, maxDelayMs: 3_600_000, hardLimit: 9 },
-    failureTtlMs: 60_000,
     ...over,
-  };
-}
+  });
 
 /** A small deterministic generator, so a failure can be replayed. */
 function random(seed: number) {

@@ -211,6 +211,34 @@ describe('withServerDeadline()', () => {
     expect(await c.on(1, Date.now() + 1_000)).toEqual({ outcome: 'missing' });
   });
 
+  it('on a Redis Cluster, the first call to a slot moved to a node behind runs at most the clocks’ difference late', async () => {
+    // a is 2 s ahead of b (and of the app). The bound, not a fix: that call cannot accept a code
+    // past its expiry (`now` is the app's clock) nor pass a lock (the script reads it where it runs).
+    const c = cluster({ a: 2_000, b: 0 }, [
+      [0, 9, 'a'],
+      [10, 19, 'b'],
+    ]);
+    await c.on(1, Date.now() + 1_000);
+    await c.on(11, Date.now() + 1_000);
+    c.owners.splice(0, 2, [0, 4, 'a'], [5, 19, 'b']);
+    // The first call to slot 5 still carries a's offset, and b is slow to run it: 1.5 s, then 3 s.
+    for (const hang of [1_500, 3_000]) {
+      c.next(hang);
+      const deadline = Date.now() + 1_000;
+      await c.on(5, deadline);
+      const run = c.runs.at(-1);
+      if (hang === 1_500) {
+        // Evaluated 0.5 s after the app's deadline: within the 2 s a and b differ by.
+        expect(run).toMatchObject({ node: 'b', evaluated: true });
+        expect(run?.serverMs).toBeGreaterThan(deadline);
+        expect((run?.serverMs ?? 0) - deadline).toBeLessThanOrEqual(2_000);
+      } else {
+        // The one reply showed b's clock: every later call there is measured on b's, and refused.
+        expect(run).toMatchObject({ node: 'b', evaluated: false });
+      }
+    }
+  });
+
   it('on a Redis Cluster, a slot that moves to a node whose clock is ahead does not raise the old owner’s offset', async () => {
     // a agrees with the app's clock; b is 0.5 s ahead (less than the store timeout).
     const c = cluster({ a: 0, b: 500 }, [

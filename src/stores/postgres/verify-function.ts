@@ -14,8 +14,9 @@
  * `busy` while that lock's row exists, and the `increment` takes this advisory lock shared, without
  * waiting, and answers "taken" while a function holds it (test/postgres/postgres-mixed-paths.test.ts):
  * an instance on the generic path (the function missing, an enrollment verify) and one here never
- * check codes of one account at once. (Under REPEATABLE READ a contested
- * attempt fails with a serialization error instead: closed, never twice.) The advisory lock lives
+ * check codes of one account at once. (Under REPEATABLE READ a contested attempt fails with a
+ * serialization error instead, which the store sends again on a fresh snapshot: closed, never
+ * twice.) The advisory lock lives
  * in shared memory only; a row lock (`FOR UPDATE`) would write the row (its xmax, a WAL record),
  * and the lockout counters it must serialize belong to the account, not to one challenge row.
  *
@@ -32,7 +33,9 @@
  * its own count a right code could be the (maxAttempts + 1)-th compared (test/postgres/
  * postgres-verify.test.ts, "racing the generic path"). Under REPEATABLE READ or SERIALIZABLE the snapshot
  * predates the lock, so there the attempt is counted (written) before the compare as before: a
- * count another verify changed since fails the attempt (40001) instead of comparing on a stale one.
+ * count another verify changed since fails the attempt (40001) instead of comparing on a stale one;
+ * and the generic lock's key is written (and dropped) too, so a generic lock taken since fails it
+ * the same way (test/postgres/postgres-isolation.test.ts).
  *
  * The hash compare is a plain text `=` over keyed hashes: HMAC(secret, challenge id + code). An
  * attacker who timed it could at best learn a prefix of an HMAC they cannot compute for any other
@@ -84,6 +87,7 @@ DECLARE
   c jsonb;
   expires_at_ms numeric;
   counted boolean;
+  probed boolean;
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtextextended(keys[1], 0));
   db_now := clock_timestamp();
@@ -137,6 +141,13 @@ BEGIN
   -- counted since, so no code is compared on a stale count. (READ COMMITTED reads after the lock.)
   counted := current_setting('transaction_isolation') <> 'read committed';
   IF counted THEN
+    -- The generic path's lock row, committed after the snapshot (its increment ran while this call
+    -- waited for the lock), is invisible to the read above: the insert of that key meets it and
+    -- fails (40001; the store sends the call again on a fresh snapshot) instead of missing it.
+    -- Otherwise its own row is dropped at once: no lock is taken here.
+    INSERT INTO ${t} AS s (key, value, expires_at) VALUES (keys[1], '0', db_now)
+      ON CONFLICT (key) DO NOTHING RETURNING true INTO probed;
+    IF probed THEN DELETE FROM ${t} WHERE key = keys[1]; END IF;
     ${count('keys[4]', 'greatest(1, ceil(expires_at_ms - now_ms))', 'attempts', '    ')}
     IF attempts > max_attempts THEN outcome := 'exhausted'; challenge := NULL; attempts := NULL; RETURN; END IF;
   END IF;
