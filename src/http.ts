@@ -105,6 +105,12 @@ function readRaw(req: Request): Promise<Buffer> {
   if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
   // Gone before we got here (the client left while `getUser` ran): no event will ever come.
   if (req.destroyed) return Promise.reject(new Error('the request was closed before its body was read'));
+  const whole = wholeBody(req);
+  if (whole !== undefined) {
+    return whole.length > MAX_BODY_BYTES
+      ? Promise.reject(bad('The request body is too large.', 413))
+      : Promise.resolve(whole);
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -124,6 +130,21 @@ function readRaw(req: Request): Promise<Buffer> {
     // A `data` listener does not start a request that a middleware before us paused.
     req.resume();
   });
+}
+
+/**
+ * The body at once, when all of it already arrived (Node's parser marks the request `complete`
+ * once it pushed the last byte: a small body sent with its headers, by the time any `await` before
+ * us returned) and nothing else reads the stream: one `read()` instead of four listeners, a
+ * `resume()` and the `data`/`end` events, a few µs of a verify. `undefined`: read it from events.
+ */
+function wholeBody(req: Request): Buffer | undefined {
+  if (req.complete !== true || req.readableFlowing === true) return undefined;
+  const state = req as { readableObjectMode?: boolean; readableEncoding?: BufferEncoding | null };
+  if (state.readableObjectMode || state.readableEncoding) return undefined;
+  const chunk: unknown = req.read();
+  if (chunk === null) return req.readableLength === 0 ? Buffer.alloc(0) : undefined;
+  return Buffer.isBuffer(chunk) ? chunk : undefined;
 }
 
 function parseForm(text: string): Body {
@@ -195,6 +216,10 @@ export function sendJson(res: Response, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** The JSON text of an error without details, and its length, by code and message (a few dozen pairs). */
+const errorBodies = new Map<string, { text: string; length: number }>();
+const MAX_ERROR_BODIES = 200;
+
 /** Sends a TwoFactorError as the contract's JSON shape, in `locale`, with Retry-After on 429 and 503. */
 export function sendError(res: Response, error: TwoFactorError, locale: Locale = 'en'): void {
   // Every 429 and 503 says when to come back; one without a wait of its own (a burnt challenge,
@@ -202,7 +227,23 @@ export function sendError(res: Response, error: TwoFactorError, locale: Locale =
   const retryAfter = error.retryAfter ?? (error.status === 429 || error.status === 503 ? 1 : undefined);
   if (retryAfter !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
   const message = localMessage(error, locale);
-  sendJson(res, error.status, { error: { code: error.code, message, ...error.details } });
+  if (error.details !== undefined) {
+    sendJson(res, error.status, { error: { code: error.code, message, ...error.details } });
+    return;
+  }
+  // Most refusals carry no details: their text is made once (messages come from fixed tables,
+  // bar a few that name a field; past the cap they are serialized each time, as before).
+  const key = `${error.code}\n${message}`;
+  let body = errorBodies.get(key);
+  if (body === undefined) {
+    const text = JSON.stringify({ error: { code: error.code, message } });
+    body = { text, length: Buffer.byteLength(text) };
+    if (errorBodies.size < MAX_ERROR_BODIES) errorBodies.set(key, body);
+  }
+  res.statusCode = error.status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', body.length);
+  res.end(body.text);
 }
 
 export function noStore(res: Response): void {

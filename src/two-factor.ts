@@ -36,10 +36,10 @@ import { parseOptions, type TwoFactorOptions } from './options.js';
 import { flashError } from './routes/flash.js';
 import { load } from './routes/load.js';
 import { showPage } from './routes/page.js';
-import type { PostRoute } from './routes/result.js';
+import type { PostRoute, Refusal, RouteResult } from './routes/result.js';
 import { sendAgain, startChallenge } from './routes/send.js';
 import { browserState, statusBody } from './routes/state.js';
-import { verifyCode } from './routes/verify.js';
+import { attemptVerify } from './routes/verify.js';
 import { receiveReport } from './routes/webhook.js';
 import { checkSmsText } from './sms-length.js';
 import { guardStore } from './stores/guarded-store.js';
@@ -86,10 +86,16 @@ const POST_ROUTES: Record<string, PostRoute> = {
   '/resend': (rt, req, _res, user) => sendAgain(rt, req, user, 'sms'),
   '/voice': (rt, req, _res, user) => sendAgain(rt, req, user, 'voice'),
   '/verify': (rt, req, res, user, body) =>
-    verifyCode(rt, req, res, user, body.code).catch((error: unknown) => {
-      rt.metrics.verifyRefused(error);
-      throw error;
-    }),
+    attemptVerify(rt, req, res, user, body.code).then(
+      (result) => {
+        if ('refused' in result) rt.metrics.verifyRefused(result.refused);
+        return result;
+      },
+      (error: unknown) => {
+        rt.metrics.verifyRefused(error);
+        throw error;
+      },
+    ),
 };
 
 let warnedMemoryStore = false;
@@ -167,11 +173,15 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       // Already verified (Back button, a second tab): nothing to send; say where to go instead.
       const verified = sub === '/send' && verifiedEnough(rt, req, user, within);
       const own = lifecycle.posts[sub];
-      const result = verified
+      const result: RouteResult | Refusal = verified
         ? ({ verified: true, returnTo } as const)
         : own
           ? await own({ req, res, user, body: body.fields, returnTo, routes, formMode })
           : await (postRoutes[sub] as PostRoute)(rt, req, res, user, body.fields, returnTo, routes);
+      if ('refused' in result) {
+        refuse(res, result.refused, formMode, routes, sub, page, returnTo, within);
+        return;
+      }
       if ('answered' in result) return;
       if (sub === '/verify' && 'verified' in result) await lifecycle.afterVerify(req, res, user, body.fields);
       if ('verified' in result) {
@@ -188,14 +198,28 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       }
     } catch (error) {
       if (!(error instanceof TwoFactorError)) throw error;
-      if (formMode && error.code !== 'ERR_2FA_UNAUTHENTICATED') {
-        // The error goes to the page in a one-time cookie, not the address: a reload does not repeat it.
-        flashError(rt, res, error);
-        const back = lifecycle.formBack(sub, routes, returnTo, error, within);
-        res.redirect(303, back ?? withWithin(`${page}?returnTo=${encodeURIComponent(returnTo)}`, within));
-      } else {
-        sendError(res, error, config.locale);
-      }
+      refuse(res, error, formMode, routes, sub, page, returnTo, within);
+    }
+  }
+
+  /** A POST refused with `error`, thrown or handed back: the JSON error, or for a form the page with it. */
+  function refuse(
+    res: Response,
+    error: TwoFactorError,
+    formMode: boolean,
+    routes: string,
+    sub: string,
+    page: string,
+    returnTo: string,
+    within: number | undefined,
+  ): void {
+    if (formMode && error.code !== 'ERR_2FA_UNAUTHENTICATED') {
+      // The error goes to the page in a one-time cookie, not the address: a reload does not repeat it.
+      flashError(rt, res, error);
+      const back = lifecycle.formBack(sub, routes, returnTo, error, within);
+      res.redirect(303, back ?? withWithin(`${page}?returnTo=${encodeURIComponent(returnTo)}`, within));
+    } else {
+      sendError(res, error, config.locale);
     }
   }
 

@@ -10,7 +10,7 @@ import type { Locale } from '../messages.js';
 import type { CheckedUser } from '../options.js';
 import { verifyAttemptUnavailable } from '../stores/verify-unavailable.js';
 import { type Loaded, load } from './load.js';
-import type { RouteResult } from './result.js';
+import type { Refusal, RouteResult } from './result.js';
 import { verifyInOneCall } from './verify-one-call.js';
 import { verified, verifyWho, wrongCode } from './verify-outcome.js';
 
@@ -44,12 +44,7 @@ const SIGN_IN: VerifyFlow = {
   clear: (rt, res) => rt.cookies.clearChallenge(res),
 };
 
-/**
- * POST /verify. The order is the defence: refuse while locked, count the attempt atomically,
- * only then compare; on success consume the challenge atomically before the cookie is issued.
- * A sign-in verify on a store with `verifyAttempt` does all of it in one store call
- * (`verify-one-call.ts`); other stores and flows take the five-method path below.
- */
+/** POST /verify for a flow that takes its refusals thrown (enrollment): `attemptVerify`, a refusal thrown. */
 export async function verifyCode(
   rt: Runtime,
   req: Request,
@@ -58,6 +53,27 @@ export async function verifyCode(
   rawCode: unknown,
   flow: VerifyFlow = SIGN_IN,
 ): Promise<RouteResult> {
+  const result = await attemptVerify(rt, req, res, user, rawCode, flow);
+  if ('refused' in result) throw result.refused;
+  return result;
+}
+
+/**
+ * POST /verify. The order is the defence: refuse while locked, count the attempt atomically,
+ * only then compare; on success consume the challenge atomically before the cookie is issued.
+ * A sign-in verify on a store with `verifyAttempt` does all of it in one store call
+ * (`verify-one-call.ts`); other stores and flows take the five-method path below. A wrong code
+ * and the store's refusals come back as a `Refusal` (the router answers it as it would the error
+ * thrown); the other refusals are thrown.
+ */
+export async function attemptVerify(
+  rt: Runtime,
+  req: Request,
+  res: Response,
+  user: CheckedUser,
+  rawCode: unknown,
+  flow: VerifyFlow = SIGN_IN,
+): Promise<RouteResult | Refusal> {
   const { config, store, keys } = rt;
   const code = readCode(rawCode, config.codeLength, config.locale);
   const userKey = keys.user(user.id);

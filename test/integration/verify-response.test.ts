@@ -54,4 +54,33 @@ describe.each(EXPRESS_VERSIONS)('POST /2fa/verify on the wire (%s)', (_name, exp
     const cookies = (res.headers['set-cookie'] as unknown as string[]).map((c) => c.split('=')[0]);
     expect(cookies).toEqual(['2fa', '2fa-challenge']);
   });
+
+  // A wrong code and a used-up challenge are handed back to the router, not thrown; a missing
+  // challenge is still thrown. A form post answers all three the same way: the page, with the error.
+  it('answers a refused form post with the page and its flash, whether the refusal was thrown or handed back', async () => {
+    const t = createApp({ express, options: { maxAttempts: 2 } });
+    const agent = await signIn(t);
+    const form = (code: string) =>
+      agent
+        .post('/2fa/verify')
+        .set('Accept', 'text/html')
+        .set('Sec-Fetch-Site', 'same-origin')
+        .type('form')
+        .send({ code, returnTo: '/account' });
+    const shape = (res: { status: number; headers: Record<string, unknown> }) => ({
+      status: res.status,
+      location: res.headers.location,
+      cookies: ((res.headers['set-cookie'] as string[] | undefined) ?? []).map((c) => c.split('=')[0]),
+      ours: Object.keys(oursOf(res.headers)).sort(),
+    });
+    const missing = shape(await form('123456')); // thrown: ERR_2FA_NO_CHALLENGE
+    const code = await sendCode(t, agent);
+    const wrong = shape(await form(wrongCode(code))); // handed back: ERR_2FA_CODE_INVALID
+    await form(wrongCode(code));
+    const refused = shape(await form(code)); // handed back: ERR_2FA_TOO_MANY_ATTEMPTS
+    const page = { status: 303, location: '/2fa?returnTo=%2Faccount', cookies: ['2fa-flash'] };
+    expect(missing).toMatchObject(page);
+    expect(wrong).toEqual(missing);
+    expect(refused).toEqual(missing);
+  });
 });

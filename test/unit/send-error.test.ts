@@ -1,0 +1,70 @@
+import type { Response } from 'express';
+import { describe, expect, it } from 'vitest';
+import { localMessage } from '../../src/error-messages.js';
+import { ERROR_CODES, type ErrorCode, TwoFactorError } from '../../src/errors.js';
+import { sendError } from '../../src/http.js';
+import { LOCALES } from '../../src/messages.js';
+
+/** What sendError wrote: status, headers in order, body. */
+function capture(error: TwoFactorError, locale: (typeof LOCALES)[number]) {
+  const headers: [string, unknown][] = [];
+  let body = '';
+  const res = {
+    statusCode: 0,
+    setHeader: (name: string, value: unknown) => headers.push([name, value]),
+    end: (text: string) => {
+      body = text;
+    },
+  };
+  sendError(res as unknown as Response, error, locale);
+  return { status: res.statusCode, headers, body };
+}
+
+/** The answer as sendError built it before its texts were kept: serialized every time. */
+function reference(error: TwoFactorError, locale: (typeof LOCALES)[number]) {
+  const retryAfter = error.retryAfter ?? (error.status === 429 || error.status === 503 ? 1 : undefined);
+  const text = JSON.stringify({
+    error: { code: error.code, message: localMessage(error, locale), ...error.details },
+  });
+  return {
+    status: error.status,
+    headers: [
+      ...(retryAfter === undefined ? [] : [['Retry-After', String(Math.max(1, Math.ceil(retryAfter)))]]),
+      ['Content-Type', 'application/json; charset=utf-8'],
+      ['Content-Length', Buffer.byteLength(text)],
+    ],
+    body: text,
+  };
+}
+
+describe('sendError keeps the text of an error without details', () => {
+  const codes = Object.keys(ERROR_CODES) as ErrorCode[];
+  it('writes exactly the serialized answer, the first time and every time after', () => {
+    for (const locale of LOCALES) {
+      for (const code of codes) {
+        for (let i = 0; i < 3; i++) {
+          const made = () => new TwoFactorError(code, i === 2 ? { retryAfter: 7.5 } : {});
+          expect(capture(made(), locale)).toEqual(reference(made(), locale));
+        }
+      }
+    }
+  });
+
+  it('keeps messages of their own apart, details serialized each time, and stops keeping past its cap', () => {
+    const errors = [
+      new TwoFactorError('ERR_2FA_BAD_REQUEST', { message: 'The field "a" appears twice.' }),
+      new TwoFactorError('ERR_2FA_BAD_REQUEST', { message: 'The field "b" appears twice.' }),
+      new TwoFactorError('ERR_2FA_BAD_REQUEST', { message: 'Use POST.', status: 405 }),
+      new TwoFactorError('ERR_2FA_CODE_INVALID', { details: { attemptsLeft: 3 } }),
+      new TwoFactorError('ERR_2FA_CODE_INVALID', { details: { attemptsLeft: 2 } }),
+      new TwoFactorError('ERR_2FA_REQUIRED', { details: { verifyUrl: '/2fa?returnTo=%2F' } }),
+      ...Array.from(
+        { length: 300 },
+        (_, i) => new TwoFactorError('ERR_2FA_BAD_REQUEST', { message: `ü ${i}` }),
+      ),
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const error of errors) expect(capture(error, 'fr')).toEqual(reference(error, 'fr'));
+    }
+  });
+});
