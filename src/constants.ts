@@ -58,7 +58,7 @@ export const SEND_WORK_MS = 2 * (BEFORE_SEND_TIMEOUT_MS + TRANSPORT_TIMEOUT_MS);
  * store that has no compareAndSet; kept with room), plus one storeTimeoutMs of budget contention.
  */
 export const SEND_STORE_ROUNDS = 20;
-/** Store round trips, one after another, of a verify under its lock (counted: about 4; kept with room). */
+/** Store round trips, one after another, of a verify under its lock (counted: about 5; kept with room). */
 export const VERIFY_STORE_ROUNDS = 8;
 /** How long a send that crossed the first one's answer may still join its challenge. */
 export const RECENT_CHALLENGE_TTL_MS = MINUTE;

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { MAX_BODY_BYTES } from './constants.js';
 import { localMessage } from './error-messages.js';
-import { TwoFactorError } from './errors.js';
+import { ERROR_CODES, TwoFactorError } from './errors.js';
 import type { Locale } from './messages.js';
 
 export type Body = Record<string, unknown>;
@@ -231,14 +231,16 @@ export function sendError(res: Response, error: TwoFactorError, locale: Locale =
     sendJson(res, error.status, { error: { code: error.code, message, ...error.details } });
     return;
   }
-  // Most refusals carry no details: their text is made once (messages come from fixed tables,
-  // bar a few that name a field; past the cap they are serialized each time, as before).
+  // Most refusals carry no details and the code's own message: their text is made once per code
+  // and locale. A message of its own may hold what the request sent (a field's name), so it is
+  // serialized each time: a client cannot fill the cache.
+  const own = error.message === ERROR_CODES[error.code].message;
   const key = `${error.code}\n${message}`;
-  let body = errorBodies.get(key);
+  let body = own ? errorBodies.get(key) : undefined;
   if (body === undefined) {
     const text = JSON.stringify({ error: { code: error.code, message } });
     body = { text, length: Buffer.byteLength(text) };
-    if (errorBodies.size < MAX_ERROR_BODIES) errorBodies.set(key, body);
+    if (own && errorBodies.size < MAX_ERROR_BODIES) errorBodies.set(key, body);
   }
   res.statusCode = error.status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');

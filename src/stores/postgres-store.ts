@@ -232,7 +232,16 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       return remove(key, true);
     },
     async increment(key, ttlMs) {
-      const rows = await tracked(key, run(sql.increment, [key, toMilliseconds(ttlMs)]));
+      let rows: unknown[];
+      try {
+        rows = await tracked(key, run(sql.increment, [key, toMilliseconds(ttlMs)]));
+      } catch (error) {
+        // Still a serialization failure after the retries: other writers on this key's row, so a lock
+        // someone holds or a counter being counted. Taken, past every limit (fail closed); thrown, the
+        // route would delete the key, the holder's lock.
+        if (isSerializationFailure(error)) return HELD_BY_VERIFY;
+        throw error;
+      }
       if (rows.length === 0) return HELD_BY_VERIFY;
       const count = Number(toValue(rows[0]) ?? Number.NaN);
       // The stored value itself stays out of the message.

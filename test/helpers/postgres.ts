@@ -7,11 +7,14 @@
  *     const postgresUp = await requirePostgres();          // top level of the test file
  *     describe.skipIf(!postgresUp)('…', () => { … });
  */
+
 import { randomBytes } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, beforeAll } from 'vitest';
+import { tableIdentifier } from '../../src/stores/postgres/sql.js';
+import { lockSeed } from '../../src/stores/postgres/verify-function.js';
 import type { PostgresQuery } from '../../src/stores/postgres-store.js';
 
 export const PG_HOST = process.env.PGHOST || '127.0.0.1';
@@ -252,4 +255,9 @@ export async function startProxy(targetPort = PG_PORT, targetHost = PG_HOST): Pr
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The seed a table's verify lock is taken with (what its verify function locks), for tests that hold it. */
+export function lockSeedOf(table: string): string {
+  return String(lockSeed(tableIdentifier(table).quoted));
 }

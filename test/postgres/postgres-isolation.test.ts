@@ -14,14 +14,16 @@ import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
 import { statements } from '../../src/stores/postgres/sql.js';
 import { postgresStore } from '../../src/stores/postgres-store.js';
 import { postgresUrl, requirePostgres, uniqueTable } from '../helpers/postgres.js';
-import { VERIFY_KEYS as KEYS, RIGHT, verifyInput } from '../helpers/verify-attempt.js';
+import { RIGHT, verifyInput, verifyKeys } from '../helpers/verify-attempt.js';
 import { challengeRecord } from '../helpers/verify-attempt-contract.js';
 
 const postgresUp = await requirePostgres();
+// Keys of their own: advisory locks are database-wide, shared with other test files' tables.
+const KEYS = verifyKeys('isolation:');
 
 /** The verify function's parameters for `verifyInput(over)`, as the store sends them. */
 function verifyParams(hashes: string[]): unknown[] {
-  const input = verifyInput({ hashes });
+  const input = verifyInput({ hashes, keys: KEYS });
   const { lockout: l } = input;
   return [
     Object.values(KEYS),
@@ -92,7 +94,9 @@ for (const level of ['repeatable read', 'serializable']) {
       expect(outcome).toBe('40001');
       expect(await store.get(KEYS.challenge)).toBe(challengeRecord());
       // The store's own call, sent on a fresh snapshot, sees the lock.
-      expect(await store.verifyAttempt(verifyInput({ hashes: [RIGHT] }))).toEqual({ outcome: 'busy' });
+      expect(await store.verifyAttempt(verifyInput({ hashes: [RIGHT], keys: KEYS }))).toEqual({
+        outcome: 'busy',
+      });
     });
 
     it('the generic lock racing another answers taken, and the holder keeps its lock', async () => {
@@ -145,6 +149,14 @@ describe('postgresStore(): a statement that fails with a serialization failure',
   it('throws the fourth failure', async () => {
     const { store, sent } = failing(4);
     await expect(store.get('k')).rejects.toMatchObject({ code: '40001' });
+    expect(sent).toHaveLength(4);
+  });
+
+  it('answers an increment that still fails as taken, not with an error (the route would delete the lock)', async () => {
+    // Each failure is another writer on that key's row: a lock someone holds, or a counter being
+    // counted. Thrown, the route's withLock deleted the key, another request's lock.
+    const { store, sent } = failing(4);
+    expect(await store.increment('k', 1000)).toBe(Number.MAX_SAFE_INTEGER);
     expect(sent).toHaveLength(4);
   });
 

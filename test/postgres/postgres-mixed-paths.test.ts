@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { postgresStore } from '../../src/stores/postgres-store.js';
 import type { Store, VerifyAttemptInput } from '../../src/stores/store.js';
 import { type Agent, createApp, json, sendCode, signIn, wrongCode } from '../helpers/create-app.js';
-import { postgresUrl, requirePostgres, uniqueTable } from '../helpers/postgres.js';
+import { lockSeedOf, postgresUrl, requirePostgres, uniqueTable } from '../helpers/postgres.js';
 
 const postgresUp = await requirePostgres();
 
@@ -146,15 +146,32 @@ describe.skipIf(!postgresUp)('postgresStore(): the function path and the generic
     expect(await store.increment('counter', 60_000)).toBe(1);
     // What the function takes first, held by a transaction that stays open.
     await holder.query('BEGIN');
-    await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', ['v:{u1}']);
-    const held = await store.increment('v:{u1}', 60_000);
+    // A key of its own: advisory locks are database-wide, shared with other test files' tables.
+    await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, $2::bigint))', [
+      'mixed:v:{u1}',
+      lockSeedOf(table),
+    ]);
+    const held = await store.increment('mixed:v:{u1}', 60_000);
     expect(held).toBeGreaterThan(1);
     expect(Number.isSafeInteger(held)).toBe(true);
-    expect(await store.get('v:{u1}')).toBeUndefined();
+    expect(await store.get('mixed:v:{u1}')).toBeUndefined();
     // Other keys count as before, and increments of one key never refuse each other.
     const counts = await Promise.all(Array.from({ length: 20 }, () => store.increment('counter', 60_000)));
     expect(counts.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 2));
     await holder.query('COMMIT');
-    expect(await store.increment('v:{u1}', 60_000)).toBe(1);
+    expect(await store.increment('mixed:v:{u1}', 60_000)).toBe(1);
+  });
+
+  it('increment: a verify lock held on another table of the database does not count (locks are per table)', async () => {
+    const store = postgresStore({ query: (text, params) => pool.query(text, params), table });
+    await store.migrate();
+    await holder.query('BEGIN');
+    // The same key's lock as another table's verify function takes it.
+    await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, $2::bigint))', [
+      'mixed:v:{u2}',
+      lockSeedOf(`${table}_other`),
+    ]);
+    expect(await store.increment('mixed:v:{u2}', 60_000)).toBe(1);
+    await holder.query('COMMIT');
   });
 });

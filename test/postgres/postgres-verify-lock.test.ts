@@ -1,20 +1,21 @@
 /**
  * The five-method verify's lock on PostgreSQL (src/lock.ts `withVerifyLock`) and the failure count
- * it reads. The route reads the account's failures (its preload, `load()`) alongside the lock's
- * `increment`, not after it: on a pool the two go on two connections, so a verify of the account
- * that commits between them (through the function, whose advisory lock `increment` honours, or a
- * generic holder that then deletes its lock) leaves the new holder a count one failure behind.
- * PINNED, not fixed: the fix is in src/lock.ts, outside the stores (`withLock` calling `preload()`
- * once the increment answered: one more round trip on the five-method path; this test then passes).
- * Until then: at most one compare per lockout step past its delay, never past `maxAttempts`.
+ * it reads. The route reads the account's failures (its preload, `load()`) once the lock's
+ * `increment` answered: read alongside it, on a pool the two went on two connections, so a verify
+ * of the account that committed between them (through the function, whose advisory lock
+ * `increment` honours, or a generic holder that then deletes its lock) left the new holder a count
+ * one failure behind. Keys of their own: advisory locks are database-wide, so another test file's
+ * lock on the shared test keys would answer this one's increment as taken.
  */
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/context.js';
 import { withVerifyLock } from '../../src/lock.js';
 import { postgresStore } from '../../src/stores/postgres-store.js';
-import { postgresUrl, requirePostgres, uniqueTable } from '../helpers/postgres.js';
-import { VERIFY_KEYS as KEYS } from '../helpers/verify-attempt.js';
+import { lockSeedOf, postgresUrl, requirePostgres, uniqueTable } from '../helpers/postgres.js';
+import { verifyKeys } from '../helpers/verify-attempt.js';
+
+const KEYS = verifyKeys('verify-lock:');
 
 const postgresUp = await requirePostgres();
 
@@ -43,7 +44,10 @@ describe.skipIf(!postgresUp)(
       await real.set(KEYS.failures, '4', 60_000);
       // A verify through the function holds the account's lock and has counted a fifth failure.
       await holder.query('BEGIN');
-      await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [KEYS.lock]);
+      await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, $2::bigint))', [
+        KEYS.lock,
+        lockSeedOf(table),
+      ]);
       await holder.query(`UPDATE "${table}" SET value = '5' WHERE key = $1`, [KEYS.failures]);
       // The order a pool allows: the preload's read answers first, then that verify commits, then
       // the lock's increment runs.

@@ -10,6 +10,7 @@ import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
 import { postgresStore } from '../../src/stores/postgres-store.js';
 import type { VerifyAttemptInput } from '../../src/stores/store.js';
 import {
+  lockSeedOf,
   POSTGRES_CLIENTS,
   postgresUrl,
   recordQueries,
@@ -67,7 +68,7 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
     });
 
     it('answers late and changes nothing when it runs after the deadline (a wait on the account)', async () => {
-      const { store } = await freshStore('late');
+      const { store, table } = await freshStore('late');
       await store.set(KEYS.challenge, challengeRecord(), 60_000);
       // One call first: the store learns the database's clock from its answer.
       expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
@@ -76,7 +77,10 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
       await holder.connect();
       try {
         await holder.query('BEGIN');
-        await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [KEYS.lock]);
+        await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, $2::bigint))', [
+          KEYS.lock,
+          lockSeedOf(table),
+        ]);
         const attempt = store.verifyAttempt(input({ hashes: [RIGHT], deadline: Date.now() + 200 }));
         await new Promise((resolve) => setTimeout(resolve, 600));
         await holder.query('COMMIT');

@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { localMessage } from '../../src/error-messages.js';
 import { ERROR_CODES, type ErrorCode, TwoFactorError } from '../../src/errors.js';
 import { sendError } from '../../src/http.js';
@@ -65,6 +65,23 @@ describe('sendError keeps the text of an error without details', () => {
     ];
     for (let round = 0; round < 2; round++) {
       for (const error of errors) expect(capture(error, 'fr')).toEqual(reference(error, 'fr'));
+    }
+  });
+
+  it('keeps only the texts of a code with its own message: a custom one (a field the client named) never fills it', () => {
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      const own = new TwoFactorError('ERR_2FA_STORE_UNAVAILABLE');
+      capture(own, 'de');
+      stringify.mockClear();
+      capture(own, 'de');
+      expect(stringify).not.toHaveBeenCalled();
+      const named = new TwoFactorError('ERR_2FA_BAD_REQUEST', { message: 'The field "zz" appears twice.' });
+      capture(named, 'de');
+      capture(named, 'de');
+      expect(stringify).toHaveBeenCalledTimes(2);
+    } finally {
+      stringify.mockRestore();
     }
   });
 });

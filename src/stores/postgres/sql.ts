@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { TwoFactorConfigError } from '../../errors.js';
-import { verifyFunctionSql } from './verify-function.js';
+import { lockSeed, verifyFunctionSql } from './verify-function.js';
 
 export const DEFAULT_POSTGRES_TABLE = 'tfa_store';
 
@@ -113,7 +113,7 @@ RETURNING key, CASE WHEN expires_at > now() THEN value END AS value`,
     // (verify-function.ts: the account's lock key): the generic path's lock refuses, as the function
     // refuses while the generic lock row exists. (Shared: increments never wait for each other.)
     increment: `INSERT INTO ${t} AS s (key, value, expires_at)
-SELECT $1::text, '1', ${expiry(2)} WHERE pg_try_advisory_xact_lock_shared(hashtextextended($1::text, 0))
+SELECT $1::text, '1', ${expiry(2)} WHERE pg_try_advisory_xact_lock_shared(hashtextextended($1::text, ${lockSeed(t)}))
 ON CONFLICT (key) DO UPDATE SET
   value = CASE WHEN s.expires_at <= now() THEN '1'
                WHEN s.value ~ '^[0-9]{1,15}$' THEN (s.value::bigint + 1)::text

@@ -1,4 +1,19 @@
 /**
+ * The seed of the advisory lock on an account's verify lock key, per table: advisory locks are
+ * database-wide, so two tables (two apps, or two instances of the middleware) with the same key
+ * names would otherwise lock each other's accounts. A 31-bit FNV-1a of the quoted identifier, written
+ * into both the generic `increment` and the verify function.
+ */
+export function lockSeed(quoted: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < quoted.length; i++) {
+    hash ^= quoted.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) & 0x7fffffff;
+}
+
+/**
  * `verifyAttempt` on PostgreSQL: one PL/pgSQL function, so a verify is one statement and one
  * commit (see `VerifyAttemptInput` in ../store.ts for the steps). It is part of the schema
  * (`postgresStore.schema()`, `migrate()`), named after the table: `tfa_store_verify`.
@@ -89,7 +104,7 @@ DECLARE
   counted boolean;
   probed boolean;
 BEGIN
-  PERFORM pg_advisory_xact_lock(hashtextextended(keys[1], 0));
+  PERFORM pg_advisory_xact_lock(hashtextextended(keys[1], ${lockSeed(quoted)}));
   db_now := clock_timestamp();
   clock_ms := floor(extract(epoch FROM db_now) * 1000);
   IF deadline_ms > 0 AND clock_ms > deadline_ms THEN outcome := 'late'; RETURN; END IF;
