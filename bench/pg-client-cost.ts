@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { guardStore } from '../src/stores/guarded-store.js';
 import { postgresStore } from '../src/stores/postgres-store.js';
-import { challengeRecord, verifyInput } from './pg-verify-fixture.js';
+import { challengeRecord, verifyInputOf } from './pg-verify-fixture.js';
 
 const TCP = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const UNIX = 'postgres://postgres@%2Fvar%2Frun%2Fpostgresql/test';
@@ -20,18 +20,7 @@ interface Variant {
   prepare(n: number): Promise<(i: number) => Promise<unknown>>;
 }
 
-const input = (id: string) =>
-  verifyInput(
-    {
-      lock: `l:${id}`,
-      challenge: `c:${id}`,
-      state: `s:${id}`,
-      attempts: `a:${id}`,
-      failures: `f:${id}`,
-      failedAt: `fa:${id}`,
-    },
-    `u${id}`,
-  );
+const input = verifyInputOf;
 const record = (id: string) => challengeRecord(`u${id}`, randomBytes(48).toString('base64url'));
 
 const admin = new pg.Pool({ connectionString: TCP, max: 2 });

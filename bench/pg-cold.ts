@@ -10,7 +10,7 @@ import pg from 'pg';
 import { guardStore } from '../src/stores/guarded-store.js';
 import { postgresStore } from '../src/stores/postgres-store.js';
 import { postgresServerCpuUs } from './cases/peer.js';
-import { challengeRecord, verifyInput } from './pg-verify-fixture.js';
+import { challengeRecord, verifyInputOf } from './pg-verify-fixture.js';
 
 const URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const rounds = Number(process.argv[2] ?? 8);
@@ -18,18 +18,7 @@ const perRound = Number(process.argv[3] ?? 400);
 const table = `bench_pgcold_${process.pid}`;
 const admin = new pg.Pool({ connectionString: URL, max: 2 });
 
-const input = (id: string) =>
-  verifyInput(
-    {
-      lock: `l:${id}`,
-      challenge: `c:${id}`,
-      state: `s:${id}`,
-      attempts: `a:${id}`,
-      failures: `f:${id}`,
-      failedAt: `fa:${id}`,
-    },
-    `u${id}`,
-  );
+const input = verifyInputOf;
 
 let serial = 0;
 async function seed(n: number): Promise<string[]> {

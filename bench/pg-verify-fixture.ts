@@ -40,3 +40,18 @@ export function verifyInput(keys: VerifyAttemptInput['keys'], userId: string): V
     deadline: Date.now() + 60_000,
   };
 }
+
+/** The verifyAttempt of challenge `id` under keys of its own (`l:<id>`, `c:<id>`, …), user `u<id>`. */
+export function verifyInputOf(id: string): VerifyAttemptInput {
+  return verifyInput(
+    {
+      lock: `l:${id}`,
+      challenge: `c:${id}`,
+      state: `s:${id}`,
+      attempts: `a:${id}`,
+      failures: `f:${id}`,
+      failedAt: `fa:${id}`,
+    },
+    `u${id}`,
+  );
+}
