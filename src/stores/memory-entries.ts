@@ -63,12 +63,6 @@ export function partIndex(key: string): number {
 /** The shared entry's key for `key`, in part `part` (from `partIndex`). */
 export const homeKey = (key: string, part: number): string => (part === 0 ? key : `c${key.slice(1)}`);
 
-/** Where `key` lives when it is a challenge's: the shared entry's key and its part, else undefined. */
-export function partOf(key: string): { home: string; part: number } | undefined {
-  const part = partIndex(key);
-  return part < 0 ? undefined : { home: homeKey(key, part), part };
-}
-
 /** True when `a` and `b` are parts of the same challenge's shared entry (`c:X`, `s:X`, `a:X`). */
 export const sameHome = (a: string, b: string): boolean =>
   a.length === b.length && partIndex(a) >= 0 && partIndex(b) >= 0 && a.startsWith(b.slice(1), 1);
