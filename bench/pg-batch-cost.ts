@@ -6,6 +6,7 @@
 // database migrated before the batch function existed; the store then sends every verify alone).
 // Variants interleaved round by round; medians of Node CPU, the local PostgreSQL's CPU (all its
 // processes: read it on a quiet machine) and verifies/s; the statements each verify cost.
+// `ONLY=batched` or `ONLY=alone` runs one variant (to watch the process with `perf stat -p`).
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { guardStore } from '../src/stores/guarded-store.js';
@@ -82,11 +83,13 @@ async function main() {
   for (const v of Object.values(variants)) await run(v, await seed(200)); // warm-up
   for (let r = 0; r < rounds; r++) {
     for (const name of r % 2 ? ['alone', 'batched'] : ['batched', 'alone']) {
+      if (process.env.ONLY && process.env.ONLY !== name) continue;
       results[name]?.push(await run(variants[name as keyof typeof variants], await seed(perRound)));
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   for (const [name, rs] of Object.entries(results)) {
+    if (rs.length === 0) continue;
     const m = (k: keyof Result, digits = 0) => median(rs.map((x) => x[k])).toFixed(digits);
     console.log(
       `${name.padEnd(8)} Node ${m('nodeUs')} µs/verify, PostgreSQL ${m('pgUs')} µs/verify, ${m('perSec')} verifies/s, ${m('statements', 2)} statements/verify  [Node ${rs.map((x) => x.nodeUs.toFixed(0)).join(' ')}] [PostgreSQL ${rs.map((x) => x.pgUs.toFixed(0)).join(' ')}] [/s ${rs.map((x) => x.perSec.toFixed(0)).join(' ')}]`,
