@@ -1,12 +1,14 @@
 // guard-miss: requireSecondFactor when its claim cache misses, in-process, beside one bare HMAC-SHA256.
 import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+// Internals, for the setup only (the verified cookies) and the informative own-HMAC line: the
+// timed guard is the package's (../pkg.js).
 import { createCookieJar } from '../../src/cookie.js';
-import { memoryStore, twoFactor } from '../../src/index.js';
 import { parseOptions } from '../../src/options.js';
 import { ClaimKey } from '../../src/verified-claim.js';
 import { codeTransport, SECRET } from '../apps.js';
 import { median, quantile } from '../measure.js';
+import { memoryStore, twoFactor } from '../pkg.js';
 import type { CaseResult, Context, Row } from '../report.js';
 
 /** Verified browsers cycling through the guard: twice the claim cache's 10 000 entries. */
