@@ -99,7 +99,7 @@ interface CheckedClaim {
  * and version, which its signature binds (a constant-time loop over a sliced string cost a hit
  * more than the key saved).
  */
-function claimKeyOf(value: string): number {
+function cacheKeyOf(value: string): number {
   const n = value.length;
   return (
     (value.charCodeAt(n - 1) & 127) |
@@ -252,7 +252,7 @@ export function createCookieJar(config: Config): CookieJar {
   const signer = keys[0] as KeyObject;
   const unsignAny = (value: string) => unsignWith(value, keys);
   const claimKeys = keys.map((key) => new ClaimKey(key));
-  // Cookies whose signature already checked out, by the end of their signature (`claimKeyOf`),
+  // Cookies whose signature already checked out, by the end of their signature (`cacheKeyOf`),
   // with their exact value and the binding it was checked for: a verified browser costs the HMAC
   // once, not on every request. Another user, session or version presenting the same value is
   // refused without one; the clock is checked on every request.
@@ -266,7 +266,7 @@ export function createCookieJar(config: Config): CookieJar {
     readVerified(req, user) {
       const raw = readCookie(req, namesFor(req).verified);
       if (raw === undefined) return null;
-      const key = claimKeyOf(raw);
+      const key = cacheKeyOf(raw);
       let known = verifiedCookies.get(key);
       if (known === undefined || known.value !== raw) {
         // The user's parts are read once: the cache keeps exactly those the signature was checked
