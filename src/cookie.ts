@@ -84,6 +84,29 @@ interface CheckedClaim {
   id: string;
   session: string;
   version: string | number;
+  /** The cookie value whose signature checked out. */
+  value: string;
+}
+
+/**
+ * The claim cache's key for a cookie value: 28 bits of its last four characters, the end of its
+ * signature (base64url of an HMAC: 6 random bits each, on every value that gets cached). A small
+ * integer is hashed at once, where a string key costs a pass over its 80 characters on every
+ * lookup. Two values with the same key take turns in one entry: each entry holds its value, which
+ * must equal the cookie's in full. That comparison may stop at the first difference (as the
+ * string-keyed Map's did once hashes matched): what it could tell is how much of another browser's
+ * cached value was guessed, and that value is worth nothing without that browser's user, session
+ * and version, which its signature binds (a constant-time loop over a sliced string cost a hit
+ * more than the key saved).
+ */
+function cacheKeyOf(value: string): number {
+  const n = value.length;
+  return (
+    (value.charCodeAt(n - 1) & 127) |
+    ((value.charCodeAt(n - 2) & 127) << 7) |
+    ((value.charCodeAt(n - 3) & 127) << 14) |
+    ((value.charCodeAt(n - 4) & 127) << 21)
+  );
 }
 
 /** `bindingOf(user) === bindingOf(<the user the claim was checked for>)`, part by part. */
@@ -229,11 +252,11 @@ export function createCookieJar(config: Config): CookieJar {
   const signer = keys[0] as KeyObject;
   const unsignAny = (value: string) => unsignWith(value, keys);
   const claimKeys = keys.map((key) => new ClaimKey(key));
-  // Cookies whose signature already checked out, by their exact value, with the binding it was
-  // checked for: a verified browser costs the HMAC once, not on every request. Another user,
-  // session or version presenting the same value is refused without one; the clock is checked on
-  // every request.
-  const verifiedCookies = new BoundedCache<string, CheckedClaim>(10_000);
+  // Cookies whose signature already checked out, by the end of their signature (`cacheKeyOf`),
+  // with their exact value and the binding it was checked for: a verified browser costs the HMAC
+  // once, not on every request. Another user, session or version presenting the same value is
+  // refused without one; the clock is checked on every request.
+  const verifiedCookies = new BoundedCache<number, CheckedClaim>(10_000);
   // Challenge cookies whose signature checked out, by their exact value: the attempts of one
   // challenge read the same cookie, and its HMAC is paid once, not on every attempt. Small and filled
   // by reads only (not by the send), so it adds nothing to the memory a pending challenge holds.
@@ -243,8 +266,9 @@ export function createCookieJar(config: Config): CookieJar {
     readVerified(req, user) {
       const raw = readCookie(req, namesFor(req).verified);
       if (raw === undefined) return null;
-      let known = verifiedCookies.get(raw);
-      if (!known) {
+      const key = cacheKeyOf(raw);
+      let known = verifiedCookies.get(key);
+      if (known === undefined || known.value !== raw) {
         // The user's parts are read once: the cache keeps exactly those the signature was checked
         // for (an app's getter answering differently on a later read then fails `sameBinding`).
         const id = user.id;
@@ -252,8 +276,8 @@ export function createCookieJar(config: Config): CookieJar {
         const version = user.version ?? '';
         const claim = openClaim(raw, bindingOfParts(id, session, version), claimKeys);
         if (!claim) return null;
-        known = { claim, id, session, version };
-        verifiedCookies.set(raw, known);
+        known = { claim, id, session, version, value: raw };
+        verifiedCookies.set(key, known);
       }
       const { claim } = known;
       const now = config.now();
