@@ -6,8 +6,9 @@ import { flat } from './memory-entries.js';
  * open-addressing hash table whose slots hold one flat string per entry, the key, a NUL, then the
  * entry. A Map keeps a key string and a value string (two string headers) and 28 bytes of table per
  * slot of its power-of-two capacity (a pointer each for key, value and chain, half a bucket); here
- * there is one string and one 8-byte slot. Measured with 100 000 pending challenges (3 entries each):
- * about 90 B less per challenge (BENCHMARKS.md, "heap").
+ * there is one string and one 8-byte slot (plus a one-byte tag outside the V8 heap, `tagOf`).
+ * Measured with 100 000 pending challenges (3 entries each): about 90 B less per challenge
+ * (BENCHMARKS.md, "heap").
  *
  * Keys holding a NUL could be read as another key's prefix, so they stay in a Map of their own
  * (none of the package's keys has one). The hash is FNV-1a with a random seed per table: the keys
