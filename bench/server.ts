@@ -461,6 +461,7 @@ async function startApp(): Promise<void> {
         removed += (rows[0] as { n: number }).n;
         await pool.query(`DROP TABLE IF EXISTS "${postgres.table}"`);
         await pool.query(`DROP FUNCTION IF EXISTS "${postgres.table}_verify"`);
+        await pool.query(`DROP FUNCTION IF EXISTS "${postgres.table}_verify_many"`);
         await pool.end();
       }
       reply(msg.id, removed);
