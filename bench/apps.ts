@@ -8,16 +8,9 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
-import {
-  memoryStore,
-  memoryTransport,
-  type SmsTransport,
-  type Store,
-  type TwoFactor,
-  type TwoFactorOptions,
-  twoFactor,
-} from '../src/index.js';
-import { extractCode } from '../src/testing/index.js';
+import type { SmsTransport, Store, TwoFactor, TwoFactorOptions } from '../src/index.js';
+// The package's build (bench/dist/), or its sources with BENCH_SRC=1.
+import { extractCode, memoryStore, memoryTransport, twoFactor } from './pkg.js';
 
 declare module 'express-session' {
   interface SessionData {

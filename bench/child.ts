@@ -3,6 +3,7 @@ import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PackageKind } from './pkg.js';
 import { formatTop, type SelfTime, selfTimes } from './profile.js';
 import type { Counters, ServerConfig } from './server.js';
 
@@ -41,6 +42,19 @@ export interface StartOptions {
   profile?: boolean;
   /** The script to run instead of bench/server.ts (bench/cluster.ts: a cluster primary). */
   entry?: string;
+  /** Run the package's sources (tsx) or its build (bench/dist/) in this server; default: BENCH_SRC. */
+  pkg?: PackageKind;
+}
+
+/** What the servers run unless told otherwise: `src` with BENCH_SRC=1, else `dist`. */
+export const packageKind = (): PackageKind => (process.env.BENCH_SRC === '1' ? 'src' : 'dist');
+
+/** Builds the package into bench/dist/ (bench/build.ts), in a child process; about 2 s. */
+export function buildPackage(): void {
+  execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'build.ts')], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
 }
 
 /** Top self-time functions of every profiled server, by label (for bench/results.json). */
@@ -61,7 +75,10 @@ process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-/** Starts `bench/server.ts` in its own Node process (tsx loader, --expose-gc) and waits for it to listen. */
+/**
+ * Starts `bench/server.ts` in its own Node process (tsx loader, --expose-gc) and waits for it to
+ * listen. The server loads the package from bench/dist/ (or src with BENCH_SRC=1, bench/pkg.ts).
+ */
 export async function startServer(
   label: string,
   config: ServerConfig,
@@ -78,6 +95,7 @@ export async function startServer(
   const child = fork(join(ROOT, 'bench', options.entry ?? 'server.ts'), [JSON.stringify(config)], {
     cwd: ROOT,
     execArgv,
+    env: { ...process.env, BENCH_SRC: (options.pkg ?? packageKind()) === 'src' ? '1' : '0' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   live.add(child);

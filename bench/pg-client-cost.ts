@@ -109,6 +109,7 @@ async function main() {
   }
   await admin.query(`DROP TABLE IF EXISTS "${table}"`);
   await admin.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+  await admin.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
   for (const v of all) await v.pool.end();
   await admin.end();
 }

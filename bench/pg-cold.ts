@@ -94,6 +94,7 @@ async function main() {
   }
   await admin.query(`DROP TABLE IF EXISTS "${table}"`);
   await admin.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+  await admin.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
   await warm.pool.end();
   await admin.end();
 }

@@ -1,42 +1,32 @@
-// `npm run bench [-- --quick] [-- --only=guard,verify,postgres] [-- --soak=300] [-- --profile]`
+// `npm run bench [-- --quick] [-- --only=guard,verify,postgres] [-- --soak=300] [-- --profile] [-- --src]`
 // Every case starts its own server processes; autocannon runs here, in this process.
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { clusterCase } from './cases/cluster.js';
-import { guardCase } from './cases/guard.js';
-import { guardMissCase } from './cases/guard-miss.js';
-import { memoryCase } from './cases/memory.js';
-import { metricsCase } from './cases/metrics.js';
-import { peerCase } from './cases/peer.js';
-import { postgresAsyncCase, postgresCase, postgresJsCase } from './cases/postgres.js';
-import { redisCase } from './cases/redis.js';
-import { redisClusterCase, redisGenericCase, redisOneCallCase } from './cases/redis-one-call.js';
-import { scaleCase } from './cases/scale.js';
-import { sendCase } from './cases/send.js';
-import { soakCase } from './cases/soak.js';
-import { verifyCase } from './cases/verify.js';
-import { pinTo, profiles, ROOT } from './child.js';
+import { buildPackage, packageKind, pinTo, profiles, ROOT } from './child.js';
 import type { Settings } from './measure.js';
 import { type CaseResult, type Context, machine, table, writeResults } from './report.js';
 
-const CASES: Record<string, (ctx: Context) => Promise<CaseResult>> = {
-  guard: guardCase,
-  'guard-miss': guardMissCase,
-  verify: verifyCase,
-  redis: redisCase,
-  'redis-one-call': redisOneCallCase,
-  'redis-generic': redisGenericCase,
-  'redis-cluster': redisClusterCase,
-  postgres: postgresCase,
-  'postgres-js': postgresJsCase,
-  'postgres-async': postgresAsyncCase,
-  memory: memoryCase,
-  send: sendCase,
-  soak: soakCase,
-  metrics: metricsCase,
-  peer: peerCase,
-  scale: scaleCase,
-  cluster: clusterCase,
+type Case = (ctx: Context) => Promise<CaseResult>;
+
+// Loaded only once the package is built (bench/pkg.ts loads it, in guard-miss in this process).
+const CASES: Record<string, () => Promise<Case>> = {
+  guard: async () => (await import('./cases/guard.js')).guardCase,
+  'guard-miss': async () => (await import('./cases/guard-miss.js')).guardMissCase,
+  verify: async () => (await import('./cases/verify.js')).verifyCase,
+  redis: async () => (await import('./cases/redis.js')).redisCase,
+  'redis-one-call': async () => (await import('./cases/redis-one-call.js')).redisOneCallCase,
+  'redis-generic': async () => (await import('./cases/redis-one-call.js')).redisGenericCase,
+  'redis-cluster': async () => (await import('./cases/redis-one-call.js')).redisClusterCase,
+  postgres: async () => (await import('./cases/postgres.js')).postgresCase,
+  'postgres-js': async () => (await import('./cases/postgres.js')).postgresJsCase,
+  'postgres-async': async () => (await import('./cases/postgres.js')).postgresAsyncCase,
+  memory: async () => (await import('./cases/memory.js')).memoryCase,
+  send: async () => (await import('./cases/send.js')).sendCase,
+  soak: async () => (await import('./cases/soak.js')).soakCase,
+  metrics: async () => (await import('./cases/metrics.js')).metricsCase,
+  peer: async () => (await import('./cases/peer.js')).peerCase,
+  scale: async () => (await import('./cases/scale.js')).scaleCase,
+  cluster: async () => (await import('./cases/cluster.js')).clusterCase,
 };
 
 interface Args {
@@ -46,6 +36,8 @@ interface Args {
   profile: boolean;
   out: string | undefined;
   pin: boolean;
+  /** Bench the TypeScript sources through tsx (BENCH_SRC=1) instead of the build users run. */
+  src: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -56,6 +48,7 @@ function parseArgs(argv: string[]): Args {
     profile: false,
     out: undefined,
     pin: false,
+    src: process.env.BENCH_SRC === '1',
   };
   let soakGiven = false;
   for (const arg of argv) {
@@ -63,6 +56,7 @@ function parseArgs(argv: string[]): Args {
     if (key === '--quick') args.quick = true;
     else if (key === '--profile') args.profile = true;
     else if (key === '--pin') args.pin = true;
+    else if (key === '--src') args.src = true;
     else if (key === '--only' && value) args.only = value.split(',').map((s) => s.trim());
     else if (key === '--soak' && value !== undefined) {
       args.soakSeconds = Number(value);
@@ -70,7 +64,7 @@ function parseArgs(argv: string[]): Args {
     } else if (key === '--out' && value) args.out = value;
     else if (key === '--help' || key === '-h') {
       console.log(
-        'npm run bench -- [--quick] [--only=guard,guard-miss,verify,redis,redis-one-call,redis-generic,redis-cluster,postgres,postgres-js,postgres-async,memory,send,soak,metrics,peer,scale,cluster] [--soak=SECONDS] [--profile] [--pin] [--out=FILE]',
+        'npm run bench -- [--quick] [--only=guard,guard-miss,verify,redis,redis-one-call,redis-generic,redis-cluster,postgres,postgres-js,postgres-async,memory,send,soak,metrics,peer,scale,cluster] [--soak=SECONDS] [--profile] [--pin] [--src] [--out=FILE]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg} (try --help)`);
@@ -94,6 +88,15 @@ async function main() {
     if (!pinTo(process.pid, '0')) throw new Error('--pin needs taskset (util-linux)');
     process.env.BENCH_PIN = '1';
   }
+  // The package the servers (and guard-miss, here) run: its build, made now, or --src its sources.
+  process.env.BENCH_SRC = args.src ? '1' : '0';
+  const building = Date.now();
+  if (!args.src) buildPackage();
+  const pkg = packageKind();
+  const pkgLine =
+    pkg === 'src'
+      ? 'package: src/ through tsx (--src / BENCH_SRC=1), not the build users run'
+      : `package: the build users run (tsup ESM, built into bench/dist/ in ${((Date.now() - building) / 1000).toFixed(1)} s)`;
   const started = Date.now();
   const log = (line: string) => console.log(line);
   let unhandled = 0;
@@ -115,8 +118,9 @@ async function main() {
     `${settings.runs} rounds × ${settings.seconds} s per variant (ABBA pairs, or between two runs of its baseline) after a ${settings.warmupSeconds} s warm-up` +
       `${args.pin ? ', client on CPU 0, servers on CPU 1' : ''}; load average ${loadavg()
         .map((l) => l.toFixed(2))
-        .join(' ')}\n`,
+        .join(' ')}`,
   );
+  log(`${pkgLine}\n`);
   let crashed = false;
   const loads: Record<string, string> = {
     start: loadavg()
@@ -127,7 +131,8 @@ async function main() {
     log(`# ${name}`);
     const t0 = Date.now();
     try {
-      results.push(await (CASES[name] as (ctx: Context) => Promise<CaseResult>)(ctx));
+      const run = await (CASES[name] as () => Promise<Case>)();
+      results.push(await run(ctx));
     } catch (error) {
       // A case that crashes is reported and the others still run; the exit code says so at the end.
       crashed = true;
@@ -162,6 +167,8 @@ async function main() {
       ...settings,
       quick: args.quick,
       pin: args.pin,
+      /** `dist`: the build users run (bench/dist/); `src`: the sources through tsx (--src). */
+      package: pkg,
       soakSeconds: args.soakSeconds,
       only: args.only,
     },

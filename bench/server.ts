@@ -1,5 +1,6 @@
 // A benchmark server: one child process per server, driven by bench/run.ts over IPC.
-// Run by bench/child.ts as `node --import tsx --expose-gc bench/server.ts '<json ServerConfig>'`.
+// Run by bench/child.ts as `node --import tsx --expose-gc bench/server.ts '<json ServerConfig>'`;
+// the package comes from bench/pkg.ts (its build in bench/dist/, or src with BENCH_SRC=1).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,19 +12,17 @@ import type { Request, RequestHandler, Response } from 'express';
 import pg from 'pg';
 import postgresJs from 'postgres';
 import { createClient, createCluster } from 'redis';
-import {
-  type MemoryStore,
-  type PostgresQuery,
-  type PostgresStore,
-  postgresStore,
-  redisStore,
-  type SendCommand,
-  type SmsTransport,
-  type Store,
-  smstools,
+import type {
+  MemoryStore,
+  PostgresQuery,
+  PostgresStore,
+  SendCommand,
+  SmsTransport,
+  Store,
 } from '../src/index.js';
+// Internal, off the measured path: the SQL texts, to name each counted query (countingQuery).
 import { statements } from '../src/stores/postgres/sql.js';
-import { type FakeSmstools, startFakeSmstools } from '../src/testing/index.js';
+import type { FakeSmstools } from '../src/testing/index.js';
 import {
   type AppSpec,
   benchMemoryStore,
@@ -38,6 +37,7 @@ import {
 import { guardCost as realGuardCost, refusingResponse } from './guard-cost.js';
 import { metricsCost } from './metrics-cost.js';
 import { createPeer } from './peer.js';
+import { PACKAGE, postgresStore, redisStore, smstools, startFakeSmstools } from './pkg.js';
 
 export interface ServerConfig {
   kind: 'app' | 'fake';
@@ -428,6 +428,7 @@ async function startApp(): Promise<void> {
         removed += (rows[0] as { n: number }).n;
         await pool.query(`DROP TABLE IF EXISTS "${postgres.table}"`);
         await pool.query(`DROP FUNCTION IF EXISTS "${postgres.table}_verify"`);
+        await pool.query(`DROP FUNCTION IF EXISTS "${postgres.table}_verify_many"`);
         await pool.end();
       }
       reply(msg.id, removed);
@@ -442,7 +443,7 @@ async function startApp(): Promise<void> {
       process.exit(0); // a normal exit writes the --cpu-prof profile
     }
   });
-  process.send?.({ type: 'ready', port: (server.address() as AddressInfo).port });
+  process.send?.({ type: 'ready', port: (server.address() as AddressInfo).port, package: PACKAGE });
 }
 
 /**

@@ -6,7 +6,14 @@ import { CHALLENGE_ID } from './challenge.js';
 import { fingerprint, hmacKeys, unsignWith } from './crypto.js';
 import type { CheckedUser, Config } from './options.js';
 import { isHttps } from './request-scheme.js';
-import { bindingOf, bindingOfParts, openClaim, signClaim, type VerifiedClaim } from './verified-claim.js';
+import {
+  bindingOf,
+  bindingOfParts,
+  ClaimKey,
+  openClaim,
+  signClaim,
+  type VerifiedClaim,
+} from './verified-claim.js';
 
 export type { Method, VerifiedClaim } from './verified-claim.js';
 
@@ -95,10 +102,10 @@ export function sessionFingerprint(user: CheckedUser): string {
 }
 
 /**
- * Challenges whose cookie is kept checked (each entry about 200 B): the ones being typed right now.
+ * Challenges whose cookie is kept checked (each entry about 260 B): the ones being typed right now.
  * Filled when the cookie is written, so a verify (most often the challenge's first and only one)
  * does not pay the HMAC of a signature we made ourselves; sized like `HOT_USERS` (challenge.ts),
- * for every browser between its send and its verify. At most ~2 MB.
+ * for every browser between its send and its verify. At most ~2.6 MB.
  */
 const HOT_CHALLENGES = 10_000;
 
@@ -226,6 +233,7 @@ export function createCookieJar(config: Config): CookieJar {
   const keys = hmacKeys(config.secrets);
   const signer = keys[0] as KeyObject;
   const unsignAny = (value: string) => unsignWith(value, keys);
+  const claimKeys = keys.map((key) => new ClaimKey(key));
   // Cookies whose signature already checked out, by their exact value, with the binding it was
   // checked for: a verified browser costs the HMAC once, not on every request. Another user,
   // session or version presenting the same value is refused without one; the clock is checked on
@@ -247,7 +255,7 @@ export function createCookieJar(config: Config): CookieJar {
         const id = user.id;
         const session = user.sessionId ?? '';
         const version = user.version ?? '';
-        const claim = openClaim(raw, bindingOfParts(id, session, version), keys);
+        const claim = openClaim(raw, bindingOfParts(id, session, version), claimKeys);
         if (!claim) return null;
         known = { claim, id, session, version };
         verifiedCookies.set(raw, known);

@@ -5,7 +5,8 @@
 // session and version of the request, so one HMAC checks the claim and whom it is for, with no
 // hash of the session id, no JSON and nothing percent-encoded. Cookies of the earlier format
 // (cookie-signature over base64url JSON) do not parse: the browser verifies once more.
-import { createHmac, type KeyObject } from 'node:crypto';
+import * as crypto from 'node:crypto';
+import { createHash, createHmac, type KeyObject } from 'node:crypto';
 import { textMatches } from './crypto.js';
 import type { CheckedUser } from './options.js';
 
@@ -41,8 +42,70 @@ export function bindingOfParts(id: string, session: string, versionPart: string 
   return SURROGATE.test(framed) ? JSON.stringify([id, session, version]) : framed;
 }
 
+const DOMAIN = '2fa-verified\0';
+
 const signatureOf = (key: KeyObject, binding: string, text: string) =>
-  createHmac('sha256', key).update(`2fa-verified\0${binding}${text}`).digest('base64url');
+  createHmac('sha256', key).update(`${DOMAIN}${binding}${text}`).digest('base64url');
+
+// `crypto.hash` (Node ≥ 20.12): one call, no Hash object; `createHmac` on older Node 20.
+const oneShot = (
+  crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'latin1' | 'base64url') => string }
+).hash;
+/** SHA-256's block size in bytes: HMAC pads its key to one block. */
+const BLOCK = 64;
+/** Where the binding starts in a key's inner buffer: after the padded key and the domain. */
+const MESSAGE_AT = BLOCK + DOMAIN.length;
+/** Bytes of binding and text a key's inner buffer takes; a longer message goes through `createHmac`. */
+const ROOM = 1024;
+
+/**
+ * A secret prepared for opening claims: HMAC-SHA256 as RFC 2104 defines it,
+ * SHA-256((K ⊕ opad) ‖ SHA-256((K ⊕ ipad) ‖ message)), by two one-shot hashes over buffers that
+ * hold the padded key once. `createHmac` builds an Hmac object, a native handle and a stream and
+ * pads the key on every call, twice the cost of the hashes themselves on a cookie this short
+ * (bench/cases/guard-miss.ts). The same function: `signClaim` keeps `createHmac`, so every cookie
+ * read back in the tests checks one against the other, and test/unit/claim-key.test.ts compares
+ * them directly (keys shorter and longer than a block, messages across block edges).
+ */
+export class ClaimKey {
+  readonly key: KeyObject;
+  /** K ⊕ ipad, then `2fa-verified\0`, then the message being checked (written per call). */
+  readonly #inner: Buffer;
+  /** K ⊕ opad, then the inner hash (written per call). */
+  readonly #outer: Buffer;
+
+  constructor(key: KeyObject) {
+    this.key = key;
+    let raw = key.export();
+    // A key longer than a block is hashed first (RFC 2104, section 2), as `createHmac` does.
+    if (raw.length > BLOCK) raw = createHash('sha256').update(raw).digest();
+    this.#inner = Buffer.alloc(MESSAGE_AT + ROOM);
+    this.#outer = Buffer.alloc(BLOCK + 32);
+    for (let i = 0; i < BLOCK; i++) {
+      const byte = raw[i] ?? 0;
+      this.#inner[i] = byte ^ 0x36;
+      this.#outer[i] = byte ^ 0x5c;
+    }
+    raw.fill(0);
+    this.#inner.write(DOMAIN, BLOCK, 'latin1');
+  }
+
+  /**
+   * `signatureOf(key, binding, value.slice(0, textLength))`: the first `textLength` characters of
+   * `value` must be ASCII (`openClaim` checked them), so they are written as they are, no slice.
+   * Synchronous from the first write to the last hash: no other call can use the buffers between.
+   */
+  signature(binding: string, value: string, textLength: number): string {
+    // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, is 4): it fits.
+    if (oneShot === undefined || binding.length * 3 + textLength > ROOM)
+      return signatureOf(this.key, binding, value.slice(0, textLength));
+    const inner = this.#inner;
+    let end = MESSAGE_AT + inner.write(binding, MESSAGE_AT, 'utf8');
+    end += inner.write(value, end, textLength, 'latin1');
+    this.#outer.write(oneShot('sha256', inner.subarray(0, end), 'latin1'), BLOCK, 'latin1');
+    return oneShot('sha256', this.#outer, 'base64url');
+  }
+}
 
 export function signClaim(claim: VerifiedClaim, binding: string, key: KeyObject): string {
   const text = `v2.${claim.method}.${claim.verifiedAt}.${claim.expiresAt}`;
@@ -89,7 +152,7 @@ function numberAt(value: string, from: number, end: number): number {
  * out), then one HMAC per key. A signature with a character outside base64url cannot equal a
  * computed one, so it fails the comparison.
  */
-export function openClaim(value: string, binding: string, keys: KeyObject[]): VerifiedClaim | null {
+export function openClaim(value: string, binding: string, keys: readonly ClaimKey[]): VerifiedClaim | null {
   const at = value.length - SIGNATURE_LENGTH;
   if (at < 10 || !value.startsWith('v2.')) return null;
   const method = methodAt(value, 3);
@@ -99,9 +162,8 @@ export function openClaim(value: string, binding: string, keys: KeyObject[]): Ve
   if (verifiedEnd < 0) return null;
   const expiresEnd = digitsEnd(value, verifiedEnd + 1);
   if (expiresEnd !== at - 1) return null;
-  const text = value.slice(0, at - 1);
   for (const key of keys) {
-    if (textMatches(signatureOf(key, binding, text), value, at, SIGNATURE_LENGTH)) {
+    if (textMatches(key.signature(binding, value, at - 1), value, at, SIGNATURE_LENGTH)) {
       return {
         method,
         verifiedAt: numberAt(value, verifiedFrom, verifiedEnd),

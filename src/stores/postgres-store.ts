@@ -40,7 +40,9 @@ export interface PostgresStore extends Store {
   compareAndSet(key: string, expected: string | undefined, value: string, ttlMs: number): Promise<boolean>;
   /**
    * One verify attempt in one statement: the table's function `<table>_verify`, which `migrate()`
-   * creates (a database migrated before it existed answers with an error that says so).
+   * creates (a database migrated before it existed answers with an error that says so). Attempts
+   * that arrive while the store's verify statements are all in flight go together, in one statement
+   * of `<table>_verify_many` (each exactly as alone; without that function, each alone).
    */
   verifyAttempt(input: VerifyAttemptInput): Promise<VerifyAttemptResult>;
   /** Creates the table, its index and its verify function if missing (`postgresStore.schema()`); safe at every start. */
@@ -100,7 +102,9 @@ function toValue(row: unknown): string | undefined {
  * Redis: one table and its verify function (`postgresStore.schema()`, created by
  * `await store.migrate()` or the app's migrations). Every call is one statement found by the
  * primary key (the deletes and consumes of one tick share one); `consume` and `increment` are
- * atomic in their statement, and a verify attempt is one call of the function. Expired rows count
+ * atomic in their statement, and a verify attempt is one call of the function (under load, the
+ * attempts waiting for the store's verifies in flight share one statement of `<table>_verify_many`,
+ * each run as alone: src/stores/postgres/verify-batch.ts). Expired rows count
  * as absent at once and are deleted in batches of at most 500 as the store writes: no timer, no
  * separate process.
  *
@@ -169,7 +173,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
 
   const remove = deleteBatcher(run, sql);
-  const verify = verifyAttemptOn(run, sql.verify, verifyName);
+  const verify = verifyAttemptOn(run, sql.verify, verifyName, sql.verifyMany);
 
   // The sweep rides on writes: every SWEEP_EVERY_WRITES-th, and the next one again while batches
   // come back full. One at a time per store; it never delays or fails the write that started it.

@@ -142,6 +142,7 @@ export async function dropTable(query: PostgresQuery, table: string): Promise<vo
   if (!/^[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`dropTable: refusing ${table}`);
   await query(`DROP TABLE IF EXISTS "${table}"`, []);
   await query(`DROP FUNCTION IF EXISTS "${table}_verify"`, []);
+  await query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`, []);
 }
 
 /**

@@ -68,6 +68,7 @@ for (const level of ['repeatable read', 'serializable']) {
       await early.end();
       await pool.query(`DROP TABLE IF EXISTS "${table}"`);
       await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
       await pool.end();
     });
     const storeOn = () => postgresStore({ query: (text, params) => pool.query(text, params), table });

@@ -38,6 +38,7 @@ describe.skipIf(!postgresUp)('postgresStore(): the function path and the generic
     await holder.end();
     await pool.query(`DROP TABLE IF EXISTS "${table}"`);
     await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+    await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
     await pool.end();
   });
 

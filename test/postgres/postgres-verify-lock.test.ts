@@ -35,6 +35,7 @@ describe.skipIf(!postgresUp)(
       await holder.end();
       await pool.query(`DROP TABLE IF EXISTS "${table}"`);
       await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
       await pool.end();
     });
 

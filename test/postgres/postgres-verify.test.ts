@@ -243,6 +243,7 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt under a stricter iso
       } finally {
         await pool.query(`DROP TABLE IF EXISTS "${table}"`);
         await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+        await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
         await pool.end();
       }
     });
@@ -297,6 +298,7 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt racing the generic p
       await holder.end();
       await pool.query(`DROP TABLE IF EXISTS "${table}"`);
       await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
       await pool.end();
     }
   });
@@ -342,6 +344,7 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt on a snapshot older 
       await early.end();
       await pool.query(`DROP TABLE IF EXISTS "${table}"`);
       await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
       await pool.end();
     }
   });
@@ -394,6 +397,7 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt with 20,000 rows', (
       await client.query('SET auto_explain.log_min_duration = -1').catch(() => undefined);
       await client.query(`DROP TABLE IF EXISTS "${table}"`);
       await client.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+      await client.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
       await client.end();
     }
   });

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { TwoFactorConfigError } from '../../errors.js';
-import { lockSeed, verifyFunctionSql } from './verify-function.js';
+import { lockSeed, verifyFunctionSql, verifyManyFunctionSql } from './verify-function.js';
 
 export const DEFAULT_POSTGRES_TABLE = 'tfa_store';
 
 /** Rows one sweep deletes at most: a short statement however large the backlog. */
 export const SWEEP_BATCH = 500;
 
-/** One part of a table name: what PostgreSQL takes unquoted, lower case, with room for `_expires_at` and `_verify`. */
+/** One part of a table name: what PostgreSQL takes unquoted, lower case, with room for `_expires_at`, `_verify` and `_verify_many`. */
 const NAME_PART = /^[a-z_][a-z0-9_]{0,47}$/;
 
 /**
@@ -21,6 +21,8 @@ export function tableIdentifier(table: unknown): {
   /** The verify function, `<table>_verify`, in the table's schema: as typed, and quoted. */
   verifyName: string;
   verifyQuoted: string;
+  /** The batch of verifies, `<table>_verify_many`, quoted (verify-function.ts). */
+  verifyManyQuoted: string;
 } {
   const parts = typeof table === 'string' ? table.split('.') : [];
   if (parts.length < 1 || parts.length > 2 || !parts.every((part) => NAME_PART.test(part))) {
@@ -33,12 +35,14 @@ export function tableIdentifier(table: unknown): {
   const quote = (names: string[]) => names.map((part) => `"${part}"`).join('.');
   const last = parts.length - 1;
   const verifyParts = parts.map((part, i) => (i === last ? `${part}_verify` : part));
+  const manyParts = parts.map((part, i) => (i === last ? `${part}_verify_many` : part));
   return {
     name,
     quoted: quote(parts),
     indexName: `${parts[last]}_expires_at`,
     verifyName: verifyParts.join('.'),
     verifyQuoted: quote(verifyParts),
+    verifyManyQuoted: quote(manyParts),
   };
 }
 
@@ -48,7 +52,7 @@ export function tableIdentifier(table: unknown): {
  * `key` sorts as bytes (COLLATE "C"): cheaper comparisons than a locale's, and keys are not words.
  */
 export function schemaSql(table: string = DEFAULT_POSTGRES_TABLE): string {
-  const { quoted, indexName, verifyQuoted } = tableIdentifier(table);
+  const { quoted, indexName, verifyQuoted, verifyManyQuoted } = tableIdentifier(table);
   return `CREATE TABLE IF NOT EXISTS ${quoted} (
   key text COLLATE "C" PRIMARY KEY,
   value text NOT NULL,
@@ -57,6 +61,7 @@ export function schemaSql(table: string = DEFAULT_POSTGRES_TABLE): string {
 CREATE INDEX IF NOT EXISTS "${indexName}" ON ${quoted} (expires_at);
 COMMENT ON TABLE ${quoted} IS 'express-sms-2fa: challenges, counters and locks. Rows past expires_at count as absent and are deleted in batches as the store writes.';
 ${verifyFunctionSql(quoted, verifyQuoted)}
+${verifyManyFunctionSql(quoted, verifyManyQuoted, verifyQuoted)}
 `;
 }
 
@@ -93,11 +98,13 @@ const expiry = (n: number) => `now() + $${n}::bigint * interval '1 millisecond'`
  * the expiry index). Time is the database's `now()`, the same for every app instance.
  */
 export function statements(table: string) {
-  const { quoted: t, verifyQuoted } = tableIdentifier(table);
+  const { quoted: t, verifyQuoted, verifyManyQuoted } = tableIdentifier(table);
   return {
     // verifyAttempt: the table's function (verify-function.ts), one row back.
     // The columns named, so a prepared statement's result type stays the same if the function grows one.
     verify: `SELECT outcome, clock_ms, attempts, failures, failed_at, challenge, state FROM ${verifyQuoted}($1::text[], $2::text, $3::text, $4::text, $5::text[], $6::bigint, $7::int, $8::float8[], $9::bigint, $10::int[], $11::bigint)`,
+    // Several verifyAttempts that queued while the store's verifies were all in flight (verify-batch.ts).
+    verifyMany: `SELECT i, outcome, clock_ms, attempts, failures, failed_at, challenge, state FROM ${verifyManyQuoted}($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::int[], $9::float8[], $10::bigint[], $11::int[], $12::bigint[])`,
     get: `SELECT value FROM ${t} WHERE key = $1 AND expires_at > now()`,
     getMany: `SELECT key, value FROM ${t} WHERE key = ANY($1::text[]) AND expires_at > now()`,
     set: `INSERT INTO ${t} AS s (key, value, expires_at) VALUES ($1, $2, ${expiry(3)})

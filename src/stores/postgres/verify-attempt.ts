@@ -1,6 +1,10 @@
 import { withServerDeadline } from '../server-deadline.js';
 import type { VerifyAttemptInput, VerifyAttemptResult } from '../store.js';
 import { VerifyAttemptUnavailable } from '../verify-unavailable.js';
+import { numberArray, textArray } from './literals.js';
+import { verifyBatcher } from './verify-batch.js';
+
+export { textArray } from './literals.js';
 
 /** Runs one statement and resolves with its rows. */
 type Run = (text: string, params: unknown[]) => Promise<unknown[]>;
@@ -13,29 +17,6 @@ interface Reply {
   failed_at?: unknown;
   challenge?: unknown;
   state?: unknown;
-}
-
-const QUOTED = /["\\]/;
-const QUOTES = /["\\]/g;
-
-/**
- * A PostgreSQL array literal of texts, `{"a","b"}`, for a `$n::text[]` parameter: what pg makes of a
- * JS array (each element double-quoted, `"` and `\` backslashed), without its two regex replaces
- * and value conversion per element. Sent as a string, it is the same bytes on the wire for pg and
- * postgres.js, and the cast in the statement reads it the same way.
- */
-export function textArray(items: readonly string[]): string {
-  let literal = '{';
-  for (let i = 0; i < items.length; i++) {
-    const item = String(items[i]);
-    literal += `${i === 0 ? '"' : ',"'}${QUOTED.test(item) ? item.replace(QUOTES, '\\$&') : item}"`;
-  }
-  return `${literal}}`;
-}
-
-/** The same for numbers (`{5,1000}`), written as pg writes each one (`String(n)`). */
-function numberArray(items: readonly number[]): string {
-  return `{${items.join(',')}}`;
 }
 
 /** A bigint column (pg and postgres.js hand them over as strings) as a number. */
@@ -81,7 +62,8 @@ export const MISSING_FUNCTION_RECHECK_MS = 60_000;
 
 /**
  * `verifyAttempt` for one `postgresStore()`: one `SELECT` of the table's verify function
- * (verify-function.ts), so one round trip and one commit per attempt. The deadline (a call that
+ * (verify-function.ts), so one round trip and one commit per attempt; under load, the attempts
+ * that wait for the store's verify statements in flight share one (`manyText`, verify-batch.ts). The deadline (a call that
  * waited in the pool's queue, behind a hung connection, or on another verify of the account;
  * security F-08) is server-deadline.ts's, as redisStore's.
  *
@@ -92,7 +74,7 @@ export const MISSING_FUNCTION_RECHECK_MS = 60_000;
  * store's `migrate()` (`recheck()`). Meanwhile other instances may verify through the function:
  * the account's lock keeps the two paths apart (verify-function.ts), so the minute costs speed only.
  */
-export function verifyAttemptOn(run: Run, text: string, verifyName: string) {
+export function verifyAttemptOn(run: Run, text: string, verifyName: string, manyText?: string) {
   /** Why the function was found missing, and until when that is believed (Date.now()). */
   let missing: { cause: unknown; until: number } | undefined;
   const unavailable = (cause: unknown) =>
@@ -100,7 +82,7 @@ export function verifyAttemptOn(run: Run, text: string, verifyName: string) {
       `postgresStore: function "${verifyName}" does not exist: create it with \`await store.migrate()\` or run \`postgresStore.schema()\` in your migrations`,
       { cause },
     );
-  const send = withServerDeadline(async (input, deadline) => {
+  const alone = async (input: VerifyAttemptInput, deadline: number) => {
     const { keys, challengeFields: f, lockout } = input;
     // The four arrays as literals (textArray): pg's bind of these params takes ~1-1.5 µs less.
     const params = [
@@ -130,7 +112,10 @@ export function verifyAttemptOn(run: Run, text: string, verifyName: string) {
     }
     missing = undefined;
     return readVerifyRow(rows[0]);
-  });
+  };
+  // Verifies that find the store's verify statements all in flight go together (verify-batch.ts).
+  const batched = manyText === undefined ? undefined : verifyBatcher(run, manyText, alone, readVerifyRow);
+  const send = withServerDeadline(batched ?? alone);
   function verifyAttempt(input: VerifyAttemptInput): Promise<VerifyAttemptResult> {
     if (missing && Date.now() < missing.until) return Promise.reject(unavailable(missing.cause));
     return send(input);
@@ -138,6 +123,7 @@ export function verifyAttemptOn(run: Run, text: string, verifyName: string) {
   /** Calls the function again on the next verify (it may exist now: `migrate()` has run). */
   verifyAttempt.recheck = (): void => {
     missing = undefined;
+    batched?.recheck();
   };
   return verifyAttempt;
 }

@@ -219,3 +219,56 @@ END
 $verify$;
 COMMENT ON FUNCTION ${functionName} IS 'express-sms-2fa: one verify attempt in one statement (postgresStore().verifyAttempt).';`;
 }
+
+/**
+ * Several verify attempts in one statement (`<table>_verify_many`), for verifies that queued while
+ * the store's verify statements were all in flight (verify-batch.ts): one round trip and one commit
+ * for all of them, each one the table's verify function exactly as a call of its own.
+ *
+ * Item k (1-based) is `keys[6k-5:6k]`, `user_ids[k]`, …, its hashes `hashes[hash_ends[k-1]+1 :
+ * hash_ends[k]]`, `lockout[4k-3:4k]`, `fields[6k-5:6k]`; one row back per item, `i` = k, in order.
+ * Before an item runs, its account's advisory lock is tried without waiting: held elsewhere (another
+ * verify of the account, on another connection or instance), the item answers `retry` and changes
+ * nothing, and the store sends it again on its own (where it waits for the lock as always). So a
+ * batch never waits for an account's lock, and two batches never wait for each other's locks (no
+ * deadlock, and a contested account never holds up the others). The lock, once taken, is the one
+ * the function takes (re-entered), held to the batch's commit: two items of one account in one batch
+ * run one after the other, the second reading what the first wrote, as two calls in a row would.
+ * Under REPEATABLE READ or SERIALIZABLE (a snapshot taken before every lock) every item answers
+ * `isolation` and nothing runs: the store sends them alone.
+ *
+ * An item that fails (the function raises) fails the whole statement, and nothing of it is
+ * committed: the store then sends each item alone, so each gets its own answer or error.
+ */
+export function verifyManyFunctionSql(quoted: string, manyName: string, verifyName: string): string {
+  return `CREATE OR REPLACE FUNCTION ${manyName}(
+  keys text[], user_ids text[], session_ids text[], phones text[], hashes text[], hash_ends int[],
+  now_ms bigint[], max_attempts int[], lockout float8[], failure_ttl_ms bigint[], fields int[],
+  deadline_ms bigint[],
+  OUT i int, OUT outcome text, OUT clock_ms bigint, OUT attempts bigint, OUT failures bigint,
+  OUT failed_at bigint, OUT challenge text, OUT state text
+) RETURNS SETOF record LANGUAGE plpgsql AS $verify_many$
+DECLARE
+  n int := cardinality(user_ids);
+  h0 int := 0;
+  isolated boolean := current_setting('transaction_isolation') <> 'read committed';
+BEGIN
+  FOR k IN 1..n LOOP
+    i := k; outcome := 'retry'; clock_ms := NULL; attempts := NULL; failures := NULL;
+    failed_at := NULL; challenge := NULL; state := NULL;
+    IF isolated THEN
+      outcome := 'isolation';
+    ELSIF pg_try_advisory_xact_lock(hashtextextended(keys[k * 6 - 5], ${lockSeed(quoted)})) THEN
+      SELECT v.outcome, v.clock_ms, v.attempts, v.failures, v.failed_at, v.challenge, v.state
+        INTO outcome, clock_ms, attempts, failures, failed_at, challenge, state
+        FROM ${verifyName}(keys[k * 6 - 5 : k * 6], user_ids[k], session_ids[k], phones[k],
+          hashes[h0 + 1 : hash_ends[k]], now_ms[k], max_attempts[k], lockout[k * 4 - 3 : k * 4],
+          failure_ttl_ms[k], fields[k * 6 - 5 : k * 6], deadline_ms[k]) AS v;
+    END IF;
+    h0 := hash_ends[k];
+    RETURN NEXT;
+  END LOOP;
+END
+$verify_many$;
+COMMENT ON FUNCTION ${manyName} IS 'express-sms-2fa: several verify attempts in one statement (postgresStore().verifyAttempt under load).';`;
+}

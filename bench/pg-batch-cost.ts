@@ -1,0 +1,108 @@
+// Batched verifies against one statement each (verify-batch.ts), in-process, no HTTP:
+// `npx tsx bench/pg-batch-cost.ts [rounds] [perRound] [inFlight]`. Each op is one right-code
+// verifyAttempt of a challenge seeded before the round (not timed), `inFlight` (10) at once, over a
+// pg.Pool of 10 (the README's wiring), through the guarded store as the route calls it. `alone` is
+// the same store with its batches refused (its query answers the batch statement 42883, as a
+// database migrated before the batch function existed; the store then sends every verify alone).
+// Variants interleaved round by round; medians of Node CPU, the local PostgreSQL's CPU (all its
+// processes: read it on a quiet machine) and verifies/s; the statements each verify cost.
+// `ONLY=batched` or `ONLY=alone` runs one variant (to watch the process with `perf stat -p`).
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { guardStore } from '../src/stores/guarded-store.js';
+import { postgresStore } from '../src/stores/postgres-store.js';
+import { postgresServerCpuUs } from './cases/peer.js';
+import { challengeRecord, verifyInputOf } from './pg-verify-fixture.js';
+
+const URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const rounds = Number(process.argv[2] ?? 6);
+const perRound = Number(process.argv[3] ?? 1500);
+const inFlight = Number(process.argv[4] ?? 10);
+const table = `bench_pgbatch_${process.pid}`;
+const admin = new pg.Pool({ connectionString: URL, max: 2 });
+
+let serial = 0;
+async function seed(n: number): Promise<string[]> {
+  const ids = Array.from({ length: n }, () => `${process.pid}-${serial++}`);
+  await admin.query(
+    `INSERT INTO "${table}" (key, value, expires_at) SELECT 'c:' || id, v, now() + interval '10 minutes' FROM unnest($1::text[], $2::text[]) AS x(id, v)`,
+    [ids, ids.map((id) => challengeRecord(`u${id}`, randomBytes(48).toString('base64url')))],
+  );
+  return ids;
+}
+
+function variant(batches: boolean) {
+  const pool = new pg.Pool({ connectionString: URL });
+  let statements = 0;
+  const store = guardStore(
+    postgresStore({
+      query: (text, params, name) => {
+        statements++;
+        if (!batches && text.includes('_verify_many"(')) {
+          return Promise.reject(Object.assign(new Error('refused by the bench'), { code: '42883' }));
+        }
+        return pool.query({ name, text, values: params });
+      },
+      table,
+    }),
+    5000,
+  );
+  return { pool, store, statements: () => statements };
+}
+
+async function run(v: ReturnType<typeof variant>, ids: string[]) {
+  let next = 0;
+  const s0 = v.statements();
+  const pg0 = postgresServerCpuUs() ?? Number.NaN;
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < ids.length) {
+        const result = await v.store.verifyAttempt?.(verifyInputOf(ids[next++] as string));
+        if (result?.outcome !== 'right') throw new Error(`verify: ${result?.outcome}`);
+      }
+    }),
+  );
+  const ms = performance.now() - start;
+  const { user, system } = process.cpuUsage(cpu);
+  const pgUs = (postgresServerCpuUs() ?? Number.NaN) - pg0;
+  return {
+    nodeUs: (user + system) / ids.length,
+    pgUs: pgUs / ids.length,
+    perSec: (ids.length * 1000) / ms,
+    statements: (v.statements() - s0) / ids.length,
+  };
+}
+
+async function main() {
+  await postgresStore({ query: (text, params) => admin.query(text, params), table }).migrate();
+  const variants = { batched: variant(true), alone: variant(false) };
+  type Result = Awaited<ReturnType<typeof run>>;
+  const results: Record<string, Result[]> = { batched: [], alone: [] };
+  for (const v of Object.values(variants)) await run(v, await seed(200)); // warm-up
+  for (let r = 0; r < rounds; r++) {
+    for (const name of r % 2 ? ['alone', 'batched'] : ['batched', 'alone']) {
+      if (process.env.ONLY && process.env.ONLY !== name) continue;
+      results[name]?.push(await run(variants[name as keyof typeof variants], await seed(perRound)));
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  for (const [name, rs] of Object.entries(results)) {
+    if (rs.length === 0) continue;
+    const m = (k: keyof Result, digits = 0) => median(rs.map((x) => x[k])).toFixed(digits);
+    console.log(
+      `${name.padEnd(8)} Node ${m('nodeUs')} µs/verify, PostgreSQL ${m('pgUs')} µs/verify, ${m('perSec')} verifies/s, ${m('statements', 2)} statements/verify  [Node ${rs.map((x) => x.nodeUs.toFixed(0)).join(' ')}] [PostgreSQL ${rs.map((x) => x.pgUs.toFixed(0)).join(' ')}] [/s ${rs.map((x) => x.perSec.toFixed(0)).join(' ')}]`,
+    );
+  }
+  await admin.query(`DROP TABLE IF EXISTS "${table}"`);
+  await admin.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
+  await admin.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+  for (const v of Object.values(variants)) await v.pool.end();
+  await admin.end();
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,217 @@
+import type { VerifyAttemptInput } from '../store.js';
+import { textArray } from './literals.js';
+
+/** Runs one statement and resolves with its rows. */
+type Run = (text: string, params: unknown[]) => Promise<unknown[]>;
+
+/** One verify sent alone (the table's verify function), answering its row read as a reply. */
+type Single<R> = (input: VerifyAttemptInput, deadline: number) => Promise<R>;
+
+/**
+ * A store's verify statements in flight at most before the next verifies wait and go together.
+ * Below it every verify is sent at once, alone, as before batching; at it, what queues meanwhile
+ * costs one round trip and one commit instead of one each. Two keeps a statement on its way while
+ * the other's answer is read; a batch holds up to VERIFY_BATCH_MAX, so two places carry far more
+ * verifies per round trip than one Node process can route (in-process on this 2-core machine, 1, 2
+ * and 4 all cut Node's and PostgreSQL's CPU per verify; 2 and 1 the most: bench/pg-batch-cost.ts).
+ */
+export const VERIFY_IN_FLIGHT = 2;
+
+/** Verifies in one batch at most (one transaction holds their accounts' locks to its commit). */
+export const VERIFY_BATCH_MAX = 32;
+
+/**
+ * A verify statement in flight longer than this no longer holds its place (ms): a connection that
+ * hangs must not hold up every later verify of the process, as it holds up only its own alone. (The
+ * statement is not cancelled: it may still answer, `late` past its deadline.)
+ */
+export const VERIFY_SLOT_MS = 1000;
+
+/** How long batches stay off after the database said it cannot run them (ms). */
+export const VERIFY_BATCH_OFF_MS = 60_000;
+
+interface Waiting<R> {
+  input: VerifyAttemptInput;
+  deadline: number;
+  resolve: (reply: R) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * An error the database itself answered (a SQLSTATE), so the statement's transaction was rolled
+ * back and nothing of it is committed; not a connection's (class 08), after which the commit may
+ * or may not have happened. Node's own error codes (`EPIPE`) start with E, which no SQLSTATE class does.
+ */
+function answeredByDatabase(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-DF-Z][0-9A-Z]{4}$/.test(code) && !code.startsWith('08');
+}
+
+const numbers = (items: readonly number[]) => `{${items.join(',')}}`;
+
+/**
+ * Natural batching of one store's verifies (group commit): up to VERIFY_IN_FLIGHT verify
+ * statements run at once, each verify alone; a verify that finds them all in flight waits, and when
+ * one comes back, everything waiting goes as one statement of the table's `<table>_verify_many`
+ * (verify-function.ts): one round trip, one transaction, one commit for all of them. Measured on
+ * this machine, in-process (bench/pg-batch-cost.ts, 10 in flight): Node's CPU per verify down by a
+ * quarter to a half, PostgreSQL's by about a third.
+ *
+ * What each verify gets is what it would get alone: the batch runs each one through the same
+ * function under the same account lock, and whatever it cannot run as alone it does not run at all:
+ * - an account whose lock is held elsewhere (`retry`: nothing ran for it) is sent again alone,
+ *   where it waits for the lock as always; so is every item when the transaction is not READ
+ *   COMMITTED (`isolation`, batches then off for a while);
+ * - when the statement fails with an error of the database (one item raised, a timeout, the
+ *   function missing on a database migrated before it existed: batches off for a while), nothing
+ *   of it is committed, and each item is sent again alone, so each gets its own answer or its
+ *   own error, never another account's;
+ * - when it fails otherwise (the connection lost: the commit may have happened), each item fails
+ *   with that error (the route answers 503, retryable), as a verify of its own would.
+ * Each item carries its own deadline, checked by the function on the database's clock as alone.
+ */
+export function verifyBatcher<R>(run: Run, text: string, single: Single<R>, readRow: (row: unknown) => R) {
+  /** The statements in flight, by when each was sent (Date.now()), oldest first. */
+  const inFlight: { sentAt: number }[] = [];
+  const waiting: Waiting<R>[] = [];
+  /** Until when (Date.now()) every verify goes alone: the database cannot run batches. */
+  let offUntil = 0;
+
+  /** Takes a place for a statement sent now; the function gives it back (once). */
+  function place(): () => void {
+    const statement = { sentAt: Date.now() };
+    inFlight.push(statement);
+    return () => {
+      const at = inFlight.indexOf(statement);
+      if (at >= 0) inFlight.splice(at, 1);
+      if (waiting.length > 0) flush();
+    };
+  }
+
+  /** Sends everything waiting (up to VERIFY_BATCH_MAX) as one statement. */
+  function flush(): void {
+    const items = waiting.splice(0, VERIFY_BATCH_MAX);
+    if (offUntil > Date.now()) {
+      for (const item of items) alone(item);
+      return;
+    }
+    const done = place();
+    if (items.length === 1) {
+      const [item] = items as [Waiting<R>];
+      single(item.input, item.deadline).then(item.resolve, item.reject).finally(done);
+    } else {
+      sendMany(items).finally(done);
+    }
+  }
+
+  /** Whether a statement may be sent now: fewer than VERIFY_IN_FLIGHT in flight, not counting hung ones. */
+  function free(): boolean {
+    if (inFlight.length < VERIFY_IN_FLIGHT) return true;
+    const stale = Date.now() - VERIFY_SLOT_MS;
+    while (inFlight.length > 0 && (inFlight[0] as { sentAt: number }).sentAt < stale) inFlight.shift();
+    return inFlight.length < VERIFY_IN_FLIGHT;
+  }
+
+  function alone(item: Waiting<R>): void {
+    single(item.input, item.deadline).then(item.resolve, item.reject);
+  }
+
+  async function sendMany(items: Waiting<R>[]): Promise<void> {
+    let rows: unknown[];
+    try {
+      rows = await run(text, params(items));
+    } catch (error) {
+      if (!answeredByDatabase(error)) {
+        for (const item of items) item.reject(error);
+        return;
+      }
+      // 42883: no such function, a schema from before it existed.
+      if ((error as { code?: unknown }).code === '42883') offUntil = Date.now() + VERIFY_BATCH_OFF_MS;
+      for (const item of items) alone(item);
+      return;
+    }
+    const byItem: unknown[] = new Array(items.length);
+    for (const row of rows) {
+      const i = Number((row as { i?: unknown } | null)?.i);
+      if (Number.isInteger(i) && i >= 1 && i <= items.length && byItem[i - 1] === undefined)
+        byItem[i - 1] = row;
+    }
+    for (let k = 0; k < items.length; k++) {
+      const item = items[k] as Waiting<R>;
+      const outcome = (byItem[k] as { outcome?: unknown } | undefined)?.outcome;
+      if (outcome === 'retry' || outcome === 'isolation') {
+        if (outcome === 'isolation') offUntil = Date.now() + VERIFY_BATCH_OFF_MS;
+        alone(item);
+        continue;
+      }
+      try {
+        item.resolve(readRow(byItem[k]));
+      } catch (error) {
+        item.reject(error);
+      }
+    }
+  }
+
+  function verify(input: VerifyAttemptInput, deadline: number): Promise<R> {
+    if (offUntil !== 0) {
+      if (offUntil > Date.now()) return single(input, deadline);
+      offUntil = 0;
+    }
+    if (waiting.length === 0 && free()) return single(input, deadline).finally(place());
+    return new Promise<R>((resolve, reject) => {
+      waiting.push({ input, deadline, resolve, reject });
+      // Places freed by hung statements only (a statement coming back flushes by itself).
+      if (free()) flush();
+    });
+  }
+  /** Tries batches again on the next verifies (`migrate()` has run: the function may exist now). */
+  verify.recheck = (): void => {
+    offUntil = 0;
+  };
+  return verify;
+}
+
+/** The batch's twelve parameters: each item's, in order, as array literals (verify-function.ts). */
+function params(items: readonly { input: VerifyAttemptInput; deadline: number }[]): unknown[] {
+  const keys: string[] = [];
+  const users: string[] = [];
+  const sessions: string[] = [];
+  const phones: string[] = [];
+  const hashes: string[] = [];
+  const hashEnds: number[] = [];
+  const nows: number[] = [];
+  const maxAttempts: number[] = [];
+  const lockouts: number[] = [];
+  const failureTtls: number[] = [];
+  const fields: number[] = [];
+  const deadlines: number[] = [];
+  for (const { input, deadline } of items) {
+    const { keys: k, challengeFields: f, lockout: l } = input;
+    keys.push(k.lock, k.challenge, k.state, k.attempts, k.failures, k.failedAt);
+    users.push(input.userId);
+    sessions.push(input.session);
+    phones.push(input.phone);
+    for (const hash of input.hashes) hashes.push(hash);
+    hashEnds.push(hashes.length);
+    nows.push(Math.floor(input.now));
+    maxAttempts.push(input.maxAttempts);
+    lockouts.push(l.threshold, l.baseMs, l.maxDelayMs, l.hardLimit);
+    failureTtls.push(Math.max(1, Math.ceil(input.failureTtlMs)));
+    fields.push(f.length, f.userId, f.session, f.hash, f.expiresAt, f.phone);
+    deadlines.push(deadline);
+  }
+  return [
+    textArray(keys),
+    textArray(users),
+    textArray(sessions),
+    textArray(phones),
+    textArray(hashes),
+    numbers(hashEnds),
+    numbers(nows),
+    numbers(maxAttempts),
+    numbers(lockouts),
+    numbers(failureTtls),
+    numbers(fields),
+    numbers(deadlines),
+  ];
+}
