@@ -124,8 +124,13 @@ export function sessionFingerprint(user: CheckedUser): string {
   return user.sessionId ? fingerprints.memo(user.sessionId, fingerprint) : '';
 }
 
-/** Challenges whose cookie is kept checked (each entry about 200 B): the ones being typed right now. */
-const HOT_CHALLENGES = 1_000;
+/**
+ * Challenges whose cookie is kept checked (each entry about 260 B): the ones being typed right now.
+ * Filled when the cookie is written, so a verify (most often the challenge's first and only one)
+ * does not pay the HMAC of a signature we made ourselves; sized like `HOT_USERS` (challenge.ts),
+ * for every browser between its send and its verify. At most ~2.6 MB.
+ */
+const HOT_CHALLENGES = 10_000;
 
 /** A verify time this far ahead of our clock is refused (clocks of several instances differ a little). */
 const CLOCK_SKEW_MS = 60_000;
@@ -258,8 +263,8 @@ export function createCookieJar(config: Config): CookieJar {
   // refused without one; the clock is checked on every request.
   const verifiedCookies = new BoundedCache<number, CheckedClaim>(10_000);
   // Challenge cookies whose signature checked out, by their exact value: the attempts of one
-  // challenge read the same cookie, and its HMAC is paid once, not on every attempt. Small and filled
-  // by reads only (not by the send), so it adds nothing to the memory a pending challenge holds.
+  // challenge read the same cookie, and its HMAC is paid once, not on every attempt. A cookie this
+  // process signed is kept as it is written: it is exactly what `unsignAny` gives back for it.
   const challengeCookies = new BoundedCache<string, string>(HOT_CHALLENGES);
 
   return {
@@ -300,7 +305,10 @@ export function createCookieJar(config: Config): CookieJar {
       return id;
     },
     writeChallenge(res, challengeId, maxAgeMs) {
-      setCookie(res, (n) => n.challenge, sign(challengeId, signer), maxAgeMs);
+      const signed = sign(challengeId, signer);
+      setCookie(res, (n) => n.challenge, signed, maxAgeMs);
+      // Only an id that `readChallenge` would take: the cache never answers what the check would refuse.
+      if (CHALLENGE_ID.test(challengeId)) challengeCookies.set(signed, challengeId);
     },
     clearChallenge(res) {
       clearCookie(res, (n) => n.challenge);
