@@ -79,9 +79,9 @@ export class ClaimKey {
 
   constructor(key: KeyObject) {
     this.key = key;
-    let raw = key.export();
+    const exported = key.export();
     // A key longer than a block is hashed first (RFC 2104, section 2), as `createHmac` does.
-    if (raw.length > BLOCK) raw = createHash('sha256').update(raw).digest();
+    const raw = exported.length > BLOCK ? createHash('sha256').update(exported).digest() : exported;
     this.#inner = Buffer.alloc(MESSAGE_AT + ROOM);
     this.#outer = Buffer.alloc(BLOCK + 32);
     for (let i = 0; i < BLOCK; i++) {
@@ -90,6 +90,7 @@ export class ClaimKey {
       this.#outer[i] = byte ^ 0x5c;
     }
     raw.fill(0);
+    exported.fill(0);
     this.#inner.write(DOMAIN, BLOCK, 'latin1');
   }
 
