@@ -220,6 +220,28 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
       }
     });
 
+    it('sends each verify alone when the query wrapper refuses the batch at once (nothing was sent)', async () => {
+      const table = uniqueTable(`${name}_refused`);
+      tables.push(table);
+      let refused = 0;
+      const store = postgresStore({
+        query: (text, params, statement) => {
+          if (isBatch(text) && text.startsWith('SELECT')) {
+            refused++;
+            throw new TypeError('this wrapper does not take that statement');
+          }
+          return query(text, params, statement);
+        },
+        table,
+      });
+      await store.migrate();
+      const names = [...fillers, 'p', 'q', 'r'];
+      for (const a of names) await store.set(verifyKeys(`${a}:`).challenge, challengeRecord(), 60_000);
+      const results = await Promise.all(names.map((a) => store.verifyAttempt(account(a))));
+      expect(results.map((r) => r.outcome)).toEqual(names.map(() => 'right'));
+      expect(refused).toBe(1);
+    });
+
     it('verifies alone on a database migrated before the batch function existed', async () => {
       const { store, rec, table } = await freshStore('old', [...fillers, 'p', 'q', 'r']);
       await query(`DROP FUNCTION "${table}_verify_many"`, []);
