@@ -70,7 +70,14 @@ const numbers = (items: readonly number[]) => `{${items.join(',')}}`;
  *   with that error (the route answers 503, retryable), as a verify of its own would.
  * Each item carries its own deadline, checked by the function on the database's clock as alone.
  */
-export function verifyBatcher<R>(run: Run, text: string, single: Single<R>, readRow: (row: unknown) => R) {
+export function verifyBatcher<R>(
+  run: Run,
+  text: string,
+  single: Single<R>,
+  readRow: (row: unknown) => R,
+  /** Called when the database has no batch function (42883): a schema from before it existed. */
+  onMissing?: () => void,
+) {
   /** The statements in flight, by when each was sent (Date.now()), oldest first. */
   const inFlight: { sentAt: number }[] = [];
   const waiting: Waiting<R>[] = [];
@@ -169,7 +176,10 @@ export function verifyBatcher<R>(run: Run, text: string, single: Single<R>, read
         return;
       }
       // 42883: no such function, a schema from before it existed.
-      if ((error as { code?: unknown }).code === '42883') off();
+      if ((error as { code?: unknown }).code === '42883') {
+        onMissing?.();
+        off();
+      }
       for (const item of items) alone(item);
       return;
     }
