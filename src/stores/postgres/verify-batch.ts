@@ -67,8 +67,14 @@ const numbers = (items: readonly number[]) => `{${items.join(',')}}`;
  *   of it is committed, and each item is sent again alone, so each gets its own answer or its
  *   own error, never another account's;
  * - when it fails otherwise (the connection lost: the commit may have happened), each item fails
- *   with that error (the route answers 503, retryable), as a verify of its own would.
- * Each item carries its own deadline, checked by the function on the database's clock as alone.
+ *   with that error (the route answers 503, retryable), as a verify of its own would;
+ * - when it cannot be sent at all (an input it cannot write, a query wrapper that throws at once),
+ *   nothing ran, and each item is sent alone.
+ * Each item carries its own deadline, checked by the function on the database's clock as alone;
+ * a batch that ends past the smallest deadline of the items that ran, or that waits for a row lock
+ * over VERIFY_BATCH_LOCK_TIMEOUT_MS, fails as a whole (nothing committed) and each item goes alone,
+ * where one past its deadline answers `late` (verify-function.ts). Once batches are off, everything
+ * waiting goes alone at once: no verify is left in the queue.
  */
 export function verifyBatcher<R>(
   run: Run,

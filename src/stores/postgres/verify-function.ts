@@ -283,7 +283,7 @@ BEGIN
         FROM ${verifyName}(keys[k * 6 - 5 : k * 6], user_ids[k], session_ids[k], phones[k],
           hashes[h0 + 1 : hash_ends[k]], now_ms[k], max_attempts[k], lockout[k * 4 - 3 : k * 4],
           failure_ttl_ms[k], fields[k * 6 - 5 : k * 6], deadline_ms[k]) AS v;
-      IF outcome <> 'late' AND deadline_ms[k] > 0 AND (soonest = 0 OR deadline_ms[k] < soonest) THEN
+      IF outcome IS DISTINCT FROM 'late' AND deadline_ms[k] > 0 AND (soonest = 0 OR deadline_ms[k] < soonest) THEN
         soonest := deadline_ms[k];
       END IF;
     END IF;
