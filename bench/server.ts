@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import { Session } from 'node:inspector';
 import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import type { Request, RequestHandler, Response } from 'express';
 import pg from 'pg';
 import postgresJs from 'postgres';
@@ -217,6 +218,36 @@ async function quiet(): Promise<void> {
   }
 }
 
+/**
+ * V8's GC pauses on the main thread since the last `gcstats` read (the scale case reads them around
+ * each measured run): count and milliseconds, scavenges and mark-compacts (with incremental steps).
+ */
+const gcPauses = { scavenges: 0, scavengeMs: 0, marks: 0, markMs: 0 };
+let gcObserver: PerformanceObserver | undefined;
+function gcStats() {
+  if (!gcObserver) {
+    gcObserver = new PerformanceObserver((list) => count(list.getEntries()));
+    gcObserver.observe({ entryTypes: ['gc'] });
+  }
+  count(gcObserver.takeRecords()); // entries not yet delivered (they arrive late, in a later tick)
+  const read = { ...gcPauses };
+  Object.assign(gcPauses, { scavenges: 0, scavengeMs: 0, marks: 0, markMs: 0 });
+  return read;
+}
+
+function count(entries: PerformanceEntry[]) {
+  for (const entry of entries) {
+    const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+    if (kind === 1) {
+      gcPauses.scavenges++;
+      gcPauses.scavengeMs += entry.duration;
+    } else {
+      if (kind === 2) gcPauses.marks++;
+      gcPauses.markMs += entry.duration;
+    }
+  }
+}
+
 function reply(id: number, data: unknown) {
   process.send?.({ id, data });
 }
@@ -359,6 +390,8 @@ async function startApp(): Promise<void> {
       if (process.env.BENCH_MARK_RUNS === '1') process.stdout.write('@@run-edge\n');
       const { user, system } = process.cpuUsage();
       reply(msg.id, user + system);
+    } else if (msg.type === 'gcstats') {
+      reply(msg.id, gcStats());
     } else if (msg.type === 'heap') reply(msg.id, { ...fullHeap(), storeSize: memory.size });
     else if (msg.type === 'trace') {
       tracing = msg.on === true;

@@ -84,6 +84,29 @@ interface CheckedClaim {
   id: string;
   session: string;
   version: string | number;
+  /** The cookie value whose signature checked out. */
+  value: string;
+}
+
+/**
+ * The claim cache's key for a cookie value: 28 bits of its last four characters, the end of its
+ * signature (base64url of an HMAC: 6 random bits each, on every value that gets cached). A small
+ * integer is hashed at once, where a string key costs a pass over its 80 characters on every
+ * lookup. Two values with the same key take turns in one entry: each entry holds its value, which
+ * must equal the cookie's in full. That comparison may stop at the first difference (as the
+ * string-keyed Map's did once hashes matched): what it could tell is how much of another browser's
+ * cached value was guessed, and that value is worth nothing without that browser's user, session
+ * and version, which its signature binds (a constant-time loop over a sliced string cost a hit
+ * more than the key saved).
+ */
+function cacheKeyOf(value: string): number {
+  const n = value.length;
+  return (
+    (value.charCodeAt(n - 1) & 127) |
+    ((value.charCodeAt(n - 2) & 127) << 7) |
+    ((value.charCodeAt(n - 3) & 127) << 14) |
+    ((value.charCodeAt(n - 4) & 127) << 21)
+  );
 }
 
 /** `bindingOf(user) === bindingOf(<the user the claim was checked for>)`, part by part. */
@@ -101,8 +124,13 @@ export function sessionFingerprint(user: CheckedUser): string {
   return user.sessionId ? fingerprints.memo(user.sessionId, fingerprint) : '';
 }
 
-/** Challenges whose cookie is kept checked (each entry about 200 B): the ones being typed right now. */
-const HOT_CHALLENGES = 1_000;
+/**
+ * Challenges whose cookie is kept checked (each entry about 260 B): the ones being typed right now.
+ * Filled when the cookie is written, so a verify (most often the challenge's first and only one)
+ * does not pay the HMAC of a signature we made ourselves; sized like `HOT_USERS` (challenge.ts),
+ * for every browser between its send and its verify. At most ~2.6 MB.
+ */
+const HOT_CHALLENGES = 10_000;
 
 /** A verify time this far ahead of our clock is refused (clocks of several instances differ a little). */
 const CLOCK_SKEW_MS = 60_000;
@@ -229,22 +257,23 @@ export function createCookieJar(config: Config): CookieJar {
   const signer = keys[0] as KeyObject;
   const unsignAny = (value: string) => unsignWith(value, keys);
   const claimKeys = keys.map((key) => new ClaimKey(key));
-  // Cookies whose signature already checked out, by their exact value, with the binding it was
-  // checked for: a verified browser costs the HMAC once, not on every request. Another user,
-  // session or version presenting the same value is refused without one; the clock is checked on
-  // every request.
-  const verifiedCookies = new BoundedCache<string, CheckedClaim>(10_000);
+  // Cookies whose signature already checked out, by the end of their signature (`cacheKeyOf`),
+  // with their exact value and the binding it was checked for: a verified browser costs the HMAC
+  // once, not on every request. Another user, session or version presenting the same value is
+  // refused without one; the clock is checked on every request.
+  const verifiedCookies = new BoundedCache<number, CheckedClaim>(10_000);
   // Challenge cookies whose signature checked out, by their exact value: the attempts of one
-  // challenge read the same cookie, and its HMAC is paid once, not on every attempt. Small and filled
-  // by reads only (not by the send), so it adds nothing to the memory a pending challenge holds.
+  // challenge read the same cookie, and its HMAC is paid once, not on every attempt. A cookie this
+  // process signed is kept as it is written: it is exactly what `unsignAny` gives back for it.
   const challengeCookies = new BoundedCache<string, string>(HOT_CHALLENGES);
 
   return {
     readVerified(req, user) {
       const raw = readCookie(req, namesFor(req).verified);
       if (raw === undefined) return null;
-      let known = verifiedCookies.get(raw);
-      if (!known) {
+      const key = cacheKeyOf(raw);
+      let known = verifiedCookies.get(key);
+      if (known === undefined || known.value !== raw) {
         // The user's parts are read once: the cache keeps exactly those the signature was checked
         // for (an app's getter answering differently on a later read then fails `sameBinding`).
         const id = user.id;
@@ -252,8 +281,8 @@ export function createCookieJar(config: Config): CookieJar {
         const version = user.version ?? '';
         const claim = openClaim(raw, bindingOfParts(id, session, version), claimKeys);
         if (!claim) return null;
-        known = { claim, id, session, version };
-        verifiedCookies.set(raw, known);
+        known = { claim, id, session, version, value: raw };
+        verifiedCookies.set(key, known);
       }
       const { claim } = known;
       const now = config.now();
@@ -276,7 +305,10 @@ export function createCookieJar(config: Config): CookieJar {
       return id;
     },
     writeChallenge(res, challengeId, maxAgeMs) {
-      setCookie(res, (n) => n.challenge, sign(challengeId, signer), maxAgeMs);
+      const signed = sign(challengeId, signer);
+      setCookie(res, (n) => n.challenge, signed, maxAgeMs);
+      // Only an id that `readChallenge` would take: the cache never answers what the check would refuse.
+      if (CHALLENGE_ID.test(challengeId)) challengeCookies.set(signed, challengeId);
     },
     clearChallenge(res) {
       clearCookie(res, (n) => n.challenge);

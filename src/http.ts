@@ -175,11 +175,11 @@ export async function readRawBody(req: Request): Promise<Buffer | null> {
  * first; reads the stream itself otherwise (it also needs the raw bytes for webhook signatures).
  */
 export async function readBody(req: Request): Promise<ParsedBody> {
-  const type =
-    String(req.headers['content-type'] ?? '')
-      .split(';')[0]
-      ?.trim()
-      .toLowerCase() ?? '';
+  // The media type: what comes before the first `;`, trimmed, lower case (no array of parts).
+  const header = req.headers['content-type'];
+  const full = typeof header === 'string' ? header : String(header ?? '');
+  const semicolon = full.indexOf(';');
+  const type = (semicolon < 0 ? full : full.slice(0, semicolon)).trim().toLowerCase();
   const kind =
     type === 'application/json' ? 'json' : type === 'application/x-www-form-urlencoded' ? 'form' : 'empty';
   const parsed = (req as { body?: unknown }).body;

@@ -183,7 +183,9 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
         return;
       }
       if ('answered' in result) return;
-      if (sub === '/verify' && 'verified' in result) await lifecycle.afterVerify(req, res, user, body.fields);
+      // Only "remember this device" has work after a verify: without it, no call and no await.
+      if (sub === '/verify' && 'verified' in result && config.rememberDevice)
+        await lifecycle.afterVerify(req, res, user, body.fields);
       if ('verified' in result) {
         if (formMode) res.redirect(303, result.returnTo);
         else if (verified) sendJson(res, 200, { status: 'verified', returnTo: result.returnTo });

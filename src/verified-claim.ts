@@ -38,8 +38,11 @@ export function bindingOf(user: CheckedUser): string {
 /** `bindingOf` of a user's parts already read (`sessionId ?? ''`, `version ?? ''`). */
 export function bindingOfParts(id: string, session: string, versionPart: string | number): string {
   const version = String(versionPart);
-  const framed = `${id.length}:${id}${session.length}:${session}${version.length}:${version}`;
-  return SURROGATE.test(framed) ? JSON.stringify([id, session, version]) : framed;
+  // Each part tested as it is (flat), not the framed text (a rope the test would copy first): the
+  // framing adds only digits and colons, so it has a surrogate exactly when a part has one.
+  if (SURROGATE.test(id) || SURROGATE.test(session) || SURROGATE.test(version))
+    return JSON.stringify([id, session, version]);
+  return `${id.length}:${id}${session.length}:${session}${version.length}:${version}`;
 }
 
 const DOMAIN = '2fa-verified\0';

@@ -1,7 +1,8 @@
 // guard-miss: requireSecondFactor when its claim cache misses, in-process, beside one bare HMAC-SHA256.
 import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-// Internals, for the setup only (the verified cookies): the timed guard is the package's (../pkg.js).
+// Internals, for the setup only (the verified cookies) and the informative own-HMAC line: the
+// timed guard is the package's (../pkg.js).
 import { createCookieJar } from '../../src/cookie.js';
 import { parseOptions } from '../../src/options.js';
 import { ClaimKey } from '../../src/verified-claim.js';

@@ -1,7 +1,7 @@
 // scale: verify throughput and heap per challenge with 1k, 100k and 1M pending challenges.
 import { type Heap, type Server, startServer } from '../child.js';
 import { login, sendCode } from '../client.js';
-import { measure, type Variant } from '../measure.js';
+import { measure, median, type Variant } from '../measure.js';
 import { type CaseResult, type Context, type Row, throughputRows } from '../report.js';
 import { pingRedis } from './redis.js';
 import { verifyVariant } from './verify.js';
@@ -36,13 +36,44 @@ const HEAP_TOLERANCE = 0.1;
  * seeded challenges are the backdrop (the store's size); none of them is verified.
  * Heap per challenge is the heap's growth over the seeding, after forced GCs, divided by the count.
  */
+/**
+ * The variant with V8's main-thread GC pauses of each measured run in `run.extra`: microseconds of
+ * scavenges and of mark-compact work per request, and how many of each.
+ */
+function withGcStats(variant: Variant): Variant {
+  return {
+    ...variant,
+    beforeRun: async () => {
+      await variant.server.request('gcstats');
+    },
+    afterRun: async (run) => {
+      const gc = await variant.server.request<{
+        scavenges: number;
+        scavengeMs: number;
+        marks: number;
+        markMs: number;
+      }>('gcstats');
+      const per = (ms: number) => Math.round((ms * 1000) / Math.max(run.requests, 1));
+      run.extra = {
+        scavengeUs: per(gc.scavengeMs),
+        markUs: per(gc.markMs),
+        scavenges: gc.scavenges,
+        marks: gc.marks,
+      };
+    },
+  };
+}
+
 export async function scaleCase(ctx: Context): Promise<CaseResult> {
-  const sizes = [1_000, 100_000, 1_000_000];
+  // The first size is the baseline; a size given twice is an A/A control (a second, identical
+  // process, paired like the others, no target): what two processes of the same size differ by in
+  // this run. BENCH_SCALE_SIZES chooses others (e.g. 1000,1000 for an A/A alone).
+  const sizes = (process.env.BENCH_SCALE_SIZES || '1000,1000,100000,1000000').split(',').map(Number);
   // Redis 1k and 1M when a Redis answers on 127.0.0.1 (BENCH_SCALE_REDIS=0 leaves it out).
   const redis = process.env.BENCH_SCALE_REDIS !== '0' && (await pingRedis());
   const levels: Level[] = [
-    ...sizes.map((pending) => ({
-      label: `memoryStore, ${label(pending)} pending`,
+    ...sizes.map((pending, i) => ({
+      label: `memoryStore, ${label(pending)} pending${sizes.indexOf(pending) < i ? ` (A/A ${i + 1})` : ''}`,
       store: 'memory' as const,
       pending,
     })),
@@ -95,7 +126,7 @@ export async function scaleCase(ctx: Context): Promise<CaseResult> {
             ? `${Math.round(bytesPerChallenge)} B of heap per challenge, ${after.storeSize} store entries`
             : 'in Redis'),
       );
-      variants.push(await verifyVariant(level.label, server, 'right', mount));
+      variants.push(withGcStats(await verifyVariant(level.label, server, 'right', mount)));
     }
     ctx.log(`  one send's own writes (copied per challenge): ${JSON.stringify(recorded)}`);
     // Each larger size runs between two runs of its store's 1k server and is compared with those.
@@ -105,17 +136,41 @@ export async function scaleCase(ctx: Context): Promise<CaseResult> {
       for (const l of mine.slice(1)) baselines[l.label] = (mine[0] as Level).label;
     }
     const summaries = await measure(variants, ctx.settings, ctx.log, baselines);
+    // Main-thread GC per request, medians over the measured runs (mark-compact work lands in few runs).
+    const gc: Record<string, Record<string, number>> = {};
+    for (const [name, summary] of summaries) {
+      const of = (key: string) => median(summary.runs.map((r) => r.extra?.[key] ?? Number.NaN));
+      const sum = (key: string) => summary.runs.reduce((total, r) => total + (r.extra?.[key] ?? 0), 0);
+      gc[name] = {
+        scavengeUs: of('scavengeUs'),
+        markUs: of('markUs'),
+        scavenges: sum('scavenges'),
+        marks: sum('marks'),
+      };
+      ctx.log(
+        `  ${name}: GC on the main thread ${of('scavengeUs')} µs/req in scavenges (median), ` +
+          `${sum('scavenges')} scavenges and ${sum('marks')} mark-compacts over the runs`,
+      );
+    }
     const rows: Row[] = [];
     for (const store of ['memory', 'redis'] as const) {
       const mine = levels.filter((l) => l.store === store);
       if (mine.length === 0) continue;
       const base = (mine[0] as Level).label;
       const own = new Map([...summaries].filter(([name]) => mine.some((l) => l.label === name)));
-      const targets = Object.fromEntries(mine.slice(1).map((l) => [l.label, 1 - TOLERANCE]));
+      const targets = Object.fromEntries(
+        mine
+          .slice(1)
+          .filter((l) => !l.label.includes('(A/A'))
+          .map((l) => [l.label, 1 - TOLERANCE]),
+      );
       for (const row of throughputRows('scale', own, base, targets)) {
         if (row.met !== null && row.ratio !== undefined) {
           row.met = row.met && row.ratio <= 1 + TOLERANCE;
           row.target = `within ${TOLERANCE * 100} % of ${base}`;
+        }
+        if (row.variant.includes('(A/A')) {
+          row.target = 'none: the A/A control (the harness between two identical processes)';
         }
         const heap = heaps[row.variant];
         if (store === 'memory' && heap) row.value = `${Math.round(heap.bytesPerChallenge)} B heap/challenge`;
@@ -145,7 +200,7 @@ export async function scaleCase(ctx: Context): Promise<CaseResult> {
     return {
       name: 'scale',
       rows,
-      details: { heaps, template: recorded, summaries: Object.fromEntries(summaries) },
+      details: { heaps, gc, template: recorded, summaries: Object.fromEntries(summaries) },
     };
   } finally {
     for (const server of servers) await server.stop();

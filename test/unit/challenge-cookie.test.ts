@@ -54,6 +54,27 @@ describe('the challenge cookie, read on every verify attempt', () => {
     expect(jar.readChallenge(requestWith(ID))).toBeNull();
   });
 
+  it('answers a cookie it wrote exactly as the signature check does, before any read', () => {
+    // The jar keeps what it signs: the first read of a written cookie needs no HMAC, and must
+    // still refuse what the check refuses.
+    const jar = createCookieJar(configFor(SECRET));
+    const value = written(jar, ID);
+    expect(jar.readChallenge(requestWith(`${value.slice(0, -1)}x`))).toBeNull();
+    expect(jar.readChallenge(requestWith(`${ID.slice(0, -1)}D${value.slice(ID.length)}`))).toBeNull();
+    expect(jar.readChallenge(requestWith(value))).toBe(ID);
+    // Written for something that is no challenge id: refused like a signed one it never wrote.
+    const odd = written(jar, 'not-an-id');
+    for (let i = 0; i < 2; i++) expect(jar.readChallenge(requestWith(odd))).toBeNull();
+    // Another instance with another secret refuses it (its own jar never wrote it).
+    const other = createCookieJar(configFor(OLD));
+    expect(other.readChallenge(requestWith(written(jar, `${ID.slice(0, -1)}E`)))).toBeNull();
+    // A rotation: the new first secret signs; the jar that wrote it and one that only reads agree.
+    const rotated = createCookieJar(configFor([OLD, SECRET]));
+    const fresh = written(rotated, ID);
+    expect(rotated.readChallenge(requestWith(fresh))).toBe(ID);
+    expect(createCookieJar(configFor([SECRET, OLD])).readChallenge(requestWith(fresh))).toBe(ID);
+  });
+
   it('refuses a signed value that is no challenge id, every time', () => {
     const jar = createCookieJar(configFor(SECRET));
     for (let i = 0; i < 2; i++) expect(jar.readChallenge(requestWith(sign('not-an-id', SECRET)))).toBeNull();

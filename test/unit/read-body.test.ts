@@ -92,3 +92,18 @@ describe('a body that already arrived whole (read at once, not from events)', ()
     expect(answers).toEqual([{ code: '123456' }, { code: '123456' }]);
   });
 });
+
+describe('the media type, read before the first `;`, trimmed, in any case', () => {
+  const types: [string, string][] = [
+    [' Application/JSON ; charset=utf-8', 'json'],
+    ['APPLICATION/X-WWW-FORM-URLENCODED;charset=UTF-8', 'form'],
+    ['application/json;', 'json'],
+    ['application/jsonx', 'empty'],
+    [';application/json', 'empty'],
+    ['', 'empty'],
+  ];
+  it.each(types)('%j reads as %s', async (type, kind) => {
+    const body = kind === 'form' ? 'code=123456' : kind === 'json' ? '{"code":"123456"}' : '';
+    expect((await readBody(arrived(body, type) as unknown as Request)).kind).toBe(kind);
+  });
+});

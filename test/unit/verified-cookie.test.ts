@@ -285,3 +285,44 @@ describe('the verified cookie (format v2)', () => {
     }
   });
 });
+
+/** The claim cache finds a value by the end of its signature and holds the value itself. */
+describe('the claim cache', () => {
+  const end = (value: string) => value.slice(-4);
+
+  it('refuses a value that ends like a cached one but differs before (tampered, or someone else’s)', () => {
+    const jar = jarFor(SECRET);
+    const value = write(jar, alice);
+    expect(read(jar, alice, value)).toEqual(claim); // cached
+    for (const at of [0, 3, 8, 30, value.length - 43, value.length - 5]) {
+      const c = value[at] === 'A' ? 'B' : 'A';
+      const tampered = value.slice(0, at) + c + value.slice(at + 1);
+      expect(end(tampered)).toBe(end(value));
+      expect(read(jar, alice, tampered), `at ${at}`).toBeNull();
+    }
+    expect(read(jar, alice, `${value.slice(0, -4)}x${end(value)}`)).toBeNull();
+    expect(read(jar, alice, value)).toEqual(claim);
+  });
+
+  it('reads right two verified browsers whose values end alike, each in turn', () => {
+    const jar = jarFor(SECRET);
+    // 64^4 endings: among 12 000 values some two end alike (birthday bound), found by writing.
+    const seen = new Map<string, { user: CheckedUser; value: string }>();
+    let pair: [{ user: CheckedUser; value: string }, { user: CheckedUser; value: string }] | undefined;
+    for (let n = 0; n < 12_000 && pair === undefined; n++) {
+      const user = { ...alice, id: `u${n}` };
+      const value = write(jar, user);
+      const other = seen.get(end(value));
+      if (other) pair = [other, { user, value }];
+      else seen.set(end(value), { user, value });
+    }
+    if (pair === undefined) throw new Error('no two values ended alike');
+    const [a, b] = pair;
+    for (let round = 0; round < 3; round++) {
+      expect(read(jar, a.user, a.value)).toEqual(claim);
+      expect(read(jar, b.user, b.value)).toEqual(claim);
+      expect(read(jar, b.user, a.value)).toBeNull();
+      expect(read(jar, a.user, b.value)).toBeNull();
+    }
+  });
+});

@@ -1,0 +1,200 @@
+// In-process evidence for the scale case: does the memory store's send + right-code verify cost, or
+// the GC work per iteration, grow with the number of pending challenges?
+//
+//   node --expose-gc --import tsx bench/scale-store.ts ops          # one process, 1k and 1M stores alternating
+//   node --expose-gc --import tsx bench/scale-store.ts gc 1000000   # one process per size: GC per iteration
+//
+// An iteration is what a send and a right-code verify do to the store: a fresh challenge's four
+// writes (`b:p:`, `c:`, `s:`, `r:`, the shapes the scale case records from the route), then
+// `verifyAttempt` of it with the right hash (which consumes it). `gc` mode adds 24 KB of
+// short-lived garbage per iteration (about what an HTTP verify allocates) and keeps the last 2,000
+// challenges pending the way the pool does before a run, and reads V8's GC entries.
+import { randomBytes } from 'node:crypto';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { memoryStore } from '../src/stores/memory-store.js';
+import type { Store, VerifyAttemptInput } from '../src/stores/store.js';
+
+const FIELDS = { length: 8, userId: 1, session: 2, hash: 3, expiresAt: 4, phone: 5 };
+let serial = 0;
+const b64 = (n: number) => randomBytes(n).toString('base64url').slice(0, n);
+
+interface Challenge {
+  id: string;
+  user: string;
+  hash: string;
+  /** The budget and session pointer keys, deleted after the verify so the store keeps its size. */
+  extra: string[];
+}
+
+/** One send's writes: the challenge record (~195 B), its state (58 B), the session pointer, the budget. */
+async function send(store: Store, now: number): Promise<Challenge> {
+  const id = `${b64(24)}{FPS}`;
+  const user = `u${serial++}`;
+  const hash = b64(43);
+  const record = JSON.stringify([
+    user,
+    'sess',
+    hash,
+    now + 900_000,
+    'phonehash0123456789',
+    0,
+    now,
+    'x'.repeat(40),
+  ]);
+  const extra = [`b:p:${b64(16)}`, `r:{FPS}${b64(22)}`];
+  await store.set(extra[0] as string, '1', 86_400_000);
+  await store.set(`c:${id}`, record.padEnd(195, ' ').slice(0, 195).replace(/ +$/, ''), 900_000);
+  await store.set(`s:${id}`, JSON.stringify([now, 1, b64(30)]), 900_000);
+  await store.set(extra[1] as string, id, 60_000);
+  return { id, user, hash, extra };
+}
+
+function verifyInput(c: Challenge, now: number): VerifyAttemptInput {
+  return {
+    keys: {
+      lock: `l:${c.user}`,
+      challenge: `c:${c.id}`,
+      state: `s:${c.id}`,
+      attempts: `a:${c.id}`,
+      failures: `f:${c.user}`,
+      failedAt: `t:${c.user}`,
+    },
+    challengeFields: FIELDS,
+    userId: c.user,
+    session: 'sess',
+    phone: 'phonehash0123456789',
+    hashes: [c.hash],
+    now,
+    maxAttempts: 5,
+    lockout: { threshold: 5, baseMs: 1000, maxDelayMs: 60_000, hardLimit: 20 },
+    failureTtlMs: 86_400_000,
+  };
+}
+
+async function seed(store: Store, count: number) {
+  const now = Date.now();
+  for (let i = 0; i < count; i++) await send(store, now);
+}
+
+const sink: unknown[] = [];
+/** About 24 KB of short-lived objects and strings, as one HTTP request's parsing and answering leaves. */
+function garbage() {
+  const list: unknown[] = [];
+  for (let i = 0; i < 120; i++) list.push({ i, s: `header-${i}-${serial}`, a: [i, i + 1] });
+  sink[serial & 7] = list;
+}
+
+async function iterations(store: Store, count: number, pending: Challenge[], withGarbage: boolean) {
+  for (let i = 0; i < count; i++) {
+    const now = Date.now();
+    pending.push(await send(store, now));
+    const c = pending.shift() as Challenge;
+    const result = await store.verifyAttempt?.(verifyInput(c, now));
+    if (result?.outcome !== 'right') throw new Error(`verify: ${result?.outcome}`);
+    for (const key of c.extra) await store.delete(key);
+    if (withGarbage) garbage();
+  }
+}
+
+async function opsMode() {
+  const small = memoryStore({ max: 6_000_000 });
+  const big = memoryStore({ max: 6_000_000 });
+  await seed(small, 1_000);
+  await seed(big, 1_000_000);
+  const pendings = new Map<Store, Challenge[]>([
+    [small, []],
+    [big, []],
+  ]);
+  for (const [store, list] of pendings)
+    for (let i = 0; i < 2000; i++) list.push(await send(store, Date.now()));
+  (globalThis.gc as () => void)();
+  const times = new Map<Store, number[]>([
+    [small, []],
+    [big, []],
+  ]);
+  for (let round = 0; round < 20; round++) {
+    for (const store of round % 2 ? [big, small] : [small, big]) {
+      const t0 = process.hrtime.bigint();
+      await iterations(store, 5_000, pendings.get(store) as Challenge[], false);
+      times.get(store)?.push(Number(process.hrtime.bigint() - t0) / 5_000 / 1000);
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
+  const [s, b] = [med(times.get(small) as number[]), med(times.get(big) as number[])];
+  const ratios = (times.get(small) as number[]).map(
+    (x, i) => x / ((times.get(big) as number[])[i] as number),
+  );
+  console.log(
+    JSON.stringify({
+      mode: 'ops',
+      usPerIteration1k: +s.toFixed(2),
+      usPerIteration1M: +b.toFixed(2),
+      medianRatio1kOver1M: +med(ratios).toFixed(3),
+      sizes: [small.size, big.size],
+    }),
+  );
+}
+
+async function gcMode(pending: number) {
+  const store = memoryStore({ max: 6_000_000 });
+  await seed(store, pending);
+  const live: Challenge[] = [];
+  for (let i = 0; i < 2000; i++) live.push(await send(store, Date.now()));
+  (globalThis.gc as () => void)();
+  (globalThis.gc as () => void)();
+  await new Promise((resolve) => setTimeout(resolve, 3000)); // the sweeper's tail after gc()
+  const byKind: Record<string, { count: number; ms: number }> = {};
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = String((entry as unknown as { detail?: { kind?: number } }).detail?.kind ?? '?');
+      const name = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' }[kind] ?? kind;
+      byKind[name] ??= { count: 0, ms: 0 };
+      const slot = byKind[name];
+      slot.count++;
+      slot.ms += entry.duration;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  const n = Number(process.argv[4] ?? 200_000);
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  // In slices, so the observer's callbacks run.
+  for (let done = 0; done < n; done += 10_000) {
+    await iterations(store, 10_000, live, true);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const wall = Number(process.hrtime.bigint() - t0) / 1e3;
+  const cpu = process.cpuUsage(cpu0);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  observer.disconnect();
+  const gcMs = Object.values(byKind).reduce((sum, k) => sum + k.ms, 0);
+  console.log(
+    JSON.stringify({
+      mode: 'gc',
+      pending,
+      entries: store.size,
+      heapMB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
+      wallUsPerIteration: +(wall / n).toFixed(2),
+      cpuUsPerIteration: +((cpu.user + cpu.system) / n).toFixed(2),
+      gcPauseUsPerIteration: +((gcMs * 1000) / n).toFixed(2),
+      byKind,
+    }),
+  );
+}
+
+/** One store of `pending`, iterations only (no garbage): for a CPU profile of one size. */
+async function oneMode(pending: number) {
+  const store = memoryStore({ max: 6_000_000 });
+  await seed(store, pending);
+  const live: Challenge[] = [];
+  for (let i = 0; i < 2000; i++) live.push(await send(store, Date.now()));
+  (globalThis.gc as () => void)();
+  const t0 = process.hrtime.bigint();
+  await iterations(store, 100_000, live, false);
+  console.log(JSON.stringify({ mode: 'one', pending, us: Number(process.hrtime.bigint() - t0) / 1e8 }));
+}
+
+const [mode, arg] = process.argv.slice(2);
+if (mode === 'gc') await gcMode(Number(arg ?? 1000));
+else if (mode === 'one') await oneMode(Number(arg ?? 1000));
+else await opsMode();
