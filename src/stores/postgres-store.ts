@@ -135,11 +135,21 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const sql = statements(name);
   const prepared = new Map(Object.values(sql).map((text) => [text, statementName(text)]));
 
-  async function run(text: string, params: unknown[]): Promise<unknown[]> {
+  /**
+   * The first call of `query` is made here, before the async part: a wrapper that throws at once has
+   * sent nothing, and that throw reaches the caller as it is (a verify batch then sends each verify
+   * alone, verify-batch.ts; every other caller awaits inside its try).
+   */
+  function run(text: string, params: unknown[]): Promise<unknown[]> {
     const statement = prepared.get(text);
+    const send = () => (statement === undefined ? query(text, params) : query(text, params, statement));
+    return settle(send(), send);
+  }
+
+  async function settle(first: ReturnType<typeof query>, send: () => ReturnType<typeof query>) {
     for (let retries = 0; ; retries++) {
       try {
-        return rowsOf(await (statement === undefined ? query(text, params) : query(text, params, statement)));
+        return rowsOf(await (retries === 0 ? first : send()));
       } catch (error) {
         // 40001 (REPEATABLE READ or SERIALIZABLE as the pool's default isolation): the statement, its
         // own transaction, changed nothing; sent again it takes a fresh snapshot and reads what the

@@ -6,7 +6,7 @@
  * stricter isolation level verify alone. One winner of many on one account holds inside a batch too.
  */
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { VERIFY_IN_FLIGHT } from '../../src/stores/postgres/verify-batch.js';
 import { postgresStore } from '../../src/stores/postgres-store.js';
 import type { VerifyAttemptInput, VerifyAttemptResult } from '../../src/stores/store.js';
@@ -144,14 +144,128 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
       expect(rec.calls).toHaveLength(fillers.length + 1 + 3);
     });
 
-    it('verifies alone on a database migrated before the batch function existed', async () => {
-      const { store, rec, table } = await freshStore('old', [...fillers, 'p', 'q', 'r']);
-      await query(`DROP FUNCTION "${table}_verify_many"`, []);
-      const results = await Promise.all(
-        [...fillers, 'p', 'q', 'r'].map((a) => store.verifyAttempt(account(a))),
+    /** A verify with a deadline far ahead; once one has come back, the store knows the clock offset. */
+    const later = (a: string, over: Partial<VerifyAttemptInput> = {}) =>
+      account(a, { deadline: Date.now() + 60_000, ...over });
+
+    it('answers the rest of a batch at once when one account waits on a row lock (the batch gives up, each goes alone)', async () => {
+      const { store, table } = await freshStore('rowlock', [...fillers, 'w', 'a', 'b']);
+      await store.verifyAttempt(later('w', { hashes: ['wrong-hash'] }));
+      const holder = new pg.Client({ connectionString: postgresUrl() });
+      await holder.connect();
+      let b: Promise<VerifyAttemptResult> | undefined;
+      try {
+        await holder.query('BEGIN');
+        await holder.query(`SELECT 1 FROM "${table}" WHERE key = $1 FOR UPDATE`, [
+          verifyKeys('b:').challenge,
+        ]);
+        const first = fillers.map((f) => store.verifyAttempt(later(f)));
+        const a = store.verifyAttempt(later('a', { hashes: ['wrong-hash'] }));
+        b = store.verifyAttempt(later('b'));
+        void b.catch(() => {});
+        await Promise.all(first);
+        // a must not wait for b's lock: the old batch held a's answer (and commit) until b's lock
+        // was released. (The fallback only keeps a failing run from hanging.)
+        let fallback: NodeJS.Timeout | undefined;
+        const order = await Promise.race([
+          a.then((r) => ({ first: 'a', outcome: r.outcome })),
+          new Promise<{ first: string }>((resolve) => {
+            fallback = setTimeout(() => resolve({ first: 'lock released' }), 5_000);
+          }),
+        ]);
+        clearTimeout(fallback);
+        expect(order).toEqual({ first: 'a', outcome: 'wrong' });
+        expect(await store.get(verifyKeys('a:').attempts)).toBe('1');
+      } finally {
+        await holder.query('COMMIT');
+        await holder.end();
+      }
+      expect((await b)?.outcome).toBe('right');
+    });
+
+    it('changes nothing for an item whose deadline passed while a later item of its batch ran (each goes alone)', async () => {
+      const { store, table, rec } = await freshStore('slow', [...fillers, 'w', 'a', 'b']);
+      await store.verifyAttempt(later('w', { hashes: ['wrong-hash'] }));
+      // b's first attempt count takes 1.5 s (a trigger sleeps once), after a ran in the same batch.
+      const slow = `"${table}_slow"`;
+      const once = `"${table}_once"`;
+      await query(`CREATE SEQUENCE ${once}`, []);
+      await query(
+        `CREATE FUNCTION ${slow}() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF nextval('${once}') = 1 THEN PERFORM pg_sleep(1.5); END IF; RETURN NEW; END $$`,
+        [],
       );
-      expect(results.map((r) => r.outcome)).toEqual([...fillers, 'p', 'q', 'r'].map(() => 'right'));
-      expect(rec.calls.filter((c) => isBatch(c.text))).toHaveLength(1);
+      await query(
+        `CREATE TRIGGER slow BEFORE INSERT ON "${table}" FOR EACH ROW
+         WHEN (NEW.key = '${verifyKeys('b:').attempts}') EXECUTE PROCEDURE ${slow}()`,
+        [],
+      );
+      try {
+        rec.reset();
+        const first = fillers.map((f) => store.verifyAttempt(later(f)));
+        // Past a's deadline (700 ms) when the batch ends; long before it when the batch starts.
+        const a = store.verifyAttempt(account('a', { hashes: ['wrong-hash'], deadline: Date.now() + 700 }));
+        const b = store.verifyAttempt(later('b'));
+        await Promise.all(first);
+        expect((await a).outcome).toBe('late');
+        expect((await b).outcome).toBe('right');
+        expect(rec.calls.filter((c) => isBatch(c.text))).toHaveLength(1);
+        // What a's caller was told (late: given up) is what happened: nothing of a was committed.
+        expect(await store.get(verifyKeys('a:').attempts)).toBeUndefined();
+        expect(await store.get(verifyKeys('a:').failures)).toBeUndefined();
+      } finally {
+        await query(`DROP TRIGGER slow ON "${table}"`, []);
+        await query(`DROP FUNCTION ${slow}()`, []);
+        await query(`DROP SEQUENCE ${once}`, []);
+      }
+    });
+
+    it('sends each verify alone when the query wrapper refuses the batch at once (nothing was sent)', async () => {
+      const table = uniqueTable(`${name}_refused`);
+      tables.push(table);
+      let refused = 0;
+      const store = postgresStore({
+        query: (text, params, statement) => {
+          if (isBatch(text) && text.startsWith('SELECT')) {
+            refused++;
+            throw new TypeError('this wrapper does not take that statement');
+          }
+          return query(text, params, statement);
+        },
+        table,
+      });
+      await store.migrate();
+      const names = [...fillers, 'p', 'q', 'r'];
+      for (const a of names) await store.set(verifyKeys(`${a}:`).challenge, challengeRecord(), 60_000);
+      const results = await Promise.all(names.map((a) => store.verifyAttempt(account(a))));
+      expect(results.map((r) => r.outcome)).toEqual(names.map(() => 'right'));
+      expect(refused).toBe(1);
+    });
+
+    it('verifies alone on a database migrated before the batch function existed', async () => {
+      const { store, rec, table } = await freshStore('old', [...fillers, 'p', 'q', 'r', 's', 't']);
+      await query(`DROP FUNCTION "${table}_verify_many"`, []);
+      const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+      try {
+        const results = await Promise.all(
+          [...fillers, 'p', 'q', 'r'].map((a) => store.verifyAttempt(account(a))),
+        );
+        expect(results.map((r) => r.outcome)).toEqual([...fillers, 'p', 'q', 'r'].map(() => 'right'));
+        expect(rec.calls.filter((c) => isBatch(c.text))).toHaveLength(1);
+        // Said once per store, with the fix; batches stay off, then are tried again after migrate().
+        await store.migrate();
+        await query(`DROP FUNCTION "${table}_verify_many"`, []);
+        for (const a of fillers) await store.set(verifyKeys(`${a}:`).challenge, challengeRecord(), 60_000);
+        rec.reset();
+        await Promise.all([...fillers, 's', 't'].map((a) => store.verifyAttempt(account(a))));
+        expect(rec.calls.filter((c) => isBatch(c.text))).toHaveLength(1);
+        const said = warn.mock.calls.map(([message]) => String(message));
+        expect(said).toEqual([expect.stringContaining(`"${table}_verify_many" does not exist`)]);
+        expect(said[0]).toContain('await store.migrate()');
+        expect(said[0]).toContain('postgresStore.schema()');
+      } finally {
+        warn.mockRestore();
+      }
     });
   });
 }

@@ -15,13 +15,20 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function setup() {
-  const sent: { text: string; items: number; resolve: (rows: unknown[]) => void }[] = [];
+function setup(run0?: (text: string, params: unknown[]) => Promise<unknown[]>) {
+  const sent: {
+    text: string;
+    items: number;
+    resolve: (rows: unknown[]) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
   const alone: ((row: string) => void)[] = [];
-  const run = (text: string, params: unknown[]) =>
-    new Promise<unknown[]>((resolve) => {
-      sent.push({ text, items: String(params[1]).split(',').length, resolve });
-    });
+  const run =
+    run0 ??
+    ((text: string, params: unknown[]) =>
+      new Promise<unknown[]>((resolve, reject) => {
+        sent.push({ text, items: String(params[1]).split(',').length, resolve, reject });
+      }));
   const single = () =>
     new Promise<string>((resolve) => {
       alone.push(resolve);
@@ -66,4 +73,93 @@ describe('verifyBatcher', () => {
     void verify(verifyAttemptInput(), 0);
     expect(sent.map((s) => s.items)).toEqual([2]);
   });
+
+  it('sends every verify still waiting alone once batches are off (none is left pending)', async () => {
+    const { sent, alone, verify } = setup();
+    const all = Array.from({ length: VERIFY_IN_FLIGHT + 200 }, () => verify(verifyAttemptInput(), 0));
+    let settled = 0;
+    for (const p of all) void p.then(() => settled++);
+    alone[0]?.('right');
+    alone[1]?.('right');
+    await flushed();
+    expect(sent.map((s) => s.items)).toEqual([VERIFY_BATCH_MAX, VERIFY_BATCH_MAX]);
+    // The database has no batch function (a schema from before it): batches go off.
+    for (const s of sent.splice(0)) s.reject(Object.assign(new Error('no such function'), { code: '42883' }));
+    await flushed();
+    expect(sent).toHaveLength(0);
+    expect(alone).toHaveLength(VERIFY_IN_FLIGHT + 200);
+    for (const answer of alone.slice(VERIFY_IN_FLIGHT)) answer('right');
+    await flushed();
+    expect(settled).toBe(all.length);
+  });
+
+  it('sends the waiting verifies alone when a batch says the isolation level cannot run batches', async () => {
+    const { sent, alone, verify } = setup();
+    const all = Array.from({ length: VERIFY_IN_FLIGHT + 2 * VERIFY_BATCH_MAX + 8 }, () =>
+      verify(verifyAttemptInput(), 0),
+    );
+    alone[0]?.('right');
+    await flushed();
+    expect(sent.map((s) => s.items)).toEqual([VERIFY_BATCH_MAX]);
+    sent[0]?.resolve(
+      Array.from({ length: VERIFY_BATCH_MAX }, (_, k) => ({ i: k + 1, outcome: 'isolation' })),
+    );
+    await flushed();
+    // The batch's verifies and all those still waiting, each alone; none left in the queue.
+    expect(alone).toHaveLength(all.length);
+    for (const answer of alone.slice(1)) answer('right');
+    expect(await Promise.all(all)).toEqual(all.map(() => 'right'));
+  });
+
+  it('sends what waits once hung statements lose their places, without a new verify', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    const { sent, alone, verify } = setup();
+    for (let i = 0; i < VERIFY_IN_FLIGHT + 2; i++) void verify(verifyAttemptInput(), 0);
+    expect(alone).toHaveLength(VERIFY_IN_FLIGHT);
+    expect(sent).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(VERIFY_SLOT_MS + 1);
+    expect(sent.map((s) => s.items)).toEqual([2]);
+  });
+
+  it('sends as many statements as there are free places when one comes back', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { sent, alone, verify } = setup();
+    for (let i = 0; i < VERIFY_IN_FLIGHT + 2 * VERIFY_BATCH_MAX; i++) void verify(verifyAttemptInput(), 0);
+    // The other statement in flight hangs; one comes back after it is stale: both places are free.
+    vi.setSystemTime(Date.now() + VERIFY_SLOT_MS + 1);
+    alone[0]?.('right');
+    await flushed();
+    expect(sent.map((s) => s.items)).toEqual([VERIFY_BATCH_MAX, VERIFY_BATCH_MAX]);
+  });
+
+  it('sends each verify alone when its batch cannot be written (one malformed input), not failing them all', async () => {
+    const { sent, alone, verify } = setup();
+    for (let i = 0; i < VERIFY_IN_FLIGHT; i++) void verify(verifyAttemptInput(), 0);
+    const bad = { ...verifyAttemptInput(), hashes: undefined as unknown as string[] };
+    const batch = [verify(verifyAttemptInput(), 0), verify(bad, 0), verify(verifyAttemptInput(), 0)];
+    alone[0]?.('right');
+    await flushed();
+    expect(sent).toHaveLength(0);
+    expect(alone).toHaveLength(VERIFY_IN_FLIGHT + 3);
+    for (const answer of alone.slice(VERIFY_IN_FLIGHT)) answer('alone');
+    expect(await Promise.all(batch)).toEqual(['alone', 'alone', 'alone']);
+  });
+
+  it('sends each verify alone when the query throws before sending anything', async () => {
+    const { alone, verify } = setup(() => {
+      throw new TypeError('the query wrapper refused it');
+    });
+    for (let i = 0; i < VERIFY_IN_FLIGHT; i++) void verify(verifyAttemptInput(), 0);
+    const batch = [verify(verifyAttemptInput(), 0), verify(verifyAttemptInput(), 0)];
+    alone[0]?.('right');
+    await flushed();
+    expect(alone).toHaveLength(VERIFY_IN_FLIGHT + 2);
+    for (const answer of alone.slice(VERIFY_IN_FLIGHT)) answer('alone');
+    expect(await Promise.all(batch)).toEqual(['alone', 'alone']);
+  });
 });
+
+/** Lets every settled promise's handlers run. */
+async function flushed(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}

@@ -111,10 +111,32 @@ export function verifyAttemptOn(run: Run, text: string, verifyName: string, many
       throw error;
     }
     missing = undefined;
+    if (manyMissing) warnManyMissing();
     return readVerifyRow(rows[0]);
   };
+  /**
+   * The batch function is missing (a schema migrated between the two releases): verifies still work,
+   * one statement each, so nothing fails; said once per store, and only once the verify function
+   * has answered (without it, the route says that instead).
+   */
+  let manyMissing = false;
+  let warned = false;
+  function warnManyMissing(): void {
+    manyMissing = false;
+    if (warned) return;
+    warned = true;
+    process.emitWarning(
+      `express-sms-2fa: postgresStore: function "${verifyName}_many" does not exist, so verifies under load are not batched: create it with \`await store.migrate()\` or run \`postgresStore.schema()\` in your migrations`,
+      { type: 'ExpressSms2faWarning', code: 'WRN_2FA_POSTGRES_VERIFY_MANY_MISSING' },
+    );
+  }
   // Verifies that find the store's verify statements all in flight go together (verify-batch.ts).
-  const batched = manyText === undefined ? undefined : verifyBatcher(run, manyText, alone, readVerifyRow);
+  const batched =
+    manyText === undefined
+      ? undefined
+      : verifyBatcher(run, manyText, alone, readVerifyRow, () => {
+          manyMissing = true;
+        });
   const send = withServerDeadline(batched ?? alone);
   function verifyAttempt(input: VerifyAttemptInput): Promise<VerifyAttemptResult> {
     if (missing && Date.now() < missing.until) return Promise.reject(unavailable(missing.cause));

@@ -67,15 +67,31 @@ const numbers = (items: readonly number[]) => `{${items.join(',')}}`;
  *   of it is committed, and each item is sent again alone, so each gets its own answer or its
  *   own error, never another account's;
  * - when it fails otherwise (the connection lost: the commit may have happened), each item fails
- *   with that error (the route answers 503, retryable), as a verify of its own would.
- * Each item carries its own deadline, checked by the function on the database's clock as alone.
+ *   with that error (the route answers 503, retryable), as a verify of its own would;
+ * - when it cannot be sent at all (an input it cannot write, a query wrapper that throws at once),
+ *   nothing ran, and each item is sent alone.
+ * Each item carries its own deadline, checked by the function on the database's clock as alone;
+ * a batch that ends past the smallest deadline of the items that ran, or that waits for a row lock
+ * over VERIFY_BATCH_LOCK_TIMEOUT_MS, fails as a whole (nothing committed) and each item goes alone,
+ * where one past its deadline answers `late` (verify-function.ts). Once batches are off, everything
+ * waiting goes alone at once: no verify is left in the queue.
  */
-export function verifyBatcher<R>(run: Run, text: string, single: Single<R>, readRow: (row: unknown) => R) {
+export function verifyBatcher<R>(
+  run: Run,
+  text: string,
+  single: Single<R>,
+  readRow: (row: unknown) => R,
+  /** Called when the database has no batch function (42883): a schema from before it existed. */
+  onMissing?: () => void,
+) {
   /** The statements in flight, by when each was sent (Date.now()), oldest first. */
   const inFlight: { sentAt: number }[] = [];
   const waiting: Waiting<R>[] = [];
   /** Until when (Date.now()) every verify goes alone: the database cannot run batches. */
   let offUntil = 0;
+
+  /** Wakes the queue when the oldest statement in flight loses its place (while anything waits). */
+  let timer: ReturnType<typeof setTimeout> | undefined;
 
   /** Takes a place for a statement sent now; the function gives it back (once). */
   function place(): () => void {
@@ -84,17 +100,42 @@ export function verifyBatcher<R>(run: Run, text: string, single: Single<R>, read
     return () => {
       const at = inFlight.indexOf(statement);
       if (at >= 0) inFlight.splice(at, 1);
-      if (waiting.length > 0) flush();
+      pump();
     };
+  }
+
+  /**
+   * Sends what waits while there are places (a statement that comes back may find the other places
+   * freed by hung ones too); while something still waits, a timer sends it when the oldest statement
+   * in flight loses its place (VERIFY_SLOT_MS), so no verify waits on a hung statement for a new
+   * verify or a reply to come. The timer never keeps the process alive.
+   */
+  function pump(): void {
+    while (waiting.length > 0 && free()) flush();
+    if (waiting.length === 0 || timer !== undefined) return;
+    const oldest = (inFlight[0] as { sentAt: number } | undefined)?.sentAt ?? Date.now();
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        pump();
+      },
+      Math.max(1, oldest + VERIFY_SLOT_MS + 1 - Date.now()),
+    );
+    timer.unref?.();
+  }
+
+  /** Batches are off: everything waiting goes alone, now (nothing would flush it later). */
+  function drainAlone(): void {
+    for (const item of waiting.splice(0)) alone(item);
   }
 
   /** Sends everything waiting (up to VERIFY_BATCH_MAX) as one statement. */
   function flush(): void {
-    const items = waiting.splice(0, VERIFY_BATCH_MAX);
     if (offUntil > Date.now()) {
-      for (const item of items) alone(item);
+      drainAlone();
       return;
     }
+    const items = waiting.splice(0, VERIFY_BATCH_MAX);
     const done = place();
     if (items.length === 1) {
       const [item] = items as [Waiting<R>];
@@ -116,17 +157,35 @@ export function verifyBatcher<R>(run: Run, text: string, single: Single<R>, read
     single(item.input, item.deadline).then(item.resolve, item.reject);
   }
 
+  /** Turns batches off for a while and sends everything waiting alone. */
+  function off(): void {
+    offUntil = Date.now() + VERIFY_BATCH_OFF_MS;
+    drainAlone();
+  }
+
   async function sendMany(items: Waiting<R>[]): Promise<void> {
+    let sending: Promise<unknown[]>;
+    try {
+      // Throws before anything is sent (an input the batch cannot write, a query wrapper that
+      // refuses it at once): nothing ran, so each goes alone and gets its own answer or error.
+      sending = run(text, params(items));
+    } catch {
+      for (const item of items) alone(item);
+      return;
+    }
     let rows: unknown[];
     try {
-      rows = await run(text, params(items));
+      rows = await sending;
     } catch (error) {
       if (!answeredByDatabase(error)) {
         for (const item of items) item.reject(error);
         return;
       }
       // 42883: no such function, a schema from before it existed.
-      if ((error as { code?: unknown }).code === '42883') offUntil = Date.now() + VERIFY_BATCH_OFF_MS;
+      if ((error as { code?: unknown }).code === '42883') {
+        onMissing?.();
+        off();
+      }
       for (const item of items) alone(item);
       return;
     }
@@ -140,7 +199,7 @@ export function verifyBatcher<R>(run: Run, text: string, single: Single<R>, read
       const item = items[k] as Waiting<R>;
       const outcome = (byItem[k] as { outcome?: unknown } | undefined)?.outcome;
       if (outcome === 'retry' || outcome === 'isolation') {
-        if (outcome === 'isolation') offUntil = Date.now() + VERIFY_BATCH_OFF_MS;
+        if (outcome === 'isolation') off();
         alone(item);
         continue;
       }
@@ -154,14 +213,17 @@ export function verifyBatcher<R>(run: Run, text: string, single: Single<R>, read
 
   function verify(input: VerifyAttemptInput, deadline: number): Promise<R> {
     if (offUntil !== 0) {
-      if (offUntil > Date.now()) return single(input, deadline);
+      if (offUntil > Date.now()) {
+        drainAlone();
+        return single(input, deadline);
+      }
       offUntil = 0;
     }
     if (waiting.length === 0 && free()) return single(input, deadline).finally(place());
     return new Promise<R>((resolve, reject) => {
       waiting.push({ input, deadline, resolve, reject });
       // Places freed by hung statements only (a statement coming back flushes by itself).
-      if (free()) flush();
+      pump();
     });
   }
   /** Tries batches again on the next verifies (`migrate()` has run: the function may exist now). */

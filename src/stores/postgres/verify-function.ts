@@ -221,6 +221,14 @@ COMMENT ON FUNCTION ${functionName} IS 'express-sms-2fa: one verify attempt in o
 }
 
 /**
+ * How long a batch of verifies waits for a row lock at most (ms) before it gives up and each of its
+ * verifies is sent alone (`<table>_verify_many`'s `lock_timeout`). Rows of one account are written
+ * only under its verify lock, except by an older instance's generic path or a resend: a wait is
+ * rare and short, and one longer than this would hold every other account of the batch.
+ */
+export const VERIFY_BATCH_LOCK_TIMEOUT_MS = 100;
+
+/**
  * Several verify attempts in one statement (`<table>_verify_many`), for verifies that queued while
  * the store's verify statements were all in flight (verify-batch.ts): one round trip and one commit
  * for all of them, each one the table's verify function exactly as a call of its own.
@@ -239,6 +247,15 @@ COMMENT ON FUNCTION ${functionName} IS 'express-sms-2fa: one verify attempt in o
  *
  * An item that fails (the function raises) fails the whole statement, and nothing of it is
  * committed: the store then sends each item alone, so each gets its own answer or error.
+ *
+ * Deadlines (security F-08: a verify the app gave up on changes nothing): each item's is checked
+ * when it starts, as alone, but nothing commits before the last item ends, so a slow later item
+ * (another account's) would commit an earlier one after that one's caller was answered 503. So when
+ * the batch ends past the smallest deadline of the items that ran, it raises and nothing of it is
+ * is committed: each is sent again alone, where one past its deadline answers `late`. A row lock wait
+ * (a write outside the verify lock on one item's keys) would hold every item the same way, so the
+ * batch waits at most VERIFY_BATCH_LOCK_TIMEOUT_MS for a lock (`lock_timeout`, this transaction
+ * only) and then fails (55P03) the same way: the item that waits then waits alone.
  */
 export function verifyManyFunctionSql(quoted: string, manyName: string, verifyName: string): string {
   return `CREATE OR REPLACE FUNCTION ${manyName}(
@@ -252,7 +269,9 @@ DECLARE
   n int := cardinality(user_ids);
   h0 int := 0;
   isolated boolean := current_setting('transaction_isolation') <> 'read committed';
+  soonest bigint := 0; -- the smallest deadline of the items that ran (0: none)
 BEGIN
+  PERFORM set_config('lock_timeout', '${VERIFY_BATCH_LOCK_TIMEOUT_MS}ms', true);
   FOR k IN 1..n LOOP
     i := k; outcome := 'retry'; clock_ms := NULL; attempts := NULL; failures := NULL;
     failed_at := NULL; challenge := NULL; state := NULL;
@@ -264,10 +283,16 @@ BEGIN
         FROM ${verifyName}(keys[k * 6 - 5 : k * 6], user_ids[k], session_ids[k], phones[k],
           hashes[h0 + 1 : hash_ends[k]], now_ms[k], max_attempts[k], lockout[k * 4 - 3 : k * 4],
           failure_ttl_ms[k], fields[k * 6 - 5 : k * 6], deadline_ms[k]) AS v;
+      IF outcome IS DISTINCT FROM 'late' AND deadline_ms[k] > 0 AND (soonest = 0 OR deadline_ms[k] < soonest) THEN
+        soonest := deadline_ms[k];
+      END IF;
     END IF;
     h0 := hash_ends[k];
     RETURN NEXT;
   END LOOP;
+  IF soonest > 0 AND floor(extract(epoch FROM clock_timestamp()) * 1000) > soonest THEN
+    RAISE EXCEPTION 'postgresStore: a verify of this batch ran past its deadline';
+  END IF;
 END
 $verify_many$;
 COMMENT ON FUNCTION ${manyName} IS 'express-sms-2fa: several verify attempts in one statement (postgresStore().verifyAttempt under load).';`;
