@@ -183,8 +183,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
         return;
       }
       if ('answered' in result) return;
-      // Only "remember this device" has work after a verify: without it, no call and no await.
-      if (sub === '/verify' && 'verified' in result && config.rememberDevice)
+      if (sub === '/verify' && 'verified' in result && lifecycle.afterVerify)
         await lifecycle.afterVerify(req, res, user, body.fields);
       if ('verified' in result) {
         if (formMode) res.redirect(303, result.returnTo);

@@ -42,8 +42,11 @@ export interface Lifecycle {
     error: TwoFactorError,
     within?: number,
   ): string | undefined;
-  /** After POST /verify succeeded: remembers the device when the box was checked. */
-  afterVerify(req: Request, res: Response, user: CheckedUser, body: Body): Promise<void>;
+  /**
+   * After POST /verify succeeded: remembers the device when the box was checked; `undefined` when
+   * `rememberDevice` is off (nothing to do, so the route makes no call and no await).
+   */
+  afterVerify: ((req: Request, res: Response, user: CheckedUser, body: Body) => Promise<void>) | undefined;
   /** A remembered device's way past the guard (one store read); `undefined` when `rememberDevice` is off. */
   admit: ((req: Request, res: Response, user: CheckedUser) => ReturnType<typeof admitDevice>) | undefined;
 }
@@ -111,17 +114,19 @@ export function createLifecycle(rt: Runtime): Lifecycle {
         return withWithin(`${routes}/recovery?returnTo=${encodeURIComponent(returnTo)}`, within);
       return undefined;
     },
-    async afterVerify(req, res, user, body) {
-      if (!config.rememberDevice || !wantsRemember(body.remember)) return;
-      try {
-        await rememberDevice(rt, req, res, user);
-      } catch {
-        // The code was right and the user is verified; only "remember" failed: say so, go on.
-        config.logger.error(
-          'express-sms-2fa: the device could not be remembered (store unavailable); the sign-in went on',
-        );
-      }
-    },
+    afterVerify: config.rememberDevice
+      ? async (req, res, user, body) => {
+          if (!wantsRemember(body.remember)) return;
+          try {
+            await rememberDevice(rt, req, res, user);
+          } catch {
+            // The code was right and the user is verified; only "remember" failed: say so, go on.
+            config.logger.error(
+              'express-sms-2fa: the device could not be remembered (store unavailable); the sign-in went on',
+            );
+          }
+        }
+      : undefined,
     admit: config.rememberDevice ? (req, res, user) => admitDevice(rt, req, res, user) : undefined,
   };
 }
