@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import session from 'express-session';
 import type * as Index from '../src/index.js';
@@ -181,17 +182,35 @@ function blast(path: string, secs: number): Promise<number> {
   });
 }
 
+// GC time per route: each collection is charged to the block running when it ended (major: kind 2).
+let current = '';
+const gcMs = new Map<string, { minor: number; major: number }>();
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+    const g = gcMs.get(current);
+    if (!g) continue;
+    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) g.major += entry.duration;
+    else g.minor += entry.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
 const names = Object.keys(ROUTES);
+for (const name of names) gcMs.set(name, { minor: 0, major: 0 });
 for (const name of names) await blast(`/${name}`, 1); // warm-up
 for (const s of inside.values()) s.length = 0;
 const cpu = new Map<string, number[]>(names.map((n) => [n, []]));
+const served = new Map<string, number>();
+for (const g of gcMs.values()) Object.assign(g, { minor: 0, major: 0 });
 for (let r = 0; r < rounds; r++) {
   const order = r % 2 === 0 ? names : [...names].reverse();
   for (const name of order) {
+    current = name;
     const c0 = process.cpuUsage();
     const count = await blast(`/${name}`, seconds);
     const c1 = process.cpuUsage(c0);
     cpu.get(name)?.push((c1.user + c1.system) / count);
+    served.set(name, (served.get(name) ?? 0) + count);
+    current = '';
   }
 }
 server.close();
@@ -208,6 +227,7 @@ for (const name of names) {
   console.log(
     `${name.padEnd(5)} inside: median ${median(xs).toFixed(2)} µs, mean ${mean(xs).toFixed(2)} µs (${xs.length} requests); ` +
       `server CPU/req median ${median(c).toFixed(1)} µs → ${(bareCpu / median(c)).toFixed(3)}× bare; ` +
-      `paired by round ${median(c.map((x, i) => (cpu.get('bare')?.[i] ?? Number.NaN) / x)).toFixed(3)}×`,
+      `paired by round ${median(c.map((x, i) => (cpu.get('bare')?.[i] ?? Number.NaN) / x)).toFixed(3)}×; ` +
+      `GC µs/req: minor ${(((gcMs.get(name)?.minor ?? 0) * 1000) / (served.get(name) ?? 1)).toFixed(1)}, major ${(((gcMs.get(name)?.major ?? 0) * 1000) / (served.get(name) ?? 1)).toFixed(1)}`,
   );
 }
