@@ -48,6 +48,8 @@ const options = (lib: typeof Index): Index.TwoFactorOptions => ({
   store: lib.memoryStore({ max: 10_000 }),
   allowedCountries: ['BE'],
   warnings: { memoryStore: false },
+  // --remember: rememberDevice on, as the guard case's second process.
+  ...(args.includes('--remember') ? { rememberDevice: {} } : {}),
 });
 const tfaA = A.index.twoFactor(options(A.index));
 const tfaB = B.index.twoFactor(options(B.index));
