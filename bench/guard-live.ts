@@ -158,7 +158,7 @@ async function call(method: string, path: string, body?: unknown) {
 await call('POST', '/login');
 await call('POST', '/2fa/send', {});
 const code = transport.lastCode('+32470000001');
-if ((await call('POST', '/2fa/verify', { code })) !== 200) throw new Error('verify failed');
+if ((await call('POST', '/2fa/verify', { code, remember: args.includes('--remember') })) !== 200) throw new Error('verify failed');
 for (const name of Object.keys(ROUTES)) {
   if ((await call('GET', `/${name}`)) !== 200) throw new Error(`/${name} refused the verified browser`);
 }

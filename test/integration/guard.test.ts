@@ -107,6 +107,18 @@ describe.each(EXPRESS_VERSIONS)('requireSecondFactor on %s', (_name, express) =>
     expect((await request(t.app).get('/probe/open').expect(200)).body.method).toBeNull();
   });
 
+  it('adds no property to a request passing through twoFactor() (its routes are kept aside)', async () => {
+    const t = createApp({ express });
+    t.app.get('/probe/keys', (req, res) => {
+      res.json(Reflect.ownKeys(req).filter((key) => String(key).includes('express-sms-2fa')).length);
+    });
+    const agent = await signIn(t);
+    expect((await agent.get('/probe/keys').expect(200)).body).toBe(0);
+    // The guard still finds where the routes are: its redirect names them.
+    const res = await agent.get('/api/data').set('Accept', 'text/html').expect(303);
+    expect(res.headers.location).toBe('/2fa?returnTo=%2Fapi%2Fdata');
+  });
+
   it('treats a getUser answer without an id or a phone as no first factor', async () => {
     const phone = '+32470123401';
     for (const user of [
