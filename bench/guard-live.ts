@@ -86,7 +86,9 @@ app.post('/login', (req, res) => {
   req.session.twoFactorOk = true;
   res.send('ok');
 });
-app.use(tfaA);
+// Each tree's guard behind its own router (the mount stamps every request that passes): `/b` and
+// `/bareB` through tree b's, everything else (the flow, `/bare`, `/a`, `/flag`) through tree a's.
+app.use((req, res, next) => (req.url === '/b' || req.url === '/bareB' ? tfaB : tfaA)(req, res, next));
 const ok = (_req: Request, res: Response) => {
   res.json({ ok: true });
 };
@@ -124,6 +126,7 @@ const parts = args.includes('--parts')
 const ROUTES = {
   bare: pass,
   a: tfaA.requireSecondFactor,
+  bareB: pass,
   b: tfaB.requireSecondFactor,
   flag,
   ...parts,
@@ -158,7 +161,8 @@ async function call(method: string, path: string, body?: unknown) {
 await call('POST', '/login');
 await call('POST', '/2fa/send', {});
 const code = transport.lastCode('+32470000001');
-if ((await call('POST', '/2fa/verify', { code, remember: args.includes('--remember') })) !== 200) throw new Error('verify failed');
+if ((await call('POST', '/2fa/verify', { code, remember: args.includes('--remember') })) !== 200)
+  throw new Error('verify failed');
 for (const name of Object.keys(ROUTES)) {
   if ((await call('GET', `/${name}`)) !== 200) throw new Error(`/${name} refused the verified browser`);
 }
@@ -233,3 +237,10 @@ for (const name of names) {
       `GC µs/req: minor ${(((gcMs.get(name)?.minor ?? 0) * 1000) / (served.get(name) ?? 1)).toFixed(1)}, major ${(((gcMs.get(name)?.major ?? 0) * 1000) / (served.get(name) ?? 1)).toFixed(1)}`,
   );
 }
+// Each tree's guard over the bare route behind the same tree's router, paired by round.
+const over = (route: string, base: string) =>
+  median((cpu.get(route) ?? []).map((x, i) => (cpu.get(base)?.[i] ?? Number.NaN) / x));
+console.log(
+  `CPU/req paired: a over bare ${over('a', 'bare').toFixed(3)}×, b over bareB ${over('b', 'bareB').toFixed(3)}×; ` +
+    `bareB over bare ${over('bareB', 'bare').toFixed(3)}× (tree b's router against tree a's)`,
+);
