@@ -182,8 +182,9 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
         await query(`DROP FUNCTION "${table}_keep"()`, []);
       }
       expect(await store.get(KEYS.state)).toBe('["state"]');
-      // The wrong code's attempt and the right one's (it was compared: counted before the take).
-      expect(await store.get(KEYS.attempts)).toBe('2');
+      // The wrong code's attempt only: a right code writes nothing but its take (its count could not
+      // move meanwhile: the function holds the counter's lock), and that took nothing.
+      expect(await store.get(KEYS.attempts)).toBe('1');
       expect(await store.get(KEYS.failures)).toBe('1');
       expect(await store.get(KEYS.failedAt)).toBe(String(NOW));
     });
@@ -302,6 +303,40 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt racing the generic p
       await pool.end();
     }
   });
+
+  it('refuses, without waiting or writing, an increment of the attempt counter while a right code is being taken', async () => {
+    const pool = new pg.Pool({ connectionString: postgresUrl(), max: 4 });
+    const table = uniqueTable('mixed_attempts');
+    const store = postgresStore({ query: (text, params) => pool.query(text, params), table });
+    const holder = new pg.Client({ connectionString: postgresUrl() });
+    await holder.connect();
+    try {
+      await store.migrate();
+      await store.set(KEYS.challenge, challengeRecord(), 60_000);
+      // The function stops at its take of the challenge, after its read and compare.
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM "${table}" WHERE key = $1 FOR UPDATE`, [KEYS.challenge]);
+      const right = store.verifyAttempt(input({ hashes: [RIGHT] }));
+      await expect.poll(() => lockWaits(pool, table)).toBe(1);
+      // The function holds the counter's lock: the count it compared on cannot move, and this
+      // attempt answers past every limit (never compared), at once.
+      const counted = await Promise.race([
+        store.increment(KEYS.attempts, 60_000),
+        new Promise((resolve) => setTimeout(() => resolve('waited'), 1_000)),
+      ]);
+      await holder.query('COMMIT');
+      expect(counted).toBe(Number.MAX_SAFE_INTEGER);
+      expect((await right).outcome).toBe('right');
+      expect(await store.get(KEYS.attempts)).toBeUndefined();
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      await holder.end();
+      await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
+      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
+      await pool.end();
+    }
+  });
 });
 
 describe.skipIf(!postgresUp)('postgresStore().verifyAttempt on a snapshot older than the lock', () => {
@@ -380,12 +415,13 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt with 20,000 rows', (
       const right = await nestedOf([RIGHT]);
       expect(wrong.outcome).toBe('wrong');
       expect(right.outcome).toBe('right');
-      // The lock, the one read, then the writes: the three counters' upsert; or the attempt's count
-      // and the delete of the challenge with its state and counters.
+      // The lock, the one read, then the writes: the three counters' upsert; or the count read
+      // again under the counter's lock and the delete of the challenge with its state and counters
+      // (a right code writes no count it would delete).
       expect(wrong.nested).toHaveLength(3);
       expect(wrong.nested[2]).toMatch(/INSERT INTO/);
       expect(right.nested).toHaveLength(4);
-      expect(right.nested[2]).toMatch(/INSERT INTO/);
+      expect(right.nested[2]).toMatch(/SELECT value/);
       expect(right.nested[3]).toMatch(/DELETE FROM/);
       const nested = [...wrong.nested, ...right.nested];
       expect(
