@@ -12,12 +12,17 @@
 // sessions' WAL does not count; with SYNC=off the last ones may not be flushed yet).
 // `WRONG=1`: wrong codes (one each, the first attempt). `SYNC=off`: synchronous_commit off on the
 // clients (the function without the commit's flush). `GENERIC=1`: plan_cache_mode force_generic_plan.
+// `STORE=1`: through the store as the route calls it instead (a guarded postgresStore over a pg.Pool
+// of 10, `clients` verifies in flight, so verifies that queue go as one `_verify_many`); the
+// backends are the pool's (found by application_name).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { guardStore } from '../src/stores/guarded-store.js';
 import { numberArray, textArray } from '../src/stores/postgres/literals.js';
 import { schemaSql, statementName, statements, tableIdentifier } from '../src/stores/postgres/sql.js';
 import { verifyFunctionSql } from '../src/stores/postgres/verify-function.js';
+import { postgresStore } from '../src/stores/postgres-store.js';
 import { postgresServerCpuUs } from './cases/peer.js';
 import { challengeRecord, verifyInputOf } from './pg-verify-fixture.js';
 
@@ -84,23 +89,47 @@ async function variant(name: string, functionSql: FunctionSql) {
     const outcome = (rows[0] as { outcome: string }).outcome;
     if (outcome !== (wrong ? 'wrong' : 'right')) throw new Error(`${name}: ${outcome}`);
   };
-  return { name, table, conns, seed, verify };
+  // The store's way (STORE=1): its own pool, whose backends are told apart by application_name.
+  const application_name = `pgcost_${process.pid}_${name}`;
+  const pool = new pg.Pool({ connectionString: URL, max: 10, application_name, idleTimeoutMillis: 0 });
+  const store = guardStore(
+    postgresStore({ query: (text, params, n) => pool.query({ name: n, text, values: params }), table }),
+    5000,
+  );
+  const storeVerify = async (id: string) => {
+    const outcome = (
+      await store.verifyAttempt?.({ ...verifyInputOf(id), ...(wrong ? { hashes: ['x'] } : {}) })
+    )?.outcome;
+    if (outcome !== (wrong ? 'wrong' : 'right')) throw new Error(`${name}: ${outcome}`);
+  };
+  const poolPids = async () =>
+    (
+      await admin.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [application_name])
+    ).rows.map((r) => r.pid as number);
+  return { name, table, conns, seed, verify, pool, storeVerify, poolPids };
 }
 
 type Variant = Awaited<ReturnType<typeof variant>>;
 
 async function run(v: Variant, ids: string[]) {
   let next = 0;
-  const own0 = v.conns.reduce((sum, c) => sum + backendCpuUs(c.pid), 0);
+  const viaStore = process.env.STORE === '1';
+  const pids = viaStore ? await v.poolPids() : v.conns.map((c) => c.pid);
+  const cpu = () => pids.reduce((sum, pid) => sum + backendCpuUs(pid), 0);
+  const own0 = cpu();
   const all0 = postgresServerCpuUs() ?? Number.NaN;
   const start = performance.now();
   await Promise.all(
-    v.conns.map(async ({ client }) => {
-      while (next < ids.length) await v.verify(client, ids[next++] as string);
-    }),
+    viaStore
+      ? Array.from({ length: clients }, async () => {
+          while (next < ids.length) await v.storeVerify(ids[next++] as string);
+        })
+      : v.conns.map(async ({ client }) => {
+          while (next < ids.length) await v.verify(client, ids[next++] as string);
+        }),
   );
   const ms = performance.now() - start;
-  const own = v.conns.reduce((sum, c) => sum + backendCpuUs(c.pid), 0) - own0;
+  const own = cpu() - own0;
   const all = (postgresServerCpuUs() ?? Number.NaN) - all0;
   return { backendUs: own / ids.length, allUs: all / ids.length, wallUs: (ms * 1000) / ids.length };
 }
@@ -162,6 +191,7 @@ async function main() {
   for (const v of variants) await wal(v, 50);
   for (const v of variants) {
     for (const { client } of v.conns) await client.end();
+    await v.pool.end();
     await admin.query(`DROP TABLE IF EXISTS "${v.table}"`);
     await admin.query(`DROP FUNCTION IF EXISTS "${v.table}_verify"`);
     await admin.query(`DROP FUNCTION IF EXISTS "${v.table}_verify_many"`);
