@@ -222,7 +222,7 @@ BEGIN
       INTO attempts, failures FROM counted;
   IF attempts IS NULL THEN RAISE EXCEPTION 'postgresStore: the attempts key holds a value that is not a counter'; END IF;
   IF failures IS NULL THEN RAISE EXCEPTION 'postgresStore: the failures key holds a value that is not a counter'; END IF;
-  -- Past the limit only when a writer that takes no lock counted in between (never this package's).
+  -- Past the limit only when an increment outside the account's lock counted in between.
   IF attempts > max_attempts THEN outcome := 'exhausted'; challenge := NULL; attempts := NULL; failures := NULL; failed_at := NULL; RETURN; END IF;
   outcome := 'wrong'; failed_at := NULL;
 END
