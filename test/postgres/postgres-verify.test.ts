@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
+import { statements } from '../../src/stores/postgres/sql.js';
 import { postgresStore } from '../../src/stores/postgres-store.js';
 import type { VerifyAttemptInput } from '../../src/stores/store.js';
 import {
@@ -274,6 +275,28 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt racing the generic p
     const genericCompared = counted.n <= 3 && counted.challenge !== undefined;
     const compared = 2 + (genericCompared ? 1 : 0) + (['right', 'wrong'].includes(verdict.outcome) ? 1 : 0);
     expect({ verdict: verdict.outcome, counted: counted.n, compared }).toMatchObject({ compared: 3 });
+  });
+
+  it('takes nothing when an attempt counted outside the account lock reaches the limit while a right code waits for the counter', async () => {
+    const { pool, holder, table } = db;
+    const store = storeOnPool(db);
+    await store.migrate();
+    await store.set(KEYS.challenge, challengeRecord(), 60_000);
+    // Two of the three attempts used.
+    for (let i = 1; i <= 2; i++) expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
+    // An instance on the generic path (its lock row lapsed) counts the third attempt and has not
+    // committed yet: it holds the counter's lock, so the right code waits for it after its compare.
+    await holder.query('BEGIN');
+    const { rows } = await holder.query(statements(table).increment, [KEYS.attempts, 60_000]);
+    expect(Number((rows[0] as { value: unknown }).value)).toBe(3);
+    const right = store.verifyAttempt(input({ hashes: [RIGHT] }));
+    await expect.poll(() => lockWaits(pool, table)).toBe(1);
+    await holder.query('COMMIT');
+    // The generic path compares its code (count 3 = maxAttempts): the right code, reading the count
+    // again once it holds the counter, would be the fourth compared, so it takes nothing.
+    expect((await right).outcome).toBe('exhausted');
+    expect(await store.get(KEYS.challenge)).toBeDefined();
+    expect(await store.get(KEYS.attempts)).toBe('3');
   });
 
   it('refuses, without waiting or writing, an increment of the attempt counter while a right code is being taken', async () => {

@@ -178,6 +178,7 @@ BEGIN
       -- Right: the count read above may be stale by now (an increment outside the account's lock).
       -- Take the counter's lock, so no increment counts it from here to the commit (see above), and
       -- read it again; one past the limit takes nothing.
+      -- (An assignment, not PERFORM: the result is not used.)
       counter_locked := pg_advisory_xact_lock(hashtextextended(keys[4], ${lockSeed(quoted)})) IS NULL;
       SELECT value INTO attempts_text FROM ${t} WHERE key = keys[4] AND expires_at > db_now;
       IF attempts_text IS NOT NULL AND attempts_text !~ ${counter} THEN
