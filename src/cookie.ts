@@ -23,12 +23,17 @@ export interface CookieJar {
    * for a missing, tampered, foreign, expired or malformed cookie (or one of an earlier format).
    */
   readVerified(req: Request, user: CheckedUser): VerifiedClaim | null;
+  /**
+   * Whether this request's cookies are the Secure ones (`cookie.secure`, or for 'auto' whether
+   * Express sees HTTPS). A route writing two cookies asks once and passes it to both writes.
+   */
+  isSecure(req: Request | undefined): boolean;
   /** Sets the verified cookie: `claim`, bound to `user`'s id, session and version. */
-  writeVerified(res: Response, user: CheckedUser, claim: VerifiedClaim): void;
+  writeVerified(res: Response, user: CheckedUser, claim: VerifiedClaim, secure?: boolean): void;
   /** The challenge id from the signed challenge cookie, or `null`. */
   readChallenge(req: Request): string | null;
   writeChallenge(res: Response, challengeId: string, maxAgeMs: number): void;
-  clearChallenge(res: Response): void;
+  clearChallenge(res: Response, secure?: boolean): void;
   /** The error of a form post, for the page it redirects to (signed, shown once, no secret in it). */
   readFlash(req: Request): string | null;
   writeFlash(res: Response, value: string): void;
@@ -242,14 +247,23 @@ export function createCookieJar(config: Config): CookieJar {
   const isSecure = (req: Request | undefined) =>
     secure === 'auto' ? req !== undefined && isHttps(req) : secure;
   const namesFor = (req: Request | undefined) => (isSecure(req) ? secureNames : plainNames);
-  /** The names and Set-Cookie lines for this response's scheme (`req.secure` read once). */
-  const jarFor = (res: Response) => (isSecure(res.req) ? secureJar : plainJar);
-  const setCookie = (res: Response, pick: (names: Names) => string, value: string, maxAgeMs: number) => {
-    const { names, lines } = jarFor(res);
+  /**
+   * The names and Set-Cookie lines for this response's scheme (`req.secure` read once), or for the
+   * scheme the caller already asked `isSecure` about (about 1 µs a request on a live request).
+   */
+  const jarFor = (res: Response, secure = isSecure(res.req)) => (secure ? secureJar : plainJar);
+  const setCookie = (
+    res: Response,
+    pick: (names: Names) => string,
+    value: string,
+    maxAgeMs: number,
+    secure?: boolean,
+  ) => {
+    const { names, lines } = jarFor(res, secure);
     appendSetCookie(res, lines.set(pick(names), value, maxAgeMs));
   };
-  const clearCookie = (res: Response, pick: (names: Names) => string) => {
-    const { names, lines } = jarFor(res);
+  const clearCookie = (res: Response, pick: (names: Names) => string, secure?: boolean) => {
+    const { names, lines } = jarFor(res, secure);
     appendSetCookie(res, lines.clear(pick(names)));
   };
   // The secrets as prepared HMAC keys: the first signs, all verify (rotation).
@@ -268,6 +282,7 @@ export function createCookieJar(config: Config): CookieJar {
   const challengeCookies = new BoundedCache<string, string>(HOT_CHALLENGES);
 
   return {
+    isSecure,
     readVerified(req, user) {
       const raw = readCookie(req, namesFor(req).verified);
       if (raw === undefined) return null;
@@ -289,10 +304,10 @@ export function createCookieJar(config: Config): CookieJar {
       const live = claim.verifiedAt <= now + CLOCK_SKEW_MS && now < claim.expiresAt;
       return live && sameBinding(known, user) ? claim : null;
     },
-    writeVerified(res, user, claim) {
+    writeVerified(res, user, claim, secure) {
       // From now, not from `verifiedAt` (a remembered device's is the day it was remembered).
       const maxAge = Math.max(0, claim.expiresAt - config.now());
-      setCookie(res, (n) => n.verified, signClaim(claim, bindingOf(user), signer), maxAge);
+      setCookie(res, (n) => n.verified, signClaim(claim, bindingOf(user), signer), maxAge, secure);
     },
     readChallenge(req) {
       const raw = readCookie(req, namesFor(req).challenge);
@@ -310,8 +325,8 @@ export function createCookieJar(config: Config): CookieJar {
       // Only an id that `readChallenge` would take: the cache never answers what the check would refuse.
       if (CHALLENGE_ID.test(challengeId)) challengeCookies.set(signed, challengeId);
     },
-    clearChallenge(res) {
-      clearCookie(res, (n) => n.challenge);
+    clearChallenge(res, secure) {
+      clearCookie(res, (n) => n.challenge, secure);
     },
     readFlash(req) {
       const raw = readCookie(req, namesFor(req).flash);

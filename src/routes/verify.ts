@@ -34,14 +34,14 @@ export interface VerifyFlow {
    * the cookie is for (enrollment: after `save`, with its new version), or `null` for no cookie.
    */
   confirm?(consumed: Challenge): Promise<CheckedUser | null>;
-  /** Ends the route's challenge in this browser. */
-  clear(rt: Runtime, res: Response): void;
+  /** Ends the route's challenge in this browser (`secure`: the cookies' scheme, when known). */
+  clear(rt: Runtime, res: Response, secure?: boolean): void;
 }
 
 /** Sign-in: this browser's challenge, bound to the number on file. */
 const SIGN_IN: VerifyFlow = {
   load: (rt, req, user) => load(rt, req, user),
-  clear: (rt, res) => rt.cookies.clearChallenge(res),
+  clear: (rt, res, secure) => rt.cookies.clearChallenge(res, secure),
 };
 
 /** POST /verify for a flow that takes its refusals thrown (enrollment): `attemptVerify`, a refusal thrown. */

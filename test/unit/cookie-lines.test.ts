@@ -169,3 +169,31 @@ describe('the cookie jar writes the lines of the request scheme', () => {
     });
   }
 });
+
+describe('a scheme asked once serves both cookies of a right code', () => {
+  const user: CheckedUser = { id: 'u1', phone: '+32470123401', sessionId: 's1' };
+  for (const secure of [false, true]) {
+    it(`isSecure says the request's scheme; writes given a scheme follow it (${secure ? 'https' : 'http'})`, () => {
+      const config = parseOptions({
+        secret: SECRET,
+        getUser: () => null,
+        transport: memoryTransport(),
+        store: memoryStore(),
+        allowedCountries: ['BE'],
+        warnings: { memoryStore: false },
+        now: () => NOW,
+      });
+      const jar = createCookieJar(config);
+      const res = expressResponse(secure);
+      expect(jar.isSecure(res.req)).toBe(secure);
+      // Given the other scheme, the writes take it as said: they do not ask the request again.
+      jar.writeVerified(res, user, { verifiedAt: NOW, expiresAt: NOW + 60_000, method: 'sms' }, !secure);
+      jar.clearChallenge(res, !secure);
+      jar.clearChallenge(res);
+      const names = (setCookies(res) as string[]).map((line) => line.split('=')[0]);
+      const given = secure ? '2fa' : '__Host-2fa';
+      const own = secure ? '__Host-2fa' : '2fa';
+      expect(names).toEqual([given, `${given}-challenge`, `${own}-challenge`]);
+    });
+  }
+});

@@ -10,7 +10,7 @@ function runtime(events: Omit<TwoFactorEvent, 'at'>[]) {
   return {
     config: { maxAttempts: 3, lockout: { hardLimit: 5 }, now: () => 1_000, verifiedTtlMs: 60_000 },
     emit: (event: Omit<TwoFactorEvent, 'at'>) => events.push(event),
-    cookies: { writeVerified: () => {} },
+    cookies: { writeVerified: () => {}, isSecure: () => false },
   } as unknown as Runtime;
 }
 
