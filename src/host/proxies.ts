@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { Config } from '../options.js';
+import { isHttps } from '../request-scheme.js';
 import type { WarnOnce } from './warn-once.js';
 
 /** Whether Express trusts the peer as a proxy (`trust proxy`), as `req.ip` and `req.secure` do. */
@@ -22,7 +23,8 @@ export function createProxyChecks(config: Config, warnOnce: WarnOnce): (req: Req
 
   return function checkHostRequest(req) {
     const forwardedFor = req.headers['x-forwarded-for'] !== undefined;
-    if (!req.secure) {
+    // `req.secure` exactly, without Express's chain of getters (`isHttps`), on every /2fa request.
+    if (!isHttps(req)) {
       if (secure === true) {
         warnOnce(
           'secure-over-http',
