@@ -174,7 +174,35 @@ function countingSendCommand(inner: SendCommand): SendCommand {
 /** Counts every query, named by the store method it runs (`increment`, `getMany`, `sweep`...). */
 function countingQuery(inner: PostgresQuery, table: string): PostgresQuery {
   const names = new Map(Object.entries(statements(table)).map(([method, text]) => [text, method]));
-  return (text, params, name) => counted(names.get(text) ?? 'other', () => inner(text, params, name));
+  return (text, params, name) => {
+    const method = names.get(text) ?? 'other';
+    const sent = counted(method, () => inner(text, params, name));
+    return method === 'verifyMany' ? batchCounted(sent) : sent;
+  };
+}
+
+const bump = (name: string, by = 1) => {
+  counters.byName[name] = (counters.byName[name] ?? 0) + by;
+};
+
+/**
+ * A verify batch's fate, as `verifyMany.*` counts beside the statements (the peer case reads them):
+ * its items, those answered `retry`/`isolation` (each sent again alone), and a failed batch by its
+ * SQLSTATE (every item then sent again alone; a connection's error fails them).
+ */
+async function batchCounted(sent: Promise<{ rows: unknown[] }>): Promise<{ rows: unknown[] }> {
+  try {
+    const reply = await sent;
+    bump('verifyMany.items', reply.rows.length);
+    for (const row of reply.rows) {
+      const outcome = (row as { outcome?: unknown } | null)?.outcome;
+      if (outcome === 'retry' || outcome === 'isolation') bump(`verifyMany.${outcome}`);
+    }
+    return reply;
+  } catch (error) {
+    bump(`verifyMany.failed.${String((error as { code?: unknown } | null)?.code ?? 'other')}`);
+    throw error;
+  }
 }
 
 function heapNow() {
@@ -321,6 +349,8 @@ async function startApp(): Promise<void> {
       // The README's wiring: a pg.Pool (10 connections, its default) and its query, statements prepared by name.
       const client = new pg.Pool({ connectionString: database, ...(options ? { options } : {}) });
       client.on('error', (error: Error) => onError(`postgres: ${error.message}`));
+      // Connections the pool opened (a reopened one prepares and compiles again on its backend).
+      client.on('connect', () => bump('pool.connect'));
       closePostgres = () => client.end();
       query = (text, params, name) => client.query({ name, text, values: params });
     }
