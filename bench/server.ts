@@ -435,7 +435,8 @@ async function startApp(): Promise<void> {
       else trackStop();
       reply(msg.id, tracked.size);
     } else if (msg.type === 'size') {
-      reply(msg.id, { entries: memory.size });
+      // Array buffers too: the memory table's slot tags live there, so a resize of it shows.
+      reply(msg.id, { entries: memory.size, arrayBuffers: process.memoryUsage().arrayBuffers });
     } else if (msg.type === 'trim') {
       // Back to the seeded size: the last pool's keys, express-session's sessions, the codes kept.
       const before = memory.size;

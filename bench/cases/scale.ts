@@ -56,8 +56,8 @@ const groupName = (level: Level, count: number) =>
  */
 function scaleVariant(name: string, server: Server, kind: Level['store'], mount: Mount): Variant {
   let last: Trim | undefined;
-  let atStart = 0;
-  const size = async () => (await server.request<{ entries: number }>('size')).entries;
+  let atStart = { entries: 0, arrayBuffers: 0 };
+  const size = () => server.request<{ entries: number; arrayBuffers: number }>('size');
   // BENCH_SCALE_TRIM=0: the harness before the eighth session (every run's leftovers stay).
   const trims = process.env.BENCH_SCALE_TRIM !== '0';
   return {
@@ -68,7 +68,7 @@ function scaleVariant(name: string, server: Server, kind: Level['store'], mount:
     expect: 200,
     pool: async (count) => {
       if (!trims) {
-        const entries = await size();
+        const { entries } = await size();
         last = { before: entries, after: entries, removed: 0, sessions: Number.NaN };
         return rightCodePool(server, count, mount);
       }
@@ -92,14 +92,17 @@ function scaleVariant(name: string, server: Server, kind: Level['store'], mount:
         markMs: number;
       }>('gcstats');
       const per = (ms: number) => Math.round((ms * 1000) / Math.max(run.requests, 1));
+      const atEnd = await size();
       run.extra = {
         scavengeUs: per(gc.scavengeMs),
         markUs: per(gc.markMs),
         scavenges: gc.scavenges,
         marks: gc.marks,
         held: last?.after ?? Number.NaN,
-        atStart,
-        atEnd: await size(),
+        atStart: atStart.entries,
+        atEnd: atEnd.entries,
+        // A resize of the memory table within the run: its slot tags (array buffers) grow, 1 B a slot.
+        tagBytesGrown: atEnd.arrayBuffers - atStart.arrayBuffers,
         sessionsTrimmed: last?.sessions ?? Number.NaN,
       };
     },
@@ -258,11 +261,14 @@ export async function scaleCase(ctx: Context): Promise<CaseResult> {
         scavenges: sum('scavenges'),
         marks: sum('marks'),
         p99: runs.map((r) => r.p99),
+        // Measured runs in which the table grew (over 1 MiB of slot tags: a resize of ≥ 1M slots).
+        resizedRuns: runs.flatMap((r, i) => ((r.extra?.tagBytesGrown ?? 0) > 2 ** 20 ? [i + 1] : [])),
       };
       ctx.log(
         `  ${p.name}: entries seeded ${p.seeded}, between runs ${range(of('held'))}, at run start ` +
           `${range(of('atStart'))}, at run end ${range(of('atEnd'))}; GC ${median(of('scavengeUs'))} µs/req ` +
-          `in scavenges (median), ${sum('scavenges')} scavenges and ${sum('marks')} mark-compacts`,
+          `in scavenges (median), ${sum('scavenges')} scavenges and ${sum('marks')} mark-compacts; ` +
+          `table resized in measured runs ${JSON.stringify(perProcess[p.name]?.resizedRuns)}`,
       );
     }
 
@@ -285,6 +291,7 @@ export async function scaleCase(ctx: Context): Promise<CaseResult> {
           case: 'scale',
           variant: groupName(level, group.length),
           rps: median(own.map((b) => b.rps)),
+          p99: median(group.flatMap((p) => runsOf(p).map((r) => r.p99))),
           ratio: rps.ratio,
           ratioIqr: rps.iqr,
           cpuUs: median(own.map((b) => b.cpuUs)),
