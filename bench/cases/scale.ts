@@ -126,6 +126,16 @@ function groupBlocks(runs: Run[][]): { rps: number; cpuUs: number }[] {
   return out;
 }
 
+/**
+ * A group's CPU floor: each process's lowest CPU per request over its measured runs (the fastest of
+ * N, as the guard's own cost is taken), averaged over the group. On a shared machine the noise only
+ * adds CPU (cache and core contention), so the floor is the process's own cost; a server that has a
+ * core to itself answers about 1 / (CPU per request) requests a second.
+ */
+function floorOf(runs: Run[][]): number {
+  return runs.reduce((total, r) => total + Math.min(...r.map((x) => x.cpuUs)), 0) / runs.length;
+}
+
 /** Median and quartiles of paired per-block ratios. */
 function spread(ratios: number[]) {
   return { ratio: median(ratios), iqr: [quantile(ratios, 0.25), quantile(ratios, 0.75)] as [number, number] };
@@ -273,7 +283,8 @@ export async function scaleCase(ctx: Context): Promise<CaseResult> {
     }
 
     const rows: Row[] = [];
-    const spreads: Record<string, number> = {};
+    const spreads: Record<string, { rps: number; floor: number }> = {};
+    const floors: Record<string, number> = {};
     for (const store of ['memory', 'redis'] as const) {
       const mine = levels.filter((l) => l.store === store);
       if (mine.length === 0) continue;
@@ -287,6 +298,10 @@ export async function scaleCase(ctx: Context): Promise<CaseResult> {
         const cpu = spread(own.map((b, i) => (baseBlocks[i]?.cpuUs ?? Number.NaN) / b.cpuUs));
         const unexpected = group.reduce((n, p) => n + (summaries.get(p.name)?.unexpected ?? 0), 0);
         const heap = group.reduce((total, p) => total + p.bytesPerChallenge, 0) / group.length;
+        // The CPU floor: the base group's fastest-run CPU per request over this group's (each
+        // process's fastest run, averaged over the group). The machine's noise only ever adds CPU.
+        const floor = floorOf(groupOf(base).map(runsOf)) / floorOf(group.map(runsOf));
+        floors[level.label] = floor;
         const row: Row = {
           case: 'scale',
           variant: groupName(level, group.length),
@@ -300,7 +315,8 @@ export async function scaleCase(ctx: Context): Promise<CaseResult> {
           baseline: groupName(base, groupOf(base).length),
           met: null,
         };
-        if (store === 'memory') row.value = `${Math.round(heap)} B heap/challenge`;
+        const floorText = `CPU floor ${floor.toFixed(2)}×`;
+        row.value = store === 'memory' ? `${Math.round(heap)} B heap/challenge; ${floorText}` : floorText;
         if (level.control) {
           row.target = 'none: the A/A control (a second group of identical processes, paired like the sizes)';
         } else if (level !== base) {
@@ -311,9 +327,13 @@ export async function scaleCase(ctx: Context): Promise<CaseResult> {
         rows.push(row);
         // Process #2 over #1 within the group, per block: what one process differs from another.
         if (group.length > 1) {
-          const first = groupBlocks([runsOf(group[0] as Proc)]);
-          const second = groupBlocks([runsOf(group[1] as Proc)]);
-          spreads[level.label] = median(second.map((b, i) => b.rps / (first[i]?.rps ?? Number.NaN)));
+          const [one, two] = [runsOf(group[0] as Proc), runsOf(group[1] as Proc)];
+          const first = groupBlocks([one]);
+          const second = groupBlocks([two]);
+          spreads[level.label] = {
+            rps: median(second.map((b, i) => b.rps / (first[i]?.rps ?? Number.NaN))),
+            floor: floorOf([one]) / floorOf([two]),
+          };
         }
       }
     }
@@ -322,7 +342,10 @@ export async function scaleCase(ctx: Context): Promise<CaseResult> {
         case: 'scale',
         variant: 'process #2 over #1 within each group',
         value: Object.entries(spreads)
-          .map(([name, r]) => `${name.replace(/^memoryStore, | pending/g, '')} ${r.toFixed(2)}×`)
+          .map(
+            ([name, r]) =>
+              `${name.replace(/^memoryStore, | pending/g, '')} ${r.rps.toFixed(2)}× (CPU floor ${r.floor.toFixed(2)}×)`,
+          )
           .join(', '),
         met: null,
       });
@@ -375,6 +398,7 @@ export async function scaleCase(ctx: Context): Promise<CaseResult> {
         heaps,
         processes: perProcess,
         withinGroup: spreads,
+        cpuFloorRatios: floors,
         template: recorded,
         summaries: Object.fromEntries(summaries),
       },
