@@ -6,15 +6,13 @@
 // verify, guard: one server per package (same bench/server.ts, same app, same config), their
 // variants interleaved in the same rounds (bench/measure.ts); ratios per round, median and range.
 import { type ChildProcess, fork } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { NextFunction, Request, Response } from 'express';
-import { createCookieJar } from '../src/cookie.js';
-import { parseOptions } from '../src/options.js';
+import type { NextFunction, Request } from 'express';
 import { VERIFY_NAMES, type VerifyKind, verifyVariant } from './cases/verify.js';
 import { buildPackage, type Server, startServer } from './child.js';
 import { call, verifiedUser } from './client.js';
+import { refusingResponse } from './guard-cost.js';
 import { measure, median, type Settings, type Summary, type Variant } from './measure.js';
 import type { PackageKind } from './pkg.js';
 
@@ -92,63 +90,15 @@ async function servers(label: string, config: Parameters<typeof startServer>[1])
 
 /** A guard-miss process (`--child`): the package from bench/pkg.ts (BENCH_SRC), passes on request. */
 async function guardMissChild() {
-  const { memoryStore, memoryTransport, twoFactor } = await import('./pkg.js');
+  // Imported here, after the parent built bench/dist/ (both load ./pkg.js, which needs it).
+  const { twoFactor } = await import('./pkg.js');
+  const { verifiedBrowsers } = await import('./verified-browsers.js');
   const browsers = 20_000;
-  const secret = 'bench-secret-that-is-long-enough-0123456789';
-  const users = Array.from({ length: browsers }, (_, n) => ({
-    id: `u${n}`,
-    phone: `+32470${String(n).padStart(6, '0')}`,
-    sessionId: randomBytes(24).toString('base64url'),
-  }));
-  const options = {
-    secret,
-    getUser: (req: Request) => (req as Request & { user?: (typeof users)[number] }).user ?? null,
-    transport: memoryTransport(),
-    store: memoryStore(),
-    allowedCountries: ['BE'],
-    warnings: { memoryStore: false },
-  };
-  const guard = twoFactor(options).requireSecondFactor;
   // The cookies from the middleware's own jar (internal, src, setup only), as bench/cases/guard-miss.ts.
-  const jar = createCookieJar(parseOptions(options));
-  const now = Date.now();
-  const requests: Request[] = [];
-  for (let n = 0; n < browsers; n++) {
-    let header = '';
-    const res = {
-      req: { secure: false },
-      getHeader: () => undefined,
-      setHeader(_name: string, line: string) {
-        header = Buffer.from(`other=1; ${line.slice(0, line.indexOf(';'))}; theme=dark`).toString();
-      },
-    } as unknown as Response;
-    jar.writeVerified(
-      res,
-      { ...(users[n] as (typeof users)[number]) },
-      {
-        verifiedAt: now,
-        expiresAt: now + 3_600_000,
-        method: 'sms',
-      },
-    );
-    requests.push({
-      method: 'GET',
-      headers: { cookie: header, accept: 'application/json' },
-      secure: false,
-      user: users[n],
-    } as unknown as Request);
-  }
+  const { options, requests } = verifiedBrowsers(browsers);
+  const guard = twoFactor(options).requireSecondFactor;
   let passed = 0;
-  const res = {
-    setHeader: () => res,
-    status: () => res,
-    json: () => {
-      throw new Error('refused a verified browser');
-    },
-    redirect: () => {
-      throw new Error('redirected a verified browser');
-    },
-  } as unknown as Response;
+  const res = refusingResponse;
   const next: NextFunction = (error?: unknown) => {
     if (error) throw error;
     passed++;

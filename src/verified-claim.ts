@@ -50,10 +50,9 @@ const DOMAIN = '2fa-verified\0';
 const signatureOf = (key: KeyObject, binding: string, text: string) =>
   createHmac('sha256', key).update(`${DOMAIN}${binding}${text}`).digest('base64url');
 
+type OneShotHash = (algorithm: string, data: Uint8Array, encoding: 'latin1' | 'base64url') => string;
 // `crypto.hash` (Node ≥ 20.12): one call, no Hash object; `createHmac` on older Node 20.
-const oneShot = (
-  crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'latin1' | 'base64url') => string }
-).hash;
+const nodeOneShot = (crypto as { hash?: OneShotHash }).hash ?? null;
 /** SHA-256's block size in bytes: HMAC pads its key to one block. */
 const BLOCK = 64;
 /** Where the binding starts in a key's inner buffer: after the padded key and the domain. */
@@ -68,17 +67,25 @@ const ROOM = 1024;
  * pads the key on every call, twice the cost of the hashes themselves on a cookie this short
  * (bench/cases/guard-miss.ts). The same function: `signClaim` keeps `createHmac`, so every cookie
  * read back in the tests checks one against the other, and test/unit/claim-key.test.ts compares
- * them directly (keys shorter and longer than a block, messages across block edges).
+ * them directly (keys shorter and longer than a block, messages across block edges), and the
+ * fast path against the fallback that Node without `crypto.hash` takes (`{ oneShot: false }`).
  */
 export class ClaimKey {
   readonly key: KeyObject;
+  /** `crypto.hash`, or null: every signature through `createHmac` (Node < 20.12, or `oneShot: false`). */
+  readonly #oneShot: OneShotHash | null;
   /** K ⊕ ipad, then `2fa-verified\0`, then the message being checked (written per call). */
   readonly #inner: Buffer;
   /** K ⊕ opad, then the inner hash (written per call). */
   readonly #outer: Buffer;
 
-  constructor(key: KeyObject) {
+  /**
+   * `oneShot: false` builds the key as Node < 20.12 runs it (no `crypto.hash`), so that the tests
+   * reach that path on any Node; the default is the fast path wherever Node has `crypto.hash`.
+   */
+  constructor(key: KeyObject, { oneShot = true }: { oneShot?: boolean } = {}) {
     this.key = key;
+    this.#oneShot = oneShot ? nodeOneShot : null;
     const exported = key.export();
     // A key longer than a block is hashed first (RFC 2104, section 2), as `createHmac` does.
     const raw = exported.length > BLOCK ? createHash('sha256').update(exported).digest() : exported;
@@ -101,7 +108,8 @@ export class ClaimKey {
    */
   signature(binding: string, value: string, textLength: number): string {
     // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, is 4): it fits.
-    if (oneShot === undefined || binding.length * 3 + textLength > ROOM)
+    const oneShot = this.#oneShot;
+    if (oneShot === null || binding.length * 3 + textLength > ROOM)
       return signatureOf(this.key, binding, value.slice(0, textLength));
     const inner = this.#inner;
     let end = MESSAGE_AT + inner.write(binding, MESSAGE_AT, 'utf8');

@@ -1,15 +1,13 @@
 // guard-miss: requireSecondFactor when its claim cache misses, in-process, beside one bare HMAC-SHA256.
-import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-// Internals, for the setup only (the verified cookies) and the informative own-HMAC line: the
-// timed guard is the package's (../pkg.js).
-import { createCookieJar } from '../../src/cookie.js';
-import { parseOptions } from '../../src/options.js';
+// Internal, for the informative own-HMAC line only: the timed guard is the package's (../pkg.js).
 import { ClaimKey } from '../../src/verified-claim.js';
-import { codeTransport, SECRET } from '../apps.js';
+import { SECRET } from '../apps.js';
 import { median, quantile } from '../measure.js';
-import { memoryStore, twoFactor } from '../pkg.js';
+import { twoFactor } from '../pkg.js';
 import type { CaseResult, Context, Row } from '../report.js';
+import { type Browser, verifiedBrowsers } from '../verified-browsers.js';
 
 /** Verified browsers cycling through the guard: twice the claim cache's 10 000 entries. */
 const BROWSERS = 20_000;
@@ -17,10 +15,7 @@ const BROWSERS = 20_000;
 const ROUNDS = 15;
 /** Browsers of the hit row, each called 4 times more after its first (missing) call. */
 const HOT = 5_000;
-const flat = (text: string) => Buffer.from(text, 'utf8').toString('utf8');
 const TARGET = 2;
-
-type Browser = { id: string; phone: string; sessionId: string };
 
 /** One timed pass: µs per call by the clock, and by this process's CPU time (all its threads: GC too). */
 interface Pass {
@@ -56,53 +51,10 @@ const timed = (calls: number, body: () => void) => (): Pass => {
  */
 export async function guardMissCase(ctx: Context): Promise<CaseResult> {
   const browsers = BROWSERS;
-  // The user as an app's session middleware hands it over (passport's `req.user`, express-session's
-  // 32-character session id), already looked up: only the guard's own work is timed.
-  const users: Browser[] = Array.from({ length: browsers }, (_, n) => ({
-    id: `u${n}`,
-    phone: `+32470${String(n).padStart(6, '0')}`,
-    sessionId: randomBytes(24).toString('base64url'),
-  }));
-  const options = {
-    secret: SECRET,
-    getUser: (req: Request) => (req as Request & { user?: Browser }).user ?? null,
-    transport: codeTransport(null),
-    store: memoryStore(),
-    allowedCountries: ['BE'],
-    warnings: { memoryStore: false },
-  };
+  // Cookies written by the middleware's own jar (bench/verified-browsers.ts), checked by the build's guard.
+  const { options, requests, values } = verifiedBrowsers(browsers);
   const tfa = twoFactor(options);
   const hotTfa = twoFactor(options);
-  const jar = createCookieJar(parseOptions(options));
-  const now = Date.now();
-  const requests: Request[] = [];
-  const values: string[] = [];
-  for (let n = 0; n < browsers; n++) {
-    let header = '';
-    const res = {
-      req: { secure: false },
-      getHeader: () => undefined,
-      setHeader(_name: string, line: string) {
-        // The Set-Cookie line's `name=value` pair, already percent-encoded as a browser sends it back.
-        const pair = line.slice(0, line.indexOf(';'));
-        const value = decodeURIComponent(pair.slice(pair.indexOf('=') + 1));
-        // Flat strings, as the HTTP parser hands them over (a template literal makes a rope).
-        header = flat(`other=1; ${pair}; theme=dark`);
-        values.push(flat(value));
-      },
-    } as unknown as Response;
-    jar.writeVerified(
-      res,
-      { ...(users[n] as Browser) },
-      { verifiedAt: now, expiresAt: now + 3_600_000, method: 'sms' },
-    );
-    requests.push({
-      method: 'GET',
-      headers: { cookie: header, accept: 'application/json' },
-      secure: false,
-      user: users[n],
-    } as unknown as Request);
-  }
   let passed = 0;
   const res = {
     setHeader: () => res,

@@ -1,6 +1,7 @@
 // metrics: POST /2fa/verify with an OpenTelemetry SDK meter provider vs with none (the API's no-op).
 import { startServer } from '../child.js';
 import { measure, type Variant } from '../measure.js';
+import type { MetricsCost } from '../metrics-cost.js';
 import { type CaseResult, type Context, type Row, throughputRows } from '../report.js';
 import { VERIFY_NAMES, type VerifyKind, verifyVariant } from './verify.js';
 
@@ -19,7 +20,7 @@ export async function metricsCase(ctx: Context): Promise<CaseResult> {
     { profile: ctx.profile },
   );
   try {
-    const kinds: VerifyKind[] = ['wrong', 'right'];
+    const kinds = ['wrong', 'right'] as const satisfies readonly VerifyKind[];
     const name = (kind: VerifyKind, metered: boolean) =>
       `${VERIFY_NAMES[kind]}, ${metered ? 'meter provider' : 'no meter provider'}`;
     const variants: Variant[] = [];
@@ -41,7 +42,12 @@ export async function metricsCase(ctx: Context): Promise<CaseResult> {
     ctx.log(`  the SDK recorded ${verifications} verifications, ${recorded?.['sms2fa.sends'] ?? 0} sends`);
     // A second estimate, steadier on a shared machine: recording one verify in-process, SDK vs no-op,
     // against the CPU the bare variant spends per request.
-    const cost = await server.request<Record<VerifyKind, { sdkUs: number; noopUs: number }>>('metricscost');
+    // The in-process estimate runs the package the server runs (its build, or src with --src).
+    const cost = await server.request<MetricsCost>('metricscost');
+    if (cost.package !== server.ready.package)
+      throw new Error(
+        `metrics: the server runs ${String(server.ready.package)}, its cost ran ${cost.package}`,
+      );
     for (const kind of kinds) {
       const { sdkUs, noopUs } = cost[kind];
       const cpu = summaries.get(name(kind, false))?.cpuUs ?? Number.NaN;

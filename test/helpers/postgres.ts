@@ -12,10 +12,10 @@ import { randomBytes } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import postgres from 'postgres';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { tableIdentifier } from '../../src/stores/postgres/sql.js';
 import { lockSeed } from '../../src/stores/postgres/verify-function.js';
-import type { PostgresQuery } from '../../src/stores/postgres-store.js';
+import { type PostgresQuery, postgresStore } from '../../src/stores/postgres-store.js';
 
 export const PG_HOST = process.env.PGHOST || '127.0.0.1';
 export const PG_PORT = Number(process.env.PGPORT || 5432);
@@ -261,4 +261,73 @@ export async function startProxy(targetPort = PG_PORT, targetHost = PG_HOST): Pr
 /** The seed a table's verify lock is taken with (what its verify function locks), for tests that hold it. */
 export function lockSeedOf(table: string): string {
   return String(lockSeed(tableIdentifier(table).quoted));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set-ups the test files share.
+
+/**
+ * Inside a `describe`: `usePostgres` on tables of its own, named `<prefix>_<label>_…` by
+ * `newTable` and dropped after the tests; `freshStore` migrates a store on a new one and records
+ * its statements from after the migration.
+ */
+export function usePostgresTables(connect: () => Promise<PostgresConnection>, prefix: string) {
+  const tables: string[] = [];
+  const query = usePostgres(connect, () => tables);
+  const newTable = (label: string) => {
+    const table = uniqueTable(`${prefix}_${label}`);
+    tables.push(table);
+    return table;
+  };
+  async function freshStore(label: string) {
+    const table = newTable(label);
+    const rec = recordQueries(query);
+    const store = postgresStore({ query: rec.query, table });
+    await store.migrate();
+    rec.reset();
+    return { table, rec, store };
+  }
+  return { query, newTable, freshStore };
+}
+
+/** A pg pool, a client beside it and a table name, for one test. */
+export interface PoolPerTest {
+  pool: pg.Pool;
+  /** Not in the pool: holds a transaction (its rows, an advisory lock, its snapshot) open. */
+  holder: pg.Client;
+  table: string;
+}
+
+/**
+ * Inside a `describe`: before each test a new `PoolPerTest` (the pool with `poolOptions`, 4
+ * connections unless told), after it the table and its functions dropped and both closed. Its
+ * fields are set once a test runs.
+ */
+export function usePoolPerTest(label: string, poolOptions: pg.PoolConfig = {}): PoolPerTest {
+  const db = {} as PoolPerTest;
+  beforeEach(async () => {
+    db.pool = new pg.Pool({ connectionString: postgresUrl(), max: 4, ...poolOptions });
+    db.holder = new pg.Client({ connectionString: postgresUrl() });
+    await db.holder.connect();
+    db.table = uniqueTable(label);
+  });
+  afterEach(async () => {
+    await db.holder.end();
+    await dropTable((text, params) => db.pool.query(text, params), db.table);
+    await db.pool.end();
+  });
+  return db;
+}
+
+/** A store on the pool's table, through `pool.query` (not migrated). */
+export const storeOnPool = ({ pool, table }: PoolPerTest) =>
+  postgresStore({ query: (text, params) => pool.query(text, params), table });
+
+/** How many statements on `table` wait for a lock, other than this one. */
+export async function lockWaits(pool: pg.Pool, table: string): Promise<number> {
+  const { rows } = await pool.query(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1 AND pid <> pg_backend_pid()`,
+    [`%${table}%`],
+  );
+  return (rows[0] as { n: number }).n;
 }

@@ -8,12 +8,11 @@
  *   the generic lock's `increment` racing another answers "taken", not an error after which the
  *   route deletes the lock another request holds.
  */
-import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
 import { statements } from '../../src/stores/postgres/sql.js';
 import { postgresStore } from '../../src/stores/postgres-store.js';
-import { postgresUrl, requirePostgres, uniqueTable } from '../helpers/postgres.js';
+import { lockWaits, requirePostgres, storeOnPool, usePoolPerTest } from '../helpers/postgres.js';
 import { RIGHT, verifyInput, verifyKeys } from '../helpers/verify-attempt.js';
 import { challengeRecord } from '../helpers/verify-attempt-contract.js';
 
@@ -40,57 +39,31 @@ function verifyParams(hashes: string[]): unknown[] {
   ];
 }
 
-/** How many statements on the table wait for a lock. */
-async function lockWaits(pool: pg.Pool, table: string): Promise<number> {
-  const { rows } = await pool.query(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1 AND pid <> pg_backend_pid()`,
-    [`%${table}%`],
-  );
-  return (rows[0] as { n: number }).n;
-}
-
 for (const level of ['repeatable read', 'serializable']) {
   describe.skipIf(!postgresUp)(`postgresStore() with default_transaction_isolation = ${level}`, () => {
-    let pool: pg.Pool;
-    let early: pg.Client;
-    let table: string;
-    beforeEach(async () => {
-      pool = new pg.Pool({
-        connectionString: postgresUrl(),
-        max: 4,
-        options: `-c default_transaction_isolation=${level.replace(' ', '\\ ')}`,
-      });
-      early = new pg.Client({ connectionString: postgresUrl() });
-      await early.connect();
-      table = uniqueTable('isolation_lows');
+    // `db.holder`'s transactions start early: their snapshots predate what the store then does.
+    const db = usePoolPerTest('isolation_lows', {
+      options: `-c default_transaction_isolation=${level.replace(' ', '\\ ')}`,
     });
-    afterEach(async () => {
-      await early.end();
-      await pool.query(`DROP TABLE IF EXISTS "${table}"`);
-      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
-      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
-      await pool.end();
-    });
-    const storeOn = () => postgresStore({ query: (text, params) => pool.query(text, params), table });
 
     it('a verify whose snapshot predates the generic lock fails closed instead of comparing beside it', async () => {
-      const store = storeOn();
+      const store = storeOnPool(db);
       await store.migrate();
       await store.set(KEYS.challenge, challengeRecord(), 60_000);
       // A verify's transaction takes its snapshot (its statement starts, then waits for the lock)...
-      await early.query(`BEGIN ISOLATION LEVEL ${level.toUpperCase()}`);
-      await early.query('SELECT 1');
+      await db.holder.query(`BEGIN ISOLATION LEVEL ${level.toUpperCase()}`);
+      await db.holder.query('SELECT 1');
       // ...while an instance on the generic path takes the account's lock and starts checking.
       expect(await store.increment(KEYS.lock, 60_000)).toBe(1);
-      const outcome = await early
-        .query(`SELECT outcome FROM "${table}_verify"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
+      const outcome = await db.holder
+        .query(`SELECT outcome FROM "${db.table}_verify"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
           ...verifyParams([RIGHT]),
         ])
         .then(
           (r) => (r.rows[0] as { outcome: string }).outcome,
           (e: { code?: string }) => e.code,
         );
-      await early.query('ROLLBACK');
+      await db.holder.query('ROLLBACK');
       // Never `right` (or any compare) while the generic lock is held: 40001, sent again by the store.
       expect(outcome).toBe('40001');
       expect(await store.get(KEYS.challenge)).toBe(challengeRecord());
@@ -101,27 +74,27 @@ for (const level of ['repeatable read', 'serializable']) {
     });
 
     it('the generic lock racing another answers taken, and the holder keeps its lock', async () => {
-      const store = storeOn();
+      const store = storeOnPool(db);
       await store.migrate();
       // Another request's increment of the lock, not yet committed when this one's statement starts.
-      await early.query('BEGIN');
-      await early.query(`${statements(table).increment}`, [KEYS.lock, 60_000]);
+      await db.holder.query('BEGIN');
+      await db.holder.query(`${statements(db.table).increment}`, [KEYS.lock, 60_000]);
       const racing = store.increment(KEYS.lock, 60_000);
-      await expect.poll(() => lockWaits(pool, table)).toBe(1);
-      await early.query('COMMIT');
+      await expect.poll(() => lockWaits(db.pool, db.table)).toBe(1);
+      await db.holder.query('COMMIT');
       // Under this level the racing statement fails (40001) once; sent again, it counts as taken.
       expect(await racing).toBe(2);
     });
 
     it('a consume racing another consume of the row answers once, never an error', async () => {
-      const store = storeOn();
+      const store = storeOnPool(db);
       await store.migrate();
       await store.set(KEYS.challenge, 'record', 60_000);
-      await early.query('BEGIN');
-      await early.query(`DELETE FROM "${table}" WHERE key = $1`, [KEYS.challenge]);
+      await db.holder.query('BEGIN');
+      await db.holder.query(`DELETE FROM "${db.table}" WHERE key = $1`, [KEYS.challenge]);
       const racing = store.consume(KEYS.challenge);
-      await expect.poll(() => lockWaits(pool, table)).toBe(1);
-      await early.query('COMMIT');
+      await expect.poll(() => lockWaits(db.pool, db.table)).toBe(1);
+      await db.holder.query('COMMIT');
       expect(await racing).toBeUndefined();
     });
   });

@@ -6,55 +6,30 @@
  * function serialises on an advisory lock and refuses while the generic lock row exists; the
  * generic lock (`increment`) must refuse while a function holds that advisory lock.
  */
-import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { postgresStore } from '../../src/stores/postgres-store.js';
 import type { Store, VerifyAttemptInput } from '../../src/stores/store.js';
 import { type Agent, createApp, json, sendCode, signIn, wrongCode } from '../helpers/create-app.js';
-import { lockSeedOf, postgresUrl, requirePostgres, uniqueTable } from '../helpers/postgres.js';
+import { lockSeedOf, lockWaits, requirePostgres, storeOnPool, usePoolPerTest } from '../helpers/postgres.js';
 
 const postgresUp = await requirePostgres();
 
-/** How many statements on the table wait for a lock. */
-async function lockWaits(pool: pg.Pool, table: string): Promise<number> {
-  const { rows } = await pool.query(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1 AND pid <> pg_backend_pid()`,
-    [`%${table}%`],
-  );
-  return (rows[0] as { n: number }).n;
-}
-
 describe.skipIf(!postgresUp)('postgresStore(): the function path and the generic path of one account', () => {
-  let pool: pg.Pool;
-  let holder: pg.Client;
-  let table: string;
-  beforeEach(async () => {
-    pool = new pg.Pool({ connectionString: postgresUrl(), max: 8 });
-    holder = new pg.Client({ connectionString: postgresUrl() });
-    await holder.connect();
-    table = uniqueTable('mixed_paths');
-  });
-  afterEach(async () => {
-    await holder.end();
-    await pool.query(`DROP TABLE IF EXISTS "${table}"`);
-    await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
-    await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
-    await pool.end();
-  });
+  const db = usePoolPerTest('mixed_paths', { max: 8 });
 
   /**
    * Two instances behind one load balancer (one app here, so they share its sessions): each verify
    * goes to the instance `next` names. `missing` is told the function does not exist (42883).
    */
   async function instances() {
-    const query = (text: string, params: unknown[]) => pool.query(text, params);
-    const withFunction = postgresStore({ query, table });
+    const query = (text: string, params: unknown[]) => db.pool.query(text, params);
+    const withFunction = postgresStore({ query, table: db.table });
     const missing = postgresStore({
       query: (text, params) =>
-        text.includes(`"${table}_verify"(`)
+        text.includes(`"${db.table}_verify"(`)
           ? Promise.reject(Object.assign(new Error('function does not exist'), { code: '42883' }))
           : query(text, params),
-      table,
+      table: db.table,
     });
     await withFunction.migrate();
     let next: 'function' | 'missing' = 'function';
@@ -102,15 +77,15 @@ describe.skipIf(!postgresUp)('postgresStore(): the function path and the generic
     for (let i = 0; i < 2; i++) await json(alice, '/2fa/verify', { code: wrongCode(code) }).expect(400);
     // Hold every row, so the function stops at its count of the next wrong code (it holds the
     // account's advisory lock, has read the failure count and compared) until the holder commits.
-    await holder.query('BEGIN');
-    await holder.query(`SELECT 1 FROM "${table}" FOR UPDATE`);
+    await db.holder.query('BEGIN');
+    await db.holder.query(`SELECT 1 FROM "${db.table}" FOR UPDATE`);
     const first = verify(alice, wrongCode(code));
-    await expect.poll(() => lockWaits(pool, table)).toBe(1);
+    await expect.poll(() => lockWaits(db.pool, db.table)).toBe(1);
     // Another instance, on the generic path, checks a code of the same account meanwhile.
     on('missing');
     const second = verify(alice, wrongCode(code));
-    await expect.poll(async () => second.done() || (await lockWaits(pool, table)) === 2).toBe(true);
-    await holder.query('COMMIT');
+    await expect.poll(async () => second.done() || (await lockWaits(db.pool, db.table)) === 2).toBe(true);
+    await db.holder.query('COMMIT');
     const answers = [await first.answer, await second.answer];
     // One code compared (the function's, the third failure); the other refused, never compared.
     expect(answers).toEqual([
@@ -126,14 +101,14 @@ describe.skipIf(!postgresUp)('postgresStore(): the function path and the generic
     on('function');
     await json(alice, '/2fa/verify', { code: wrongCode(code) }).expect(400);
     // The generic verify takes the account's lock, then stops at its count of the attempt.
-    await holder.query('BEGIN');
-    await holder.query(`SELECT 1 FROM "${table}" FOR UPDATE`);
+    await db.holder.query('BEGIN');
+    await db.holder.query(`SELECT 1 FROM "${db.table}" FOR UPDATE`);
     on('missing');
     const first = verify(alice, wrongCode(code));
-    await expect.poll(() => lockWaits(pool, table)).toBe(1);
+    await expect.poll(() => lockWaits(db.pool, db.table)).toBe(1);
     on('function');
     const second = await verify(alice, wrongCode(code)).answer;
-    await holder.query('COMMIT');
+    await db.holder.query('COMMIT');
     expect([await first.answer, second]).toEqual([
       { status: 400, code: 'ERR_2FA_CODE_INVALID' },
       { status: 429, code: 'ERR_2FA_COOLDOWN' },
@@ -142,15 +117,15 @@ describe.skipIf(!postgresUp)('postgresStore(): the function path and the generic
   });
 
   it('increment: while a verify function holds the key’s advisory lock, answers taken and writes nothing', async () => {
-    const store = postgresStore({ query: (text, params) => pool.query(text, params), table });
+    const store = storeOnPool(db);
     await store.migrate();
     expect(await store.increment('counter', 60_000)).toBe(1);
     // What the function takes first, held by a transaction that stays open.
-    await holder.query('BEGIN');
+    await db.holder.query('BEGIN');
     // A key of its own: advisory locks are database-wide, shared with other test files' tables.
-    await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, $2::bigint))', [
+    await db.holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, $2::bigint))', [
       'mixed:v:{u1}',
-      lockSeedOf(table),
+      lockSeedOf(db.table),
     ]);
     const held = await store.increment('mixed:v:{u1}', 60_000);
     expect(held).toBeGreaterThan(1);
@@ -159,20 +134,20 @@ describe.skipIf(!postgresUp)('postgresStore(): the function path and the generic
     // Other keys count as before, and increments of one key never refuse each other.
     const counts = await Promise.all(Array.from({ length: 20 }, () => store.increment('counter', 60_000)));
     expect(counts.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 2));
-    await holder.query('COMMIT');
+    await db.holder.query('COMMIT');
     expect(await store.increment('mixed:v:{u1}', 60_000)).toBe(1);
   });
 
   it('increment: a verify lock held on another table of the database does not count (locks are per table)', async () => {
-    const store = postgresStore({ query: (text, params) => pool.query(text, params), table });
+    const store = storeOnPool(db);
     await store.migrate();
-    await holder.query('BEGIN');
+    await db.holder.query('BEGIN');
     // The same key's lock as another table's verify function takes it.
-    await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, $2::bigint))', [
+    await db.holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, $2::bigint))', [
       'mixed:v:{u2}',
-      lockSeedOf(`${table}_other`),
+      lockSeedOf(`${db.table}_other`),
     ]);
     expect(await store.increment('mixed:v:{u2}', 60_000)).toBe(1);
-    await holder.query('COMMIT');
+    await db.holder.query('COMMIT');
   });
 });

@@ -17,7 +17,7 @@ import {
   recordQueries,
   requirePostgres,
   uniqueTable,
-  usePostgres,
+  usePostgresTables,
 } from '../helpers/postgres.js';
 import { runStoreContract } from '../helpers/store-contract.js';
 
@@ -47,18 +47,7 @@ const rejection = (promise: Promise<unknown>) =>
 
 for (const { name, connect } of POSTGRES_CLIENTS) {
   describe.skipIf(!postgresUp)(`postgresStore() on ${name}`, () => {
-    const tables: string[] = [];
-    const query = usePostgres(connect, () => tables);
-    /** A migrated store on a table of its own, with its statements recorded. */
-    async function freshStore(label = 'store') {
-      const table = uniqueTable(`${name}_${label}`);
-      tables.push(table);
-      const rec = recordQueries(query);
-      const store = postgresStore({ query: rec.query, table });
-      await store.migrate();
-      rec.reset();
-      return { table, rec, store };
-    }
+    const { query, newTable, freshStore } = usePostgresTables(connect, name);
 
     runStoreContract(`postgresStore() on ${name}`, async () => {
       const { store } = await freshStore('contract');
@@ -72,8 +61,7 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
 
     describe('migrate()', () => {
       it('creates the table and index, is idempotent, and survives ten instances migrating at once', async () => {
-        const table = uniqueTable(`${name}_migrate`);
-        tables.push(table);
+        const table = newTable('migrate');
         const stores = Array.from({ length: 10 }, () => postgresStore({ query, table }));
         await Promise.all(stores.map((s) => s.migrate()));
         await (stores[0] as (typeof stores)[number]).migrate();
@@ -88,8 +76,7 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
       });
 
       it('says nothing the second time (no "already exists" notices, which postgres.js prints by default)', async () => {
-        const table = uniqueTable(`${name}_notice`);
-        tables.push(table);
+        const table = newTable('notice');
         const notices: unknown[] = [];
         const sql = postgres(postgresUrl(), { max: 1, onnotice: (notice) => notices.push(notice) });
         try {
@@ -109,8 +96,7 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
       });
 
       it('creates exactly what postgresStore.schema() says, so a migration tool can run that instead', async () => {
-        const table = uniqueTable(`${name}_schema`);
-        tables.push(table);
+        const table = newTable('schema');
         // As a migration tool runs a file: one script (simple query protocol), twice over.
         const tool = new pg.Client({ connectionString: postgresUrl() });
         await tool.connect();
@@ -338,8 +324,7 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
 
       it('keeps running when a sweep fails, and never rejects or throws into the caller', async () => {
         let failSweeps = true;
-        const table = uniqueTable(`${name}_sweepfail`);
-        tables.push(table);
+        const table = newTable('sweepfail');
         const store = postgresStore({
           table,
           query: async (text, params) => {
@@ -360,8 +345,7 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
     });
 
     describe('with 20,000 rows', () => {
-      const table = uniqueTable(`${name}_plans`);
-      tables.push(table);
+      const table = newTable('plans');
       const plan = async (text: string, params: unknown[]) => {
         const { rows } = await query(`EXPLAIN ${text}`, params);
         return rows.map((r) => Object.values(r as object)[0]).join('\n');

@@ -5,32 +5,20 @@
  * is told once how to get the one-statement verify; once the function exists it is used again.
  */
 import { describe, expect, it } from 'vitest';
-import { postgresStore } from '../../src/stores/postgres-store.js';
 import { createApp, json, sendCode, signIn, wrongCode } from '../helpers/create-app.js';
-import {
-  POSTGRES_CLIENTS,
-  recordQueries,
-  requirePostgres,
-  uniqueTable,
-  usePostgres,
-} from '../helpers/postgres.js';
+import { POSTGRES_CLIENTS, requirePostgres, usePostgresTables } from '../helpers/postgres.js';
 
 const postgresUp = await requirePostgres();
 
 for (const { name, connect } of POSTGRES_CLIENTS) {
   describe.skipIf(!postgresUp)(`postgresStore() on ${name} over the previous release's schema`, () => {
-    const tables: string[] = [];
-    const query = usePostgres(connect, () => tables);
+    const { query, freshStore } = usePostgresTables(connect, name);
 
     /** The previous release's schema: the table and its index, no verify function. */
     async function previousSchema() {
-      const table = uniqueTable(`${name}_upgrade`);
-      tables.push(table);
-      const rec = recordQueries(query);
-      const store = postgresStore({ query: rec.query, table });
-      await store.migrate();
-      await query(`DROP FUNCTION "${table}_verify"`, []);
-      return { table, rec, store };
+      const fresh = await freshStore('upgrade');
+      await query(`DROP FUNCTION "${fresh.table}_verify"`, []);
+      return fresh;
     }
 
     it('verifies on the generic path, counts wrong codes, and warns once naming the fix', async () => {

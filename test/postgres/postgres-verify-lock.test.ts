@@ -7,12 +7,10 @@
  * one failure behind. Keys of their own: advisory locks are database-wide, so another test file's
  * lock on the shared test keys would answer this one's increment as taken.
  */
-import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/context.js';
 import { withVerifyLock } from '../../src/lock.js';
-import { postgresStore } from '../../src/stores/postgres-store.js';
-import { lockSeedOf, postgresUrl, requirePostgres, uniqueTable } from '../helpers/postgres.js';
+import { lockSeedOf, requirePostgres, storeOnPool, usePoolPerTest } from '../helpers/postgres.js';
 import { verifyKeys } from '../helpers/verify-attempt.js';
 
 const KEYS = verifyKeys('verify-lock:');
@@ -22,34 +20,19 @@ const postgresUp = await requirePostgres();
 describe.skipIf(!postgresUp)(
   'withVerifyLock() on postgresStore(): the failure count it hands the check',
   () => {
-    let pool: pg.Pool;
-    let holder: pg.Client;
-    let table: string;
-    beforeEach(async () => {
-      pool = new pg.Pool({ connectionString: postgresUrl(), max: 4 });
-      holder = new pg.Client({ connectionString: postgresUrl() });
-      await holder.connect();
-      table = uniqueTable('verify_lock');
-    });
-    afterEach(async () => {
-      await holder.end();
-      await pool.query(`DROP TABLE IF EXISTS "${table}"`);
-      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
-      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
-      await pool.end();
-    });
+    const db = usePoolPerTest('verify_lock');
 
     it('is the count a verify that committed before the lock was taken left', async () => {
-      const real = postgresStore({ query: (text, params) => pool.query(text, params), table });
+      const real = storeOnPool(db);
       await real.migrate();
       await real.set(KEYS.failures, '4', 60_000);
       // A verify through the function holds the account's lock and has counted a fifth failure.
-      await holder.query('BEGIN');
-      await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, $2::bigint))', [
+      await db.holder.query('BEGIN');
+      await db.holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, $2::bigint))', [
         KEYS.lock,
-        lockSeedOf(table),
+        lockSeedOf(db.table),
       ]);
-      await holder.query(`UPDATE "${table}" SET value = '5' WHERE key = $1`, [KEYS.failures]);
+      await db.holder.query(`UPDATE "${db.table}" SET value = '5' WHERE key = $1`, [KEYS.failures]);
       // The order a pool allows: the preload's read answers first, then that verify commits, then
       // the lock's increment runs.
       let read!: () => void;
@@ -60,7 +43,7 @@ describe.skipIf(!postgresUp)(
         async increment(key: string, ttlMs: number) {
           // (A lock taken before the read, as the fix does, reads only after this: no wait then.)
           await Promise.race([preloaded, new Promise((resolve) => setTimeout(resolve, 200))]);
-          await holder.query('COMMIT');
+          await db.holder.query('COMMIT');
           return real.increment(key, ttlMs);
         },
       });

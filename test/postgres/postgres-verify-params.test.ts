@@ -10,7 +10,7 @@ import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
 import { textArray } from '../../src/stores/postgres/verify-attempt.js';
 import { postgresStore } from '../../src/stores/postgres-store.js';
 import type { VerifyAttemptInput } from '../../src/stores/store.js';
-import { POSTGRES_CLIENTS, requirePostgres, uniqueTable, usePostgres } from '../helpers/postgres.js';
+import { POSTGRES_CLIENTS, requirePostgres, usePostgresTables } from '../helpers/postgres.js';
 import { challengeRecord } from '../helpers/verify-attempt-contract.js';
 
 const postgresUp = await requirePostgres();
@@ -36,8 +36,7 @@ describe('textArray', () => {
 
 for (const { name, connect } of POSTGRES_CLIENTS) {
   describe.skipIf(!postgresUp)(`postgresStore().verifyAttempt's array parameters on ${name}`, () => {
-    const tables: string[] = [];
-    const query = usePostgres(connect, () => tables);
+    const { query, newTable } = usePostgresTables(connect, name);
 
     it('reads back every text array element as it was given', async () => {
       const { rows } = await query('SELECT $1::text[] AS a', [textArray(ODD)]);
@@ -45,8 +44,7 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
     });
 
     it('finds, compares and takes a challenge whose keys and hash hold them', async () => {
-      const table = uniqueTable(`${name}_params`);
-      tables.push(table);
+      const table = newTable('params');
       const store = postgresStore({ query, table });
       await store.migrate();
       const odd = ODD.join('');

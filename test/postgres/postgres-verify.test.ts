@@ -7,16 +7,20 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
+import { statements } from '../../src/stores/postgres/sql.js';
 import { postgresStore } from '../../src/stores/postgres-store.js';
 import type { VerifyAttemptInput } from '../../src/stores/store.js';
 import {
+  dropTable,
   lockSeedOf,
+  lockWaits,
   POSTGRES_CLIENTS,
   postgresUrl,
-  recordQueries,
   requirePostgres,
+  storeOnPool,
   uniqueTable,
-  usePostgres,
+  usePoolPerTest,
+  usePostgresTables,
 } from '../helpers/postgres.js';
 import { VERIFY_KEYS as KEYS, VERIFY_NOW as NOW, RIGHT, verifyInput } from '../helpers/verify-attempt.js';
 import { challengeRecord } from '../helpers/verify-attempt-contract.js';
@@ -27,17 +31,7 @@ const input = verifyInput;
 
 for (const { name, connect } of POSTGRES_CLIENTS) {
   describe.skipIf(!postgresUp)(`postgresStore().verifyAttempt on ${name}`, () => {
-    const tables: string[] = [];
-    const query = usePostgres(connect, () => tables);
-    async function freshStore(label: string) {
-      const table = uniqueTable(`${name}_${label}`);
-      tables.push(table);
-      const rec = recordQueries(query);
-      const store = postgresStore({ query: rec.query, table });
-      await store.migrate();
-      rec.reset();
-      return { table, rec, store };
-    }
+    const { query, freshStore } = usePostgresTables(connect, name);
 
     it('is one statement per verify, whatever the outcome', async () => {
       const { store, rec } = await freshStore('one');
@@ -182,8 +176,9 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
         await query(`DROP FUNCTION "${table}_keep"()`, []);
       }
       expect(await store.get(KEYS.state)).toBe('["state"]');
-      // The wrong code's attempt and the right one's (it was compared: counted before the take).
-      expect(await store.get(KEYS.attempts)).toBe('2');
+      // The wrong code's attempt only: a right code writes nothing but its take (its count could not
+      // move meanwhile: the function holds the counter's lock), and that took nothing.
+      expect(await store.get(KEYS.attempts)).toBe('1');
       expect(await store.get(KEYS.failures)).toBe('1');
       expect(await store.get(KEYS.failedAt)).toBe(String(NOW));
     });
@@ -241,112 +236,125 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt under a stricter iso
         expect((await race(['wrong-hash'])).filter((o) => o === 'wrong').length).toBeLessThanOrEqual(3);
         expect(Number(await store.get(KEYS.failures))).toBeLessThanOrEqual(3);
       } finally {
-        await pool.query(`DROP TABLE IF EXISTS "${table}"`);
-        await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
-        await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
+        await dropTable((text, params) => pool.query(text, params), table);
         await pool.end();
       }
     });
   }
 });
 
-/** How many statements on the table wait for a row lock. */
-async function lockWaits(pool: pg.Pool, table: string): Promise<number> {
-  const { rows } = await pool.query(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`,
-    [`%${table}%`],
-  );
-  return (rows[0] as { n: number }).n;
-}
-
 describe.skipIf(!postgresUp)('postgresStore().verifyAttempt racing the generic path (read committed)', () => {
+  const db = usePoolPerTest('mixed');
   it('compares at most maxAttempts codes when an older instance counts an attempt while a right code is being taken', async () => {
-    const pool = new pg.Pool({ connectionString: postgresUrl(), max: 4 });
-    const table = uniqueTable('mixed');
-    const store = postgresStore({ query: (text, params) => pool.query(text, params), table });
-    const holder = new pg.Client({ connectionString: postgresUrl() });
-    await holder.connect();
-    try {
-      await store.migrate();
-      await store.set(KEYS.challenge, challengeRecord(), 60_000);
-      // Two of the three attempts used.
-      for (let i = 1; i <= 2; i++) expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
-      // Hold the challenge row, so the function stops at its take of the challenge (after it read the
-      // count and compared the code) until the older instance has counted.
-      await holder.query('BEGIN');
-      await holder.query(`SELECT 1 FROM "${table}" WHERE key = $1 FOR UPDATE`, [KEYS.challenge]);
-      const right = store.verifyAttempt(input({ hashes: [RIGHT] }));
-      await expect.poll(() => lockWaits(pool, table)).toBe(1);
-      // An instance of the previous release verifies a code on the generic path: it counts the
-      // attempt (`increment`) and compares the code if the count is within maxAttempts.
-      let done = false;
-      const generic = store
-        .increment(KEYS.attempts, 60_000)
-        .then(async (n) => ({ n, challenge: await store.get(KEYS.challenge) }))
-        .finally(() => {
-          done = true;
-        });
-      // Counted, or waiting for the function's count of the same attempt row.
-      await expect.poll(async () => done || (await lockWaits(pool, table)) === 2).toBe(true);
-      await holder.query('COMMIT');
-      const [verdict, counted] = await Promise.all([right, generic]);
-      // The older instance compares when its count is within the limit and there is a challenge.
-      const genericCompared = counted.n <= 3 && counted.challenge !== undefined;
-      const compared = 2 + (genericCompared ? 1 : 0) + (['right', 'wrong'].includes(verdict.outcome) ? 1 : 0);
-      expect({ verdict: verdict.outcome, counted: counted.n, compared }).toMatchObject({ compared: 3 });
-    } finally {
-      await holder.end();
-      await pool.query(`DROP TABLE IF EXISTS "${table}"`);
-      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
-      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
-      await pool.end();
-    }
+    const { pool, holder, table } = db;
+    const store = storeOnPool(db);
+    await store.migrate();
+    await store.set(KEYS.challenge, challengeRecord(), 60_000);
+    // Two of the three attempts used.
+    for (let i = 1; i <= 2; i++) expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
+    // Hold the challenge row, so the function stops at its take of the challenge (after it read the
+    // count and compared the code) until the older instance has counted.
+    await holder.query('BEGIN');
+    await holder.query(`SELECT 1 FROM "${table}" WHERE key = $1 FOR UPDATE`, [KEYS.challenge]);
+    const right = store.verifyAttempt(input({ hashes: [RIGHT] }));
+    await expect.poll(() => lockWaits(pool, table)).toBe(1);
+    // An instance of the previous release verifies a code on the generic path: it counts the
+    // attempt (`increment`) and compares the code if the count is within maxAttempts.
+    let done = false;
+    const generic = store
+      .increment(KEYS.attempts, 60_000)
+      .then(async (n) => ({ n, challenge: await store.get(KEYS.challenge) }))
+      .finally(() => {
+        done = true;
+      });
+    // Counted, or (this release's function holds the counter's lock) refused at once.
+    await expect.poll(async () => done || (await lockWaits(pool, table)) === 2).toBe(true);
+    await holder.query('COMMIT');
+    const [verdict, counted] = await Promise.all([right, generic]);
+    // The older instance compares when its count is within the limit and there is a challenge.
+    const genericCompared = counted.n <= 3 && counted.challenge !== undefined;
+    const compared = 2 + (genericCompared ? 1 : 0) + (['right', 'wrong'].includes(verdict.outcome) ? 1 : 0);
+    expect({ verdict: verdict.outcome, counted: counted.n, compared }).toMatchObject({ compared: 3 });
+  });
+
+  it('takes nothing when an attempt counted outside the account lock reaches the limit while a right code waits for the counter', async () => {
+    const { pool, holder, table } = db;
+    const store = storeOnPool(db);
+    await store.migrate();
+    await store.set(KEYS.challenge, challengeRecord(), 60_000);
+    // Two of the three attempts used.
+    for (let i = 1; i <= 2; i++) expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
+    // An instance on the generic path (its lock row lapsed) counts the third attempt and has not
+    // committed yet: it holds the counter's lock, so the right code waits for it after its compare.
+    await holder.query('BEGIN');
+    const { rows } = await holder.query(statements(table).increment, [KEYS.attempts, 60_000]);
+    expect(Number((rows[0] as { value: unknown }).value)).toBe(3);
+    const right = store.verifyAttempt(input({ hashes: [RIGHT] }));
+    await expect.poll(() => lockWaits(pool, table)).toBe(1);
+    await holder.query('COMMIT');
+    // The generic path compares its code (count 3 = maxAttempts): the right code, reading the count
+    // again once it holds the counter, would be the fourth compared, so it takes nothing.
+    expect((await right).outcome).toBe('exhausted');
+    expect(await store.get(KEYS.challenge)).toBeDefined();
+    expect(await store.get(KEYS.attempts)).toBe('3');
+  });
+
+  it('refuses, without waiting or writing, an increment of the attempt counter while a right code is being taken', async () => {
+    const { pool, holder, table } = db;
+    const store = storeOnPool(db);
+    await store.migrate();
+    await store.set(KEYS.challenge, challengeRecord(), 60_000);
+    // The function stops at its take of the challenge, after its read and compare.
+    await holder.query('BEGIN');
+    await holder.query(`SELECT 1 FROM "${table}" WHERE key = $1 FOR UPDATE`, [KEYS.challenge]);
+    const right = store.verifyAttempt(input({ hashes: [RIGHT] }));
+    await expect.poll(() => lockWaits(pool, table)).toBe(1);
+    // The function holds the counter's lock: the count it compared on cannot move, and this
+    // attempt answers past every limit (never compared), at once.
+    const counted = await Promise.race([
+      store.increment(KEYS.attempts, 60_000),
+      new Promise((resolve) => setTimeout(() => resolve('waited'), 1_000)),
+    ]);
+    await holder.query('COMMIT');
+    expect(counted).toBe(Number.MAX_SAFE_INTEGER);
+    expect((await right).outcome).toBe('right');
+    expect(await store.get(KEYS.attempts)).toBeUndefined();
   });
 });
 
 describe.skipIf(!postgresUp)('postgresStore().verifyAttempt on a snapshot older than the lock', () => {
+  const db = usePoolPerTest('stale', { max: 2 });
   it('never compares on a stale attempt count under repeatable read: the right code fails closed', async () => {
-    const pool = new pg.Pool({ connectionString: postgresUrl(), max: 2 });
-    const table = uniqueTable('stale');
-    const store = postgresStore({ query: (text, params) => pool.query(text, params), table });
-    const early = new pg.Client({ connectionString: postgresUrl() });
-    await early.connect();
-    try {
-      await store.migrate();
-      await store.set(KEYS.challenge, challengeRecord(), 60_000);
-      // A verify whose transaction took its snapshot before the others counted (it waited on the lock).
-      await early.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-      await early.query('SELECT 1');
-      for (let i = 1; i <= 3; i++) expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
-      const late = await early
-        .query(`SELECT outcome FROM "${table}_verify"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
-          Object.values(KEYS),
-          'u1',
-          'sess',
-          'phone-hash',
-          [RIGHT],
-          NOW,
-          3,
-          [5, 1000, 3_600_000, 10],
-          60_000,
-          Object.values(CHALLENGE_RECORD_FIELDS),
-          0,
-        ])
-        .then(
-          (r) => (r.rows[0] as { outcome: string }).outcome,
-          (e: { code?: string }) => e.code,
-        );
-      await early.query('ROLLBACK');
-      // 40001 (or exhausted): never right after three counted wrong codes.
-      expect(['40001', 'exhausted']).toContain(late);
-      expect(await store.get(KEYS.challenge)).toBe(challengeRecord());
-    } finally {
-      await early.end();
-      await pool.query(`DROP TABLE IF EXISTS "${table}"`);
-      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify"`);
-      await pool.query(`DROP FUNCTION IF EXISTS "${table}_verify_many"`);
-      await pool.end();
-    }
+    const { holder: early, table } = db;
+    const store = storeOnPool(db);
+    await store.migrate();
+    await store.set(KEYS.challenge, challengeRecord(), 60_000);
+    // A verify whose transaction took its snapshot before the others counted (it waited on the lock).
+    await early.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await early.query('SELECT 1');
+    for (let i = 1; i <= 3; i++) expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
+    const late = await early
+      .query(`SELECT outcome FROM "${table}_verify"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
+        Object.values(KEYS),
+        'u1',
+        'sess',
+        'phone-hash',
+        [RIGHT],
+        NOW,
+        3,
+        [5, 1000, 3_600_000, 10],
+        60_000,
+        Object.values(CHALLENGE_RECORD_FIELDS),
+        0,
+      ])
+      .then(
+        (r) => (r.rows[0] as { outcome: string }).outcome,
+        (e: { code?: string }) => e.code,
+      );
+    await early.query('ROLLBACK');
+    // 40001 (or exhausted): never right after three counted wrong codes.
+    expect(['40001', 'exhausted']).toContain(late);
+    expect(await store.get(KEYS.challenge)).toBe(challengeRecord());
   });
 });
 
@@ -380,12 +388,13 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt with 20,000 rows', (
       const right = await nestedOf([RIGHT]);
       expect(wrong.outcome).toBe('wrong');
       expect(right.outcome).toBe('right');
-      // The lock, the one read, then the writes: the three counters' upsert; or the attempt's count
-      // and the delete of the challenge with its state and counters.
+      // The lock, the one read, then the writes: the three counters' upsert; or the count read
+      // again under the counter's lock and the delete of the challenge with its state and counters
+      // (a right code writes no count it would delete).
       expect(wrong.nested).toHaveLength(3);
       expect(wrong.nested[2]).toMatch(/INSERT INTO/);
       expect(right.nested).toHaveLength(4);
-      expect(right.nested[2]).toMatch(/INSERT INTO/);
+      expect(right.nested[2]).toMatch(/SELECT value/);
       expect(right.nested[3]).toMatch(/DELETE FROM/);
       const nested = [...wrong.nested, ...right.nested];
       expect(

@@ -1,6 +1,31 @@
-import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { createHmac, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
 import { bindingOfParts, ClaimKey, openClaim, signClaim } from '../../src/verified-claim.js';
+
+/** Calls of `createHmac` and `crypto.hash` through node:crypto, counted by pass-through wrappers. */
+const calls = vi.hoisted(() => ({ createHmac: 0, hash: 0 }));
+vi.mock('node:crypto', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:crypto')>();
+  return {
+    ...real,
+    createHmac: (...args: Parameters<typeof real.createHmac>) => {
+      calls.createHmac++;
+      return real.createHmac(...args);
+    },
+    // Only where Node has it (20.12+): without it, ClaimKey takes its createHmac fallback.
+    ...(typeof real.hash === 'function'
+      ? {
+          hash: (...args: Parameters<typeof real.hash>) => {
+            calls.hash++;
+            return real.hash(...args);
+          },
+        }
+      : {}),
+  };
+});
+
+/** Node 20.12+ has `crypto.hash`; on older Node the default path is the fallback too. */
+const hasOneShot = typeof (await import('node:crypto')).hash === 'function';
 
 /** What `createHmac` gives for the same key and message: the reference. */
 const reference = (secret: Buffer, binding: string, text: string) =>
@@ -67,18 +92,103 @@ describe('ClaimKey (HMAC-SHA256 by two one-shot hashes)', () => {
     }
   });
 
-  it('differs under another key, and opens only what its own key signed', () => {
-    const a = createSecretKey(randomBytes(32));
-    const b = createSecretKey(randomBytes(32));
+  it('differs under another key', () => {
+    const a = new ClaimKey(createSecretKey(randomBytes(32)));
+    const b = new ClaimKey(createSecretKey(randomBytes(32)));
     const binding = bindingOfParts('u1', 's1', '');
-    const claim = { method: 'sms' as const, verifiedAt: 1_764_590_400_000, expiresAt: 1_764_594_000_000 };
-    const value = signClaim(claim, binding, a);
-    expect(openClaim(value, binding, [new ClaimKey(a)])).toEqual(claim);
-    expect(openClaim(value, binding, [new ClaimKey(b)])).toBeNull();
-    expect(openClaim(value, binding, [new ClaimKey(b), new ClaimKey(a)])).toEqual(claim);
-    expect(openClaim(value, bindingOfParts('u1', 's2', ''), [new ClaimKey(a)])).toBeNull();
-    expect(new ClaimKey(a).signature(binding, TEXT, TEXT.length)).not.toBe(
-      new ClaimKey(b).signature(binding, TEXT, TEXT.length),
-    );
+    expect(a.signature(binding, TEXT, TEXT.length)).not.toBe(b.signature(binding, TEXT, TEXT.length));
   });
+});
+
+describe('ClaimKey without crypto.hash (as on Node < 20.12: { oneShot: false })', () => {
+  /** Both paths of one key. */
+  const both = (key: KeyObject) => ({
+    fast: new ClaimKey(key),
+    fallback: new ClaimKey(key, { oneShot: false }),
+  });
+
+  it('signs through createHmac alone, where the default takes two crypto.hash one-shots', async () => {
+    // A fresh copy of the module, loaded after the counting mock (the setup file may have loaded it first).
+    vi.resetModules();
+    const fresh = await import('../../src/verified-claim.js');
+    const key = createSecretKey(randomBytes(32));
+    const binding = bindingOfParts('u1', 'session-1', 7);
+    const count = (claimKey: ClaimKey) => {
+      const before = { ...calls };
+      const signature = claimKey.signature(binding, TEXT, TEXT.length);
+      return { signature, createHmac: calls.createHmac - before.createHmac, hash: calls.hash - before.hash };
+    };
+    const fast = count(new fresh.ClaimKey(key));
+    const fallback = count(new fresh.ClaimKey(key, { oneShot: false }));
+    expect(fast).toMatchObject(hasOneShot ? { createHmac: 0, hash: 2 } : { createHmac: 1, hash: 0 });
+    expect(fallback).toMatchObject({ createHmac: 1, hash: 0 });
+    expect(fallback.signature).toBe(fast.signature);
+  });
+
+  it('equals the fast path for every key of 1 to 200 bytes, messages across the block edges', () => {
+    for (let length = 1; length <= 200; length++) {
+      const secret = randomBytes(length);
+      const { fast, fallback } = both(createSecretKey(secret));
+      // After the padded key, `2fa-verified\0` (13 bytes), the binding and the text (34): the
+      // bindings put the inner message on each side of SHA-256's 55/56-byte padding edge and of
+      // its 64-byte block edges, up to three blocks.
+      for (const bindingLength of [
+        0, 1, 7, 8, 9, 16, 17, 18, 71, 72, 73, 80, 81, 82, 135, 136, 137, 144, 145, 146,
+      ]) {
+        const binding = 'b'.repeat(bindingLength);
+        const expected = reference(secret, binding, TEXT);
+        expect(fallback.signature(binding, TEXT, TEXT.length)).toBe(expected);
+        expect(fast.signature(binding, TEXT, TEXT.length)).toBe(expected);
+      }
+    }
+  });
+
+  it('equals the fast path for every binding length up to past 3 blocks, and beyond the buffer', () => {
+    const secret = randomBytes(32);
+    const { fast, fallback } = both(createSecretKey(secret));
+    const bindings = [
+      ...Array.from({ length: 251 }, (_, n) => 'b'.repeat(n)),
+      bindingOfParts('ünï', 'çødé', 3),
+      bindingOfParts('u\uD800', 's', 3),
+      'x'.repeat(400),
+      '用'.repeat(2000),
+    ];
+    for (const binding of bindings) {
+      expect(fallback.signature(binding, TEXT, TEXT.length)).toBe(fast.signature(binding, TEXT, TEXT.length));
+      expect(fallback.signature(binding, TEXT, 5)).toBe(fast.signature(binding, TEXT, 5));
+    }
+  });
+});
+
+// Both paths fail closed: the fast one, and the fallback Node < 20.12 takes.
+describe('openClaim', () => {
+  it.each([true, false])(
+    "oneShot: %s: opens only its own key's claim for its binding, refuses any altered signature",
+    (oneShot) => {
+      const a = createSecretKey(randomBytes(32));
+      const b = createSecretKey(randomBytes(32));
+      const binding = bindingOfParts('u1', 's1', '');
+      const claim = { method: 'sms' as const, verifiedAt: 1_764_590_400_000, expiresAt: 1_764_594_000_000 };
+      const value = signClaim(claim, binding, a);
+      const keyA = new ClaimKey(a, { oneShot });
+      const keyB = new ClaimKey(b, { oneShot });
+      expect(openClaim(value, binding, [keyA])).toEqual(claim);
+      expect(openClaim(value, binding, [keyB])).toBeNull();
+      expect(openClaim(value, binding, [keyB, keyA])).toEqual(claim);
+      expect(openClaim(value, bindingOfParts('u1', 's2', ''), [keyA])).toBeNull();
+      // Every character of the signature changed in turn, to another base64url one and to one outside it.
+      const at = value.length - 43;
+      for (let i = at; i < value.length; i++) {
+        for (const other of [value[i] === 'A' ? 'B' : 'A', '.']) {
+          const altered = value.slice(0, i) + other + value.slice(i + 1);
+          expect(openClaim(altered, binding, [keyA])).toBeNull();
+        }
+      }
+      expect(openClaim(value.slice(0, -1), binding, [keyA])).toBeNull();
+      expect(openClaim(`${value}A`, binding, [keyA])).toBeNull();
+      // The claim's text changed under the same signature.
+      expect(openClaim(value.replace('.sms.', '.voice.'), binding, [keyA])).toBeNull();
+      expect(openClaim(value.replace('1764594000000', '1764594000001'), binding, [keyA])).toBeNull();
+    },
+  );
 });
