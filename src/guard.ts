@@ -7,6 +7,7 @@ import { hasDeviceCookie } from './lifecycle/devices/devices.js';
 import { isFresh } from './lifecycle/fresh.js';
 import type { CheckedUser } from './options.js';
 import { parseDestination } from './phone.js';
+import { setSecondFactor } from './second-factor-slot.js';
 
 /** What the guard puts on `req.secondFactor` for a verified request. */
 export interface SecondFactorInfo {
@@ -134,12 +135,12 @@ export function createGuard(rt: Runtime, mount: Mount, admit?: Admit): SecondFac
       return;
     }
     if (!info) return;
-    req.secondFactor = info;
+    setSecondFactor(req, info);
     next();
   }
 
   function pass(req: Request, next: NextFunction, info: SecondFactorInfo): void {
-    req.secondFactor = info;
+    setSecondFactor(req, info);
     next();
   }
 
@@ -174,7 +175,7 @@ export function createGuard(rt: Runtime, mount: Mount, admit?: Admit): SecondFac
         return;
       }
       if (!info) return;
-      req.secondFactor = info;
+      setSecondFactor(req, info);
       next();
     }
     return function requireFreshSecondFactor(req: Request, res: Response, next: NextFunction) {

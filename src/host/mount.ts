@@ -27,8 +27,10 @@ function below(full: string, routes: string): string | null {
  * answers at `/admin/2fa`); an explicit `path` is the full URL path, wherever tfa is mounted.
  */
 export function createMount(config: Config, warnOnce: WarnOnce): Mount {
-  // Each request that passed through the router carries its routes' path, for the guard.
-  const routesOfRequest = Symbol('express-sms-2fa routes');
+  // Each request that passed through the router: its routes' path, for the guard. Kept aside, not
+  // on the request: a property added to an Express request builds a hidden class per request
+  // (src/second-factor-slot.ts).
+  const routesOfRequest = new WeakMap<object, string>();
   let lastSeen: string | undefined;
 
   return {
@@ -36,7 +38,7 @@ export function createMount(config: Config, warnOnce: WarnOnce): Mount {
       const base = req.baseUrl ?? '';
       if (config.pathFollowsMount) {
         const routes = `${base}${config.path}`;
-        (req as unknown as Record<symbol, string>)[routesOfRequest] = routes;
+        routesOfRequest.set(req, routes);
         lastSeen = routes;
         const sub = below(req.path, config.path);
         return sub === null ? null : { routes, sub };
@@ -53,7 +55,7 @@ export function createMount(config: Config, warnOnce: WarnOnce): Mount {
     },
     routesFor(req) {
       if (!config.pathFollowsMount) return config.path;
-      const stamped = (req as unknown as Record<symbol, string | undefined>)[routesOfRequest];
+      const stamped = routesOfRequest.get(req);
       if (stamped !== undefined) return stamped;
       // The guard sits in a router the twoFactor() middleware never saw this request pass through.
       if ((req.baseUrl ?? '') !== '') {

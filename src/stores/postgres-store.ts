@@ -55,8 +55,11 @@ export interface PostgresStore extends Store {
 
 /**
  * What `increment` answers, without counting, while a verify function of the account holds the
- * key's advisory lock (only the account's verify lock key is ever held so): a lock taken by someone
- * else (`withLock` refuses, busy), and past every limit should any other key's hash ever meet it.
+ * key's advisory lock (the account's verify lock key, and the attempt counter of the challenge it
+ * checks): a lock taken by someone else (`withLock` refuses, busy), an attempt past every limit
+ * (never compared), and past every limit should any other key's hash ever meet one. Refused, never
+ * allowed: should that verify's batch then roll back (and the challenge stay), this attempt was still
+ * answered as past the limit (429) with nothing written: the user sends the code again.
  */
 const HELD_BY_VERIFY = Number.MAX_SAFE_INTEGER;
 

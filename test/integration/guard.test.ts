@@ -1,3 +1,4 @@
+import type { Request, Response } from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../../src/stores/memory-store.js';
@@ -66,6 +67,56 @@ describe.each(EXPRESS_VERSIONS)('requireSecondFactor on %s', (_name, express) =>
     const code = await sendCode(t, agent);
     await json(agent, '/2fa/verify', { code }).expect(200);
     expect((await agent.get('/api/data').expect(200)).body.verifiedAt).toBe(t.clock.now());
+  });
+
+  // Express gives each request a hidden class of its own (setPrototypeOf): a property added to
+  // it builds a new one per request. req.secondFactor is read through the app's request object.
+  it('sets req.secondFactor for this request only, without adding a property to it', async () => {
+    const t = createApp({ express });
+    const seen = (req: Request) => ({
+      own: Object.hasOwn(req, 'secondFactor'),
+      method: req.secondFactor?.method ?? null,
+    });
+    t.app.get('/probe/guarded', t.tfa.requireSecondFactor, (req, res) => {
+      res.json(seen(req));
+    });
+    t.app.get('/probe/open', (req, res) => {
+      res.json(seen(req));
+    });
+    t.app.get('/probe/own', (req, res) => {
+      req.secondFactor = { verifiedAt: 1, method: 'voice' };
+      res.json(seen(req));
+    });
+    // A guard inside a mounted app: what it found is read in the parent app after it.
+    const inner = express();
+    inner.get('/in', t.tfa.requireSecondFactor, (_req, _res, next) => next());
+    t.app.use('/probe/sub', inner, (req: Request, res: Response) => {
+      res.json(seen(req));
+    });
+    const agent = await signIn(t);
+    expect((await agent.get('/probe/guarded').expect(401)).body.error.code).toBe('ERR_2FA_REQUIRED');
+    const code = await sendCode(t, agent);
+    await json(agent, '/2fa/verify', { code }).expect(200);
+    expect((await agent.get('/probe/guarded').expect(200)).body).toEqual({ own: false, method: 'sms' });
+    // The next request of the same browser, without the guard: nothing carried over.
+    expect((await agent.get('/probe/open').expect(200)).body).toEqual({ own: false, method: null });
+    // The app's own assignment still reads back.
+    expect((await agent.get('/probe/own').expect(200)).body).toMatchObject({ method: 'voice' });
+    expect((await agent.get('/probe/open').expect(200)).body).toEqual({ own: false, method: null });
+    expect((await agent.get('/probe/sub/in').expect(200)).body).toEqual({ own: false, method: 'sms' });
+    expect((await request(t.app).get('/probe/open').expect(200)).body.method).toBeNull();
+  });
+
+  it('adds no property to a request passing through twoFactor() (its routes are kept aside)', async () => {
+    const t = createApp({ express });
+    t.app.get('/probe/keys', (req, res) => {
+      res.json(Reflect.ownKeys(req).filter((key) => String(key).includes('express-sms-2fa')).length);
+    });
+    const agent = await signIn(t);
+    expect((await agent.get('/probe/keys').expect(200)).body).toBe(0);
+    // The guard still finds where the routes are: its redirect names them.
+    const res = await agent.get('/api/data').set('Accept', 'text/html').expect(303);
+    expect(res.headers.location).toBe('/2fa?returnTo=%2Fapi%2Fdata');
   });
 
   it('treats a getUser answer without an id or a phone as no first factor', async () => {

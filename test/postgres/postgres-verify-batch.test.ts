@@ -185,18 +185,18 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
     it('changes nothing for an item whose deadline passed while a later item of its batch ran (each goes alone)', async () => {
       const { store, table, rec } = await freshStore('slow', [...fillers, 'w', 'a', 'b']);
       await store.verifyAttempt(later('w', { hashes: ['wrong-hash'] }));
-      // b's first attempt count takes 1.5 s (a trigger sleeps once), after a ran in the same batch.
+      // b's take of its challenge takes 1.5 s (a trigger sleeps once), after a ran in the same batch.
       const slow = `"${table}_slow"`;
       const once = `"${table}_once"`;
       await query(`CREATE SEQUENCE ${once}`, []);
       await query(
         `CREATE FUNCTION ${slow}() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN IF nextval('${once}') = 1 THEN PERFORM pg_sleep(1.5); END IF; RETURN NEW; END $$`,
+         BEGIN IF nextval('${once}') = 1 THEN PERFORM pg_sleep(1.5); END IF; RETURN OLD; END $$`,
         [],
       );
       await query(
-        `CREATE TRIGGER slow BEFORE INSERT ON "${table}" FOR EACH ROW
-         WHEN (NEW.key = '${verifyKeys('b:').attempts}') EXECUTE PROCEDURE ${slow}()`,
+        `CREATE TRIGGER slow BEFORE DELETE ON "${table}" FOR EACH ROW
+         WHEN (OLD.key = '${verifyKeys('b:').challenge}') EXECUTE PROCEDURE ${slow}()`,
         [],
       );
       try {

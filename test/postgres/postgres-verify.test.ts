@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { CHALLENGE_RECORD_FIELDS } from '../../src/challenge.js';
+import { statements } from '../../src/stores/postgres/sql.js';
 import { postgresStore } from '../../src/stores/postgres-store.js';
 import type { VerifyAttemptInput } from '../../src/stores/store.js';
 import {
@@ -175,8 +176,9 @@ for (const { name, connect } of POSTGRES_CLIENTS) {
         await query(`DROP FUNCTION "${table}_keep"()`, []);
       }
       expect(await store.get(KEYS.state)).toBe('["state"]');
-      // The wrong code's attempt and the right one's (it was compared: counted before the take).
-      expect(await store.get(KEYS.attempts)).toBe('2');
+      // The wrong code's attempt only: a right code writes nothing but its take (its count could not
+      // move meanwhile: the function holds the counter's lock), and that took nothing.
+      expect(await store.get(KEYS.attempts)).toBe('1');
       expect(await store.get(KEYS.failures)).toBe('1');
       expect(await store.get(KEYS.failedAt)).toBe(String(NOW));
     });
@@ -265,7 +267,7 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt racing the generic p
       .finally(() => {
         done = true;
       });
-    // Counted, or waiting for the function's count of the same attempt row.
+    // Counted, or (this release's function holds the counter's lock) refused at once.
     await expect.poll(async () => done || (await lockWaits(pool, table)) === 2).toBe(true);
     await holder.query('COMMIT');
     const [verdict, counted] = await Promise.all([right, generic]);
@@ -273,6 +275,50 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt racing the generic p
     const genericCompared = counted.n <= 3 && counted.challenge !== undefined;
     const compared = 2 + (genericCompared ? 1 : 0) + (['right', 'wrong'].includes(verdict.outcome) ? 1 : 0);
     expect({ verdict: verdict.outcome, counted: counted.n, compared }).toMatchObject({ compared: 3 });
+  });
+
+  it('takes nothing when an attempt counted outside the account lock reaches the limit while a right code waits for the counter', async () => {
+    const { pool, holder, table } = db;
+    const store = storeOnPool(db);
+    await store.migrate();
+    await store.set(KEYS.challenge, challengeRecord(), 60_000);
+    // Two of the three attempts used.
+    for (let i = 1; i <= 2; i++) expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
+    // An instance on the generic path (its lock row lapsed) counts the third attempt and has not
+    // committed yet: it holds the counter's lock, so the right code waits for it after its compare.
+    await holder.query('BEGIN');
+    const { rows } = await holder.query(statements(table).increment, [KEYS.attempts, 60_000]);
+    expect(Number((rows[0] as { value: unknown }).value)).toBe(3);
+    const right = store.verifyAttempt(input({ hashes: [RIGHT] }));
+    await expect.poll(() => lockWaits(pool, table)).toBe(1);
+    await holder.query('COMMIT');
+    // The generic path compares its code (count 3 = maxAttempts): the right code, reading the count
+    // again once it holds the counter, would be the fourth compared, so it takes nothing.
+    expect((await right).outcome).toBe('exhausted');
+    expect(await store.get(KEYS.challenge)).toBeDefined();
+    expect(await store.get(KEYS.attempts)).toBe('3');
+  });
+
+  it('refuses, without waiting or writing, an increment of the attempt counter while a right code is being taken', async () => {
+    const { pool, holder, table } = db;
+    const store = storeOnPool(db);
+    await store.migrate();
+    await store.set(KEYS.challenge, challengeRecord(), 60_000);
+    // The function stops at its take of the challenge, after its read and compare.
+    await holder.query('BEGIN');
+    await holder.query(`SELECT 1 FROM "${table}" WHERE key = $1 FOR UPDATE`, [KEYS.challenge]);
+    const right = store.verifyAttempt(input({ hashes: [RIGHT] }));
+    await expect.poll(() => lockWaits(pool, table)).toBe(1);
+    // The function holds the counter's lock: the count it compared on cannot move, and this
+    // attempt answers past every limit (never compared), at once.
+    const counted = await Promise.race([
+      store.increment(KEYS.attempts, 60_000),
+      new Promise((resolve) => setTimeout(() => resolve('waited'), 1_000)),
+    ]);
+    await holder.query('COMMIT');
+    expect(counted).toBe(Number.MAX_SAFE_INTEGER);
+    expect((await right).outcome).toBe('right');
+    expect(await store.get(KEYS.attempts)).toBeUndefined();
   });
 });
 
@@ -342,12 +388,13 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt with 20,000 rows', (
       const right = await nestedOf([RIGHT]);
       expect(wrong.outcome).toBe('wrong');
       expect(right.outcome).toBe('right');
-      // The lock, the one read, then the writes: the three counters' upsert; or the attempt's count
-      // and the delete of the challenge with its state and counters.
+      // The lock, the one read, then the writes: the three counters' upsert; or the count read
+      // again under the counter's lock and the delete of the challenge with its state and counters
+      // (a right code writes no count it would delete).
       expect(wrong.nested).toHaveLength(3);
       expect(wrong.nested[2]).toMatch(/INSERT INTO/);
       expect(right.nested).toHaveLength(4);
-      expect(right.nested[2]).toMatch(/INSERT INTO/);
+      expect(right.nested[2]).toMatch(/SELECT value/);
       expect(right.nested[3]).toMatch(/DELETE FROM/);
       const nested = [...wrong.nested, ...right.nested];
       expect(

@@ -12,12 +12,20 @@ vi.mock('node:crypto', async (importOriginal) => {
       calls.createHmac++;
       return real.createHmac(...args);
     },
-    hash: (...args: Parameters<typeof real.hash>) => {
-      calls.hash++;
-      return real.hash(...args);
-    },
+    // Only where Node has it (20.12+): without it, ClaimKey takes its createHmac fallback.
+    ...(typeof real.hash === 'function'
+      ? {
+          hash: (...args: Parameters<typeof real.hash>) => {
+            calls.hash++;
+            return real.hash(...args);
+          },
+        }
+      : {}),
   };
 });
+
+/** Node 20.12+ has `crypto.hash`; on older Node the default path is the fallback too. */
+const hasOneShot = typeof (await import('node:crypto')).hash === 'function';
 
 /** What `createHmac` gives for the same key and message: the reference. */
 const reference = (secret: Buffer, binding: string, text: string) =>
@@ -112,7 +120,7 @@ describe('ClaimKey without crypto.hash (as on Node < 20.12: { oneShot: false })'
     };
     const fast = count(new fresh.ClaimKey(key));
     const fallback = count(new fresh.ClaimKey(key, { oneShot: false }));
-    expect(fast).toMatchObject({ createHmac: 0, hash: 2 });
+    expect(fast).toMatchObject(hasOneShot ? { createHmac: 0, hash: 2 } : { createHmac: 1, hash: 0 });
     expect(fallback).toMatchObject({ createHmac: 1, hash: 0 });
     expect(fallback.signature).toBe(fast.signature);
   });

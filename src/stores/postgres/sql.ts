@@ -117,8 +117,9 @@ RETURNING key, CASE WHEN expires_at > now() THEN value END AS value`,
     // An expired row counts as absent: back to 1 with the new TTL. A live one keeps its TTL. A value
     // that is not a count stays as it is and comes back as NULL: never cast (the cast's error would
     // quote it), never returned. No row at all while a verify function holds the key's advisory lock
-    // (verify-function.ts: the account's lock key): the generic path's lock refuses, as the function
-    // refuses while the generic lock row exists. (Shared: increments never wait for each other.)
+    // (verify-function.ts: the account's lock key, and the attempt counter of the challenge it
+    // checks): the generic path's lock refuses, as the function refuses while the generic lock row
+    // exists, and an attempt counted then is past every limit. (Shared: increments never wait for each other.)
     increment: `INSERT INTO ${t} AS s (key, value, expires_at)
 SELECT $1::text, '1', ${expiry(2)} WHERE pg_try_advisory_xact_lock_shared(hashtextextended($1::text, ${lockSeed(t)}))
 ON CONFLICT (key) DO UPDATE SET
