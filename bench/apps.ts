@@ -122,6 +122,8 @@ export const asyncNoop = async (_req: Request, _res: Response, next: NextFunctio
 export interface BenchApp {
   app: express.Express;
   tfa: TwoFactor;
+  /** express-session's store (its default MemoryStore), with `auth: 'session'`: the scale case empties it between runs. */
+  sessions?: session.MemoryStore;
 }
 
 /**
@@ -151,8 +153,9 @@ export function buildApp(spec: AppSpec): BenchApp {
         metrics: { meterProvider: spec.metered },
       })
     : undefined;
-  if (spec.auth === 'session') {
-    app.use(session({ secret: SESSION_SECRET, resave: false, saveUninitialized: false }));
+  const sessions = spec.auth === 'session' ? new session.MemoryStore() : undefined;
+  if (sessions) {
+    app.use(session({ secret: SESSION_SECRET, resave: false, saveUninitialized: false, store: sessions }));
     app.post('/login', (req, res) => {
       const n = Number(req.query.u);
       req.session.user = { id: userId(n), phone: phoneOf(n) };
@@ -210,7 +213,7 @@ export function buildApp(spec: AppSpec): BenchApp {
     spec.onError(`500: ${error instanceof Error ? error.message : String(error)}`);
     res.status(500).json({ error: 'internal' });
   });
-  return { app, tfa };
+  return { app, tfa, ...(sessions ? { sessions } : {}) };
 }
 
 /** The memory store, sized for a benchmark (the default `max` is 100 000 entries). */

@@ -4,10 +4,17 @@
 // pg.Pool of 10 (the README's wiring), through the guarded store as the route calls it. `alone` is
 // the same store with its batches refused (its query answers the batch statement 42883, as a
 // database migrated before the batch function existed; the store then sends every verify alone).
+// `BASE_SRC=<dir>` adds `base`: the postgresStore of another src tree (e.g. main's, from
+// `git archive main src | tar -x -C /tmp/main`, then BASE_SRC=/tmp/main/src), on the same table.
 // Variants interleaved round by round; medians of Node CPU, the local PostgreSQL's CPU (all its
 // processes: read it on a quiet machine) and verifies/s; the statements each verify cost.
-// `ONLY=batched` or `ONLY=alone` runs one variant (to watch the process with `perf stat -p`).
+// `ONLY=batched` (or alone, base) runs one variant (to watch the process with `perf stat -p`).
+// `SPIN_US=290`: each op first burns that much CPU in an event-loop turn of its own, as the app's
+// HTTP and route work per request does (ours on memoryStore: ~290 µs), so Node is busy as in the
+// app and the statements come back while it works; its CPU is in the Node figure. `ASYNC_COMMIT=1`:
+// the pools commit with synchronous_commit=off (a database whose commits are quick).
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import pg from 'pg';
 import { guardStore } from '../src/stores/guarded-store.js';
 import { postgresStore } from '../src/stores/postgres-store.js';
@@ -31,11 +38,17 @@ async function seed(n: number): Promise<string[]> {
   return ids;
 }
 
-function variant(batches: boolean) {
-  const pool = new pg.Pool({ connectionString: URL });
+type StoreFactory = typeof postgresStore;
+type GuardFactory = typeof guardStore;
+
+function variant(batches: boolean, make: StoreFactory = postgresStore, guard: GuardFactory = guardStore) {
+  const pool = new pg.Pool({
+    connectionString: URL,
+    ...(process.env.ASYNC_COMMIT === '1' ? { options: '-c synchronous_commit=off' } : {}),
+  });
   let statements = 0;
-  const store = guardStore(
-    postgresStore({
+  const store = guard(
+    make({
       query: (text, params, name) => {
         statements++;
         if (!batches && text.includes('_verify_many"(')) {
@@ -50,6 +63,14 @@ function variant(batches: boolean) {
   return { pool, store, statements: () => statements };
 }
 
+/** The app's own work per request (SPIN_US µs of CPU: HTTP, routing, cookies), 0 by default. */
+const SPIN_US = Number(process.env.SPIN_US ?? 0);
+function spin(): void {
+  if (SPIN_US <= 0) return;
+  const until = performance.now() + SPIN_US / 1000;
+  while (performance.now() < until);
+}
+
 async function run(v: ReturnType<typeof variant>, ids: string[]) {
   let next = 0;
   const s0 = v.statements();
@@ -58,8 +79,14 @@ async function run(v: ReturnType<typeof variant>, ids: string[]) {
   const start = performance.now();
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
-      while (next < ids.length) {
-        const result = await v.store.verifyAttempt?.(verifyInputOf(ids[next++] as string));
+      for (;;) {
+        // Each request arrives as an I/O callback of its own (a later turn of the event loop), as an
+        // HTTP request does, not in the microtasks of the previous verify's answer.
+        if (SPIN_US > 0) await new Promise((resolve) => setImmediate(resolve));
+        if (next >= ids.length) break;
+        const id = ids[next++] as string;
+        spin();
+        const result = await v.store.verifyAttempt?.(verifyInputOf(id));
         if (result?.outcome !== 'right') throw new Error(`verify: ${result?.outcome}`);
       }
     }),
@@ -77,14 +104,24 @@ async function run(v: ReturnType<typeof variant>, ids: string[]) {
 
 async function main() {
   await postgresStore({ query: (text, params) => admin.query(text, params), table }).migrate();
-  const variants = { batched: variant(true), alone: variant(false) };
+  const variants: Record<string, ReturnType<typeof variant>> = {
+    batched: variant(true),
+    alone: variant(false),
+  };
+  if (process.env.BASE_SRC) {
+    const base = resolve(process.env.BASE_SRC);
+    const { postgresStore: make } = await import(`${base}/stores/postgres-store.ts`);
+    const { guardStore: guard } = await import(`${base}/stores/guarded-store.ts`);
+    variants.base = variant(true, make, guard);
+  }
   type Result = Awaited<ReturnType<typeof run>>;
-  const results: Record<string, Result[]> = { batched: [], alone: [] };
+  const results: Record<string, Result[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
   for (const v of Object.values(variants)) await run(v, await seed(200)); // warm-up
+  const names = Object.keys(variants);
   for (let r = 0; r < rounds; r++) {
-    for (const name of r % 2 ? ['alone', 'batched'] : ['batched', 'alone']) {
+    for (const name of r % 2 ? [...names].reverse() : names) {
       if (process.env.ONLY && process.env.ONLY !== name) continue;
-      results[name]?.push(await run(variants[name as keyof typeof variants], await seed(perRound)));
+      results[name]?.push(await run(variants[name] as ReturnType<typeof variant>, await seed(perRound)));
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;

@@ -3,6 +3,7 @@
 //
 //   node --expose-gc --import tsx bench/scale-store.ts ops          # one process, 1k and 1M stores alternating
 //   node --expose-gc --import tsx bench/scale-store.ts gc 1000000   # one process per size: GC per iteration
+//   node --expose-gc --import tsx bench/scale-store.ts stall 1000000 100000   # iterations timed one by one
 //
 // An iteration is what a send and a right-code verify do to the store: a fresh challenge's four
 // writes (`b:p:`, `c:`, `s:`, `r:`, the shapes the scale case records from the route), then
@@ -194,7 +195,50 @@ async function oneMode(pending: number) {
   console.log(JSON.stringify({ mode: 'one', pending, us: Number(process.hrtime.bigint() - t0) / 1e8 }));
 }
 
-const [mode, arg] = process.argv.slice(2);
+/**
+ * One store of `pending`, then iterations timed one by one: the longest, and how many took over
+ * 10 ms (a table resize rehashes every entry inside one write), with the iteration each came at.
+ */
+async function stallMode(pending: number, count: number) {
+  const store = memoryStore({ max: 6_000_000 });
+  await seed(store, pending);
+  const live: Challenge[] = [];
+  for (let i = 0; i < 2000; i++) live.push(await send(store, Date.now()));
+  (globalThis.gc as () => void)();
+  // GC pauses over 10 ms in the same window, to tell them from the table's own stalls.
+  const pauses: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) if (entry.duration > 10) pauses.push(+entry.duration.toFixed(1));
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  const slow: { at: number; ms: number }[] = [];
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const t0 = process.hrtime.bigint();
+    await iterations(store, 1, live, false);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    total += ms;
+    if (ms > 10) slow.push({ at: i, ms: +ms.toFixed(1) });
+    if (i % 10_000 === 0) await new Promise((resolve) => setImmediate(resolve)); // the observer's callbacks
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  observer.disconnect();
+  console.log(
+    JSON.stringify({
+      mode: 'stall',
+      pending,
+      entries: store.size,
+      iterations: count,
+      meanUs: +((total * 1000) / count).toFixed(2),
+      over10ms: slow.length,
+      slowest: slow.sort((x, y) => y.ms - x.ms).slice(0, 5),
+      gcPausesOver10ms: pauses.sort((x, y) => y - x).slice(0, 5),
+    }),
+  );
+}
+
+const [mode, arg, extra] = process.argv.slice(2);
 if (mode === 'gc') await gcMode(Number(arg ?? 1000));
 else if (mode === 'one') await oneMode(Number(arg ?? 1000));
+else if (mode === 'stall') await stallMode(Number(arg ?? 1_000_000), Number(extra ?? 100_000));
 else await opsMode();

@@ -54,6 +54,12 @@ export interface ServerConfig {
   transport?: 'memory' | 'codes' | 'silent' | 'smstools';
   smstools?: { baseUrl: string; clientId: string; clientSecret: string };
   redisPrefix?: string;
+  /**
+   * The Redis database the redisStore and the seeding use (`SELECT`). The scale case gives each of
+   * its Redis processes one of its own, so a 1k process's keys are not in the keyspace of a 1M one.
+   * @default 0
+   */
+  redisDatabase?: number;
   /** postgresStore's table (created at start, dropped by `cleanup`), in `DATABASE_URL` or the machine's database `test`. */
   postgresTable?: string;
   /** The client behind postgresStore: pg (a pg.Pool, the default) or postgres.js, each wired as the README shows. */
@@ -174,7 +180,35 @@ function countingSendCommand(inner: SendCommand): SendCommand {
 /** Counts every query, named by the store method it runs (`increment`, `getMany`, `sweep`...). */
 function countingQuery(inner: PostgresQuery, table: string): PostgresQuery {
   const names = new Map(Object.entries(statements(table)).map(([method, text]) => [text, method]));
-  return (text, params, name) => counted(names.get(text) ?? 'other', () => inner(text, params, name));
+  return (text, params, name) => {
+    const method = names.get(text) ?? 'other';
+    const sent = counted(method, () => inner(text, params, name));
+    return method === 'verifyMany' ? batchCounted(sent) : sent;
+  };
+}
+
+const bump = (name: string, by = 1) => {
+  counters.byName[name] = (counters.byName[name] ?? 0) + by;
+};
+
+/**
+ * A verify batch's fate, as `verifyMany.*` counts beside the statements (the peer case reads them):
+ * its items, those answered `retry`/`isolation` (each sent again alone), and a failed batch by its
+ * SQLSTATE (every item then sent again alone; a connection's error fails them).
+ */
+async function batchCounted(sent: Promise<{ rows: unknown[] }>): Promise<{ rows: unknown[] }> {
+  try {
+    const reply = await sent;
+    bump('verifyMany.items', reply.rows.length);
+    for (const row of reply.rows) {
+      const outcome = (row as { outcome?: unknown } | null)?.outcome;
+      if (outcome === 'retry' || outcome === 'isolation') bump(`verifyMany.${outcome}`);
+    }
+    return reply;
+  } catch (error) {
+    bump(`verifyMany.failed.${String((error as { code?: unknown } | null)?.code ?? 'other')}`);
+    throw error;
+  }
 }
 
 function heapNow() {
@@ -282,7 +316,10 @@ async function startApp(): Promise<void> {
   let closePostgres: (() => Promise<void>) | undefined;
   let postgres: PostgresStore | undefined;
   if (config.store === 'memory+redis') {
-    redis = createClient({ socket: { host: '127.0.0.1', port: Number(process.env.REDIS_PORT || 6379) } });
+    redis = createClient({
+      socket: { host: '127.0.0.1', port: Number(process.env.REDIS_PORT || 6379) },
+      ...(config.redisDatabase ? { database: config.redisDatabase } : {}),
+    });
     redis.on('error', (error: Error) => onError(`redis: ${error.message}`));
     await redis.connect();
     const client = redis;
@@ -321,6 +358,8 @@ async function startApp(): Promise<void> {
       // The README's wiring: a pg.Pool (10 connections, its default) and its query, statements prepared by name.
       const client = new pg.Pool({ connectionString: database, ...(options ? { options } : {}) });
       client.on('error', (error: Error) => onError(`postgres: ${error.message}`));
+      // Connections the pool opened (a reopened one prepares and compiles again on its backend).
+      client.on('connect', () => bump('pool.connect'));
       closePostgres = () => client.end();
       query = (text, params, name) => client.query({ name, text, values: params });
     }
@@ -345,7 +384,7 @@ async function startApp(): Promise<void> {
     peers?.postgres.mount(app);
     peers?.memory.mount(app);
   };
-  const { app, tfa } = buildApp({
+  const { app, tfa, sessions } = buildApp({
     ...(peers ? { before: mountPeers } : {}),
     auth: config.auth ?? 'session',
     store: memory,
@@ -421,6 +460,24 @@ async function startApp(): Promise<void> {
     } else if (msg.type === 'record') {
       if (msg.on) recordStart((msg.kind === 'redis' ? second : memory) as Store);
       reply(msg.id, msg.on ? null : recordStop());
+    } else if (msg.type === 'track') {
+      if (msg.on) trackStart((msg.kind === 'redis' ? second : memory) as Store);
+      else trackStop();
+      reply(msg.id, tracked.size);
+    } else if (msg.type === 'size') {
+      // Array buffers too: the memory table's slot tags live there, so a resize of it shows.
+      reply(msg.id, { entries: memory.size, arrayBuffers: process.memoryUsage().arrayBuffers });
+    } else if (msg.type === 'trim') {
+      // Back to the seeded size: the last pool's keys, express-session's sessions, the codes kept.
+      const before = memory.size;
+      const removed = await trim((msg.kind === 'redis' ? second : memory) as Store);
+      const held = await new Promise<number>((resolve) => {
+        if (!sessions) resolve(0);
+        else sessions.length((_error, n) => resolve(n ?? 0));
+      });
+      sessions?.clear();
+      codes.clear();
+      reply(msg.id, { before, after: memory.size, removed, sessions: held });
     } else if (msg.type === 'seed') {
       const redisPrefix = msg.kind === 'redis' ? (config.redisPrefix ?? `bench:${process.pid}:`) : undefined;
       reply(msg.id, await seed(msg.kind === 'redis' ? second : memory, redisPrefix, msg.count ?? 0));
@@ -612,6 +669,50 @@ function recordStart(store: Store): void {
 /** Budgets every client shares (per IP, per number prefix, the app's): written once, not per challenge. */
 const SHARED = /^b:(?:ip|pre|gh|gd):/;
 
+/**
+ * The scale case's pools: every key of its own that the sends building a pool write (the store's
+ * write methods wrapped from `track` on to off, around the pool's sends only, never around a
+ * measured run), deleted by `trim` before the next pool is built. A right-code verify writes no key
+ * of its own (its lock is deleted again), so after a trim the store holds what the seeding left,
+ * however many runs the process served: without it every iteration left a number's send budget,
+ * the session's newest-challenge pointer and the message id behind (and express-session a session).
+ */
+let tracking: { store: Store; methods: Record<string, unknown> } | undefined;
+const tracked = new Set<string>();
+const TRACKED = ['set', 'increment', 'compareAndSet'] as const;
+
+function trackStart(store: Store): void {
+  if (tracking || recording) throw new Error('already tracking or recording');
+  const target = store as unknown as Record<string, unknown>;
+  // Only the methods the store has (restoring an absent one would add it as `undefined`).
+  const methods = Object.fromEntries(
+    TRACKED.filter((name) => target[name]).map((name) => [name, target[name]]),
+  );
+  tracking = { store, methods };
+  for (const [name, method] of Object.entries(methods)) {
+    const inner = method as (...args: unknown[]) => Promise<unknown>;
+    target[name] = (key: string, ...rest: unknown[]) => {
+      if (!SHARED.test(key)) tracked.add(key);
+      return inner.call(store, key, ...rest);
+    };
+  }
+}
+
+function trackStop(): void {
+  if (!tracking) throw new Error('not tracking');
+  Object.assign(tracking.store, tracking.methods);
+  tracking = undefined;
+}
+
+/** Deletes every tracked key (already consumed ones are no-ops); how many were tracked. */
+async function trim(store: Store): Promise<number> {
+  if (tracking) throw new Error('trim while tracking');
+  const keys = [...tracked];
+  tracked.clear();
+  for (const key of keys) await store.delete(key);
+  return keys.length;
+}
+
 /** Restores the store's own methods and compiles what it recorded into `template`. */
 function recordStop(): { keys: { key: string; op: string; valueLength: number; ttlMs: number }[] } {
   if (!recording) throw new Error('not recording');
@@ -765,9 +866,13 @@ async function seedRedis(t: Template, prefix: string, count: number): Promise<nu
     if (waiting === 0) onDone?.();
   });
   let writes = 0;
+  // The process's own database first (`+OK`, read like the SETs' replies).
+  let select = config.redisDatabase ? `*2\r\n$6\r\nSELECT\r\n${bulk(String(config.redisDatabase))}` : '';
   try {
     for (let from = 0; from < count; from += 2000) {
-      let batch = '';
+      let batch = select;
+      waiting += select ? 1 : 0;
+      select = '';
       let commands = 0;
       for (let n = from; n < Math.min(count, from + 2000); n++) {
         for (const w of copyWrites(t)) {

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { type Server, startServer } from '../child.js';
 import { call, Jar, type PooledRequest, parallel } from '../client.js';
-import { measure, median, type Run, type Variant } from '../measure.js';
+import { measure, median, type Run, type Summary, type Variant } from '../measure.js';
 import { PEER_PASSWORD } from '../peer.js';
 import { type CaseResult, type Context, type Row, throughputRows } from '../report.js';
 import { BENCH_DATABASE_URL } from './postgres.js';
@@ -164,12 +164,18 @@ export function tcpSocketsTo(pid: number, port: number): Set<string> {
  * (`run.extra.node_*`, summed over runs by the case) and, with `postgres`, the PostgreSQL server's
  * CPU per request (`run.extra.serverCpuUs`).
  */
-function withServerCpu(variant: Variant, postgres = true, sockets?: Set<string>): Variant {
+function withServerCpu(
+  variant: Variant,
+  postgres = true,
+  sockets?: Set<string>,
+  statements = false,
+): Variant {
   let before: number | undefined;
   let stats: Record<string, number> | undefined;
   return {
     ...variant,
     beforeRun: async () => {
+      if (statements) await variant.server.counters(true);
       stats = processStats(variant.server.pid);
       if (postgres) before = postgresServerCpuUs();
       for (const inode of sockets ? tcpSocketsTo(variant.server.pid, POSTGRES_PORT) : []) sockets?.add(inode);
@@ -179,6 +185,11 @@ function withServerCpu(variant: Variant, postgres = true, sockets?: Set<string>)
       const now = processStats(variant.server.pid);
       for (const inode of sockets ? tcpSocketsTo(variant.server.pid, POSTGRES_PORT) : []) sockets?.add(inode);
       if (run.requests === 0) return;
+      if (statements) {
+        // The store's statements over the run, by name (bench/server.ts's countingQuery), as totals.
+        const { byName } = await variant.server.counters(true);
+        for (const [name, n] of Object.entries(byName)) run.extra = { ...run.extra, [`count_${name}`]: n };
+      }
       if (stats && now) {
         for (const [key, value] of Object.entries(now)) {
           run.extra = { ...run.extra, [`node_${key}`]: value - (stats[key] ?? 0) };
@@ -197,6 +208,30 @@ export function nodeSplit(runs: Run[]): string | undefined {
   if (requests === 0 || Number.isNaN(total('userUs'))) return undefined;
   const per = (key: string, digits = 0) => (total(key) / requests).toFixed(digits);
   return `Node user ${per('userUs')} + sys ${per('sysUs')} µs/req, ${per('reads', 2)} reads + ${per('writes', 2)} writes, ${per('voluntary', 2)} sleeps + ${per('involuntary', 2)} preemptions /req`;
+}
+
+/**
+ * Per request, over all measured runs of a variant: the store's statements by name (`verify` alone,
+ * `verifyMany` batches), a batch's items, those sent again alone, failed batches by SQLSTATE, the
+ * connections the pool opened.
+ */
+export function statementSplit(runs: Run[]): string | undefined {
+  const requests = runs.reduce((sum, r) => sum + r.requests, 0);
+  const totals = new Map<string, number>();
+  for (const run of runs) {
+    for (const [key, n] of Object.entries(run.extra ?? {})) {
+      if (key.startsWith('count_')) totals.set(key.slice(6), (totals.get(key.slice(6)) ?? 0) + n);
+    }
+  }
+  if (requests === 0 || totals.size === 0) return undefined;
+  const many = totals.get('verifyMany') ?? 0;
+  const items = totals.get('verifyMany.items') ?? 0;
+  const statements = [...totals].filter(([k]) => !k.includes('.')).reduce((sum, [, n]) => sum + n, 0);
+  const rest = [...totals]
+    .filter(([k]) => k !== 'verifyMany.items')
+    .map(([k, n]) => `${k} ${(n / requests).toFixed(3)}`)
+    .join(', ');
+  return `${(statements / requests).toFixed(3)} statements/req (${rest}; ${many ? (items / many).toFixed(1) : '-'} items per batch) over ${requests} requests`;
 }
 
 function peerVariant(name: string, server: Server, kind: 'postgres' | 'memory'): Variant {
@@ -247,7 +282,12 @@ export async function peerCase(ctx: Context): Promise<CaseResult> {
     const pgSummaries = await measure(
       [
         oursMemory,
-        withServerCpu(await verifyVariant(NAMES.oursPostgres, server, 'right', '/r/2fa'), true, connections),
+        withServerCpu(
+          await verifyVariant(NAMES.oursPostgres, server, 'right', '/r/2fa'),
+          true,
+          connections,
+          true,
+        ),
         withServerCpu(peerVariant(NAMES.peerPostgres, server, 'postgres'), true, connections),
       ],
       // Each measured run after a quarter run of unmeasured load on its own route (the harness's
@@ -260,16 +300,22 @@ export async function peerCase(ctx: Context): Promise<CaseResult> {
     ctx.log(
       `  PostgreSQL phase: ${connections.size} distinct connections of the app's two pools around its measured runs (20 = none reopened; a reopened one is re-warmed before the measured run)`,
     );
-    const memorySummaries = await measure(
-      [oursMemory, withServerCpu(peerVariant(NAMES.peerMemory, server, 'memory'), false)],
-      ctx.settings,
-      ctx.log,
-    );
+    // `BENCH_PEER_MEMORY=0` skips the memory phase (better-auth's memory adapter takes most of the
+    // case's minutes and has no target): for iterating on the PostgreSQL pairing.
+    const memoryPhase = process.env.BENCH_PEER_MEMORY !== '0';
+    if (!memoryPhase) ctx.log('  memory phase skipped (BENCH_PEER_MEMORY=0)');
+    const memorySummaries = memoryPhase
+      ? await measure(
+          [oursMemory, withServerCpu(peerVariant(NAMES.peerMemory, server, 'memory'), false)],
+          ctx.settings,
+          ctx.log,
+        )
+      : new Map<string, Summary>();
     const pick = (rows: Row[], variant: string) => rows.find((r) => r.variant === variant) as Row;
     const overPg = throughputRows('peer', pgSummaries, NAMES.peerPostgres, {
       [NAMES.oursPostgres]: TARGET_POSTGRES,
     });
-    const overMemory = throughputRows('peer', memorySummaries, NAMES.peerMemory, {});
+    const overMemory = memoryPhase ? throughputRows('peer', memorySummaries, NAMES.peerMemory, {}) : [];
     // The app's CPU and the database's, per request: on one machine both share its cores.
     const serverCpu = (variant: string) =>
       median((pgSummaries.get(variant)?.runs ?? []).map((r) => r.extra?.serverCpuUs ?? Number.NaN));
@@ -299,11 +345,12 @@ export async function peerCase(ctx: Context): Promise<CaseResult> {
         if (split) ctx.log(`  ${phase}, ${name}: ${split}`);
       }
     }
+    const statements = statementSplit(pgSummaries.get(NAMES.oursPostgres)?.runs ?? []);
+    if (statements) ctx.log(`  PostgreSQL phase, ${NAMES.oursPostgres}: ${statements}`);
     const rows: Row[] = [
       pick(overPg, NAMES.peerPostgres),
       pick(overPg, NAMES.oursPostgres),
-      pick(overMemory, NAMES.peerMemory),
-      pick(overMemory, NAMES.oursMemory),
+      ...(memoryPhase ? [pick(overMemory, NAMES.peerMemory), pick(overMemory, NAMES.oursMemory)] : []),
     ];
     await server.request('cleanup');
     return {

@@ -8,14 +8,22 @@ type Run = (text: string, params: unknown[]) => Promise<unknown[]>;
 type Single<R> = (input: VerifyAttemptInput, deadline: number) => Promise<R>;
 
 /**
- * A store's verify statements in flight at most before the next verifies wait and go together.
- * Below it every verify is sent at once, alone, as before batching; at it, what queues meanwhile
- * costs one round trip and one commit instead of one each. Two keeps a statement on its way while
- * the other's answer is read; a batch holds up to VERIFY_BATCH_MAX, so two places carry far more
- * verifies per round trip than one Node process can route (in-process on this 2-core machine, 1, 2
- * and 4 all cut Node's and PostgreSQL's CPU per verify; 2 and 1 the most: bench/pg-batch-cost.ts).
+ * A store's verify statements in flight at most (hung ones, VERIFY_SLOT_MS, not counted). The
+ * first goes at once; while it is out, the verifies that come wait and go together when it returns
+ * (one round trip and one commit for all of them), so no verify waits for more than about one
+ * statement before its own is sent. The second place opens only beside a slow statement
+ * (VERIFY_SLOW_MS): with both places open at all times, a busy Node process that reads each answer
+ * within a request or two found a place free for almost every verify, so nearly every verify went
+ * alone (this morning's quiet peer run, ~1.1 round trips per verify: bench/cases/peer.ts).
  */
 export const VERIFY_IN_FLIGHT = 2;
+
+/**
+ * A verify statement out longer than this (ms) is slow (a commit takes ~1 ms; a batch of 32 a few):
+ * the verifies waiting for it go in a second statement beside it instead of waiting on, so a
+ * statement that waits (for a row lock, up to the batch's lock_timeout) delays the others by this much.
+ */
+export const VERIFY_SLOW_MS = 10;
 
 /** Verifies in one batch at most (one transaction holds their accounts' locks to its commit). */
 export const VERIFY_BATCH_MAX = 32;
@@ -50,9 +58,9 @@ function answeredByDatabase(error: unknown): boolean {
 const numbers = (items: readonly number[]) => `{${items.join(',')}}`;
 
 /**
- * Natural batching of one store's verifies (group commit): up to VERIFY_IN_FLIGHT verify
- * statements run at once, each verify alone; a verify that finds them all in flight waits, and when
- * one comes back, everything waiting goes as one statement of the table's `<table>_verify_many`
+ * Natural batching of one store's verifies (group commit): a verify that finds no verify statement
+ * of the store in flight goes at once, alone; one that finds one in flight waits, and when it comes
+ * back (or turns slow, VERIFY_SLOW_MS), everything waiting goes as one statement of the table's `<table>_verify_many`
  * (verify-function.ts): one round trip, one transaction, one commit for all of them. Measured on
  * this machine, in-process (bench/pg-batch-cost.ts, 10 in flight): Node's CPU per verify down by a
  * quarter to a half, PostgreSQL's by about a third.
@@ -90,8 +98,10 @@ export function verifyBatcher<R>(
   /** Until when (Date.now()) every verify goes alone: the database cannot run batches. */
   let offUntil = 0;
 
-  /** Wakes the queue when the oldest statement in flight loses its place (while anything waits). */
+  /** Wakes the queue when a place opens without a reply: a statement turns slow or hung (while anything waits). */
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the timer fires (Date.now()). */
+  let timerAt = 0;
 
   /** Takes a place for a statement sent now; the function gives it back (once). */
   function place(): () => void {
@@ -105,23 +115,37 @@ export function verifyBatcher<R>(
   }
 
   /**
-   * Sends what waits while there are places (a statement that comes back may find the other places
-   * freed by hung ones too); while something still waits, a timer sends it when the oldest statement
-   * in flight loses its place (VERIFY_SLOT_MS), so no verify waits on a hung statement for a new
-   * verify or a reply to come. The timer never keeps the process alive.
+   * Sends what waits while there are places (a statement that comes back may find the other place
+   * freed by a hung one too); while something still waits, a timer sends it when a place opens
+   * without a reply (the statement in flight turns slow, or the oldest hung), so no verify waits on
+   * a slow or hung statement for a new verify or a reply to come. The timer never keeps the process alive.
    */
   function pump(): void {
     while (waiting.length > 0 && free()) flush();
-    if (waiting.length === 0 || timer !== undefined) return;
-    const oldest = (inFlight[0] as { sentAt: number } | undefined)?.sentAt ?? Date.now();
+    if (waiting.length === 0) return;
+    const at = opensAt();
+    if (timer !== undefined) {
+      if (timerAt <= at) return;
+      clearTimeout(timer);
+    }
+    timerAt = at;
     timer = setTimeout(
       () => {
         timer = undefined;
         pump();
       },
-      Math.max(1, oldest + VERIFY_SLOT_MS + 1 - Date.now()),
+      Math.max(1, at - Date.now()),
     );
     timer.unref?.();
+  }
+
+  /** When a place opens without a reply (Date.now()): the newest statement slow, or the oldest hung. */
+  function opensAt(): number {
+    const now = Date.now();
+    const hung = ((inFlight[0] as { sentAt: number } | undefined)?.sentAt ?? now) + VERIFY_SLOT_MS + 1;
+    if (inFlight.length >= VERIFY_IN_FLIGHT) return hung;
+    const newest = (inFlight[inFlight.length - 1] as { sentAt: number } | undefined)?.sentAt ?? now;
+    return Math.min(hung, newest + VERIFY_SLOW_MS + 1);
   }
 
   /** Batches are off: everything waiting goes alone, now (nothing would flush it later). */
@@ -145,12 +169,21 @@ export function verifyBatcher<R>(
     }
   }
 
-  /** Whether a statement may be sent now: fewer than VERIFY_IN_FLIGHT in flight, not counting hung ones. */
+  /**
+   * Whether a statement may be sent now: none in flight, or fewer than VERIFY_IN_FLIGHT and the
+   * newest of them slow; hung ones (VERIFY_SLOT_MS) not counted.
+   */
   function free(): boolean {
-    if (inFlight.length < VERIFY_IN_FLIGHT) return true;
-    const stale = Date.now() - VERIFY_SLOT_MS;
-    while (inFlight.length > 0 && (inFlight[0] as { sentAt: number }).sentAt < stale) inFlight.shift();
-    return inFlight.length < VERIFY_IN_FLIGHT;
+    if (inFlight.length === 0) return true;
+    const now = Date.now();
+    while (inFlight.length > 0 && (inFlight[0] as { sentAt: number }).sentAt < now - VERIFY_SLOT_MS) {
+      inFlight.shift();
+    }
+    if (inFlight.length === 0) return true;
+    return (
+      inFlight.length < VERIFY_IN_FLIGHT &&
+      (inFlight[inFlight.length - 1] as { sentAt: number }).sentAt < now - VERIFY_SLOW_MS
+    );
   }
 
   function alone(item: Waiting<R>): void {
@@ -222,7 +255,8 @@ export function verifyBatcher<R>(
     if (waiting.length === 0 && free()) return single(input, deadline).finally(place());
     return new Promise<R>((resolve, reject) => {
       waiting.push({ input, deadline, resolve, reject });
-      // Places freed by hung statements only (a statement coming back flushes by itself).
+      // A place opened by a slow or hung statement, or the timer that opens one (a statement coming
+      // back flushes by itself).
       pump();
     });
   }
