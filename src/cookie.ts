@@ -30,8 +30,8 @@ export interface CookieJar {
   isSecure(req: Request | undefined): boolean;
   /** Sets the verified cookie: `claim`, bound to `user`'s id, session and version. */
   writeVerified(res: Response, user: CheckedUser, claim: VerifiedClaim, secure?: boolean): void;
-  /** The challenge id from the signed challenge cookie, or `null`. */
-  readChallenge(req: Request): string | null;
+  /** The challenge id from the signed challenge cookie, or `null` (`secure`: the scheme, when known). */
+  readChallenge(req: Request, secure?: boolean): string | null;
   writeChallenge(res: Response, challengeId: string, maxAgeMs: number): void;
   clearChallenge(res: Response, secure?: boolean): void;
   /** The error of a form post, for the page it redirects to (signed, shown once, no secret in it). */
@@ -246,7 +246,7 @@ export function createCookieJar(config: Config): CookieJar {
    */
   const isSecure = (req: Request | undefined) =>
     secure === 'auto' ? req !== undefined && isHttps(req) : secure;
-  const namesFor = (req: Request | undefined) => (isSecure(req) ? secureNames : plainNames);
+  const namesFor = (req: Request | undefined, secure = isSecure(req)) => (secure ? secureNames : plainNames);
   /**
    * The names and Set-Cookie lines for this response's scheme (`req.secure` read once), or for the
    * scheme the caller already asked `isSecure` about (about 1 µs a request on a live request).
@@ -309,8 +309,8 @@ export function createCookieJar(config: Config): CookieJar {
       const maxAge = Math.max(0, claim.expiresAt - config.now());
       setCookie(res, (n) => n.verified, signClaim(claim, bindingOf(user), signer), maxAge, secure);
     },
-    readChallenge(req) {
-      const raw = readCookie(req, namesFor(req).challenge);
+    readChallenge(req, secure) {
+      const raw = readCookie(req, namesFor(req, secure).challenge);
       if (raw === undefined) return null;
       const known = challengeCookies.get(raw);
       if (known !== undefined) return known;

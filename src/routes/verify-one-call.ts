@@ -51,6 +51,7 @@ export async function verifyInOneCall(
   code: string,
   verifyAttempt: (input: VerifyAttemptInput) => Promise<VerifyAttemptResult>,
   flow: Pick<VerifyFlow, 'confirm' | 'clear'>,
+  secure?: boolean,
 ): Promise<RouteResult | Refusal> {
   const { config, keys } = rt;
   // A number on file in E.164 is hashed as written, like `sameNumber` does, without libphonenumber.
@@ -110,7 +111,7 @@ export async function verifyInOneCall(
       const challenge = recordOf(result, id);
       if (!challenge) break;
       const state = parseSendState(result.state);
-      return verified(rt, res, user, state, verifyWho(rt, req, user, challenge), challenge, flow);
+      return verified(rt, res, user, state, verifyWho(rt, req, user, challenge), challenge, flow, secure);
     }
   }
   throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');

@@ -80,11 +80,13 @@ export async function attemptVerify(
   // Read once: the getter checks on every read that the store's methods are still its own.
   const verifyAttempt = flow === SIGN_IN ? store.verifyAttempt : undefined;
   if (verifyAttempt) {
-    const id = rt.cookies.readChallenge(req);
+    // The scheme asked once for the challenge cookie read here and the two a right code writes.
+    const secure = rt.cookies.isSecure(req);
+    const id = rt.cookies.readChallenge(req, secure);
     // A challenge from before the hash tags keeps the generic path: its keys may span slots.
     if (id && sharesUserSlot(id, userKey)) {
       try {
-        return await verifyInOneCall(rt, req, res, user, userKey, id, code, verifyAttempt, flow);
+        return await verifyInOneCall(rt, req, res, user, userKey, id, code, verifyAttempt, flow, secure);
       } catch (error) {
         // The store could not run it and changed nothing (a PostgreSQL schema from the previous
         // release, without the verify function): this verify takes the generic path below.
