@@ -413,6 +413,9 @@ async function startApp(): Promise<void> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 
+  /** The entries of the store of `kind`: the memory store's, or the Redis database's (one per scale process). */
+  const entries = async (kind: unknown) => (kind === 'redis' && redis ? await redis.dbSize() : memory.size);
+
   process.on('message', async (msg: Message) => {
     if (msg.type === 'gc') {
       const heap = collectBeforeRun(msg.full === true);
@@ -466,10 +469,10 @@ async function startApp(): Promise<void> {
       reply(msg.id, tracked.size);
     } else if (msg.type === 'size') {
       // Array buffers too: the memory table's slot tags live there, so a resize of it shows.
-      reply(msg.id, { entries: memory.size, arrayBuffers: process.memoryUsage().arrayBuffers });
+      reply(msg.id, { entries: await entries(msg.kind), arrayBuffers: process.memoryUsage().arrayBuffers });
     } else if (msg.type === 'trim') {
       // Back to the seeded size: the last pool's keys, express-session's sessions, the codes kept.
-      const before = memory.size;
+      const before = await entries(msg.kind);
       const removed = await trim((msg.kind === 'redis' ? second : memory) as Store);
       const held = await new Promise<number>((resolve) => {
         if (!sessions) resolve(0);
@@ -477,7 +480,7 @@ async function startApp(): Promise<void> {
       });
       sessions?.clear();
       codes.clear();
-      reply(msg.id, { before, after: memory.size, removed, sessions: held });
+      reply(msg.id, { before, after: await entries(msg.kind), removed, sessions: held });
     } else if (msg.type === 'seed') {
       const redisPrefix = msg.kind === 'redis' ? (config.redisPrefix ?? `bench:${process.pid}:`) : undefined;
       reply(msg.id, await seed(msg.kind === 'redis' ? second : memory, redisPrefix, msg.count ?? 0));

@@ -7,7 +7,6 @@ import { hasDeviceCookie } from './lifecycle/devices/devices.js';
 import { isFresh } from './lifecycle/fresh.js';
 import type { CheckedUser } from './options.js';
 import { parseDestination } from './phone.js';
-import { setSecondFactor } from './second-factor-slot.js';
 
 /** What the guard puts on `req.secondFactor` for a verified request. */
 export interface SecondFactorInfo {
@@ -135,12 +134,12 @@ export function createGuard(rt: Runtime, mount: Mount, admit?: Admit): SecondFac
       return;
     }
     if (!info) return;
-    setSecondFactor(req, info);
+    req.secondFactor = info;
     next();
   }
 
   function pass(req: Request, next: NextFunction, info: SecondFactorInfo): void {
-    setSecondFactor(req, info);
+    req.secondFactor = info;
     next();
   }
 
@@ -175,7 +174,7 @@ export function createGuard(rt: Runtime, mount: Mount, admit?: Admit): SecondFac
         return;
       }
       if (!info) return;
-      setSecondFactor(req, info);
+      req.secondFactor = info;
       next();
     }
     return function requireFreshSecondFactor(req: Request, res: Response, next: NextFunction) {

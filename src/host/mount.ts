@@ -28,8 +28,8 @@ function below(full: string, routes: string): string | null {
  */
 export function createMount(config: Config, warnOnce: WarnOnce): Mount {
   // Each request that passed through the router: its routes' path, for the guard. Kept aside, not
-  // on the request: a property added to an Express request builds a hidden class per request
-  // (src/second-factor-slot.ts).
+  // on the request: Express gives each request a hidden class of its own (setPrototypeOf), so a
+  // property added to one builds a new map per request, on every route of the app.
   const routesOfRequest = new WeakMap<object, string>();
   let lastSeen: string | undefined;
 
