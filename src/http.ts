@@ -30,6 +30,7 @@ export function isCrossSite(req: Request): boolean {
   // `req.headers` read once: on a request after Express, each read costs ~0.8 µs (BENCHMARKS.md, s8-guard).
   const { headers } = req;
   const site = headers['sec-fetch-site'];
+  // isCrossSiteByFetchMetadata's rule, inline (keep the two alike).
   if (site !== undefined) return site !== 'same-origin' && site !== 'none';
   const origin = headers.origin;
   if (origin === undefined) return false;

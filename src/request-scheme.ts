@@ -9,16 +9,22 @@ type TrustProxy = (address: string | undefined, hop: number) => unknown;
  * `trust proxy` trusts the peer) but without its chain of getters (`secure` → `protocol` →
  * `app.get` → `req.get`), a third of the guard's cost on a real request. `trust proxy` is read on
  * every call, so a setting changed at run time counts at once, and a custom function is called
- * with the same arguments, once. A request outside Express (no app), or with a `secure` property
- * of its own, or whose app redefined `secure` or `protocol` (on `app.request`), is read as
- * `req.secure === true`.
+ * with the same arguments, once. A request outside Express (no app), or with a `secure` or
+ * `protocol` property of its own, or whose app redefined `secure` or `protocol` (on `app.request`),
+ * is read as `req.secure === true`. (The getters' check is kept per prototype: an app that
+ * redefines them after its first request is not seen.)
  * test/unit/request-scheme.test.ts compares both on real sockets under every setting.
  */
 export function isHttps(req: Request): boolean {
   const { app } = req;
-  // Outside Express, a request given its own `secure` (a test's, a middleware's), or an app that
-  // redefined the getters: their value.
-  if (typeof app !== 'function' || Object.hasOwn(req, 'secure') || !expressGetters(req)) {
+  // Outside Express, a request given its own `secure` or `protocol` (a test's, a middleware's that
+  // forces https), or an app that redefined the getters: their value.
+  if (
+    typeof app !== 'function' ||
+    Object.hasOwn(req, 'secure') ||
+    Object.hasOwn(req, 'protocol') ||
+    !expressGetters(req)
+  ) {
     return req.secure === true;
   }
   const socket = req.socket as TLSSocket;

@@ -199,6 +199,21 @@ describe('isHttps outside Express', () => {
     }
   });
 
+  it("follows a request's own `protocol` (a middleware forcing https without trust proxy), as Express's `secure` does", async () => {
+    for (const own of ['https', 'http']) {
+      const app = express5();
+      app.get('/', (req, res) => {
+        Object.defineProperty(req, 'protocol', { value: own });
+        res.json({ ours: isHttps(req), express: req.secure });
+      });
+      const server = await listen(app, own === 'http');
+      expect(await get(server, own === 'http', '/', undefined)).toEqual({
+        ours: own === 'https',
+        express: own === 'https',
+      });
+    }
+  });
+
   it('a bare Node request (no Express) counts as plain, as `req.secure === true` did', async () => {
     let seen: boolean | undefined;
     const server = await listen((req, res) => {
