@@ -132,20 +132,24 @@ describe('cookieLines: what res.cookie and res.clearCookie wrote', () => {
   });
 });
 
+/** The options both cookie tests build their jar from. */
+const jarConfig = () =>
+  parseOptions({
+    secret: SECRET,
+    getUser: () => null,
+    transport: memoryTransport(),
+    store: memoryStore(),
+    allowedCountries: ['BE'],
+    warnings: { memoryStore: false },
+    now: () => NOW,
+  });
+
 describe('the cookie jar writes the lines of the request scheme', () => {
   const user: CheckedUser = { id: 'u1', phone: '+32470123401', sessionId: 's1' };
   for (const secure of [false, true]) {
     it(`verified, challenge, clear (${secure ? 'https' : 'http'}, secure: 'auto')`, () => {
       vi.spyOn(Date, 'now').mockReturnValue(NOW);
-      const config = parseOptions({
-        secret: SECRET,
-        getUser: () => null,
-        transport: memoryTransport(),
-        store: memoryStore(),
-        allowedCountries: ['BE'],
-        warnings: { memoryStore: false },
-        now: () => NOW,
-      });
+      const config = jarConfig();
       const jar = createCookieJar(config);
       const name = secure ? '__Host-2fa' : '2fa';
       const expressOptions = { httpOnly: true, sameSite: 'lax', path: '/', secure } as const;
@@ -174,15 +178,7 @@ describe('a scheme asked once serves both cookies of a right code', () => {
   const user: CheckedUser = { id: 'u1', phone: '+32470123401', sessionId: 's1' };
   for (const secure of [false, true]) {
     it(`isSecure says the request's scheme; writes given a scheme follow it (${secure ? 'https' : 'http'})`, () => {
-      const config = parseOptions({
-        secret: SECRET,
-        getUser: () => null,
-        transport: memoryTransport(),
-        store: memoryStore(),
-        allowedCountries: ['BE'],
-        warnings: { memoryStore: false },
-        now: () => NOW,
-      });
+      const config = jarConfig();
       const jar = createCookieJar(config);
       const res = expressResponse(secure);
       expect(jar.isSecure(res.req)).toBe(secure);
