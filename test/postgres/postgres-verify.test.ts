@@ -245,13 +245,17 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt under a stricter iso
 
 describe.skipIf(!postgresUp)('postgresStore().verifyAttempt racing the generic path (read committed)', () => {
   const db = usePoolPerTest('mixed');
-  it('compares at most maxAttempts codes when an older instance counts an attempt while a right code is being taken', async () => {
-    const { pool, holder, table } = db;
+  /** A migrated store with a challenge whose first two of three attempts were wrong. */
+  const twoOfThreeUsed = async () => {
     const store = storeOnPool(db);
     await store.migrate();
     await store.set(KEYS.challenge, challengeRecord(), 60_000);
-    // Two of the three attempts used.
     for (let i = 1; i <= 2; i++) expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
+    return store;
+  };
+  it('compares at most maxAttempts codes when an older instance counts an attempt while a right code is being taken', async () => {
+    const { pool, holder, table } = db;
+    const store = await twoOfThreeUsed();
     // Hold the challenge row, so the function stops at its take of the challenge (after it read the
     // count and compared the code) until the older instance has counted.
     await holder.query('BEGIN');
@@ -279,11 +283,7 @@ describe.skipIf(!postgresUp)('postgresStore().verifyAttempt racing the generic p
 
   it('takes nothing when an attempt counted outside the account lock reaches the limit while a right code waits for the counter', async () => {
     const { pool, holder, table } = db;
-    const store = storeOnPool(db);
-    await store.migrate();
-    await store.set(KEYS.challenge, challengeRecord(), 60_000);
-    // Two of the three attempts used.
-    for (let i = 1; i <= 2; i++) expect((await store.verifyAttempt(input())).outcome).toBe('wrong');
+    const store = await twoOfThreeUsed();
     // An instance on the generic path (its lock row lapsed) counts the third attempt and has not
     // committed yet: it holds the counter's lock, so the right code waits for it after its compare.
     await holder.query('BEGIN');
