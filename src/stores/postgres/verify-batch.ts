@@ -14,7 +14,7 @@ type Single<R> = (input: VerifyAttemptInput, deadline: number) => Promise<R>;
  * statement before its own is sent. The second place opens only beside a slow statement
  * (VERIFY_SLOW_MS): with both places open at all times, a busy Node process that reads each answer
  * within a request or two found a place free for almost every verify, so nearly every verify went
- * alone (this morning's quiet peer run, ~1.1 round trips per verify: bench/cases/peer.ts).
+ * alone (the eighth session's quiet peer run, ~1.1 round trips per verify: bench/cases/peer.ts).
  */
 export const VERIFY_IN_FLIGHT = 2;
 
