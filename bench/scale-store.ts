@@ -136,11 +136,17 @@ async function opsMode() {
   );
 }
 
-async function gcMode(pending: number) {
+/** A store seeded with `pending` challenges, and 2,000 live ones the iterations verify. */
+async function seededWithLive(pending: number) {
   const store = memoryStore({ max: 6_000_000 });
   await seed(store, pending);
   const live: Challenge[] = [];
   for (let i = 0; i < 2000; i++) live.push(await send(store, Date.now()));
+  return { store, live };
+}
+
+async function gcMode(pending: number) {
+  const { store, live } = await seededWithLive(pending);
   (globalThis.gc as () => void)();
   (globalThis.gc as () => void)();
   await new Promise((resolve) => setTimeout(resolve, 3000)); // the sweeper's tail after gc()
@@ -185,10 +191,7 @@ async function gcMode(pending: number) {
 
 /** One store of `pending`, iterations only (no garbage): for a CPU profile of one size. */
 async function oneMode(pending: number) {
-  const store = memoryStore({ max: 6_000_000 });
-  await seed(store, pending);
-  const live: Challenge[] = [];
-  for (let i = 0; i < 2000; i++) live.push(await send(store, Date.now()));
+  const { store, live } = await seededWithLive(pending);
   (globalThis.gc as () => void)();
   const t0 = process.hrtime.bigint();
   await iterations(store, 100_000, live, false);
@@ -200,10 +203,7 @@ async function oneMode(pending: number) {
  * 10 ms (a table resize rehashes every entry inside one write), with the iteration each came at.
  */
 async function stallMode(pending: number, count: number) {
-  const store = memoryStore({ max: 6_000_000 });
-  await seed(store, pending);
-  const live: Challenge[] = [];
-  for (let i = 0; i < 2000; i++) live.push(await send(store, Date.now()));
+  const { store, live } = await seededWithLive(pending);
   (globalThis.gc as () => void)();
   // GC pauses over 10 ms in the same window, to tell them from the table's own stalls.
   const pauses: number[] = [];
