@@ -229,6 +229,18 @@ export function sendJson(res: Response, status: number, body: unknown): void {
 const errorBodies = new Map<string, { text: string; length: number }>();
 const MAX_ERROR_BODIES = 200;
 
+/**
+ * `details.attemptsLeft` when it is all `details` holds (one own enumerable key) and a whole number
+ * from 0 to 1,000: the body is then the same text for every error of that code, message and count.
+ */
+function attemptsLeftOnly(details: Record<string, unknown>): number | undefined {
+  const left = details.attemptsLeft;
+  if (typeof left !== 'number' || !Number.isInteger(left) || left < 0 || left > 1000) return undefined;
+  let keys = 0;
+  for (const key in details) if (!Object.hasOwn(details, key) || ++keys > 1) return undefined;
+  return keys === 1 ? left : undefined; // a symbol key, not enumerated, is not in the JSON text either
+}
+
 /** Sends a TwoFactorError as the contract's JSON shape, in `locale`, with Retry-After on 429 and 503. */
 export function sendError(res: Response, error: TwoFactorError, locale: Locale = 'en'): void {
   // Every 429 and 503 says when to come back; one without a wait of its own (a burnt challenge,
@@ -236,18 +248,25 @@ export function sendError(res: Response, error: TwoFactorError, locale: Locale =
   const retryAfter = error.retryAfter ?? (error.status === 429 || error.status === 503 ? 1 : undefined);
   if (retryAfter !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
   const message = localMessage(error, locale);
-  if (error.details !== undefined) {
-    sendJson(res, error.status, { error: { code: error.code, message, ...error.details } });
+  const { details } = error;
+  // A wrong code's details are its `attemptsLeft` alone (0 to `maxAttempts`): kept like no details.
+  const left = details === undefined ? undefined : attemptsLeftOnly(details);
+  if (details !== undefined && left === undefined) {
+    sendJson(res, error.status, { error: { code: error.code, message, ...details } });
     return;
   }
   // Most refusals carry no details and the code's own message: their text is made once per code
   // and locale. A message of its own may hold what the request sent (a field's name), so it is
   // serialized each time: a client cannot fill the cache.
   const own = error.message === ERROR_CODES[error.code].message;
-  const key = `${error.code}\n${message}`;
+  const key = left === undefined ? `${error.code}\n${message}` : `${error.code}\n${message}\n${left}`;
   let body = own ? errorBodies.get(key) : undefined;
   if (body === undefined) {
-    const text = JSON.stringify({ error: { code: error.code, message } });
+    const text = JSON.stringify(
+      left === undefined
+        ? { error: { code: error.code, message } }
+        : { error: { code: error.code, message, attemptsLeft: left } },
+    );
     body = { text, length: Buffer.byteLength(text) };
     if (own && errorBodies.size < MAX_ERROR_BODIES) errorBodies.set(key, body);
   }

@@ -85,3 +85,51 @@ describe('sendError keeps the text of an error without details', () => {
     }
   });
 });
+
+describe("sendError keeps a wrong code's text, by its attempts left", () => {
+  it('serializes a wrong code of one count once, and writes exactly the spread answer', () => {
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      for (const locale of LOCALES) {
+        for (const attemptsLeft of [0, 1, 4, 9, 1000]) {
+          const made = () => new TwoFactorError('ERR_2FA_CODE_INVALID', { details: { attemptsLeft } });
+          capture(made(), locale);
+          stringify.mockClear();
+          expect(capture(made(), locale)).toEqual(reference(made(), locale));
+          // once for `reference` alone: the answer's own text was kept
+          expect(stringify).toHaveBeenCalledTimes(1);
+          stringify.mockClear();
+        }
+      }
+    } finally {
+      stringify.mockRestore();
+    }
+  });
+
+  it('serializes every other shape of details each time, as the spread gives it', () => {
+    const inherited = Object.create({ extra: 1 }) as Record<string, unknown>;
+    inherited.attemptsLeft = 2;
+    const hidden = {} as Record<string, unknown>;
+    Object.defineProperty(hidden, 'attemptsLeft', { value: 3, enumerable: false });
+    const withSymbol = { attemptsLeft: 5, [Symbol('s')]: 1 } as Record<string, unknown>;
+    const detailsList: Record<string, unknown>[] = [
+      { attemptsLeft: 2, extra: 'x' },
+      { extra: 'x', attemptsLeft: 2 },
+      { attemptsLeft: 1.5 },
+      { attemptsLeft: -1 },
+      { attemptsLeft: 1001 },
+      { attemptsLeft: '3' },
+      { attemptsLeft: -0 },
+      inherited,
+      hidden,
+      withSymbol,
+    ];
+    for (const details of detailsList) {
+      for (const message of [undefined, 'A message of its own.']) {
+        const made = () =>
+          new TwoFactorError('ERR_2FA_CODE_INVALID', { details, ...(message ? { message } : {}) });
+        for (let i = 0; i < 2; i++) expect(capture(made(), 'nl')).toEqual(reference(made(), 'nl'));
+      }
+    }
+  });
+});
