@@ -6,7 +6,6 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   VERIFY_BATCH_MAX,
   VERIFY_IN_FLIGHT,
-  VERIFY_SECOND_AT,
   VERIFY_SLOT_MS,
   VERIFY_SLOW_MS,
   verifyBatcher,
@@ -43,60 +42,15 @@ describe('verifyBatcher', () => {
   it('sends a verify alone when no statement is in flight, and the ones that come meanwhile together when it returns', async () => {
     const { sent, alone, verify } = setup();
     const first = verify(verifyAttemptInput(), 0);
-    const later = Array.from({ length: VERIFY_SECOND_AT - 1 }, () => verify(verifyAttemptInput(), 0));
-    // A second place is not taken while the one statement in flight is quick and fewer than
-    // VERIFY_SECOND_AT wait: they wait for it.
-    expect(VERIFY_SECOND_AT).toBe(3);
+    const later = Array.from({ length: 3 }, () => verify(verifyAttemptInput(), 0));
+    // A second place is not taken while the one statement in flight is quick: they wait for it.
     expect(alone).toHaveLength(1);
     expect(sent).toHaveLength(0);
     alone[0]?.('right');
     expect(await first).toBe('right');
-    expect(sent).toEqual([expect.objectContaining({ text: 'MANY', items: 2 })]);
-    sent[0]?.resolve([1, 2].map((i) => ({ i, outcome: `answer ${i}` })));
-    expect(await Promise.all(later)).toEqual(['answer 1', 'answer 2']);
-  });
-
-  it('sends VERIFY_SECOND_AT waiting verifies beside a quick statement in flight, without waiting for it', async () => {
-    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
-    const { sent, alone, verify } = setup();
-    const first = verify(verifyAttemptInput(), 0);
-    const second = Array.from({ length: VERIFY_SECOND_AT }, () => verify(verifyAttemptInput(), 0));
-    // The first is quick (no time has passed), and the third one waiting opens the second place.
-    expect(alone).toHaveLength(1);
-    expect(sent.map((s) => s.items)).toEqual([VERIFY_SECOND_AT]);
-    // Both places taken: the next ones wait, whatever their number, until one comes back.
-    const third = Array.from({ length: 2 * VERIFY_SECOND_AT }, () => verify(verifyAttemptInput(), 0));
-    expect(sent.map((s) => s.items)).toEqual([VERIFY_SECOND_AT]);
-    sent[0]?.resolve([1, 2, 3].map((i) => ({ i, outcome: `second ${i}` })));
-    expect(await Promise.all(second)).toEqual(['second 1', 'second 2', 'second 3']);
-    // The batch came back beside the first (still quick): what waits is VERIFY_SECOND_AT or more, so it goes.
-    await flushed();
-    expect(sent.map((s) => s.items)).toEqual([VERIFY_SECOND_AT, 2 * VERIFY_SECOND_AT]);
-    sent[1]?.resolve(
-      Array.from({ length: 2 * VERIFY_SECOND_AT }, (_, k) => ({ i: k + 1, outcome: 'third' })),
-    );
-    expect(await Promise.all(third)).toEqual(third.map(() => 'third'));
-    alone[0]?.('right');
-    expect(await first).toBe('right');
-    expect(alone).toHaveLength(1);
-  });
-
-  it('keeps fewer than VERIFY_SECOND_AT waiting beside a quick statement until it comes back', async () => {
-    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
-    const { sent, alone, verify } = setup();
-    void verify(verifyAttemptInput(), 0);
-    for (let i = 0; i < VERIFY_SECOND_AT; i++) void verify(verifyAttemptInput(), 0);
-    expect(sent.map((s) => s.items)).toEqual([VERIFY_SECOND_AT]);
-    // The batch comes back while the first is still quick; fewer than VERIFY_SECOND_AT wait meanwhile.
-    for (let i = 0; i < VERIFY_SECOND_AT - 1; i++) void verify(verifyAttemptInput(), 0);
-    sent[0]?.resolve([1, 2, 3].map((i) => ({ i, outcome: 'right' })));
-    await flushed();
-    expect(sent.map((s) => s.items)).toEqual([VERIFY_SECOND_AT]);
-    // They go when the first comes back.
-    alone[0]?.('right');
-    await flushed();
-    expect(sent.map((s) => s.items)).toEqual([VERIFY_SECOND_AT, VERIFY_SECOND_AT - 1]);
-    expect(alone).toHaveLength(1);
+    expect(sent).toEqual([expect.objectContaining({ text: 'MANY', items: 3 })]);
+    sent[0]?.resolve([1, 2, 3].map((i) => ({ i, outcome: `answer ${i}` })));
+    expect(await Promise.all(later)).toEqual(['answer 1', 'answer 2', 'answer 3']);
   });
 
   it('sends what waits beside the statement in flight once that one is slow (VERIFY_SLOW_MS), at most VERIFY_IN_FLIGHT', async () => {
@@ -118,13 +72,11 @@ describe('verifyBatcher', () => {
 
   it('sends at most VERIFY_BATCH_MAX in one statement', async () => {
     const { sent, alone, verify } = setup();
-    // One alone, VERIFY_SECOND_AT in the second place, then more than a batch waits for a place.
-    for (let i = 0; i < 1 + VERIFY_SECOND_AT + VERIFY_BATCH_MAX + 1; i++)
-      void verify(verifyAttemptInput(), 0);
+    for (let i = 0; i < 1 + VERIFY_BATCH_MAX + 1; i++) void verify(verifyAttemptInput(), 0);
     alone[0]?.('right');
     await Promise.resolve();
     await Promise.resolve();
-    expect(sent.map((s) => s.items)).toEqual([VERIFY_SECOND_AT, VERIFY_BATCH_MAX]);
+    expect(sent.map((s) => s.items)).toEqual([VERIFY_BATCH_MAX]);
   });
 
   it('does not let statements that hang hold up the verifies after them', async () => {
@@ -151,7 +103,7 @@ describe('verifyBatcher', () => {
     for (const p of all) void p.then(() => settled++);
     alone[0]?.('right');
     await flushed();
-    expect(sent.map((s) => s.items)).toEqual([VERIFY_SECOND_AT, VERIFY_BATCH_MAX]);
+    expect(sent.map((s) => s.items)).toEqual([VERIFY_BATCH_MAX]);
     // The database has no batch function (a schema from before it): batches go off.
     for (const s of sent.splice(0)) s.reject(Object.assign(new Error('no such function'), { code: '42883' }));
     await flushed();
@@ -167,12 +119,9 @@ describe('verifyBatcher', () => {
     const all = Array.from({ length: 1 + 2 * VERIFY_BATCH_MAX + 8 }, () => verify(verifyAttemptInput(), 0));
     alone[0]?.('right');
     await flushed();
-    expect(sent.map((s) => s.items)).toEqual([VERIFY_SECOND_AT, VERIFY_BATCH_MAX]);
-    sent[1]?.resolve(
-      Array.from({ length: VERIFY_BATCH_MAX }, (_, k) => ({ i: k + 1, outcome: 'isolation' })),
-    );
+    expect(sent.map((s) => s.items)).toEqual([VERIFY_BATCH_MAX]);
     sent[0]?.resolve(
-      Array.from({ length: VERIFY_SECOND_AT }, (_, k) => ({ i: k + 1, outcome: 'isolation' })),
+      Array.from({ length: VERIFY_BATCH_MAX }, (_, k) => ({ i: k + 1, outcome: 'isolation' })),
     );
     await flushed();
     // The batch's verifies and all those still waiting, each alone; none left in the queue.
@@ -201,21 +150,19 @@ describe('verifyBatcher', () => {
     void verify(verifyAttemptInput(), 0);
     await vi.advanceTimersByTimeAsync(VERIFY_SLOW_MS + 1);
     expect(alone).toHaveLength(2);
-    // A batch's worth and fewer than VERIFY_SECOND_AT more.
-    for (let i = 0; i < VERIFY_BATCH_MAX + VERIFY_SECOND_AT - 1; i++) void verify(verifyAttemptInput(), 0);
+    for (let i = 0; i < 2 * VERIFY_BATCH_MAX; i++) void verify(verifyAttemptInput(), 0);
     await vi.advanceTimersByTimeAsync(VERIFY_SLOW_MS + 1);
     expect(sent).toHaveLength(0);
     // The first comes back; the second is slow by now: a batch goes beside it.
     alone[0]?.('right');
     await flushed();
     expect(sent.map((s) => s.items)).toEqual([VERIFY_BATCH_MAX]);
-    // The second comes back; the batch is quick and fewer than VERIFY_SECOND_AT wait: they wait for
-    // it, until it is slow.
+    // The second comes back; the batch is quick: the rest waits for it, until it is slow.
     alone[1]?.('right');
     await flushed();
     expect(sent.map((s) => s.items)).toEqual([VERIFY_BATCH_MAX]);
     await vi.advanceTimersByTimeAsync(VERIFY_SLOW_MS + 1);
-    expect(sent.map((s) => s.items)).toEqual([VERIFY_BATCH_MAX, VERIFY_SECOND_AT - 1]);
+    expect(sent.map((s) => s.items)).toEqual([VERIFY_BATCH_MAX, VERIFY_BATCH_MAX]);
   });
 
   it('sends each verify alone when its batch cannot be written (one malformed input), not failing them all', async () => {

@@ -11,23 +11,12 @@ type Single<R> = (input: VerifyAttemptInput, deadline: number) => Promise<R>;
  * A store's verify statements in flight at most (hung ones, VERIFY_SLOT_MS, not counted). The
  * first goes at once; while it is out, the verifies that come wait and go together when it returns
  * (one round trip and one commit for all of them), so no verify waits for more than about one
- * statement before its own is sent. The second place opens only for VERIFY_SECOND_AT verifies
- * waiting, or beside a slow statement (VERIFY_SLOW_MS): with both places open at all times, a busy
- * Node process that reads each answer within a request or two found a place free for almost every
- * verify, so nearly every verify went alone (the eighth session's quiet peer run, ~1.1 round trips
- * per verify: bench/cases/peer.ts).
+ * statement before its own is sent. The second place opens only beside a slow statement
+ * (VERIFY_SLOW_MS): with both places open at all times, a busy Node process that reads each answer
+ * within a request or two found a place free for almost every verify, so nearly every verify went
+ * alone (the eighth session's quiet peer run, ~1.1 round trips per verify: bench/cases/peer.ts).
  */
 export const VERIFY_IN_FLIGHT = 2;
-
-/**
- * Verifies waiting that go in the second place beside a quick statement, without waiting for it.
- * With one place only, the verifies in a process split into two groups that take turns: one in the
- * database while Node answers and reads the other, and while the smaller group's turn in Node is
- * shorter than the larger one's statement, Node waits with work queued (the eighth session's peer
- * runs: ~0.88 of a core at 10 connections, 4.2 verifies per statement). Three waiting keep the
- * second place's statements at three verifies or more, so never one round trip per verify.
- */
-export const VERIFY_SECOND_AT = 3;
 
 /**
  * A verify statement out longer than this (ms) is slow (a commit takes ~1 ms; a batch of 32 a few):
@@ -71,7 +60,7 @@ const numbers = (items: readonly number[]) => `{${items.join(',')}}`;
 /**
  * Natural batching of one store's verifies (group commit): a verify that finds no verify statement
  * of the store in flight goes at once, alone; one that finds one in flight waits, and when it comes
- * back (or turns slow, VERIFY_SLOW_MS, or VERIFY_SECOND_AT wait), everything waiting goes as one statement of the table's `<table>_verify_many`
+ * back (or turns slow, VERIFY_SLOW_MS), everything waiting goes as one statement of the table's `<table>_verify_many`
  * (verify-function.ts): one round trip, one transaction, one commit for all of them. Measured on
  * this machine, in-process (bench/pg-batch-cost.ts, 10 in flight): Node's CPU per verify down by a
  * quarter to a half, PostgreSQL's by about a third.
@@ -181,8 +170,8 @@ export function verifyBatcher<R>(
   }
 
   /**
-   * Whether a statement may be sent now: none in flight, or fewer than VERIFY_IN_FLIGHT and either
-   * VERIFY_SECOND_AT verifies waiting or the newest statement slow; hung ones (VERIFY_SLOT_MS) not counted.
+   * Whether a statement may be sent now: none in flight, or fewer than VERIFY_IN_FLIGHT and the
+   * newest of them slow; hung ones (VERIFY_SLOT_MS) not counted.
    */
   function free(): boolean {
     if (inFlight.length === 0) return true;
@@ -193,8 +182,7 @@ export function verifyBatcher<R>(
     if (inFlight.length === 0) return true;
     return (
       inFlight.length < VERIFY_IN_FLIGHT &&
-      (waiting.length >= VERIFY_SECOND_AT ||
-        (inFlight[inFlight.length - 1] as { sentAt: number }).sentAt < now - VERIFY_SLOW_MS)
+      (inFlight[inFlight.length - 1] as { sentAt: number }).sentAt < now - VERIFY_SLOW_MS
     );
   }
 
@@ -267,8 +255,8 @@ export function verifyBatcher<R>(
     if (waiting.length === 0 && free()) return single(input, deadline).finally(place());
     return new Promise<R>((resolve, reject) => {
       waiting.push({ input, deadline, resolve, reject });
-      // A place opened by a slow or hung statement or by VERIFY_SECOND_AT waiting, or the timer that
-      // opens one (a statement coming back flushes by itself).
+      // A place opened by a slow or hung statement, or the timer that opens one (a statement coming
+      // back flushes by itself).
       pump();
     });
   }
