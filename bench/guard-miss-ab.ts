@@ -6,15 +6,13 @@
 // tree over the ref, and each over the floor (CPU time: the other processes on a shared machine
 // move it less than the clock).
 import { execFileSync } from 'node:child_process';
-import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import { createCookieJar } from '../src/cookie.js';
-import { memoryStore } from '../src/index.js';
 import { parseOptions } from '../src/options.js';
-import { codeTransport, SECRET } from './apps.js';
 import { median } from './measure.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,37 +37,13 @@ const old = (await import(pathToFileURL(join(dir, 'cookie.ts')).href)) as typeof
 
 const browsers = 20_000;
 const hot = 5_000;
-const config = parseOptions({
-  secret: SECRET,
-  getUser: () => null,
-  transport: codeTransport(null),
-  store: memoryStore(),
-  allowedCountries: ['BE'],
-  warnings: { memoryStore: false },
-});
-const flat = (text: string) => Buffer.from(text, 'utf8').toString('utf8');
-const users = Array.from({ length: browsers }, (_, n) => ({
-  id: `u${n}`,
-  phone: '+32470000001',
-  sessionId: randomBytes(24).toString('base64url'),
-}));
-const writer = createCookieJar(config);
-const now = Date.now();
-const values: string[] = [];
-const requests = users.map((user) => {
-  let cookie = '';
-  const res = {
-    req: { secure: false },
-    getHeader: () => undefined,
-    setHeader(_name: string, line: string) {
-      const pair = line.slice(0, line.indexOf(';'));
-      cookie = flat(`other=1; ${pair}; theme=dark`);
-      values.push(flat(decodeURIComponent(pair.slice(pair.indexOf('=') + 1))));
-    },
-  } as unknown as Response;
-  writer.writeVerified(res, user, { verifiedAt: now, expiresAt: now + 3_600_000, method: 'sms' });
-  return { headers: { cookie }, secure: false } as unknown as Request;
-});
+// The verified browsers of bench/cases/guard-miss.ts (bench/verified-browsers.ts), from src: this A/B
+// times the sources (bench/pkg.ts, which apps.ts and verified-browsers.ts load, is src's here too).
+process.env.BENCH_SRC = '1';
+const { verifiedBrowsers } = await import('./verified-browsers.js');
+const { SECRET } = await import('./apps.js');
+const { options, users, requests, values } = verifiedBrowsers(browsers);
+const config = parseOptions(options);
 
 const key = createSecretKey(Buffer.from(SECRET, 'utf8'));
 let sink = 0;

@@ -1,10 +1,12 @@
 /**
- * verify-batch.ts without a database: what goes out when, with a fake `run` and a fake clock.
+ * verify-batch.ts without a database: what goes out when, with a fake `run` and fake clocks (the
+ * monotonic one it times statements by, and the wall clock, stepped back to show it is not read).
  * The real batches (answers, locks, failures) are test/postgres/postgres-verify-batch.test.ts's.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   VERIFY_BATCH_MAX,
+  VERIFY_BATCH_OFF_MS,
   VERIFY_IN_FLIGHT,
   VERIFY_SLOT_MS,
   VERIFY_SLOW_MS,
@@ -54,7 +56,7 @@ describe('verifyBatcher', () => {
   });
 
   it('sends what waits beside the statement in flight once that one is slow (VERIFY_SLOW_MS), at most VERIFY_IN_FLIGHT', async () => {
-    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    vi.useFakeTimers({ toFake: ['Date', 'performance', 'setTimeout', 'clearTimeout'] });
     const { sent, alone, verify } = setup();
     for (let i = 0; i < 3; i++) void verify(verifyAttemptInput(), 0);
     await vi.advanceTimersByTimeAsync(VERIFY_SLOW_MS - 1);
@@ -80,7 +82,7 @@ describe('verifyBatcher', () => {
   });
 
   it('does not let statements that hang hold up the verifies after them', async () => {
-    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    vi.useFakeTimers({ toFake: ['Date', 'performance', 'setTimeout', 'clearTimeout'] });
     const { sent, alone, verify } = setup();
     void verify(verifyAttemptInput(), 0);
     void verify(verifyAttemptInput(), 0);
@@ -89,10 +91,46 @@ describe('verifyBatcher', () => {
     expect(alone).toHaveLength(2);
     void verify(verifyAttemptInput(), 0);
     expect(sent).toHaveLength(0);
-    vi.setSystemTime(Date.now() + VERIFY_SLOT_MS);
+    // Half a millisecond past VERIFY_SLOT_MS of the first statement, before the timer (whole
+    // milliseconds) would send the one waiting.
+    await vi.advanceTimersByTimeAsync(VERIFY_SLOT_MS - VERIFY_SLOW_MS - 0.5);
+    expect(sent).toHaveLength(0);
     // The next verify finds the first place's statement older than VERIFY_SLOT_MS: it and the
     // one waiting go out now.
     void verify(verifyAttemptInput(), 0);
+    expect(sent.map((s) => s.items)).toEqual([2]);
+  });
+
+  it('does not hold the queue when the wall clock steps back while the statement in flight is out', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'performance', 'setTimeout', 'clearTimeout'] });
+    const { sent, alone, verify } = setup();
+    for (let i = 0; i < 3; i++) void verify(verifyAttemptInput(), 0);
+    // The wall clock steps back an hour (NTP, a VM resumed); the statement's time out goes on.
+    vi.setSystemTime(Date.now() - 3_600_000);
+    await vi.advanceTimersByTimeAsync(VERIFY_SLOW_MS + 1);
+    // Slow by then: the two waiting go beside it, not an hour later.
+    expect(alone).toHaveLength(1);
+    expect(sent.map((s) => s.items)).toEqual([2]);
+  });
+
+  it('turns batches on again VERIFY_BATCH_OFF_MS after they went off, though the wall clock stepped back', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'performance', 'setTimeout', 'clearTimeout'] });
+    const { sent, alone, verify } = setup();
+    for (let i = 0; i < 3; i++) void verify(verifyAttemptInput(), 0);
+    alone[0]?.('right');
+    await flushed();
+    expect(sent.map((s) => s.items)).toEqual([2]);
+    // No batch function (a schema from before it): batches off, the two sent alone.
+    sent.splice(0)[0]?.reject(Object.assign(new Error('no such function'), { code: '42883' }));
+    await flushed();
+    expect(alone).toHaveLength(3);
+    vi.setSystemTime(Date.now() - 3_600_000);
+    await vi.advanceTimersByTimeAsync(VERIFY_BATCH_OFF_MS + 1);
+    // On again: one goes alone, the two that come while it is out wait and go together.
+    for (let i = 0; i < 3; i++) void verify(verifyAttemptInput(), 0);
+    expect(alone).toHaveLength(4);
+    alone[3]?.('right');
+    await flushed();
     expect(sent.map((s) => s.items)).toEqual([2]);
   });
 
@@ -131,7 +169,7 @@ describe('verifyBatcher', () => {
   });
 
   it('sends what waits once hung statements lose their places, without a new verify', async () => {
-    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    vi.useFakeTimers({ toFake: ['Date', 'performance', 'setTimeout', 'clearTimeout'] });
     const { sent, alone, verify } = setup();
     for (let i = 0; i < 3; i++) void verify(verifyAttemptInput(), 0);
     await vi.advanceTimersByTimeAsync(VERIFY_SLOW_MS + 1);
@@ -144,7 +182,7 @@ describe('verifyBatcher', () => {
   });
 
   it('sends what waits when a statement comes back beside a slow one, not beside a quick one', async () => {
-    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    vi.useFakeTimers({ toFake: ['Date', 'performance', 'setTimeout', 'clearTimeout'] });
     const { sent, alone, verify } = setup();
     void verify(verifyAttemptInput(), 0);
     void verify(verifyAttemptInput(), 0);

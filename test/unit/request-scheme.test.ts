@@ -168,6 +168,40 @@ describe.each(VERSIONS)('isHttps equals req.secure on %s', (_name, express) => {
     expect(await get(server, false, '/', undefined)).toMatchObject({ ours: true, express: true });
   });
 
+  it.each(['app.request', 'the request'])(
+    'asks an app’s own `req.get` (on %s) for X-Forwarded-Proto behind a trusted proxy, as Express does',
+    async (where) => {
+      // A proxy that terminates TLS for every request and says so its own way: the app's `get`
+      // answers https for X-Forwarded-Proto whatever the header says.
+      function ownGet(this: Request, name: string) {
+        const lower = name.toLowerCase();
+        return lower === 'x-forwarded-proto' ? 'https' : this.headers[lower];
+      }
+      const app = express();
+      app.set('trust proxy', (address: string | undefined) => address === '127.0.0.1');
+      if (where === 'app.request') {
+        Object.defineProperty(app.request, 'get', { configurable: true, writable: true, value: ownGet });
+      } else {
+        app.use((req, _res, next) => {
+          (req as { get: unknown }).get = ownGet;
+          next();
+        });
+      }
+      app.get('/', (req: Request, res: Response) => {
+        const ours = isHttps(req);
+        res.json({ ours, express: req.secure });
+      });
+      const server = await listen(app, false);
+      for (const proto of PROTOS) {
+        expect({ proto, ...(await get(server, false, '/', proto)) }).toEqual({
+          proto,
+          ours: true,
+          express: true,
+        });
+      }
+    },
+  );
+
   it('sees the answer change when the app changes trust proxy while running', async () => {
     const app = answering(express, undefined, 'app');
     const server = await listen(app, false);

@@ -92,20 +92,23 @@ export function verifyBatcher<R>(
   /** Called when the database has no batch function (42883): a schema from before it existed. */
   onMissing?: () => void,
 ) {
-  /** The statements in flight, by when each was sent (Date.now()), oldest first. */
+  // Durations on the monotonic clock (performance.now()): a wall clock stepped back must not keep a
+  // slow statement quick, nor batches off, for the size of the step. (The items' deadlines are the
+  // server's clock, server-deadline.ts's, and are only passed on.)
+  /** The statements in flight, by when each was sent (performance.now()), oldest first. */
   const inFlight: { sentAt: number }[] = [];
   const waiting: Waiting<R>[] = [];
-  /** Until when (Date.now()) every verify goes alone: the database cannot run batches. */
+  /** Until when (performance.now()) every verify goes alone: the database cannot run batches. */
   let offUntil = 0;
 
   /** Wakes the queue when a place opens without a reply: a statement turns slow or hung (while anything waits). */
   let timer: ReturnType<typeof setTimeout> | undefined;
-  /** When the timer fires (Date.now()). */
+  /** When the timer fires (performance.now()). */
   let timerAt = 0;
 
   /** Takes a place for a statement sent now; the function gives it back (once). */
   function place(): () => void {
-    const statement = { sentAt: Date.now() };
+    const statement = { sentAt: performance.now() };
     inFlight.push(statement);
     return () => {
       const at = inFlight.indexOf(statement);
@@ -134,14 +137,14 @@ export function verifyBatcher<R>(
         timer = undefined;
         pump();
       },
-      Math.max(1, at - Date.now()),
+      Math.max(1, at - performance.now()),
     );
     timer.unref?.();
   }
 
-  /** When a place opens without a reply (Date.now()): the newest statement slow, or the oldest hung. */
+  /** When a place opens without a reply (performance.now()): the newest statement slow, or the oldest hung. */
   function opensAt(): number {
-    const now = Date.now();
+    const now = performance.now();
     const hung = ((inFlight[0] as { sentAt: number } | undefined)?.sentAt ?? now) + VERIFY_SLOT_MS + 1;
     if (inFlight.length >= VERIFY_IN_FLIGHT) return hung;
     const newest = (inFlight[inFlight.length - 1] as { sentAt: number } | undefined)?.sentAt ?? now;
@@ -155,7 +158,7 @@ export function verifyBatcher<R>(
 
   /** Sends everything waiting (up to VERIFY_BATCH_MAX) as one statement. */
   function flush(): void {
-    if (offUntil > Date.now()) {
+    if (offUntil > performance.now()) {
       drainAlone();
       return;
     }
@@ -175,7 +178,7 @@ export function verifyBatcher<R>(
    */
   function free(): boolean {
     if (inFlight.length === 0) return true;
-    const now = Date.now();
+    const now = performance.now();
     while (inFlight.length > 0 && (inFlight[0] as { sentAt: number }).sentAt < now - VERIFY_SLOT_MS) {
       inFlight.shift();
     }
@@ -192,7 +195,7 @@ export function verifyBatcher<R>(
 
   /** Turns batches off for a while and sends everything waiting alone. */
   function off(): void {
-    offUntil = Date.now() + VERIFY_BATCH_OFF_MS;
+    offUntil = performance.now() + VERIFY_BATCH_OFF_MS;
     drainAlone();
   }
 
@@ -246,7 +249,7 @@ export function verifyBatcher<R>(
 
   function verify(input: VerifyAttemptInput, deadline: number): Promise<R> {
     if (offUntil !== 0) {
-      if (offUntil > Date.now()) {
+      if (offUntil > performance.now()) {
         drainAlone();
         return single(input, deadline);
       }
