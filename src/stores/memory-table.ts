@@ -29,8 +29,22 @@ const MIN_CAPACITY = 16;
 /** Old slots a write moves on, at least, while the table resizes (more when the new table is tight). */
 const MIN_STEP = 4;
 const NO_TAGS = new Uint8Array(0);
+/**
+ * The slots are kept in pages of 4,096 (32 KiB), each made when a string is first put in it: an
+ * array of eight million slots made at once (64 MiB, zeroed page by page by the OS) took 250–460 ms
+ * on this machine, inside the write that started the resize. A page takes ~20 µs.
+ */
+const PAGE_BITS = 12;
+const PAGE_SIZE = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_SIZE - 1;
 
 type Slot = string | typeof EMPTY | typeof GONE;
+/** A table's slots, by page; a page not made yet holds nothing (its tags are all EMPTY). */
+type Pages = (Slot[] | undefined)[];
+
+const pagesFor = (capacity: number): Pages => new Array(Math.ceil(capacity / PAGE_SIZE)).fill(undefined);
+/** The string in slot `at`, whose tag says it holds one. */
+const stringAt = (pages: Pages, at: number) => (pages[at >>> PAGE_BITS] as Slot[])[at & PAGE_MASK] as string;
 
 /**
  * A slot's tag: 0 empty, 1 deleted, else 2–255 from the key's hash. A probe reads the tag first and
@@ -40,8 +54,8 @@ type Slot = string | typeof EMPTY | typeof GONE;
  */
 const tagOf = (hash: number) => 2 + ((hash >>> 24) % 254);
 
-/** The slot of `slots` holding `key` (whose hash is `hash`), or -1. */
-function probe(slots: Slot[], tags: Uint8Array, key: string, hash: number): number {
+/** The slot of `pages` holding `key` (whose hash is `hash`), or -1. */
+function probe(pages: Pages, tags: Uint8Array, key: string, hash: number): number {
   const mask = tags.length - 1;
   const length = key.length;
   const tag = tagOf(hash);
@@ -50,7 +64,7 @@ function probe(slots: Slot[], tags: Uint8Array, key: string, hash: number): numb
     const seen = tags[at] as number;
     if (seen === EMPTY) return -1;
     if (seen === tag) {
-      const slot = slots[at] as string;
+      const slot = stringAt(pages, at);
       if (slot.length > length && slot.charCodeAt(length) === 0 && slot.startsWith(key)) return at;
     }
     at = (at + step) & mask; // triangular steps: every slot of a power-of-two table is visited
@@ -61,7 +75,7 @@ function probe(slots: Slot[], tags: Uint8Array, key: string, hash: number): numb
 const inOld = (at: number) => -2 - at;
 
 export class EntryTable {
-  #slots: Slot[] = new Array(MIN_CAPACITY).fill(EMPTY);
+  #slots: Pages = pagesFor(MIN_CAPACITY);
   #tags = new Uint8Array(MIN_CAPACITY);
   /** Live entries in `#slots`. */
   #count = 0;
@@ -72,7 +86,7 @@ export class EntryTable {
    * entry held there is replaced or deleted in place. A slot moved on keeps its string under a
    * GONE tag: a walk of these slots (`entries`) that a resize overtook still finds the key by it.
    */
-  #oldSlots: Slot[] = [];
+  #oldSlots: Pages = [];
   #oldTags = NO_TAGS;
   /** Live entries in `#oldSlots`. */
   #oldCount = 0;
@@ -92,7 +106,7 @@ export class EntryTable {
 
   /** Slots of the current table. For tests, with `moved`. */
   get capacity(): number {
-    return this.#slots.length;
+    return this.#tags.length;
   }
 
   /** Entries moved from an old table to a new one so far: no write moves more than a few. For tests. */
@@ -118,7 +132,14 @@ export class EntryTable {
 
   /** The string held at `found` (an answer of `#find` other than -1). */
   #at(found: number): string {
-    return (found >= 0 ? this.#slots[found] : this.#oldSlots[inOld(found)]) as string;
+    return found >= 0 ? stringAt(this.#slots, found) : stringAt(this.#oldSlots, inOld(found));
+  }
+
+  /** Puts `slot` at `found` (an answer of `#find` other than -1), whose page is made. */
+  #put(found: number, slot: Slot): void {
+    const pages = found >= 0 ? this.#slots : this.#oldSlots;
+    const at = found >= 0 ? found : inOld(found);
+    (pages[at >>> PAGE_BITS] as Slot[])[at & PAGE_MASK] = slot;
   }
 
   get(key: string): string | undefined {
@@ -147,11 +168,10 @@ export class EntryTable {
       const slot = this.#at(found);
       // A join writes its pieces into one flat string (a `+` would make a rope to flatten later).
       const text = narrow ? [slot.slice(0, key.length + 1), entry].join('') : flat(key + SEPARATOR + entry);
-      if (found >= 0) this.#slots[found] = text;
-      else this.#oldSlots[inOld(found)] = text;
+      this.#put(found, text);
     } else {
       this.#insert(flat(key + SEPARATOR + entry), key.length); // one-byte when possible (memory-entries.ts)
-      if ((this.#count + this.#gone) * 4 > this.#slots.length * 3) this.#resize();
+      if ((this.#count + this.#gone) * 4 > this.#tags.length * 3) this.#resize();
     }
     this.#advance();
   }
@@ -164,33 +184,41 @@ export class EntryTable {
     let at = hash & mask;
     for (let step = 1; (tags[at] as number) > GONE; step++) at = (at + step) & mask;
     if (tags[at] === GONE) this.#gone--;
-    this.#slots[at] = text;
+    const index = at >>> PAGE_BITS;
+    const page = this.#slots[index] ?? this.#newPage(index);
+    page[at & PAGE_MASK] = text;
     tags[at] = tagOf(hash);
     this.#count++;
+  }
+
+  /** Page `index` of `#slots`, made (all EMPTY). */
+  #newPage(index: number): Slot[] {
+    const page: Slot[] = new Array(Math.min(PAGE_SIZE, this.#tags.length)).fill(EMPTY);
+    this.#slots[index] = page;
+    return page;
   }
 
   delete(key: string): boolean {
     if (key.includes(SEPARATOR)) return this.#odd.delete(key);
     const found = this.#find(key);
     if (found === -1) return false;
+    this.#put(found, GONE);
     if (found >= 0) {
-      this.#slots[found] = GONE;
       this.#tags[found] = GONE;
       this.#count--;
       this.#gone++;
     } else {
-      this.#oldSlots[inOld(found)] = GONE;
       this.#oldTags[inOld(found)] = GONE;
       if (--this.#oldCount === 0) this.#endResize();
     }
-    const length = this.#slots.length;
+    const length = this.#tags.length;
     if (this.#oldCount === 0 && length > MIN_CAPACITY && this.#count * 8 < length) this.#resize();
     this.#advance();
     return true;
   }
 
   clear(): void {
-    this.#slots = new Array(MIN_CAPACITY).fill(EMPTY);
+    this.#slots = pagesFor(MIN_CAPACITY);
     this.#tags = new Uint8Array(MIN_CAPACITY);
     this.#count = 0;
     this.#gone = 0;
@@ -210,7 +238,7 @@ export class EntryTable {
    */
   #resize(): void {
     this.#drain(); // nothing to move: a resize starts only after the last one ended (checked by the tests)
-    const from = this.#slots.length;
+    const from = this.#tags.length;
     const live = this.#count;
     let capacity = live === 0 ? MIN_CAPACITY : Math.max(MIN_CAPACITY, from / 2); // emptied: nothing to move
     while (capacity < live * 2) capacity *= 2;
@@ -221,7 +249,7 @@ export class EntryTable {
       this.#oldCount = live;
       this.#cursor = 0;
     }
-    this.#slots = new Array(capacity).fill(EMPTY);
+    this.#slots = pagesFor(capacity);
     this.#tags = new Uint8Array(capacity);
     this.#count = 0;
     this.#gone = 0;
@@ -229,13 +257,13 @@ export class EntryTable {
 
   /** Moves the live entries of the next `#step` old slots to the new ones (a write's share of a resize). */
   #advance(step = this.#step): void {
-    const slots = this.#oldSlots;
-    if (slots.length === 0) return;
     const tags = this.#oldTags;
+    if (tags.length === 0) return;
+    const pages = this.#oldSlots;
     let at = this.#cursor;
-    for (const end = Math.min(at + step, slots.length); at < end; at++) {
+    for (const end = Math.min(at + step, tags.length); at < end; at++) {
       if ((tags[at] as number) > GONE) {
-        const text = slots[at] as string;
+        const text = stringAt(pages, at);
         // Hashed in place up to its NUL: no key copied per entry.
         this.#insert(text, text.indexOf(SEPARATOR));
         tags[at] = GONE; // its string stays, for a walk the resize overtook (`entries`)
@@ -266,10 +294,15 @@ export class EntryTable {
    */
   *entries(): IterableIterator<[string, string]> {
     this.#drain();
-    const slots = this.#slots;
+    const pages = this.#slots;
     const tags = this.#tags;
-    for (let at = 0; at < slots.length; at++) {
-      const slot = slots[at] as Slot;
+    for (let at = 0; at < tags.length; at++) {
+      const page = pages[at >>> PAGE_BITS];
+      if (page === undefined) {
+        at |= PAGE_MASK; // a page never written: nothing in it
+        continue;
+      }
+      const slot = page[at & PAGE_MASK] as Slot;
       if (typeof slot !== 'string') continue;
       const end = slot.indexOf(SEPARATOR);
       if ((tags[at] as number) > GONE) yield [slot.slice(0, end), slot.slice(end + 1)];
