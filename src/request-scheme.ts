@@ -12,8 +12,8 @@ type TrustProxy = (address: string | undefined, hop: number) => unknown;
  * with the same arguments, once. A request outside Express (no app), or with a `secure` or
  * `protocol` property of its own, or whose app redefined `secure` or `protocol` (on `app.request`),
  * is read as `req.secure === true`. (The getters' check is kept per prototype: an app that
- * redefines them after its first request is not seen.) Behind a trusted proxy, an app's own `req.get`
- * is asked for X-Forwarded-Proto, as Express's getter asks it.
+ * redefines them after its first request is not seen.) Behind a trusted proxy, `req.get` (Express's
+ * or one an app or library put in its place) is asked for X-Forwarded-Proto, as Express's getter asks it.
  * test/unit/request-scheme.test.ts compares both on real sockets under every setting.
  */
 export function isHttps(req: Request): boolean {
@@ -33,12 +33,9 @@ export function isHttps(req: Request): boolean {
   const trust = app.get('trust proxy fn') as TrustProxy;
   if (!trust(socket.remoteAddress, 0)) return proto === 'https';
   // Express: `req.get('X-Forwarded-Proto') || proto`, then the part before the first comma, trimmed.
-  // Express's `req.get` reads the header; an app's own (on the request, or on `app.request`) is
-  // asked, as Express's getter asks it.
-  const header =
-    ((req.get === expressGet(req) ? req.headers['x-forwarded-proto'] : req.get('X-Forwarded-Proto')) as
-      | string
-      | undefined) || proto;
+  // Asked through `req.get` as Express's getter asks it: an app's or a library's own `get` (on the
+  // request, on `app.request`, or on Express's shared request object) answers here too.
+  const header = (req.get('X-Forwarded-Proto') as string | undefined) || proto;
   // Not text: Express's getter throws on it; that error, not a guess.
   if (typeof header !== 'string') return req.secure === true;
   const comma = header.indexOf(',');
@@ -62,20 +59,6 @@ function expressGetters(req: Request): boolean {
     ownGetters.set(proto, known);
   }
   return known;
-}
-
-/** Per request prototype: Express's own `req.get`, defined beside its getters (`expressGetters`). */
-const expressGets = new WeakMap<object, unknown>();
-
-/** Express's `req.get` for this request's prototype (read only when `trust proxy` trusts the peer). */
-function expressGet(req: Request): unknown {
-  const proto = Object.getPrototypeOf(req) as object;
-  let get = expressGets.get(proto);
-  if (get === undefined) {
-    get = (ownerOf(proto, 'secure') as { get?: unknown } | undefined)?.get;
-    expressGets.set(proto, get);
-  }
-  return get;
 }
 
 function ownerOf(start: object, name: string): object | undefined {

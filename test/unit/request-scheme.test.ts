@@ -202,6 +202,27 @@ describe.each(VERSIONS)('isHttps equals req.secure on %s', (_name, express) => {
     },
   );
 
+  it("asks a `get` put on the request prototype Express's getters live on (a library replacing it for every app)", async () => {
+    // A library may replace express.request.get itself (the object Express's getters are defined
+    // on): Express's `req.protocol` calls the replacement, so must we.
+    const shared = Object.getPrototypeOf(express().request) as { get: unknown };
+    const original = shared.get;
+    shared.get = function (this: Request, name: string) {
+      return name.toLowerCase() === 'x-forwarded-proto' ? 'http' : this.headers[name.toLowerCase()];
+    };
+    try {
+      const app = express();
+      app.set('trust proxy', (address: string | undefined) => address === '127.0.0.1');
+      app.get('/', (req: Request, res: Response) => {
+        res.json({ ours: isHttps(req), express: req.secure });
+      });
+      const server = await listen(app, false);
+      expect(await get(server, false, '/', 'https')).toEqual({ ours: false, express: false });
+    } finally {
+      shared.get = original;
+    }
+  });
+
   it('sees the answer change when the app changes trust proxy while running', async () => {
     const app = answering(express, undefined, 'app');
     const server = await listen(app, false);
