@@ -96,6 +96,10 @@ export class EntryTable {
   #step = MIN_STEP;
   /** Entries moved from old slots to new ones, ever (read by the tests around each call). */
   #moved = 0;
+  /** Old slots moved on that still hold their string (for a walk open when they moved). */
+  #kept = 0;
+  /** Walks (`entries`) under way: while one is, a slot moved on keeps its string for it. */
+  #walks = 0;
   readonly #seed = randomBytes(4).readUInt32LE(0);
   /** Keys with a NUL in them. */
   readonly #odd = new Map<string, string>();
@@ -112,6 +116,11 @@ export class EntryTable {
   /** Entries moved from an old table to a new one so far: no write moves more than a few. For tests. */
   get moved(): number {
     return this.#moved;
+  }
+
+  /** Old slots moved on that still hold their string until the resize ends. For tests. */
+  get kept(): number {
+    return this.#kept;
   }
 
   /** The hash of `text`'s first `length` characters (a key, or a slot's key before its NUL). */
@@ -266,7 +275,11 @@ export class EntryTable {
         const text = stringAt(pages, at);
         // Hashed in place up to its NUL: no key copied per entry.
         this.#insert(text, text.indexOf(SEPARATOR));
-        tags[at] = GONE; // its string stays, for a walk the resize overtook (`entries`)
+        tags[at] = GONE;
+        // Its string stays only for a walk the resize overtook (`entries`); else it goes now, not
+        // when the resize ends, so an entry moved and then rewritten is not held twice meanwhile.
+        if (this.#walks > 0) this.#kept++;
+        else (pages[at >>> PAGE_BITS] as Slot[])[at & PAGE_MASK] = GONE;
         this.#oldCount--;
         this.#moved++;
       }
@@ -277,6 +290,7 @@ export class EntryTable {
 
   /** Drops the old slots, once no live entry is left in them. */
   #endResize(): void {
+    this.#kept = 0;
     this.#oldSlots = [];
     this.#oldTags = NO_TAGS;
   }
@@ -294,24 +308,29 @@ export class EntryTable {
    */
   *entries(): IterableIterator<[string, string]> {
     this.#drain();
-    const pages = this.#slots;
-    const tags = this.#tags;
-    for (let at = 0; at < tags.length; at++) {
-      const page = pages[at >>> PAGE_BITS];
-      if (page === undefined) {
-        at |= PAGE_MASK; // a page never written: nothing in it
-        continue;
+    this.#walks++;
+    try {
+      const pages = this.#slots;
+      const tags = this.#tags;
+      for (let at = 0; at < tags.length; at++) {
+        const page = pages[at >>> PAGE_BITS];
+        if (page === undefined) {
+          at |= PAGE_MASK; // a page never written: nothing in it
+          continue;
+        }
+        const slot = page[at & PAGE_MASK] as Slot;
+        if (typeof slot !== 'string') continue;
+        const end = slot.indexOf(SEPARATOR);
+        if ((tags[at] as number) > GONE) yield [slot.slice(0, end), slot.slice(end + 1)];
+        else {
+          // Moved to a table resized after the walk began: there it may have changed or gone since.
+          const key = slot.slice(0, end);
+          const entry = this.get(key);
+          if (entry !== undefined) yield [key, entry];
+        }
       }
-      const slot = page[at & PAGE_MASK] as Slot;
-      if (typeof slot !== 'string') continue;
-      const end = slot.indexOf(SEPARATOR);
-      if ((tags[at] as number) > GONE) yield [slot.slice(0, end), slot.slice(end + 1)];
-      else {
-        // Moved to a table resized after the walk began: there it may have changed or gone since.
-        const key = slot.slice(0, end);
-        const entry = this.get(key);
-        if (entry !== undefined) yield [key, entry];
-      }
+    } finally {
+      this.#walks--;
     }
     yield* [...this.#odd];
   }

@@ -220,4 +220,33 @@ describe('memoryStore() while its table resizes', () => {
       ]);
     }
   });
+  it("keeps no moved entry's string behind in the old slots unless a walk is open", () => {
+    // A moved slot's string serves only a walk the resize overtook: without one, an entry moved and
+    // then overwritten or deleted must not stay alive in the old slots until the resize ends.
+    const table = new EntryTable();
+    for (let i = 0; i < 5000; i++) table.set(`k:${i}`, `value ${i}`);
+    let resized = false;
+    for (let i = 5000; i < 20_000; i++) {
+      const moved = movedBy(table, () => table.set(`k:${i}`, `value ${i}`));
+      resized ||= moved > 0;
+      expect(table.kept).toBe(0);
+    }
+    expect(resized).toBe(true);
+    // With a walk open, the moves keep their strings for it, and the walk still sees each key once.
+    const walk = table.entries();
+    const first = walk.next();
+    expect(first.done).toBe(false);
+    let keptDuringWalk = 0;
+    for (let i = 20_000; i < 60_000; i++) {
+      table.set(`k:${i}`, `value ${i}`);
+      keptDuringWalk = Math.max(keptDuringWalk, table.kept);
+    }
+    expect(keptDuringWalk).toBeGreaterThan(0);
+    const seen = new Set<string>([(first.value as [string, string])[0]]);
+    for (const [key] of walk) {
+      expect(seen.has(key)).toBe(false);
+      seen.add(key);
+    }
+    for (let i = 0; i < 20_000; i++) expect(seen.has(`k:${i}`)).toBe(true);
+  });
 });
