@@ -5,7 +5,8 @@
 // the same store with its batches refused (its query answers the batch statement 42883, as a
 // database migrated before the batch function existed; the store then sends every verify alone).
 // `BASE_SRC=<dir>` adds `base`: the postgresStore of another src tree (e.g. main's, from
-// `git archive main src | tar -x -C /tmp/main`, then BASE_SRC=/tmp/main/src), on the same table.
+// `git archive main src | tar -x -C /tmp/main`, then BASE_SRC=/tmp/main/src), on the same table;
+// several, comma-separated, add `base:<the tree's parent directory>` each. `NO_ALONE=1` leaves `alone` out.
 // Variants interleaved round by round; medians of Node CPU, the local PostgreSQL's CPU (all its
 // processes: read it on a quiet machine) and verifies/s; the statements each verify cost.
 // `ONLY=batched` (or alone, base) runs one variant (to watch the process with `perf stat -p`).
@@ -104,15 +105,16 @@ async function run(v: ReturnType<typeof variant>, ids: string[]) {
 
 async function main() {
   await postgresStore({ query: (text, params) => admin.query(text, params), table }).migrate();
-  const variants: Record<string, ReturnType<typeof variant>> = {
-    batched: variant(true),
-    alone: variant(false),
-  };
-  if (process.env.BASE_SRC) {
-    const base = resolve(process.env.BASE_SRC);
+  const variants: Record<string, ReturnType<typeof variant>> = { batched: variant(true) };
+  if (process.env.NO_ALONE !== '1') variants.alone = variant(false);
+  // Several trees, comma-separated: each is `base` (one) or `base:<its parent directory's name>`.
+  const bases = (process.env.BASE_SRC ?? '').split(',').filter(Boolean);
+  for (const dir of bases) {
+    const base = resolve(dir);
     const { postgresStore: make } = await import(`${base}/stores/postgres-store.ts`);
     const { guardStore: guard } = await import(`${base}/stores/guarded-store.ts`);
-    variants.base = variant(true, make, guard);
+    const label = bases.length === 1 ? 'base' : `base:${base.split('/').at(-2)}`;
+    variants[label] = variant(true, make, guard);
   }
   type Result = Awaited<ReturnType<typeof run>>;
   const results: Record<string, Result[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
@@ -129,7 +131,7 @@ async function main() {
     if (rs.length === 0) continue;
     const m = (k: keyof Result, digits = 0) => median(rs.map((x) => x[k])).toFixed(digits);
     console.log(
-      `${name.padEnd(8)} Node ${m('nodeUs')} µs/verify, PostgreSQL ${m('pgUs')} µs/verify, ${m('perSec')} verifies/s, ${m('statements', 2)} statements/verify  [Node ${rs.map((x) => x.nodeUs.toFixed(0)).join(' ')}] [PostgreSQL ${rs.map((x) => x.pgUs.toFixed(0)).join(' ')}] [/s ${rs.map((x) => x.perSec.toFixed(0)).join(' ')}]`,
+      `${name.padEnd(12)} Node ${m('nodeUs')} µs/verify, PostgreSQL ${m('pgUs')} µs/verify, ${m('perSec')} verifies/s, ${m('statements', 2)} statements/verify  [Node ${rs.map((x) => x.nodeUs.toFixed(0)).join(' ')}] [PostgreSQL ${rs.map((x) => x.pgUs.toFixed(0)).join(' ')}] [/s ${rs.map((x) => x.perSec.toFixed(0)).join(' ')}]`,
     );
   }
   await admin.query(`DROP TABLE IF EXISTS "${table}"`);

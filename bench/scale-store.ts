@@ -4,6 +4,12 @@
 //   node --expose-gc --import tsx bench/scale-store.ts ops          # one process, 1k and 1M stores alternating
 //   node --expose-gc --import tsx bench/scale-store.ts gc 1000000   # one process per size: GC per iteration
 //   node --expose-gc --import tsx bench/scale-store.ts stall 1000000 100000   # iterations timed one by one
+//   BASE_SRC=<dir> node --expose-gc --import tsx bench/scale-store.ts ab 1000000  # base's store vs ours
+//
+// `BASE_SRC=<dir>`: the memoryStore of another src tree (e.g. main's, from
+// `git archive main src | tar -x -C .scratch/main-src`, then BASE_SRC=.scratch/main-src/src): every
+// mode but `ab` runs on it instead of ours (a before/after in two processes); `ab` runs both in one
+// process, each seeded with the same number of challenges, alternating.
 //
 // An iteration is what a send and a right-code verify do to the store: a fresh challenge's four
 // writes (`b:p:`, `c:`, `s:`, `r:`, the shapes the scale case records from the route), then
@@ -11,9 +17,15 @@
 // short-lived garbage per iteration (about what an HTTP verify allocates) and keeps the last 2,000
 // challenges pending the way the pool does before a run, and reads V8's GC entries.
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { memoryStore } from '../src/stores/memory-store.js';
+import { type MemoryStore, memoryStore as ours } from '../src/stores/memory-store.js';
 import type { Store, VerifyAttemptInput } from '../src/stores/store.js';
+
+const base: typeof ours | undefined = process.env.BASE_SRC
+  ? (await import(`${resolve(process.env.BASE_SRC)}/stores/memory-store.ts`)).memoryStore
+  : undefined;
+const memoryStore = base ?? ours;
 
 const FIELDS = { length: 8, userId: 1, session: 2, hash: 3, expiresAt: 4, phone: 5 };
 let serial = 0;
@@ -97,11 +109,14 @@ async function iterations(store: Store, count: number, pending: Challenge[], wit
   }
 }
 
-async function opsMode() {
-  const small = memoryStore({ max: 6_000_000 });
-  const big = memoryStore({ max: 6_000_000 });
-  await seed(small, 1_000);
-  await seed(big, 1_000_000);
+/**
+ * Two stores, `small` and `big`, seeded with `sizes` challenges each, then 20 rounds of 5,000
+ * iterations on each in turn (ABBA): the median µs per iteration of each, and the median of the
+ * rounds' ratios small over big.
+ */
+async function paired(small: MemoryStore, big: MemoryStore, sizes: [number, number]) {
+  await seed(small, sizes[0]);
+  await seed(big, sizes[1]);
   const pendings = new Map<Store, Challenge[]>([
     [small, []],
     [big, []],
@@ -125,13 +140,41 @@ async function opsMode() {
   const ratios = (times.get(small) as number[]).map(
     (x, i) => x / ((times.get(big) as number[])[i] as number),
   );
+  return { small: s, big: b, ratio: med(ratios), sizes: [small.size, big.size] };
+}
+
+async function opsMode() {
+  const max = 6_000_000;
+  const { small, big, ratio, sizes } = await paired(
+    memoryStore({ max }),
+    memoryStore({ max }),
+    [1_000, 1_000_000],
+  );
   console.log(
     JSON.stringify({
       mode: 'ops',
-      usPerIteration1k: +s.toFixed(2),
-      usPerIteration1M: +b.toFixed(2),
-      medianRatio1kOver1M: +med(ratios).toFixed(3),
-      sizes: [small.size, big.size],
+      usPerIteration1k: +small.toFixed(2),
+      usPerIteration1M: +big.toFixed(2),
+      medianRatio1kOver1M: +ratio.toFixed(3),
+      sizes,
+    }),
+  );
+}
+
+/** `BASE_SRC`'s store against ours, both at `pending`. */
+async function abMode(pending: number) {
+  if (!base) throw new Error('ab: set BASE_SRC to the src tree to compare with');
+  const max = 6_000_000;
+  const { small, big, ratio, sizes } = await paired(base({ max }), ours({ max }), [pending, pending]);
+  console.log(
+    JSON.stringify({
+      mode: 'ab',
+      base: process.env.BASE_SRC,
+      pending,
+      usPerIterationBase: +small.toFixed(2),
+      usPerIterationOurs: +big.toFixed(2),
+      medianRatioBaseOverOurs: +ratio.toFixed(3),
+      sizes,
     }),
   );
 }
@@ -198,13 +241,48 @@ async function oneMode(pending: number) {
   console.log(JSON.stringify({ mode: 'one', pending, us: Number(process.hrtime.bigint() - t0) / 1e8 }));
 }
 
+/** The store's writes and verifies timed one by one into `times` (µs), from `times.length` on. */
+function timed(store: Store, times: number[]): Store {
+  const time =
+    <A extends unknown[], R>(method: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      const t0 = process.hrtime.bigint();
+      const result = method(...args); // the memory store's work is done before its promise is returned
+      times.push(Number(process.hrtime.bigint() - t0) / 1000);
+      return result;
+    };
+  return {
+    ...store,
+    set: time(store.set.bind(store)),
+    delete: time(store.delete.bind(store)),
+    verifyAttempt: time((store.verifyAttempt as NonNullable<Store['verifyAttempt']>).bind(store)),
+  };
+}
+
+const heap = () => {
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return { heapMB: +(heapUsed / 2 ** 20).toFixed(1), arrayBuffersMB: +(arrayBuffers / 2 ** 20).toFixed(1) };
+};
+
+/** Percentiles of `xs` (sorted in place), rounded. */
+function spread(xs: number[]) {
+  xs.sort((a, b) => a - b);
+  const at = (q: number) => +(xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] as number).toFixed(1);
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: at(1) };
+}
+
 /**
- * One store of `pending`, then iterations timed one by one: the longest, and how many took over
- * 10 ms (a table resize rehashes every entry inside one write), with the iteration each came at.
+ * One store of `pending`, then iterations timed one by one, and each store call in them: the
+ * slowest, percentiles, how many iterations took over 10 ms (a full rehash moved every entry
+ * inside one write), with the iteration each came at; heap (after a GC) before and after; the
+ * iterations at which the table's tags (ArrayBuffers, sampled every 1,000) grew: a resize began.
  */
 async function stallMode(pending: number, count: number) {
   const { store, live } = await seededWithLive(pending);
   (globalThis.gc as () => void)();
+  const heapBefore = heap();
+  const ops: number[] = [];
+  const timedStore = timed(store, ops);
   // GC pauses over 10 ms in the same window, to tell them from the table's own stalls.
   const pauses: number[] = [];
   const observer = new PerformanceObserver((list) => {
@@ -212,27 +290,44 @@ async function stallMode(pending: number, count: number) {
   });
   observer.observe({ entryTypes: ['gc'] });
   const slow: { at: number; ms: number }[] = [];
+  const perIteration: number[] = [];
+  const tagsGrew: number[] = [];
+  let buffers = process.memoryUsage().arrayBuffers;
   let total = 0;
   for (let i = 0; i < count; i++) {
     const t0 = process.hrtime.bigint();
-    await iterations(store, 1, live, false);
+    await iterations(timedStore, 1, live, false);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     total += ms;
+    perIteration.push(ms * 1000);
     if (ms > 10) slow.push({ at: i, ms: +ms.toFixed(1) });
+    if (i % 1000 === 0) {
+      const now = process.memoryUsage().arrayBuffers;
+      if (now > buffers + 2 ** 20) tagsGrew.push(i);
+      buffers = now;
+    }
     if (i % 10_000 === 0) await new Promise((resolve) => setImmediate(resolve)); // the observer's callbacks
   }
   await new Promise((resolve) => setTimeout(resolve, 50));
   observer.disconnect();
+  (globalThis.gc as () => void)();
   console.log(
     JSON.stringify({
       mode: 'stall',
+      src: process.env.BASE_SRC ?? 'src',
       pending,
       entries: store.size,
       iterations: count,
       meanUs: +((total * 1000) / count).toFixed(2),
+      iterationUs: spread(perIteration),
+      storeCalls: ops.length,
+      storeCallUs: spread(ops),
       over10ms: slow.length,
       slowest: slow.sort((x, y) => y.ms - x.ms).slice(0, 5),
       gcPausesOver10ms: pauses.sort((x, y) => y - x).slice(0, 5),
+      tagsGrewAt: tagsGrew,
+      heapBefore,
+      heapAfter: heap(),
     }),
   );
 }
@@ -240,5 +335,6 @@ async function stallMode(pending: number, count: number) {
 const [mode, arg, extra] = process.argv.slice(2);
 if (mode === 'gc') await gcMode(Number(arg ?? 1000));
 else if (mode === 'one') await oneMode(Number(arg ?? 1000));
+else if (mode === 'ab') await abMode(Number(arg ?? 1_000_000));
 else if (mode === 'stall') await stallMode(Number(arg ?? 1_000_000), Number(extra ?? 100_000));
 else await opsMode();

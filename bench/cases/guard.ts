@@ -32,6 +32,24 @@ interface GuardCost {
 const TARGET = 0.98;
 
 /**
+ * Verified GETs each server answers before `measure` (whose first warm-up pass forces a full GC).
+ * V8 sizes IncomingMessage's in-object fields over its first 7 constructions (in-object slack
+ * tracking); a full GC inside that window left the rememberDevice process (6 requests before it)
+ * with none, so its `req.next` (router) turned every request into a dictionary-mode object: that
+ * process then served the same /bare route at about half the CPU of the first (92 against 175 µs
+ * in the eighth session's full run). A real server sizes them on live requests, as the first
+ * process did: with these requests both do (BENCHMARKS.md, s9-guard).
+ */
+const SETTLE_REQUESTS = 16;
+
+async function settle(server: Server, cookie: string): Promise<void> {
+  for (let i = 0; i < SETTLE_REQUESTS; i++) {
+    const answer = await rawGet(server, '/bare', cookie);
+    if (!answer.startsWith('HTTP/1.1 200')) throw new Error(`settling ${server.label}: not a 200`);
+  }
+}
+
+/**
  * The raw bytes of one keep-alive GET with `cookie`, as autocannon's connections receive them
  * (status line, headers, body), with the Date header's value blanked.
  */
@@ -89,6 +107,7 @@ export async function guardCase(ctx: Context): Promise<CaseResult> {
     ctx.log(
       `  every route's verified answer is byte for byte the bare route's (${bare.length} bytes, Date aside)`,
     );
+    await settle(server, jar.header());
     const variants: Variant[] = [];
     for (const { path, name } of ROUTES) {
       const verified = await call(server, jar, 'GET', path);
@@ -127,6 +146,12 @@ export async function guardCase(ctx: Context): Promise<CaseResult> {
     ) {
       throw new Error(`rememberDevice: verify ${boxed.status}, guarded ${guarded.status}`);
     }
+    // The same byte-for-byte check as the first process's, and as many requests before measuring.
+    const boxBare = await rawGet(remembering, '/bare', box.jar.header());
+    if ((await rawGet(remembering, '/guarded', box.jar.header())) !== boxBare) {
+      throw new Error("rememberDevice: the verified answer differs from the bare route's");
+    }
+    await settle(remembering, box.jar.header());
     // Ratios only within a process (processes differ, see bench/apps.ts): its own bare route too.
     for (const [name, path] of [
       [REMEMBER_BARE, '/bare'],

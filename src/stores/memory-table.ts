@@ -14,14 +14,37 @@ import { flat } from './memory-entries.js';
  * (none of the package's keys has one). The hash is FNV-1a with a random seed per table: the keys
  * are mostly keyed hashes or random ids anyway, and a seed the client cannot see keeps anyone from
  * lining keys up into one long probe sequence.
+ *
+ * The table grows (and shrinks) without stopping: a resize starts a new slot array and leaves the
+ * entries in the old one, and every write after it moves the next few old slots over (`#advance`),
+ * so no write moves more than a handful of entries (a full rehash of three million entries held one
+ * request for about a second). Until the old slots are empty a lookup probes the new slots, then the
+ * old ones (tags only, as ever, for a key that is in neither).
  */
 
 const EMPTY = 0;
-const GONE = 1; // a deleted slot: probing goes on past it
+const GONE = 1; // a deleted slot (or, in an old table, one moved on): probing goes on past it
 const SEPARATOR = '\u0000';
 const MIN_CAPACITY = 16;
+/** Old slots a write moves on, at least, while the table resizes (more when the new table is tight). */
+const MIN_STEP = 4;
+const NO_TAGS = new Uint8Array(0);
+/**
+ * The slots are kept in pages of 4,096 (32 KiB), each made when a string is first put in it: an
+ * array of eight million slots made at once (64 MiB, zeroed page by page by the OS) took 250–460 ms
+ * on this machine, inside the write that started the resize. A page takes ~20 µs.
+ */
+const PAGE_BITS = 12;
+const PAGE_SIZE = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_SIZE - 1;
 
 type Slot = string | typeof EMPTY | typeof GONE;
+/** A table's slots, by page; a page not made yet holds nothing (its tags are all EMPTY). */
+type Pages = (Slot[] | undefined)[];
+
+const pagesFor = (capacity: number): Pages => new Array(Math.ceil(capacity / PAGE_SIZE)).fill(undefined);
+/** The string in slot `at`, whose tag says it holds one. */
+const stringAt = (pages: Pages, at: number) => (pages[at >>> PAGE_BITS] as Slot[])[at & PAGE_MASK] as string;
 
 /**
  * A slot's tag: 0 empty, 1 deleted, else 2–255 from the key's hash. A probe reads the tag first and
@@ -31,20 +54,64 @@ type Slot = string | typeof EMPTY | typeof GONE;
  */
 const tagOf = (hash: number) => 2 + ((hash >>> 24) % 254);
 
+/** The slot of `pages` holding `key` (whose hash is `hash`), or -1. */
+function probe(pages: Pages, tags: Uint8Array, key: string, hash: number): number {
+  const mask = tags.length - 1;
+  const length = key.length;
+  const tag = tagOf(hash);
+  let at = hash & mask;
+  for (let step = 1; ; step++) {
+    const seen = tags[at] as number;
+    if (seen === EMPTY) return -1;
+    if (seen === tag) {
+      const slot = stringAt(pages, at);
+      if (slot.length > length && slot.charCodeAt(length) === 0 && slot.startsWith(key)) return at;
+    }
+    at = (at + step) & mask; // triangular steps: every slot of a power-of-two table is visited
+  }
+}
+
+/** `#find`'s answer for slot `at` of the old table (-1 is "absent", 0 and up the new table's slots). */
+const inOld = (at: number) => -2 - at;
+
 export class EntryTable {
-  #slots: Slot[] = new Array(MIN_CAPACITY).fill(EMPTY);
+  #slots: Pages = pagesFor(MIN_CAPACITY);
   #tags = new Uint8Array(MIN_CAPACITY);
-  #mask = MIN_CAPACITY - 1;
-  /** Live entries. */
+  /** Live entries in `#slots`. */
   #count = 0;
-  /** Deleted slots not yet reused. */
+  /** Deleted slots in `#slots` not yet reused. */
   #gone = 0;
+  /**
+   * While resizing, the slots being emptied into `#slots` (else empty). Nothing is added to them; an
+   * entry held there is replaced or deleted in place. A slot moved on keeps its string under a
+   * GONE tag: a walk of these slots (`entries`) that a resize overtook still finds the key by it.
+   */
+  #oldSlots: Pages = [];
+  #oldTags = NO_TAGS;
+  /** Live entries in `#oldSlots`. */
+  #oldCount = 0;
+  /** The next old slot to move. */
+  #cursor = 0;
+  /** Old slots each write moves on (see `#resize`). */
+  #step = MIN_STEP;
+  /** Entries moved from old slots to new ones, ever (read by the tests around each call). */
+  #moved = 0;
   readonly #seed = randomBytes(4).readUInt32LE(0);
   /** Keys with a NUL in them. */
   readonly #odd = new Map<string, string>();
 
   get size(): number {
-    return this.#count + this.#odd.size;
+    return this.#count + this.#oldCount + this.#odd.size;
+  }
+
+  /** Slots of the current table. For tests, with `moved`. */
+  get capacity(): number {
+    return this.#tags.length;
+  }
+
+  /** Entries moved from an old table to a new one so far: no write moves more than a few. For tests. */
+  get moved(): number {
+    return this.#moved;
   }
 
   /** The hash of `text`'s first `length` characters (a key, or a slot's key before its NUL). */
@@ -54,33 +121,35 @@ export class EntryTable {
     return (h ^ (h >>> 15)) >>> 0;
   }
 
-  /** The slot holding `key`, or -1. */
+  /** The new table's slot holding `key` (0 and up), the old table's (`inOld`), or -1. */
   #find(key: string): number {
-    const tags = this.#tags;
-    const mask = this.#mask;
-    const length = key.length;
     const hash = this.#hash(key);
-    const tag = tagOf(hash);
-    let at = hash & mask;
-    for (let step = 1; ; step++) {
-      const seen = tags[at] as number;
-      if (seen === EMPTY) return -1;
-      if (seen === tag) {
-        const slot = this.#slots[at] as string;
-        if (slot.length > length && slot.charCodeAt(length) === 0 && slot.startsWith(key)) return at;
-      }
-      at = (at + step) & mask; // triangular steps: every slot of a power-of-two table is visited
-    }
+    const at = probe(this.#slots, this.#tags, key, hash);
+    if (at >= 0 || this.#oldCount === 0) return at;
+    const old = probe(this.#oldSlots, this.#oldTags, key, hash);
+    return old < 0 ? -1 : inOld(old);
+  }
+
+  /** The string held at `found` (an answer of `#find` other than -1). */
+  #at(found: number): string {
+    return found >= 0 ? stringAt(this.#slots, found) : stringAt(this.#oldSlots, inOld(found));
+  }
+
+  /** Puts `slot` at `found` (an answer of `#find` other than -1), whose page is made. */
+  #put(found: number, slot: Slot): void {
+    const pages = found >= 0 ? this.#slots : this.#oldSlots;
+    const at = found >= 0 ? found : inOld(found);
+    (pages[at >>> PAGE_BITS] as Slot[])[at & PAGE_MASK] = slot;
   }
 
   get(key: string): string | undefined {
     if (key.includes(SEPARATOR)) return this.#odd.get(key);
-    const at = this.#find(key);
-    return at < 0 ? undefined : (this.#slots[at] as string).slice(key.length + 1);
+    const found = this.#find(key);
+    return found === -1 ? undefined : this.#at(found).slice(key.length + 1);
   }
 
   has(key: string): boolean {
-    return key.includes(SEPARATOR) ? this.#odd.has(key) : this.#find(key) >= 0;
+    return key.includes(SEPARATOR) ? this.#odd.has(key) : this.#find(key) !== -1;
   }
 
   /**
@@ -94,78 +163,155 @@ export class EntryTable {
       this.#odd.set(key, entry);
       return;
     }
-    const at = this.#find(key);
-    if (at >= 0) {
-      const slot = this.#slots[at] as string;
+    const found = this.#find(key);
+    if (found !== -1) {
+      const slot = this.#at(found);
       // A join writes its pieces into one flat string (a `+` would make a rope to flatten later).
-      this.#slots[at] = narrow
-        ? [slot.slice(0, key.length + 1), entry].join('')
-        : flat(key + SEPARATOR + entry);
-      return;
+      const text = narrow ? [slot.slice(0, key.length + 1), entry].join('') : flat(key + SEPARATOR + entry);
+      this.#put(found, text);
+    } else {
+      this.#insert(flat(key + SEPARATOR + entry), key.length); // one-byte when possible (memory-entries.ts)
+      if ((this.#count + this.#gone) * 4 > this.#tags.length * 3) this.#resize();
     }
-    const text = flat(key + SEPARATOR + entry); // one-byte when possible (memory-entries.ts)
-    this.#insert(text, key.length);
-    if ((this.#count + this.#gone) * 4 > this.#slots.length * 3) this.#resize();
+    this.#advance();
   }
 
-  /** Puts `text` (`key` NUL entry, `key` its first `length` characters) in a free slot. */
+  /** Puts `text` (`key` NUL entry, `key` its first `length` characters) in a free slot of `#slots`. */
   #insert(text: string, length: number): void {
     const tags = this.#tags;
-    const mask = this.#mask;
+    const mask = tags.length - 1;
     const hash = this.#hash(text, length);
     let at = hash & mask;
     for (let step = 1; (tags[at] as number) > GONE; step++) at = (at + step) & mask;
     if (tags[at] === GONE) this.#gone--;
-    this.#slots[at] = text;
+    const index = at >>> PAGE_BITS;
+    const page = this.#slots[index] ?? this.#newPage(index);
+    page[at & PAGE_MASK] = text;
     tags[at] = tagOf(hash);
     this.#count++;
   }
 
+  /** Page `index` of `#slots`, made (all EMPTY). */
+  #newPage(index: number): Slot[] {
+    const page: Slot[] = new Array(Math.min(PAGE_SIZE, this.#tags.length)).fill(EMPTY);
+    this.#slots[index] = page;
+    return page;
+  }
+
   delete(key: string): boolean {
     if (key.includes(SEPARATOR)) return this.#odd.delete(key);
-    const at = this.#find(key);
-    if (at < 0) return false;
-    this.#slots[at] = GONE;
-    this.#tags[at] = GONE;
-    this.#count--;
-    this.#gone++;
-    if (this.#slots.length > MIN_CAPACITY && this.#count * 8 < this.#slots.length) this.#resize();
+    const found = this.#find(key);
+    if (found === -1) return false;
+    this.#put(found, GONE);
+    if (found >= 0) {
+      this.#tags[found] = GONE;
+      this.#count--;
+      this.#gone++;
+    } else {
+      this.#oldTags[inOld(found)] = GONE;
+      if (--this.#oldCount === 0) this.#endResize();
+    }
+    const length = this.#tags.length;
+    if (this.#oldCount === 0 && length > MIN_CAPACITY && this.#count * 8 < length) this.#resize();
+    this.#advance();
     return true;
   }
 
   clear(): void {
-    this.#slots = new Array(MIN_CAPACITY).fill(EMPTY);
+    this.#slots = pagesFor(MIN_CAPACITY);
     this.#tags = new Uint8Array(MIN_CAPACITY);
-    this.#mask = MIN_CAPACITY - 1;
     this.#count = 0;
     this.#gone = 0;
+    this.#oldCount = 0;
+    this.#endResize();
     this.#odd.clear();
   }
 
-  /** Rebuilds the slots for the live entries at a load of at most one half (and no deleted slots). */
+  /**
+   * Starts moving the live entries to new slots, at a load of at most one half (and no deleted
+   * slots), at least half as many as now (a shrink halves the table at most, but an empty table
+   * goes back to 16 slots at once). The writes that follow
+   * move the entries over (`#advance`), `#step` old slots each: enough that the old slots are empty
+   * before the new table passes its own limit of 3/4 full, as only a write that adds a key fills it
+   * (the entries moved plus one per write: live + capacity / step ≤ 3/4 of the new capacity). As
+   * the new capacity is at least twice the live entries and half the old capacity, `#step` is at most 8.
+   */
   #resize(): void {
-    let capacity = MIN_CAPACITY;
-    while (capacity < this.#count * 2) capacity *= 2;
-    const old = this.#slots;
-    this.#slots = new Array(capacity).fill(EMPTY);
+    this.#drain(); // nothing to move: a resize starts only after the last one ended (checked by the tests)
+    const from = this.#tags.length;
+    const live = this.#count;
+    let capacity = live === 0 ? MIN_CAPACITY : Math.max(MIN_CAPACITY, from / 2); // emptied: nothing to move
+    while (capacity < live * 2) capacity *= 2;
+    if (live > 0) {
+      this.#step = Math.max(MIN_STEP, Math.ceil(from / ((capacity * 3) / 4 - live)));
+      this.#oldSlots = this.#slots;
+      this.#oldTags = this.#tags;
+      this.#oldCount = live;
+      this.#cursor = 0;
+    }
+    this.#slots = pagesFor(capacity);
     this.#tags = new Uint8Array(capacity);
-    this.#mask = capacity - 1;
     this.#count = 0;
     this.#gone = 0;
-    for (const slot of old) {
-      // Hashed in place up to its NUL: no key copied per entry (a million entries rehash in one go).
-      if (slot !== EMPTY && slot !== GONE) this.#insert(slot, slot.indexOf(SEPARATOR));
-    }
   }
 
-  /** `[key, entry]` for every entry; the table may be changed while iterating (what was seen stays seen). */
+  /** Moves the live entries of the next `#step` old slots to the new ones (a write's share of a resize). */
+  #advance(step = this.#step): void {
+    const tags = this.#oldTags;
+    if (tags.length === 0) return;
+    const pages = this.#oldSlots;
+    let at = this.#cursor;
+    for (const end = Math.min(at + step, tags.length); at < end; at++) {
+      if ((tags[at] as number) > GONE) {
+        const text = stringAt(pages, at);
+        // Hashed in place up to its NUL: no key copied per entry.
+        this.#insert(text, text.indexOf(SEPARATOR));
+        tags[at] = GONE; // its string stays, for a walk the resize overtook (`entries`)
+        this.#oldCount--;
+        this.#moved++;
+      }
+    }
+    this.#cursor = at;
+    if (this.#oldCount === 0) this.#endResize();
+  }
+
+  /** Drops the old slots, once no live entry is left in them. */
+  #endResize(): void {
+    this.#oldSlots = [];
+    this.#oldTags = NO_TAGS;
+  }
+
+  /** Ends a resize at once: every entry left in the old slots moved. */
+  #drain(): void {
+    this.#advance(Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * `[key, entry]` for every entry; the table may be changed while iterating: each entry held
+   * throughout is seen once, as it is when reached, and one deleted before it is reached is not seen.
+   * A resize under way is finished first (the walk reads every slot anyway); one that starts during
+   * the walk leaves these slots behind, and an entry moved out of them is read where it went.
+   */
   *entries(): IterableIterator<[string, string]> {
-    const slots = this.#slots;
-    for (let at = 0; at < slots.length; at++) {
-      const slot = slots[at] as Slot;
-      if (slot === EMPTY || slot === GONE) continue;
+    this.#drain();
+    const pages = this.#slots;
+    const tags = this.#tags;
+    for (let at = 0; at < tags.length; at++) {
+      const page = pages[at >>> PAGE_BITS];
+      if (page === undefined) {
+        at |= PAGE_MASK; // a page never written: nothing in it
+        continue;
+      }
+      const slot = page[at & PAGE_MASK] as Slot;
+      if (typeof slot !== 'string') continue;
       const end = slot.indexOf(SEPARATOR);
-      yield [slot.slice(0, end), slot.slice(end + 1)];
+      if ((tags[at] as number) > GONE) yield [slot.slice(0, end), slot.slice(end + 1)];
+      else {
+        // Moved to a table resized after the walk began: there it may have changed or gone since.
+        const key = slot.slice(0, end);
+        const entry = this.get(key);
+        if (entry !== undefined) yield [key, entry];
+      }
     }
     yield* [...this.#odd];
   }

@@ -1,0 +1,223 @@
+import { describe, expect, it } from 'vitest';
+import { memoryStore } from '../../src/index.js';
+import { EntryTable } from '../../src/stores/memory-table.js';
+
+/*
+ * The memory table resizes a few slots per write instead of all at once (a full rehash of three
+ * million entries held one write for about a second). `moved` counts the entries moved from an old
+ * table to a new one, read around every call here: no timing, only how much one call does.
+ */
+
+/** Most entries one write may move (memory-table.ts: a resize's step is at most 8 old slots). */
+const MOST_MOVED = 8;
+
+/** A small deterministic generator (mulberry32), so a failure replays. */
+function random(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sorted = (pairs: Iterable<[string, string]>) =>
+  [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+/** Runs `write` and gives back how many entries it moved. */
+function movedBy(table: EntryTable, write: () => unknown): number {
+  const before = table.moved;
+  write();
+  return table.moved - before;
+}
+
+describe('EntryTable resizing a few slots per write', () => {
+  it('moves at most 8 entries in any one write from 16 slots to over a million entries and back', () => {
+    const table = new EntryTable();
+    const count = 1_100_000;
+    let most = 0;
+    let capacities = 1;
+    let capacity = table.capacity;
+    for (let i = 0; i < count; i++) {
+      most = Math.max(
+        most,
+        movedBy(table, () => table.set(`c:${i}`, 'v')),
+      );
+      if (table.capacity !== capacity) {
+        capacity = table.capacity;
+        capacities++;
+      }
+    }
+    expect(table.size).toBe(count);
+    expect(table.capacity).toBe(2 ** 21); // the next growth starts at 3/4 of it: 1,572,865 entries
+    expect(capacities).toBe(18); // 16 → 2,097,152 by doublings
+    expect(table.moved).toBeGreaterThan(count); // every entry moved at least once, in small steps
+    expect(most).toBeLessThanOrEqual(MOST_MOVED);
+    for (let i = 0; i < count; i += 1009) expect(table.get(`c:${i}`)).toBe('v');
+    for (let i = 0; i < count; i++) {
+      most = Math.max(
+        most,
+        movedBy(table, () => table.delete(`c:${i}`)),
+      );
+    }
+    expect(table.size).toBe(0);
+    expect(table.capacity).toBe(16); // shrunk by halves, then emptied: back to 16 slots
+    expect(most).toBeLessThanOrEqual(MOST_MOVED);
+  }, 120_000);
+
+  it('keeps a steady number of entries under churn in a bounded table, tombstones and all', () => {
+    // The stall's shape: each new challenge added, an old one deleted. Deleted slots fill the table
+    // to 3/4 and a resize clears them; capacity stays what twice the live entries need.
+    const table = new EntryTable();
+    const live = 40_000;
+    let most = 0;
+    let highest = 0;
+    for (let i = 0; i < 400_000; i++) {
+      most = Math.max(
+        most,
+        movedBy(table, () => table.set(`c:${i}`, `entry ${i}`)),
+      );
+      if (i >= live)
+        most = Math.max(
+          most,
+          movedBy(table, () => table.delete(`c:${i - live}`)),
+        );
+      highest = Math.max(highest, table.capacity);
+      if (i % 4999 === 0) {
+        expect(table.get(`c:${i}`)).toBe(`entry ${i}`);
+        expect(table.has(`c:${i - live}`)).toBe(false);
+      }
+    }
+    expect(table.size).toBe(live);
+    expect(highest).toBe(131_072); // 2 × 40,000 rounded up to a power of two
+    expect(most).toBeLessThanOrEqual(MOST_MOVED);
+    for (let i = 400_000 - live; i < 400_000; i += 7) expect(table.get(`c:${i}`)).toBe(`entry ${i}`);
+  }, 60_000);
+
+  it('answers like a Map for every call while resizing: sets, overwrites, deletes, NUL keys', () => {
+    const next = random(91);
+    const table = new EntryTable();
+    const model = new Map<string, string>();
+    const wrong: string[] = [];
+    let most = 0;
+    // Keys drawn from a range that widens (the table grows), then mostly deleted (it shrinks),
+    // with lookups, overwrites and deletes of keys in the old slots and in the new ones.
+    for (let i = 0; i < 250_000; i++) {
+      const spread = i < 200_000 ? 16 + i / 2 : 100_016;
+      const n = Math.floor(next() * spread);
+      const key = next() < 0.005 ? `k:${n}\u0000${n % 3}` : `k:${n}`;
+      const roll = next();
+      const deleting = i < 200_000 ? roll < 0.25 : roll < 0.82;
+      if (deleting) {
+        const moved = movedBy(table, () => {
+          if (table.delete(key) !== model.delete(key)) wrong.push(`delete ${i} ${key}`);
+        });
+        most = Math.max(most, moved);
+      } else if (roll < 0.85) {
+        const value = `v${i}${roll > 0.84 ? '€' : ''}`;
+        most = Math.max(
+          most,
+          movedBy(table, () => table.set(key, value, roll < 0.8)),
+        );
+        model.set(key, value);
+      }
+      const probe = `k:${Math.floor(next() * spread)}`;
+      for (const k of [key, probe]) {
+        if (table.get(k) !== model.get(k) || table.has(k) !== model.has(k)) wrong.push(`read ${i} ${k}`);
+      }
+      if (table.size !== model.size) wrong.push(`size ${i}`);
+      if (wrong.length > 5) break;
+      if (i % 29_989 === 0) expect(sorted(table)).toEqual(sorted(model));
+    }
+    expect(wrong).toEqual([]);
+    expect(sorted(table)).toEqual(sorted(model));
+    const largest = table.capacity;
+    for (const key of [...model.keys()].sort(() => next() - 0.5)) {
+      most = Math.max(
+        most,
+        movedBy(table, () => table.delete(key)),
+      );
+      model.delete(key);
+      const other = `k:${Math.floor(next() * 100_016)}`;
+      if (table.get(other) !== model.get(other)) wrong.push(`read ${other}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(table.size).toBe(0);
+    expect(largest).toBeGreaterThan(2 ** 16);
+    expect(table.capacity).toBe(16);
+    expect(most).toBeLessThanOrEqual(MOST_MOVED);
+  }, 120_000);
+
+  it('walks each entry once, as it is when reached, when a resize starts during the walk', () => {
+    const table = new EntryTable();
+    for (let i = 0; i < 3000; i++) table.set(`k${i}`, `old ${i}`);
+    const capacity = table.capacity;
+    const seen = new Map<string, string>();
+    const duplicates: string[] = [];
+    let first = true;
+    for (const [key, value] of table) {
+      if (seen.has(key)) duplicates.push(key);
+      seen.set(key, value);
+      if (!first) continue;
+      first = false;
+      // A growth starts (and goes on) under the walk; then every key the walk has not reached is
+      // changed or deleted, wherever it is by now.
+      for (let i = 0; i < 3000; i++) table.set(`new${i}`, 'x');
+      for (let i = 0; i < 3000; i++) {
+        if (`k${i}` === key) continue;
+        if (i % 2) table.set(`k${i}`, `now ${i}`);
+        else table.delete(`k${i}`);
+      }
+    }
+    expect(table.capacity).toBeGreaterThan(capacity);
+    expect(duplicates).toEqual([]);
+    const walked = [...seen].filter(([key]) => key.startsWith('k'));
+    // The first key reached as it was; of the others, the ones left, each as it is now.
+    const [firstKey, firstValue] = walked[0] as [string, string];
+    expect(firstValue).toBe(`old ${firstKey.slice(1)}`);
+    expect(sorted(walked.slice(1))).toEqual(
+      sorted(
+        Array.from({ length: 3000 }, (_, i) => [`k${i}`, `now ${i}`] as [string, string]).filter(
+          ([key], i) => i % 2 === 1 && key !== firstKey,
+        ),
+      ),
+    );
+  });
+
+  it('walks a table caught mid-resize once, and finds every key after', () => {
+    const table = new EntryTable();
+    let i = 0;
+    // Up to the write that starts a growth, and a little beyond: entries in old and new slots.
+    while (table.capacity < 1024) table.set(`k${i}`, String(i++));
+    for (let j = 0; j < 10; j++) table.set(`k${i}`, String(i++));
+    const keys = [...table].map(([key]) => key);
+    expect(keys.length).toBe(i);
+    expect(new Set(keys).size).toBe(i);
+    for (let j = 0; j < i; j++) expect(table.get(`k${j}`)).toBe(String(j));
+  });
+});
+
+describe('memoryStore() while its table resizes', () => {
+  it('keeps every challenge readable and consumable across several resizes', async () => {
+    const store = memoryStore({ max: 200_000 });
+    for (let i = 0; i < 30_000; i++) {
+      await store.set(`c:id${i}`, `["record ${i}"]`, 60_000);
+      await store.set(`s:id${i}`, `[${i}]`, 60_000);
+      await store.set(`r:{u}${i}`, `id${i}`, 60_000);
+      if (i >= 10_000 && i % 2) {
+        expect(await store.consume(`c:id${i - 10_000}`)).toBe(`["record ${i - 10_000}"]`);
+        await store.delete(`s:id${i - 10_000}`);
+      }
+    }
+    expect(store.size).toBe(30_000 + 30_000 - 10_000);
+    for (let i = 0; i < 30_000; i += 13) {
+      const gone = i < 20_000 && (i + 10_000) % 2 === 1;
+      expect(await store.getMany([`c:id${i}`, `s:id${i}`, `r:{u}${i}`])).toEqual([
+        gone ? undefined : `["record ${i}"]`,
+        gone ? undefined : `[${i}]`,
+        `id${i}`,
+      ]);
+    }
+  });
+});
