@@ -46,24 +46,28 @@ export const entryOf = (value: string, expiresAt: number): string => encodeExpir
 export const entryValue = (entry: string): string => entry.slice(EXPIRY_CHARS);
 
 /*
- * A challenge's record, send state and attempt counter (`c:`, `s:` and `a:` + its id) share one
- * entry, under the record's key: one key string and one slot instead of three. The shared entry is
+ * A challenge's record and send state (`c:` and `s:` + its id) share one entry, under the record's
+ * key: one key string and one slot instead of two. The attempt counter (`a:` + the id) is kept
+ * apart, in its own small entry made by the first wrong code: in the shared entry, each wrong code
+ * rewrote the whole record (a few hundred characters that survive in the table, copied by every
+ * scavenge); apart, it rewrites about 40. The part index 2 is still read and written (a shared
+ * entry holds up to three parts), but no key maps to it. The shared entry is
  * a header, the three parts' stored lengths (empty: absent; `=` after a length: the part expires
  * with the record and its expiry is not repeated), then the parts: `214,38=;` + the two. Each part
  * is kept packed (`pack`): the JSON records lose most of their quotes.
  */
 
-/** The part `key` is in a challenge's shared entry (0 record, 1 state, 2 attempts), or -1. */
+/** The part `key` is in a challenge's shared entry (0 record, 1 state), or -1 (attempts: apart). */
 export function partIndex(key: string): number {
   if (key.charCodeAt(1) !== 58 /* ':' */) return -1;
   const kind = key.charCodeAt(0);
-  return kind === 99 /* c */ ? 0 : kind === 115 /* s */ ? 1 : kind === 97 /* a */ ? 2 : -1;
+  return kind === 99 /* c */ ? 0 : kind === 115 /* s */ ? 1 : -1;
 }
 
 /** The shared entry's key for `key`, in part `part` (from `partIndex`). */
 export const homeKey = (key: string, part: number): string => (part === 0 ? key : `c${key.slice(1)}`);
 
-/** True when `a` and `b` are parts of the same challenge's shared entry (`c:X`, `s:X`, `a:X`). */
+/** True when `a` and `b` are parts of the same challenge's shared entry (`c:X`, `s:X`). */
 export const sameHome = (a: string, b: string): boolean =>
   a.length === b.length && partIndex(a) >= 0 && partIndex(b) >= 0 && a.startsWith(b.slice(1), 1);
 

@@ -96,8 +96,9 @@ export function ownsVerifyAttempt(store: Store): boolean {
  * Entries are one string each (expiry + value, see memory-entries.ts): the evictable keys in a Map
  * in least-recently-used order (a read moves a key to the end), every other key in a table of its
  * own that keeps key and entry as one string (memory-table.ts), expired entries dropped when read
- * or swept when the store is full. A challenge's record,
- * send state and attempt counter share one Map entry (and count as one towards `max`).
+ * or swept when the store is full. A challenge's record
+ * and send state share one Map entry (and count as one towards `max`); its attempt counter, made by
+ * the first wrong code, is an entry of its own.
  */
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const max = options.max ?? DEFAULT_MEMORY_STORE_MAX;
@@ -219,15 +220,14 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
     delete: (key) => put(key, undefined),
     consume(challenge, state, attempts) {
-      // One challenge's three parts are its whole shared entry: one delete, not three rewrites of it.
-      const whole = partIndex(challenge) === 0 && partIndex(state) === 1 && partIndex(attempts) === 2;
-      if (whole && sameHome(challenge, state) && sameHome(challenge, attempts)) {
+      // A challenge's record and state are its whole shared entry: one delete, not two rewrites of it.
+      if (partIndex(challenge) === 0 && partIndex(state) === 1 && sameHome(challenge, state)) {
         mapOf(challenge).delete(challenge);
-        return;
+      } else {
+        put(challenge, undefined);
+        put(state, undefined);
       }
-      put(challenge, undefined);
-      put(state, undefined);
-      put(attempts, undefined);
+      put(attempts, undefined); // kept apart (memory-entries.ts): absent until a wrong code
     },
     now,
   };

@@ -13,7 +13,7 @@ export interface EntryStore {
   /** Keeps `entry` for `key`; a new key needs room (the store refuses with 503 when it is full). */
   put(key: string, entry: string): void;
   delete(key: string): void;
-  /** Deletes a challenge's record, state and attempts (one write where they share one entry). */
+  /** Deletes a challenge's record, state and attempts (one delete for the record and state's shared entry). */
   consume(challenge: string, state: string, attempts: string): void;
   /** The store's clock (its TTLs run on it, not on the app's `now`). */
   now(): number;

@@ -68,16 +68,16 @@ describe('memoryStore() without lru-cache', () => {
     expect(store.size).toBe(0);
   });
 
-  it("keeps a challenge's record, send state and attempt counter in one entry, each with its own life", async () => {
+  it("keeps a challenge's record and send state in one entry, the attempt counter apart, each with its own life", async () => {
     let time = 1_000;
-    const store = memoryStore({ max: 2, now: () => time });
+    const store = memoryStore({ max: 3, now: () => time });
     const id = 'AbCdEfGhIjKlMnOpQrStUvWx{Ab_}';
     await store.set(`c:${id}`, '["u1",";,|",1]', 60_000);
     await store.set(`s:${id}`, '[1,2,"sms"]', 30_000);
     expect(await store.increment(`a:${id}`, 10_000)).toBe(1);
     expect(await store.increment(`a:${id}`, 10_000)).toBe(2);
     await store.set('other', 'x', 60_000);
-    expect(store.size).toBe(2);
+    expect(store.size).toBe(3);
     expect(await store.getMany([`c:${id}`, `s:${id}`, `a:${id}`])).toEqual([
       '["u1",";,|",1]',
       '[1,2,"sms"]',

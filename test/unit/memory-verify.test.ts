@@ -1,13 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { memoryStore } from '../../src/stores/memory-store.js';
+import { EntryTable } from '../../src/stores/memory-table.js';
 import type { VerifyAttemptInput } from '../../src/stores/store.js';
 import { verifyInput, withVerifyAttempt } from '../helpers/verify-attempt.js';
 import { challengeRecord } from '../helpers/verify-attempt-contract.js';
 
 // memoryStore()'s verifyAttempt reads each entry once and writes the counters from what it read
 // (a speed change). Against the reference written over the five generic methods
-// (test/helpers/verify-attempt.ts), on the package's key layout (a challenge's record, state and
-// attempts in one shared entry), every answer and every key afterwards must be the same, except that
+// (test/helpers/verify-attempt.ts), on the package's key layout (a challenge's record and state in
+// one shared entry, its attempt counter apart), every answer and every key afterwards must be the same, except that
 // a refused attempt may leave a used-up counter as it is (store.ts allows it).
 
 const NOW = Date.UTC(2026, 10, 30, 12, 0, 0);
@@ -139,7 +140,7 @@ describe("memoryStore()'s verifyAttempt", () => {
       await store.set(k.state, '["state"]', 60_000);
     }
     expect((await store.verifyAttempt(input(keys))).outcome).toBe('wrong');
-    expect(store.size).toBe(4); // two shared entries, the failure count and its time
+    expect(store.size).toBe(5); // two shared entries, the attempt counter, the failure count and its time
     expect((await store.verifyAttempt(input(keys, { hashes: [RIGHT] }))).outcome).toBe('right');
     expect(await store.getMany(Object.values(keys))).toEqual([
       undefined,
@@ -174,5 +175,79 @@ describe("memoryStore()'s verifyAttempt", () => {
       record: JSON.parse(record),
       state: '["state"]',
     });
+  });
+});
+
+describe("memoryStore()'s wrong code and the challenge's shared entry", () => {
+  /** Every (key, entry) the store's table is given while `run` runs. */
+  async function tableWrites(run: () => Promise<unknown>) {
+    const writes: [string, string][] = [];
+    const spy = vi.spyOn(EntryTable.prototype, 'set').mockImplementation(function (
+      this: EntryTable,
+      ...args
+    ) {
+      writes.push([args[0], args[1]]);
+      return original.apply(this, args);
+    });
+    try {
+      await run();
+    } finally {
+      spy.mockRestore();
+    }
+    return writes;
+  }
+  const original = EntryTable.prototype.set;
+
+  it('leaves the shared record-and-state entry unwritten: a wrong code writes only small counters', async () => {
+    const store = memoryStore({ now: () => NOW });
+    const keys = keysOf(1, 1);
+    await store.set(keys.challenge, challengeRecord(), 60_000);
+    await store.set(keys.state, '["state"]', 60_000);
+    for (let i = 1; i <= 3; i++) {
+      const writes = await tableWrites(() => store.verifyAttempt(input(keys)));
+      expect(writes.map(([key]) => key)).not.toContain(keys.challenge);
+      // The attempt counter, the failure count and its time: each under 60 characters (key + entry).
+      for (const [key, entry] of writes) expect(key.length + entry.length).toBeLessThan(60);
+    }
+    expect(await store.getMany([keys.challenge, keys.state, keys.attempts])).toEqual([
+      challengeRecord(),
+      '["state"]',
+      '3',
+    ]);
+  });
+
+  it("lets the counter apart expire with the challenge, and keeps it across a resend's state write", async () => {
+    let time = NOW;
+    const store = memoryStore({ now: () => time });
+    const keys = keysOf(1, 1);
+    const other = keysOf(1, 2);
+    await store.set(keys.challenge, challengeRecord({ expiresAt: NOW + 30_000 }), 60_000);
+    await store.set(keys.state, '["state",1]', 60_000);
+    await store.set(other.challenge, challengeRecord(), 600_000);
+    expect((await store.verifyAttempt(input(keys, { now: time }))).outcome).toBe('wrong');
+    // A resend writes the state again: as before (and as in Redis), the count of wrong codes stays.
+    await store.set(keys.state, '["state",2]', 60_000);
+    expect((await store.verifyAttempt(input(keys, { now: time }))).outcome).toBe('wrong');
+    expect(await store.getMany([keys.attempts, keys.state])).toEqual(['2', '["state",2]']);
+    expect(store.size).toBe(5); // two shared entries, the counter, the failure count and its time
+    time = NOW + 30_000; // the record's expiresAt: the counter's TTL ends with it
+    expect(await store.get(keys.attempts)).toBeUndefined();
+    expect(await store.get(keys.challenge)).toBeDefined(); // its own TTL (60 s) is longer
+    expect(await store.verifyAttempt(input(keys, { now: time }))).toEqual({ outcome: 'expired' });
+    expect(store.size).toBe(4); // the counter was dropped when read expired
+  });
+
+  it('counts to the limit with the counter apart, and a right code then removes all of it', async () => {
+    const store = memoryStore({ now: () => NOW });
+    const keys = keysOf(1, 1);
+    await store.set(keys.challenge, challengeRecord(), 60_000);
+    await store.set(keys.state, '["state"]', 60_000);
+    expect(store.size).toBe(1); // a pending challenge with no wrong code: one entry, as before
+    for (let i = 1; i <= 3; i++) {
+      expect(await store.verifyAttempt(input(keys))).toMatchObject({ outcome: 'wrong', attempts: i });
+    }
+    expect((await store.verifyAttempt(input(keys, { hashes: [RIGHT] }))).outcome).toBe('right');
+    expect(await store.getMany(Object.values(keys))).toEqual(Object.values(keys).map(() => undefined));
+    expect(store.size).toBe(0);
   });
 });
