@@ -218,6 +218,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       makeRoomFor(key);
       put(key, entry, true); // verifyAttempt writes counters and expiries made from what it read
     },
+    makeRoom: makeRoomFor,
     delete: (key) => put(key, undefined),
     consume(challenge, state, attempts) {
       // A challenge's record and state are its whole shared entry: one delete, not two rewrites of it.

@@ -237,6 +237,32 @@ describe("memoryStore()'s wrong code and the challenge's shared entry", () => {
     expect(store.size).toBe(4); // the counter was dropped when read expired
   });
 
+  it('answers a full store the same for a wrong and a right code when the counter has no room', async () => {
+    // The counter apart is a new key: in a store full of live entries it has no room. Then a wrong
+    // code must not come back as the 503 while the right code passes (an answer that tells them
+    // apart with no attempt counted, as often as the store stays full): both are refused, uncompared.
+    const store = memoryStore({ now: () => NOW, max: 4 });
+    const keys = keysOf(1, 1);
+    await store.set(keys.challenge, challengeRecord(), 60_000);
+    await store.set(keys.state, '["state"]', 60_000);
+    for (let i = 0; i < 3; i++) await store.set(`x:filler${i}`, '1', 60_000);
+    expect(store.size).toBe(4);
+    const answers = [];
+    for (const hashes of [['wrong-hash-bbbbbbbbbbbb'], [RIGHT]]) {
+      answers.push(
+        await store.verifyAttempt(input(keys, { hashes })).then(
+          (result) => result.outcome,
+          (error: { code?: string }) => error.code,
+        ),
+      );
+    }
+    expect(answers).toEqual(['ERR_2FA_STORE_UNAVAILABLE', 'ERR_2FA_STORE_UNAVAILABLE']);
+    // With room again (the counter, the failure count and its time), the wrong codes count from the first.
+    for (let i = 0; i < 3; i++) await store.delete(`x:filler${i}`);
+    expect((await store.verifyAttempt(input(keys))).outcome).toBe('wrong');
+    expect(await store.get(keys.attempts)).toBe('1');
+  });
+
   it('counts to the limit with the counter apart, and a right code then removes all of it', async () => {
     const store = memoryStore({ now: () => NOW });
     const keys = keysOf(1, 1);
