@@ -175,17 +175,22 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   function makeRoomFor(key: string): void {
     const home = homeOf(key);
     if (kept.size + lru.size < max || mapOf(home).has(home)) return;
+    makeRoomForNew(1);
+  }
+
+  /** Room for `count` new keys: stale entries purged (once a second), then evictable ones dropped. */
+  function makeRoomForNew(count: number): void {
+    if (kept.size + lru.size + count <= max) return;
     if (now() - lastPurge >= PURGE_INTERVAL_MS) {
       lastPurge = now();
       purgeStale();
     }
-    if (kept.size + lru.size < max) return;
-    for (const candidate of lru.keys()) {
-      lru.delete(candidate);
-      return;
+    while (kept.size + lru.size + count > max) {
+      const oldest = lru.keys().next();
+      // Full of live entries that must stay: refuse (the route answers 503) rather than forget one.
+      if (oldest.done) throw new TwoFactorError('ERR_2FA_STORE_UNAVAILABLE', { cause: 'memory store full' });
+      lru.delete(oldest.value);
     }
-    // Full of live entries that must stay: refuse (the route answers 503) rather than forget one.
-    throw new TwoFactorError('ERR_2FA_STORE_UNAVAILABLE', { cause: 'memory store full' });
   }
 
   function write(key: string, value: string, ttlMs: number): void {
@@ -218,7 +223,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       makeRoomFor(key);
       put(key, entry, true); // verifyAttempt writes counters and expiries made from what it read
     },
-    makeRoom: makeRoomFor,
+    makeRoom: makeRoomForNew,
     delete: (key) => put(key, undefined),
     consume(challenge, state, attempts) {
       // A challenge's record and state are its whole shared entry: one delete, not two rewrites of it.

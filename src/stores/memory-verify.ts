@@ -12,8 +12,8 @@ export interface EntryStore {
   entry(key: string): string | undefined;
   /** Keeps `entry` for `key`; a new key needs room (the store refuses with 503 when it is full). */
   put(key: string, entry: string): void;
-  /** Makes room for `key` if it is new, as `put` would (the store's 503 when it is full), writing nothing. */
-  makeRoom(key: string): void;
+  /** Makes room for `count` new keys, as `put` would for one (the store's 503 when full), writing nothing. */
+  makeRoom(count: number): void;
   delete(key: string): void;
   /** Deletes a challenge's record, state and attempts (one delete for the record and state's shared entry). */
   consume(challenge: string, state: string, attempts: string): void;
@@ -99,10 +99,14 @@ export function verifyAttemptNow(store: EntryStore, input: VerifyAttemptInput): 
   const attemptsEntry = store.entry(keys.attempts);
   const before = countOf(attemptsEntry);
   if (before >= input.maxAttempts) return { outcome: 'exhausted' };
-  // The first wrong code makes the counter, a key of its own: a full store refuses it here, before
-  // the compare, for a right code too. After it, a wrong code's 503 beside a right code's pass would
-  // tell them apart with no attempt counted.
-  if (attemptsEntry === undefined) store.makeRoom(keys.attempts);
+  // A wrong code writes the counter, the failure count and its time, each a key of its own made when
+  // absent: a full store refuses here, before the compare, for a right code too. After it, a wrong
+  // code's 503 beside a right code's pass would tell them apart with nothing counted.
+  const absent =
+    (attemptsEntry === undefined ? 1 : 0) +
+    (failuresEntry === undefined ? 1 : 0) +
+    (failedAtEntry === undefined ? 1 : 0);
+  if (absent > 0) store.makeRoom(absent);
 
   let match = false;
   for (const hash of input.hashes) match = safeEqual(hash, record.hash) || match;

@@ -237,30 +237,53 @@ describe("memoryStore()'s wrong code and the challenge's shared entry", () => {
     expect(store.size).toBe(4); // the counter was dropped when read expired
   });
 
-  it('answers a full store the same for a wrong and a right code when the counter has no room', async () => {
-    // The counter apart is a new key: in a store full of live entries it has no room. Then a wrong
-    // code must not come back as the 503 while the right code passes (an answer that tells them
-    // apart with no attempt counted, as often as the store stays full): both are refused, uncompared.
-    const store = memoryStore({ now: () => NOW, max: 4 });
+  it.each([4, 5, 6])(
+    'answers a store without room for the three counters (max %i, 4 held) the same for a wrong and a right code',
+    async (max) => {
+      // A first wrong code makes three keys (the attempt counter, the failure count and its time).
+      // In a store without room for all three, a wrong code must not come back as the 503 while the
+      // right code passes (an answer that tells them apart with an attempt or a failure left
+      // uncounted, as long as the store stays full): both are refused before the compare.
+      const store = memoryStore({ now: () => NOW, max });
+      const keys = keysOf(1, 1);
+      await store.set(keys.challenge, challengeRecord(), 60_000);
+      await store.set(keys.state, '["state"]', 60_000);
+      for (let i = 0; i < 3; i++) await store.set(`x:filler${i}`, '1', 60_000);
+      expect(store.size).toBe(4);
+      const answers = [];
+      for (const hashes of [['wrong-hash-bbbbbbbbbbbb'], [RIGHT]]) {
+        answers.push(
+          await store.verifyAttempt(input(keys, { hashes })).then(
+            (result) => result.outcome,
+            (error: { code?: string }) => error.code,
+          ),
+        );
+      }
+      expect(answers).toEqual(['ERR_2FA_STORE_UNAVAILABLE', 'ERR_2FA_STORE_UNAVAILABLE']);
+      expect(await store.getMany([keys.attempts, keys.failures, keys.failedAt])).toEqual([
+        undefined,
+        undefined,
+        undefined,
+      ]);
+    },
+  );
+
+  it('counts a wrong code in full once the store has room for its three counters', async () => {
+    const store = memoryStore({ now: () => NOW, max: 7 });
     const keys = keysOf(1, 1);
     await store.set(keys.challenge, challengeRecord(), 60_000);
     await store.set(keys.state, '["state"]', 60_000);
     for (let i = 0; i < 3; i++) await store.set(`x:filler${i}`, '1', 60_000);
-    expect(store.size).toBe(4);
-    const answers = [];
-    for (const hashes of [['wrong-hash-bbbbbbbbbbbb'], [RIGHT]]) {
-      answers.push(
-        await store.verifyAttempt(input(keys, { hashes })).then(
-          (result) => result.outcome,
-          (error: { code?: string }) => error.code,
-        ),
-      );
-    }
-    expect(answers).toEqual(['ERR_2FA_STORE_UNAVAILABLE', 'ERR_2FA_STORE_UNAVAILABLE']);
-    // With room again (the counter, the failure count and its time), the wrong codes count from the first.
-    for (let i = 0; i < 3; i++) await store.delete(`x:filler${i}`);
     expect((await store.verifyAttempt(input(keys))).outcome).toBe('wrong');
-    expect(await store.get(keys.attempts)).toBe('1');
+    expect(await store.getMany([keys.attempts, keys.failures, keys.failedAt])).toEqual([
+      '1',
+      '1',
+      String(NOW),
+    ]);
+    expect(store.size).toBe(7);
+    // Full now, but the counters exist: the next wrong code needs no room and is counted.
+    expect((await store.verifyAttempt(input(keys))).outcome).toBe('wrong');
+    expect(await store.get(keys.attempts)).toBe('2');
   });
 
   it('counts to the limit with the counter apart, and a right code then removes all of it', async () => {
