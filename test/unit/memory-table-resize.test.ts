@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../../src/index.js';
 import { EntryTable } from '../../src/stores/memory-table.js';
+import { random, sorted } from '../helpers/random.js';
 
 /*
  * The memory table resizes a few slots per write instead of all at once (a full rehash of three
@@ -10,20 +11,6 @@ import { EntryTable } from '../../src/stores/memory-table.js';
 
 /** Most entries one write may move (memory-table.ts: a resize's step is at most 8 old slots). */
 const MOST_MOVED = 8;
-
-/** A small deterministic generator (mulberry32), so a failure replays. */
-function random(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const sorted = (pairs: Iterable<[string, string]>) =>
-  [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 /** Runs `write` and gives back how many entries it moved. */
 function movedBy(table: EntryTable, write: () => unknown): number {

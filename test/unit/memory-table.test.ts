@@ -2,20 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../../src/index.js';
 import { entryOf, memberOf, pack, unpack, withMember } from '../../src/stores/memory-entries.js';
 import { EntryTable } from '../../src/stores/memory-table.js';
-
-/** A small deterministic generator (mulberry32), so a failure replays. */
-function random(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const sorted = (pairs: Iterable<[string, string]>) =>
-  [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+import { random, sorted } from '../helpers/random.js';
 
 describe('EntryTable (the memory store table: key and entry in one string)', () => {
   it('answers like a Map over 20,000 random sets, replacements and deletes, growing and shrinking', () => {
