@@ -8,6 +8,7 @@ import {
   flat,
   homeKey,
   memberOf,
+  PARTS,
   partIndex,
   sameHome,
   withMember,
@@ -161,7 +162,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     const fresh = (home: string, entry: string): string | undefined => {
       if (partIndex(home) < 0) return live(entry);
       let next: string | undefined = entry;
-      for (let part = 0; part < 3 && next !== undefined; part++) {
+      for (let part = 0; part < PARTS && next !== undefined; part++) {
         const member = memberOf(next, part);
         if (member !== undefined && !live(member)) next = withMember(next, part, undefined);
       }
