@@ -4,7 +4,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import { Session } from 'node:inspector';
 import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
@@ -412,6 +412,7 @@ async function startApp(): Promise<void> {
     trace.run(t, () => app(req, res));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await settle(app);
 
   /** The entries of the store of `kind`: the memory store's, or the Redis database's (one per scale process). */
   const entries = async (kind: unknown) => (kind === 'redis' && redis ? await redis.dbSize() : memory.size);
@@ -537,6 +538,52 @@ async function startApp(): Promise<void> {
     }
   });
   process.send?.({ type: 'ready', port: (server.address() as AddressInfo).port, package: PACKAGE });
+}
+
+/**
+ * GETs of `/bare` each app server answers at start, before it says it is ready. V8 sizes
+ * IncomingMessage's and ServerResponse's in-object fields over their first 7 constructions
+ * (in-object slack tracking); a full GC inside that window (measure()'s first warm-up pass, or a
+ * case's heap reading) left a process that had answered fewer requests with no in-object field, and
+ * its requests in dictionary mode: every route of it cheaper or dearer than the same route in a
+ * process that had answered more (the guard case's rememberDevice process served `/bare` at half
+ * the first one's CPU, BENCHMARKS.md s9-guard; the scale case's processes answer two before their
+ * first heap reading). A real server sizes them on live requests; so does every bench server now,
+ * whatever its case does first (bench/request-maps-check.ts shows each process's layout).
+ */
+const SETTLE_REQUESTS = 16;
+
+/**
+ * `SETTLE_REQUESTS` GETs of `/bare` through `app`, each on a connection of its own from a raw
+ * socket (a client in this process would make IncomingMessages of its own), on a listener of its
+ * own: `exclusive`, so that a cluster worker answers them itself (on the port the workers share,
+ * the primary could hand them to another worker). Not counted in `counters`.
+ */
+async function settle(app: RequestListener): Promise<void> {
+  const warm = createServer(app);
+  await new Promise<void>((resolve) => warm.listen({ port: 0, host: '127.0.0.1', exclusive: true }, resolve));
+  const { port } = warm.address() as AddressInfo;
+  try {
+    for (let i = 0; i < SETTLE_REQUESTS; i++) {
+      const head = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        let data = '';
+        socket.setEncoding('latin1');
+        socket.on('data', (chunk: string) => {
+          data += chunk;
+        });
+        socket.on('end', () => resolve(data));
+        socket.on('error', reject);
+        socket.setTimeout(10_000, () => socket.destroy(new Error('no answer in 10 s')));
+        socket.write(`GET /bare HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nconnection: close\r\n\r\n`);
+      });
+      if (!head.startsWith('HTTP/1.1 200'))
+        throw new Error(`settling: GET /bare answered ${head.slice(0, 12)}`);
+    }
+  } finally {
+    warm.closeAllConnections();
+    await new Promise<void>((resolve) => warm.close(() => resolve()));
+  }
 }
 
 /**

@@ -50,12 +50,14 @@ export const entryValue = (entry: string): string => entry.slice(EXPIRY_CHARS);
  * key: one key string and one slot instead of two. The attempt counter (`a:` + the id) is kept
  * apart, in its own small entry made by the first wrong code: in the shared entry, each wrong code
  * rewrote the whole record (a few hundred characters that survive in the table, copied by every
- * scavenge); apart, it rewrites about 40. The part index 2 is still read and written (a shared
- * entry holds up to three parts), but no key maps to it. The shared entry is
- * a header, the three parts' stored lengths (empty: absent; `=` after a length: the part expires
- * with the record and its expiry is not repeated), then the parts: `214,38=;` + the two. Each part
- * is kept packed (`pack`): the JSON records lose most of their quotes.
+ * scavenge); apart, it rewrites about 40. The shared entry is a header, the two parts' stored
+ * lengths (empty: absent; `=` after a length: the part expires with the record and its expiry is not
+ * repeated), then the parts: `214,38=;` + the two. Each part is kept packed (`pack`): the JSON
+ * records lose most of their quotes.
  */
+
+/** The parts of a shared entry: the record (0) and the send state (1). */
+export const PARTS = 2;
 
 /** The part `key` is in a challenge's shared entry (0 record, 1 state), or -1 (attempts: apart). */
 export function partIndex(key: string): number {
@@ -129,10 +131,10 @@ export function memberOf(shared: string, part: number): string | undefined {
 /** A part as stored: its text, and whether its expiry is the record's (left out of the text). */
 type Stored = { text: string; same: boolean } | undefined;
 
-/** The three parts of a shared entry as stored (no unpacking). */
+/** The parts of a shared entry as stored (no unpacking). */
 function storedParts(shared: string): Stored[] {
   const header = shared.indexOf(';');
-  const parts: Stored[] = [undefined, undefined, undefined];
+  const parts: Stored[] = new Array(PARTS).fill(undefined);
   let at = header + 1;
   let index = 0;
   let length = 0;
@@ -165,8 +167,8 @@ export function withMember(shared: string | undefined, part: number, entry: stri
 }
 
 /**
- * `withMember` for the common write, a state or a counter replaced by one of the same stored
- * length and the same expiry sharing (an attempt counter going from 1 to 2): the header stays, and
+ * `withMember` for the common write, the send state replaced by one of the same stored length and
+ * the same expiry sharing (a resend's state, its count going from 1 to 2): the header stays, and
  * only that part's characters change. Undefined when the write needs the header rebuilt. Gives
  * what `rebuiltWithMember` gives (a shared entry it wrote is canonical: a part after the record
  * that starts with the record's expiry is always stored without it).
@@ -203,14 +205,14 @@ function swappedMember(shared: string, part: number, entry: string): string | un
 
 /** `withMember` by taking the entry apart and writing it again (any change of the header). */
 function rebuiltWithMember(shared: string | undefined, part: number, entry: string | undefined) {
-  const parts = shared === undefined ? [undefined, undefined, undefined] : storedParts(shared);
+  const parts: Stored[] = shared === undefined ? new Array(PARTS).fill(undefined) : storedParts(shared);
   const oldExpiry = parts[0]?.text.slice(0, EXPIRY_CHARS);
   parts[part] =
     entry === undefined
       ? undefined
       : { text: entry.slice(0, EXPIRY_CHARS) + pack(entry.slice(EXPIRY_CHARS)), same: false };
   const expiry = parts[0]?.text.slice(0, EXPIRY_CHARS);
-  let last = 2;
+  let last = PARTS - 1;
   while (last >= 0 && parts[last] === undefined) last--;
   if (last < 0) return undefined;
   let header = '';

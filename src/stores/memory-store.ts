@@ -8,6 +8,7 @@ import {
   flat,
   homeKey,
   memberOf,
+  PARTS,
   partIndex,
   sameHome,
   withMember,
@@ -157,18 +158,22 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   function purgeStale(): void {
     const time = now();
     const live = (entry: string | undefined) => (entry && decodeExpiry(entry) > time ? entry : undefined);
-    for (const map of [kept, lru]) {
-      for (const [home, entry] of map) {
-        let next: string | undefined = entry;
-        if (partIndex(home) >= 0) {
-          for (let part = 0; part < 3 && next !== undefined; part++) {
-            const member = memberOf(next, part);
-            if (member !== undefined && !live(member)) next = withMember(next, part, undefined);
-          }
-        } else next = live(entry);
-        if (next === undefined) map.delete(home);
-        else if (next !== entry) map.set(home, next);
+    /** `entry` without its stale parts (a shared entry's expire apart), or undefined when none is live. */
+    const fresh = (home: string, entry: string): string | undefined => {
+      if (partIndex(home) < 0) return live(entry);
+      let next: string | undefined = entry;
+      for (let part = 0; part < PARTS && next !== undefined; part++) {
+        const member = memberOf(next, part);
+        if (member !== undefined && !live(member)) next = withMember(next, part, undefined);
       }
+      return next;
+    };
+    // In place: a resize of the table under way is not finished inside this write (memory-table.ts).
+    kept.sweep(fresh);
+    for (const [home, entry] of lru) {
+      const next = fresh(home, entry);
+      if (next === undefined) lru.delete(home);
+      else if (next !== entry) lru.set(home, next);
     }
   }
 

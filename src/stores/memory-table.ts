@@ -19,7 +19,10 @@ import { flat } from './memory-entries.js';
  * entries in the old one, and every write after it moves the next few old slots over (`#advance`),
  * so no write moves more than a handful of entries (a full rehash of three million entries held one
  * request for about a second). Until the old slots are empty a lookup probes the new slots, then the
- * old ones (tags only, as ever, for a key that is in neither).
+ * old ones (tags only, as ever, for a key that is in neither). A table at most 1/8 full shrinks the
+ * same way, by halves (any write after the last halving, or the store's purge, starts the next), and
+ * an emptied one goes back to 16 slots at once. The store's purge of stale entries (`sweep`) drops
+ * and rewrites entries where they are, old slots and new, and moves none.
  */
 
 const EMPTY = 0;
@@ -183,6 +186,7 @@ export class EntryTable {
       if ((this.#count + this.#gone) * 4 > this.#tags.length * 3) this.#resize();
     }
     this.#advance();
+    this.#shrinkIfSparse(); // a shrink that just ended may leave the table sparse still (a purge's)
   }
 
   /** Puts `text` (`key` NUL entry, `key` its first `length` characters) in a free slot of `#slots`. */
@@ -220,10 +224,63 @@ export class EntryTable {
       this.#oldTags[inOld(found)] = GONE;
       if (--this.#oldCount === 0) this.#endResize();
     }
+    this.#advance();
+    this.#shrinkIfSparse();
+    return true;
+  }
+
+  /**
+   * Keeps, rewrites or drops every entry in one pass over the slots: `update(key, entry)` gives the
+   * entry to keep (the same string: left as it is) or undefined to drop it, and must not change the
+   * table. Nothing is moved: a resize under way is swept where it stands, its old slots and the new
+   * ones, and goes on with the writes that follow (a walk, `entries`, would finish it first: the
+   * store's purge, which runs when the store is full, then moved up to every entry inside one write).
+   * A table left at most 1/8 full starts a shrink, as a delete would.
+   */
+  sweep(update: (key: string, entry: string) => string | undefined): void {
+    if (this.#oldCount > 0) {
+      this.#oldCount -= this.#sweepSlots(this.#oldSlots, this.#oldTags, update);
+      if (this.#oldCount === 0) this.#endResize();
+    }
+    const dropped = this.#sweepSlots(this.#slots, this.#tags, update);
+    this.#count -= dropped;
+    this.#gone += dropped;
+    for (const [key, entry] of this.#odd) {
+      const next = update(key, entry);
+      if (next === undefined) this.#odd.delete(key);
+      else if (next !== entry) this.#odd.set(key, next);
+    }
+    this.#shrinkIfSparse();
+  }
+
+  /** `sweep` over the live slots of one table; how many entries it dropped. */
+  #sweepSlots(
+    pages: Pages,
+    tags: Uint8Array,
+    update: (key: string, entry: string) => string | undefined,
+  ): number {
+    let dropped = 0;
+    for (let at = 0; at < tags.length; at++) {
+      if ((tags[at] as number) <= GONE) continue;
+      const page = pages[at >>> PAGE_BITS] as Slot[];
+      const slot = page[at & PAGE_MASK] as string;
+      const end = slot.indexOf(SEPARATOR);
+      const entry = slot.slice(end + 1);
+      const next = update(slot.slice(0, end), entry);
+      if (next === entry) continue;
+      if (next === undefined) {
+        tags[at] = GONE;
+        page[at & PAGE_MASK] = GONE;
+        dropped++;
+      } else page[at & PAGE_MASK] = flat(slot.slice(0, end + 1) + next);
+    }
+    return dropped;
+  }
+
+  /** Starts a shrink when no resize is under way and at most 1/8 of the slots hold an entry. */
+  #shrinkIfSparse(): void {
     const length = this.#tags.length;
     if (this.#oldCount === 0 && length > MIN_CAPACITY && this.#count * 8 < length) this.#resize();
-    this.#advance();
-    return true;
   }
 
   clear(): void {
@@ -239,7 +296,8 @@ export class EntryTable {
   /**
    * Starts moving the live entries to new slots, at a load of at most one half (and no deleted
    * slots), at least half as many as now (a shrink halves the table at most, but an empty table
-   * goes back to 16 slots at once). The writes that follow
+   * goes back to 16 slots at once; a table still sparse when a shrink ends starts the next with
+   * the write that ended it). The writes that follow
    * move the entries over (`#advance`), `#step` old slots each: enough that the old slots are empty
    * before the new table passes its own limit of 3/4 full, as only a write that adds a key fills it
    * (the entries moved plus one per write: live + capacity / step ≤ 3/4 of the new capacity). As

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { memoryStore } from '../../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { type MemoryStore, memoryStore } from '../../src/index.js';
 import { EntryTable } from '../../src/stores/memory-table.js';
 import { random, sorted } from '../helpers/random.js';
 
@@ -17,6 +17,23 @@ function movedBy(table: EntryTable, write: () => unknown): number {
   const before = table.moved;
   write();
   return table.moved - before;
+}
+
+/** The table behind `store` (caught on a read, which writes nothing). */
+async function tableOf(store: MemoryStore): Promise<EntryTable> {
+  let table: EntryTable | undefined;
+  const original = EntryTable.prototype.get;
+  const spy = vi.spyOn(EntryTable.prototype, 'get').mockImplementation(function (this: EntryTable, key) {
+    table ??= this;
+    return original.call(this, key);
+  });
+  try {
+    await store.get('k:the table');
+  } finally {
+    spy.mockRestore();
+  }
+  if (!table) throw new Error('the store read no table');
+  return table;
 }
 
 describe('EntryTable resizing a few slots per write', () => {
@@ -183,6 +200,66 @@ describe('EntryTable resizing a few slots per write', () => {
     expect(new Set(keys).size).toBe(i);
     for (let j = 0; j < i; j++) expect(table.get(`k${j}`)).toBe(String(j));
   });
+
+  it('sweeps like a filter over a Map at any point of a resize, moving nothing, and shrinks when left sparse', () => {
+    const next = random(23);
+    const table = new EntryTable();
+    const model = new Map<string, string>();
+    const wrong: string[] = [];
+    let sweeps = 0;
+    let shrunk = 0;
+    let most = 0;
+    // Each sweep drops a quarter of the keys, rewrites a quarter and keeps the rest, by the key's
+    // number and the sweep's (the table and the Map are walked in different orders).
+    const verdict = (key: string, entry: string, round: number) => {
+      const roll = (Number.parseInt(key.slice(2), 10) * 7 + round) % 4;
+      return roll === 0 ? undefined : roll === 1 ? `${entry}+` : entry;
+    };
+    for (let i = 0; i < 120_000; i++) {
+      const spread = i < 80_000 ? 16 + i : 2_000;
+      const n = Math.floor(next() * spread);
+      const key = next() < 0.01 ? `k:${n}\u0000` : `k:${n}`;
+      if (next() < 0.2) {
+        const moved = movedBy(table, () => {
+          if (table.delete(key) !== model.delete(key)) wrong.push(`delete ${i} ${key}`);
+        });
+        most = Math.max(most, moved);
+      } else {
+        const narrow = next() < 0.5;
+        most = Math.max(
+          most,
+          movedBy(table, () => table.set(key, `v${i}`, narrow)),
+        );
+        model.set(key, `v${i}`);
+      }
+      if (i % 4_999 === 0) {
+        const round = sweeps++;
+        const capacity = table.capacity;
+        const moved = movedBy(table, () => table.sweep((k, entry) => verdict(k, entry, round)));
+        if (moved !== 0) wrong.push(`sweep ${round} moved ${moved}`);
+        for (const [k, entry] of [...model]) {
+          const kept = verdict(k, entry, round);
+          if (kept === undefined) model.delete(k);
+          else model.set(k, kept);
+        }
+        if (table.capacity < capacity) shrunk++;
+        if (table.size !== model.size) wrong.push(`size after sweep ${round}`);
+        expect(sorted(table)).toEqual(sorted(model));
+      }
+      for (const k of [key, `k:${Math.floor(next() * spread)}`]) {
+        if (table.get(k) !== model.get(k) || table.has(k) !== model.has(k)) wrong.push(`read ${i} ${k}`);
+      }
+      if (wrong.length > 5) break;
+    }
+    expect(wrong).toEqual([]);
+    expect(sweeps).toBe(25);
+    expect(shrunk).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(MOST_MOVED);
+    // Everything swept away: back to 16 slots at once.
+    table.sweep(() => undefined);
+    expect(table.size).toBe(0);
+    expect(table.capacity).toBe(16);
+  }, 60_000);
 });
 
 describe('memoryStore() while its table resizes', () => {
@@ -235,5 +312,55 @@ describe('memoryStore() while its table resizes', () => {
       seen.add(key);
     }
     for (let i = 0; i < 20_000; i++) expect(seen.has(`k:${i}`)).toBe(true);
+  });
+
+  it('purges a full store mid-resize in place: the write that purges moves a few entries, not the rest of the resize', async () => {
+    let time = 1_000;
+    const max = 12_300;
+    const store = memoryStore({ max, now: () => time });
+    const table = await tableOf(store);
+    // The 12,289th entry passes 3/4 of 16,384 slots: the table starts growing to 32,768 slots, four
+    // old slots moved per write after it. The store is full eleven writes later, most of it stale
+    // once the clock moves on.
+    for (let i = 0; i < max; i++) await store.set(`k:${i}`, `v${i}`, i < max - 100 ? 10_000 : 60_000);
+    expect(table.capacity).toBe(32_768);
+    time += 10_000;
+    const before = table.moved;
+    await store.set('k:new', 'v', 60_000); // full: purges the stale entries first
+    expect(table.moved - before).toBeLessThanOrEqual(MOST_MOVED);
+    expect(store.size).toBe(101);
+    for (let i = 0; i < max; i += 7) {
+      expect(await store.get(`k:${i}`)).toBe(i < max - 100 ? undefined : `v${i}`);
+    }
+    expect(await store.get('k:new')).toBe('v');
+  });
+
+  it('shrinks a table that a purge left sparse, with no delete after it', async () => {
+    let time = 1_000;
+    const max = 12_300;
+    const store = memoryStore({ max, now: () => time });
+    const table = await tableOf(store);
+    // 100 entries of 12,300 outlive the clock's step: the purge leaves 101 (with the new one).
+    for (let i = 0; i < max; i++) await store.set(`k:${i}`, 'v', i % 123 === 0 ? 3_600_000 : 10_000);
+    time += 10_000;
+    await store.set('k:new', 'v', 3_600_000);
+    expect(store.size).toBe(101);
+    // Then only overwrites: no delete, no new key. Each write moves a few slots of a resize.
+    for (let i = 0; i < 30_000; i++) await store.set(`k:${(i % 100) * 123}`, `v${i}`, 3_600_000);
+    expect(table.capacity).toBeLessThanOrEqual(1_024); // at most 8 slots per entry, as deletes leave it
+    expect(store.size).toBe(101);
+    for (let i = 0; i < 100; i++) expect(await store.get(`k:${i * 123}`)).toBe(`v${29_900 + i}`);
+  });
+
+  it('goes back to 16 slots when a purge leaves nothing', async () => {
+    let time = 1_000;
+    const max = 12_300;
+    const store = memoryStore({ max, now: () => time });
+    const table = await tableOf(store);
+    for (let i = 0; i < max; i++) await store.set(`k:${i}`, 'v', 10_000);
+    time += 10_000;
+    await store.set('k:new', 'v', 60_000);
+    expect(store.size).toBe(1);
+    expect(table.capacity).toBe(16);
   });
 });
