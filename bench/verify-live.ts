@@ -196,7 +196,7 @@ async function serve(): Promise<void> {
   // two Set-Cookie lines of the same lengths (a verified cookie, the cleared challenge cookie), the
   // same headers and the same JSON body, written with setHeader/end (no ETag). What it costs over
   // `/echo` is the response's share that any route writing those bytes pays, not the package's.
-  const verifiedLine = `a2fa=${'v'.repeat(150)}; Max-Age=43200; Path=/; Expires=Tue, 01 Dec 2026 00:00:00 GMT; HttpOnly; SameSite=Lax`;
+  const verifiedLine = `a2fa=v2.sms.1764615600000.1764658800000.${'s'.repeat(43)}; Max-Age=43200; Path=/; Expires=Tue, 01 Dec 2026 00:00:00 GMT; HttpOnly; SameSite=Lax`;
   const clearedLine =
     'a2fa-challenge=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax';
   app.post('/echo-cookies', express.json(), (req, res) => {
