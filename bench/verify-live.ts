@@ -11,7 +11,8 @@
 // The server's CPU and GC time are read per block. Variants take turns in blocks, the order
 // reversed every other round, so the machine's load drifts alike for all.
 // Usage: node --import tsx bench/verify-live.ts <srcA> [srcB] [--rounds=6] [--seconds=2]
-//   [--connections=10] [--kinds=bare,wrong,refused,right]
+//   [--connections=10] [--kinds=bare,wrong,refused,right] (`cookies`: the bare POST answering a right
+//   code's status, two Set-Cookie lines and body with Node's own setHeader/end, a diagnostic)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -191,6 +192,24 @@ async function serve(): Promise<void> {
   app.post('/echo', express.json(), (req, res) => {
     res.json({ received: typeof (req.body as { code?: unknown } | undefined)?.code === 'string' });
   });
+  // The bare POST answering what a right code answers, by Node's own means: the same status, the
+  // two Set-Cookie lines of the same lengths (a verified cookie, the cleared challenge cookie), the
+  // same headers and the same JSON body, written with setHeader/end (no ETag). What it costs over
+  // `/echo` is the response's share that any route writing those bytes pays, not the package's.
+  const verifiedLine = `a2fa=v2.sms.1764615600000.1764658800000.${'s'.repeat(43)}; Max-Age=43200; Path=/; Expires=Tue, 01 Dec 2026 00:00:00 GMT; HttpOnly; SameSite=Lax`;
+  const clearedLine =
+    'a2fa-challenge=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax';
+  app.post('/echo-cookies', express.json(), (req, res) => {
+    const ok = typeof (req.body as { code?: unknown } | undefined)?.code === 'string';
+    const text = JSON.stringify({ verified: ok, returnTo: '/' });
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Set-Cookie', verifiedLine);
+    res.appendHeader('Set-Cookie', clearedLine);
+    res.statusCode = 200;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Content-Length', Buffer.byteLength(text));
+    res.end(text);
+  });
   app.use((req, res, next) => {
     const i = PREFIXES.findIndex((p) => req.url.startsWith(`${p}/`));
     if (i < 0) next();
@@ -275,7 +294,7 @@ async function drive(): Promise<void> {
     );
   }
   async function pool(kind: string, prefix: string, count: number): Promise<Pooled[]> {
-    if (kind === 'bare') {
+    if (kind === 'bare' || kind === 'cookies') {
       const { cookie } = await call('POST', `/login?u=${nextUser++}`, '');
       return [{ cookie, body: '{"code":"123456"}' }];
     }
@@ -305,9 +324,11 @@ async function drive(): Promise<void> {
     });
     return out;
   }
-  const expectOf: Record<string, number> = { bare: 200, wrong: 400, refused: 429, right: 200 };
+  const expectOf: Record<string, number> = { bare: 200, cookies: 200, wrong: 400, refused: 429, right: 200 };
   const variants = kinds.flatMap((kind) =>
-    kind === 'bare' ? [{ kind, prefix: '' }] : trees.map((_, i) => ({ kind, prefix: PREFIXES[i] as string })),
+    kind === 'bare' || kind === 'cookies'
+      ? [{ kind, prefix: '' }]
+      : trees.map((_, i) => ({ kind, prefix: PREFIXES[i] as string })),
   );
   const labelOf = (v: { kind: string; prefix: string }) => `${v.kind}${v.prefix}`;
   const rates = new Map<string, number>();
@@ -315,14 +336,15 @@ async function drive(): Promise<void> {
 
   async function block(v: { kind: string; prefix: string }, secs: number, measure: boolean) {
     const label = labelOf(v);
-    const rotate = v.kind === 'bare' || v.kind === 'refused';
+    const rotate = v.kind === 'bare' || v.kind === 'cookies' || v.kind === 'refused';
     let items = fixedPools.get(label);
     if (!items) {
       items = await pool(v.kind, v.prefix, Math.ceil((rates.get(label) ?? 3000) * secs * 1.5));
       if (rotate) fixedPools.set(label, items);
     }
     const amount = rotate ? undefined : items.length;
-    const path = v.kind === 'bare' ? '/echo' : `${v.prefix}/2fa/verify`;
+    const path =
+      v.kind === 'bare' ? '/echo' : v.kind === 'cookies' ? '/echo-cookies' : `${v.prefix}/2fa/verify`;
     let n = 0;
     const list = items;
     await fetch(`${base}/__live/stats?timing=${measure ? 1 : 0}&label=${label}`);

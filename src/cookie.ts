@@ -6,14 +6,7 @@ import { CHALLENGE_ID } from './challenge.js';
 import { fingerprint, hmacKeys, unsignWith } from './crypto.js';
 import type { CheckedUser, Config } from './options.js';
 import { isHttps } from './request-scheme.js';
-import {
-  bindingOf,
-  bindingOfParts,
-  ClaimKey,
-  openClaim,
-  signClaim,
-  type VerifiedClaim,
-} from './verified-claim.js';
+import { bindingOf, bindingOfParts, ClaimKey, openClaim, type VerifiedClaim } from './verified-claim.js';
 
 export type { Method, VerifiedClaim } from './verified-claim.js';
 
@@ -212,6 +205,16 @@ export function cookieLines(options: {
   };
 }
 
+/**
+ * `signClaim(claim, binding, key.key)`, its signature through the key's prepared HMAC (two one-shot
+ * hashes, no Hmac object: ~0.7 µs of a right code): the claim's text is ASCII, as `signature` needs.
+ * The same value (test/unit/verified-cookie.test.ts compares it with `signClaim`'s).
+ */
+function sealClaim(claim: VerifiedClaim, binding: string, key: ClaimKey): string {
+  const text = `v2.${claim.method}.${claim.verifiedAt}.${claim.expiresAt}`;
+  return `${text}.${key.signature(binding, text, text.length)}`;
+}
+
 interface Names {
   verified: string;
   challenge: string;
@@ -271,6 +274,7 @@ export function createCookieJar(config: Config): CookieJar {
   const signer = keys[0] as KeyObject;
   const unsignAny = (value: string) => unsignWith(value, keys);
   const claimKeys = keys.map((key) => new ClaimKey(key));
+  const signingKey = claimKeys[0] as ClaimKey;
   // Cookies whose signature already checked out, by the end of their signature (`cacheKeyOf`),
   // with their exact value and the binding it was checked for: a verified browser costs the HMAC
   // once, not on every request. Another user, session or version presenting the same value is
@@ -307,7 +311,7 @@ export function createCookieJar(config: Config): CookieJar {
     writeVerified(res, user, claim, secure) {
       // From now, not from `verifiedAt` (a remembered device's is the day it was remembered).
       const maxAge = Math.max(0, claim.expiresAt - config.now());
-      setCookie(res, (n) => n.verified, signClaim(claim, bindingOf(user), signer), maxAge, secure);
+      setCookie(res, (n) => n.verified, sealClaim(claim, bindingOf(user), signingKey), maxAge, secure);
     },
     readChallenge(req, secure) {
       const raw = readCookie(req, namesFor(req, secure).challenge);

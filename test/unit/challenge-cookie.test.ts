@@ -82,6 +82,26 @@ describe('the challenge cookie, read on every verify attempt', () => {
 });
 
 describe('createKeys, with prepared secrets and kept user and number keys', () => {
+  it('hashes a typed code exactly as hashCode does, over many ids, codes and secrets', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    let seed = 12345;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    const keys = createKeys(configFor([SECRET, OLD, 'k'.repeat(100)]));
+    const seen = new Set<string>();
+    for (let i = 0; i < 3000; i++) {
+      const id = Array.from({ length: i % 2 ? 27 : 24 }, () => alphabet[next() % 64]).join('');
+      const code = String(next() % 10 ** (4 + (i % 5))).padStart(4 + (i % 5), '0');
+      const hashes = keys.codeHashes(id, code);
+      expect(hashes).toEqual([SECRET, OLD, 'k'.repeat(100)].map((s) => hashCode(s, id, code)));
+      for (const h of hashes) seen.add(h.slice(-1));
+    }
+    // Every last character 16 bytes can end on (two bits, four zero bits) came up.
+    expect([...seen].sort()).toEqual(['A', 'Q', 'g', 'w']);
+  });
+
   it('gives the same keys and code hashes as the plain functions, every time', () => {
     const keys = createKeys(configFor([SECRET, OLD]));
     for (let i = 0; i < 2; i++) {

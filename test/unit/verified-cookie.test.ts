@@ -1,9 +1,12 @@
+import type { KeyObject } from 'node:crypto';
 import { sign } from 'cookie-signature';
 import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
 import { createCookieJar, type VerifiedClaim } from '../../src/cookie.js';
+import { hmacKeys } from '../../src/crypto.js';
 import { memoryStore, memoryTransport } from '../../src/index.js';
 import { type CheckedUser, parseOptions } from '../../src/options.js';
+import { bindingOf, signClaim } from '../../src/verified-claim.js';
 import { cookieValue, setCookieLine } from '../helpers/cookie-jar.js';
 import { verifiedCookie } from '../helpers/verified-cookie.js';
 
@@ -141,6 +144,31 @@ describe('the verified cookie (format v2)', () => {
     expect(read(jarFor(SECRET), alice, after)).toEqual(claim);
     expect(read(jarFor(SECRET), alice, before)).toBeNull();
     expect(read(jarFor([SECRET, OLD]), { ...alice, id: 'u-bob' }, before)).toBeNull();
+  });
+
+  it("writes exactly signClaim's value for every binding: non-ASCII, lone surrogates, past the prepared buffer", () => {
+    const users: CheckedUser[] = [
+      alice,
+      { id: 'u', phone: '+32470123401' },
+      { id: 'ü-é-漢字-😀', phone: '+32470123401', sessionId: 'sé', version: 'v€' },
+      { id: 'lone-\ud800-high', phone: '+32470123401', sessionId: '\udfff', version: 7 },
+      // Bindings longer than the key's prepared buffer (1,024 bytes) take createHmac: same value.
+      { id: 'x'.repeat(1100), phone: '+32470123401', sessionId: 's' },
+      { id: '漢'.repeat(400), phone: '+32470123401', sessionId: 's', version: 1 },
+      { id: 'y'.repeat(300), phone: '+32470123401', sessionId: 'z'.repeat(700), version: 'w'.repeat(20) },
+    ];
+    for (const secrets of [[SECRET], [SECRET, OLD], ['k'.repeat(100)]]) {
+      const jar = jarFor(secrets);
+      const first = hmacKeys(secrets)[0] as KeyObject;
+      for (const user of users) {
+        for (const method of ['sms', 'voice', 'recovery', 'device'] as const) {
+          const c = { verifiedAt: NOW - 12_345, expiresAt: NOW + HOUR + 678, method };
+          const value = write(jar, user, c);
+          expect(value).toBe(signClaim(c, bindingOf(user), first));
+          expect(read(jar, user, value)).toEqual(c);
+        }
+      }
+    }
   });
 
   it('keeps user ids, sessions and versions apart whatever characters they hold (no delimiter injection)', () => {
