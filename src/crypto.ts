@@ -70,9 +70,24 @@ export function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** What the store keeps instead of the code: HMAC(secret, challenge id + code), 128 bits of it. */
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/**
+ * By the code of a base64url character: that character with its low four bits cleared. Base64url
+ * of an HMAC's first 16 bytes is the first 21 characters of the whole HMAC's, then one character
+ * of byte 15's last two bits and four zero bits: the whole HMAC's 22nd character, those bits cleared.
+ */
+const LAST_OF_16: string[] = [];
+for (let i = 0; i < 64; i++) LAST_OF_16[B64URL.charCodeAt(i)] = B64URL[i & 0x30] as string;
+
+/**
+ * What the store keeps instead of the code: HMAC(secret, challenge id + code), 128 bits of it, as
+ * base64url (22 characters). Taken as text straight from the digest, without a Buffer, its slice
+ * and their encoding (~0.8 µs of each verify): test/unit/challenge-cookie.test.ts compares it with
+ * the first 16 bytes of the HMAC encoded over many ids, codes and secrets.
+ */
 export function hashCode(secret: string | KeyObject, challengeId: string, code: string): string {
-  return hmac(secret, 'code', `${challengeId}:${code}`).subarray(0, 16).toString('base64url');
+  const whole = createHmac('sha256', secret).update(`code\0${challengeId}:${code}`).digest('base64url');
+  return whole.slice(0, 21) + LAST_OF_16[whole.charCodeAt(21)];
 }
 
 /** Checks a typed code against the stored hash under every secret (rotation), in constant time. */
