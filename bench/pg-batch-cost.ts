@@ -13,7 +13,10 @@
 // `SPIN_US=290`: each op first burns that much CPU in an event-loop turn of its own, as the app's
 // HTTP and route work per request does (ours on memoryStore: ~290 µs), so Node is busy as in the
 // app and the statements come back while it works; its CPU is in the Node figure. `ASYNC_COMMIT=1`:
-// the pools commit with synchronous_commit=off (a database whose commits are quick).
+// the pools commit with synchronous_commit=off (a database whose commits are quick); `ASYNC_VARIANT=1`
+// adds `batched-async`, the batched store on such a pool, beside the others. Each line also gives a
+// statement's round trip (median, ms; every statement of the store, sent to answered) and the share
+// of the run with at least one statement out.
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import pg from 'pg';
@@ -42,12 +45,22 @@ async function seed(n: number): Promise<string[]> {
 type StoreFactory = typeof postgresStore;
 type GuardFactory = typeof guardStore;
 
-function variant(batches: boolean, make: StoreFactory = postgresStore, guard: GuardFactory = guardStore) {
+function variant(
+  batches: boolean,
+  make: StoreFactory = postgresStore,
+  guard: GuardFactory = guardStore,
+  asyncCommit = process.env.ASYNC_COMMIT === '1',
+) {
   const pool = new pg.Pool({
     connectionString: URL,
-    ...(process.env.ASYNC_COMMIT === '1' ? { options: '-c synchronous_commit=off' } : {}),
+    ...(asyncCommit ? { options: '-c synchronous_commit=off' } : {}),
   });
   let statements = 0;
+  /** Each verify statement's round trip (ms), and the time with at least one out (ms), this round. */
+  const trips: number[] = [];
+  let out = 0;
+  let outSince = 0;
+  let outMs = 0;
   const store = guard(
     make({
       query: (text, params, name) => {
@@ -55,13 +68,39 @@ function variant(batches: boolean, make: StoreFactory = postgresStore, guard: Gu
         if (!batches && text.includes('_verify_many"(')) {
           return Promise.reject(Object.assign(new Error('refused by the bench'), { code: '42883' }));
         }
-        return pool.query({ name, text, values: params });
+        const sent = performance.now();
+        if (out++ === 0) outSince = sent;
+        const done = () => {
+          const back = performance.now();
+          trips.push(back - sent);
+          if (--out === 0) outMs += back - outSince;
+        };
+        const reply = pool.query({ name, text, values: params });
+        reply.then(done, done);
+        return reply;
       },
       table,
     }),
     5000,
   );
-  return { pool, store, statements: () => statements };
+  /** Starts a round's count (a statement still out from before, e.g. a sweep, counts from now). */
+  const start = () => {
+    trips.length = 0;
+    outMs = 0;
+    if (out > 0) outSince = performance.now();
+  };
+  const timing = () => {
+    const sorted = trips.splice(0).sort((a, b) => a - b);
+    if (out > 0) {
+      const now = performance.now();
+      outMs += now - outSince;
+      outSince = now;
+    }
+    const busy = outMs;
+    outMs = 0;
+    return { tripMs: sorted[Math.floor(sorted.length / 2)] ?? Number.NaN, outMs: busy };
+  };
+  return { pool, store, statements: () => statements, start, timing };
 }
 
 /** The app's own work per request (SPIN_US µs of CPU: HTTP, routing, cookies), 0 by default. */
@@ -76,6 +115,7 @@ async function run(v: ReturnType<typeof variant>, ids: string[]) {
   let next = 0;
   const s0 = v.statements();
   const pg0 = postgresServerCpuUs() ?? Number.NaN;
+  v.start();
   const cpu = process.cpuUsage();
   const start = performance.now();
   await Promise.all(
@@ -95,7 +135,10 @@ async function run(v: ReturnType<typeof variant>, ids: string[]) {
   const ms = performance.now() - start;
   const { user, system } = process.cpuUsage(cpu);
   const pgUs = (postgresServerCpuUs() ?? Number.NaN) - pg0;
+  const { tripMs, outMs } = v.timing();
   return {
+    tripMs,
+    outShare: outMs / ms,
     nodeUs: (user + system) / ids.length,
     pgUs: pgUs / ids.length,
     perSec: (ids.length * 1000) / ms,
@@ -107,6 +150,9 @@ async function main() {
   await postgresStore({ query: (text, params) => admin.query(text, params), table }).migrate();
   const variants: Record<string, ReturnType<typeof variant>> = { batched: variant(true) };
   if (process.env.NO_ALONE !== '1') variants.alone = variant(false);
+  // `ASYNC_VARIANT=1`: the same batched store on a pool that commits with synchronous_commit=off.
+  if (process.env.ASYNC_VARIANT === '1')
+    variants['batched-async'] = variant(true, postgresStore, guardStore, true);
   // Several trees, comma-separated: each is `base` (one) or `base:<its parent directory's name>`.
   const bases = (process.env.BASE_SRC ?? '').split(',').filter(Boolean);
   for (const dir of bases) {
@@ -131,7 +177,7 @@ async function main() {
     if (rs.length === 0) continue;
     const m = (k: keyof Result, digits = 0) => median(rs.map((x) => x[k])).toFixed(digits);
     console.log(
-      `${name.padEnd(12)} Node ${m('nodeUs')} µs/verify, PostgreSQL ${m('pgUs')} µs/verify, ${m('perSec')} verifies/s, ${m('statements', 2)} statements/verify  [Node ${rs.map((x) => x.nodeUs.toFixed(0)).join(' ')}] [PostgreSQL ${rs.map((x) => x.pgUs.toFixed(0)).join(' ')}] [/s ${rs.map((x) => x.perSec.toFixed(0)).join(' ')}]`,
+      `${name.padEnd(12)} Node ${m('nodeUs')} µs/verify, PostgreSQL ${m('pgUs')} µs/verify, ${m('perSec')} verifies/s, ${m('statements', 2)} statements/verify, a statement's round trip ${m('tripMs', 2)} ms (median), one or more out ${m('outShare', 2)} of the time  [Node ${rs.map((x) => x.nodeUs.toFixed(0)).join(' ')}] [PostgreSQL ${rs.map((x) => x.pgUs.toFixed(0)).join(' ')}] [/s ${rs.map((x) => x.perSec.toFixed(0)).join(' ')}]`,
     );
   }
   await admin.query(`DROP TABLE IF EXISTS "${table}"`);
