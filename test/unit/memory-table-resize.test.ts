@@ -260,6 +260,48 @@ describe('EntryTable resizing a few slots per write', () => {
     expect(table.size).toBe(0);
     expect(table.capacity).toBe(16);
   }, 60_000);
+  it('sweeps under an open walk mid-resize: the walk sees each key once, as the sweep left it', () => {
+    const table = new EntryTable();
+    for (let i = 0; i < 3000; i++) table.set(`k${i}`, `v${i}`);
+    const capacity = table.capacity;
+    const seen = new Map<string, string>();
+    const duplicates: string[] = [];
+    let reached = 0;
+    let firstKeys: string[] = [];
+    for (const [key, value] of table) {
+      if (seen.has(key)) duplicates.push(key);
+      seen.set(key, value);
+      if (++reached !== 5) continue;
+      firstKeys = [...seen.keys()];
+      // A growth starts under the walk (old slots kept for it), then a sweep drops a quarter of the
+      // old keys and rewrites a quarter, wherever each is by now.
+      let n = 0;
+      const movedBefore = table.moved;
+      while (table.capacity === capacity) table.set(`n${n++}`, 'x');
+      for (let i = 0; i < 20; i++) table.set(`n${n++}`, 'x');
+      // Mid-resize: some old slots moved on and kept for the walk, most old entries not moved yet.
+      expect(table.kept).toBeGreaterThan(0);
+      expect(table.moved - movedBefore).toBeLessThan(1000);
+      table.sweep((k, entry) => {
+        if (!k.startsWith('k')) return entry;
+        const i = Number(k.slice(1));
+        return i % 4 === 0 ? undefined : i % 4 === 1 ? `${entry}+` : entry;
+      });
+    }
+    expect(table.capacity).toBeGreaterThan(capacity);
+    expect(duplicates).toEqual([]);
+    // Every key the walk reached after the sweep is as the sweep left it; none it dropped comes out.
+    const expected = (i: number) => (i % 4 === 0 ? undefined : i % 4 === 1 ? `v${i}+` : `v${i}`);
+    const after = [...seen].filter(([key]) => key.startsWith('k') && !firstKeys.includes(key));
+    expect(after.length).toBeGreaterThan(1000);
+    for (const [key, value] of after) expect([key, value]).toEqual([key, expected(Number(key.slice(1)))]);
+    // And none of the kept ones is missed.
+    const keptCount = Array.from({ length: 3000 }, (_, i) => i).filter(
+      (i) => expected(i) !== undefined && !firstKeys.includes(`k${i}`),
+    ).length;
+    expect(after.length).toBe(keptCount);
+    for (let i = 0; i < 3000; i++) expect(table.get(`k${i}`)).toBe(expected(i));
+  });
 });
 
 describe('memoryStore() while its table resizes', () => {
