@@ -223,6 +223,15 @@ server.close();
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1] as number;
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+/** The tail of the time inside a middleware: its percentiles, and the share of its sum above p99. */
+const tail = (xs: number[]) => {
+  const sorted = [...xs].sort((x, y) => x - y);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  const sum = sorted.reduce((s, x) => s + x, 0);
+  const p99 = at(0.99);
+  const above = sorted.filter((x) => x > p99).reduce((s, x) => s + x, 0);
+  return `p90 ${at(0.9).toFixed(1)}, p99 ${p99.toFixed(1)}, p99.9 ${at(0.999).toFixed(1)} µs, ${((100 * above) / sum).toFixed(0)} % of the sum above p99`;
+};
 const bareCpu = median(cpu.get('bare') ?? []);
 console.log(
   `trees: a = ${trees[0]}, b = ${trees[1]}; ${rounds} rounds × ${seconds} s, ${connections} connections`,
@@ -231,7 +240,7 @@ for (const name of names) {
   const xs = inside.get(name) ?? [];
   const c = cpu.get(name) ?? [];
   console.log(
-    `${name.padEnd(5)} inside: median ${median(xs).toFixed(2)} µs, mean ${mean(xs).toFixed(2)} µs (${xs.length} requests); ` +
+    `${name.padEnd(5)} inside: median ${median(xs).toFixed(2)} µs, mean ${mean(xs).toFixed(2)} µs (${xs.length} requests; ${tail(xs)}); ` +
       `server CPU/req median ${median(c).toFixed(1)} µs → ${(bareCpu / median(c)).toFixed(3)}× bare; ` +
       `paired by round ${median(c.map((x, i) => (cpu.get('bare')?.[i] ?? Number.NaN) / x)).toFixed(3)}×; ` +
       `GC µs/req: minor ${(((gcMs.get(name)?.minor ?? 0) * 1000) / (served.get(name) ?? 1)).toFixed(1)}, major ${(((gcMs.get(name)?.major ?? 0) * 1000) / (served.get(name) ?? 1)).toFixed(1)}`,

@@ -152,6 +152,15 @@ export async function guardCase(ctx: Context): Promise<CaseResult> {
       throw new Error("rememberDevice: the verified answer differs from the bare route's");
     }
     await settle(remembering, box.jar.header());
+    // The same requests as the first process's routes answer before measuring: a verified GET and
+    // an anonymous one (which the guard refuses), so both processes' guards have run the same paths.
+    for (const path of ['/bare', '/guarded'] as const) {
+      const verified = await call(remembering, box.jar, 'GET', path);
+      const stranger = await call(remembering, null, 'GET', path);
+      if (verified.status !== 200 || (path === '/guarded' && stranger.status !== 401)) {
+        throw new Error(`rememberDevice ${path}: verified ${verified.status}, anonymous ${stranger.status}`);
+      }
+    }
     // Ratios only within a process (processes differ, see bench/apps.ts): its own bare route too.
     for (const [name, path] of [
       [REMEMBER_BARE, '/bare'],
