@@ -6,14 +6,7 @@ import { CHALLENGE_ID } from './challenge.js';
 import { fingerprint, hmacKeys, unsignWith } from './crypto.js';
 import type { CheckedUser, Config } from './options.js';
 import { isHttps } from './request-scheme.js';
-import {
-  bindingOf,
-  bindingOfParts,
-  ClaimKey,
-  openClaim,
-  signClaim,
-  type VerifiedClaim,
-} from './verified-claim.js';
+import { bindingOf, ClaimKey, openClaim, signClaim, type VerifiedClaim } from './verified-claim.js';
 
 export type { Method, VerifiedClaim } from './verified-claim.js';
 
@@ -294,7 +287,7 @@ export function createCookieJar(config: Config): CookieJar {
         const id = user.id;
         const session = user.sessionId ?? '';
         const version = user.version ?? '';
-        const claim = openClaim(raw, bindingOfParts(id, session, version), claimKeys);
+        const claim = openClaim(raw, id, session, version, claimKeys);
         if (!claim) return null;
         known = { claim, id, session, version, value: raw };
         verifiedCookies.set(key, known);
