@@ -1,7 +1,7 @@
 // The whole guard (requireSecondFactor, not only the cookie jar) with its claim cache missing, at a
 // git ref against this tree, both built as users run them (esbuild, ESM, no keepNames) and loaded
 // in this one process, passes alternating, each round beside a createHmac floor.
-// Usage: npx tsx bench/guard-miss-whole.ts [--ref=main] [--rounds=21] [--only=tree|ref]
+// Usage: npx tsx bench/guard-miss-whole.ts [--ref=main] [--rounds=21] [--only=tree|ref] [--kinds=miss,hit]
 // --only: time one build alone (its miss passes, for `node --cpu-prof --import tsx …`).
 // Prints per case (miss: 20 000 browsers cycling through the 10 000-entry claim cache; hit: 5 000
 // browsers ×4, cached) µs per call by CPU time and by the clock (fastest and median pass), the
@@ -23,6 +23,7 @@ const arg = (name: string, fallback: string) =>
 const ref = arg('ref', 'main');
 const rounds = Number(arg('rounds', '21'));
 const only = arg('only', '');
+const kinds = arg('kinds', 'miss,hit').split(',');
 const load = () =>
   loadavg()
     .map((l) => l.toFixed(2))
@@ -122,7 +123,7 @@ for (const [kind, count, repeat] of [
   ['miss', BROWSERS, 1],
   ['hit', HOT, 4],
 ] as const) {
-  if (only && kind === 'hit') continue;
+  if (!kinds.includes(kind)) continue;
   const passes: Record<string, () => Pass> = { floor: floor(count, repeat) };
   for (const name of names) {
     const guard = builds[name].twoFactor({
