@@ -15,7 +15,7 @@ import type { Method, VerifiedClaim } from './verified-claim.js';
  * moved to the newest slot, so what is used stays.
  */
 /** One slot of the ring, rewritten in place for each claim it holds. */
-class Slot {
+export class Slot {
   /** The cache key (-1: empty, or moved to a newer slot). */
   key = -1;
   value = '';
@@ -45,26 +45,25 @@ export class ClaimCache {
   }
 
   /**
-   * The slot holding exactly `value` under `key`, else -1. Found in the older half of the ring, it
-   * moves to the newest slot first (the slot answered is the new one).
+   * The slot holding exactly `value` under `key`, else undefined. Found in the older half of the
+   * ring, it moves to the newest slot first (the slot answered is the new one).
    */
-  find(key: number, value: string): number {
+  find(key: number, value: string): Slot | undefined {
     const slot = this.#slots.get(key);
-    if (slot === undefined) return -1;
+    if (slot === undefined) return undefined;
     const entry = this.#ring[slot] as Slot;
-    if (entry.value !== value) return -1;
+    if (entry.value !== value) return undefined;
     const max = this.#max;
     // How many claims were cached after this one (no `%`: a division costs a hit more than the rest).
     let after = this.#next - 1 - slot;
     if (after < 0) after += max;
-    if (after < max >> 1) return slot;
+    if (after < max >> 1) return entry;
     if (slot === this.#next) {
       // The oldest: the ring moves past it instead, and it is the newest.
       this.#next = slot + 1 === max ? 0 : slot + 1;
-      return slot;
+      return entry;
     }
-    const moved = this.#put(key, value, entry.id, entry.session);
-    const to = this.#ring[moved] as Slot;
+    const to = this.#put(key, value, entry.id, entry.session);
     to.version = entry.version;
     to.method = entry.method;
     to.verifiedAt = entry.verifiedAt;
@@ -73,7 +72,7 @@ export class ClaimCache {
     entry.key = -1;
     entry.value = '';
     entry.claim = undefined;
-    return moved;
+    return to;
   }
 
   /** Caches `claim` of `value` under `key`, checked for `id`, `session` and `version`; answers its slot. */
@@ -84,19 +83,17 @@ export class ClaimCache {
     session: string,
     version: string | number,
     claim: VerifiedClaim,
-  ) {
-    const slot = this.#put(key, value, id, session);
-    const entry = this.#ring[slot] as Slot;
+  ): Slot {
+    const entry = this.#put(key, value, id, session);
     entry.version = version;
     entry.method = claim.method;
     entry.verifiedAt = claim.verifiedAt;
     entry.expiresAt = claim.expiresAt;
-    return slot;
+    return entry;
   }
 
   /** The claim in `slot` (one object per slot, made once). */
-  claimAt(slot: number): VerifiedClaim {
-    const entry = this.#ring[slot] as Slot;
+  claimAt(entry: Slot): VerifiedClaim {
     if (entry.claim === undefined) {
       entry.claim = { verifiedAt: entry.verifiedAt, expiresAt: entry.expiresAt, method: entry.method };
     }
@@ -107,8 +104,7 @@ export class ClaimCache {
    * Whether `user` is whom the claim in `slot` was checked for: `bindingOf` of both alike, part by
    * part (the framing is injective), without building either binding.
    */
-  boundTo(slot: number, user: CheckedUser): boolean {
-    const entry = this.#ring[slot] as Slot;
+  boundTo(entry: Slot, user: CheckedUser): boolean {
     if (entry.id !== user.id || entry.session !== (user.sessionId ?? '')) return false;
     const version = user.version ?? '';
     // bindingOf writes the version as `String(version)`: 7 and '7' bind the same.
@@ -120,7 +116,7 @@ export class ClaimCache {
   }
 
   /** Takes the oldest slot for `key`: what it held leaves the cache (unless moved or taken over). */
-  #put(key: number, value: string, id: string, session: string): number {
+  #put(key: number, value: string, id: string, session: string): Slot {
     const slot = this.#next;
     this.#next = slot + 1 === this.#max ? 0 : slot + 1;
     const entry = this.#ring[slot] as Slot;
@@ -131,6 +127,6 @@ export class ClaimCache {
     entry.session = session;
     entry.claim = undefined;
     this.#slots.set(key, slot);
-    return slot;
+    return entry;
   }
 }

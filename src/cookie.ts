@@ -261,7 +261,7 @@ export function createCookieJar(config: Config): CookieJar {
       const key = cacheKeyOf(raw);
       let slot = verifiedCookies.find(key, raw);
       let claim: VerifiedClaim | null;
-      if (slot < 0) {
+      if (slot === undefined) {
         // The user's parts are read once: the cache keeps exactly those the signature was checked
         // for (an app's getter answering differently on a later read then fails `boundTo`).
         const id = user.id;

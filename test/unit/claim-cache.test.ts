@@ -16,7 +16,7 @@ const add = (cache: ClaimCache, n: number, key = n) =>
 /** The claim of value `v<n>` under key `n` for user `n`, as readVerified reads it, or null. */
 const read = (cache: ClaimCache, n: number, key = n) => {
   const slot = cache.find(key, `v${n}`);
-  return slot < 0 || !cache.boundTo(slot, user(n)) ? null : cache.claimAt(slot);
+  return slot === undefined || !cache.boundTo(slot, user(n)) ? null : cache.claimAt(slot);
 };
 
 describe('ClaimCache', () => {
@@ -76,8 +76,8 @@ describe('ClaimCache', () => {
     // The slot that held the first value, overwritten later, leaves the key to the second.
     for (let n = 100; n < 107; n++) add(cache, n);
     expect(read(cache, 2, 42)).toEqual(claimOf(2));
-    expect(cache.find(42, 'v2x')).toBe(-1);
-    expect(cache.find(43, 'v2')).toBe(-1);
+    expect(cache.find(42, 'v2x')).toBeUndefined();
+    expect(cache.find(43, 'v2')).toBeUndefined();
   });
 
   it('binds as bindingOf does: id, session (none is empty) and version (7 and "7" alike)', () => {
