@@ -1,19 +1,6 @@
 import type { CheckedUser } from './options.js';
 import type { Method, VerifiedClaim } from './verified-claim.js';
 
-/**
- * The cookie jar's verified claims whose signature checked out, with the user, session and version
- * each was checked for: a verified browser pays the HMAC once, not on every request.
- *
- * Slots in a ring, oldest overwritten first, each an object made once and rewritten in place, found
- * by a Map from the cache key (`cacheKeyOf`, a small integer) to the slot. A claim that gets cached costs no
- * object that outlives its request: the two-generation `BoundedCache` it replaces kept two objects
- * and two boxed numbers per claim and regrew a Map of half its size from empty every `max / 2`
- * claims, and a browser missing it (more browsers than slots) paid about a quarter of its miss for
- * that (bench/guard-miss-whole.ts). It holds as `BoundedCache` held: at most `max` claims, one per
- * cache key (a later one takes the key over), and a claim found in the older half of the ring is
- * moved to the newest slot, so what is used stays.
- */
 /** One slot of the ring, rewritten in place for each claim it holds. */
 export class Slot {
   /** The cache key (-1: empty, or moved to a newer slot). */
@@ -30,18 +17,31 @@ export class Slot {
   claim: VerifiedClaim | undefined = undefined;
 }
 
+/**
+ * The cookie jar's verified claims whose signature checked out, with the user, session and version
+ * each was checked for: a verified browser pays the HMAC once, not on every request.
+ *
+ * Slots in a ring, oldest overwritten first, each an object made on first use and rewritten in
+ * place after, found by a Map from the cache key (`cacheKeyOf`, a small integer) to the slot. Once
+ * the ring is full, a claim that gets cached costs no object that outlives its request: the
+ * two-generation `BoundedCache` it replaces kept two objects and two boxed numbers per claim and
+ * regrew a Map of half its size from empty every `max / 2` claims, and a browser missing it (more
+ * browsers than slots) paid about a quarter of its miss for that (bench/guard-miss-whole.ts). It holds as `BoundedCache` held: at most `max` claims, one per
+ * cache key (a later one takes the key over), and a claim found in the older half of the ring is
+ * moved to the newest slot, so what is used stays.
+ */
 export class ClaimCache {
   readonly #max: number;
   /** Cache key → its slot. */
   readonly #slots = new Map<number, number>();
-  readonly #ring: Slot[];
+  /** Filled in order as claims come, then reused: memory grows with use, as the Maps' did. */
+  readonly #ring: Slot[] = [];
   /** The slot the next claim takes: the oldest. */
   #next = 0;
 
   constructor(max: number) {
     if (!Number.isInteger(max) || max < 2) throw new TypeError('ClaimCache: max must be an integer ≥ 2');
     this.#max = max;
-    this.#ring = Array.from({ length: max }, () => new Slot());
   }
 
   /**
@@ -119,8 +119,11 @@ export class ClaimCache {
   #put(key: number, value: string, id: string, session: string): Slot {
     const slot = this.#next;
     this.#next = slot + 1 === this.#max ? 0 : slot + 1;
-    const entry = this.#ring[slot] as Slot;
-    if (entry.key >= 0 && this.#slots.get(entry.key) === slot) this.#slots.delete(entry.key);
+    let entry = this.#ring[slot];
+    if (entry === undefined) {
+      entry = new Slot();
+      this.#ring.push(entry);
+    } else if (entry.key >= 0 && this.#slots.get(entry.key) === slot) this.#slots.delete(entry.key);
     entry.key = key;
     entry.value = value;
     entry.id = id;
