@@ -3,10 +3,11 @@ import { sign } from 'cookie-signature';
 import type { Request, Response } from 'express';
 import { BoundedCache } from './bounded-cache.js';
 import { CHALLENGE_ID } from './challenge.js';
+import { ClaimCache } from './claim-cache.js';
 import { fingerprint, hmacKeys, unsignWith } from './crypto.js';
 import type { CheckedUser, Config } from './options.js';
 import { isHttps } from './request-scheme.js';
-import { bindingOf, bindingOfParts, ClaimKey, openClaim, type VerifiedClaim } from './verified-claim.js';
+import { bindingOf, ClaimKey, openClaim, type VerifiedClaim } from './verified-claim.js';
 
 export type { Method, VerifiedClaim } from './verified-claim.js';
 
@@ -73,20 +74,6 @@ export function readCookie(req: Request, name: string): string | undefined {
 }
 
 /**
- * A claim whose signature checked out, with whom it was checked for: the three parts of its
- * binding (`bindingOf` frames them injectively, so equal parts are an equal binding and the
- * other way round). A cached claim is compared part by part, without building the binding again.
- */
-interface CheckedClaim {
-  claim: VerifiedClaim;
-  id: string;
-  session: string;
-  version: string | number;
-  /** The cookie value whose signature checked out. */
-  value: string;
-}
-
-/**
  * The claim cache's key for a cookie value: 28 bits of its last four characters, the end of its
  * signature (base64url of an HMAC: 6 random bits each, on every value that gets cached). A small
  * integer is hashed at once, where a string key costs a pass over its 80 characters on every
@@ -105,14 +92,6 @@ function cacheKeyOf(value: string): number {
     ((value.charCodeAt(n - 3) & 127) << 14) |
     ((value.charCodeAt(n - 4) & 127) << 21)
   );
-}
-
-/** `bindingOf(user) === bindingOf(<the user the claim was checked for>)`, part by part. */
-function sameBinding(known: CheckedClaim, user: CheckedUser): boolean {
-  if (known.id !== user.id || known.session !== (user.sessionId ?? '')) return false;
-  const version = user.version ?? '';
-  // bindingOf writes the version as `String(version)`: 7 and '7' bind the same.
-  return known.version === version || String(known.version) === String(version);
 }
 
 /** Session ids repeat on every request of a session: their fingerprints are kept, boundedly. */
@@ -279,7 +258,7 @@ export function createCookieJar(config: Config): CookieJar {
   // with their exact value and the binding it was checked for: a verified browser costs the HMAC
   // once, not on every request. Another user, session or version presenting the same value is
   // refused without one; the clock is checked on every request.
-  const verifiedCookies = new BoundedCache<number, CheckedClaim>(10_000);
+  const verifiedCookies = new ClaimCache(10_000);
   // Challenge cookies whose signature checked out, by their exact value: the attempts of one
   // challenge read the same cookie, and its HMAC is paid once, not on every attempt. A cookie this
   // process signed is kept as it is written: it is exactly what `unsignAny` gives back for it.
@@ -291,22 +270,23 @@ export function createCookieJar(config: Config): CookieJar {
       const raw = readCookie(req, namesFor(req).verified);
       if (raw === undefined) return null;
       const key = cacheKeyOf(raw);
-      let known = verifiedCookies.get(key);
-      if (known === undefined || known.value !== raw) {
+      let slot = verifiedCookies.find(key, raw);
+      let claim: VerifiedClaim | null;
+      if (slot === undefined) {
         // The user's parts are read once: the cache keeps exactly those the signature was checked
-        // for (an app's getter answering differently on a later read then fails `sameBinding`).
+        // for (an app's getter answering differently on a later read then fails `boundTo`).
         const id = user.id;
         const session = user.sessionId ?? '';
         const version = user.version ?? '';
-        const claim = openClaim(raw, bindingOfParts(id, session, version), claimKeys);
+        claim = openClaim(raw, id, session, version, claimKeys);
         if (!claim) return null;
-        known = { claim, id, session, version, value: raw };
-        verifiedCookies.set(key, known);
+        slot = verifiedCookies.add(key, raw, id, session, version, claim);
+      } else {
+        claim = verifiedCookies.claimAt(slot);
       }
-      const { claim } = known;
       const now = config.now();
       const live = claim.verifiedAt <= now + CLOCK_SKEW_MS && now < claim.expiresAt;
-      return live && sameBinding(known, user) ? claim : null;
+      return live && verifiedCookies.boundTo(slot, user) ? claim : null;
     },
     writeVerified(res, user, claim, secure) {
       // From now, not from `verifiedAt` (a remembered device's is the day it was remembered).

@@ -78,6 +78,11 @@ export class ClaimKey {
   readonly #inner: Buffer;
   /** K ⊕ opad, then the inner hash (written per call). */
   readonly #outer: Buffer;
+  /**
+   * `#inner.subarray(0, end)` by `end`, made once per length seen (at most `MESSAGE_AT + ROOM`
+   * of them): a new view per call cost more than the bytes it is hashed for.
+   */
+  readonly #views: Buffer[] = [];
 
   /**
    * `oneShot: false` builds the key as Node < 20.12 runs it (no `crypto.hash`), so that the tests
@@ -114,9 +119,74 @@ export class ClaimKey {
     const inner = this.#inner;
     let end = MESSAGE_AT + inner.write(binding, MESSAGE_AT, 'utf8');
     end += inner.write(value, end, textLength, 'latin1');
-    this.#outer.write(oneShot('sha256', inner.subarray(0, end), 'latin1'), BLOCK, 'latin1');
-    return oneShot('sha256', this.#outer, 'base64url');
+    return this.#digest(oneShot, end);
   }
+
+  /**
+   * `signature(bindingOfParts(id, session, version), value, textLength)`, the binding written into
+   * the buffer part by part (`<length>:<text>` each), with no framed string built, flattened and
+   * tested for surrogates first. Parts and text all ASCII only: a character above U+007F (UTF-8 of
+   * more than one byte, or a surrogate that `bindingOfParts` escapes as JSON) takes `signature`
+   * with the binding as `bindingOfParts` makes it, as does a message too long for the buffer.
+   */
+  signatureOfParts(id: string, session: string, version: string, value: string, textLength: number): string {
+    const oneShot = this.#oneShot;
+    // Each length at most ROOM (< 10,000): four digits and a colon per part at most.
+    if (
+      oneShot !== null &&
+      textLength <= value.length &&
+      id.length + session.length + version.length + 15 + textLength <= ROOM
+    ) {
+      const inner = this.#inner;
+      let end = writeFramed(inner, MESSAGE_AT, id);
+      if (end >= 0) end = writeFramed(inner, end, session);
+      if (end >= 0) end = writeFramed(inner, end, version);
+      if (end >= 0 && writeAscii(inner, end, value, textLength))
+        return this.#digest(oneShot, end + textLength);
+    }
+    return this.signature(bindingOfParts(id, session, version), value, textLength);
+  }
+
+  /** The HMAC of the inner buffer's first `end` bytes (key pad, domain and message written). */
+  #digest(oneShot: OneShotHash, end: number): string {
+    let view = this.#views[end];
+    if (view === undefined) {
+      view = this.#inner.subarray(0, end);
+      this.#views[end] = view;
+    }
+    const innerHash = oneShot('sha256', view, 'latin1');
+    const outer = this.#outer;
+    // 32 bytes as 32 latin1 characters: copied in place, no `write` call.
+    for (let i = 0; i < 32; i++) outer[BLOCK + i] = innerHash.charCodeAt(i);
+    return oneShot('sha256', outer, 'base64url');
+  }
+}
+
+const COLON = 58;
+
+/**
+ * Writes `<length>:<text>` at `at` (the length in decimal, below 10,000) and answers where it
+ * ends; -1 when `text` has a character above U+007F (then part of it may have been written).
+ */
+function writeFramed(buffer: Buffer, at: number, text: string): number {
+  const n = text.length;
+  let i = at;
+  if (n >= 1000) buffer[i++] = 48 + Math.floor(n / 1000);
+  if (n >= 100) buffer[i++] = 48 + (Math.floor(n / 100) % 10);
+  if (n >= 10) buffer[i++] = 48 + (Math.floor(n / 10) % 10);
+  buffer[i++] = 48 + (n % 10);
+  buffer[i++] = COLON;
+  return writeAscii(buffer, i, text, n) ? i + n : -1;
+}
+
+/** Writes the first `length` characters of `text` at `at` if all are ASCII (else false, part written). */
+function writeAscii(buffer: Buffer, at: number, text: string, length: number): boolean {
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 127) return false;
+    buffer[at + i] = c;
+  }
+  return true;
 }
 
 export function signClaim(claim: VerifiedClaim, binding: string, key: KeyObject): string {
@@ -158,13 +228,20 @@ function numberAt(value: string, from: number, end: number): number {
 }
 
 /**
- * The claim of a cookie value signed under one of `keys` for `binding`, else `null` (expiry not
- * checked). The value must be `v2.<method>.<1-15 digits>.<1-15 digits>.<43 base64url characters>`:
- * parsed in place (no regular expression, no match array, no object before the signature checks
- * out), then one HMAC per key. A signature with a character outside base64url cannot equal a
- * computed one, so it fails the comparison.
+ * The claim of a cookie value signed under one of `keys` for the binding of `id`, `session` ('' for
+ * none) and `version` ('' for none; a number binds as its text), as `bindingOfParts` frames them,
+ * else `null` (expiry not checked). The value must be
+ * `v2.<method>.<1-15 digits>.<1-15 digits>.<43 base64url characters>`: parsed in place (no regular
+ * expression, no match array, no object before the signature checks out), then one HMAC per key. A
+ * signature with a character outside base64url cannot equal a computed one, so it fails the comparison.
  */
-export function openClaim(value: string, binding: string, keys: readonly ClaimKey[]): VerifiedClaim | null {
+export function openClaim(
+  value: string,
+  id: string,
+  session: string,
+  version: string | number,
+  keys: readonly ClaimKey[],
+): VerifiedClaim | null {
   const at = value.length - SIGNATURE_LENGTH;
   if (at < 10 || !value.startsWith('v2.')) return null;
   const method = methodAt(value, 3);
@@ -174,8 +251,11 @@ export function openClaim(value: string, binding: string, keys: readonly ClaimKe
   if (verifiedEnd < 0) return null;
   const expiresEnd = digitsEnd(value, verifiedEnd + 1);
   if (expiresEnd !== at - 1) return null;
+  const versionText = String(version);
   for (const key of keys) {
-    if (textMatches(key.signature(binding, value, at - 1), value, at, SIGNATURE_LENGTH)) {
+    if (
+      textMatches(key.signatureOfParts(id, session, versionText, value, at - 1), value, at, SIGNATURE_LENGTH)
+    ) {
       return {
         method,
         verifiedAt: numberAt(value, verifiedFrom, verifiedEnd),

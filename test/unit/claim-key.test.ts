@@ -123,6 +123,26 @@ describe('ClaimKey without crypto.hash (as on Node < 20.12: { oneShot: false })'
     expect(fast).toMatchObject(hasOneShot ? { createHmac: 0, hash: 2 } : { createHmac: 1, hash: 0 });
     expect(fallback).toMatchObject({ createHmac: 1, hash: 0 });
     expect(fallback.signature).toBe(fast.signature);
+    // By parts: ASCII parts written in place, others through the binding string: two hashes each.
+    for (const id of ['u1', 'ünï', 'u\uD800']) {
+      const byParts = (claimKey: ClaimKey) => {
+        const before = { ...calls };
+        const signature = claimKey.signatureOfParts(id, 'session-1', '7', TEXT, TEXT.length);
+        return {
+          signature,
+          createHmac: calls.createHmac - before.createHmac,
+          hash: calls.hash - before.hash,
+        };
+      };
+      const fastParts = byParts(new fresh.ClaimKey(key));
+      const fallbackParts = byParts(new fresh.ClaimKey(key, { oneShot: false }));
+      expect(fastParts).toMatchObject(hasOneShot ? { createHmac: 0, hash: 2 } : { createHmac: 1, hash: 0 });
+      expect(fallbackParts).toMatchObject({ createHmac: 1, hash: 0 });
+      expect(fallbackParts.signature).toBe(fastParts.signature);
+      expect(fastParts.signature).toBe(
+        new fresh.ClaimKey(key).signature(bindingOfParts(id, 'session-1', '7'), TEXT, TEXT.length),
+      );
+    }
   });
 
   it('equals the fast path for every key of 1 to 200 bytes, messages across the block edges', () => {
@@ -160,6 +180,78 @@ describe('ClaimKey without crypto.hash (as on Node < 20.12: { oneShot: false })'
   });
 });
 
+/** `length` random ASCII characters, U+0000 to U+007F (colons, digits and control characters included). */
+const ascii = (length: number) => String.fromCharCode(...[...randomBytes(length)].map((b) => b & 127));
+
+describe('ClaimKey.signatureOfParts (the binding written into the buffer part by part)', () => {
+  const secret = randomBytes(32);
+  const fast = new ClaimKey(createSecretKey(secret));
+  const fallback = new ClaimKey(createSecretKey(secret), { oneShot: false });
+  const value = `${TEXT}.signature`;
+  /** Every way of computing it must give what createHmac gives over `bindingOfParts`. */
+  const check = (id: string, session: string, version: string, textLength = TEXT.length) => {
+    const binding = bindingOfParts(id, session, version);
+    const expected = reference(secret, binding, value.slice(0, textLength));
+    const label = JSON.stringify([id.length, session.length, version.length, textLength]);
+    expect(fast.signatureOfParts(id, session, version, value, textLength), label).toBe(expected);
+    expect(fallback.signatureOfParts(id, session, version, value, textLength), label).toBe(expected);
+    expect(fast.signature(binding, value, textLength), label).toBe(expected);
+  };
+
+  it('equals createHmac over bindingOfParts for ASCII parts whose lengths take 1 to 4 digits, and past the buffer', () => {
+    // Each side of every change in a length's digit count, and parts too long for the buffer
+    // (ROOM, 1,024 bytes: those go through `signature`, then createHmac); ascending, then descending,
+    // so that every message length follows longer and shorter ones (the views are kept by length).
+    const lengths = [0, 1, 9, 10, 11, 99, 100, 101, 500, 999, 1000, 1001];
+    for (const order of [lengths, [...lengths].reverse()]) {
+      for (const a of order) {
+        for (const b of order) {
+          for (const c of [0, 1, 10, 13, 100]) check(ascii(a), ascii(b), ascii(c));
+        }
+      }
+    }
+  });
+
+  it('equals createHmac over bindingOfParts for any part with a character above U+007F, surrogates too', () => {
+    const others = [
+      '\u0080',
+      '\u00e9',
+      '\u00ff',
+      '\u0100',
+      '\u7528',
+      '\u{1F511}',
+      '\uD800',
+      '\uDC00x',
+      'a\uDBFF\uDFFFb',
+    ];
+    for (const other of others) {
+      for (const [id, session, version] of [
+        [other, 'session-1', '7'],
+        ['u1', other, '7'],
+        ['u1', 'session-1', other],
+        [`u1${other}`, `${other}s`, ''],
+        [ascii(40), ascii(40), `7${other}`],
+      ] as const) {
+        check(id, session, version);
+        check(id, session, version, 5);
+      }
+    }
+  });
+
+  it('equals signature for text shorter than asked or with a character above U+007F (as openClaim never passes)', () => {
+    const binding = bindingOfParts('u1', 's1', '3');
+    for (const [text, length] of [
+      ['v2.sms.1', 20],
+      ['v2.sms.\u00e9.1', 12],
+      ['v2.sms.\u7528.1', 12],
+    ] as const) {
+      expect(fast.signatureOfParts('u1', 's1', '3', text, length)).toBe(
+        fast.signature(binding, text, length),
+      );
+    }
+  });
+});
+
 // Both paths fail closed: the fast one, and the fallback Node < 20.12 takes.
 describe('openClaim', () => {
   it.each([true, false])(
@@ -167,28 +259,45 @@ describe('openClaim', () => {
     (oneShot) => {
       const a = createSecretKey(randomBytes(32));
       const b = createSecretKey(randomBytes(32));
-      const binding = bindingOfParts('u1', 's1', '');
+      const parts = ['u1', 's1', ''] as const;
+      const binding = bindingOfParts(...parts);
       const claim = { method: 'sms' as const, verifiedAt: 1_764_590_400_000, expiresAt: 1_764_594_000_000 };
       const value = signClaim(claim, binding, a);
       const keyA = new ClaimKey(a, { oneShot });
       const keyB = new ClaimKey(b, { oneShot });
-      expect(openClaim(value, binding, [keyA])).toEqual(claim);
-      expect(openClaim(value, binding, [keyB])).toBeNull();
-      expect(openClaim(value, binding, [keyB, keyA])).toEqual(claim);
-      expect(openClaim(value, bindingOfParts('u1', 's2', ''), [keyA])).toBeNull();
+      expect(openClaim(value, ...parts, [keyA])).toEqual(claim);
+      expect(openClaim(value, ...parts, [keyB])).toBeNull();
+      expect(openClaim(value, ...parts, [keyB, keyA])).toEqual(claim);
+      expect(openClaim(value, 'u1', 's2', '', [keyA])).toBeNull();
       // Every character of the signature changed in turn, to another base64url one and to one outside it.
       const at = value.length - 43;
       for (let i = at; i < value.length; i++) {
         for (const other of [value[i] === 'A' ? 'B' : 'A', '.']) {
           const altered = value.slice(0, i) + other + value.slice(i + 1);
-          expect(openClaim(altered, binding, [keyA])).toBeNull();
+          expect(openClaim(altered, ...parts, [keyA])).toBeNull();
         }
       }
-      expect(openClaim(value.slice(0, -1), binding, [keyA])).toBeNull();
-      expect(openClaim(`${value}A`, binding, [keyA])).toBeNull();
+      expect(openClaim(value.slice(0, -1), ...parts, [keyA])).toBeNull();
+      expect(openClaim(`${value}A`, ...parts, [keyA])).toBeNull();
       // The claim's text changed under the same signature.
-      expect(openClaim(value.replace('.sms.', '.voice.'), binding, [keyA])).toBeNull();
-      expect(openClaim(value.replace('1764594000000', '1764594000001'), binding, [keyA])).toBeNull();
+      expect(openClaim(value.replace('.sms.', '.voice.'), ...parts, [keyA])).toBeNull();
+      expect(openClaim(value.replace('1764594000000', '1764594000001'), ...parts, [keyA])).toBeNull();
+      // A number version binds as its text; parts with characters above U+007F (written through
+      // the binding string) and with lone surrogates (bound as JSON) are told apart.
+      const versioned = signClaim(claim, bindingOfParts('u1', 's1', '7'), a);
+      expect(openClaim(versioned, 'u1', 's1', 7, [keyA])).toEqual(claim);
+      expect(openClaim(versioned, 'u1', 's1', '7', [keyA])).toEqual(claim);
+      expect(openClaim(versioned, 'u1', 's1', 8, [keyA])).toBeNull();
+      expect(openClaim(versioned, 'u1', 's17', '', [keyA])).toBeNull();
+      for (const [id, other] of [
+        ['ünï', 'uni'],
+        ['u\uD800', 'u\uFFFD'],
+        ['u\u00ff', 'u\u00c3\u00bf'],
+      ] as const) {
+        const signed = signClaim(claim, bindingOfParts(id, 's1', ''), a);
+        expect(openClaim(signed, id, 's1', '', [keyA])).toEqual(claim);
+        expect(openClaim(signed, other, 's1', '', [keyA])).toBeNull();
+      }
     },
   );
 });
