@@ -74,6 +74,21 @@ export function readCookie(req: Request, name: string): string | undefined {
 }
 
 /**
+ * `value`, cut from `header`, as a string of its own when the header is much longer: V8 keeps a
+ * slice of 13 characters or more as a view of the whole string it was cut from, so each cached
+ * value would keep its request's whole Cookie header alive (10,000 cached claims of browsers with
+ * a 4 kB analytics cookie: 40 MB). `value` is a verified cookie that `openClaim` accepted, ASCII
+ * only, so Latin-1 copies it exactly (~0.2 µs, paid only when a claim is cached and only then).
+ */
+function ownCopy(value: string, header: string | undefined): string {
+  if (header === undefined || header.length <= value.length + OWN_COPY_SLACK) return value;
+  return Buffer.from(value, 'latin1').toString('latin1');
+}
+
+/** Header characters past the value below which a cached value keeps its slice (a few other cookies). */
+const OWN_COPY_SLACK = 256;
+
+/**
  * The claim cache's key for a cookie value: 28 bits of its last four characters, the end of its
  * signature (base64url of an HMAC: 6 random bits each, on every value that gets cached). A small
  * integer is hashed at once, where a string key costs a pass over its 80 characters on every
@@ -280,7 +295,7 @@ export function createCookieJar(config: Config): CookieJar {
         const version = user.version ?? '';
         claim = openClaim(raw, id, session, version, claimKeys);
         if (!claim) return null;
-        slot = verifiedCookies.add(key, raw, id, session, version, claim);
+        slot = verifiedCookies.add(key, ownCopy(raw, req.headers.cookie), id, session, version, claim);
       } else {
         claim = verifiedCookies.claimAt(slot);
       }

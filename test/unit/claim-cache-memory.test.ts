@@ -1,0 +1,57 @@
+/**
+ * The claim cache must not keep whole Cookie headers alive: V8 keeps a slice of 13 characters or
+ * more as a view of the string it was cut from, so a cached cookie value sliced out of a 20 kB
+ * header would hold all of it. A heap reading, not a timing: 2,000 verified browsers, each with a
+ * header of its own ~20 kB, read once (each a miss that caches its claim).
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { Request } from 'express';
+import { describe, expect, it } from 'vitest';
+import { createCookieJar, type VerifiedClaim } from '../../src/cookie.js';
+import { memoryStore, memoryTransport } from '../../src/index.js';
+import { type CheckedUser, parseOptions } from '../../src/options.js';
+import { cookieValue, setCookieLine } from '../helpers/cookie-jar.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const NOW = Date.UTC(2026, 11, 1, 12, 0, 0);
+const BROWSERS = 2_000;
+const PADDING = 20_000;
+
+describe('the claim cache and the Cookie header', () => {
+  it('keeps the cookie values it caches, not the 20 kB headers they were read from', () => {
+    const jar = createCookieJar(
+      parseOptions({
+        secret: 'a-test-secret-that-is-long-enough-0123456789',
+        getUser: () => null,
+        transport: memoryTransport(),
+        store: memoryStore(),
+        allowedCountries: ['BE'],
+        warnings: { memoryStore: false },
+        now: () => NOW,
+      }),
+    );
+    const claim: VerifiedClaim = { verifiedAt: NOW, expiresAt: NOW + 3_600_000, method: 'sms' };
+    const users: CheckedUser[] = [];
+    const values: string[] = [];
+    for (let i = 0; i < BROWSERS; i++) {
+      const user = { id: `u${i}`, phone: '+32470123401', sessionId: `sid-${i}` };
+      users.push(user);
+      values.push(cookieValue(setCookieLine((res) => jar.writeVerified(res, user, claim))));
+    }
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < BROWSERS; i++) {
+      // Each header its own string (a big analytics cookie first), made and dropped per request.
+      const header = `analytics=${String(i).padStart(PADDING, 'x')}; 2fa=${values[i]}`;
+      const req = { headers: { cookie: header }, secure: false } as unknown as Request;
+      expect(jar.readVerified(req, users[i] as CheckedUser)).toEqual(claim);
+    }
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    // 2,000 headers of 20 kB are 40 MB; the values themselves ~0.4 MB with their slots.
+    expect(grown).toBeLessThan(8 * 1024 * 1024);
+  });
+});
