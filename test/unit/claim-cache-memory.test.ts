@@ -20,19 +20,28 @@ const NOW = Date.UTC(2026, 11, 1, 12, 0, 0);
 const BROWSERS = 2_000;
 const PADDING = 20_000;
 
-describe('the claim cache and the Cookie header', () => {
-  it('keeps the cookie values it caches, not the 20 kB headers they were read from', () => {
-    const jar = createCookieJar(
-      parseOptions({
-        secret: 'a-test-secret-that-is-long-enough-0123456789',
-        getUser: () => null,
-        transport: memoryTransport(),
-        store: memoryStore(),
-        allowedCountries: ['BE'],
-        warnings: { memoryStore: false },
-        now: () => NOW,
-      }),
-    );
+const jarOf = () =>
+  createCookieJar(
+    parseOptions({
+      secret: 'a-test-secret-that-is-long-enough-0123456789',
+      getUser: () => null,
+      transport: memoryTransport(),
+      store: memoryStore(),
+      allowedCountries: ['BE'],
+      warnings: { memoryStore: false },
+      now: () => NOW,
+    }),
+  );
+/** A request whose Cookie header is its own ~20 kB string (a big analytics cookie first). */
+const requestWith = (i: number, cookie: string) =>
+  ({
+    headers: { cookie: `analytics=${String(i).padStart(PADDING, 'x')}; ${cookie}` },
+    secure: false,
+  }) as unknown as Request;
+
+describe('the cookie caches and the Cookie header', () => {
+  it('keeps the verified cookie values it caches, not the 20 kB headers they were read from', () => {
+    const jar = jarOf();
     const claim: VerifiedClaim = { verifiedAt: NOW, expiresAt: NOW + 3_600_000, method: 'sms' };
     const users: CheckedUser[] = [];
     const values: string[] = [];
@@ -44,14 +53,27 @@ describe('the claim cache and the Cookie header', () => {
     gc();
     const before = process.memoryUsage().heapUsed;
     for (let i = 0; i < BROWSERS; i++) {
-      // Each header its own string (a big analytics cookie first), made and dropped per request.
-      const header = `analytics=${String(i).padStart(PADDING, 'x')}; 2fa=${values[i]}`;
-      const req = { headers: { cookie: header }, secure: false } as unknown as Request;
-      expect(jar.readVerified(req, users[i] as CheckedUser)).toEqual(claim);
+      expect(jar.readVerified(requestWith(i, `2fa=${values[i]}`), users[i] as CheckedUser)).toEqual(claim);
     }
     gc();
     const grown = process.memoryUsage().heapUsed - before;
     // 2,000 headers of 20 kB are 40 MB; the values themselves ~0.4 MB with their slots.
     expect(grown).toBeLessThan(8 * 1024 * 1024);
+  });
+
+  it('keeps the challenge cookies it caches, and their ids, not the headers they were read from', () => {
+    const writer = jarOf();
+    const reader = jarOf();
+    const ids = Array.from({ length: BROWSERS }, (_, i) => `ch${String(i).padStart(22, '0')}`);
+    const values = ids.map((id) =>
+      cookieValue(setCookieLine((res) => writer.writeChallenge(res, id, 600_000))),
+    );
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < BROWSERS; i++) {
+      expect(reader.readChallenge(requestWith(i, `2fa-challenge=${values[i]}`))).toBe(ids[i]);
+    }
+    gc();
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(8 * 1024 * 1024);
   });
 });
