@@ -8,7 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
-import { createCookieJar, type VerifiedClaim } from '../../src/cookie.js';
+import { createCookieJar, sessionFingerprint, type VerifiedClaim } from '../../src/cookie.js';
 import { memoryStore, memoryTransport } from '../../src/index.js';
 import { type CheckedUser, parseOptions } from '../../src/options.js';
 import { cookieValue, setCookieLine } from '../helpers/cookie-jar.js';
@@ -18,6 +18,8 @@ const gc = runInNewContext('gc') as () => void;
 
 const NOW = Date.UTC(2026, 11, 1, 12, 0, 0);
 const BROWSERS = 2_000;
+/** A session id long enough (13+) to be kept as a view when cut from a header. */
+const sessionOf = (i: number) => `session-${String(i).padStart(12, '0')}`;
 const PADDING = 20_000;
 
 const jarOf = () =>
@@ -46,14 +48,19 @@ describe('the cookie caches and the Cookie header', () => {
     const users: CheckedUser[] = [];
     const values: string[] = [];
     for (let i = 0; i < BROWSERS; i++) {
-      const user = { id: `u${i}`, phone: '+32470123401', sessionId: `sid-${i}` };
+      const user = { id: `u${i}`, phone: '+32470123401', sessionId: sessionOf(i) };
       users.push(user);
       values.push(cookieValue(setCookieLine((res) => jar.writeVerified(res, user, claim))));
     }
     gc();
     const before = process.memoryUsage().heapUsed;
     for (let i = 0; i < BROWSERS; i++) {
-      expect(jar.readVerified(requestWith(i, `2fa=${values[i]}`), users[i] as CheckedUser)).toEqual(claim);
+      // The session id cut from the same header, as a session middleware reading its cookie would.
+      const req = requestWith(i, `sid=${sessionOf(i)}; 2fa=${values[i]}`);
+      const header = req.headers.cookie as string;
+      const at = header.indexOf('sid=') + 4;
+      const sessionId = header.slice(at, header.indexOf(';', at));
+      expect(jar.readVerified(req, { ...(users[i] as CheckedUser), sessionId })).toEqual(claim);
     }
     gc();
     const grown = process.memoryUsage().heapUsed - before;
@@ -72,6 +79,18 @@ describe('the cookie caches and the Cookie header', () => {
     const before = process.memoryUsage().heapUsed;
     for (let i = 0; i < BROWSERS; i++) {
       expect(reader.readChallenge(requestWith(i, `2fa-challenge=${values[i]}`))).toBe(ids[i]);
+    }
+    gc();
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(8 * 1024 * 1024);
+  });
+
+  it('keeps the session ids whose fingerprints it caches, not the headers they were cut from', () => {
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < BROWSERS; i++) {
+      const header = requestWith(i, `sid=${sessionOf(i)}-fp`).headers.cookie as string;
+      const sessionId = header.slice(header.indexOf('sid=') + 4);
+      expect(sessionFingerprint({ id: 'u', phone: '+32470123401', sessionId })).toMatch(/^.{8,}$/);
     }
     gc();
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(8 * 1024 * 1024);
