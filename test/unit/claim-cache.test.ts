@@ -20,6 +20,15 @@ const read = (cache: ClaimCache, n: number, key = n) => {
 };
 
 describe('ClaimCache', () => {
+  it("gives a reused slot's new claim, never the claim object its old holder built", () => {
+    const cache = new ClaimCache(4);
+    add(cache, 0);
+    expect(read(cache, 0)).toEqual(claimOf(0)); // slot 0's claim object built
+    for (let n = 1; n <= 4; n++) add(cache, n); // the ring comes round: claim 4 takes slot 0
+    expect(read(cache, 0)).toBeNull();
+    expect(read(cache, 4)).toEqual(claimOf(4));
+  });
+
   it('answers each claim as cached: method, times, and one object per slot', () => {
     const cache = new ClaimCache(8);
     for (let n = 0; n < 4; n++) add(cache, n);
