@@ -26,9 +26,10 @@ export class Slot {
  * the ring is full, a claim that gets cached costs no object that outlives its request: the
  * two-generation `BoundedCache` it replaces kept two objects and two boxed numbers per claim and
  * regrew a Map of half its size from empty every `max / 2` claims, and a browser missing it (more
- * browsers than slots) paid about a quarter of its miss for that (bench/guard-miss-whole.ts). It holds as `BoundedCache` held: at most `max` claims, one per
- * cache key (a later one takes the key over), and a claim found in the older half of the ring is
- * moved to the newest slot, so what is used stays.
+ * browsers than slots) paid about a quarter of its miss for that (bench/guard-miss-whole.ts). It
+ * holds as `BoundedCache` held: at most `max` claims, one per cache key (a later one takes the key
+ * over), and a claim found in the older half of the ring is moved to the newest slot, so what is
+ * used stays.
  */
 export class ClaimCache {
   readonly #max: number;
