@@ -1,5 +1,19 @@
 // What the cookie jar (src/cookie.ts) writes, read off a bare response: plain HTTP, no other cookie.
 import type { Response } from 'express';
+import { memoryStore, memoryTransport } from '../../src/index.js';
+import { parseOptions } from '../../src/options.js';
+
+/** The options a unit test builds a cookie jar from (`createCookieJar`): one secret, a fixed clock. */
+export const jarOptions = (now: number, secret = 'a-test-secret-that-is-long-enough-0123456789') =>
+  parseOptions({
+    secret,
+    getUser: () => null,
+    transport: memoryTransport(),
+    store: memoryStore(),
+    allowedCountries: ['BE'],
+    warnings: { memoryStore: false },
+    now: () => now,
+  });
 
 /** The one Set-Cookie line `write` sets on a bare response. */
 export function setCookieLine(write: (res: Response) => void): string {

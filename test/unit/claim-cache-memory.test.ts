@@ -9,9 +9,8 @@ import { runInNewContext } from 'node:vm';
 import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
 import { createCookieJar, sessionFingerprint, type VerifiedClaim } from '../../src/cookie.js';
-import { memoryStore, memoryTransport } from '../../src/index.js';
-import { type CheckedUser, parseOptions } from '../../src/options.js';
-import { cookieValue, setCookieLine } from '../helpers/cookie-jar.js';
+import type { CheckedUser } from '../../src/options.js';
+import { cookieValue, jarOptions, setCookieLine } from '../helpers/cookie-jar.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -22,18 +21,7 @@ const BROWSERS = 2_000;
 const sessionOf = (i: number) => `session-${String(i).padStart(12, '0')}`;
 const PADDING = 20_000;
 
-const jarOf = () =>
-  createCookieJar(
-    parseOptions({
-      secret: 'a-test-secret-that-is-long-enough-0123456789',
-      getUser: () => null,
-      transport: memoryTransport(),
-      store: memoryStore(),
-      allowedCountries: ['BE'],
-      warnings: { memoryStore: false },
-      now: () => NOW,
-    }),
-  );
+const jarOf = () => createCookieJar(jarOptions(NOW));
 /** A request whose Cookie header is its own ~20 kB string (a big analytics cookie first). */
 const requestWith = (i: number, cookie: string) =>
   ({

@@ -6,8 +6,8 @@ import { Socket } from 'node:net';
 import express, { type Request, type Response } from 'express';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { appendSetCookie, cookieLines, createCookieJar } from '../../src/cookie.js';
-import { memoryStore, memoryTransport } from '../../src/index.js';
-import { type CheckedUser, parseOptions } from '../../src/options.js';
+import type { CheckedUser } from '../../src/options.js';
+import { jarOptions } from '../helpers/cookie-jar.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 const NOW = Date.UTC(2026, 10, 30, 12, 0, 0) + 123; // not on a whole second
@@ -133,16 +133,7 @@ describe('cookieLines: what res.cookie and res.clearCookie wrote', () => {
 });
 
 /** The options both cookie tests build their jar from. */
-const jarConfig = () =>
-  parseOptions({
-    secret: SECRET,
-    getUser: () => null,
-    transport: memoryTransport(),
-    store: memoryStore(),
-    allowedCountries: ['BE'],
-    warnings: { memoryStore: false },
-    now: () => NOW,
-  });
+const jarConfig = () => jarOptions(NOW, SECRET);
 
 describe('the cookie jar writes the lines of the request scheme', () => {
   const user: CheckedUser = { id: 'u1', phone: '+32470123401', sessionId: 's1' };
