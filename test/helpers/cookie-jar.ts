@@ -3,8 +3,11 @@ import type { Response } from 'express';
 import { memoryStore, memoryTransport } from '../../src/index.js';
 import { parseOptions } from '../../src/options.js';
 
-/** The options a unit test builds a cookie jar from (`createCookieJar`): one secret, a fixed clock. */
-export const jarOptions = (now: number, secret = 'a-test-secret-that-is-long-enough-0123456789') =>
+/** The options a unit test builds a cookie jar from (`createCookieJar`): the secret(s) and, if given, the clock. */
+export const jarOptions = (
+  secret: string | string[] = 'a-test-secret-that-is-long-enough-0123456789',
+  now?: () => number,
+) =>
   parseOptions({
     secret,
     getUser: () => null,
@@ -12,7 +15,7 @@ export const jarOptions = (now: number, secret = 'a-test-secret-that-is-long-eno
     store: memoryStore(),
     allowedCountries: ['BE'],
     warnings: { memoryStore: false },
-    now: () => now,
+    ...(now ? { now } : {}),
   });
 
 /** The one Set-Cookie line `write` sets on a bare response. */

@@ -5,24 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { createKeys } from '../../src/challenge.js';
 import { createCookieJar } from '../../src/cookie.js';
 import { fingerprint, hashCode, keyHash } from '../../src/crypto.js';
-import { memoryStore, memoryTransport } from '../../src/index.js';
-import { parseOptions } from '../../src/options.js';
-import { cookieValue, setCookieLine } from '../helpers/cookie-jar.js';
+import { cookieValue, jarOptions, setCookieLine } from '../helpers/cookie-jar.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 const OLD = 'an-older-secret-that-is-long-enough-987654321';
 const ID = 'abcdefghijklmnopqrstuvwxABC'; // 24 random characters and a 3-character user tag
 
-function configFor(secret: string | string[]) {
-  return parseOptions({
-    secret,
-    getUser: () => null,
-    transport: memoryTransport(),
-    store: memoryStore(),
-    allowedCountries: ['BE'],
-    warnings: { memoryStore: false },
-  });
-}
+const configFor = (secret: string | string[]) => jarOptions(secret);
 
 const requestWith = (value: string) =>
   ({

@@ -21,7 +21,7 @@ const BROWSERS = 2_000;
 const sessionOf = (i: number) => `session-${String(i).padStart(12, '0')}`;
 const PADDING = 20_000;
 
-const jarOf = () => createCookieJar(jarOptions(NOW));
+const jarOf = () => createCookieJar(jarOptions(undefined, () => NOW));
 /** A request whose Cookie header is its own ~20 kB string (a big analytics cookie first). */
 const requestWith = (i: number, cookie: string) =>
   ({

@@ -133,7 +133,7 @@ describe('cookieLines: what res.cookie and res.clearCookie wrote', () => {
 });
 
 /** The options both cookie tests build their jar from. */
-const jarConfig = () => jarOptions(NOW, SECRET);
+const jarConfig = () => jarOptions(SECRET, () => NOW);
 
 describe('the cookie jar writes the lines of the request scheme', () => {
   const user: CheckedUser = { id: 'u1', phone: '+32470123401', sessionId: 's1' };

@@ -4,10 +4,9 @@ import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
 import { createCookieJar, type VerifiedClaim } from '../../src/cookie.js';
 import { hmacKeys } from '../../src/crypto.js';
-import { memoryStore, memoryTransport } from '../../src/index.js';
-import { type CheckedUser, parseOptions } from '../../src/options.js';
+import type { CheckedUser } from '../../src/options.js';
 import { bindingOf, signClaim } from '../../src/verified-claim.js';
-import { cookieValue, setCookieLine } from '../helpers/cookie-jar.js';
+import { cookieValue, jarOptions, setCookieLine } from '../helpers/cookie-jar.js';
 import { verifiedCookie } from '../helpers/verified-cookie.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
@@ -16,17 +15,7 @@ const NOW = Date.UTC(2026, 10, 30, 12, 0, 0);
 const HOUR = 3_600_000;
 
 function jarFor(secret: string | string[], clock = { now: NOW }) {
-  return createCookieJar(
-    parseOptions({
-      secret,
-      getUser: () => null,
-      transport: memoryTransport(),
-      store: memoryStore(),
-      allowedCountries: ['BE'],
-      warnings: { memoryStore: false },
-      now: () => clock.now,
-    }),
-  );
+  return createCookieJar(jarOptions(secret, () => clock.now));
 }
 
 type Jar = ReturnType<typeof jarFor>;
