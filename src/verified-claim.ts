@@ -189,9 +189,22 @@ function writeAscii(buffer: Buffer, at: number, text: string, length: number): b
   return true;
 }
 
+/** The claim's signed text, before its `.<signature>`. ASCII only. */
+const claimText = (claim: VerifiedClaim) => `v2.${claim.method}.${claim.verifiedAt}.${claim.expiresAt}`;
+
 export function signClaim(claim: VerifiedClaim, binding: string, key: KeyObject): string {
-  const text = `v2.${claim.method}.${claim.verifiedAt}.${claim.expiresAt}`;
+  const text = claimText(claim);
   return `${text}.${signatureOf(key, binding, text)}`;
+}
+
+/**
+ * `signClaim(claim, binding, key.key)`, its signature through the key's prepared HMAC (two one-shot
+ * hashes, no Hmac object: ~0.7 µs of a right code): the claim's text is ASCII, as `signature` needs.
+ * The same value (test/unit/verified-cookie.test.ts compares it with `signClaim`'s).
+ */
+export function sealClaim(claim: VerifiedClaim, binding: string, key: ClaimKey): string {
+  const text = claimText(claim);
+  return `${text}.${key.signature(binding, text, text.length)}`;
 }
 
 /**
