@@ -19,6 +19,14 @@ export interface Settings {
    * code the full GC threw away, but 0.5 s is not enough (docs/benchmarks-history.md, "Steady state by default").
    */
   rewarmSeconds?: number;
+  /**
+   * With `measure`'s `baselines`: seconds of unmeasured load on a group's baseline right before the
+   * group's turn in each round (default 0; `BENCH_TOUCH=0.5` sets it, `BENCH_TOUCH=0` turns it off).
+   * A process that idled through the other groups' turns serves its first run of a turn dearer (3–6 %
+   * more CPU per request in the guard case, s11-guard); without the touch that run is a measured
+   * baseline run, and a group with one variant always pairs it with that run.
+   */
+  touchSeconds?: number;
 }
 
 /**
@@ -42,6 +50,13 @@ export function rewarmOf(settings: Settings): number {
   const env = process.env.BENCH_REWARM;
   if (env !== undefined && env !== '') return Math.max(0, Number(env) || 0);
   return settings.rewarmSeconds ?? (collectionOf() === 'loaded' ? 0.5 : 0);
+}
+
+/** The touch before each group's turn, in seconds (see `Settings.touchSeconds`). */
+export function touchOf(settings: Settings): number {
+  const env = process.env.BENCH_TOUCH;
+  if (env !== undefined && env !== '') return Math.max(0, Number(env) || 0);
+  return settings.touchSeconds ?? 0;
 }
 
 export interface Variant {
@@ -328,6 +343,12 @@ export async function measure(
     } else {
       for (const [baseName, members] of roundOrder([...groups], round)) {
         const base = byName.get(baseName) as Variant;
+        const touch = touchOf(settings);
+        if (touch > 0) {
+          const amount = amounts.get(base.name);
+          if (amount === undefined) await fire(base, settings, touch);
+          else await fire(base, settings, 0, Math.max(20, Math.round((amount * touch) / settings.seconds)));
+        }
         let before = await one(base);
         line.push(show(base, before));
         for (const v of roundOrder(members, round)) {

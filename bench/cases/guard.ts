@@ -2,7 +2,7 @@
 import { connect } from 'node:net';
 import { type Server, startServer } from '../child.js';
 import { call, login, sendCode, verifiedUser } from '../client.js';
-import { measure, type Variant } from '../measure.js';
+import { measure, median, type Summary, touchOf, type Variant } from '../measure.js';
 import { type CaseResult, type Context, throughputRows } from '../report.js';
 
 const REMEMBER_VARIANT = 'requireSecondFactor, rememberDevice on';
@@ -15,6 +15,40 @@ const ROUTES = [
   { path: '/awaited', name: 'async no-op middleware' },
   { path: '/bare-again', name: 'bare route again (A/A)' },
 ] as const;
+
+/**
+ * The first process's routes to measure: all of them, or those `GUARD_ROUTES` lists (a diagnostic,
+ * e.g. `GUARD_ROUTES=/bare,/guarded,/bare-again` runs its guard in 1 run of 5 instead of 1 of 9,
+ * closer to the rememberDevice process's 1 of 3). The bare route is always measured: the baseline.
+ */
+function measuredRoutes(): readonly (typeof ROUTES)[number][] {
+  const env = process.env.GUARD_ROUTES;
+  if (!env) return ROUTES;
+  const paths = env.split(',').map((p) => p.trim());
+  const picked = ROUTES.filter((r) => r.path === '/bare' || paths.includes(r.path));
+  const unknown = paths.filter((p) => !ROUTES.some((r) => r.path === p));
+  if (unknown.length > 0) throw new Error(`GUARD_ROUTES: no route ${unknown.join(', ')}`);
+  return picked;
+}
+
+/**
+ * The bare route's first measured run in each turn against the mean of its other runs in that turn
+ * (`perTurn` runs per round: the variants between them), as the median over rounds: by req/s, and
+ * by CPU (the others' CPU per request over the first's, as the CPU ratios read).
+ */
+function firstOfTurn(summary: Summary | undefined, perTurn: number) {
+  const runs = summary?.runs ?? [];
+  if (perTurn < 2 || runs.length < perTurn) return undefined;
+  const rps: number[] = [];
+  const cpu: number[] = [];
+  for (let at = 0; at + perTurn <= runs.length; at += perTurn) {
+    const [first, ...rest] = runs.slice(at, at + perTurn);
+    if (!first) continue;
+    rps.push(first.rps / (rest.reduce((sum, r) => sum + r.rps, 0) / rest.length));
+    cpu.push(rest.reduce((sum, r) => sum + r.cpuUs, 0) / rest.length / first.cpuUs);
+  }
+  return { rps: median(rps), cpu: median(cpu), rounds: rps.length };
+}
 
 /** What the server's `guardcost` answers (bench/guard-cost.ts, bench/server.ts). */
 interface GuardCost {
@@ -30,24 +64,6 @@ interface GuardCost {
 
 /** requireSecondFactor against the bare route, by throughput and by CPU per request. */
 const TARGET = 0.98;
-
-/**
- * Verified GETs each server answers before `measure` (whose first warm-up pass forces a full GC).
- * V8 sizes IncomingMessage's in-object fields over its first 7 constructions (in-object slack
- * tracking); a full GC inside that window left the rememberDevice process (6 requests before it)
- * with none, so its `req.next` (router) turned every request into a dictionary-mode object: that
- * process then served the same /bare route at about half the CPU of the first (92 against 175 µs
- * in the eighth session's full run). A real server sizes them on live requests, as the first
- * process did: with these requests both do (BENCHMARKS.md, s9-guard).
- */
-const SETTLE_REQUESTS = 16;
-
-async function settle(server: Server, cookie: string): Promise<void> {
-  for (let i = 0; i < SETTLE_REQUESTS; i++) {
-    const answer = await rawGet(server, '/bare', cookie);
-    if (!answer.startsWith('HTTP/1.1 200')) throw new Error(`settling ${server.label}: not a 200`);
-  }
-}
 
 /**
  * The raw bytes of one keep-alive GET with `cookie`, as autocannon's connections receive them
@@ -107,9 +123,10 @@ export async function guardCase(ctx: Context): Promise<CaseResult> {
     ctx.log(
       `  every route's verified answer is byte for byte the bare route's (${bare.length} bytes, Date aside)`,
     );
-    await settle(server, jar.header());
     const variants: Variant[] = [];
-    for (const { path, name } of ROUTES) {
+    const measured = measuredRoutes();
+    if (measured !== ROUTES) ctx.log(`  GUARD_ROUTES: measuring ${measured.map((r) => r.path).join(', ')}`);
+    for (const { path, name } of measured) {
       const verified = await call(server, jar, 'GET', path);
       if (verified.status !== 200) throw new Error(`${name}: a verified GET answered ${verified.status}`);
       const stranger = await call(server, null, 'GET', path);
@@ -146,12 +163,12 @@ export async function guardCase(ctx: Context): Promise<CaseResult> {
     ) {
       throw new Error(`rememberDevice: verify ${boxed.status}, guarded ${guarded.status}`);
     }
-    // The same byte-for-byte check as the first process's, and as many requests before measuring.
+    // The same byte-for-byte check as the first process's (both servers answered bench/server.ts's
+    // settling GETs at start: each sizes its requests on live traffic, s9-guard).
     const boxBare = await rawGet(remembering, '/bare', box.jar.header());
     if ((await rawGet(remembering, '/guarded', box.jar.header())) !== boxBare) {
       throw new Error("rememberDevice: the verified answer differs from the bare route's");
     }
-    await settle(remembering, box.jar.header());
     // The same requests as the first process's routes answer before measuring: a verified GET and
     // an anonymous one (which the guard refuses), so both processes' guards have run the same paths.
     for (const path of ['/bare', '/guarded'] as const) {
@@ -171,8 +188,15 @@ export async function guardCase(ctx: Context): Promise<CaseResult> {
     }
     // Each variant runs between two runs of its process's bare route and is compared with those.
     const baselines: Record<string, string> = { [REMEMBER_VARIANT]: REMEMBER_BARE };
-    for (const { name } of ROUTES) if (name !== 'bare route') baselines[name] = 'bare route';
-    const all = await measure(variants, ctx.settings, ctx.log, baselines);
+    for (const { name } of measured) if (name !== 'bare route') baselines[name] = 'bare route';
+    // Each process's turn starts with half a run of its bare route, unmeasured (`touchSeconds`): the
+    // first run after idling through the other process's turn costs 3–6 % more CPU, and the
+    // rememberDevice guard, its process's only variant, was always paired with it (s11-guard).
+    const settings = { ...ctx.settings, touchSeconds: ctx.settings.touchSeconds ?? ctx.settings.seconds / 2 };
+    ctx.log(
+      `  each process's turn starts with ${touchOf(settings)} s of its bare route, unmeasured (BENCH_TOUCH)`,
+    );
+    const all = await measure(variants, settings, ctx.log, baselines);
     const isRemember = (name: string) => name === REMEMBER_BARE || name === REMEMBER_VARIANT;
     const summaries = new Map([...all].filter(([name]) => !isRemember(name)));
     const rows = throughputRows('guard', summaries, 'bare route', {
@@ -196,6 +220,22 @@ export async function guardCase(ctx: Context): Promise<CaseResult> {
     }
     const remember = new Map([...all].filter(([name]) => isRemember(name)));
     rows.push(...throughputRows('guard', remember, REMEMBER_BARE, {}));
+    // An A/A by position: each process's bare route, its first measured run of a turn against its
+    // other runs in the same turn (per round, then the median). ~1.00× when the turn starts warm.
+    for (const [base, perTurn] of [
+      ['bare route', measured.length],
+      [REMEMBER_BARE, 2],
+    ] as const) {
+      const position = firstOfTurn(all.get(base), perTurn);
+      if (!position) continue;
+      rows.push({
+        case: 'guard',
+        variant: `${base}: first run of each turn vs the turn's others (A/A by position)`,
+        value: `${position.rps.toFixed(3)}× req/s, CPU ${position.cpu.toFixed(3)}× (${position.rounds} rounds)`,
+        met: null,
+        note: 'the harness alone: the same route in the same turn',
+      });
+    }
     // The guard alone, in the server's process, on real requests kept from live traffic (each
     // called once, as a server sees them; bench/guard-cost.ts): what it adds to the bare route's
     // CPU time per request. `fakeUs` is the older figure on one fake request, which misses most of it.
