@@ -76,6 +76,8 @@ export interface Variant {
   rotate?: PooledRequest[];
   /** The only status the measured path answers; anything else is counted as unexpected. */
   expect: number;
+  /** autocannon's connections for this variant's runs, warm-up and re-warm (default `Settings.connections`). */
+  connections?: number;
   /** Called right before and right after each measured run (not the warm-up), e.g. to read counters. */
   beforeRun?: () => Promise<void>;
   afterRun?: (run: Run) => Promise<void>;
@@ -138,11 +140,12 @@ export async function fire(
 ) {
   const collection = collectionOf();
   const rewarm = measured ? rewarmOf(settings) : 0;
+  const connections = variant.connections ?? settings.connections;
   // A pooled variant's re-warm consumes extra entries of the same pool, built before the GC (the
   // run's rate, `amount / seconds`, over the re-warm's length), so its garbage is collected too.
   const extra =
     rewarm > 0 && amount !== undefined && variant.pool
-      ? Math.max(20, Math.round((amount * rewarm) / Math.max(seconds, 0.001)))
+      ? Math.max(20, connections, Math.round((amount * rewarm) / Math.max(seconds, 0.001)))
       : 0;
   const pool = amount !== undefined && variant.pool ? await variant.pool(amount + extra) : undefined;
   // Every run starts from a collected young generation, setup garbage included (see
@@ -173,7 +176,7 @@ export async function fire(
   if (rewarm > 0) {
     const warming = autocannon({
       url: variant.server.url,
-      connections: settings.connections,
+      connections,
       pipelining: 1,
       timeout: 10,
       ...(pool ? { amount: extra } : { duration: rewarm }),
@@ -210,7 +213,7 @@ export async function fire(
   const cpu0 = await variant.server.cpu();
   const instance = autocannon({
     url: variant.server.url,
-    connections: settings.connections,
+    connections,
     pipelining: 1,
     timeout: 10,
     sampleInt: 100,

@@ -6,6 +6,7 @@ import { call, Jar, type PooledRequest, parallel } from '../client.js';
 import { measure, median, type Run, type Summary, type Variant } from '../measure.js';
 import { PEER_PASSWORD } from '../peer.js';
 import { type CaseResult, type Context, type Row, throughputRows } from '../report.js';
+import { atConnections, peakRows, type Sweep, sweep, sweepConnections } from './peer-sweep.js';
 import { BENCH_DATABASE_URL } from './postgres.js';
 import { verifyVariant } from './verify.js';
 
@@ -279,27 +280,72 @@ export async function peerCase(ctx: Context): Promise<CaseResult> {
     // A server under steady load keeps its connections: here the PostgreSQL variants are measured
     // apart from the memory adapter's, and each run is re-warmed (below).
     const connections = new Set<string>();
-    const pgSummaries = await measure(
-      [
-        oursMemory,
-        withServerCpu(
-          await verifyVariant(NAMES.oursPostgres, server, 'right', '/r/2fa'),
-          true,
-          connections,
-          true,
-        ),
-        withServerCpu(peerVariant(NAMES.peerPostgres, server, 'postgres'), true, connections),
-      ],
-      // Each measured run after a quarter run of unmeasured load on its own route (the harness's
-      // re-warm, `BENCH_REWARM` overrides): a connection a pool reopened in the gap (pool builds
-      // take seconds under load) has run the verify before the measured window, on both sides.
-      { ...ctx.settings, rewarmSeconds: ctx.settings.seconds / 4 },
-      ctx.log,
-    );
+    // `BENCH_PEER_FIXED=0` skips this phase (for iterating on the sweep below).
+    const fixedPhase = process.env.BENCH_PEER_FIXED !== '0';
+    if (!fixedPhase) ctx.log('  10-connection PostgreSQL phase skipped (BENCH_PEER_FIXED=0)');
+    const pgSummaries = !fixedPhase
+      ? new Map<string, Summary>()
+      : await measure(
+          [
+            oursMemory,
+            withServerCpu(
+              await verifyVariant(NAMES.oursPostgres, server, 'right', '/r/2fa'),
+              true,
+              connections,
+              true,
+            ),
+            withServerCpu(peerVariant(NAMES.peerPostgres, server, 'postgres'), true, connections),
+          ],
+          // Each measured run after a quarter run of unmeasured load on its own route (the harness's
+          // re-warm, `BENCH_REWARM` overrides): a connection a pool reopened in the gap (pool builds
+          // take seconds under load) has run the verify before the measured window, on both sides.
+          { ...ctx.settings, rewarmSeconds: ctx.settings.seconds / 4 },
+          ctx.log,
+        );
     // Each pool holds 10: more than 20 means a pool reopened connections between runs.
-    ctx.log(
-      `  PostgreSQL phase: ${connections.size} distinct connections of the app's two pools around its measured runs (20 = none reopened; a reopened one is re-warmed before the measured run)`,
-    );
+    if (fixedPhase)
+      ctx.log(
+        `  PostgreSQL phase: ${connections.size} distinct connections of the app's two pools around its measured runs (20 = none reopened; a reopened one is re-warmed before the measured run)`,
+      );
+    // The PostgreSQL pairing at each side's peak: 10 connections (above) measure ours' latency (a
+    // closed loop: each connection waits for its verify's commit, one statement out at a time), not
+    // its throughput; better-auth is bound by its CPU at 10 already. Both sides over the same sweep
+    // of connections, in the same rounds (bench/cases/peer-sweep.ts), the target judged peak vs peak.
+    const list = sweepConnections();
+    let swept: Sweep | undefined;
+    if (list.length > 0) {
+      const runs = Number(process.env.BENCH_PEER_SWEEP_RUNS) || (ctx.quick ? 4 : 6);
+      if (runs % 2 !== 0)
+        throw new Error(`BENCH_PEER_SWEEP_RUNS=${runs}: rounds come in pairs, expected an even number`);
+      swept = await sweep(
+        {
+          name: NAMES.oursPostgres,
+          variant: async (name) =>
+            withServerCpu(await verifyVariant(name, server, 'right', '/r/2fa'), true, undefined, true),
+        },
+        {
+          name: NAMES.peerPostgres,
+          variant: (name) => withServerCpu(peerVariant(name, server, 'postgres'), true),
+        },
+        list,
+        // The app is warm from the phase above: a short warm-up sizes the pools (and the peer's pool
+        // builds take most of the sweep's time); each measured run re-warmed as above.
+        { ...ctx.settings, runs, warmupSeconds: 1, rewarmSeconds: ctx.settings.seconds / 4 },
+        ctx.log,
+      );
+      // Ours' statements at each point: more connections, more verifies per batch statement.
+      for (const c of list) {
+        for (const name of [NAMES.oursPostgres, NAMES.peerPostgres]) {
+          const measured = swept.summaries.get(atConnections(name, c))?.runs ?? [];
+          const split = [
+            nodeSplit(measured),
+            name === NAMES.oursPostgres ? statementSplit(measured) : undefined,
+          ];
+          if (split[0] || split[1])
+            ctx.log(`  sweep, ${atConnections(name, c)}: ${split.filter(Boolean).join('; ')}`);
+        }
+      }
+    }
     // `BENCH_PEER_MEMORY=0` skips the memory phase (better-auth's memory adapter takes most of the
     // case's minutes and has no target): for iterating on the PostgreSQL pairing.
     const memoryPhase = process.env.BENCH_PEER_MEMORY !== '0';
@@ -312,9 +358,12 @@ export async function peerCase(ctx: Context): Promise<CaseResult> {
         )
       : new Map<string, Summary>();
     const pick = (rows: Row[], variant: string) => rows.find((r) => r.variant === variant) as Row;
-    const overPg = throughputRows('peer', pgSummaries, NAMES.peerPostgres, {
-      [NAMES.oursPostgres]: TARGET_POSTGRES,
-    });
+    const overPg = throughputRows(
+      'peer',
+      pgSummaries,
+      NAMES.peerPostgres,
+      swept ? {} : { [NAMES.oursPostgres]: TARGET_POSTGRES },
+    );
     const overMemory = memoryPhase ? throughputRows('peer', memorySummaries, NAMES.peerMemory, {}) : [];
     // The app's CPU and the database's, per request: on one machine both share its cores.
     const serverCpu = (variant: string) =>
@@ -347,9 +396,16 @@ export async function peerCase(ctx: Context): Promise<CaseResult> {
     }
     const statements = statementSplit(pgSummaries.get(NAMES.oursPostgres)?.runs ?? []);
     if (statements) ctx.log(`  PostgreSQL phase, ${NAMES.oursPostgres}: ${statements}`);
+    const atTen = pick(overPg, NAMES.oursPostgres);
+    if (swept && atTen) {
+      const said = `${ctx.settings.connections} connections; the target is judged at each side's peak (the next two rows)`;
+      atTen.note = atTen.note ? `${said}; ${atTen.note}` : said;
+    }
     const rows: Row[] = [
-      pick(overPg, NAMES.peerPostgres),
-      pick(overPg, NAMES.oursPostgres),
+      ...(fixedPhase ? [pick(overPg, NAMES.peerPostgres), atTen] : []),
+      ...(swept
+        ? peakRows('peer', swept, { ours: NAMES.oursPostgres, peer: NAMES.peerPostgres }, TARGET_POSTGRES)
+        : []),
       ...(memoryPhase ? [pick(overMemory, NAMES.peerMemory), pick(overMemory, NAMES.oursMemory)] : []),
     ];
     await server.request('cleanup');
@@ -358,6 +414,7 @@ export async function peerCase(ctx: Context): Promise<CaseResult> {
       rows,
       details: {
         postgres: Object.fromEntries(pgSummaries),
+        ...(swept ? { sweep: { ...swept, summaries: Object.fromEntries(swept.summaries) } } : {}),
         memory: Object.fromEntries(memorySummaries),
       },
     };
