@@ -238,7 +238,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         put(challenge, undefined);
         put(state, undefined);
       }
-      put(attempts, undefined); // kept apart (memory-entries.ts): absent until a wrong code
+      if (attempts !== undefined) put(attempts, undefined); // kept apart (memory-entries.ts): absent until a wrong code
     },
     now,
   };
