@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { BoundedCache } from './bounded-cache.js';
-import { fingerprint, hashCode, hmacKeys, keyHash, randomId } from './crypto.js';
+import { fingerprint, HmacKey, hashCodeWith, hmacKeys, keyHash, randomId } from './crypto.js';
 import type { Config } from './options.js';
 
 /**
@@ -237,6 +237,8 @@ export function createKeys(config: Config) {
   // The secrets as HMAC keys prepared once (hmacKeys): the key hashes under the last, the code under each.
   const secretKeys = hmacKeys(config.secrets);
   const secret = secretKeys.at(-1) as KeyObject;
+  // Every verify hashes its typed code under each secret: through prepared keys, no Hmac object.
+  const codeKeys = secretKeys.map((key) => new HmacKey(key));
   const hashed = (kind: string, value: string) => keyHash(secret, kind, value);
   // A user's key and the keyed hash of a number repeat on every request of that user (the send, each
   // verify): the most recent are kept, like the session fingerprints. Both are pure functions of their
@@ -247,7 +249,7 @@ export function createKeys(config: Config) {
   const phoneKeyOf = (e164: string) => hashed('phone', e164);
   return {
     /** HMAC(secret, challenge id + typed code) under every secret, the first first (rotation). */
-    codeHashes: (id: string, code: string) => secretKeys.map((key) => hashCode(key, id, code)),
+    codeHashes: (id: string, code: string) => codeKeys.map((key) => hashCodeWith(key, id, code)),
     challenge: (id: string) => `c:${idTagged(id)}`,
     state: (id: string) => `s:${idTagged(id)}`,
     attempts: (id: string) => `a:${idTagged(id)}`,

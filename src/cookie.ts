@@ -7,7 +7,7 @@ import { ClaimCache } from './claim-cache.js';
 import { fingerprint, hmacKeys, unsignWith } from './crypto.js';
 import type { CheckedUser, Config } from './options.js';
 import { isHttps } from './request-scheme.js';
-import { bindingOf, ClaimKey, openClaim, sealClaim, type VerifiedClaim } from './verified-claim.js';
+import { ClaimKey, openClaim, sealClaimFor, type VerifiedClaim } from './verified-claim.js';
 
 export type { Method, VerifiedClaim } from './verified-claim.js';
 
@@ -314,7 +314,15 @@ export function createCookieJar(config: Config): CookieJar {
     writeVerified(res, user, claim, secure) {
       // From now, not from `verifiedAt` (a remembered device's is the day it was remembered).
       const maxAge = Math.max(0, claim.expiresAt - config.now());
-      setCookie(res, (n) => n.verified, sealClaim(claim, bindingOf(user), signingKey), maxAge, secure);
+      // Bound to the user's parts as `bindingOf(user)` frames them, written without that string.
+      const value = sealClaimFor(
+        claim,
+        user.id,
+        user.sessionId ?? '',
+        String(user.version ?? ''),
+        signingKey,
+      );
+      setCookie(res, (n) => n.verified, value, maxAge, secure);
     },
     readChallenge(req, secure) {
       const raw = readCookie(req, namesFor(req, secure).challenge);

@@ -79,6 +79,9 @@ const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_
 const LAST_OF_16: string[] = [];
 for (let i = 0; i < 64; i++) LAST_OF_16[B64URL.charCodeAt(i)] = B64URL[i & 0x30] as string;
 
+/** Base64url of an HMAC's first 16 bytes, from the base64url of the whole (see `LAST_OF_16`). */
+const first16 = (whole: string) => whole.slice(0, 21) + LAST_OF_16[whole.charCodeAt(21)];
+
 /**
  * What the store keeps instead of the code: HMAC(secret, challenge id + code), 128 bits of it, as
  * base64url (22 characters). Taken as text straight from the digest, without a Buffer, its slice
@@ -86,8 +89,71 @@ for (let i = 0; i < 64; i++) LAST_OF_16[B64URL.charCodeAt(i)] = B64URL[i & 0x30]
  * the first 16 bytes of the HMAC encoded over many ids, codes and secrets.
  */
 export function hashCode(secret: string | KeyObject, challengeId: string, code: string): string {
-  const whole = createHmac('sha256', secret).update(`code\0${challengeId}:${code}`).digest('base64url');
-  return whole.slice(0, 21) + LAST_OF_16[whole.charCodeAt(21)];
+  return first16(createHmac('sha256', secret).update(`code\0${challengeId}:${code}`).digest('base64url'));
+}
+
+/** `hashCode` under a prepared key (every verify hashes its typed code): no Hmac object. */
+export const hashCodeWith = (key: HmacKey, challengeId: string, code: string): string =>
+  first16(key.digest(`code\0${challengeId}:${code}`));
+
+type OneShotDigest = (algorithm: string, data: Uint8Array, encoding: 'latin1' | 'base64url') => string;
+/** SHA-256's block size in bytes: HMAC pads its key to one block. */
+const BLOCK = 64;
+/** Bytes of text a prepared key's buffer holds; longer text goes through `createHmac`. */
+const ROOM = 256;
+
+/**
+ * A secret prepared for HMAC-SHA256 of short text (a verify's typed code): RFC 2104's
+ * SHA-256((K ⊕ opad) ‖ SHA-256((K ⊕ ipad) ‖ text)) by two `crypto.hash` one-shots over buffers
+ * that hold the padded key once, where `createHmac` builds an Hmac object, a native handle and a
+ * stream and pads the key on every call (as `ClaimKey` does for the verified cookie). The text is
+ * taken as UTF-8, as `createHmac(...).update(text)` takes it (a lone surrogate as U+FFFD in both).
+ * Text longer than the buffer, or Node without `crypto.hash` (< 20.12, or `oneShot: false` in the
+ * tests), goes through `createHmac`. test/unit/code-hash.test.ts compares both.
+ */
+export class HmacKey {
+  readonly key: KeyObject;
+  readonly #oneShot: OneShotDigest | null;
+  /** K ⊕ ipad, then the text (written per call). */
+  readonly #inner = Buffer.alloc(BLOCK + ROOM);
+  /** K ⊕ opad, then the inner hash (written per call). */
+  readonly #outer = Buffer.alloc(BLOCK + 32);
+  /** `#inner.subarray(0, end)` by `end`, made once per length seen (a view per call costs more). */
+  readonly #views: Buffer[] = [];
+
+  constructor(key: KeyObject, { oneShot = true }: { oneShot?: boolean } = {}) {
+    this.key = key;
+    this.#oneShot = oneShot ? ((crypto as { hash?: OneShotDigest }).hash ?? null) : null;
+    const exported = key.export();
+    // A key longer than a block is hashed first (RFC 2104, section 2), as `createHmac` does.
+    const raw = exported.length > BLOCK ? createHash('sha256').update(exported).digest() : exported;
+    for (let i = 0; i < BLOCK; i++) {
+      const byte = raw[i] ?? 0;
+      this.#inner[i] = byte ^ 0x36;
+      this.#outer[i] = byte ^ 0x5c;
+    }
+    raw.fill(0);
+    exported.fill(0);
+  }
+
+  /** `createHmac('sha256', key).update(text).digest('base64url')`. Synchronous: no call comes between the writes and the hashes. */
+  digest(text: string): string {
+    const oneShot = this.#oneShot;
+    // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, is 4): it fits.
+    if (oneShot === null || text.length * 3 > ROOM)
+      return createHmac('sha256', this.key).update(text).digest('base64url');
+    const end = BLOCK + this.#inner.write(text, BLOCK, 'utf8');
+    let view = this.#views[end];
+    if (view === undefined) {
+      view = this.#inner.subarray(0, end);
+      this.#views[end] = view;
+    }
+    const innerHash = oneShot('sha256', view, 'latin1');
+    const outer = this.#outer;
+    // 32 bytes as 32 latin1 characters: copied in place, no `write` call.
+    for (let i = 0; i < 32; i++) outer[BLOCK + i] = innerHash.charCodeAt(i);
+    return oneShot('sha256', outer, 'base64url');
+  }
 }
 
 /** Checks a typed code against the stored hash under every secret (rotation), in constant time. */

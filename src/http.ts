@@ -218,7 +218,11 @@ export async function readBody(req: Request): Promise<ParsedBody> {
  * would also hash the body into an ETag, which an answer that must not be cached never uses.
  */
 export function sendJson(res: Response, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendJsonText(res, status, JSON.stringify(body));
+}
+
+/** `sendJson` of a body already written as JSON text. */
+export function sendJsonText(res: Response, status: number, text: string): void {
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(text));

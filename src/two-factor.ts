@@ -21,6 +21,7 @@ import {
   safeReturnTo,
   sendError,
   sendJson,
+  sendJsonText,
 } from './http.js';
 import { listDevices, revokeAllDevices, revokeDevice } from './lifecycle/devices/devices.js';
 import type { RememberedDevice } from './lifecycle/devices/records.js';
@@ -188,6 +189,9 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
       if ('verified' in result) {
         if (formMode) res.redirect(303, result.returnTo);
         else if (verified) sendJson(res, 200, { status: 'verified', returnTo: result.returnTo });
+        // The right code's answer: one string serialized, not an object (the same text).
+        else if (typeof result.returnTo === 'string')
+          sendJsonText(res, 200, `{"verified":true,"returnTo":${JSON.stringify(result.returnTo)}}`);
         else sendJson(res, 200, { verified: true, returnTo: result.returnTo });
       } else if (formMode) {
         res.redirect(

@@ -12,7 +12,7 @@ import type { VerifyAttemptInput, VerifyAttemptResult } from '../stores/store.js
 import { E164 } from './load.js';
 import type { Refusal, RouteResult } from './result.js';
 import type { VerifyFlow } from './verify.js';
-import { verified, verifyWho, wrongCode } from './verify-outcome.js';
+import { verified, verifiedFor, verifyWho, wrongCode } from './verify-outcome.js';
 
 /** The lockout rule as `verifyAttempt` takes it, made once per configuration (stores only read it). */
 const lockouts = new WeakMap<Runtime['config'], VerifyAttemptInput['lockout']>();
@@ -111,7 +111,11 @@ export async function verifyInOneCall(
       const challenge = recordOf(result, id);
       if (!challenge) break;
       const state = parseSendState(result.state);
-      return verified(rt, res, user, state, verifyWho(rt, req, user, challenge), challenge, flow, secure);
+      const who = verifyWho(rt, req, user, challenge);
+      // Sign-in has no confirmation: its answer comes back as it is, not as a promise to unwrap.
+      return flow.confirm
+        ? verified(rt, res, user, state, who, challenge, flow, secure)
+        : verifiedFor(rt, res, user, state, who, challenge, flow, secure ?? rt.cookies.isSecure(req));
     }
   }
   throw new TwoFactorError('ERR_2FA_NO_CHALLENGE');

@@ -84,8 +84,26 @@ export async function verified(
   // The cookies' scheme, asked once for both cookies (each ask ~1 µs on a live request).
   secure = rt.cookies.isSecure(res.req),
 ): Promise<RouteResult> {
-  const { config, cookies, emit } = rt;
   const holder = flow.confirm ? await flow.confirm(consumed) : user;
+  return verifiedFor(rt, res, holder, state, who, consumed, flow, secure);
+}
+
+/**
+ * `verified` once the flow's confirmation is known (`holder`: the user the cookie is for, or null
+ * for none), without a promise: a flow without `confirm` (sign-in's one-call verify) returns it as
+ * it is, instead of an async function's promise and the two turns of resolving one with another.
+ */
+export function verifiedFor(
+  rt: Runtime,
+  res: Response,
+  holder: CheckedUser | null,
+  state: SendState | null,
+  who: VerifyWho,
+  consumed: Challenge,
+  flow: Pick<VerifyFlow, 'clear'>,
+  secure: boolean,
+): RouteResult {
+  const { config, cookies, emit } = rt;
   const now = config.now();
   const method = state?.lastChannel === 'voice' ? 'voice' : 'sms';
   if (holder) {

@@ -1,5 +1,5 @@
 import { TwoFactorError } from '../errors.js';
-import { ownsVerifyAttempt, settlesAtOnce } from './memory-store.js';
+import { ownsVerifyAttempt, settlesAtOnce, verifyAttemptNowOf } from './memory-store.js';
 import type { Store, VerifyAttemptInput, VerifyAttemptResult } from './store.js';
 
 /**
@@ -143,7 +143,18 @@ export function guardStore(store: Store, timeoutMs: number): GuardedStore {
     return bounded;
   };
   if (verifyAttempt) {
-    const attempt = (input: VerifyAttemptInput) => call(() => verifyAttempt(atTimeout(input)));
+    const attempt = (input: VerifyAttemptInput) => {
+      // A pristine memoryStore() runs the attempt within the call and cannot run late (no deadline,
+      // see `call`): run as it is, its input not copied for a deadline it does not read, one
+      // settled promise instead of its async method's and a `catch` on it.
+      const now = verifyAttemptNowOf(store);
+      if (now === undefined) return call(() => verifyAttempt(atTimeout(input)));
+      try {
+        return Promise.resolve(now(input));
+      } catch (error) {
+        return Promise.reject(unavailable(error));
+      }
+    };
     Object.defineProperty(guarded, 'verifyAttempt', {
       enumerable: true,
       get: () => (store.verifyAttempt === own && ownsVerifyAttempt(store) ? attempt : undefined),

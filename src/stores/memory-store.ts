@@ -78,6 +78,19 @@ export function settlesAtOnce(store: Store): boolean {
 
 /** Every memoryStore()'s own verifyAttempt, by the store it belongs to. */
 const verifiers = new WeakMap<object, object>();
+/** Every memoryStore()'s verifyAttempt as the synchronous call it runs, by its store. */
+const attemptsNow = new WeakMap<object, (input: VerifyAttemptInput) => VerifyAttemptResult>();
+
+/**
+ * A pristine memoryStore()'s verifyAttempt without its promise: the result, or the store's refusal
+ * thrown. The guard wraps it in one settled promise instead of the async method's and its own.
+ * Undefined for any other store, and for a memory store with a method replaced (`settlesAtOnce`).
+ */
+export function verifyAttemptNowOf(
+  store: Store,
+): ((input: VerifyAttemptInput) => VerifyAttemptResult) | undefined {
+  return settlesAtOnce(store) ? attemptsNow.get(store) : undefined;
+}
 
 /**
  * False for memoryStore()'s own verifyAttempt on anything but that store with its methods unreplaced:
@@ -238,7 +251,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         put(challenge, undefined);
         put(state, undefined);
       }
-      put(attempts, undefined); // kept apart (memory-entries.ts): absent until a wrong code
+      if (attempts !== undefined) put(attempts, undefined); // kept apart (memory-entries.ts): absent until a wrong code
     },
     now,
   };
@@ -288,5 +301,6 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   };
   pristine.set(store, Object.fromEntries(METHODS.map((name) => [name, store[name]])) as never);
   verifiers.set(store.verifyAttempt, store);
+  attemptsNow.set(store, (input) => verifyAttemptNow(entries, input));
   return store;
 }

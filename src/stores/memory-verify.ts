@@ -1,4 +1,4 @@
-import { safeEqual } from '../crypto.js';
+import { textMatches } from '../crypto.js';
 import { decodeExpiry, EXPIRY_CHARS, entryOf, entryValue } from './memory-entries.js';
 import type { VerifyAttemptInput, VerifyAttemptResult } from './store.js';
 
@@ -15,8 +15,11 @@ export interface EntryStore {
   /** Makes room for `count` new keys, as `put` would for one (the store's 503 when full), writing nothing. */
   makeRoom(count: number): void;
   delete(key: string): void;
-  /** Deletes a challenge's record, state and attempts (one delete for the record and state's shared entry). */
-  consume(challenge: string, state: string, attempts: string): void;
+  /**
+   * Deletes a challenge's record, state and attempts (one delete for the record and state's shared
+   * entry); `attempts` undefined: the challenge has no attempt counter (read live in this call).
+   */
+  consume(challenge: string, state: string, attempts: string | undefined): void;
   /** The store's clock (its TTLs run on it, not on the app's `now`). */
   now(): number;
 }
@@ -47,6 +50,9 @@ function readRecord(raw: string, input: VerifyAttemptInput): ChallengeRecord | n
     ? { hash, expiresAt, fields: record }
     : null;
 }
+
+/** Equal hashes, in time independent of where they differ (their length is not secret). */
+const sameHash = (a: string, b: string): boolean => a.length === b.length && textMatches(a, b, 0, a.length);
 
 /** A counter's value as `increment` reads it (anything else counts as 0). */
 const countOf = (entry: string | undefined): number =>
@@ -108,8 +114,9 @@ export function verifyAttemptNow(store: EntryStore, input: VerifyAttemptInput): 
     (failedAtEntry === undefined ? 1 : 0);
   if (absent > 0) store.makeRoom(absent);
 
+  // Constant time over the text, compared in place (no Buffer per hash): exact equality.
   let match = false;
-  for (const hash of input.hashes) match = safeEqual(hash, record.hash) || match;
+  for (const hash of input.hashes) match = sameHash(hash, record.hash) || match;
   if (!match) {
     const attempts = increment(store, keys.attempts, attemptsEntry, record.expiresAt - now);
     const count = increment(store, keys.failures, failuresEntry, input.failureTtlMs);
@@ -120,8 +127,8 @@ export function verifyAttemptNow(store: EntryStore, input: VerifyAttemptInput): 
   }
   // A right code's attempt is not written: the counter goes with the challenge (store.ts allows it).
   const stateEntry = store.entry(keys.state);
-  store.consume(keys.challenge, keys.state, keys.attempts);
   // Read live above (an expired one was dropped then): nothing to delete when there was none.
+  store.consume(keys.challenge, keys.state, attemptsEntry === undefined ? undefined : keys.attempts);
   if (failuresEntry !== undefined) store.delete(keys.failures);
   if (failedAtEntry !== undefined) store.delete(keys.failedAt);
   return {

@@ -4,7 +4,15 @@
  * be cached needs no validator), no Set-Cookie unless the verify changed a cookie.
  */
 import { describe, expect, it } from 'vitest';
-import { createApp, EXPRESS_VERSIONS, json, sendCode, signIn, wrongCode } from '../helpers/create-app.js';
+import {
+  createApp,
+  EXPRESS_VERSIONS,
+  json,
+  sendCode,
+  signIn,
+  USERS,
+  wrongCode,
+} from '../helpers/create-app.js';
 
 const OURS = ['cache-control', 'content-type', 'content-length', 'set-cookie', 'etag', 'retry-after'];
 
@@ -53,6 +61,17 @@ describe.each(EXPRESS_VERSIONS)('POST /2fa/verify on the wire (%s)', (_name, exp
     expect(res.headers['content-length']).toBe(String(res.text.length));
     const cookies = (res.headers['set-cookie'] as unknown as string[]).map((c) => c.split('=')[0]);
     expect(cookies).toEqual(['2fa', '2fa-challenge']);
+  });
+
+  it('answers the right code with the path to go back to as JSON writes it, quotes and non-ASCII escaped alike', async () => {
+    const t = createApp({ express });
+    const agent = await signIn(t);
+    const returnTo = '/next?q="é"&x=%7B';
+    expect((await json(agent, '/2fa/send', { returnTo })).status).toBe(200);
+    const code = t.transport.lastCode(t.phones.get(USERS.alice.id) ?? USERS.alice.phone) ?? '';
+    const res = await json(agent, '/2fa/verify', { code }).expect(200);
+    expect(res.text).toBe(JSON.stringify({ verified: true, returnTo }));
+    expect(res.headers['content-length']).toBe(String(Buffer.byteLength(res.text)));
   });
 
   // A wrong code and a used-up challenge are handed back to the router, not thrown; a missing

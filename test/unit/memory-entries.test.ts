@@ -15,6 +15,8 @@ import {
 import { memoryStore, settlesAtOnce } from '../../src/stores/memory-store.js';
 import type { Store } from '../../src/stores/store.js';
 import { memoryTransport } from '../../src/transports/memory.js';
+import { RIGHT, VERIFY_KEYS, VERIFY_NOW, verifyInput } from '../helpers/verify-attempt.js';
+import { challengeRecord } from '../helpers/verify-attempt-contract.js';
 
 describe('memory store entries (expiry + value in one flat string)', () => {
   it('round-trips expiry times, rounding up, within 42 bits', () => {
@@ -168,6 +170,30 @@ describe('store calls without timers where the store cannot hang', () => {
     await expect(guardStore(throwing, 50).get('a')).rejects.toMatchObject({
       code: 'ERR_2FA_STORE_UNAVAILABLE',
     });
+  });
+});
+
+describe("a memory store's verifyAttempt through the guard", () => {
+  it('answers as the store does, and its refusal when full as ERR_2FA_STORE_UNAVAILABLE, without a timer', async () => {
+    const spy = vi.spyOn(globalThis, 'setTimeout');
+    try {
+      const now = () => VERIFY_NOW;
+      const store = memoryStore({ now });
+      await store.set(VERIFY_KEYS.challenge, challengeRecord(), 60_000);
+      const verifyAttempt = guardStore(store, 50).verifyAttempt;
+      expect((await verifyAttempt?.(verifyInput({ deadline: VERIFY_NOW + 50 })))?.outcome).toBe('wrong');
+      expect((await verifyAttempt?.(verifyInput({ hashes: [RIGHT] })))?.outcome).toBe('right');
+      // One entry of room: the wrong code's counters do not fit, and nothing is counted.
+      const full = memoryStore({ now, max: 1 });
+      await full.set(VERIFY_KEYS.challenge, challengeRecord(), 60_000);
+      await expect(guardStore(full, 50).verifyAttempt?.(verifyInput())).rejects.toMatchObject({
+        code: 'ERR_2FA_STORE_UNAVAILABLE',
+      });
+      expect(await full.get(VERIFY_KEYS.attempts)).toBeUndefined();
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Challenge, SendState } from '../../src/challenge.js';
 import type { Runtime } from '../../src/context.js';
 import type { TwoFactorEvent } from '../../src/events.js';
-import { type VerifyWho, verified, wrongCode } from '../../src/routes/verify-outcome.js';
+import { type VerifyWho, verified, verifiedFor, wrongCode } from '../../src/routes/verify-outcome.js';
 
 /** The events a verify outcome emits, with the fields and their order as `{ type, ...who, … }` gives them. */
 function runtime(events: Omit<TwoFactorEvent, 'at'>[]) {
@@ -52,5 +52,30 @@ describe('verify outcomes: the events, field for field and in order', () => {
         expect(events.map(entries)).toEqual([entries(expected)]);
       }
     }
+  });
+
+  it('the right code of a flow without a confirmation: the same answer and event, without a promise', async () => {
+    const consumed = { returnTo: '/next' } as Challenge;
+    const state = { lastChannel: 'sms', firstSmsAt: 800, lastSentAt: 900 } as SendState;
+    const who = WHOS[0] as VerifyWho;
+    const viaPromise: Omit<TwoFactorEvent, 'at'>[] = [];
+    const direct: Omit<TwoFactorEvent, 'at'>[] = [];
+    const clear = () => {};
+    const awaited = await verified(runtime(viaPromise), {} as Response, { id: 'u1' }, state, who, consumed, {
+      clear,
+    });
+    const result = verifiedFor(
+      runtime(direct),
+      {} as Response,
+      { id: 'u1' },
+      state,
+      who,
+      consumed,
+      { clear },
+      false,
+    );
+    expect(result).not.toBeInstanceOf(Promise);
+    expect(result).toEqual(awaited);
+    expect(direct.map(entries)).toEqual(viaPromise.map(entries));
   });
 });
