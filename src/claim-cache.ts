@@ -64,15 +64,13 @@ export class ClaimCache {
       this.#next = slot + 1 === max ? 0 : slot + 1;
       return entry;
     }
-    const to = this.#put(key, value, entry.id, entry.session);
-    to.version = entry.version;
-    to.method = entry.method;
-    to.verifiedAt = entry.verifiedAt;
-    to.expiresAt = entry.expiresAt;
-    to.claim = entry.claim;
-    entry.key = -1;
-    entry.value = '';
-    entry.claim = undefined;
+    const { id, session, version, method, verifiedAt, expiresAt, claim } = entry;
+    const to = this.#put(key, value, id, session); // empties `entry`, the key's slot until now
+    to.version = version;
+    to.method = method;
+    to.verifiedAt = verifiedAt;
+    to.expiresAt = expiresAt;
+    to.claim = claim;
     return to;
   }
 
@@ -116,7 +114,11 @@ export class ClaimCache {
     return this.#slots.size;
   }
 
-  /** Takes the oldest slot for `key`: what it held leaves the cache (unless moved or taken over). */
+  /**
+   * Takes the oldest slot for `key`: what it held leaves the cache. The slot that held `key` until
+   * now (a claim moved to the newest slot, or a later value taking the key over) is emptied, so that
+   * it keeps no cookie value, user id or session id alive until the ring comes round to it.
+   */
   #put(key: number, value: string, id: string, session: string): Slot {
     const slot = this.#next;
     this.#next = slot + 1 === this.#max ? 0 : slot + 1;
@@ -124,7 +126,9 @@ export class ClaimCache {
     if (entry === undefined) {
       entry = new Slot();
       this.#ring.push(entry);
-    } else if (entry.key >= 0 && this.#slots.get(entry.key) === slot) this.#slots.delete(entry.key);
+    } else if (entry.key >= 0) this.#slots.delete(entry.key); // an emptied slot's key is -1
+    const held = this.#slots.get(key);
+    if (held !== undefined) empty(this.#ring[held] as Slot);
     entry.key = key;
     entry.value = value;
     entry.id = id;
@@ -133,4 +137,14 @@ export class ClaimCache {
     this.#slots.set(key, slot);
     return entry;
   }
+}
+
+/** Leaves `entry` holding nothing: no key, and no string or claim of the claim it held. */
+function empty(entry: Slot): void {
+  entry.key = -1;
+  entry.value = '';
+  entry.id = '';
+  entry.session = '';
+  entry.version = '';
+  entry.claim = undefined;
 }

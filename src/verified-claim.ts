@@ -57,8 +57,11 @@ const nodeOneShot = (crypto as { hash?: OneShotHash }).hash ?? null;
 const BLOCK = 64;
 /** Where the binding starts in a key's inner buffer: after the padded key and the domain. */
 const MESSAGE_AT = BLOCK + DOMAIN.length;
-/** Bytes of binding and text a key's inner buffer takes; a longer message goes through `createHmac`. */
-const ROOM = 1024;
+/**
+ * Bytes of binding and text a key's inner buffer takes; a longer message goes through `createHmac`.
+ * Exported for test/unit/claim-key.test.ts, which signs at ROOM - 1, ROOM and ROOM + 1.
+ */
+export const ROOM = 1024;
 
 /**
  * A secret prepared for opening claims: HMAC-SHA256 as RFC 2104 defines it,

@@ -22,7 +22,8 @@ import { flat } from './memory-entries.js';
  * old ones (tags only, as ever, for a key that is in neither). A table at most 1/8 full shrinks the
  * same way, by halves (any write after the last halving, or the store's purge, starts the next), and
  * an emptied one goes back to 16 slots at once. The store's purge of stale entries (`sweep`) drops
- * and rewrites entries where they are, old slots and new, and moves none.
+ * and rewrites entries where they are, old slots and new, and moves none. Nothing walks the table
+ * while it changes: `entries` is for the tests, and reads the slots as they stand.
  */
 
 const EMPTY = 0;
@@ -86,8 +87,7 @@ export class EntryTable {
   #gone = 0;
   /**
    * While resizing, the slots being emptied into `#slots` (else empty). Nothing is added to them; an
-   * entry held there is replaced or deleted in place. A slot moved on keeps its string under a
-   * GONE tag: a walk of these slots (`entries`) that a resize overtook still finds the key by it.
+   * entry held there is replaced or deleted in place. A slot moved on is GONE, its string dropped.
    */
   #oldSlots: Pages = [];
   #oldTags = NO_TAGS;
@@ -99,10 +99,6 @@ export class EntryTable {
   #step = MIN_STEP;
   /** Entries moved from old slots to new ones, ever (read by the tests around each call). */
   #moved = 0;
-  /** Old slots moved on that still hold their string (for a walk open when they moved). */
-  #kept = 0;
-  /** Walks (`entries`) under way: while one is, a slot moved on keeps its string for it. */
-  #walks = 0;
   readonly #seed = randomBytes(4).readUInt32LE(0);
   /** Keys with a NUL in them. */
   readonly #odd = new Map<string, string>();
@@ -119,11 +115,6 @@ export class EntryTable {
   /** Entries moved from an old table to a new one so far: no write moves more than a few. For tests. */
   get moved(): number {
     return this.#moved;
-  }
-
-  /** Old slots moved on that still hold their string until the resize ends. For tests. */
-  get kept(): number {
-    return this.#kept;
   }
 
   /** The hash of `text`'s first `length` characters (a key, or a slot's key before its NUL). */
@@ -233,9 +224,8 @@ export class EntryTable {
    * Keeps, rewrites or drops every entry in one pass over the slots: `update(key, entry)` gives the
    * entry to keep (the same string: left as it is) or undefined to drop it, and must not change the
    * table. Nothing is moved: a resize under way is swept where it stands, its old slots and the new
-   * ones, and goes on with the writes that follow (a walk, `entries`, would finish it first: the
-   * store's purge, which runs when the store is full, then moved up to every entry inside one write).
-   * A table left at most 1/8 full starts a shrink, as a delete would.
+   * ones, and goes on with the writes that follow (finishing it first would move up to every entry
+   * inside the one write that purges). A table left at most 1/8 full starts a shrink, as a delete would.
    */
   sweep(update: (key: string, entry: string) => string | undefined): void {
     if (this.#oldCount > 0) {
@@ -334,10 +324,9 @@ export class EntryTable {
         // Hashed in place up to its NUL: no key copied per entry.
         this.#insert(text, text.indexOf(SEPARATOR));
         tags[at] = GONE;
-        // Its string stays only for a walk the resize overtook (`entries`); else it goes now, not
-        // when the resize ends, so an entry moved and then rewritten is not held twice meanwhile.
-        if (this.#walks > 0) this.#kept++;
-        else (pages[at >>> PAGE_BITS] as Slot[])[at & PAGE_MASK] = GONE;
+        // Its string goes now, not when the resize ends: an entry moved and then rewritten is not
+        // held twice meanwhile.
+        (pages[at >>> PAGE_BITS] as Slot[])[at & PAGE_MASK] = GONE;
         this.#oldCount--;
         this.#moved++;
       }
@@ -348,7 +337,6 @@ export class EntryTable {
 
   /** Drops the old slots, once no live entry is left in them. */
   #endResize(): void {
-    this.#kept = 0;
     this.#oldSlots = [];
     this.#oldTags = NO_TAGS;
   }
@@ -359,41 +347,24 @@ export class EntryTable {
   }
 
   /**
-   * `[key, entry]` for every entry; the table may be changed while iterating: each entry held
-   * throughout is seen once, as it is when reached, and one deleted before it is reached is not seen.
-   * A resize under way is finished first (the walk reads every slot anyway); one that starts during
-   * the walk leaves these slots behind, and an entry moved out of them is read where it went.
+   * For tests: `[key, entry]` for every entry, in no order, read from the slots as they stand (old
+   * and new while a resize is under way): nothing is moved, no resize finished. The store never
+   * walks the table; its purge sweeps it in place (`sweep`).
    */
-  *entries(): IterableIterator<[string, string]> {
-    this.#drain();
-    this.#walks++;
-    try {
-      const pages = this.#slots;
-      const tags = this.#tags;
+  entries(): [string, string][] {
+    const pairs: [string, string][] = [];
+    for (const [pages, tags] of [
+      [this.#oldSlots, this.#oldTags],
+      [this.#slots, this.#tags],
+    ] as const) {
       for (let at = 0; at < tags.length; at++) {
-        const page = pages[at >>> PAGE_BITS];
-        if (page === undefined) {
-          at |= PAGE_MASK; // a page never written: nothing in it
-          continue;
-        }
-        const slot = page[at & PAGE_MASK] as Slot;
-        if (typeof slot !== 'string') continue;
+        if ((tags[at] as number) <= GONE) continue;
+        const slot = stringAt(pages, at);
         const end = slot.indexOf(SEPARATOR);
-        if ((tags[at] as number) > GONE) yield [slot.slice(0, end), slot.slice(end + 1)];
-        else {
-          // Moved to a table resized after the walk began: there it may have changed or gone since.
-          const key = slot.slice(0, end);
-          const entry = this.get(key);
-          if (entry !== undefined) yield [key, entry];
-        }
+        pairs.push([slot.slice(0, end), slot.slice(end + 1)]);
       }
-    } finally {
-      this.#walks--;
     }
-    yield* [...this.#odd];
-  }
-
-  [Symbol.iterator](): IterableIterator<[string, string]> {
-    return this.entries();
+    pairs.push(...this.#odd);
+    return pairs;
   }
 }

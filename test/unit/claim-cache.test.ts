@@ -10,6 +10,8 @@ const claimOf = (n: number): VerifiedClaim => ({
   expiresAt: NOW + 3_600_000 + n,
 });
 const user = (n: number): CheckedUser => ({ id: `u${n}`, phone: '+32470000000', sessionId: `s${n}` });
+/** A slot that holds no claim: no key, and none of the strings or the claim object it held. */
+const EMPTIED = { key: -1, value: '', id: '', session: '', version: '', claim: undefined };
 /** Caches claim `n` for user `n` under key `n` (value `v<n>`); answers its slot. */
 const add = (cache: ClaimCache, n: number, key = n) =>
   cache.add(key, `v${n}`, `u${n}`, `s${n}`, '', claimOf(n));
@@ -87,6 +89,42 @@ describe('ClaimCache', () => {
     expect(read(cache, 2, 42)).toEqual(claimOf(2));
     expect(cache.find(42, 'v2x')).toBeUndefined();
     expect(cache.find(43, 'v2')).toBeUndefined();
+  });
+
+  it('empties the slot a claim leaves when it moves to the newest slot: no cookie value, id or session kept', () => {
+    const cache = new ClaimCache(10);
+    const first = add(cache, 0);
+    expect(read(cache, 0)).toEqual(claimOf(0)); // its claim object made
+    for (let n = 1; n <= 5; n++) add(cache, n); // claim 0 now in the older half: the next read moves it
+    const moved = cache.find(0, 'v0');
+    expect(moved).not.toBe(first);
+    expect(moved).toMatchObject({ key: 0, value: 'v0', id: 'u0', session: 's0' });
+    expect(read(cache, 0)).toEqual(claimOf(0));
+    expect(first).toMatchObject(EMPTIED);
+    expect(cache.size).toBe(6);
+  });
+
+  it('empties the slot whose key a later value takes over', () => {
+    const cache = new ClaimCache(8);
+    const earlier = cache.add(42, 'value-a', 'user-a', 'session-a', 3, claimOf(1));
+    const later = cache.add(42, 'value-b', 'user-b', 'session-b', 4, claimOf(2));
+    expect(earlier).toMatchObject(EMPTIED);
+    expect(later).toMatchObject({
+      key: 42,
+      value: 'value-b',
+      id: 'user-b',
+      session: 'session-b',
+      version: 4,
+    });
+    expect(cache.size).toBe(1);
+    // The emptied slot is reused in its turn (nothing of the key to drop), then the later value's.
+    for (let n = 100; n < 107; n++) add(cache, n); // slots 2 to 7, then 0
+    expect(earlier).toMatchObject({ key: 106, value: 'v106', id: 'u106' });
+    expect(cache.size).toBe(8);
+    expect(read(cache, 106)).toEqual(claimOf(106));
+    add(cache, 107); // slot 1, the oldest: the later value leaves
+    expect(cache.find(42, 'value-b')).toBeUndefined();
+    expect(cache.size).toBe(8);
   });
 
   it('binds as bindingOf does: id, session (none is empty) and version (7 and "7" alike)', () => {

@@ -301,3 +301,59 @@ describe('openClaim', () => {
     },
   );
 });
+
+describe('ClaimKey at the edge of its buffer (ROOM bytes of binding and text)', () => {
+  /** What one call costs through the counting mock, and what it answers. */
+  const counted = (sign: () => string) => {
+    const before = { ...calls };
+    const signature = sign();
+    return { signature, createHmac: calls.createHmac - before.createHmac, hash: calls.hash - before.hash };
+  };
+  /** In the buffer: two crypto.hash one-shots; past it: one createHmac (also without crypto.hash). */
+  const inBuffer = hasOneShot ? { createHmac: 0, hash: 2 } : { createHmac: 1, hash: 0 };
+  const pastIt = { createHmac: 1, hash: 0 };
+  const VALUE = `${TEXT}.${'A'.repeat(43)}`;
+
+  it('signs by parts in the buffer up to exactly ROOM (length bound with 15 for framing), by createHmac past it', async () => {
+    vi.resetModules();
+    const fresh = await import('../../src/verified-claim.js');
+    const secret = randomBytes(32);
+    const key = new fresh.ClaimKey(createSecretKey(secret));
+    const [session, version] = ['session-1', '7'];
+    // The bound counts each part's length, 15 for the three `<length>:` framings, and the text.
+    for (const [total, expected] of [
+      [fresh.ROOM - 1, inBuffer],
+      [fresh.ROOM, inBuffer],
+      [fresh.ROOM + 1, pastIt],
+    ] as const) {
+      const id = 'u'.repeat(total - 15 - session.length - version.length - TEXT.length);
+      const plain = reference(secret, bindingOfParts(id, session, version), TEXT);
+      const got = counted(() => key.signatureOfParts(id, session, version, VALUE, TEXT.length));
+      expect(got, `total ${total}`).toEqual({ signature: plain, ...expected });
+    }
+  });
+
+  it('signs a binding in the buffer up to exactly ROOM bytes (3 per UTF-16 unit), by createHmac past it', async () => {
+    vi.resetModules();
+    const fresh = await import('../../src/verified-claim.js');
+    const secret = randomBytes(32);
+    const key = new fresh.ClaimKey(createSecretKey(secret));
+    // 330 units of 3 bytes each ('用') fill the buffer to the byte at ROOM: one byte more would
+    // not fit. ASCII ('b') counts 3 a unit too, as the bound cannot tell before writing.
+    for (const unit of ['用', 'b']) {
+      const binding = unit.repeat(330);
+      for (const [total, expected] of [
+        [fresh.ROOM - 1, inBuffer],
+        [fresh.ROOM, inBuffer],
+        [fresh.ROOM + 1, pastIt],
+      ] as const) {
+        const textLength = total - binding.length * 3;
+        const plain = reference(secret, binding, VALUE.slice(0, textLength));
+        const got = counted(() => key.signature(binding, VALUE, textLength));
+        expect(got, `${unit} total ${total}`).toEqual({ signature: plain, ...expected });
+      }
+    }
+    // And the buffer holds nothing over for the next, shorter message.
+    expect(key.signature('b', VALUE, TEXT.length)).toBe(reference(secret, 'b', TEXT));
+  });
+});

@@ -132,10 +132,10 @@ describe('EntryTable resizing a few slots per write', () => {
       }
       if (table.size !== model.size) wrong.push(`size ${i}`);
       if (wrong.length > 5) break;
-      if (i % 29_989 === 0) expect(sorted(table)).toEqual(sorted(model));
+      if (i % 29_989 === 0) expect(sorted(table.entries())).toEqual(sorted(model));
     }
     expect(wrong).toEqual([]);
-    expect(sorted(table)).toEqual(sorted(model));
+    expect(sorted(table.entries())).toEqual(sorted(model));
     const largest = table.capacity;
     for (const key of [...model.keys()].sort(() => next() - 0.5)) {
       most = Math.max(
@@ -153,49 +153,15 @@ describe('EntryTable resizing a few slots per write', () => {
     expect(most).toBeLessThanOrEqual(MOST_MOVED);
   }, 120_000);
 
-  it('walks each entry once, as it is when reached, when a resize starts during the walk', () => {
-    const table = new EntryTable();
-    for (let i = 0; i < 3000; i++) table.set(`k${i}`, `old ${i}`);
-    const capacity = table.capacity;
-    const seen = new Map<string, string>();
-    const duplicates: string[] = [];
-    let first = true;
-    for (const [key, value] of table) {
-      if (seen.has(key)) duplicates.push(key);
-      seen.set(key, value);
-      if (!first) continue;
-      first = false;
-      // A growth starts (and goes on) under the walk; then every key the walk has not reached is
-      // changed or deleted, wherever it is by now.
-      for (let i = 0; i < 3000; i++) table.set(`new${i}`, 'x');
-      for (let i = 0; i < 3000; i++) {
-        if (`k${i}` === key) continue;
-        if (i % 2) table.set(`k${i}`, `now ${i}`);
-        else table.delete(`k${i}`);
-      }
-    }
-    expect(table.capacity).toBeGreaterThan(capacity);
-    expect(duplicates).toEqual([]);
-    const walked = [...seen].filter(([key]) => key.startsWith('k'));
-    // The first key reached as it was; of the others, the ones left, each as it is now.
-    const [firstKey, firstValue] = walked[0] as [string, string];
-    expect(firstValue).toBe(`old ${firstKey.slice(1)}`);
-    expect(sorted(walked.slice(1))).toEqual(
-      sorted(
-        Array.from({ length: 3000 }, (_, i) => [`k${i}`, `now ${i}`] as [string, string]).filter(
-          ([key], i) => i % 2 === 1 && key !== firstKey,
-        ),
-      ),
-    );
-  });
-
-  it('walks a table caught mid-resize once, and finds every key after', () => {
+  it('reads a table caught mid-resize (old slots and new) once each, moving nothing, and finds every key after', () => {
     const table = new EntryTable();
     let i = 0;
     // Up to the write that starts a growth, and a little beyond: entries in old and new slots.
     while (table.capacity < 1024) table.set(`k${i}`, String(i++));
     for (let j = 0; j < 10; j++) table.set(`k${i}`, String(i++));
-    const keys = [...table].map(([key]) => key);
+    const moved = table.moved;
+    const keys = table.entries().map(([key]) => key);
+    expect(table.moved).toBe(moved); // the test seam finishes no resize
     expect(keys.length).toBe(i);
     expect(new Set(keys).size).toBe(i);
     for (let j = 0; j < i; j++) expect(table.get(`k${j}`)).toBe(String(j));
@@ -244,7 +210,7 @@ describe('EntryTable resizing a few slots per write', () => {
         }
         if (table.capacity < capacity) shrunk++;
         if (table.size !== model.size) wrong.push(`size after sweep ${round}`);
-        expect(sorted(table)).toEqual(sorted(model));
+        expect(sorted(table.entries())).toEqual(sorted(model));
       }
       for (const k of [key, `k:${Math.floor(next() * spread)}`]) {
         if (table.get(k) !== model.get(k) || table.has(k) !== model.has(k)) wrong.push(`read ${i} ${k}`);
@@ -260,48 +226,6 @@ describe('EntryTable resizing a few slots per write', () => {
     expect(table.size).toBe(0);
     expect(table.capacity).toBe(16);
   }, 60_000);
-  it('sweeps under an open walk mid-resize: the walk sees each key once, as the sweep left it', () => {
-    const table = new EntryTable();
-    for (let i = 0; i < 3000; i++) table.set(`k${i}`, `v${i}`);
-    const capacity = table.capacity;
-    const seen = new Map<string, string>();
-    const duplicates: string[] = [];
-    let reached = 0;
-    let firstKeys: string[] = [];
-    for (const [key, value] of table) {
-      if (seen.has(key)) duplicates.push(key);
-      seen.set(key, value);
-      if (++reached !== 5) continue;
-      firstKeys = [...seen.keys()];
-      // A growth starts under the walk (old slots kept for it), then a sweep drops a quarter of the
-      // old keys and rewrites a quarter, wherever each is by now.
-      let n = 0;
-      const movedBefore = table.moved;
-      while (table.capacity === capacity) table.set(`n${n++}`, 'x');
-      for (let i = 0; i < 20; i++) table.set(`n${n++}`, 'x');
-      // Mid-resize: some old slots moved on and kept for the walk, most old entries not moved yet.
-      expect(table.kept).toBeGreaterThan(0);
-      expect(table.moved - movedBefore).toBeLessThan(1000);
-      table.sweep((k, entry) => {
-        if (!k.startsWith('k')) return entry;
-        const i = Number(k.slice(1));
-        return i % 4 === 0 ? undefined : i % 4 === 1 ? `${entry}+` : entry;
-      });
-    }
-    expect(table.capacity).toBeGreaterThan(capacity);
-    expect(duplicates).toEqual([]);
-    // Every key the walk reached after the sweep is as the sweep left it; none it dropped comes out.
-    const expected = (i: number) => (i % 4 === 0 ? undefined : i % 4 === 1 ? `v${i}+` : `v${i}`);
-    const after = [...seen].filter(([key]) => key.startsWith('k') && !firstKeys.includes(key));
-    expect(after.length).toBeGreaterThan(1000);
-    for (const [key, value] of after) expect([key, value]).toEqual([key, expected(Number(key.slice(1)))]);
-    // And none of the kept ones is missed.
-    const keptCount = Array.from({ length: 3000 }, (_, i) => i).filter(
-      (i) => expected(i) !== undefined && !firstKeys.includes(`k${i}`),
-    ).length;
-    expect(after.length).toBe(keptCount);
-    for (let i = 0; i < 3000; i++) expect(table.get(`k${i}`)).toBe(expected(i));
-  });
 });
 
 describe('memoryStore() while its table resizes', () => {
@@ -325,35 +249,6 @@ describe('memoryStore() while its table resizes', () => {
         `id${i}`,
       ]);
     }
-  });
-  it("keeps no moved entry's string behind in the old slots unless a walk is open", () => {
-    // A moved slot's string serves only a walk the resize overtook: without one, an entry moved and
-    // then overwritten or deleted must not stay alive in the old slots until the resize ends.
-    const table = new EntryTable();
-    for (let i = 0; i < 5000; i++) table.set(`k:${i}`, `value ${i}`);
-    let resized = false;
-    for (let i = 5000; i < 20_000; i++) {
-      const moved = movedBy(table, () => table.set(`k:${i}`, `value ${i}`));
-      resized ||= moved > 0;
-      expect(table.kept).toBe(0);
-    }
-    expect(resized).toBe(true);
-    // With a walk open, the moves keep their strings for it, and the walk still sees each key once.
-    const walk = table.entries();
-    const first = walk.next();
-    expect(first.done).toBe(false);
-    let keptDuringWalk = 0;
-    for (let i = 20_000; i < 60_000; i++) {
-      table.set(`k:${i}`, `value ${i}`);
-      keptDuringWalk = Math.max(keptDuringWalk, table.kept);
-    }
-    expect(keptDuringWalk).toBeGreaterThan(0);
-    const seen = new Set<string>([(first.value as [string, string])[0]]);
-    for (const [key] of walk) {
-      expect(seen.has(key)).toBe(false);
-      seen.add(key);
-    }
-    for (let i = 0; i < 20_000; i++) expect(seen.has(`k:${i}`)).toBe(true);
   });
 
   it('purges a full store mid-resize in place: the write that purges moves a few entries, not the rest of the resize', async () => {

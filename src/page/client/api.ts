@@ -1,3 +1,5 @@
+// Browser code, bundled into the page (build-script.ts): type-checked with the DOM by
+// tsconfig.client.json; the base tsconfig.json leaves it out, so server code has no DOM globals.
 /** An answer of the package's JSON routes (`ok: false` and an empty body when none came). */
 export interface Answer {
   ok: boolean;

@@ -1,3 +1,5 @@
+// Browser code, bundled into the page (build-script.ts): type-checked with the DOM by
+// tsconfig.client.json; the base tsconfig.json leaves it out, so server code has no DOM globals.
 /**
  * The code out of whatever landed in the field: the digits as typed, or the code in a pasted (or
  * autofilled) SMS, which is its run of exactly `length` digits (the WebOTP line repeats the same

@@ -7,6 +7,8 @@
  *
  * It reads its data from `<script type="application/json" id="tfa-data">` and finds the elements by
  * their ids; what the page shows for a state comes from the screen logic the server renders with.
+ * Type-checked with the DOM by tsconfig.client.json (the base tsconfig.json leaves the browser
+ * code out, so server code has no DOM globals).
  */
 import { fillText, timeValues } from '../format.js';
 import type { PageChallenge, PageEnded, PageTexts } from '../options.js';

@@ -1,3 +1,5 @@
+// Browser code, bundled into the page (build-script.ts): type-checked with the DOM by
+// tsconfig.client.json; the base tsconfig.json leaves it out, so server code has no DOM globals.
 /** Seconds between status checks while a report is awaited: quick at first, then less and less. */
 const BACKOFF_S = [1, 2, 3, 5, 8, 13, 20, 30];
 
