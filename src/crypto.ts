@@ -97,55 +97,54 @@ export const hashCodeWith = (key: HmacKey, challengeId: string, code: string): s
   first16(key.digest(`code\0${challengeId}:${code}`));
 
 type OneShotDigest = (algorithm: string, data: Uint8Array, encoding: 'latin1' | 'base64url') => string;
+/** `crypto.hash` (Node ≥ 20.12): one call, no Hash object; null on older Node 20. */
+const nodeOneShotDigest = (crypto as { hash?: OneShotDigest }).hash ?? null;
 /** SHA-256's block size in bytes: HMAC pads its key to one block. */
-const BLOCK = 64;
-/** Bytes of text a prepared key's buffer holds; longer text goes through `createHmac`. */
-const ROOM = 256;
+export const BLOCK = 64;
 
 /**
- * A secret prepared for HMAC-SHA256 of short text (a verify's typed code): RFC 2104's
- * SHA-256((K ⊕ opad) ‖ SHA-256((K ⊕ ipad) ‖ text)) by two `crypto.hash` one-shots over buffers
+ * A secret prepared for HMAC-SHA256 of short messages: RFC 2104's
+ * SHA-256((K ⊕ opad) ‖ SHA-256((K ⊕ ipad) ‖ message)) by two `crypto.hash` one-shots over buffers
  * that hold the padded key once, where `createHmac` builds an Hmac object, a native handle and a
- * stream and pads the key on every call (as `ClaimKey` does for the verified cookie). The text is
- * taken as UTF-8, as `createHmac(...).update(text)` takes it (a lone surrogate as U+FFFD in both).
- * Text longer than the buffer, or Node without `crypto.hash` (< 20.12, or `oneShot: false` in the
- * tests), goes through `createHmac`. test/unit/code-hash.test.ts compares both.
+ * stream and pads the key on every call (twice the cost of the hashes on a message this short).
+ * A subclass writes its message into `inner` after the pad (from `BLOCK`) and hashes the first
+ * `end` bytes with `digestOf`; a message longer than its room, or Node without `crypto.hash`
+ * (< 20.12, or `oneShot: false` in the tests: `oneShot` is null), goes through `createHmac(key)`.
+ * Synchronous from the first write to the last hash: no other call can use the buffers between.
+ * `HmacKey` (a verify's typed code) and `ClaimKey` (the verified cookie) are the two.
  */
-export class HmacKey {
+export class PreparedHmac {
   readonly key: KeyObject;
-  readonly #oneShot: OneShotDigest | null;
-  /** K ⊕ ipad, then the text (written per call). */
-  readonly #inner = Buffer.alloc(BLOCK + ROOM);
+  /** `crypto.hash`, or null: every message through `createHmac`. */
+  protected readonly oneShot: OneShotDigest | null;
+  /** K ⊕ ipad, then the message (written per call). */
+  protected readonly inner: Buffer;
   /** K ⊕ opad, then the inner hash (written per call). */
   readonly #outer = Buffer.alloc(BLOCK + 32);
-  /** `#inner.subarray(0, end)` by `end`, made once per length seen (a view per call costs more). */
+  /** `inner.subarray(0, end)` by `end`, made once per length seen (a view per call costs more). */
   readonly #views: Buffer[] = [];
 
-  constructor(key: KeyObject, { oneShot = true }: { oneShot?: boolean } = {}) {
+  constructor(key: KeyObject, room: number, { oneShot = true }: { oneShot?: boolean } = {}) {
     this.key = key;
-    this.#oneShot = oneShot ? ((crypto as { hash?: OneShotDigest }).hash ?? null) : null;
+    this.oneShot = oneShot ? nodeOneShotDigest : null;
+    this.inner = Buffer.alloc(BLOCK + room);
     const exported = key.export();
     // A key longer than a block is hashed first (RFC 2104, section 2), as `createHmac` does.
     const raw = exported.length > BLOCK ? createHash('sha256').update(exported).digest() : exported;
     for (let i = 0; i < BLOCK; i++) {
       const byte = raw[i] ?? 0;
-      this.#inner[i] = byte ^ 0x36;
+      this.inner[i] = byte ^ 0x36;
       this.#outer[i] = byte ^ 0x5c;
     }
     raw.fill(0);
     exported.fill(0);
   }
 
-  /** `createHmac('sha256', key).update(text).digest('base64url')`. Synchronous: no call comes between the writes and the hashes. */
-  digest(text: string): string {
-    const oneShot = this.#oneShot;
-    // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, is 4): it fits.
-    if (oneShot === null || text.length * 3 > ROOM)
-      return createHmac('sha256', this.key).update(text).digest('base64url');
-    const end = BLOCK + this.#inner.write(text, BLOCK, 'utf8');
+  /** base64url HMAC of `inner`'s first `end` bytes (the pad and the message written); `oneShot` not null. */
+  protected digestOf(oneShot: OneShotDigest, end: number): string {
     let view = this.#views[end];
     if (view === undefined) {
-      view = this.#inner.subarray(0, end);
+      view = this.inner.subarray(0, end);
       this.#views[end] = view;
     }
     const innerHash = oneShot('sha256', view, 'latin1');
@@ -153,6 +152,33 @@ export class HmacKey {
     // 32 bytes as 32 latin1 characters: copied in place, no `write` call.
     for (let i = 0; i < 32; i++) outer[BLOCK + i] = innerHash.charCodeAt(i);
     return oneShot('sha256', outer, 'base64url');
+  }
+}
+
+/** Bytes of text a code key's buffer holds; longer text goes through `createHmac`. */
+const CODE_ROOM = 256;
+
+/**
+ * A secret prepared for a verify's typed code (`PreparedHmac`). The text is taken as UTF-8, as
+ * `createHmac(...).update(text)` takes it (a lone surrogate as U+FFFD in both); after hashing, the
+ * text's bytes are zeroed so the typed code does not stay in the buffer until the next verify.
+ * test/unit/code-hash.test.ts compares it with `createHmac`, on both paths.
+ */
+export class HmacKey extends PreparedHmac {
+  constructor(key: KeyObject, options?: { oneShot?: boolean }) {
+    super(key, CODE_ROOM, options);
+  }
+
+  /** `createHmac('sha256', key).update(text).digest('base64url')`. */
+  digest(text: string): string {
+    const oneShot = this.oneShot;
+    // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, is 4): it fits.
+    if (oneShot === null || text.length * 3 > CODE_ROOM)
+      return createHmac('sha256', this.key).update(text).digest('base64url');
+    const end = BLOCK + this.inner.write(text, BLOCK, 'utf8');
+    const digest = this.digestOf(oneShot, end);
+    this.inner.fill(0, BLOCK, end);
+    return digest;
   }
 }
 

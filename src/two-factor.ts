@@ -190,9 +190,7 @@ export function twoFactor(options: TwoFactorOptions): TwoFactor {
         if (formMode) res.redirect(303, result.returnTo);
         else if (verified) sendJson(res, 200, { status: 'verified', returnTo: result.returnTo });
         // The right code's answer: one string serialized, not an object (the same text).
-        else if (typeof result.returnTo === 'string')
-          sendJsonText(res, 200, `{"verified":true,"returnTo":${JSON.stringify(result.returnTo)}}`);
-        else sendJson(res, 200, { verified: true, returnTo: result.returnTo });
+        else sendJsonText(res, 200, `{"verified":true,"returnTo":${JSON.stringify(result.returnTo)}}`);
       } else if (formMode) {
         res.redirect(
           303,

@@ -5,9 +5,8 @@
 // session and version of the request, so one HMAC checks the claim and whom it is for, with no
 // hash of the session id, no JSON and nothing percent-encoded. Cookies of the earlier format
 // (cookie-signature over base64url JSON) do not parse: the browser verifies once more.
-import * as crypto from 'node:crypto';
-import { createHash, createHmac, type KeyObject } from 'node:crypto';
-import { textMatches } from './crypto.js';
+import { createHmac, type KeyObject } from 'node:crypto';
+import { BLOCK, PreparedHmac, textMatches } from './crypto.js';
 import type { CheckedUser } from './options.js';
 
 /** How the verified state was earned: a code by SMS or call, a recovery code, or a remembered device. */
@@ -50,11 +49,6 @@ const DOMAIN = '2fa-verified\0';
 const signatureOf = (key: KeyObject, binding: string, text: string) =>
   createHmac('sha256', key).update(`${DOMAIN}${binding}${text}`).digest('base64url');
 
-type OneShotHash = (algorithm: string, data: Uint8Array, encoding: 'latin1' | 'base64url') => string;
-// `crypto.hash` (Node ≥ 20.12): one call, no Hash object; `createHmac` on older Node 20.
-const nodeOneShot = (crypto as { hash?: OneShotHash }).hash ?? null;
-/** SHA-256's block size in bytes: HMAC pads its key to one block. */
-const BLOCK = 64;
 /** Where the binding starts in a key's inner buffer: after the padded key and the domain. */
 const MESSAGE_AT = BLOCK + DOMAIN.length;
 /**
@@ -64,49 +58,21 @@ const MESSAGE_AT = BLOCK + DOMAIN.length;
 export const ROOM = 1024;
 
 /**
- * A secret prepared for opening claims: HMAC-SHA256 as RFC 2104 defines it,
- * SHA-256((K ⊕ opad) ‖ SHA-256((K ⊕ ipad) ‖ message)), by two one-shot hashes over buffers that
- * hold the padded key once. `createHmac` builds an Hmac object, a native handle and a stream and
- * pads the key on every call, twice the cost of the hashes themselves on a cookie this short
- * (bench/cases/guard-miss.ts). The same function: `signClaim` keeps `createHmac`, so every cookie
- * read back in the tests checks one against the other, and test/unit/claim-key.test.ts compares
- * them directly (keys shorter and longer than a block, messages across block edges), and the
- * fast path against the fallback that Node without `crypto.hash` takes (`{ oneShot: false }`).
+ * A secret prepared for the verified cookie's claims (`PreparedHmac`: two one-shot hashes over the
+ * padded key, no Hmac object; the domain written once after the pad). The same function as
+ * `signClaim`, which keeps `createHmac`: every cookie read back in the tests checks one against the
+ * other, and test/unit/claim-key.test.ts compares them directly (keys shorter and longer than a
+ * block, messages across block edges and at ROOM's), and the fast path against the fallback that
+ * Node without `crypto.hash` takes (`{ oneShot: false }`).
  */
-export class ClaimKey {
-  readonly key: KeyObject;
-  /** `crypto.hash`, or null: every signature through `createHmac` (Node < 20.12, or `oneShot: false`). */
-  readonly #oneShot: OneShotHash | null;
-  /** K ⊕ ipad, then `2fa-verified\0`, then the message being checked (written per call). */
-  readonly #inner: Buffer;
-  /** K ⊕ opad, then the inner hash (written per call). */
-  readonly #outer: Buffer;
-  /**
-   * `#inner.subarray(0, end)` by `end`, made once per length seen (at most `MESSAGE_AT + ROOM`
-   * of them): a new view per call cost more than the bytes it is hashed for.
-   */
-  readonly #views: Buffer[] = [];
-
+export class ClaimKey extends PreparedHmac {
   /**
    * `oneShot: false` builds the key as Node < 20.12 runs it (no `crypto.hash`), so that the tests
    * reach that path on any Node; the default is the fast path wherever Node has `crypto.hash`.
    */
-  constructor(key: KeyObject, { oneShot = true }: { oneShot?: boolean } = {}) {
-    this.key = key;
-    this.#oneShot = oneShot ? nodeOneShot : null;
-    const exported = key.export();
-    // A key longer than a block is hashed first (RFC 2104, section 2), as `createHmac` does.
-    const raw = exported.length > BLOCK ? createHash('sha256').update(exported).digest() : exported;
-    this.#inner = Buffer.alloc(MESSAGE_AT + ROOM);
-    this.#outer = Buffer.alloc(BLOCK + 32);
-    for (let i = 0; i < BLOCK; i++) {
-      const byte = raw[i] ?? 0;
-      this.#inner[i] = byte ^ 0x36;
-      this.#outer[i] = byte ^ 0x5c;
-    }
-    raw.fill(0);
-    exported.fill(0);
-    this.#inner.write(DOMAIN, BLOCK, 'latin1');
+  constructor(key: KeyObject, options?: { oneShot?: boolean }) {
+    super(key, MESSAGE_AT - BLOCK + ROOM, options);
+    this.inner.write(DOMAIN, BLOCK, 'latin1');
   }
 
   /**
@@ -116,13 +82,13 @@ export class ClaimKey {
    */
   signature(binding: string, value: string, textLength: number): string {
     // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, is 4): it fits.
-    const oneShot = this.#oneShot;
+    const oneShot = this.oneShot;
     if (oneShot === null || binding.length * 3 + textLength > ROOM)
       return signatureOf(this.key, binding, value.slice(0, textLength));
-    const inner = this.#inner;
+    const inner = this.inner;
     let end = MESSAGE_AT + inner.write(binding, MESSAGE_AT, 'utf8');
     end += inner.write(value, end, textLength, 'latin1');
-    return this.#digest(oneShot, end);
+    return this.digestOf(oneShot, end);
   }
 
   /**
@@ -133,35 +99,21 @@ export class ClaimKey {
    * with the binding as `bindingOfParts` makes it, as does a message too long for the buffer.
    */
   signatureOfParts(id: string, session: string, version: string, value: string, textLength: number): string {
-    const oneShot = this.#oneShot;
+    const oneShot = this.oneShot;
     // Each length at most ROOM (< 10,000): four digits and a colon per part at most.
     if (
       oneShot !== null &&
       textLength <= value.length &&
       id.length + session.length + version.length + 15 + textLength <= ROOM
     ) {
-      const inner = this.#inner;
+      const inner = this.inner;
       let end = writeFramed(inner, MESSAGE_AT, id);
       if (end >= 0) end = writeFramed(inner, end, session);
       if (end >= 0) end = writeFramed(inner, end, version);
       if (end >= 0 && writeAscii(inner, end, value, textLength))
-        return this.#digest(oneShot, end + textLength);
+        return this.digestOf(oneShot, end + textLength);
     }
     return this.signature(bindingOfParts(id, session, version), value, textLength);
-  }
-
-  /** The HMAC of the inner buffer's first `end` bytes (key pad, domain and message written). */
-  #digest(oneShot: OneShotHash, end: number): string {
-    let view = this.#views[end];
-    if (view === undefined) {
-      view = this.#inner.subarray(0, end);
-      this.#views[end] = view;
-    }
-    const innerHash = oneShot('sha256', view, 'latin1');
-    const outer = this.#outer;
-    // 32 bytes as 32 latin1 characters: copied in place, no `write` call.
-    for (let i = 0; i < 32; i++) outer[BLOCK + i] = innerHash.charCodeAt(i);
-    return oneShot('sha256', outer, 'base64url');
   }
 }
 
@@ -201,19 +153,10 @@ export function signClaim(claim: VerifiedClaim, binding: string, key: KeyObject)
 }
 
 /**
- * `signClaim(claim, binding, key.key)`, its signature through the key's prepared HMAC (two one-shot
- * hashes, no Hmac object: ~0.7 µs of a right code): the claim's text is ASCII, as `signature` needs.
- * The same value (test/unit/verified-cookie.test.ts compares it with `signClaim`'s).
- */
-export function sealClaim(claim: VerifiedClaim, binding: string, key: ClaimKey): string {
-  const text = claimText(claim);
-  return `${text}.${key.signature(binding, text, text.length)}`;
-}
-
-/**
- * `sealClaim(claim, bindingOfParts(id, session, version), key)`, the binding written into the key's
- * buffer part by part (`ClaimKey.signatureOfParts`): no framed string built, flattened and tested
- * for surrogates on every right code. The same value (test/unit/verified-cookie.test.ts).
+ * `signClaim(claim, bindingOfParts(id, session, version), key.key)`, signed through the key's
+ * prepared HMAC with the binding written into its buffer part by part
+ * (`ClaimKey.signatureOfParts`): no Hmac object, no framed string built, flattened and tested for
+ * surrogates on every right code. The same value (test/unit/verified-cookie.test.ts).
  */
 export function sealClaimFor(
   claim: VerifiedClaim,
