@@ -47,16 +47,21 @@ export function collectionOf(): Collection {
 
 /** The re-warm before each measured run, in seconds (see `Settings.rewarmSeconds`). */
 export function rewarmOf(settings: Settings): number {
-  const env = process.env.BENCH_REWARM;
-  if (env !== undefined && env !== '') return Math.max(0, Number(env) || 0);
-  return settings.rewarmSeconds ?? (collectionOf() === 'loaded' ? 0.5 : 0);
+  return envNumber('BENCH_REWARM') ?? settings.rewarmSeconds ?? (collectionOf() === 'loaded' ? 0.5 : 0);
 }
 
 /** The touch before each group's turn, in seconds (see `Settings.touchSeconds`). */
 export function touchOf(settings: Settings): number {
-  const env = process.env.BENCH_TOUCH;
-  if (env !== undefined && env !== '') return Math.max(0, Number(env) || 0);
-  return settings.touchSeconds ?? 0;
+  return envNumber('BENCH_TOUCH') ?? settings.touchSeconds ?? 0;
+}
+
+/** A number ≥ 0 from the environment; undefined when unset or empty. Anything else throws: a typo must not quietly measure something else. */
+export function envNumber(name: string): number | undefined {
+  const env = process.env[name];
+  if (env === undefined || env === '') return undefined;
+  const value = Number(env);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name}=${env}: expected a number ≥ 0`);
+  return value;
 }
 
 export interface Variant {

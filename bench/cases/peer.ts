@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { type Server, startServer } from '../child.js';
 import { call, Jar, type PooledRequest, parallel } from '../client.js';
-import { measure, median, type Run, type Summary, type Variant } from '../measure.js';
+import { envNumber, measure, median, type Run, type Summary, type Variant } from '../measure.js';
 import { PEER_PASSWORD } from '../peer.js';
 import { type CaseResult, type Context, type Row, throughputRows } from '../report.js';
 import { atConnections, peakRows, type Sweep, sweep, sweepConnections } from './peer-sweep.js';
@@ -314,7 +314,7 @@ export async function peerCase(ctx: Context): Promise<CaseResult> {
     const list = sweepConnections();
     let swept: Sweep | undefined;
     if (list.length > 0) {
-      const runs = Number(process.env.BENCH_PEER_SWEEP_RUNS) || (ctx.quick ? 4 : 6);
+      const runs = envNumber('BENCH_PEER_SWEEP_RUNS') || (ctx.quick ? 4 : 6);
       if (runs % 2 !== 0)
         throw new Error(`BENCH_PEER_SWEEP_RUNS=${runs}: rounds come in pairs, expected an even number`);
       swept = await sweep(
