@@ -116,6 +116,11 @@ export class EntryTable {
   /** Laps of `sweepSome` ended, and slots (and NUL keys) it read, ever. */
   #laps = 0;
   #swept = 0;
+  /** The last two keys `#hashOf` hashed, and their hashes (at first a key no lookup hashes: a NUL). */
+  #lastKey = SEPARATOR;
+  #lastHash = 0;
+  #lastKey2 = SEPARATOR;
+  #lastHash2 = 0;
   readonly #seed = randomBytes(4).readUInt32LE(0);
   /** Keys with a NUL in them. */
   readonly #odd = new Map<string, string>();
@@ -156,9 +161,24 @@ export class EntryTable {
     return (h ^ (h >>> 15)) >>> 0;
   }
 
+  /**
+   * `#hash(key)`, remembered for the last two keys looked up: a verify reads a challenge's entry,
+   * its send state's (the same key, written again) and deletes it, with one other key between.
+   */
+  #hashOf(key: string): number {
+    if (key === this.#lastKey) return this.#lastHash;
+    if (key === this.#lastKey2) return this.#lastHash2;
+    const hash = this.#hash(key);
+    this.#lastKey2 = this.#lastKey;
+    this.#lastHash2 = this.#lastHash;
+    this.#lastKey = key;
+    this.#lastHash = hash;
+    return hash;
+  }
+
   /** The new table's slot holding `key` (0 and up), the old table's (`inOld`), or -1. */
   #find(key: string): number {
-    const hash = this.#hash(key);
+    const hash = this.#hashOf(key);
     const at = probe(this.#slots, this.#tags, key, hash);
     if (at >= 0 || this.#oldCount === 0) return at;
     const old = probe(this.#oldSlots, this.#oldTags, key, hash);
@@ -205,18 +225,21 @@ export class EntryTable {
       const text = narrow ? [slot.slice(0, key.length + 1), entry].join('') : flat(key + SEPARATOR + entry);
       this.#put(found, text);
     } else {
-      this.#insert(flat(key + SEPARATOR + entry), key.length); // one-byte when possible (memory-entries.ts)
+      // One-byte when possible (memory-entries.ts); the key's hash as `#find` just took it.
+      this.#insert(flat(key + SEPARATOR + entry), key.length, this.#hashOf(key));
       if ((this.#count + this.#gone) * 4 > this.#tags.length * 3) this.#resize();
     }
     this.#advance();
     this.#shrinkIfSparse(); // a shrink that just ended may leave the table sparse still (a purge's)
   }
 
-  /** Puts `text` (`key` NUL entry, `key` its first `length` characters) in a free slot of `#slots`. */
-  #insert(text: string, length: number): void {
+  /**
+   * Puts `text` (`key` NUL entry, `key` its first `length` characters, whose hash is `hash`) in a free
+   * slot of `#slots`.
+   */
+  #insert(text: string, length: number, hash = this.#hash(text, length)): void {
     const tags = this.#tags;
     const mask = tags.length - 1;
-    const hash = this.#hash(text, length);
     let at = hash & mask;
     for (let step = 1; (tags[at] as number) > GONE; step++) at = (at + step) & mask;
     if (tags[at] === GONE) this.#gone--;
