@@ -56,6 +56,41 @@ function labels(fields: Record<string, string | undefined>): Attributes {
   return out;
 }
 
+type Values = Map<string | undefined, unknown>;
+
+/**
+ * One call site's attribute sets, made once per distinct values by `make` and then reused, frozen
+ * (an SDK only reads them): no object built and copied per event. Each value comes from a fixed list
+ * or is an ISO country code, so a site has at most a few thousand sets.
+ */
+class LabelSets {
+  readonly #make: (a?: string, b?: string, c?: string) => Attributes;
+  readonly #sets: Values = new Map();
+
+  constructor(make: (a?: string, b?: string, c?: string) => Attributes) {
+    this.#make = make;
+  }
+
+  of(a?: string, b?: string, c?: string): Attributes {
+    let byB = this.#sets.get(a) as Values | undefined;
+    if (byB === undefined) {
+      byB = new Map();
+      this.#sets.set(a, byB);
+    }
+    let byC = byB.get(b) as Values | undefined;
+    if (byC === undefined) {
+      byC = new Map();
+      byB.set(b, byC);
+    }
+    let set = byC.get(c) as Attributes | undefined;
+    if (set === undefined) {
+      set = Object.freeze(this.#make(a, b, c));
+      byC.set(c, set);
+    }
+    return set;
+  }
+}
+
 /**
  * Instruments from `meterProvider`, or from the globally registered one. The global provider is
  * looked up on every measurement (one property read), so an app that registers its SDK after
@@ -73,6 +108,18 @@ export function createMetrics(meterProvider?: MeterProvider): Metrics {
     return instruments;
   };
 
+  const sent = new LabelSets((channel, country) => labels({ channel, outcome: 'sent', country }));
+  const fallback = new LabelSets((reason, country) => labels({ reason, country }));
+  const failed = new LabelSets((channel, reason, country) =>
+    labels({ channel, outcome: 'failed', reason, country }),
+  );
+  const refused = new LabelSets((reason, channel, country) => labels({ reason, channel, country }));
+  const wrong = new LabelSets((country) => labels({ outcome: 'wrong-code', country }));
+  const success = new LabelSets((channel, country) => labels({ outcome: 'success', channel, country }));
+  const duration = new LabelSets((channel, country) => labels({ channel, country }));
+  const parts = new LabelSets((country) => labels({ country }));
+  const reports = new LabelSets((outcome, country) => labels({ outcome, country }));
+
   function record(event: TwoFactorEvent): void {
     const country = countryOf(event.country);
     const channel = channelOf(event.channel);
@@ -81,33 +128,30 @@ export function createMetrics(meterProvider?: MeterProvider): Metrics {
       case 'enroll.code_sent':
       case 'voice.sent': {
         const m = use();
-        const sent = event.type === 'voice.sent' ? 'voice' : 'sms';
-        m.sends.add(1, labels({ channel: sent, outcome: 'sent', country }));
-        if (sent === 'voice') {
-          const reason = oneOf(FALLBACK_REASONS, event.reason, 'other');
-          m.fallbacks.add(1, labels({ reason, country }));
-        }
+        const voice = event.type === 'voice.sent';
+        m.sends.add(1, sent.of(voice ? 'voice' : 'sms', country));
+        if (voice) m.fallbacks.add(1, fallback.of(oneOf(FALLBACK_REASONS, event.reason, 'other'), country));
         return;
       }
       case 'code.send_failed': {
         const reason = oneOf(FAILURE_REASONS, event.reason, 'error');
-        use().sends.add(1, labels({ channel, outcome: 'failed', reason, country }));
+        use().sends.add(1, failed.of(channel, reason, country));
         return;
       }
       case 'send.blocked': {
         const reason = oneOf(REFUSAL_REASONS, event.reason, 'other');
-        use().refused.add(1, labels({ reason, channel, country }));
+        use().refused.add(1, refused.of(reason, channel, country));
         return;
       }
       case 'verify.failed':
-        use().verifications.add(1, labels({ outcome: 'wrong-code', country }));
+        use().verifications.add(1, wrong.of(country));
         return;
       case 'verify.succeeded': {
         const m = use();
-        m.verifications.add(1, labels({ outcome: 'success', channel, country }));
+        m.verifications.add(1, success.of(channel, country));
         const { sentAt } = event;
         if (typeof sentAt === 'number' && sentAt > 0 && event.at >= sentAt) {
-          m.verifyDuration.record((event.at - sentAt) / 1000, labels({ channel, country }));
+          m.verifyDuration.record((event.at - sentAt) / 1000, duration.of(channel, country));
         }
         return;
       }
@@ -121,12 +165,12 @@ export function createMetrics(meterProvider?: MeterProvider): Metrics {
     providerCall(channel, ok, seconds) {
       use().providerDuration.record(seconds, { channel, outcome: ok ? 'ok' : 'error' });
     },
-    smsParts(parts, country) {
-      if (parts > 0) use().parts.add(parts, labels({ country: countryOf(country) }));
+    smsParts(count, country) {
+      if (count > 0) use().parts.add(count, parts.of(countryOf(country)));
     },
     deliveryReport(status, country) {
       const outcome = oneOf(REPORT_OUTCOMES, status, 'other');
-      use().reports.add(1, labels({ outcome, country: countryOf(country) }));
+      use().reports.add(1, reports.of(outcome, countryOf(country)));
     },
     verifyRefused(error) {
       const outcome = error instanceof TwoFactorError ? REFUSED_VERIFY[error.code] : undefined;

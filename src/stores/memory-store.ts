@@ -32,8 +32,20 @@ export interface MemoryStoreOptions {
 }
 
 export const DEFAULT_MEMORY_STORE_MAX = 100_000;
-/** When full, stale entries are swept at most this often before a write is refused. */
+/**
+ * The writes that need room read at most one lap of the store (every entry once) per this many ms,
+ * as a whole purge once a second did before: a store full of live entries is not read over and over
+ * by a flood of new keys. A write is refused only when that allowance is spent, so every entry stale
+ * for longer than this was swept (the allowance's last lap was read within it).
+ */
 const PURGE_INTERVAL_MS = 1000;
+/**
+ * Slots (or evictable entries) a write that needs room sweeps at a time, slice after slice until it
+ * has the room or has read the whole store once. About 0.1–0.3 ms a slice (BENCHMARKS.md, s12-lows).
+ */
+const ROOM_SLICE = 1024;
+/** Slots every other write sweeps while a lap a full store started is not over (the stale go early). */
+const WRITE_SLICE = 32;
 
 /** A per-IP send counter: losing one under a flood lets one address send a little more, nothing else. */
 const isIpBudgetKey = (key: string): boolean => key.startsWith(IP_BUDGET_KEY);
@@ -110,9 +122,11 @@ export function ownsVerifyAttempt(store: Store): boolean {
  * Entries are one string each (expiry + value, see memory-entries.ts): the evictable keys in a Map
  * in least-recently-used order (a read moves a key to the end), every other key in a table of its
  * own that keeps key and entry as one string (memory-table.ts), expired entries dropped when read
- * or swept when the store is full. A challenge's record
- * and send state share one Map entry (and count as one towards `max`); its attempt counter, made by
- * the first wrong code, is an entry of its own.
+ * or swept once the store is full: a write that needs room sweeps a slice at a time until it has
+ * it, and the writes after it sweep a little each until the lap is over (`makeRoomForNew`). A
+ * write is refused only when the whole store was read within the last second without finding room
+ * (`PURGE_INTERVAL_MS`). A challenge's record and send state share one Map entry (and count as
+ * one towards `max`); its attempt counter, made by the first wrong code, is an entry of its own.
  */
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const max = options.max ?? DEFAULT_MEMORY_STORE_MAX;
@@ -123,7 +137,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const evictable = options.evictable ?? isIpBudgetKey;
   const kept = new EntryTable();
   const lru = new Map<string, string>();
-  let lastPurge = Number.NEGATIVE_INFINITY;
+  /** Where the purge is in the evictable entries, the second part of its lap; undefined: in the table. */
+  let lruSweep: MapIterator<[string, string]> | undefined;
+  /** Laps of the purge ended (the table's, then the evictable entries'). */
+  let laps = 0;
+  /** Every write sweeps `WRITE_SLICE` while `laps` is below this: a lap a write that needed room began. */
+  let sweepUntilLap = 0;
+  /** Units the writes that need room may still sweep (`PURGE_INTERVAL_MS`), as of `allowanceAt`. */
+  let allowance = Number.POSITIVE_INFINITY;
+  let allowanceAt = 0;
 
   const mapOf = (key: string) => (evictable(key) ? lru : kept);
   /** The Map key `key` is kept under (a challenge's keys share one entry, see memory-entries.ts). */
@@ -168,27 +190,51 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return entry;
   }
 
-  function purgeStale(): void {
-    const time = now();
-    const live = (entry: string | undefined) => (entry && decodeExpiry(entry) > time ? entry : undefined);
-    /** `entry` without its stale parts (a shared entry's expire apart), or undefined when none is live. */
-    const fresh = (home: string, entry: string): string | undefined => {
-      if (partIndex(home) < 0) return live(entry);
-      let next: string | undefined = entry;
-      for (let part = 0; part < PARTS && next !== undefined; part++) {
-        const member = memberOf(next, part);
-        if (member !== undefined && !live(member)) next = withMember(next, part, undefined);
-      }
-      return next;
-    };
-    // In place: a resize of the table under way is not finished inside this write (memory-table.ts).
-    kept.sweep(fresh);
-    for (const [home, entry] of lru) {
-      const next = fresh(home, entry);
-      if (next === undefined) lru.delete(home);
-      else if (next !== entry) lru.set(home, next);
+  /** `entry` without its stale parts at `time` (a shared entry's expire apart), or undefined when none is live. */
+  function fresh(home: string, entry: string, time: number): string | undefined {
+    if (partIndex(home) < 0) return decodeExpiry(entry) > time ? entry : undefined;
+    let next: string | undefined = entry;
+    for (let part = 0; part < PARTS && next !== undefined; part++) {
+      const member = memberOf(next, part);
+      if (member !== undefined && decodeExpiry(member) <= time) next = withMember(next, part, undefined);
     }
+    return next;
   }
+
+  /**
+   * The purge of stale entries, `units` at a time from where it last stopped: the table's slots
+   * (memory-table.ts `sweepSome`: in place, a resize under way neither finished nor moved), then the
+   * evictable entries, then the table again. Returns the units read. The table's layout does not
+   * change within it, so calls with no write between them that add up to `sweepUnits()` read every
+   * entry once.
+   */
+  function sweepSome(units: number, time: number): number {
+    const update = (home: string, entry: string) => fresh(home, entry, time);
+    let used = 0;
+    while (used < units) {
+      if (lruSweep === undefined) {
+        const before = kept.laps;
+        used += kept.sweepSome(update, units - used);
+        if (kept.laps !== before) lruSweep = lru.entries(); // a Map's iterator sees its later changes
+        continue;
+      }
+      const next = lruSweep.next();
+      if (next.done) {
+        lruSweep = undefined;
+        laps++;
+        continue;
+      }
+      used++;
+      const [home, entry] = next.value;
+      const left = fresh(home, entry, time);
+      if (left === undefined) lru.delete(home);
+      else if (left !== entry) lru.set(home, left); // in place: an existing key keeps its order
+    }
+    return used;
+  }
+
+  /** The purge's units in one lap: the table's, and one per evictable entry. */
+  const sweepUnits = () => kept.sweepUnits + lru.size;
 
   function makeRoomFor(key: string): void {
     const home = homeOf(key);
@@ -196,13 +242,26 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     makeRoomForNew(1);
   }
 
-  /** Room for `count` new keys: stale entries purged (once a second), then evictable ones dropped. */
+  /**
+   * Room for `count` new keys: stale entries swept a slice at a time until there is room, the whole
+   * store was read once, or the allowance of one lap a second is spent; then evictable ones dropped.
+   */
   function makeRoomForNew(count: number): void {
     if (kept.size + lru.size + count <= max) return;
-    if (now() - lastPurge >= PURGE_INTERVAL_MS) {
-      lastPurge = now();
-      purgeStale();
+    const time = now();
+    const lap = sweepUnits();
+    allowance = Math.min(lap, allowance + (Math.max(0, time - allowanceAt) * lap) / PURGE_INTERVAL_MS);
+    allowanceAt = time;
+    // Read once, the store held no entry stale now that this write did not sweep: refusing after
+    // a whole lap is refusing a store full of live entries. It ends sooner in all but that case.
+    let left = Math.floor(Math.min(lap, allowance));
+    while (left > 0 && kept.size + lru.size + count > max) {
+      const used = sweepSome(Math.min(ROOM_SLICE, left), time);
+      left -= used;
+      allowance -= used;
     }
+    kept.settle();
+    if (kept.size + lru.size + count <= max) sweepUntilLap = laps + 1; // the writes after go on to the lap's end
     while (kept.size + lru.size + count > max) {
       const oldest = lru.keys().next();
       // Full of live entries that must stay: refuse (the route answers 503) rather than forget one.
@@ -214,6 +273,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   function write(key: string, value: string, ttlMs: number): void {
     makeRoomFor(key);
     put(key, entryOf(value, now() + Math.max(1, Math.ceil(ttlMs))));
+    // After the write, and not in `verifyAttempt`'s: a sweep between a call's read and its write
+    // could drop an entry read live a moment before (the clock moved on), and a write counted as an
+    // update would then need room.
+    if (laps < sweepUntilLap) {
+      sweepSome(WRITE_SLICE, now());
+      kept.settle(); // a table the lap left sparse shrinks
+    }
   }
 
   function take(key: string): string | undefined {
@@ -297,6 +363,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     async shutdown() {
       kept.clear();
       lru.clear();
+      lruSweep = undefined;
     },
   };
   pristine.set(store, Object.fromEntries(METHODS.map((name) => [name, store[name]])) as never);

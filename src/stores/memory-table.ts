@@ -21,8 +21,10 @@ import { flat } from './memory-entries.js';
  * request for about a second). Until the old slots are empty a lookup probes the new slots, then the
  * old ones (tags only, as ever, for a key that is in neither). A table at most 1/8 full shrinks the
  * same way, by halves (any write after the last halving, or the store's purge, starts the next), and
- * an emptied one goes back to 16 slots at once. The store's purge of stale entries (`sweep`) drops
- * and rewrites entries where they are, old slots and new, and moves none. Nothing walks the table
+ * an emptied one goes back to 16 slots at once. The store's purge of stale entries (`sweepSome`)
+ * drops and rewrites entries where they are, old slots and new, and moves none, a slice at a time:
+ * each call goes on from where the last one ended, over the old slots (while a resize is under way),
+ * then the new ones, then the keys holding a NUL, and starts over (one lap). Nothing walks the table
  * while it changes: `entries` is for the tests, and reads the slots as they stand.
  */
 
@@ -33,6 +35,10 @@ const MIN_CAPACITY = 16;
 /** Old slots a write moves on, at least, while the table resizes (more when the new table is tight). */
 const MIN_STEP = 4;
 const NO_TAGS = new Uint8Array(0);
+/** `sweepSome`'s phases of a lap, in order. */
+const OLD_SLOTS = 0;
+const NEW_SLOTS = 1;
+const NUL_KEYS = 2;
 /**
  * The slots are kept in pages of 4,096 (32 KiB), each made when a string is first put in it: an
  * array of eight million slots made at once (64 MiB, zeroed page by page by the OS) took 250–460 ms
@@ -99,6 +105,22 @@ export class EntryTable {
   #step = MIN_STEP;
   /** Entries moved from old slots to new ones, ever (read by the tests around each call). */
   #moved = 0;
+  /**
+   * Where `sweepSome` goes on: in the old slots (OLD_SLOTS, only while a resize is under way), the new
+   * ones (NEW_SLOTS) or the keys holding a NUL (NUL_KEYS), at slot `#sweepAt`. A resize that starts
+   * turns the new slots into the old ones (the place stays where it is); one that ends while the
+   * sweep is in its old slots sends it to the start of the new ones, which hold every entry left.
+   */
+  #sweepPhase = NEW_SLOTS;
+  #sweepAt = 0;
+  /** Laps of `sweepSome` ended, and slots (and NUL keys) it read, ever. */
+  #laps = 0;
+  #swept = 0;
+  /** The last two keys `#hashOf` hashed, and their hashes (at first a key no lookup hashes: a NUL). */
+  #lastKey = SEPARATOR;
+  #lastHash = 0;
+  #lastKey2 = SEPARATOR;
+  #lastHash2 = 0;
   readonly #seed = randomBytes(4).readUInt32LE(0);
   /** Keys with a NUL in them. */
   readonly #odd = new Map<string, string>();
@@ -117,6 +139,21 @@ export class EntryTable {
     return this.#moved;
   }
 
+  /** Laps `sweepSome` has ended (each read every entry the table held throughout it). */
+  get laps(): number {
+    return this.#laps;
+  }
+
+  /** Slots and NUL keys `sweepSome` has read so far (its units). For tests. */
+  get swept(): number {
+    return this.#swept;
+  }
+
+  /** `sweepSome`'s units in one lap: every slot, old and new, and every key holding a NUL. */
+  get sweepUnits(): number {
+    return this.#oldTags.length + this.#tags.length + this.#odd.size;
+  }
+
   /** The hash of `text`'s first `length` characters (a key, or a slot's key before its NUL). */
   #hash(text: string, length = text.length): number {
     let h = this.#seed ^ 0x811c9dc5;
@@ -124,9 +161,24 @@ export class EntryTable {
     return (h ^ (h >>> 15)) >>> 0;
   }
 
+  /**
+   * `#hash(key)`, remembered for the last two keys looked up: a verify reads a challenge's entry,
+   * its send state's (the same key, written again) and deletes it, with one other key between.
+   */
+  #hashOf(key: string): number {
+    if (key === this.#lastKey) return this.#lastHash;
+    if (key === this.#lastKey2) return this.#lastHash2;
+    const hash = this.#hash(key);
+    this.#lastKey2 = this.#lastKey;
+    this.#lastHash2 = this.#lastHash;
+    this.#lastKey = key;
+    this.#lastHash = hash;
+    return hash;
+  }
+
   /** The new table's slot holding `key` (0 and up), the old table's (`inOld`), or -1. */
   #find(key: string): number {
-    const hash = this.#hash(key);
+    const hash = this.#hashOf(key);
     const at = probe(this.#slots, this.#tags, key, hash);
     if (at >= 0 || this.#oldCount === 0) return at;
     const old = probe(this.#oldSlots, this.#oldTags, key, hash);
@@ -173,18 +225,21 @@ export class EntryTable {
       const text = narrow ? [slot.slice(0, key.length + 1), entry].join('') : flat(key + SEPARATOR + entry);
       this.#put(found, text);
     } else {
-      this.#insert(flat(key + SEPARATOR + entry), key.length); // one-byte when possible (memory-entries.ts)
+      // One-byte when possible (memory-entries.ts); the key's hash as `#find` just took it.
+      this.#insert(flat(key + SEPARATOR + entry), key.length, this.#hashOf(key));
       if ((this.#count + this.#gone) * 4 > this.#tags.length * 3) this.#resize();
     }
     this.#advance();
     this.#shrinkIfSparse(); // a shrink that just ended may leave the table sparse still (a purge's)
   }
 
-  /** Puts `text` (`key` NUL entry, `key` its first `length` characters) in a free slot of `#slots`. */
-  #insert(text: string, length: number): void {
+  /**
+   * Puts `text` (`key` NUL entry, `key` its first `length` characters, whose hash is `hash`) in a free
+   * slot of `#slots`.
+   */
+  #insert(text: string, length: number, hash = this.#hash(text, length)): void {
     const tags = this.#tags;
     const mask = tags.length - 1;
-    const hash = this.#hash(text, length);
     let at = hash & mask;
     for (let step = 1; (tags[at] as number) > GONE; step++) at = (at + step) & mask;
     if (tags[at] === GONE) this.#gone--;
@@ -221,36 +276,84 @@ export class EntryTable {
   }
 
   /**
-   * Keeps, rewrites or drops every entry in one pass over the slots: `update(key, entry)` gives the
-   * entry to keep (the same string: left as it is) or undefined to drop it, and must not change the
-   * table. Nothing is moved: a resize under way is swept where it stands, its old slots and the new
-   * ones, and goes on with the writes that follow (finishing it first would move up to every entry
-   * inside the one write that purges). A table left at most 1/8 full starts a shrink, as a delete would.
+   * Keeps, rewrites or drops every entry: one whole lap of `sweepSome`, then a resize emptied by it
+   * ended and a table left at most 1/8 full shrunk, as after a delete. For tests (the store sweeps
+   * a slice at a time).
    */
   sweep(update: (key: string, entry: string) => string | undefined): void {
-    if (this.#oldCount > 0) {
-      this.#oldCount -= this.#sweepSlots(this.#oldSlots, this.#oldTags, update);
-      if (this.#oldCount === 0) this.#endResize();
+    for (let left = this.sweepUnits; left > 0; ) left -= this.sweepSome(update, left);
+    this.settle();
+  }
+
+  /**
+   * The store's purge, a slice at a time: reads `units` more slots (a key holding a NUL counts as
+   * one, and those are read all together) from where the last call ended, and keeps, rewrites or
+   * drops each entry there: `update(key, entry)` gives the entry to keep (the same string: left as it
+   * is) or undefined to drop it, and must not change the table. Returns the units read: fewer than
+   * asked when the lap ended in this call (`laps` counts them); the next call starts the next lap.
+   *
+   * Nothing is moved and nothing starts or ends a resize: a resize under way is swept where it
+   * stands, its old slots and the new ones, and goes on with the writes that follow (`settle`, or
+   * any write, ends one this emptied and shrinks a table left sparse). So calls with no write
+   * between them see one layout, and calls adding up to `sweepUnits` read every slot exactly once.
+   * A lap reads every entry the table held throughout it: entries only move from the old slots,
+   * read first, to the new ones, read after.
+   */
+  sweepSome(update: (key: string, entry: string) => string | undefined, units: number): number {
+    let used = 0;
+    while (used < units) {
+      const phase = this.#sweepPhase;
+      if (phase === NUL_KEYS) {
+        for (const [key, entry] of this.#odd) {
+          const next = update(key, entry);
+          if (next === undefined) this.#odd.delete(key);
+          else if (next !== entry) this.#odd.set(key, next);
+          used++;
+        }
+        this.#sweepPhase = this.#oldTags.length > 0 ? OLD_SLOTS : NEW_SLOTS;
+        this.#sweepAt = 0;
+        this.#laps++;
+        break;
+      }
+      const old = phase === OLD_SLOTS;
+      const tags = old ? this.#oldTags : this.#tags;
+      const start = Math.min(this.#sweepAt, tags.length);
+      const to = Math.min(tags.length, start + Math.ceil(units - used)); // whole slots
+      // The old slots a resize has moved on are empty: counted as read, not read one by one (at a
+      // million entries they were most of the first slices of a purge, ~15 ms of empty tags).
+      const from = old ? Math.max(start, Math.min(this.#cursor, to)) : start;
+      const dropped = this.#sweepSlots(old ? this.#oldSlots : this.#slots, tags, update, from, to);
+      if (old) this.#oldCount -= dropped;
+      else {
+        this.#count -= dropped;
+        this.#gone += dropped;
+      }
+      used += to - start;
+      if (to === tags.length) {
+        this.#sweepPhase = phase + 1;
+        this.#sweepAt = 0;
+      } else this.#sweepAt = to;
     }
-    const dropped = this.#sweepSlots(this.#slots, this.#tags, update);
-    this.#count -= dropped;
-    this.#gone += dropped;
-    for (const [key, entry] of this.#odd) {
-      const next = update(key, entry);
-      if (next === undefined) this.#odd.delete(key);
-      else if (next !== entry) this.#odd.set(key, next);
-    }
+    this.#swept += used;
+    return used;
+  }
+
+  /** Ends a resize whose old slots a sweep emptied, and starts a shrink when the table is sparse. */
+  settle(): void {
+    if (this.#oldCount === 0 && this.#oldTags.length > 0) this.#endResize();
     this.#shrinkIfSparse();
   }
 
-  /** `sweep` over the live slots of one table; how many entries it dropped. */
+  /** `sweepSome` over slots `from` to `to` (excluded) of one table; how many entries it dropped. */
   #sweepSlots(
     pages: Pages,
     tags: Uint8Array,
     update: (key: string, entry: string) => string | undefined,
+    from: number,
+    to: number,
   ): number {
     let dropped = 0;
-    for (let at = 0; at < tags.length; at++) {
+    for (let at = from; at < to; at++) {
       if ((tags[at] as number) <= GONE) continue;
       const page = pages[at >>> PAGE_BITS] as Slot[];
       const slot = page[at & PAGE_MASK] as string;
@@ -281,6 +384,8 @@ export class EntryTable {
     this.#oldCount = 0;
     this.#endResize();
     this.#odd.clear();
+    this.#sweepPhase = NEW_SLOTS;
+    this.#sweepAt = 0;
   }
 
   /**
@@ -305,6 +410,7 @@ export class EntryTable {
       this.#oldTags = this.#tags;
       this.#oldCount = live;
       this.#cursor = 0;
+      if (this.#sweepPhase === NEW_SLOTS) this.#sweepPhase = OLD_SLOTS; // the same slots, now the old ones
     }
     this.#slots = pagesFor(capacity);
     this.#tags = new Uint8Array(capacity);
@@ -339,6 +445,10 @@ export class EntryTable {
   #endResize(): void {
     this.#oldSlots = [];
     this.#oldTags = NO_TAGS;
+    if (this.#sweepPhase === OLD_SLOTS) {
+      this.#sweepPhase = NEW_SLOTS; // every entry left is in the new slots now
+      this.#sweepAt = 0;
+    }
   }
 
   /** Ends a resize at once: every entry left in the old slots moved. */

@@ -1,28 +1,13 @@
 import { createHmac, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { bindingOfParts, ClaimKey, openClaim, signClaim } from '../../src/verified-claim.js';
+import { cryptoCalls as calls } from '../helpers/crypto-calls.js';
 
-/** Calls of `createHmac` and `crypto.hash` through node:crypto, counted by pass-through wrappers. */
-const calls = vi.hoisted(() => ({ createHmac: 0, hash: 0 }));
-vi.mock('node:crypto', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:crypto')>();
-  return {
-    ...real,
-    createHmac: (...args: Parameters<typeof real.createHmac>) => {
-      calls.createHmac++;
-      return real.createHmac(...args);
-    },
-    // Only where Node has it (20.12+): without it, ClaimKey takes its createHmac fallback.
-    ...(typeof real.hash === 'function'
-      ? {
-          hash: (...args: Parameters<typeof real.hash>) => {
-            calls.hash++;
-            return real.hash(...args);
-          },
-        }
-      : {}),
-  };
-});
+vi.mock('node:crypto', async (importOriginal) =>
+  (await import('../helpers/crypto-calls.js')).countingCrypto(
+    await importOriginal<typeof import('node:crypto')>(),
+  ),
+);
 
 /** Node 20.12+ has `crypto.hash`; on older Node the default path is the fallback too. */
 const hasOneShot = typeof (await import('node:crypto')).hash === 'function';

@@ -2,19 +2,13 @@ import { createHmac, createSecretKey } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { HmacKey, hashCode } from '../../src/crypto.js';
 import { jarOptions } from '../helpers/cookie-jar.js';
+import { cryptoCalls as calls } from '../helpers/crypto-calls.js';
 
-/** Calls of `createHmac` through node:crypto, counted by a pass-through wrapper. */
-const calls = vi.hoisted(() => ({ createHmac: 0 }));
-vi.mock('node:crypto', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:crypto')>();
-  return {
-    ...real,
-    createHmac: (...args: Parameters<typeof real.createHmac>) => {
-      calls.createHmac++;
-      return real.createHmac(...args);
-    },
-  };
-});
+vi.mock('node:crypto', async (importOriginal) =>
+  (await import('../helpers/crypto-calls.js')).countingCrypto(
+    await importOriginal<typeof import('node:crypto')>(),
+  ),
+);
 
 /** Node 20.12+ has `crypto.hash`; without it every HMAC takes `createHmac`. */
 const hasOneShot = typeof (await import('node:crypto')).hash === 'function';
