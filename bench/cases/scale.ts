@@ -1,9 +1,20 @@
 // scale: verify throughput and heap per challenge with 1k, 100k and 1M pending challenges.
 import { type Server, startServer } from '../child.js';
 import { login, type Mount, rightCodePool, sendCode } from '../client.js';
-import { measure, median, quantile, type Run, type Summary, type Variant } from '../measure.js';
+import { measure, median, type Summary, type Variant } from '../measure.js';
 import type { CaseResult, Context, Row } from '../report.js';
 import { pingRedis } from './redis.js';
+import {
+  floorOf,
+  groupBlocks,
+  mean,
+  pct,
+  processEffects,
+  processRatio,
+  range,
+  spread,
+  variance,
+} from './scale-stats.js';
 
 /** Throughput at every size within this share of the smallest size's. */
 const TOLERANCE = 0.1;
@@ -109,126 +120,62 @@ function scaleVariant(name: string, server: Server, kind: Level['store'], mount:
   };
 }
 
-/**
- * A group's rate and CPU per request in each ABBA block (rounds 2k and 2k+1): all its processes'
- * requests over all their seconds, CPU over requests. Every process runs once per round.
- */
-function groupBlocks(runs: Run[][]): { rps: number; cpuUs: number }[] {
-  const rounds = Math.min(...runs.map((r) => r.length));
-  const out: { rps: number; cpuUs: number }[] = [];
-  for (let k = 0; k < rounds; k += 2) {
-    const block = runs.flatMap((r) => r.slice(k, Math.min(k + 2, rounds)));
-    const requests = block.reduce((sum, r) => sum + r.requests, 0);
-    const seconds = block.reduce((sum, r) => sum + r.seconds, 0);
-    const cpu = block.reduce((sum, r) => sum + r.cpuUs * r.requests, 0);
-    out.push({ rps: requests / Math.max(seconds, 0.001), cpuUs: cpu / Math.max(requests, 1) });
-  }
-  return out;
+/** A store's sizes, its processes per size and its rounds: measured together, apart from the other store's. */
+interface Phase {
+  store: Level['store'];
+  levels: Level[];
+  procs: number;
+  rounds: number;
 }
 
 /**
- * A group's CPU floor: each process's lowest CPU per request over its measured runs (the fastest of
- * N), averaged over the group. The machine's noise (cache and core contention) only adds CPU, so the
- * floor resolves what it does not; but so do costs that land in few runs and grow with the store
- * (a mark-compact of a 1M heap, a table resize): the fastest run leaves them out. So it is shown
- * beside the ratio, never used for `met`.
+ * One phase: its processes started and seeded (interleaved: #1 of every size, then #2 of every size,
+ * …, and measured in that order), measured, their rows made, their keys cleaned up, stopped.
  */
-function floorOf(runs: Run[][]): number {
-  return runs.reduce((total, r) => total + Math.min(...r.map((x) => x.cpuUs)), 0) / runs.length;
-}
-
-/** Median and quartiles of paired per-block ratios. */
-function spread(ratios: number[]) {
-  return { ratio: median(ratios), iqr: [quantile(ratios, 0.25), quantile(ratios, 0.75)] as [number, number] };
-}
-
-const range = (values: number[]) => {
-  const fmt = (n: number) => n.toLocaleString('en-US');
-  const [low, high] = [Math.min(...values), Math.max(...values)];
-  return low === high ? fmt(low) : `${fmt(low)}–${fmt(high)}`;
-};
-
-/**
- * Groups of identical server processes, one group per size and store (`BENCH_SCALE_PROCS` processes
- * each, default 2; Redis `BENCH_SCALE_REDIS_PROCS`, default 1), all alive at once. Each process
- * records one real `POST /2fa/send` over HTTP (every key it wrote, with value, TTL and store method)
- * and has `pending` copies of it written straight into its store (`seed` in bench/server.ts: fresh
- * ids, hashes and sealed data per copy; the budgets every client shares once). Each process's heap
- * holds its own size: a 1M process pays the GC costs of a 1M heap.
- *
- * Every process runs once per round, in ABBA order over all processes (`measure` without
- * baselines): each does the same work and serves the same number of runs, and a drift that is
- * linear over a block of two rounds slows every process alike. A group's rate per block is its
- * processes' requests over their seconds; a size's ratio is its rate over the smallest size's in the
- * same block, the median over the blocks. The smallest size given twice (the default) is an A/A
- * control: a second group of identical 1k processes, compared like the sizes.
- *
- * Each Redis process keeps its keys in a database of its own (`redisDatabase` 1, 2, …): in one
- * database the 1k process's keys would sit in the same keyspace as the 1M process's 4M keys.
- */
-export async function scaleCase(ctx: Context): Promise<CaseResult> {
-  const sizes = (process.env.BENCH_SCALE_SIZES || '1000,1000,100000,1000000').split(',').map(Number);
-  const procs = Math.max(1, Number(process.env.BENCH_SCALE_PROCS) || 2);
-  const redisProcs = Math.max(1, Number(process.env.BENCH_SCALE_REDIS_PROCS) || 1);
-  // 16 rounds (8 ABBA blocks) unless BENCH_SCALE_ROUNDS says otherwise, with --quick too.
-  const rounds = Math.max(2, Number(process.env.BENCH_SCALE_ROUNDS) || Math.max(ctx.settings.runs, 16));
-  // Redis 1k and 1M when a Redis answers on 127.0.0.1 (BENCH_SCALE_REDIS=0 leaves it out).
-  const redis = process.env.BENCH_SCALE_REDIS !== '0' && (await pingRedis());
-  const redisSizes = (process.env.BENCH_SCALE_REDIS_SIZES || '1000,1000000').split(',').map(Number);
-  const levels: Level[] = [
-    ...sizes.map((pending, i) => {
-      const control = sizes.indexOf(pending) < i;
-      const name = `memoryStore, ${label(pending)} pending${control ? ` (A/A ${i + 1})` : ''}`;
-      return { label: name, store: 'memory' as const, pending, control };
-    }),
-    ...(redis
-      ? redisSizes.map((pending) => ({
-          label: `redisStore, ${label(pending)} pending`,
-          store: 'redis' as const,
-          pending,
-          control: false,
-        }))
-      : []),
-  ];
+async function runPhase(ctx: Context, phase: Phase) {
+  const started = performance.now();
+  const elapsed = () => Math.round((performance.now() - started) / 1000);
+  const { store, levels, procs, rounds } = phase;
+  const mount: Mount = store === 'redis' ? '/r/2fa' : '/2fa';
   const all: Proc[] = [];
   const servers: Server[] = [];
   let recorded: unknown;
   try {
-    for (const level of levels) {
-      const count = level.store === 'redis' ? redisProcs : procs;
-      for (let k = 1; k <= count; k++) {
+    for (let k = 1; k <= procs; k++) {
+      for (const level of levels) {
         const name = `${level.label} #${k}`;
         const server = await startServer(
-          `scale-${level.store}-${label(level.pending)}-${all.length}`,
+          `scale-${store}-${label(level.pending)}-${all.length}`,
           {
             kind: 'app',
             auth: 'session',
-            store: level.store === 'redis' ? 'memory+redis' : 'memory',
+            store: store === 'redis' ? 'memory+redis' : 'memory',
             storeMax: 6_000_000,
             transport: 'codes',
             // Each Redis process in a database of its own (1, 2, …): its own keyspace, of its own size.
-            ...(level.store === 'redis'
-              ? {
-                  redisPrefix: `bench-scale:${process.pid}:${all.length}:`,
-                  redisDatabase: 1 + all.filter((p) => p.level.store === 'redis').length,
-                }
+            ...(store === 'redis'
+              ? { redisPrefix: `bench-scale:${process.pid}:${all.length}:`, redisDatabase: 1 + all.length }
               : {}),
           },
           { profile: ctx.profile },
         );
         servers.push(server);
-        const mount: Mount = level.store === 'redis' ? '/r/2fa' : '/2fa';
         // The template: what one real send over HTTP leaves in this store.
         const { jar, user } = await login(server);
-        await server.request('record', { on: true, kind: level.store });
+        await server.request('record', { on: true, kind: store });
         await sendCode(server, jar, user, mount);
         recorded = await server.request('record', { on: false });
         const before = await server.heap();
         const seeded = await server.request<{ seconds: number; writes: number }>('seed', {
-          kind: level.store,
+          kind: store,
           count: level.pending,
         });
         const after = await server.heap();
+        // A Redis process's entries are its database's (DBSIZE), not its idle memory store's.
+        const entries =
+          store === 'redis'
+            ? (await server.request<{ entries: number }>('size', { kind: store })).entries
+            : (after.storeSize ?? 0);
         const proc: Proc = {
           level,
           name,
@@ -236,26 +183,30 @@ export async function scaleCase(ctx: Context): Promise<CaseResult> {
           bytesPerChallenge: (after.heapUsed - before.heapUsed) / level.pending,
           seedSeconds: seeded.seconds,
           writes: seeded.writes,
-          seeded: after.storeSize ?? 0,
+          seeded: entries,
         };
         all.push(proc);
         ctx.log(
           `  ${name}: ${seeded.writes.toLocaleString('en-US')} writes in ${seeded.seconds.toFixed(1)} s, ` +
-            (level.store === 'memory'
+            (store === 'memory'
               ? `${Math.round(proc.bytesPerChallenge)} B of heap per challenge, ${proc.seeded} store entries`
-              : 'in Redis'),
+              : `${entries.toLocaleString('en-US')} keys in its Redis database`),
         );
       }
     }
+    const seededAt = elapsed();
     ctx.log(`  one send's own writes (copied per challenge): ${JSON.stringify(recorded)}`);
-    const variants = all.map((p) =>
-      scaleVariant(p.name, p.server, p.level.store, p.level.store === 'redis' ? '/r/2fa' : '/2fa'),
-    );
+    const variants = all.map((p) => scaleVariant(p.name, p.server, store, mount));
     const summaries = await measure(variants, { ...ctx.settings, runs: rounds }, ctx.log);
+    const measuredFor = elapsed() - seededAt;
+    ctx.log(
+      `  ${store}: ${all.length} processes started and seeded in ${seededAt} s, measured in ${measuredFor} s`,
+    );
     const runsOf = (p: Proc) => (summaries.get(p.name) as Summary).runs;
 
     // Per process: main-thread GC per request (medians; mark-compact work lands in few runs) and the
     // store's entries between runs, at the start and at the end of each run.
+    const effects = processEffects(all, runsOf);
     const perProcess: Record<string, Record<string, unknown>> = {};
     for (const p of all) {
       const runs = runsOf(p);
@@ -272,6 +223,7 @@ export async function scaleCase(ctx: Context): Promise<CaseResult> {
         scavenges: sum('scavenges'),
         marks: sum('marks'),
         p99: runs.map((r) => r.p99),
+        effect: effects.get(p),
         // Measured runs in which the table grew (over 1 MiB of slot tags: a resize of ≥ 1M slots).
         resizedRuns: runs.flatMap((r, i) => ((r.extra?.tagBytesGrown ?? 0) > 2 ** 20 ? [i + 1] : [])),
       };
@@ -279,132 +231,234 @@ export async function scaleCase(ctx: Context): Promise<CaseResult> {
         `  ${p.name}: entries seeded ${p.seeded}, between runs ${range(of('held'))}, at run start ` +
           `${range(of('atStart'))}, at run end ${range(of('atEnd'))}; GC ${median(of('scavengeUs'))} µs/req ` +
           `in scavenges (median), ${sum('scavenges')} scavenges and ${sum('marks')} mark-compacts; ` +
-          `table resized in measured runs ${JSON.stringify(perProcess[p.name]?.resizedRuns)}`,
+          `table resized in measured runs ${JSON.stringify(perProcess[p.name]?.resizedRuns)}; ` +
+          `own speed ${Math.exp(effects.get(p) ?? Number.NaN).toFixed(3)}× the phase's round means`,
       );
     }
 
     const rows: Row[] = [];
-    const spreads: Record<string, { rps: number; floor: number }> = {};
+    const groupOf = (l: Level) => all.filter((p) => p.level === l);
+    const effectsOf = (group: Proc[]) => group.map((p) => effects.get(p) as number);
+    const first = levels[0] as Level;
+    const firstGroup = groupOf(first);
+    // The sizes' baseline: every process of the smallest size (the first group and its A/A twin).
+    const pooled = all.filter((p) => p.level.pending === first.pending);
+    const pooledName = `${label(first.pending)} pending, ${pooled.length} processes`;
     const floors: Record<string, number> = {};
-    for (const store of ['memory', 'redis'] as const) {
-      const mine = levels.filter((l) => l.store === store);
-      if (mine.length === 0) continue;
-      const base = mine[0] as Level;
-      const groupOf = (l: Level) => all.filter((p) => p.level === l);
-      const baseBlocks = groupBlocks(groupOf(base).map(runsOf));
-      for (const level of mine) {
-        const group = groupOf(level);
-        const own = groupBlocks(group.map(runsOf));
-        const rps = spread(own.map((b, i) => b.rps / (baseBlocks[i]?.rps ?? Number.NaN)));
-        const cpu = spread(own.map((b, i) => (baseBlocks[i]?.cpuUs ?? Number.NaN) / b.cpuUs));
-        const unexpected = group.reduce((n, p) => n + (summaries.get(p.name)?.unexpected ?? 0), 0);
-        const heap = group.reduce((total, p) => total + p.bytesPerChallenge, 0) / group.length;
-        // The CPU floor: the base group's fastest-run CPU per request over this group's (each
-        // process's fastest run, averaged over the group). The machine's noise only ever adds CPU.
-        const floor = floorOf(groupOf(base).map(runsOf)) / floorOf(group.map(runsOf));
-        floors[level.label] = floor;
-        const row: Row = {
-          case: 'scale',
-          variant: groupName(level, group.length),
-          rps: median(own.map((b) => b.rps)),
-          p99: median(group.flatMap((p) => runsOf(p).map((r) => r.p99))),
-          ratio: rps.ratio,
-          ratioIqr: rps.iqr,
-          cpuUs: median(own.map((b) => b.cpuUs)),
-          cpuRatio: cpu.ratio,
-          cpuRatioIqr: cpu.iqr,
-          baseline: groupName(base, groupOf(base).length),
-          met: null,
-        };
-        const floorText = `CPU floor ${floor.toFixed(2)}× (best runs: leaves out a rare major GC or resize)`;
-        row.value = store === 'memory' ? `${Math.round(heap)} B heap/challenge; ${floorText}` : floorText;
-        if (level.control) {
-          row.target = 'none: the A/A control (a second group of identical processes, paired like the sizes)';
-        } else if (level !== base) {
-          row.target = `within ${TOLERANCE * 100} % of ${base.label}`;
-          row.met = Math.abs(rps.ratio - 1) <= TOLERANCE && unexpected === 0;
-        }
-        if (unexpected > 0) row.note = `${unexpected} unexpected answers`;
-        rows.push(row);
-        // Process #2 over #1 within the group, per block: what one process differs from another.
-        if (group.length > 1) {
-          const [one, two] = [runsOf(group[0] as Proc), runsOf(group[1] as Proc)];
-          const first = groupBlocks([one]);
-          const second = groupBlocks([two]);
-          spreads[level.label] = {
-            rps: median(second.map((b, i) => b.rps / (first[i]?.rps ?? Number.NaN))),
-            floor: floorOf([one]) / floorOf([two]),
-          };
-        }
+    const processRatios: Record<string, { ratio: number; se: number; against: string }> = {};
+    for (const level of levels) {
+      const group = groupOf(level);
+      const against = level === first ? group : level.control ? firstGroup : pooled;
+      const againstName = level === first || level.control ? groupName(first, firstGroup.length) : pooledName;
+      const own = groupBlocks(group.map(runsOf));
+      const baseBlocks = groupBlocks(against.map(runsOf));
+      const rps = spread(own.map((b, i) => b.rps / (baseBlocks[i]?.rps ?? Number.NaN)));
+      const cpu = spread(own.map((b, i) => (baseBlocks[i]?.cpuUs ?? Number.NaN) / b.cpuUs));
+      const unexpected = group.reduce((n, p) => n + (summaries.get(p.name)?.unexpected ?? 0), 0);
+      const heap = group.reduce((total, p) => total + p.bytesPerChallenge, 0) / group.length;
+      // The CPU floor: the baseline's fastest-run CPU per request over this group's (each process's
+      // fastest run, averaged over its group). The machine's noise only ever adds CPU.
+      const floor = floorOf(against.map(runsOf)) / floorOf(group.map(runsOf));
+      floors[level.label] = floor;
+      const byProcess = processRatio(effectsOf(group), effectsOf(against));
+      processRatios[level.label] = { ...byProcess, against: againstName };
+      const row: Row = {
+        case: 'scale',
+        variant: groupName(level, group.length),
+        rps: median(own.map((b) => b.rps)),
+        p99: median(group.flatMap((p) => runsOf(p).map((r) => r.p99))),
+        ratio: rps.ratio,
+        ratioIqr: rps.iqr,
+        cpuUs: median(own.map((b) => b.cpuUs)),
+        cpuRatio: cpu.ratio,
+        cpuRatioIqr: cpu.iqr,
+        baseline: againstName,
+        met: null,
+      };
+      const floorText = `CPU floor ${floor.toFixed(2)}× (best runs: leaves out a rare major GC or resize)`;
+      const processText =
+        level === first
+          ? ''
+          : `; by process ${byProcess.ratio.toFixed(3)}× ± ${pct(byProcess.se)} (1 SE from the processes' spread)`;
+      row.value =
+        (store === 'memory' ? `${Math.round(heap)} B heap/challenge; ${floorText}` : floorText) + processText;
+      if (level.control) {
+        row.target = 'none: the A/A control (a second group of identical processes, paired like the sizes)';
+      } else if (level !== first) {
+        row.target = `within ${TOLERANCE * 100} % of ${pooledName}`;
+        row.met = Math.abs(rps.ratio - 1) <= TOLERANCE && unexpected === 0;
       }
+      if (unexpected > 0) row.note = `${unexpected} unexpected answers`;
+      // A Redis process whose challenges expired during the phase no longer held its size. Its
+      // session pointers (`r:`, one of a challenge's four keys) have a 60 s TTL and go within a
+      // minute, as a real store's do; under 60 % of the seeded keys the challenges' own went too.
+      const held = group.map((p) => Math.min(...runsOf(p).map((r) => r.extra?.held ?? Number.NaN)));
+      if (store === 'redis' && held.some((n, i) => n < 0.6 * (group[i]?.seeded ?? 0))) {
+        row.note = `${row.note ? `${row.note}; ` : ''}keys expired: held ${range(held)} of ${range(group.map((p) => p.seeded))}`;
+      }
+      rows.push(row);
     }
-    if (Object.keys(spreads).length > 0) {
+    // What identical processes differ by for their whole life: each process's own speed over its
+    // group's mean (sd and range), per group of two or more.
+    const within: Record<string, { sd: number; low: number; high: number }> = {};
+    for (const level of levels) {
+      const e = effectsOf(groupOf(level));
+      if (e.length < 2) continue;
+      const m = mean(e);
+      within[level.label] = {
+        sd: Math.sqrt(variance(e)),
+        low: Math.exp(Math.min(...e) - m),
+        high: Math.exp(Math.max(...e) - m),
+      };
+    }
+    if (Object.keys(within).length > 0) {
       rows.push({
         case: 'scale',
-        variant: 'process #2 over #1 within each group',
-        value: Object.entries(spreads)
+        variant: `${store}: each process over its group's mean`,
+        value: Object.entries(within)
           .map(
-            ([name, r]) =>
-              `${name.replace(/^memoryStore, | pending/g, '')} ${r.rps.toFixed(2)}× (CPU floor ${r.floor.toFixed(2)}×)`,
+            ([name, w]) =>
+              `${name.replace(/^(memory|redis)Store, | pending/g, '')} sd ${pct(w.sd)} (${w.low.toFixed(2)}–${w.high.toFixed(2)}×)`,
           )
           .join(', '),
         met: null,
       });
     }
-    const heapOf = (pending: number) => {
-      const group = all.filter(
-        (p) => p.level.store === 'memory' && !p.level.control && p.level.pending === pending,
-      );
-      return group.length === 0
-        ? undefined
-        : group.reduce((total, p) => total + p.bytesPerChallenge, 0) / group.length;
-    };
-    const mid = heapOf(100_000);
-    const top = heapOf(1_000_000);
-    if (mid !== undefined && top !== undefined) {
-      rows.push({
-        case: 'scale',
-        variant: 'heap per challenge, 1M vs 100k pending',
-        value: `${Math.round(top)} vs ${Math.round(mid)} B (${(top / mid).toFixed(2)}×)`,
-        target: `within ${HEAP_TOLERANCE * 100} %`,
-        met: Math.abs(top / mid - 1) <= HEAP_TOLERANCE,
-      });
-    }
-    if (!redis) {
-      rows.push({
-        case: 'scale',
-        variant: 'redisStore, 1k vs 1M pending',
-        value: 'not run: no Redis on 127.0.0.1 (or BENCH_SCALE_REDIS=0)',
-        met: null,
-      });
-    }
     for (const server of servers) await server.request('cleanup');
-    const heaps = Object.fromEntries(
-      all.map((p) => [
-        p.name,
-        { bytesPerChallenge: p.bytesPerChallenge, seedSeconds: p.seedSeconds, writes: p.writes },
-      ]),
-    );
     return {
-      name: 'scale',
       rows,
+      all,
+      recorded,
       details: {
-        design: {
-          procs,
-          redisProcs,
-          rounds,
-          blocks: Math.ceil(rounds / 2),
-          trim: process.env.BENCH_SCALE_TRIM !== '0',
-        },
-        heaps,
+        procs,
+        rounds,
+        blocks: Math.ceil(rounds / 2),
+        seededSeconds: seededAt,
+        measuredSeconds: measuredFor,
         processes: perProcess,
-        withinGroup: spreads,
+        withinGroup: within,
+        byProcess: processRatios,
         cpuFloorRatios: floors,
-        template: recorded,
         summaries: Object.fromEntries(summaries),
       },
     };
   } finally {
     for (const server of servers) await server.stop();
   }
+}
+
+/**
+ * Groups of identical server processes, one group per size and store; each process records one real
+ * `POST /2fa/send` over HTTP (every key it wrote, with value, TTL and store method) and has `pending`
+ * copies of it written straight into its store (`seed` in bench/server.ts: fresh ids, hashes and
+ * sealed data per copy; the budgets every client shares once). Each process's heap holds its own
+ * size: a 1M process pays the GC costs of a 1M heap.
+ *
+ * Two phases, each with its processes alive at once and gone after it: the memory store's sizes
+ * (`BENCH_SCALE_PROCS` processes per size, default 4; `BENCH_SCALE_ROUNDS` rounds, default 8), then
+ * Redis 1k and 1M (`BENCH_SCALE_REDIS_PROCS`, default 2; `BENCH_SCALE_REDIS_ROUNDS`, default the
+ * memory phase's). Redis is measured right after its seeding: the seeded challenges' keys carry the
+ * route's 15-minute TTL, and in one phase of 19 minutes Redis expired them before the last rounds.
+ *
+ * Every process runs once per round, in ABBA order over all processes of its phase (`measure`
+ * without baselines), so every process does the same work. A group's rate per block is its
+ * processes' requests over their seconds; a size's ratio is its rate over the smallest size's in the
+ * same block, the median over the blocks. The smallest size given twice (the default) is an A/A
+ * control: a second group of identical 1k processes, compared with the first; the larger sizes are
+ * compared with both 1k groups pooled. Why four processes per size and not more rounds: identical
+ * processes differ for their whole life (s9–s11: 1k pairs by ~5 %, 100k and 1M pairs by ~11 %),
+ * which more rounds never average out and more processes do; each row also gives its ratio from
+ * the processes' own speeds with a standard error from their spread (`processRatio`).
+ *
+ * Each Redis process keeps its keys in a database of its own (`redisDatabase` 1, 2, …): in one
+ * database the 1k process's keys would sit in the same keyspace as the 1M process's 4M keys.
+ */
+export async function scaleCase(ctx: Context): Promise<CaseResult> {
+  const sizes = (process.env.BENCH_SCALE_SIZES || '1000,1000,100000,1000000').split(',').map(Number);
+  const procs = Math.max(1, Number(process.env.BENCH_SCALE_PROCS) || 4);
+  const redisProcs = Math.max(1, Number(process.env.BENCH_SCALE_REDIS_PROCS) || 2);
+  // 8 rounds (4 ABBA blocks) unless BENCH_SCALE_ROUNDS says otherwise, with --quick too.
+  const rounds = Math.max(2, Number(process.env.BENCH_SCALE_ROUNDS) || 8);
+  const redisRounds = Math.max(2, Number(process.env.BENCH_SCALE_REDIS_ROUNDS) || rounds);
+  // Redis 1k and 1M when a Redis answers on 127.0.0.1 (BENCH_SCALE_REDIS=0 leaves it out).
+  const redis = process.env.BENCH_SCALE_REDIS !== '0' && (await pingRedis());
+  const redisSizes = (process.env.BENCH_SCALE_REDIS_SIZES || '1000,1000000').split(',').map(Number);
+  const levelsOf = (store: Level['store'], list: number[]): Level[] =>
+    list.map((pending, i) => {
+      const control = list.indexOf(pending) < i;
+      const kind = store === 'memory' ? 'memoryStore' : 'redisStore';
+      const name = `${kind}, ${label(pending)} pending${control ? ` (A/A ${i + 1})` : ''}`;
+      return { label: name, store, pending, control };
+    });
+  const memory = await runPhase(ctx, { store: 'memory', levels: levelsOf('memory', sizes), procs, rounds });
+  const second = redis
+    ? await runPhase(ctx, {
+        store: 'redis',
+        levels: levelsOf('redis', redisSizes),
+        procs: redisProcs,
+        rounds: redisRounds,
+      })
+    : undefined;
+  const rows = [...memory.rows, ...(second?.rows ?? [])];
+  const heapOf = (pending: number) => {
+    const group = memory.all.filter((p) => !p.level.control && p.level.pending === pending);
+    return group.length === 0
+      ? undefined
+      : group.reduce((total, p) => total + p.bytesPerChallenge, 0) / group.length;
+  };
+  const mid = heapOf(100_000);
+  const top = heapOf(1_000_000);
+  if (mid !== undefined && top !== undefined) {
+    rows.push({
+      case: 'scale',
+      variant: 'heap per challenge, 1M vs 100k pending',
+      value: `${Math.round(top)} vs ${Math.round(mid)} B (${(top / mid).toFixed(2)}×)`,
+      target: `within ${HEAP_TOLERANCE * 100} %`,
+      met: Math.abs(top / mid - 1) <= HEAP_TOLERANCE,
+    });
+  }
+  if (!redis) {
+    rows.push({
+      case: 'scale',
+      variant: 'redisStore, 1k vs 1M pending',
+      value: 'not run: no Redis on 127.0.0.1 (or BENCH_SCALE_REDIS=0)',
+      met: null,
+    });
+  }
+  const all = [...memory.all, ...(second?.all ?? [])];
+  const heaps = Object.fromEntries(
+    all.map((p) => [
+      p.name,
+      { bytesPerChallenge: p.bytesPerChallenge, seedSeconds: p.seedSeconds, writes: p.writes },
+    ]),
+  );
+  // Each phase's details without its runs (those go under `summaries`, every process's together).
+  const withoutRuns = (phase: typeof memory | undefined) => {
+    if (!phase) return null;
+    const { summaries: _runs, ...rest } = phase.details;
+    return rest;
+  };
+  return {
+    name: 'scale',
+    rows,
+    details: {
+      design: {
+        procs,
+        redisProcs,
+        rounds,
+        redisRounds,
+        blocks: Math.ceil(rounds / 2),
+        trim: process.env.BENCH_SCALE_TRIM !== '0',
+        phases: 'memory, then redis',
+        baseline:
+          'the larger sizes against every process of the smallest size; the A/A group against the first group',
+      },
+      heaps,
+      memory: withoutRuns(memory),
+      redis: withoutRuns(second),
+      processes: { ...memory.details.processes, ...second?.details.processes },
+      template: { memory: memory.recorded, redis: second?.recorded },
+      summaries: { ...memory.details.summaries, ...second?.details.summaries },
+    },
+  };
 }
