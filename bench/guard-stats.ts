@@ -42,8 +42,11 @@ export interface Interval {
 }
 
 /**
- * The median of `values` and its percentile-bootstrap 95 % interval: `reps` resamples, each drawn
- * with replacement within every stratum (so each results file keeps its number of pairs).
+ * The median of `values` and its percentile-bootstrap 95 % interval over `reps` resamples. Each
+ * resample draws the strata (results files) with replacement, then each drawn stratum's values with
+ * replacement: a two-level bootstrap, because pairs of one run are not independent (the machine has
+ * spells longer than a pair: the same guard on two routes read 0.89× in one run, s12-guard), so the
+ * spread between runs must count. With one stratum it is the plain bootstrap over pairs.
  */
 export function bootstrapMedian(values: number[], strata: number[], reps = 4000, seed = 14): Interval {
   const groups = new Map<number, number[]>();
@@ -51,14 +54,16 @@ export function bootstrapMedian(values: number[], strata: number[], reps = 4000,
     const key = strata[i] ?? 0;
     groups.set(key, [...(groups.get(key) ?? []), v]);
   });
+  const list = [...groups.values()];
   const random = seeded(seed);
+  const pick = <T>(from: T[]) => from[Math.floor(random() * from.length)] as T;
   const medians: number[] = [];
   const sample: number[] = [];
   for (let r = 0; r < reps; r++) {
     sample.length = 0;
-    for (const group of groups.values()) {
-      for (let i = 0; i < group.length; i++)
-        sample.push(group[Math.floor(random() * group.length)] as number);
+    for (let g = 0; g < list.length; g++) {
+      const group = list.length === 1 ? (list[0] as number[]) : pick(list);
+      for (let i = 0; i < group.length; i++) sample.push(pick(group));
     }
     medians.push(median(sample));
   }

@@ -1,7 +1,9 @@
 // Pools the guard case's paired ratios over several results files, with bootstrap 95 % intervals.
 //   npx tsx bench/pool-guard.ts FILE.json [FILE.json ...]
 // One results file decides little: a 1 s run's paired ratio varies by ±10–20 % here, so the median of
-// 16 has a standard error of ~4 %; pooled over files the interval narrows as 1/√pairs (s12-guard).
+// 16 has a standard error of ~4 %, and whole runs differ by more than their pairs say (the same guard
+// on two routes read 0.89–1.09× over single runs). The interval therefore resamples runs, then pairs
+// within them, and narrows with the number of runs pooled (s12-guard).
 import { readFileSync } from 'node:fs';
 import {
   bootstrapMedian,
@@ -12,7 +14,7 @@ import {
   pairsOf,
   seeded,
 } from './guard-stats.js';
-import { median, type Summary } from './measure.js';
+import { median, quantile, type Summary } from './measure.js';
 
 const BARE = 'bare route';
 const REMEMBER_BARE = 'bare route (rememberDevice process)';
@@ -53,21 +55,32 @@ const baselineOf = (name: string) => (name.includes('rememberDevice') ? REMEMBER
  */
 function ratioOfMedians(a: Pair[], b: Pair[], pick: (p: Pair) => number, reps = 4000): Interval {
   const random = seeded(41);
-  const draw = (pairs: Pair[]) => {
-    const byStratum = new Map<number, number[]>();
-    for (const p of pairs) byStratum.set(p.stratum, [...(byStratum.get(p.stratum) ?? []), pick(p)]);
-    const out: number[] = [];
-    for (const group of byStratum.values())
-      for (let i = 0; i < group.length; i++) out.push(group[Math.floor(random() * group.length)] as number);
-    return median(out);
+  const strata = [...new Set([...a, ...b].map((p) => p.stratum))];
+  const by = (pairs: Pair[]) => {
+    const map = new Map<number, number[]>();
+    for (const p of pairs) map.set(p.stratum, [...(map.get(p.stratum) ?? []), pick(p)]);
+    return map;
   };
+  const [aBy, bBy] = [by(a), by(b)];
+  const one = <T>(from: T[]) => from[Math.floor(random() * from.length)] as T;
   const ratios: number[] = [];
-  for (let r = 0; r < reps; r++) ratios.push(draw(b) / draw(a));
-  ratios.sort((x, y) => x - y);
+  for (let r = 0; r < reps; r++) {
+    // The same resampled runs for both: the two routes ran in the same runs (two-level bootstrap).
+    const drawn = strata.length === 1 ? strata : strata.map(() => one(strata));
+    const sa: number[] = [];
+    const sb: number[] = [];
+    for (const k of drawn) {
+      const ga = aBy.get(k) ?? [];
+      const gb = bBy.get(k) ?? [];
+      for (let i = 0; i < ga.length; i++) sa.push(one(ga));
+      for (let i = 0; i < gb.length; i++) sb.push(one(gb));
+    }
+    ratios.push(median(sb) / median(sa));
+  }
   return {
     median: median(b.map(pick)) / median(a.map(pick)),
-    low: ratios[Math.floor(reps * 0.025)] as number,
-    high: ratios[Math.floor(reps * 0.975)] as number,
+    low: quantile(ratios, 0.025),
+    high: quantile(ratios, 0.975),
     n: Math.min(a.length, b.length),
   };
 }
@@ -93,7 +106,9 @@ function main() {
       );
     }
   }
-  console.log(`\npooled over ${files.length} file(s): median of paired ratios [bootstrap 95 % interval]`);
+  console.log(
+    `\npooled over ${files.length} file(s): median of paired ratios [95 % interval, bootstrap over runs, then pairs]`,
+  );
   for (const [name, pairs] of pooled) {
     const strata = pairs.map((p) => p.stratum);
     const rps = bootstrapMedian(

@@ -24,7 +24,7 @@ const GUARDED = new Set<string>(['/guarded', '/guarded-again', '/flagged']);
 
 /**
  * The first process's routes to measure: all of them, or those `GUARD_ROUTES` lists (a diagnostic,
- * e.g. `GUARD_ROUTES=/bare,/guarded,/bare-again` runs its guard in 1 run of 5 instead of 1 of 9,
+ * e.g. `GUARD_ROUTES=/bare,/guarded,/bare-again` runs its guard in 1 run of 5 instead of 1 of 13,
  * closer to the rememberDevice process's 1 of 3). The bare route is always measured: the baseline.
  */
 function measuredRoutes(): readonly (typeof ROUTES)[number][] {
@@ -276,8 +276,9 @@ async function report(
         `CPU ${aa.cpuRatio.toFixed(3)}× ${span(aa.cpuRatioIqr)}`;
     }
   }
-  // A bootstrap 95 % interval for each median of paired ratios (bench/guard-stats.ts): what this
-  // run can resolve; `npx tsx bench/pool-guard.ts FILE...` pools several runs' pairs (s12-guard).
+  // A bootstrap 95 % interval for each median of paired ratios (bench/guard-stats.ts) over this
+  // run's pairs: a lower bound on its uncertainty, since whole runs differ by more (the same guard
+  // on two routes read 0.89–1.09×); `npx tsx bench/pool-guard.ts FILE...` pools runs (s12-guard).
   for (const row of rows) {
     const summary = summaries.get(row.variant);
     const pairs = summary ? pairsOf(summary.runs, 'bare route') : [];
@@ -291,7 +292,7 @@ async function report(
       pairs.map((p) => p.cpu),
       strata,
     );
-    row.note = `${row.note ? `${row.note}; ` : ''}95 % interval req/s ${interval(rps, 2)}, CPU ${interval(cpu, 2)}`;
+    row.note = `${row.note ? `${row.note}; ` : ''}95 % interval over this run's pairs (runs differ by more): req/s ${interval(rps, 2)}, CPU ${interval(cpu, 2)}`;
   }
   const remember = new Map([...all].filter(([name]) => isRemember(name)));
   rows.push(...throughputRows('guard', remember, REMEMBER_BARE, {}));
