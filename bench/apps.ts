@@ -113,6 +113,11 @@ export const handRolled = (req: Request, res: Response, next: NextFunction) => {
   next();
 };
 
+/** A middleware that does nothing but call `next()`: the pure cost of Express's extra layer. */
+export const syncNoop = (_req: Request, _res: Response, next: NextFunction) => {
+  next();
+};
+
 /** A middleware that does nothing but continue after one `await`. */
 export const asyncNoop = async (_req: Request, _res: Response, next: NextFunction) => {
   await undefined;
@@ -206,9 +211,13 @@ export function buildApp(spec: AppSpec): BenchApp {
   app.get('/flagged', handRolled, ok);
   // An async middleware that only awaits: the cost of the hop itself, with nothing checked.
   app.get('/awaited', asyncNoop, ok);
-  // The A/A control: the bare route again, registered last (it pays the most non-matching route
-  // tests), to measure what the harness alone makes of two identical routes.
+  // A synchronous no-op: the cost of the router's second layer alone, no promise (s12-guard).
+  app.get('/sync', syncNoop, ok);
+  // The A/A control: the bare route again, registered after the others (it pays more non-matching
+  // route tests), to measure what the harness alone makes of two identical routes.
   app.get('/bare-again', ok);
+  // The guard's own A/A: the same guard on a route of its own, registered last (s12-guard).
+  app.get('/guarded-again', tfa.requireSecondFactor, ok);
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     spec.onError(`500: ${error instanceof Error ? error.message : String(error)}`);
     res.status(500).json({ error: 'internal' });

@@ -2,7 +2,8 @@
 import { connect } from 'node:net';
 import { type Server, startServer } from '../child.js';
 import { call, login, sendCode, verifiedUser } from '../client.js';
-import { measure, median, type Summary, touchOf, type Variant } from '../measure.js';
+import { bootstrapMedian, interval, pairsOf } from '../guard-stats.js';
+import { envNumber, measure, median, type Summary, touchOf, type Variant } from '../measure.js';
 import { type CaseResult, type Context, throughputRows } from '../report.js';
 
 const REMEMBER_VARIANT = 'requireSecondFactor, rememberDevice on';
@@ -13,12 +14,17 @@ const ROUTES = [
   { path: '/guarded', name: 'requireSecondFactor' },
   { path: '/flagged', name: 'hand-rolled session flag' },
   { path: '/awaited', name: 'async no-op middleware' },
+  { path: '/sync', name: 'sync no-op middleware' },
   { path: '/bare-again', name: 'bare route again (A/A)' },
+  { path: '/guarded-again', name: 'requireSecondFactor again (A/A)' },
 ] as const;
+
+/** The routes that answer an anonymous GET with 401. */
+const GUARDED = new Set<string>(['/guarded', '/guarded-again', '/flagged']);
 
 /**
  * The first process's routes to measure: all of them, or those `GUARD_ROUTES` lists (a diagnostic,
- * e.g. `GUARD_ROUTES=/bare,/guarded,/bare-again` runs its guard in 1 run of 5 instead of 1 of 9,
+ * e.g. `GUARD_ROUTES=/bare,/guarded,/bare-again` runs its guard in 1 run of 5 instead of 1 of 13,
  * closer to the rememberDevice process's 1 of 3). The bare route is always measured: the baseline.
  */
 function measuredRoutes(): readonly (typeof ROUTES)[number][] {
@@ -104,7 +110,7 @@ export async function guardCase(ctx: Context): Promise<CaseResult> {
     { kind: 'app', auth: 'session', store: 'memory', transport: 'memory' },
     { profile: ctx.profile },
   );
-  let remembering: Awaited<ReturnType<typeof startServer>> | undefined;
+  let remembering: Remembering | undefined;
   try {
     const { jar, user } = await verifiedUser(server);
     const marked = await call(server, jar, 'POST', '/__bench/mark');
@@ -130,7 +136,7 @@ export async function guardCase(ctx: Context): Promise<CaseResult> {
       const verified = await call(server, jar, 'GET', path);
       if (verified.status !== 200) throw new Error(`${name}: a verified GET answered ${verified.status}`);
       const stranger = await call(server, null, 'GET', path);
-      if ((path === '/guarded' || path === '/flagged') && stranger.status !== 401) {
+      if (GUARDED.has(path) && stranger.status !== 401) {
         throw new Error(`${name}: an anonymous GET answered ${stranger.status}`);
       }
       variants.push({
@@ -143,12 +149,57 @@ export async function guardCase(ctx: Context): Promise<CaseResult> {
       });
     }
     // The same guard with rememberDevice on, in a browser that checked the box (it carries the
-    // device cookie too): the verified hot path must not notice (issue 11).
-    remembering = await startServer(
-      'guard-remember',
-      { kind: 'app', auth: 'session', store: 'memory', transport: 'memory', rememberDevice: true },
-      { profile: ctx.profile },
+    // device cookie too): the verified hot path must not notice (issue 11). `GUARD_REMEMBER=0`
+    // leaves that process out (a diagnostic: more of the case's time on the first process's routes).
+    if (process.env.GUARD_REMEMBER !== '0') remembering = await remember(ctx, variants);
+    else ctx.log('  GUARD_REMEMBER=0: no rememberDevice process');
+    // Each variant runs between two runs of its process's bare route and is compared with those.
+    const baselines: Record<string, string> = remembering ? { [REMEMBER_VARIANT]: REMEMBER_BARE } : {};
+    for (const { name } of measured) if (name !== 'bare route') baselines[name] = 'bare route';
+    // Each process's turn starts with half a run of its bare route, unmeasured (`touchSeconds`): the
+    // first run after idling through the other process's turn costs 3–6 % more CPU, and the
+    // rememberDevice guard, its process's only variant, was always paired with it (s11-guard).
+    // `GUARD_ROUNDS` and `GUARD_SECONDS` change this case's rounds and run length (s12-guard).
+    const runs = envNumber('GUARD_ROUNDS') ?? ctx.settings.runs;
+    const seconds = envNumber('GUARD_SECONDS') ?? ctx.settings.seconds;
+    const settings = {
+      ...ctx.settings,
+      runs: Math.max(2, Math.round(runs)),
+      seconds,
+      touchSeconds: ctx.settings.touchSeconds ?? seconds / 2,
+    };
+    if (settings.runs !== ctx.settings.runs || seconds !== ctx.settings.seconds) {
+      ctx.log(`  GUARD_ROUNDS/GUARD_SECONDS: ${settings.runs} rounds × ${seconds} s`);
+    }
+    ctx.log(
+      `  each process's turn starts with ${touchOf(settings)} s of its bare route, unmeasured (BENCH_TOUCH)`,
     );
+    const all = await measure(variants, settings, ctx.log, baselines);
+    return await report(ctx, server, remembering, jar.header(), user, measured, all, settings);
+  } finally {
+    await remembering?.server.stop();
+    await server.stop();
+  }
+}
+
+/** The rememberDevice process, and its browser's cookies and user (for the in-process cost). */
+interface Remembering {
+  server: Server;
+  cookie: string;
+  user: number;
+}
+
+/**
+ * The second process, rememberDevice on, with a browser that checked the box; its bare route and
+ * its guard join `variants`.
+ */
+async function remember(ctx: Context, variants: Variant[]): Promise<Remembering> {
+  const remembering = await startServer(
+    'guard-remember',
+    { kind: 'app', auth: 'session', store: 'memory', transport: 'memory', rememberDevice: true },
+    { profile: ctx.profile },
+  );
+  try {
     const box = await login(remembering);
     const boxCode = await sendCode(remembering, box.jar, box.user);
     const boxed = await call(remembering, box.jar, 'POST', '/2fa/verify', { code: boxCode, remember: true });
@@ -186,81 +237,109 @@ export async function guardCase(ctx: Context): Promise<CaseResult> {
       const fixed = { cookie: box.jar.header(), body: '' };
       variants.push({ name, server: remembering, method: 'GET', path, fixed, expect: 200 });
     }
-    // Each variant runs between two runs of its process's bare route and is compared with those.
-    const baselines: Record<string, string> = { [REMEMBER_VARIANT]: REMEMBER_BARE };
-    for (const { name } of measured) if (name !== 'bare route') baselines[name] = 'bare route';
-    // Each process's turn starts with half a run of its bare route, unmeasured (`touchSeconds`): the
-    // first run after idling through the other process's turn costs 3–6 % more CPU, and the
-    // rememberDevice guard, its process's only variant, was always paired with it (s11-guard).
-    const settings = { ...ctx.settings, touchSeconds: ctx.settings.touchSeconds ?? ctx.settings.seconds / 2 };
-    ctx.log(
-      `  each process's turn starts with ${touchOf(settings)} s of its bare route, unmeasured (BENCH_TOUCH)`,
-    );
-    const all = await measure(variants, settings, ctx.log, baselines);
-    const isRemember = (name: string) => name === REMEMBER_BARE || name === REMEMBER_VARIANT;
-    const summaries = new Map([...all].filter(([name]) => !isRemember(name)));
-    const rows = throughputRows('guard', summaries, 'bare route', {
-      requireSecondFactor: TARGET,
-      'bare route again (A/A)': TARGET,
-    });
-    // The guard's target holds by throughput and by CPU per request; the A/A row shows what the
-    // harness makes of two identical routes in the same run, and the guard's row says it too.
-    const aa = rows.find((r) => r.variant === 'bare route again (A/A)');
-    const span = (iqr: [number, number] | undefined) =>
-      iqr ? `[${iqr[0].toFixed(2)}–${iqr[1].toFixed(2)}]` : '';
-    for (const row of rows) {
-      if (row.met === null || row.cpuRatio === undefined) continue;
-      row.met = row.met && row.cpuRatio >= TARGET;
-      row.target = `≥ ${TARGET}× bare route (req/s and CPU/req)`;
-      if (row !== aa && aa?.ratio !== undefined && aa.cpuRatio !== undefined) {
-        row.note =
-          `${row.note ? `${row.note}; ` : ''}A/A in this run: ${aa.ratio.toFixed(3)}× ${span(aa.ratioIqr)}, ` +
-          `CPU ${aa.cpuRatio.toFixed(3)}× ${span(aa.cpuRatioIqr)}`;
-      }
+    return { server: remembering, cookie: box.jar.header(), user: box.user };
+  } catch (error) {
+    await remembering.stop();
+    throw error;
+  }
+}
+
+/** The case's rows and details from the measured runs. */
+async function report(
+  ctx: Context,
+  server: Server,
+  remembering: Remembering | undefined,
+  cookie: string,
+  user: number,
+  measured: readonly (typeof ROUTES)[number][],
+  all: Map<string, Summary>,
+  settings: { runs: number; seconds: number },
+): Promise<CaseResult> {
+  const isRemember = (name: string) => name === REMEMBER_BARE || name === REMEMBER_VARIANT;
+  const summaries = new Map([...all].filter(([name]) => !isRemember(name)));
+  const rows = throughputRows('guard', summaries, 'bare route', {
+    requireSecondFactor: TARGET,
+    'bare route again (A/A)': TARGET,
+  });
+  // The guard's target holds by throughput and by CPU per request; the A/A row shows what the
+  // harness makes of two identical routes in the same run, and the guard's row says it too.
+  const aa = rows.find((r) => r.variant === 'bare route again (A/A)');
+  const span = (iqr: [number, number] | undefined) =>
+    iqr ? `[${iqr[0].toFixed(2)}–${iqr[1].toFixed(2)}]` : '';
+  for (const row of rows) {
+    if (row.met === null || row.cpuRatio === undefined) continue;
+    row.met = row.met && row.cpuRatio >= TARGET;
+    row.target = `≥ ${TARGET}× bare route (req/s and CPU/req)`;
+    if (row !== aa && aa?.ratio !== undefined && aa.cpuRatio !== undefined) {
+      row.note =
+        `${row.note ? `${row.note}; ` : ''}A/A in this run: ${aa.ratio.toFixed(3)}× ${span(aa.ratioIqr)}, ` +
+        `CPU ${aa.cpuRatio.toFixed(3)}× ${span(aa.cpuRatioIqr)}`;
     }
-    const remember = new Map([...all].filter(([name]) => isRemember(name)));
-    rows.push(...throughputRows('guard', remember, REMEMBER_BARE, {}));
-    // An A/A by position: each process's bare route, its first measured run of a turn against its
-    // other runs in the same turn (per round, then the median). ~1.00× when the turn starts warm.
-    for (const [base, perTurn] of [
-      ['bare route', measured.length],
-      [REMEMBER_BARE, 2],
-    ] as const) {
-      const position = firstOfTurn(all.get(base), perTurn);
-      if (!position) continue;
-      rows.push({
-        case: 'guard',
-        variant: `${base}: first run of each turn vs the turn's others (A/A by position)`,
-        value: `${position.rps.toFixed(3)}× req/s, CPU ${position.cpu.toFixed(3)}× (${position.rounds} rounds)`,
-        met: null,
-        note: 'the harness alone: the same route in the same turn',
-      });
-    }
-    // The guard alone, in the server's process, on real requests kept from live traffic (each
-    // called once, as a server sees them; bench/guard-cost.ts): what it adds to the bare route's
-    // CPU time per request. `fakeUs` is the older figure on one fake request, which misses most of it.
-    const cost = await server.request<GuardCost>('guardcost', { cookie: jar.header(), user });
-    const bareCpu = summaries.get('bare route')?.cpuUs ?? Number.NaN;
-    const implied = bareCpu / (bareCpu + cost.ownUs);
-    ctx.log(
-      `  requireSecondFactor on real requests: ${cost.ownUs.toFixed(1)} µs per call ` +
-        `(${cost.guardUs.toFixed(1)} µs minus ${cost.harnessUs.toFixed(1)} µs for the session flag in the same loop; ` +
-        `fastest of ${cost.chunks} chunks of ${cost.perRound}, median ${cost.guardMedianUs.toFixed(1)} − ${cost.flagMedianUs.toFixed(1)} µs; ` +
-        `on one fake request ${cost.fakeUs.toFixed(1)} µs); ` +
-        `bare route ${Math.round(bareCpu)} µs CPU per request → ${implied.toFixed(3)}×`,
+  }
+  // A bootstrap 95 % interval for each median of paired ratios (bench/guard-stats.ts) over this
+  // run's pairs: a lower bound on its uncertainty, since whole runs differ by more (the same guard
+  // on two routes read 0.89–1.09×); `npx tsx bench/pool-guard.ts FILE...` pools runs (s12-guard).
+  for (const row of rows) {
+    const summary = summaries.get(row.variant);
+    const pairs = summary ? pairsOf(summary.runs, 'bare route') : [];
+    if (pairs.length < 4) continue;
+    const strata = pairs.map(() => 0);
+    const rps = bootstrapMedian(
+      pairs.map((p) => p.rps),
+      strata,
     );
+    const cpu = bootstrapMedian(
+      pairs.map((p) => p.cpu),
+      strata,
+    );
+    row.note = `${row.note ? `${row.note}; ` : ''}95 % interval over this run's pairs (runs differ by more): req/s ${interval(rps, 2)}, CPU ${interval(cpu, 2)}`;
+  }
+  const remember = new Map([...all].filter(([name]) => isRemember(name)));
+  rows.push(...throughputRows('guard', remember, REMEMBER_BARE, {}));
+  // An A/A by position: each process's bare route, its first measured run of a turn against its
+  // other runs in the same turn (per round, then the median). ~1.00× when the turn starts warm.
+  for (const [base, perTurn] of [
+    ['bare route', measured.length],
+    [REMEMBER_BARE, 2],
+  ] as const) {
+    const position = firstOfTurn(all.get(base), perTurn);
+    if (!position) continue;
     rows.push({
       case: 'guard',
-      variant: 'requireSecondFactor, in-process cost on real requests',
-      value: `${cost.ownUs.toFixed(1)} µs/call → ${implied.toFixed(2)}× of the bare route's CPU (one fake request: ${cost.fakeUs.toFixed(1)} µs)`,
+      variant: `${base}: first run of each turn vs the turn's others (A/A by position)`,
+      value: `${position.rps.toFixed(3)}× req/s, CPU ${position.cpu.toFixed(3)}× (${position.rounds} rounds)`,
       met: null,
-      note: 'a second estimate of the same ratio, steadier than req/s on a shared machine; not the target',
+      note: 'the harness alone: the same route in the same turn',
     });
-    // The same in-process measure with rememberDevice on and the device cookie in the request.
-    const withBox = await remembering.request<GuardCost>('guardcost', {
-      cookie: box.jar.header(),
-      user: box.user,
-    });
+  }
+  // The guard alone, in the server's process, on real requests kept from live traffic (each
+  // called once, as a server sees them; bench/guard-cost.ts): what it adds to the bare route's
+  // CPU time per request. `fakeUs` is the older figure on one fake request, which misses most of it.
+  const cost = await server.request<GuardCost>('guardcost', { cookie, user });
+  const bareCpu = summaries.get('bare route')?.cpuUs ?? Number.NaN;
+  const implied = bareCpu / (bareCpu + cost.ownUs);
+  ctx.log(
+    `  requireSecondFactor on real requests: ${cost.ownUs.toFixed(1)} µs per call ` +
+      `(${cost.guardUs.toFixed(1)} µs minus ${cost.harnessUs.toFixed(1)} µs for the session flag in the same loop; ` +
+      `fastest of ${cost.chunks} chunks of ${cost.perRound}, median ${cost.guardMedianUs.toFixed(1)} − ${cost.flagMedianUs.toFixed(1)} µs; ` +
+      `on one fake request ${cost.fakeUs.toFixed(1)} µs); ` +
+      `bare route ${Math.round(bareCpu)} µs CPU per request → ${implied.toFixed(3)}×`,
+  );
+  rows.push({
+    case: 'guard',
+    variant: 'requireSecondFactor, in-process cost on real requests',
+    value: `${cost.ownUs.toFixed(1)} µs/call → ${implied.toFixed(2)}× of the bare route's CPU (one fake request: ${cost.fakeUs.toFixed(1)} µs)`,
+    met: null,
+    note: 'a second estimate of the same ratio, steadier than req/s on a shared machine; not the target',
+  });
+  // The same in-process measure with rememberDevice on and the device cookie in the request.
+  const withBox = remembering
+    ? await remembering.server.request<GuardCost>('guardcost', {
+        cookie: remembering.cookie,
+        user: remembering.user,
+      })
+    : undefined;
+  if (withBox) {
     rows.push({
       case: 'guard',
       variant: 'requireSecondFactor, rememberDevice on, in-process cost on real requests',
@@ -268,16 +347,14 @@ export async function guardCase(ctx: Context): Promise<CaseResult> {
       met: null,
       note: 'the verified hot path with a device cookie present: no store call, no extra HMAC',
     });
-    return {
-      name: 'guard',
-      rows,
-      details: {
-        inProcess: { ...cost, bareCpuUs: bareCpu, implied, rememberDeviceOwnUs: withBox.ownUs },
-        summaries: Object.fromEntries(all),
-      },
-    };
-  } finally {
-    await remembering?.stop();
-    await server.stop();
   }
+  return {
+    name: 'guard',
+    rows,
+    details: {
+      settings: { runs: settings.runs, seconds: settings.seconds, remember: remembering !== undefined },
+      inProcess: { ...cost, bareCpuUs: bareCpu, implied, rememberDeviceOwnUs: withBox?.ownUs },
+      summaries: Object.fromEntries(all),
+    },
+  };
 }
