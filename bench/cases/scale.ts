@@ -1,7 +1,7 @@
 // scale: verify throughput and heap per challenge with 1k, 100k and 1M pending challenges.
 import { type Server, startServer } from '../child.js';
 import { login, type Mount, rightCodePool, sendCode } from '../client.js';
-import { measure, median, type Summary, type Variant } from '../measure.js';
+import { envNumber, measure, median, type Summary, type Variant } from '../measure.js';
 import type { CaseResult, Context, Row } from '../report.js';
 import { pingRedis } from './redis.js';
 import {
@@ -373,16 +373,25 @@ async function runPhase(ctx: Context, phase: Phase) {
  * Each Redis process keeps its keys in a database of its own (`redisDatabase` 1, 2, …): in one
  * database the 1k process's keys would sit in the same keyspace as the 1M process's 4M keys.
  */
+/** A list of pending counts from the environment; a typo throws rather than measuring something else. */
+function sizesOf(name: string, fallback: string): number[] {
+  const sizes = (process.env[name] || fallback).split(',').map(Number);
+  if (!sizes.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new Error(`${name}=${process.env[name]}: expected pending counts, e.g. ${fallback}`);
+  }
+  return sizes;
+}
+
 export async function scaleCase(ctx: Context): Promise<CaseResult> {
-  const sizes = (process.env.BENCH_SCALE_SIZES || '1000,1000,100000,1000000').split(',').map(Number);
-  const procs = Math.max(1, Number(process.env.BENCH_SCALE_PROCS) || 4);
-  const redisProcs = Math.max(1, Number(process.env.BENCH_SCALE_REDIS_PROCS) || 2);
+  const sizes = sizesOf('BENCH_SCALE_SIZES', '1000,1000,100000,1000000');
+  const procs = Math.max(1, envNumber('BENCH_SCALE_PROCS') || 4);
+  const redisProcs = Math.max(1, envNumber('BENCH_SCALE_REDIS_PROCS') || 2);
   // 8 rounds (4 ABBA blocks) unless BENCH_SCALE_ROUNDS says otherwise, with --quick too.
-  const rounds = Math.max(2, Number(process.env.BENCH_SCALE_ROUNDS) || 8);
-  const redisRounds = Math.max(2, Number(process.env.BENCH_SCALE_REDIS_ROUNDS) || rounds);
+  const rounds = Math.max(2, envNumber('BENCH_SCALE_ROUNDS') || 8);
+  const redisRounds = Math.max(2, envNumber('BENCH_SCALE_REDIS_ROUNDS') || rounds);
   // Redis 1k and 1M when a Redis answers on 127.0.0.1 (BENCH_SCALE_REDIS=0 leaves it out).
   const redis = process.env.BENCH_SCALE_REDIS !== '0' && (await pingRedis());
-  const redisSizes = (process.env.BENCH_SCALE_REDIS_SIZES || '1000,1000000').split(',').map(Number);
+  const redisSizes = sizesOf('BENCH_SCALE_REDIS_SIZES', '1000,1000000');
   const levelsOf = (store: Level['store'], list: number[]): Level[] =>
     list.map((pending, i) => {
       const control = list.indexOf(pending) < i;

@@ -287,7 +287,8 @@ export class EntryTable {
 
   /**
    * The store's purge, a slice at a time: reads `units` more slots (a key holding a NUL counts as
-   * one, and those are read all together) from where the last call ended, and keeps, rewrites or
+   * one, and those are read all together: no slice bounds them, which is fine while only keys from
+   * outside the package can hold a NUL) from where the last call ended, and keeps, rewrites or
    * drops each entry there: `update(key, entry)` gives the entry to keep (the same string: left as it
    * is) or undefined to drop it, and must not change the table. Returns the units read: fewer than
    * asked when the lap ended in this call (`laps` counts them); the next call starts the next lap.

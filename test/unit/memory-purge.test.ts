@@ -111,8 +111,9 @@ describe('memoryStore() purging a full store a slice at a time', () => {
   it('drops stale evictable entries before evicting a live one', async () => {
     let time = 1_000;
     const store = memoryStore({ max: 4, now: () => time, evictable: (key) => key.startsWith('ip:') });
-    await store.set('ip:stale', '1', 1_000);
+    // The live one first: least-recently-used eviction alone would drop it and keep the stale one.
     await store.set('ip:live', '1', 60_000);
+    await store.set('ip:stale', '1', 1_000);
     await store.set('a', '1', 60_000);
     await store.set('b', '1', 60_000);
     time += 5_000;
