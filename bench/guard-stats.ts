@@ -85,3 +85,18 @@ export function logSd(values: number[]): number {
 
 export const interval = (i: Interval, digits = 3) =>
   `${i.median.toFixed(digits)}× [${i.low.toFixed(digits)}–${i.high.toFixed(digits)}] (n=${i.n})`;
+
+/** The bootstrap intervals of a set of pairs' medians, by req/s and by CPU, each over the pairs' strata. */
+export function pairIntervals(pairs: Pair[]): { rps: Interval; cpu: Interval } {
+  const strata = pairs.map((p) => p.stratum);
+  return {
+    rps: bootstrapMedian(
+      pairs.map((p) => p.rps),
+      strata,
+    ),
+    cpu: bootstrapMedian(
+      pairs.map((p) => p.cpu),
+      strata,
+    ),
+  };
+}

@@ -11,6 +11,7 @@ import {
   interval,
   logSd,
   type Pair,
+  pairIntervals,
   pairsOf,
   seeded,
 } from './guard-stats.js';
@@ -110,15 +111,7 @@ function main() {
     `\npooled over ${files.length} file(s): median of paired ratios [95 % interval, bootstrap over runs, then pairs]`,
   );
   for (const [name, pairs] of pooled) {
-    const strata = pairs.map((p) => p.stratum);
-    const rps = bootstrapMedian(
-      pairs.map((p) => p.rps),
-      strata,
-    );
-    const cpu = bootstrapMedian(
-      pairs.map((p) => p.cpu),
-      strata,
-    );
+    const { rps, cpu } = pairIntervals(pairs);
     console.log(`  ${name.padEnd(42)} req/s ${interval(rps)}  CPU ${interval(cpu)}`);
   }
   const guard = pooled.get(GUARD);

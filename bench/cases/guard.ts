@@ -2,7 +2,7 @@
 import { connect } from 'node:net';
 import { type Server, startServer } from '../child.js';
 import { call, login, sendCode, verifiedUser } from '../client.js';
-import { bootstrapMedian, interval, pairsOf } from '../guard-stats.js';
+import { interval, pairIntervals, pairsOf } from '../guard-stats.js';
 import { envNumber, measure, median, type Summary, touchOf, type Variant } from '../measure.js';
 import { type CaseResult, type Context, throughputRows } from '../report.js';
 
@@ -283,15 +283,7 @@ async function report(
     const summary = summaries.get(row.variant);
     const pairs = summary ? pairsOf(summary.runs, 'bare route') : [];
     if (pairs.length < 4) continue;
-    const strata = pairs.map(() => 0);
-    const rps = bootstrapMedian(
-      pairs.map((p) => p.rps),
-      strata,
-    );
-    const cpu = bootstrapMedian(
-      pairs.map((p) => p.cpu),
-      strata,
-    );
+    const { rps, cpu } = pairIntervals(pairs); // one run: one stratum
     row.note = `${row.note ? `${row.note}; ` : ''}95 % interval over this run's pairs (runs differ by more): req/s ${interval(rps, 2)}, CPU ${interval(cpu, 2)}`;
   }
   const remember = new Map([...all].filter(([name]) => isRemember(name)));
